@@ -1,0 +1,83 @@
+// The 123 Open client's public surface, as the rest of the daemon sees it. Knows nothing of FUSE, SQLite
+// or mount paths. Implemented by http-pan-client.ts; tests may pass fakes.
+//
+// Conventions: ids are FileId strings (int64-safe); times are epoch milliseconds (the wire's
+// "YYYY-MM-DD HH:MM:SS" is UTC+8); every method throws PanError (pan/errors.ts) on a non-zero body code
+// after retries, or on a transport failure after retries.
+
+import type { FileId } from '../core/ids.js';
+
+export interface RemoteEntry {
+  id: FileId;
+  name: string;
+  isDir: boolean;
+  size: number;
+  /** lower-case hex MD5; '' for folders */
+  md5: string;
+  parentId: FileId;
+  /** review status; > 100 means rejected (审核驳回) */
+  status: number;
+  trashed: boolean;
+  createdAt: number;
+  /** detail has no updateAt: then equals createdAt */
+  updatedAt: number;
+}
+
+export interface UserInfo {
+  uid: string;
+  nickname: string;
+  spaceUsed: number;
+  spacePermanent: number;
+  spaceTemp: number;
+  /** epoch ms or 0; the wire is a string or a number */
+  spaceTempExpireAt: number;
+  vip: boolean;
+  directTraffic: number;
+}
+
+export interface ListPage {
+  entries: RemoteEntry[];
+  /** '-1' when this was the last page */
+  lastFileId: FileId;
+}
+
+export type UploadCreateResult =
+  | { reuse: true; fileId: FileId }
+  | { reuse: false; preuploadId: string; sliceSize: number; servers: string[] };
+
+export interface UploadCompleteResult {
+  /** false while the server is still verifying (completed=false, or code 20103) */
+  completed: boolean;
+  fileId: FileId;
+}
+
+export interface DownloadLink {
+  url: string;
+  /** epoch ms after which the link must not be used (our estimate when the API gives none) */
+  expiresAt: number;
+}
+
+export interface PanApi {
+  /** One page of v2 list (limit ≤ 100); trashed rows dropped. */
+  listPage(parentId: FileId, lastFileId?: FileId, signal?: AbortSignal): Promise<ListPage>;
+  /** Every page until lastFileId == -1 (also stops on an empty page or an unchanged cursor). */
+  listAll(parentId: FileId, signal?: AbortSignal): Promise<RemoteEntry[]>;
+  detail(id: FileId): Promise<RemoteEntry>;
+  mkdir(parentId: FileId, name: string): Promise<FileId>;
+  rename(id: FileId, newName: string): Promise<void>;
+  move(ids: FileId[], toParentId: FileId): Promise<void>;
+  trash(ids: FileId[]): Promise<void>;
+  userInfo(): Promise<UserInfo>;
+  /** download_info (query `fileId`) */
+  downloadInfo(id: FileId): Promise<DownloadLink>;
+  /** direct-link/url (query `fileID`), unsigned as returned */
+  directLink(id: FileId): Promise<DownloadLink>;
+  uploadCreate(req: { parentId: FileId; filename: string; md5: string; size: number; duplicate?: 1 | 2 }): Promise<UploadCreateResult>;
+  uploadSlice(req: { server: string; preuploadId: string; sliceNo: number; sliceMd5: string; data: Buffer; signal?: AbortSignal }): Promise<void>;
+  /** One poll of upload_complete; code 20103 → {completed:false}. */
+  uploadComplete(preuploadId: string): Promise<UploadCompleteResult>;
+  uploadDomains(): Promise<string[]>;
+  uploadSingle(req: { server: string; parentId: FileId; filename: string; md5: string; size: number; data: Buffer; duplicate?: 1 | 2 }): Promise<UploadCompleteResult>;
+  /** Ranged GET of [start, end] inclusive; checks 206 + Content-Range; 403/410 → PanError kind 'link-expired'. */
+  fetchRange(url: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer>;
+}
