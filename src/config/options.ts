@@ -1,0 +1,53 @@
+// The one declarative option table (ARCHITECTURE.md convention 2). It drives the `mount` command's flags,
+// the environment variables, the config file keys, validation, and the README's option list
+// (scripts/gen-options-doc.mjs). Precedence: flag > environment > config file > default.
+
+export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'size' | 'octal';
+
+export interface OptionSpec {
+  /** camelCase key in the resolved config and in the config file */
+  key: string;
+  /** long flag without the dashes */
+  flag: string;
+  type: OptionType;
+  default?: string | number | boolean;
+  env?: string;
+  help: string;
+  /** value never printed (logs, `config check`, status) */
+  secret?: boolean;
+  group: 'account' | 'mount' | 'cache' | 'read' | 'write' | 'daemon';
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'config', flag: 'config', type: 'string', env: 'PAN123_CONFIG', group: 'daemon', help: 'config file (JSON) with any of these options as keys' },
+  { key: 'apiBase', flag: 'api-base', type: 'string', default: 'https://open-api.123pan.com', env: 'PAN123_API_BASE', group: 'account', help: '123 Open API base URL (point it at `pan123fs emulator` to try things out)' },
+  { key: 'clientId', flag: 'client-id', type: 'string', env: 'PAN123_CLIENT_ID', group: 'account', help: '123 Open client ID' },
+  { key: 'clientSecret', flag: 'client-secret', type: 'string', env: 'PAN123_CLIENT_SECRET', group: 'account', secret: true, help: '123 Open client secret (prefer --client-secret-file: flags show in `ps`)' },
+  { key: 'clientSecretFile', flag: 'client-secret-file', type: 'string', env: 'PAN123_CLIENT_SECRET_FILE', group: 'account', help: 'file holding the client secret (must not be readable by others)' },
+  { key: 'rootFolderId', flag: 'root-folder-id', type: 'string', default: '0', env: 'PAN123_ROOT_FOLDER_ID', group: 'mount', help: 'folder id to mount as the root (0 = whole drive). Direct links need a folder with 直链空间 enabled, never 0' },
+  { key: 'readOnly', flag: 'read-only', type: 'bool', default: false, env: 'PAN123_READ_ONLY', group: 'mount', help: 'mount read-only (writes fail with EROFS)' },
+  { key: 'allowOther', flag: 'allow-other', type: 'bool', default: false, env: 'PAN123_ALLOW_OTHER', group: 'mount', help: 'let other users access the mount (non-root needs user_allow_other in /etc/fuse.conf)' },
+  { key: 'uid', flag: 'uid', type: 'int', env: 'PAN123_UID', group: 'mount', help: 'owner uid of every file (default: the daemon\'s uid)' },
+  { key: 'gid', flag: 'gid', type: 'int', env: 'PAN123_GID', group: 'mount', help: 'owner gid of every file (default: the daemon\'s gid)' },
+  { key: 'umask', flag: 'umask', type: 'octal', default: '022', env: 'PAN123_UMASK', group: 'mount', help: 'permission mask: files are 0666&~umask, directories 0777&~umask' },
+  { key: 'dirCacheTime', flag: 'dir-cache-time', type: 'duration', default: '5m', env: 'PAN123_DIR_CACHE_TIME', group: 'cache', help: 'how long a directory listing is served from the store before it is fetched again' },
+  { key: 'attrTimeout', flag: 'attr-timeout', type: 'duration', default: '2s', env: 'PAN123_ATTR_TIMEOUT', group: 'cache', help: 'how long the kernel caches attributes and names (0 allowed)' },
+  { key: 'cacheDir', flag: 'cache-dir', type: 'string', env: 'PAN123_CACHE_DIR', group: 'cache', help: 'metadata store, chunk cache and staging files (default: $XDG_CACHE_HOME/pan123fs/<account>, /var/cache/pan123fs for root)' },
+  { key: 'stateDir', flag: 'state-dir', type: 'string', env: 'PAN123_STATE_DIR', group: 'daemon', help: 'token file and control socket (default: $XDG_STATE_HOME/pan123fs, /var/lib/pan123fs for root)' },
+  { key: 'cacheMaxSize', flag: 'cache-max-size', type: 'size', default: '10G', env: 'PAN123_CACHE_MAX_SIZE', group: 'cache', help: 'on-disk chunk cache limit (LRU eviction; 0 disables the disk cache)' },
+  { key: 'memCacheSize', flag: 'mem-cache-size', type: 'size', default: '128M', env: 'PAN123_MEM_CACHE_SIZE', group: 'read', help: 'in-memory block cache limit' },
+  { key: 'readAheadMax', flag: 'read-ahead-max', type: 'size', default: '64M', env: 'PAN123_READ_AHEAD_MAX', group: 'read', help: 'largest read-ahead window for a sequential reader' },
+  { key: 'directLink', flag: 'direct-link', type: 'bool', default: false, env: 'PAN123_DIRECT_LINK', group: 'read', help: 'read through 123 direct links (needs a 直链空间 folder as --root-folder-id; not the root 0)' },
+  { key: 'directLinkKey', flag: 'direct-link-key', type: 'string', env: 'PAN123_DIRECT_LINK_KEY', group: 'read', secret: true, help: 'URL-authentication key (鉴权密钥) for signing direct links' },
+  { key: 'uploadConcurrency', flag: 'upload-concurrency', type: 'int', default: 2, env: 'PAN123_UPLOAD_CONCURRENCY', group: 'write', help: 'files uploaded at the same time' },
+  { key: 'sliceConcurrency', flag: 'slice-concurrency', type: 'int', default: 3, env: 'PAN123_SLICE_CONCURRENCY', group: 'write', help: 'slices of one file uploaded in parallel' },
+  { key: 'drainTimeout', flag: 'drain-timeout', type: 'duration', default: '10m', env: 'PAN123_DRAIN_TIMEOUT', group: 'write', help: 'on SIGTERM, how long to wait for pending uploads before unmounting' },
+  { key: 'rateLimitScale', flag: 'rate-limit-scale', type: 'number', default: 1, env: 'PAN123_RATE_LIMIT_SCALE', group: 'account', help: 'multiplier on the client-side per-endpoint QPS limits (0 = no client-side limit)' },
+  { key: 'logLevel', flag: 'log-level', type: 'string', default: 'info', env: 'PAN123_LOG_LEVEL', group: 'daemon', help: 'trace, debug, info, warn, error' },
+];
+
+export function optionByKey(key: string): OptionSpec {
+  const o = OPTIONS.find((x) => x.key === key);
+  if (!o) throw new Error(`unknown option ${key}`);
+  return o;
+}

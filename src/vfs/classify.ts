@@ -1,0 +1,38 @@
+// The one place a PanError or a Node fs error becomes an FsError (ARCHITECTURE.md convention 1).
+
+import { FsError, isFsError, type FsErrorKind } from '../core/errors.js';
+import { PanError } from '../pan/errors.js';
+
+const PAN_KIND_TO_FS: Record<PanError['kind'], FsErrorKind> = {
+  'api': 'EIO',
+  'auth': 'EACCES',
+  'rate-limited': 'EAGAIN',
+  'not-found': 'ENOENT',
+  'quota': 'EIO',
+  'name-clash': 'EEXIST',
+  'invalid-name': 'EINVAL',
+  'too-large': 'EFBIG',
+  'space': 'ENOSPC',
+  'link-expired': 'EIO',
+  'range': 'EIO',
+  'upload-failed': 'EIO',
+  'direct-link': 'EIO',
+  'transport': 'EIO',
+  'aborted': 'EIO',
+};
+
+const NODE_CODES = new Set<FsErrorKind>(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EINVAL', 'ENAMETOOLONG',
+  'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EFBIG', 'EIO', 'ETIMEDOUT', 'ENOTSUP', 'EXDEV', 'EBADF', 'EAGAIN', 'EBUSY', 'EDQUOT']);
+
+export function classify(e: unknown, context: string): FsError {
+  if (isFsError(e)) return e;
+  if (e instanceof PanError) {
+    let kind = PAN_KIND_TO_FS[e.kind];
+    if (e.kind === 'transport' && /timeout|timed out/i.test(e.message)) kind = 'ETIMEDOUT';
+    return new FsError(kind, `${context}: ${e.message}`, e);
+  }
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC') return new FsError('ENOSPC', `${context}: local disk full (staging/cache dir)`, e);
+  if (code && NODE_CODES.has(code as FsErrorKind)) return new FsError(code as FsErrorKind, `${context}: ${(e as Error).message}`, e);
+  return new FsError('EIO', `${context}: ${(e as Error)?.message ?? String(e)}`, e);
+}

@@ -1,0 +1,85 @@
+// LocalFiles: files whose content lives in a local staging file (being written, or written and not yet
+// uploaded). An entry exists while a handle is open; when the last handle closes the staging file is
+// closed, and deleted once the content is uploaded (or the file was unlinked). The upload queue reopens
+// a pending staging file by its path, so nothing here has to stay open for it.
+
+import type { Logger } from '../core/logger.js';
+import type { ReadHandleLike, StagingLike, StagingPort } from './ports.js';
+
+export interface LocalFile {
+  ino: number;
+  staging: StagingLike;
+  writers: number;
+  readers: number;
+  /** written since it was last journaled for upload */
+  modified: boolean;
+  unlinked: boolean;
+  mtimeMs: number;
+}
+
+/** Download granularity when an existing file is opened for an in-place update. */
+const FILL_CHUNK = 8 * 1024 * 1024;
+
+export class LocalFiles {
+  private readonly files = new Map<number, LocalFile>();
+
+  constructor(private readonly staging: StagingPort, private readonly log: Logger) {}
+
+  get(ino: number): LocalFile | undefined { return this.files.get(ino); }
+  count(): number { return this.files.size; }
+
+  async create(ino: number, mtimeMs: number): Promise<LocalFile> {
+    return this.register(ino, await this.staging.create(ino), mtimeMs);
+  }
+
+  async reopen(ino: number, path: string, mtimeMs: number): Promise<LocalFile> {
+    return this.register(ino, await this.staging.reopen(path), mtimeMs);
+  }
+
+  private register(ino: number, staging: StagingLike, mtimeMs: number): LocalFile {
+    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs };
+    this.files.set(ino, lf);
+    return lf;
+  }
+
+  /** Copy the remote content into the staging file (rclone's rule: no partial overwrite without it). */
+  async fill(lf: LocalFile, src: ReadHandleLike, size: number): Promise<void> {
+    try {
+      let off = 0;
+      while (off < size) {
+        const data = await src.read(off, Math.min(FILL_CHUNK, size - off));
+        if (data.length === 0) throw new Error(`remote file ended at ${off} of ${size} bytes`);
+        await lf.staging.write(data, off);
+        off += data.length;
+      }
+    } finally {
+      src.close();
+    }
+  }
+
+  async discard(lf: LocalFile): Promise<void> {
+    this.files.delete(lf.ino);
+    await lf.staging.close().catch(() => undefined);
+    await lf.staging.remove().catch((e) => this.log.warn({ op: 'staging', ino: lf.ino, err: String(e) }, 'could not remove staging file'));
+  }
+
+  async markUnlinked(ino: number): Promise<void> {
+    const lf = this.files.get(ino);
+    if (!lf) return;
+    lf.unlinked = true;
+    lf.modified = false;
+    await this.maybeFree(lf, false);
+  }
+
+  /** Close (and when no longer needed, delete) the staging file once no handle uses it. */
+  async maybeFree(lf: LocalFile, pendingUpload: boolean): Promise<void> {
+    if (lf.writers > 0 || lf.readers > 0 || lf.modified) return;
+    if (this.files.get(lf.ino) !== lf) return;
+    if (pendingUpload && !lf.unlinked) {
+      this.files.delete(lf.ino);
+      await lf.staging.close();
+      return;
+    }
+    await this.discard(lf);
+  }
+}

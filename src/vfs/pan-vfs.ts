@@ -1,0 +1,417 @@
+// PanVfs: POSIX semantics over the metadata store, the read path, staging files and the upload queue.
+// Path based, promise based, throws only FsError (every foreign error goes through classify()).
+//
+// Invariants:
+//  - a file with local content (being written, or written and waiting for upload) has a LocalFile entry
+//    while any handle is open or until its upload commits; reads and getattr of it use the staging file.
+//  - remote namespace changes (mkdir, rename, move, trash) happen remotely first, then in the store in one
+//    step, so `ls` right after shows the new state.
+//  - nothing written is dropped: release journals the file before answering; the journal row is only
+//    removed when the upload committed (write/ + commitUpload below).
+// Lock order: per-ino mutex (LocalFile creation) only; no store transaction spans an await.
+
+import { constants as C } from 'node:fs';
+import type { Clock } from '../core/clock.js';
+import { FsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { KeyedMutex } from '../core/keyed-mutex.js';
+import { assertValidName } from '../core/names.js';
+import type { PanApi, UserInfo } from '../pan/api.js';
+import type { NodeRow, NodeStore } from '../meta/node-store.js';
+import { classify } from './classify.js';
+import { LocalFiles, type LocalFile } from './local-files.js';
+import { parentAndName } from './paths.js';
+import type { AccountPort, ReadHandleLike, ReadPort, StagingPort, UploadPort } from './ports.js';
+import { Tree, isHidden, type DirectoryLister } from './tree.js';
+import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
+
+/** 123 Open's upload limit for developers (123open-api.md §4.1). */
+export const MAX_FILE_SIZE = 10 * 1024 ** 3;
+/** statfs user info is cached this long: it is rate limited and changes slowly. */
+const USER_INFO_TTL_MS = 30_000;
+
+export interface VfsOptions {
+  readOnly: boolean;
+  uid: number;
+  gid: number;
+  umask: number;
+  dirCacheTimeMs: number;
+}
+
+export interface VfsDeps {
+  store: NodeStore;
+  pan: Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash'> & DirectoryLister;
+  account: AccountPort;
+  reader: ReadPort;
+  staging: StagingPort;
+  uploads: UploadPort;
+  clock: Clock;
+  logger: Logger;
+}
+
+interface Handle {
+  ino: number;
+  write: boolean;
+  /** remote read handle (files without local content) */
+  remote?: ReadHandleLike;
+  local?: LocalFile;
+}
+
+export class PanVfs implements Vfs {
+  readonly tree: Tree;
+  readonly local: LocalFiles;
+  private readonly handles = new Map<number, Handle>();
+  private nextFh = 1;
+  private readonly inoLock = new KeyedMutex<number>();
+  private userInfoCache: { at: number; info: UserInfo } | null = null;
+
+  constructor(private readonly d: VfsDeps, private readonly o: VfsOptions) {
+    this.tree = new Tree(d.store, d.pan, d.clock, () => o.dirCacheTimeMs, d.logger);
+    this.local = new LocalFiles(d.staging, d.logger);
+  }
+
+  // ---- attributes -------------------------------------------------------------------------------
+
+  private stat(n: NodeRow): Stat {
+    const lf = this.local.get(n.ino);
+    const size = n.isDir ? 0 : lf ? lf.staging.size : n.size;
+    const mtime = lf?.mtimeMs ?? n.mtimeMs;
+    return {
+      ino: n.ino, isDir: n.isDir, size,
+      perm: (n.isDir ? 0o777 : 0o666) & ~this.o.umask,
+      uid: this.o.uid, gid: this.o.gid, nlink: n.isDir ? 2 : 1,
+      mtimeMs: mtime, ctimeMs: Math.max(n.ctimeMs, mtime), atimeMs: mtime,
+    };
+  }
+
+  async getattr(path: string): Promise<Stat> {
+    return this.stat(await this.lookup(path));
+  }
+
+  async fgetattr(path: string, fh: number): Promise<Stat> {
+    const h = this.handles.get(fh);
+    const n = h ? this.d.store.get(h.ino) : undefined;
+    return n ? this.stat(n) : this.getattr(path);
+  }
+
+  async readdir(path: string): Promise<DirEntry[]> {
+    const dir = await this.guard(`readdir ${path}`, () => this.tree.lookupDir(path));
+    const kids = await this.guard(`readdir ${path}`, () => this.tree.children(dir));
+    return kids.map((k) => ({ name: k.name, stat: this.stat(k) }));
+  }
+
+  async statfs(_path: string): Promise<StatFs> {
+    const now = this.d.clock.now();
+    if (!this.userInfoCache || now - this.userInfoCache.at > USER_INFO_TTL_MS) {
+      const info = await this.guard('statfs', () => this.d.account.userInfo());
+      this.userInfoCache = { at: now, info };
+    }
+    const u = this.userInfoCache.info;
+    const total = u.spacePermanent + (u.spaceTempExpireAt === 0 || u.spaceTempExpireAt > now ? u.spaceTemp : 0);
+    return { total, used: u.spaceUsed, free: Math.max(0, total - u.spaceUsed), files: 1_000_000_000, filesFree: 1_000_000_000, nameMax: 255 };
+  }
+
+  async access(path: string, mode: number): Promise<void> {
+    await this.lookup(path);
+    if (this.o.readOnly && (mode & C.W_OK) !== 0 && path !== '/') throw new FsError('EROFS', `${path}: read-only mount`);
+  }
+
+  // ---- open / read / write ----------------------------------------------------------------------
+
+  async open(path: string, flags: OpenFlags): Promise<number> {
+    const n = await this.lookup(path);
+    if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
+    const write = (flags & 3) !== C.O_RDONLY || (flags & C.O_TRUNC) !== 0;
+    if (!write) return this.addHandle(await this.openForRead(n, path));
+    this.assertWritable(path);
+    const lf = await this.ensureLocal(n, (flags & C.O_TRUNC) !== 0, path);
+    lf.writers++;
+    return this.addHandle({ ino: n.ino, write: true, local: lf });
+  }
+
+  private async openForRead(n: NodeRow, path: string): Promise<Handle> {
+    const lf = this.local.get(n.ino) ?? await this.reopenPending(n);
+    if (lf) { lf.readers++; return { ino: n.ino, write: false, local: lf }; }
+    if (n.remoteId === null) throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
+    return { ino: n.ino, write: false, remote: this.d.reader.open({ id: n.remoteId, size: n.size, md5: n.md5 }) };
+  }
+
+  /** A file journaled for upload but not open (e.g. after a restart) is served from its staging file. */
+  private async reopenPending(n: NodeRow): Promise<LocalFile | undefined> {
+    const p = this.d.uploads.pendingStagingPath(n.ino);
+    if (!p) return undefined;
+    return this.inoLock.lock(n.ino, async () => this.local.get(n.ino) ?? this.local.reopen(n.ino, p, n.mtimeMs));
+  }
+
+  async opendir(path: string): Promise<number> {
+    await this.tree.lookupDir(path);
+    return 0;
+  }
+
+  async releasedir(): Promise<void> {}
+
+  async create(path: string, _mode: number): Promise<number> {
+    this.assertWritable(path);
+    const { parent, name } = parentAndName(path);
+    assertValidName(name);
+    const dir = await this.tree.lookupDir(parent);
+    const existing = await this.tree.child(dir, name);
+    if (existing) {
+      if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
+      const lf = await this.ensureLocal(existing, true, path);
+      lf.writers++;
+      return this.addHandle({ ino: existing.ino, write: true, local: lf });
+    }
+    const now = this.d.clock.now();
+    const ino = this.d.store.insert({ remoteId: null, parentIno: dir.ino, name, isDir: false, now, dirty: true });
+    const lf = await this.inoLock.lock(ino, () => this.local.create(ino, now));
+    lf.modified = true; // even an empty new file is uploaded
+    lf.writers++;
+    return this.addHandle({ ino, write: true, local: lf });
+  }
+
+  async read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
+    const h = this.handle(fh, path);
+    const data = await this.guard(`read ${path}`, () => h.local ? h.local.staging.read(position, length) : h.remote!.read(position, length));
+    return data.copy(buf, 0, 0, Math.min(length, data.length));
+  }
+
+  async write(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
+    const h = this.handle(fh, path);
+    if (!h.write || !h.local) throw new FsError('EBADF', `${path}: not open for writing`);
+    if (position + length > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
+    const lf = h.local;
+    await this.guard(`write ${path}`, () => lf.staging.write(Buffer.from(buf.subarray(0, length)), position));
+    lf.modified = true;
+    lf.mtimeMs = this.d.clock.now();
+    return length;
+  }
+
+  async truncate(path: string, size: number): Promise<void> {
+    this.assertWritable(path);
+    const n = await this.lookup(path);
+    if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
+    if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
+    const lf = await this.ensureLocal(n, size === 0, path);
+    await this.guard(`truncate ${path}`, () => lf.staging.truncate(size));
+    lf.modified = true;
+    lf.mtimeMs = this.d.clock.now();
+    if (lf.writers === 0) await this.commitLocal(lf, path);
+  }
+
+  async ftruncate(path: string, fh: number, size: number): Promise<void> {
+    const h = this.handle(fh, path);
+    if (!h.local || !h.write) return this.truncate(path, size);
+    if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
+    await this.guard(`ftruncate ${path}`, () => h.local!.staging.truncate(size));
+    h.local.modified = true;
+    h.local.mtimeMs = this.d.clock.now();
+  }
+
+  async flush(): Promise<void> {}
+
+  async fsync(path: string, fh: number): Promise<void> {
+    const h = this.handle(fh, path);
+    if (!h.local) return;
+    if (h.local.modified) await this.commitLocal(h.local, path);
+    if (!this.d.store.get(h.ino)?.dirty) return;
+    await this.guard(`fsync ${path}`, () => this.d.uploads.waitFor(h.ino));
+  }
+
+  async release(path: string, fh: number): Promise<void> {
+    const h = this.handles.get(fh);
+    if (!h) return;
+    this.handles.delete(fh);
+    if (h.remote) { h.remote.close(); return; }
+    const lf = h.local!;
+    if (h.write) lf.writers--; else lf.readers--;
+    if (h.write && lf.writers === 0 && lf.modified) await this.commitLocal(lf, path);
+    await this.local.maybeFree(lf, this.d.store.get(lf.ino)?.dirty ?? false);
+  }
+
+  /** Journal the local content for upload (the data is durable in staging from here on). */
+  private async commitLocal(lf: LocalFile, path: string): Promise<void> {
+    if (lf.unlinked) return;
+    lf.modified = false;
+    try {
+      const md5 = await lf.staging.md5();
+      this.d.store.setLocalContent(lf.ino, lf.staging.size, lf.mtimeMs);
+      this.d.uploads.enqueue(lf.ino, lf.staging.path, lf.staging.size, md5);
+    } catch (e) {
+      lf.modified = true;
+      throw classify(e, `queueing ${path} for upload`);
+    }
+  }
+
+  /** The file's content as a local staging file: created empty (truncate) or downloaded first. */
+  private ensureLocal(n: NodeRow, truncate: boolean, path: string): Promise<LocalFile> {
+    return this.inoLock.lock(n.ino, async () => {
+      let lf = this.local.get(n.ino);
+      if (!lf) {
+        const pending = this.d.uploads.pendingStagingPath(n.ino);
+        if (pending) lf = await this.local.reopen(n.ino, pending, n.mtimeMs);
+      }
+      if (lf) {
+        if (truncate && lf.staging.size > 0) { await lf.staging.truncate(0); lf.modified = true; lf.mtimeMs = this.d.clock.now(); }
+        return lf;
+      }
+      lf = await this.guard(`open ${path}`, () => this.local.create(n.ino, n.mtimeMs));
+      if (truncate) { lf.modified = true; lf.mtimeMs = this.d.clock.now(); return lf; }
+      if (n.remoteId !== null && n.size > 0) {
+        await this.guard(`open ${path} (downloading for in-place update)`, () => this.local.fill(lf!, this.d.reader.open({ id: n.remoteId!, size: n.size, md5: n.md5 }), n.size))
+          .catch(async (e) => { await this.local.discard(lf!); throw e; });
+      }
+      return lf;
+    });
+  }
+
+  // ---- namespace --------------------------------------------------------------------------------
+
+  async mkdir(path: string, _mode: number): Promise<void> {
+    this.assertWritable(path);
+    const { parent, name } = parentAndName(path);
+    assertValidName(name);
+    const dir = await this.tree.lookupDir(parent);
+    if (await this.tree.child(dir, name)) throw new FsError('EEXIST', `${path}: already exists`);
+    const id = await this.guard(`mkdir ${path}`, () => this.d.pan.mkdir(dir.remoteId!, name));
+    const now = this.d.clock.now();
+    const ino = this.d.store.insert({ remoteId: id, parentIno: dir.ino, name, isDir: true, now });
+    this.d.store.markListed(ino, now);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    this.assertWritable(path);
+    const n = await this.lookup(path);
+    if (!n.isDir) throw new FsError('ENOTDIR', `${path}: not a directory`);
+    if (n.parentIno === null) throw new FsError('EBUSY', 'cannot remove the mount root');
+    if ((await this.tree.children(n)).length > 0 || this.d.store.hasChildren(n.ino)) throw new FsError('ENOTEMPTY', `${path}: directory not empty`);
+    await this.guard(`rmdir ${path}`, () => this.d.pan.trash([n.remoteId!]));
+    this.d.store.delete(n.ino);
+  }
+
+  async unlink(path: string): Promise<void> {
+    this.assertWritable(path);
+    const n = await this.lookup(path);
+    if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
+    await this.removeFile(n, path);
+  }
+
+  /** Trash the remote file (if any), cancel its pending upload, forget it; open handles keep reading. */
+  private async removeFile(n: NodeRow, path: string): Promise<void> {
+    if (n.remoteId !== null) {
+      await this.guard(`unlink ${path}`, () => this.d.pan.trash([n.remoteId!]));
+      this.d.reader.dropFile(n.remoteId);
+    }
+    this.d.store.delete(n.ino); // cascades the journal row: a pending upload is cancelled
+    await this.local.markUnlinked(n.ino);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.assertWritable(from);
+    if (from === to) return;
+    const src = await this.lookup(from);
+    if (src.parentIno === null) throw new FsError('EBUSY', 'cannot rename the mount root');
+    const { parent, name } = parentAndName(to);
+    assertValidName(name);
+    const dstDir = await this.tree.lookupDir(parent);
+    if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
+    const dst = await this.tree.child(dstDir, name);
+    if (dst && dst.ino === src.ino) return;
+    if (dst) await this.replaceTarget(src, dst, to);
+    if (src.remoteId !== null) await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(src, dstDir, name));
+    this.d.store.rename(src.ino, dstDir.ino, name, this.d.clock.now());
+  }
+
+  private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<void> {
+    if (dst.isDir && !src.isDir) throw new FsError('EISDIR', `${to}: is a directory`);
+    if (!dst.isDir && src.isDir) throw new FsError('ENOTDIR', `${to}: not a directory`);
+    if (dst.isDir && ((await this.tree.children(dst)).length > 0 || this.d.store.hasChildren(dst.ino))) throw new FsError('ENOTEMPTY', `${to}: directory not empty`);
+    if (dst.isDir) {
+      await this.guard(`rename over ${to}`, () => this.d.pan.trash([dst.remoteId!]));
+      this.d.store.delete(dst.ino);
+    } else {
+      await this.removeFile(dst, to); // the replaced version goes to the 123 trash
+    }
+  }
+
+  /** move (when the parent changes) and rename (when the name changes), ordered to avoid a transient clash. */
+  private async remoteRename(src: NodeRow, dstDir: NodeRow, name: string): Promise<void> {
+    const id = src.remoteId!;
+    const moving = src.parentIno !== dstDir.ino;
+    const renaming = src.name !== name;
+    if (!moving) { if (renaming) await this.d.pan.rename(id, name); return; }
+    const clashInDst = renaming && this.d.store.child(dstDir.ino, src.name) !== undefined;
+    if (clashInDst) {
+      await this.d.pan.rename(id, name);
+      await this.d.pan.move([id], dstDir.remoteId!);
+    } else {
+      await this.d.pan.move([id], dstDir.remoteId!);
+      if (renaming) await this.d.pan.rename(id, name);
+    }
+  }
+
+  private isAncestor(ancestor: number, ino: number): boolean {
+    for (let cur = this.d.store.get(ino); cur; cur = cur.parentIno === null ? undefined : this.d.store.get(cur.parentIno)) {
+      if (cur.ino === ancestor) return true;
+    }
+    return false;
+  }
+
+  async chmod(path: string): Promise<void> { this.assertWritable(path); await this.lookup(path); }
+  async chown(path: string): Promise<void> { this.assertWritable(path); await this.lookup(path); }
+
+  async utimens(path: string, _atimeMs: number, mtimeMs: number): Promise<void> {
+    this.assertWritable(path);
+    const n = await this.lookup(path);
+    const lf = this.local.get(n.ino);
+    if (lf) lf.mtimeMs = mtimeMs;
+    if (lf || n.dirty) this.d.store.setMtime(n.ino, mtimeMs); // remote files: the server sets mtime; accepted without effect
+  }
+
+  // ---- uploads (called by the upload queue through main.ts) -----------------------------------------
+
+  /** The upload of `ino` committed remotely: record it and free the staging file when nobody uses it. */
+  async uploadCommitted(ino: number, fileId: string, md5: string, size: number): Promise<void> {
+    const before = this.d.store.get(ino);
+    if (before?.remoteId && before.remoteId !== fileId) this.d.reader.dropFile(before.remoteId);
+    this.d.store.commitUpload(ino, fileId, md5, size);
+    const lf = this.local.get(ino);
+    if (lf) await this.local.maybeFree(lf, false);
+  }
+
+  /** `pan123fs refresh PATH` */
+  async refresh(path: string, recursive: boolean): Promise<number> {
+    return this.tree.invalidate(await this.tree.lookupDir(path), recursive);
+  }
+
+  openHandleCount(): number { return this.handles.size; }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private lookup(path: string): Promise<NodeRow> {
+    return this.guard(`lookup ${path}`, () => this.tree.lookup(path));
+  }
+
+  private assertWritable(path: string): void {
+    if (this.o.readOnly) throw new FsError('EROFS', `${path}: read-only mount`);
+  }
+
+  private handle(fh: number, path: string): Handle {
+    const h = this.handles.get(fh);
+    if (!h) throw new FsError('EBADF', `${path}: bad file handle ${fh}`);
+    return h;
+  }
+
+  private addHandle(h: Handle): number {
+    const fh = this.nextFh;
+    this.nextFh = this.nextFh >= 0x7fffffff ? 1 : this.nextFh + 1;
+    this.handles.set(fh, h);
+    return fh;
+  }
+
+  private async guard<T>(context: string, fn: () => Promise<T>): Promise<T> {
+    try { return await fn(); } catch (e) { throw classify(e, context); }
+  }
+}
+
+export { isHidden };

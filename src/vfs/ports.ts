@@ -1,0 +1,46 @@
+// The narrow interfaces the Vfs needs from the read path, the write path and the upload queue
+// (ARCHITECTURE.md convention 5). main.ts adapts the real data/ and write/ objects to these; tests pass
+// small fakes.
+
+import type { UserInfo } from '../pan/api.js';
+
+export interface FileRef { id: string; size: number; md5: string }
+
+export interface ReadHandleLike {
+  read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+  close(): void;
+}
+
+export interface ReadPort {
+  open(ref: FileRef): ReadHandleLike;
+  dropFile(fileId: string): void;
+}
+
+export interface StagingLike {
+  readonly path: string;
+  readonly size: number;
+  write(buf: Buffer, offset: number): Promise<unknown>;
+  truncate(size: number): Promise<void>;
+  read(offset: number, length: number): Promise<Buffer>;
+  md5(): Promise<string>;
+  close(): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export interface StagingPort {
+  create(ino: number): Promise<StagingLike>;
+  reopen(path: string): Promise<StagingLike>;
+}
+
+export interface UploadPort {
+  /** journal the file (survives a crash) and queue it */
+  enqueue(ino: number, stagingPath: string, size: number, md5: string): void;
+  /** resolves once the current content is uploaded; rejects with the last error */
+  waitFor(ino: number): Promise<void>;
+  /** staging path of a journaled (pending) upload, if any */
+  pendingStagingPath(ino: number): string | undefined;
+}
+
+export interface AccountPort {
+  userInfo(): Promise<UserInfo>;
+}

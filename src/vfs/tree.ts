@@ -1,0 +1,105 @@
+// Tree: path → node resolution over the metadata store, fetching directory listings from the remote when
+// the stored one is missing or older than dirCacheTime. Concurrent lookups of one directory share one
+// listing (single-flight). A failed re-list of a directory we listed before serves the stale listing
+// (logged) rather than failing `ls` — an offline mount stays browsable. Review-rejected entries
+// (status > 100) are hidden.
+
+import type { Clock } from '../core/clock.js';
+import { FsError } from '../core/errors.js';
+import type { FileId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import { SingleFlight } from '../core/single-flight.js';
+import { NodeStore, ROOT_INO, type ListedChild, type NodeRow } from '../meta/node-store.js';
+import { classify } from './classify.js';
+import { splitPath } from './paths.js';
+
+export interface DirectoryLister {
+  listAll(parentId: FileId, signal?: AbortSignal): Promise<ListedChild[]>;
+}
+
+/** status > 100 means review-rejected (审核驳回, 123open-api.md §3.2); such files cannot be served. */
+export const isHidden = (n: NodeRow): boolean => n.status > 100;
+
+export class Tree {
+  private readonly flights = new SingleFlight<number, void>();
+
+  constructor(
+    private readonly store: NodeStore,
+    private readonly lister: DirectoryLister,
+    private readonly clock: Clock,
+    private readonly dirCacheTimeMs: () => number,
+    private readonly log: Logger,
+  ) {}
+
+  root(): NodeRow { return this.store.get(ROOT_INO)!; }
+
+  async lookup(path: string): Promise<NodeRow> {
+    let cur = this.root();
+    for (const part of splitPath(path)) {
+      if (!cur.isDir) throw new FsError('ENOTDIR', `${path}: ${cur.name} is not a directory`);
+      const next = await this.child(cur, part);
+      if (!next) throw new FsError('ENOENT', `${path}: no such file or directory`);
+      cur = next;
+    }
+    return cur;
+  }
+
+  async lookupDir(path: string): Promise<NodeRow> {
+    const n = await this.lookup(path);
+    if (!n.isDir) throw new FsError('ENOTDIR', `${path}: not a directory`);
+    return n;
+  }
+
+  async child(dir: NodeRow, name: string): Promise<NodeRow | undefined> {
+    // A known child is served without re-listing while the listing is fresh; an unknown one needs a
+    // fresh listing to be declared absent.
+    await this.ensureListed(dir);
+    const c = this.store.child(dir.ino, name);
+    return c && !isHidden(c) ? c : undefined;
+  }
+
+  async children(dir: NodeRow): Promise<NodeRow[]> {
+    await this.ensureListed(dir);
+    return this.store.children(dir.ino).filter((c) => !isHidden(c));
+  }
+
+  isFresh(dir: NodeRow): boolean {
+    const n = this.store.get(dir.ino);
+    return !!n && n.listedAt !== null && this.clock.now() - n.listedAt < this.dirCacheTimeMs();
+  }
+
+  async ensureListed(dir: NodeRow): Promise<void> {
+    if (this.isFresh(dir)) return;
+    if (dir.remoteId === null) return; // a local-only dir cannot exist (mkdir is remote first); be safe
+    await this.flights.run(dir.ino, () => this.fetchListing(dir));
+  }
+
+  private async fetchListing(dir: NodeRow): Promise<void> {
+    const started = this.clock.now();
+    try {
+      const entries = await this.lister.listAll(dir.remoteId!);
+      this.store.replaceListing(dir.ino, entries, this.clock.now());
+      this.log.debug({ op: 'list', path: this.store.pathOf(dir.ino), entries: entries.length, durationMs: this.clock.now() - started }, 'listed directory');
+    } catch (e) {
+      const err = classify(e, `listing ${this.store.pathOf(dir.ino)}`);
+      const stored = this.store.get(dir.ino);
+      if (stored && stored.listedAt !== null && err.kind !== 'ENOENT') {
+        this.log.warn({ op: 'list', path: this.store.pathOf(dir.ino), err: err.message }, 'listing failed; serving the stored listing');
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Drop cached listings under a directory so the next access re-lists (pan123fs refresh). */
+  invalidate(dir: NodeRow, recursive: boolean): number {
+    let count = 0;
+    const walk = (n: NodeRow) => {
+      this.store.invalidateListing(n.ino);
+      count++;
+      if (recursive) for (const c of this.store.children(n.ino)) if (c.isDir) walk(c);
+    };
+    walk(dir);
+    return count;
+  }
+}
