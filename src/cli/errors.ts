@@ -1,0 +1,12 @@
+// One-line fatal errors for the CLI: what went wrong and what to do, no stack trace (unless debugging).
+
+export class UserFacingError extends Error {
+  constructor(message: string, readonly exitCode = 1) { super(message); this.name = 'UserFacingError'; }
+}
+
+export function dieWith(e: unknown): never {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`pan123fs: ${msg}\n`);
+  if (process.env.PAN123_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  process.exit(e instanceof UserFacingError ? e.exitCode : 1);
+}
