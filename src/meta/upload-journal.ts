@@ -1,0 +1,98 @@
+// UploadJournal: the statements over the `upload_journal` table (schema in db.ts). One row per file whose
+// local content (a staging file) still has to be uploaded; it survives SIGKILL and is resumed at start.
+//
+// Invariants:
+//  - every method is synchronous (better-sqlite3) and never spans an await;
+//  - enqueue() is an upsert that bumps `generation`; remove(ino, generation) deletes only when the
+//    generation is unchanged, so content written again while an upload ran is never lost;
+//  - rows go away on success (remove) or with their node (ON DELETE CASCADE on unlink).
+
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { MetaDb } from './db.js';
+
+export interface JournalEntry {
+  ino: number;
+  stagingPath: string;
+  size: number;
+  /** lower-case hex MD5, or null when unknown (the uploader hashes the staging file) */
+  md5: string | null;
+  generation: number;
+  attempts: number;
+  lastError: string | null;
+  /** epoch ms; 0 = due now */
+  nextAttemptAt: number;
+  enqueuedAt: number;
+}
+
+interface RawRow {
+  ino: number; staging_path: string; size: number; md5: string | null; generation: number;
+  attempts: number; last_error: string | null; next_attempt_at: number; enqueued_at: number;
+}
+
+function fromRaw(r: RawRow): JournalEntry {
+  return {
+    ino: r.ino, stagingPath: r.staging_path, size: r.size, md5: r.md5, generation: r.generation,
+    attempts: r.attempts, lastError: r.last_error, nextAttemptAt: r.next_attempt_at, enqueuedAt: r.enqueued_at,
+  };
+}
+
+export class UploadJournal {
+  private readonly st;
+
+  constructor(readonly db: MetaDb, private readonly clock: Clock = systemClock) {
+    this.st = {
+      upsert: db.prepare(`INSERT INTO upload_journal (ino, staging_path, size, md5, generation, attempts, last_error, next_attempt_at, enqueued_at)
+                          VALUES (@ino, @stagingPath, @size, @md5, 1, 0, NULL, 0, @now)
+                          ON CONFLICT (ino) DO UPDATE SET staging_path = excluded.staging_path, size = excluded.size,
+                            md5 = excluded.md5, generation = generation + 1, attempts = 0, last_error = NULL, next_attempt_at = 0`),
+      get: db.prepare('SELECT * FROM upload_journal WHERE ino = ?'),
+      list: db.prepare('SELECT * FROM upload_journal ORDER BY next_attempt_at, enqueued_at, ino'),
+      markAttempt: db.prepare('UPDATE upload_journal SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE ino = ?'),
+      bump: db.prepare('UPDATE upload_journal SET generation = generation + 1, md5 = NULL WHERE ino = ?'),
+      remove: db.prepare('DELETE FROM upload_journal WHERE ino = ? AND generation = ?'),
+    };
+  }
+
+  /** Insert or replace the row for ino (bumps generation, resets attempts, due now). Returns the row. */
+  enqueue(ino: number, stagingPath: string, size: number, md5: string | null): JournalEntry {
+    return this.db.transaction(() => {
+      this.st.upsert.run({ ino, stagingPath, size, md5, now: this.clock.now() });
+      return this.get(ino)!;
+    })();
+  }
+
+  get(ino: number): JournalEntry | undefined {
+    const r = this.st.get.get(ino) as RawRow | undefined;
+    return r ? fromRaw(r) : undefined;
+  }
+
+  /** Every row, the most due first. */
+  list(): JournalEntry[] {
+    return (this.st.list.all() as RawRow[]).map(fromRaw);
+  }
+
+  /** Record a failed attempt: attempts + 1, the error text, and when to try again. */
+  markAttempt(ino: number, error: string | null, nextAttemptAt: number): void {
+    this.st.markAttempt.run(error, nextAttemptAt, ino);
+  }
+
+  /**
+   * The content is changing (a write started): bump the generation so a running upload cannot commit,
+   * and forget the MD5. Returns the new generation, or undefined when there is no row.
+   */
+  bump(ino: number): number | undefined {
+    const r = this.st.bump.run(ino);
+    return r.changes > 0 ? this.get(ino)?.generation : undefined;
+  }
+
+  /** Delete the row only if its generation is still `generation`. True when deleted. */
+  remove(ino: number, generation: number): boolean {
+    return this.st.remove.run(ino, generation).changes > 0;
+  }
+
+  /** Run fn in one transaction (nested transactions become savepoints). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+}

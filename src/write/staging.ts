@@ -1,0 +1,183 @@
+// StagingFile: the local file under <cacheDir>/staging/ that holds a file's whole content while it is
+// written and until its upload commits. Random writes, appends, overwrites and truncates all work.
+//
+// Streaming MD5: while writes are strictly sequential from 0 (each write starts at the hashed length) the
+// data is fed to an md5 as it arrives, so md5() at close costs nothing. Any other write, an overwrite, or a
+// truncate (except to the current size, or to 0, which restarts the hash) invalidates it; md5() then
+// re-reads the file in chunks and re-arms the streaming hash from that point (a later append streams again).
+//
+// Invariants:
+//  - every operation runs through one FIFO chain, so the hash state, `size` and the bytes on disk always
+//    describe the same sequence of operations (and a read sees every write issued before it);
+//  - when the hash is valid, hashedLength === size;
+//  - write() copies the caller's buffer before returning control (fuse-native reuses its buffers).
+
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hashHandle, readFully } from './md5.js';
+
+export const STAGING_SUBDIR = 'staging';
+
+export function stagingDir(cacheDir: string): string {
+  return join(cacheDir, STAGING_SUBDIR);
+}
+
+export interface StagingStats {
+  /** how many times md5() had to re-read the file */
+  rehashes: number;
+  /** bytes re-read by those rehashes */
+  rehashedBytes: number;
+}
+
+export class StagingFile {
+  private fh: FileHandle | null;
+  private _size: number;
+  private hash: Hash | null;
+  private hashedLength = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private _lastMd5Streamed: boolean | null = null;
+  readonly stats: StagingStats = { rehashes: 0, rehashedBytes: 0 };
+
+  private constructor(readonly path: string, fh: FileHandle, size: number, hashValid: boolean) {
+    this.fh = fh;
+    this._size = size;
+    this.hash = hashValid ? createHash('md5') : null;
+  }
+
+  /** A new empty staging file `<cacheDir>/staging/<hint>-<uuid>` (the hint, e.g. the inode, helps debugging). */
+  static async create(cacheDir: string, hint = 'f'): Promise<StagingFile> {
+    const dir = stagingDir(cacheDir);
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${hint}-${randomUUID()}`);
+    const fh = await open(path, 'wx+');
+    return new StagingFile(path, fh, 0, true);
+  }
+
+  /** Reopen a staging file left by an earlier run (resume). Its MD5 is unknown until md5() hashes it. */
+  static async fromExisting(path: string): Promise<StagingFile> {
+    const fh = await open(path, 'r+');
+    try {
+      const { size } = await fh.stat();
+      return new StagingFile(path, fh, size, size === 0);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  /** Logical size (after every operation issued so far has been applied). */
+  get size(): number { return this._size; }
+
+  /** True while the streaming hash covers the whole file (md5() will not re-read it). */
+  get md5IsStreaming(): boolean { return this.hash !== null; }
+
+  /** Whether the last md5() result came from the streaming hash (true) or a re-read (false); null before any. */
+  get lastMd5Streamed(): boolean | null { return this._lastMd5Streamed; }
+
+  /** Writes buf at offset (the data is copied synchronously). Resolves to the number of bytes written. */
+  write(buf: Buffer | Uint8Array, offset: number): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0) return Promise.reject(new RangeError(`bad offset ${offset}`));
+    const data = Buffer.from(buf); // copy: the caller may reuse buf as soon as we return
+    return this.run(async () => {
+      if (data.length === 0) return 0;
+      if (this.hash && offset === this.hashedLength) {
+        this.hash.update(data);
+        this.hashedLength += data.length;
+      } else {
+        this.hash = null;
+      }
+      this._size = Math.max(this._size, offset + data.length);
+      try {
+        const fh = await this.handle();
+        let done = 0;
+        while (done < data.length) {
+          const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
+          done += bytesWritten;
+        }
+      } catch (e) {
+        this.hash = null; // the disk no longer matches what was hashed
+        throw e;
+      }
+      return data.length;
+    });
+  }
+
+  truncate(size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) return Promise.reject(new RangeError(`bad size ${size}`));
+    return this.run(async () => {
+      if (size === 0) {
+        this.hash = createHash('md5');
+        this.hashedLength = 0;
+      } else if (size !== this._size) {
+        this.hash = null;
+      }
+      this._size = size;
+      try {
+        await (await this.handle()).truncate(size);
+      } catch (e) {
+        this.hash = null;
+        throw e;
+      }
+    });
+  }
+
+  /** Up to `length` bytes at `offset`; shorter (possibly empty) at end of file. */
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.run(async () => {
+      const n = Math.max(0, Math.min(length, this._size - offset));
+      if (n === 0) return Buffer.alloc(0);
+      return readFully(await this.handle(), offset, n);
+    });
+  }
+
+  /** Lower-case hex MD5 of the current content: the streamed digest when valid, else a chunked re-read. */
+  md5(): Promise<string> {
+    return this.run(async () => {
+      if (this.hash) {
+        this._lastMd5Streamed = true;
+        return this.hash.copy().digest('hex');
+      }
+      const size = this._size;
+      const h = await hashHandle(await this.handle(), size);
+      this.stats.rehashes++;
+      this.stats.rehashedBytes += size;
+      // re-arm streaming from here: a later append continues this hash
+      this.hash = h;
+      this.hashedLength = size;
+      this._lastMd5Streamed = false;
+      return h.copy().digest('hex');
+    });
+  }
+
+  /** Closes the descriptor; the file stays (a later operation reopens it). */
+  close(): Promise<void> {
+    return this.run(async () => {
+      const fh = this.fh;
+      this.fh = null;
+      await fh?.close();
+    });
+  }
+
+  /** Closes and deletes the file (a missing file is fine). */
+  remove(): Promise<void> {
+    return this.run(async () => {
+      const fh = this.fh;
+      this.fh = null;
+      await fh?.close();
+      await unlink(this.path).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
+    });
+  }
+
+  private async handle(): Promise<FileHandle> {
+    if (!this.fh) this.fh = await open(this.path, 'r+');
+    return this.fh;
+  }
+
+  /** FIFO: each operation starts after the previous settled (a failure does not block later ones). */
+  private run<T>(op: () => Promise<T>): Promise<T> {
+    const p = this.chain.then(op, op);
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+}

@@ -1,0 +1,215 @@
+// uploadFile: one file's upload through the 123 Open v2 flow (123open-api.md §4.2), against the PanApi
+// interface. create with the whole-file MD5 → reuse (instant upload, no byte sent) or slices of exactly the
+// server's sliceSize, each with its MD5, a few in parallel and each retried → upload_complete polled
+// until completed with a non-zero fileID. Small files may go through the single-step upload instead.
+//
+// Invariants:
+//  - success is reported only with a non-zero fileId from reuse, single or a completed complete; anything
+//    else (timeout, a slice that kept failing, a short read) throws, so a partially uploaded file is never
+//    reported as uploaded;
+//  - at most `sliceConcurrency` slices are in memory at once (each worker reads, hashes and sends one);
+//  - no request is made for a file over MAX_UPLOAD_BYTES (FsError EFBIG).
+//
+// Zero-byte files: create (the MD5 of nothing is well known, so the server normally answers reuse). If it
+// does not, no slice is sent (ceil(0 / sliceSize) = 0, as OpenList does) and complete is polled as usual;
+// a refusal there surfaces as an error and the queue retries with backoff.
+
+import type { Clock } from '../core/clock.js';
+import { FsError } from '../core/errors.js';
+import type { FileId } from '../core/ids.js';
+import type { Logger } from '../core/logger.js';
+import type { PanApi, UploadCompleteResult } from '../pan/api.js';
+import { isPanError } from '../pan/errors.js';
+import { md5Hex, type SliceSource } from './md5.js';
+
+export type { SliceSource } from './md5.js';
+
+/** 10 GiB: the developer limit for create + slices (§4.1); checked before any request. */
+export const MAX_UPLOAD_BYTES = 10 * 1024 ** 3;
+/** 3 slices in flight: what OpenList and AList default to (UploadThread 3); 3 × 16 MiB of RAM per file. */
+export const DEFAULT_SLICE_CONCURRENCY = 3;
+/** 4 tries per slice (3 retries): the transport already retried each request; this rides out a longer blip. */
+export const SLICE_ATTEMPTS = 4;
+/** 1 s first slice retry delay, doubling: the same pace as OpenList's slice retry. */
+export const SLICE_RETRY_BASE_MS = 1000;
+/** 1 s between upload_complete polls: the documented interval ("请间隔1秒后再试"). */
+export const COMPLETE_POLL_INTERVAL_MS = 1000;
+/** 10 min total for the server to verify/merge: AList gives up after 60 polls; big files need more. */
+export const COMPLETE_TIMEOUT_MS = 10 * 60_000;
+/**
+ * 1 MiB: at or below this, use the single-step upload: 1 call (+ a cached domain lookup) instead of
+ * create + slice + complete (≥ 3 calls); re-sending ≤ 1 MiB when an instant upload was possible costs little.
+ */
+export const DEFAULT_SINGLE_MAX_BYTES = 1 << 20;
+/** 10 min: upload domains rarely change; one lookup serves every small upload in between. */
+export const UPLOAD_DOMAINS_TTL_MS = 10 * 60_000;
+
+export interface UploadRequest {
+  parentId: FileId;
+  name: string;
+  source: SliceSource;
+  size: number;
+  /** lower-case hex MD5 of the whole content */
+  md5: string;
+  sliceConcurrency?: number;
+  signal?: AbortSignal;
+  /** cumulative bytes whose slice (or single upload) the server accepted */
+  onProgress?(sentBytes: number): void;
+  logger: Logger;
+  clock: Clock;
+  /** 1 keep both (auto-suffix), 2 overwrite (the old version goes to the trash); omitted: a clash fails */
+  duplicate?: 1 | 2;
+  /** single-step upload for 0 < size ≤ this; 0 disables it. Default DEFAULT_SINGLE_MAX_BYTES. */
+  singleMaxBytes?: number;
+  /** shared cache of uploadDomains() (single-step uploads and an empty `servers`); else asked each time */
+  domains?: UploadDomainCache;
+  /** default COMPLETE_TIMEOUT_MS */
+  completeTimeoutMs?: number;
+}
+
+export interface UploadResult {
+  fileId: FileId;
+  /** true when the server already had the content (reuse): no byte was sent */
+  instant: boolean;
+  bytesSent: number;
+}
+
+/** Caches api.uploadDomains() for UPLOAD_DOMAINS_TTL_MS. */
+export class UploadDomainCache {
+  private cached: { servers: string[]; at: number } | null = null;
+  constructor(private readonly api: PanApi, private readonly clock: Clock, private readonly ttlMs = UPLOAD_DOMAINS_TTL_MS) {}
+
+  async get(): Promise<string[]> {
+    if (this.cached && this.clock.now() - this.cached.at < this.ttlMs) return this.cached.servers;
+    const servers = await this.api.uploadDomains();
+    if (servers.length === 0) throw new FsError('EIO', 'upload/v2/file/domain returned no upload server');
+    this.cached = { servers, at: this.clock.now() };
+    return servers;
+  }
+
+  invalidate(): void { this.cached = null; }
+}
+
+/** Errors worth retrying: the server or the network said so. Local errors (short read, abort) are not. */
+export function isRetryable(e: unknown): boolean {
+  return isPanError(e) && (e.retryable || e.kind === 'transport' || e.kind === 'rate-limited');
+}
+
+export async function uploadFile(api: PanApi, req: UploadRequest): Promise<UploadResult> {
+  if (req.size > MAX_UPLOAD_BYTES) {
+    throw new FsError('EFBIG', `${req.name}: ${req.size} bytes is over the 10 GiB upload limit of the 123 Open API`);
+  }
+  if (!Number.isSafeInteger(req.size) || req.size < 0) throw new FsError('EINVAL', `bad size ${req.size}`);
+  const md5 = req.md5.toLowerCase();
+  req.signal?.throwIfAborted();
+  const singleMax = req.singleMaxBytes ?? DEFAULT_SINGLE_MAX_BYTES;
+  if (req.size > 0 && req.size <= singleMax) {
+    const r = await uploadSingle(api, req, md5);
+    if (r) return r;
+  }
+  const created = await api.uploadCreate({ parentId: req.parentId, filename: req.name, md5, size: req.size, duplicate: req.duplicate });
+  if (created.reuse) {
+    if (!created.fileId || created.fileId === '0') {
+      // OpenList guards against reuse with fileID 0 (seen on the web API); not a success.
+      throw new FsError('EAGAIN', `${req.name}: create answered reuse without a file id`);
+    }
+    req.logger.debug({ op: 'upload', name: req.name, size: req.size, fileId: created.fileId }, 'instant upload');
+    return { fileId: created.fileId, instant: true, bytesSent: 0 };
+  }
+  const servers = created.servers.length > 0 ? created.servers : await domainsOf(api, req);
+  const bytesSent = await sendSlices(api, req, created.preuploadId, created.sliceSize, servers);
+  const fileId = await pollComplete(api, req, created.preuploadId);
+  return { fileId, instant: false, bytesSent };
+}
+
+function domainsOf(api: PanApi, req: UploadRequest): Promise<string[]> {
+  return req.domains ? req.domains.get() : api.uploadDomains().then((s) => {
+    if (s.length === 0) throw new FsError('EIO', 'upload/v2/file/domain returned no upload server');
+    return s;
+  });
+}
+
+/** Single-step upload; null when the server did not finish it (then the caller uses the slice flow). */
+async function uploadSingle(api: PanApi, req: UploadRequest, md5: string): Promise<UploadResult | null> {
+  const data = await req.source.read(0, req.size);
+  if (data.length !== req.size) throw new FsError('EIO', `${req.name}: short read (${data.length} of ${req.size} bytes)`);
+  const [server] = await domainsOf(api, req);
+  const r: UploadCompleteResult = await api.uploadSingle({
+    server: server!, parentId: req.parentId, filename: req.name, md5, size: req.size, data, duplicate: req.duplicate,
+  });
+  if (r.completed && r.fileId && r.fileId !== '0') {
+    req.onProgress?.(req.size);
+    return { fileId: r.fileId, instant: false, bytesSent: req.size };
+  }
+  req.logger.warn({ op: 'upload', name: req.name, size: req.size }, 'single-step upload not completed; using the slice flow');
+  return null;
+}
+
+async function sendSlices(api: PanApi, req: UploadRequest, preuploadId: string, sliceSize: number, servers: string[]): Promise<number> {
+  if (!Number.isSafeInteger(sliceSize) || sliceSize <= 0) throw new FsError('EIO', `server gave a bad sliceSize ${sliceSize}`);
+  const count = Math.ceil(req.size / sliceSize);
+  const workers = Math.max(1, Math.min(req.sliceConcurrency ?? DEFAULT_SLICE_CONCURRENCY, count));
+  const ac = new AbortController(); // first fatal error stops the other workers
+  const onOuterAbort = () => ac.abort(req.signal!.reason);
+  req.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let next = 0;
+  let sent = 0;
+  const worker = async () => {
+    while (next < count && !ac.signal.aborted) {
+      const index = next++;
+      const offset = index * sliceSize;
+      const len = Math.min(sliceSize, req.size - offset);
+      const data = await req.source.read(offset, len);
+      if (data.length !== len) throw new FsError('EIO', `${req.name}: short read at ${offset} (${data.length} of ${len} bytes)`);
+      await sendOneSlice(api, req, ac.signal, { preuploadId, sliceNo: index + 1, data, servers });
+      sent += len;
+      req.onProgress?.(sent);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: workers }, () => worker().catch((e) => { ac.abort(e); throw e; })));
+  } finally {
+    req.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  if (sent !== req.size) throw new FsError('EIO', `${req.name}: only ${sent} of ${req.size} bytes were sent`);
+  return sent;
+}
+
+async function sendOneSlice(api: PanApi, req: UploadRequest, signal: AbortSignal,
+  s: { preuploadId: string; sliceNo: number; data: Buffer; servers: string[] }): Promise<void> {
+  const sliceMd5 = md5Hex(s.data);
+  for (let attempt = 1; ; attempt++) {
+    signal.throwIfAborted();
+    // round-robin by slice number; a retry moves on to the next server
+    const server = s.servers[(s.sliceNo - 1 + attempt - 1) % s.servers.length]!;
+    try {
+      await api.uploadSlice({ server, preuploadId: s.preuploadId, sliceNo: s.sliceNo, sliceMd5, data: s.data, signal });
+      return;
+    } catch (e) {
+      if (signal.aborted || attempt >= SLICE_ATTEMPTS || !isRetryable(e)) throw e;
+      const delay = SLICE_RETRY_BASE_MS * 2 ** (attempt - 1);
+      req.logger.warn({ op: 'upload-slice', name: req.name, sliceNo: s.sliceNo, attempt, server, err: e }, `slice failed; retrying in ${delay} ms`);
+      await req.clock.sleep(delay, signal);
+    }
+  }
+}
+
+async function pollComplete(api: PanApi, req: UploadRequest, preuploadId: string): Promise<FileId> {
+  const deadline = req.clock.now() + (req.completeTimeoutMs ?? COMPLETE_TIMEOUT_MS);
+  let polls = 0;
+  for (;;) {
+    req.signal?.throwIfAborted();
+    polls++;
+    try {
+      const r = await api.uploadComplete(preuploadId);
+      if (r.completed && r.fileId && r.fileId !== '0') return r.fileId;
+    } catch (e) {
+      if (!isRetryable(e)) throw e;
+      req.logger.debug({ op: 'upload-complete', name: req.name, polls, err: e }, 'transient error while polling');
+    }
+    if (req.clock.now() + COMPLETE_POLL_INTERVAL_MS > deadline) {
+      throw new FsError('ETIMEDOUT', `${req.name}: upload_complete did not finish after ${polls} polls`);
+    }
+    await req.clock.sleep(COMPLETE_POLL_INTERVAL_MS, req.signal);
+  }
+}

@@ -1,0 +1,401 @@
+// UploadQueue: the daemon's upload worker, backed by the upload journal (meta/upload-journal.ts).
+// The journal row is the truth (what to upload, its generation, attempts); this class keeps only the
+// schedule in memory: which inode is due when, which is running, who waits for it.
+//
+// Flow per file: journal row → target.resolve(ino) at upload time (a rename while pending is honoured;
+// null = unlinked → cancelled; 'parent-pending' → retry later) → uploadFile → in ONE transaction:
+// target.commit(ino, generation) and the journal row's removal, both only if the generation is unchanged
+// → right after (same synchronous stretch) resolve() again: if the node was renamed or moved while the
+// upload ran, rename/move the new remote file to match. When the generation changed (written again),
+// or the node vanished, the uploaded copy is trashed and, if the row still exists, it uploads again.
+//
+// Invariants:
+//  - no data is dropped: a row leaves the journal only on a committed upload or when its node is gone;
+//    failures retry forever with doubling backoff (RETRY_BASE_MS → RETRY_MAX_MS), each one logged;
+//  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
+//  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
+//    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
+//    a restart the staging file is uploaded as it is, its MD5 recomputed.
+//  - staging files are never deleted here: the vfs owns them (it may delete one in commit()).
+
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import { FsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import type { JournalEntry, UploadJournal } from '../meta/upload-journal.js';
+import type { PanApi } from '../pan/api.js';
+import { FileSliceSource } from './md5.js';
+import { UploadDomainCache, uploadFile } from './upload-flow.js';
+
+export interface UploadTarget {
+  /** current remote parent id and name of the node, or null when it was unlinked (then the upload is cancelled) or its parent is not uploaded yet (then retry later) */
+  resolve(ino: number): { parentId: string; name: string; stagingPath: string } | null | 'parent-pending';
+  /** commit: one transaction sets remote id, md5, size, clears dirty — only if the journal generation is unchanged; returns false if it changed (the file was written again meanwhile → upload again) */
+  commit(ino: number, generation: number, result: { fileId: string; md5: string; size: number }): boolean;
+}
+
+/** 2 files at a time: with 3 slices each that is 6 parallel slice PUTs, enough to fill a home uplink. */
+export const DEFAULT_FILE_CONCURRENCY = 2;
+/** 1 s first retry: long enough to ride out a blip, short enough that fsync callers are not kept waiting. */
+export const RETRY_BASE_MS = 1000;
+/** 5 min cap: an offline daemon retries a few times an hour instead of hammering the API. */
+export const RETRY_MAX_MS = 5 * 60_000;
+/** 3 tries to rename/move a committed file to its current name: the content is safe either way. */
+export const FIXUP_ATTEMPTS = 3;
+
+export type UploadState = 'pending' | 'uploading' | 'waiting-retry';
+
+export interface UploadStatusItem {
+  ino: number;
+  name: string;
+  size: number;
+  sentBytes: number;
+  state: UploadState;
+  /** a write is in progress: not started again until the next enqueue */
+  held: boolean;
+  attempts: number;
+  lastError: string | null;
+  bytesPerSec: number;
+  startedAt: number | null;
+  nextAttemptAt: number;
+}
+
+export interface UploadQueueStatus {
+  items: UploadStatusItem[];
+  totals: { files: number; pending: number; uploading: number; waitingRetry: number; bytes: number; sentBytes: number; bytesPerSec: number };
+}
+
+export interface UploadQueueOptions {
+  api: PanApi;
+  journal: UploadJournal;
+  target: UploadTarget;
+  clock?: Clock;
+  logger?: Logger;
+  /** files uploading at once; default DEFAULT_FILE_CONCURRENCY */
+  concurrency?: number;
+  /** slices in flight per file; default upload-flow's DEFAULT_SLICE_CONCURRENCY */
+  sliceConcurrency?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** default 2 (overwrite): the local file is the truth for its name; the old version goes to the trash */
+  duplicate?: 1 | 2;
+  /** passed to uploadFile */
+  singleMaxBytes?: number;
+}
+
+class QueueAbort extends Error {
+  constructor(readonly why: 'superseded' | 'closed') { super(`upload ${why}`); }
+}
+
+interface Waiter { resolve(): void; reject(e: unknown): void }
+
+interface Item {
+  ino: number;
+  dueAt: number;
+  held: boolean;
+  attempts: number;
+  lastError: string | null;
+  waiters: Waiter[];
+  run: { ac: AbortController; generation: number; startedAt: number; sentBytes: number; name: string; size: number; done: Promise<void> } | null;
+}
+
+export class UploadQueue {
+  private readonly items = new Map<number, Item>();
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly concurrency: number;
+  private readonly domains: UploadDomainCache;
+  private running = 0;
+  private timer: { cancel(): void } | null = null;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly o: UploadQueueOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.log = (o.logger ?? silentLogger).child({ module: 'upload-queue' });
+    this.concurrency = Math.max(1, o.concurrency ?? DEFAULT_FILE_CONCURRENCY);
+    this.domains = new UploadDomainCache(o.api, this.clock);
+  }
+
+  /**
+   * Schedule ino for upload now. With `entry`, first writes the journal row (bumping its generation);
+   * without, the caller already wrote it (e.g. in its own release transaction). Ends a hold(ino). A running
+   * upload of an older generation is aborted. Returns the row's generation.
+   */
+  enqueue(ino: number, entry?: { stagingPath: string; size: number; md5: string | null }): number {
+    if (this.closed) throw new FsError('EIO', 'upload queue is closed');
+    const row = entry ? this.o.journal.enqueue(ino, entry.stagingPath, entry.size, entry.md5) : this.o.journal.get(ino);
+    if (!row) throw new FsError('EINVAL', `enqueue(${ino}): no upload journal row`);
+    const item = this.item(row);
+    item.held = false;
+    item.dueAt = 0;
+    item.attempts = row.attempts;
+    item.lastError = row.lastError;
+    if (item.run && item.run.generation !== row.generation) item.run.ac.abort(new QueueAbort('superseded'));
+    this.pump();
+    return row.generation;
+  }
+
+  /** A write to ino started: a running upload must not commit, and none starts until enqueue(ino). */
+  hold(ino: number): void {
+    const gen = this.o.journal.bump(ino);
+    if (gen === undefined) return; // nothing queued for it
+    const item = this.item(this.o.journal.get(ino)!);
+    item.held = true;
+    item.run?.ac.abort(new QueueAbort('superseded'));
+  }
+
+  /** Resolves when ino's content is uploaded (or it was unlinked); rejects with the error of a failed attempt. */
+  waitFor(ino: number): Promise<void> {
+    let item = this.items.get(ino);
+    if (!item) {
+      const row = this.o.journal.get(ino);
+      if (!row) return Promise.resolve();
+      item = this.item(row);
+    }
+    if (this.closed) return Promise.reject(new FsError('EIO', 'upload queue is closed'));
+    const it = item;
+    const p = new Promise<void>((resolve, reject) => it.waiters.push({ resolve, reject }));
+    if (!it.run && it.dueAt > this.clock.now()) it.dueAt = 0; // a waiter wants it now, not after the backoff
+    this.pump();
+    return p;
+  }
+
+  /** Re-enqueue every journal row (daemon start). Returns how many. */
+  resume(): number {
+    const rows = this.o.journal.list();
+    for (const row of rows) {
+      const item = this.item(row);
+      item.dueAt = 0;
+    }
+    if (rows.length) this.log.info({ op: 'upload-resume', files: rows.length }, 'resuming uploads from the journal');
+    this.pump();
+    return rows.length;
+  }
+
+  /**
+   * Shutdown: make everything due now and wait until the queue is empty or timeoutMs passed. Failures keep
+   * backing off meanwhile. What is left stays in the journal for the next start.
+   */
+  async drain(timeoutMs: number): Promise<{ done: boolean; remaining: number }> {
+    for (const item of this.items.values()) if (!item.run) item.dueAt = 0;
+    this.pump();
+    if (this.items.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimer(timeoutMs, finish);
+        function finish() { timer.cancel(); resolve(); }
+        this.idleWaiters.push(finish);
+      });
+    }
+    return { done: this.items.size === 0, remaining: this.items.size };
+  }
+
+  status(): UploadQueueStatus {
+    const now = this.clock.now();
+    const items: UploadStatusItem[] = [];
+    for (const it of this.items.values()) {
+      const row = this.o.journal.get(it.ino);
+      const r = it.run;
+      const elapsed = r ? (now - r.startedAt) / 1000 : 0;
+      let name = r?.name ?? '';
+      if (!r) {
+        const t = this.o.target.resolve(it.ino);
+        if (t && t !== 'parent-pending') name = t.name;
+      }
+      items.push({
+        ino: it.ino, name, size: r?.size ?? row?.size ?? 0, sentBytes: r?.sentBytes ?? 0,
+        state: r ? 'uploading' : it.attempts > 0 && it.dueAt > now ? 'waiting-retry' : 'pending',
+        held: it.held, attempts: it.attempts, lastError: it.lastError,
+        bytesPerSec: r && elapsed > 0 ? Math.round(r.sentBytes / elapsed) : 0,
+        startedAt: r?.startedAt ?? null, nextAttemptAt: it.dueAt,
+      });
+    }
+    const sum = (f: (i: UploadStatusItem) => number) => items.reduce((a, i) => a + f(i), 0);
+    return {
+      items,
+      totals: {
+        files: items.length,
+        pending: items.filter((i) => i.state === 'pending').length,
+        uploading: items.filter((i) => i.state === 'uploading').length,
+        waitingRetry: items.filter((i) => i.state === 'waiting-retry').length,
+        bytes: sum((i) => i.size), sentBytes: sum((i) => i.sentBytes), bytesPerSec: sum((i) => i.bytesPerSec),
+      },
+    };
+  }
+
+  /** Stop: abort running uploads (their rows stay), reject waiters. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.timer?.cancel();
+    this.timer = null;
+    const runs: Promise<void>[] = [];
+    for (const it of this.items.values()) {
+      if (it.run) { it.run.ac.abort(new QueueAbort('closed')); runs.push(it.run.done); }
+    }
+    await Promise.allSettled(runs);
+    for (const it of this.items.values()) this.settle(it, new FsError('EIO', 'upload queue closed before the upload finished'));
+    this.items.clear();
+    for (const f of this.idleWaiters.splice(0)) f();
+  }
+
+  // --- scheduling ---------------------------------------------------------------------------------
+
+  private item(row: JournalEntry): Item {
+    let it = this.items.get(row.ino);
+    if (!it) {
+      it = { ino: row.ino, dueAt: 0, held: false, attempts: row.attempts, lastError: row.lastError, waiters: [], run: null };
+      this.items.set(row.ino, it);
+    }
+    return it;
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    this.timer?.cancel();
+    this.timer = null;
+    const now = this.clock.now();
+    const waiting = [...this.items.values()].filter((i) => !i.run && !i.held).sort((a, b) => a.dueAt - b.dueAt || a.ino - b.ino);
+    for (const it of waiting) {
+      if (this.running >= this.concurrency || it.dueAt > now) break;
+      this.start(it);
+    }
+    const next = waiting.find((i) => !i.run);
+    if (next && this.running < this.concurrency && next.dueAt > now) {
+      this.timer = this.clock.setTimer(next.dueAt - now, () => { this.timer = null; this.pump(); });
+    }
+  }
+
+  private start(it: Item): void {
+    this.running++;
+    const ac = new AbortController();
+    const run = { ac, generation: this.o.journal.get(it.ino)?.generation ?? 0, startedAt: this.clock.now(), sentBytes: 0, name: '', size: 0, done: Promise.resolve() };
+    it.run = run;
+    run.done = this.process(it, run).finally(() => {
+      this.running--;
+      it.run = null;
+      if (this.items.size === 0) for (const f of this.idleWaiters.splice(0)) f();
+      this.pump();
+    });
+  }
+
+  /** Resolve (error undefined) or reject every waiter of it. */
+  private settle(it: Item, error?: unknown): void {
+    for (const w of it.waiters.splice(0)) (error === undefined ? w.resolve() : w.reject(error));
+  }
+
+  private finish(it: Item): void {
+    this.items.delete(it.ino);
+    this.settle(it);
+  }
+
+  // --- one attempt --------------------------------------------------------------------------------
+
+  private async process(it: Item, run: NonNullable<Item['run']>): Promise<void> {
+    const row = this.o.journal.get(it.ino);
+    if (!row) return this.finish(it); // node deleted (cascade): nothing to upload
+    const t = this.o.target.resolve(it.ino);
+    if (t === null) return this.cancel(it, row);
+    if (t === 'parent-pending') return this.fail(it, row, new FsError('EAGAIN', 'parent folder is not uploaded yet'));
+    run.name = t.name;
+    let src: FileSliceSource | null = null;
+    try {
+      src = await FileSliceSource.open(t.stagingPath || row.stagingPath);
+      run.size = src.size;
+      // the row's MD5 is trusted only for the size it was computed for; else hash the staging file now
+      const md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.ac.signal);
+      const res = await uploadFile(this.o.api, {
+        parentId: t.parentId, name: t.name, source: src, size: src.size, md5,
+        sliceConcurrency: this.o.sliceConcurrency, signal: run.ac.signal, logger: this.log, clock: this.clock,
+        duplicate: this.o.duplicate ?? 2, singleMaxBytes: this.o.singleMaxBytes, domains: this.domains,
+        onProgress: (n) => { run.sentBytes = n; },
+      });
+      await this.afterUpload(it, row.generation, t, { fileId: res.fileId, md5, size: src.size }, res.instant);
+    } catch (e) {
+      if (run.ac.signal.aborted && run.ac.signal.reason instanceof QueueAbort) {
+        this.log.debug({ op: 'upload', ino: it.ino, name: t.name, why: run.ac.signal.reason.why }, 'upload aborted');
+        return; // superseded: due again (unless held); closed: nothing to do
+      }
+      this.fail(it, row, e);
+    } finally {
+      await src?.close().catch(() => undefined);
+    }
+  }
+
+  private async afterUpload(it: Item, generation: number, was: { parentId: string; name: string },
+    result: { fileId: string; md5: string; size: number }, instant: boolean): Promise<void> {
+    const j = this.o.journal;
+    const committed = j.transaction(() => {
+      if (j.get(it.ino)?.generation !== generation) return false;
+      if (!this.o.target.commit(it.ino, generation, result)) return false;
+      j.remove(it.ino, generation);
+      return true;
+    });
+    const now = this.o.target.resolve(it.ino); // same synchronous stretch as the commit: no rename in between
+    if (!committed) {
+      // written again (or unlinked) meanwhile: this copy is stale; the row, if any, uploads again
+      this.log.info({ op: 'upload', ino: it.ino, name: was.name, fileId: result.fileId }, 'content changed during the upload; discarding this copy');
+      await this.trashQuietly(result.fileId);
+      if (!j.get(it.ino)) this.finish(it);
+      else it.dueAt = 0;
+      return;
+    }
+    this.log.info({ op: 'upload', ino: it.ino, name: was.name, size: result.size, fileId: result.fileId, instant }, 'uploaded');
+    this.finish(it);
+    if (now && now !== 'parent-pending' && (now.parentId !== was.parentId || now.name !== was.name)) {
+      await this.fixup(result.fileId, it.ino, was);
+    }
+  }
+
+  /** The node was renamed/moved while its upload ran: make the remote file match the current name. */
+  private async fixup(fileId: string, ino: number, was: { parentId: string; name: string }): Promise<void> {
+    for (let attempt = 1; attempt <= FIXUP_ATTEMPTS; attempt++) {
+      const now = this.o.target.resolve(ino);
+      if (!now || now === 'parent-pending') return;
+      try {
+        if (now.parentId !== was.parentId) { await this.o.api.move([fileId], now.parentId); was = { ...was, parentId: now.parentId }; }
+        if (now.name !== was.name) { await this.o.api.rename(fileId, now.name); was = { ...was, name: now.name }; }
+        return;
+      } catch (e) {
+        this.log.warn({ op: 'upload-fixup', ino, fileId, attempt, err: e }, 'could not rename/move the uploaded file to its current name');
+        if (attempt < FIXUP_ATTEMPTS) await this.clock.sleep(this.backoff(attempt)).catch(() => undefined);
+      }
+    }
+    this.log.error({ op: 'upload-fixup', ino, fileId, name: was.name }, 'the uploaded file keeps its old name remotely');
+  }
+
+  private async trashQuietly(fileId: string): Promise<void> {
+    try { await this.o.api.trash([fileId]); } catch (e) {
+      this.log.warn({ op: 'upload', fileId, err: e }, 'could not trash a stale uploaded copy');
+    }
+  }
+
+  private cancel(it: Item, row: JournalEntry): void {
+    if (this.o.journal.remove(it.ino, row.generation) || !this.o.journal.get(it.ino)) {
+      this.log.info({ op: 'upload', ino: it.ino }, 'node unlinked; upload cancelled');
+      this.finish(it);
+    }
+  }
+
+  private fail(it: Item, row: JournalEntry, e: unknown): void {
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const current = this.o.journal.get(it.ino);
+    if (!current) return this.finish(it);
+    if (current.generation !== row.generation) { it.dueAt = 0; return; } // new content arrived: try it now
+    const attempts = current.attempts + 1;
+    const delay = this.backoff(attempts);
+    it.attempts = attempts;
+    it.lastError = msg;
+    it.dueAt = this.clock.now() + delay;
+    this.o.journal.markAttempt(it.ino, msg, it.dueAt);
+    this.log.warn({ op: 'upload', ino: it.ino, attempts, retryInMs: delay, err: e }, `upload failed: ${msg}`);
+    this.settle(it, e);
+  }
+
+  private backoff(attempts: number): number {
+    const base = this.o.retryBaseMs ?? RETRY_BASE_MS;
+    const max = this.o.retryMaxMs ?? RETRY_MAX_MS;
+    return Math.min(max, base * 2 ** Math.min(attempts - 1, 30));
+  }
+}
