@@ -1,0 +1,45 @@
+// PanRangeSource: what the read path calls to get bytes of a remote file. Owns: clamping a read to the
+// file size, getting a link from LinkCache, fetching the range, and the refresh-once rule: on
+// 'link-expired' (403/404/410) the file's links are invalidated and the read is retried ONCE with a
+// fresh link; a second failure surfaces.
+
+import type { FileId } from '../core/ids.js';
+import type { PanApi } from './api.js';
+import type { LinkCache, LinkMode, LinkSigning } from './download-urls.js';
+import { isPanError } from './errors.js';
+
+export interface RangeRef { id: FileId; size: number; md5: string }
+
+export interface PanRangeSourceOptions {
+  links: LinkCache;
+  api: Pick<PanApi, 'fetchRange'>;
+  /** 'download' = download_info (default), 'direct' = direct-link/url */
+  mode?: LinkMode;
+  /** direct-link URL-auth settings, or null for unsigned links */
+  signing?: LinkSigning | null;
+}
+
+export class PanRangeSource {
+  private readonly mode: LinkMode;
+  private readonly signing: LinkSigning | null;
+
+  constructor(private readonly o: PanRangeSourceOptions) {
+    this.mode = o.mode ?? 'download';
+    this.signing = o.signing ?? null;
+  }
+
+  /** Up to `length` bytes from `start`; shorter at end of file, empty at or past it. */
+  async read(ref: RangeRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    const end = Math.min(start + length, ref.size) - 1;
+    if (length <= 0 || start >= ref.size || end < start) return Buffer.alloc(0);
+    const url = await this.o.links.get(ref.id, this.mode, this.signing, signal);
+    try {
+      return await this.o.api.fetchRange(url, start, end, signal);
+    } catch (e) {
+      if (!isPanError(e, 'link-expired')) throw e;
+      this.o.links.invalidate(ref.id);
+      const fresh = await this.o.links.get(ref.id, this.mode, this.signing, signal);
+      return this.o.api.fetchRange(fresh, start, end, signal);
+    }
+  }
+}

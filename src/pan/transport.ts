@@ -1,0 +1,207 @@
+// The 123 Open request pipeline: token → rate limit → undici request → envelope decode → PanError → retry.
+// Owns: headers (Platform on every call, Bearer except the token endpoint), per-request timeouts, the
+// envelope {code, message, data, x-traceID}, and the retry rules:
+//   retried with backoff: body 429 (and code 1 "请慢一点"), HTTP 429/5xx, resets, refusals, timeouts;
+//   body or HTTP 401: one forced token refresh per call, then retry;
+//   anything else: thrown at once as a typed PanError (code, message, traceId, endpoint).
+// Non-idempotent endpoints are retried too; a caller passes `recover` to read a clash answer after a
+// retry that may have followed a landed attempt. Invariant: logs carry endpoint, code, traceId,
+// attempt, never the token, the secret or a URL's query.
+
+import { request, type Dispatcher } from 'undici';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { backoffDelay, parseRetryAfter, type RetryPolicy } from './backoff.js';
+import type { EndpointSpec } from './endpoints.js';
+import { PanError } from './errors.js';
+import { parseJson, stringifyJson, type Json } from './json.js';
+import type { MultipartBody } from './multipart.js';
+import type { RateLimiter } from './rate-limiter.js';
+import { bodyError, CODE_OK, CODE_RATE, CODE_TOKEN } from './wire-errors.js';
+
+export interface TokenSource {
+  get(signal?: AbortSignal): Promise<string>;
+  /** The given token was refused: the next get() must fetch a new one (no-op if already replaced). */
+  invalidate(token: string): void;
+}
+
+export interface CallOptions {
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  multipart?: MultipartBody;
+  /** base URL for 'upload' endpoints (a server from create/domain) */
+  baseUrl?: string;
+  signal?: AbortSignal;
+  /** A non-retryable body error: return data to treat it as success. `retried` = an earlier attempt may have landed. */
+  recover?: (e: PanError, ctx: { retried: boolean }) => Promise<Json | undefined> | Json | undefined;
+}
+
+export interface TransportOptions {
+  apiBase: string;
+  dispatcher: Dispatcher;
+  clock: Clock;
+  logger: Logger;
+  limiter: RateLimiter;
+  retry: RetryPolicy;
+  /** headers and body timeout per request */
+  requestTimeoutMs: number;
+  /** same for upload bodies, which may take long on a slow uplink */
+  uploadTimeoutMs: number;
+}
+
+/** undici / Node error codes that mean "try again". */
+const RETRY_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+/** Failures that prove the request never reached the server. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+
+export function errCode(e: unknown): string | undefined {
+  const c = (e as { code?: unknown })?.code;
+  if (typeof c === 'string') return c;
+  const cause = (e as { cause?: unknown })?.cause;
+  return cause && cause !== e ? errCode(cause) : undefined;
+}
+
+export function abortError(endpoint: string, cause: unknown): PanError {
+  return new PanError({ kind: 'aborted', message: `${endpoint}: aborted`, endpoint, cause });
+}
+
+export function transportError(endpoint: string, e: unknown): PanError {
+  const code = errCode(e);
+  return new PanError({
+    kind: 'transport', endpoint, cause: e, retryable: code !== undefined && RETRY_CODES.has(code),
+    message: `${endpoint}: ${code ?? (e as Error)?.message ?? 'request failed'}`,
+  });
+}
+
+interface Attempt {
+  /** set when the failure cannot have reached the server */
+  notSent?: boolean;
+  retryAfterMs?: number;
+}
+
+export class Transport {
+  private auth: TokenSource | undefined;
+
+  constructor(private readonly o: TransportOptions) {}
+
+  setAuth(auth: TokenSource): void { this.auth = auth; }
+
+  get apiBase(): string { return this.o.apiBase; }
+
+  /** One logical call with retries; returns the envelope's `data`. */
+  async call(ep: EndpointSpec, opts: CallOptions = {}): Promise<Json> {
+    const { clock, retry } = this.o;
+    const started = clock.now();
+    let refreshed = false;
+    let retried = false;
+    for (let attempt = 1; ; attempt++) {
+      if (opts.signal?.aborted) throw abortError(ep.name, opts.signal.reason);
+      const meta: Attempt = {};
+      let token: string | undefined;
+      try {
+        token = ep.noAuth ? undefined : await this.token(opts.signal);
+        return await this.once(ep, opts, token, meta);
+      } catch (e) {
+        if (!(e instanceof PanError)) throw e;
+        if (e.kind === 'aborted' || opts.signal?.aborted) throw e.kind === 'aborted' ? e : abortError(ep.name, e);
+        if (e.kind === 'auth' && e.code === CODE_TOKEN && token !== undefined && !refreshed && !ep.noAuth) {
+          refreshed = true;
+          this.auth!.invalidate(token);
+          this.o.logger.warn({ endpoint: ep.name, code: e.code, traceId: e.traceId, attempt }, 'pan: token refused, refreshing');
+          attempt--; // the refresh is not a failure of the call
+          continue;
+        }
+        if (!e.retryable || e.endpoint !== ep.name) {
+          if (opts.recover && e.code !== undefined && e.kind !== 'transport') {
+            const v = await opts.recover(e, { retried });
+            if (v !== undefined) return v;
+          }
+          throw e;
+        }
+        const delay = backoffDelay(retry, attempt, meta.retryAfterMs);
+        if (attempt >= retry.attempts || clock.now() + delay - started > retry.maxElapsedMs) throw e;
+        this.o.logger.warn({ endpoint: ep.name, code: e.code, traceId: e.traceId, attempt, delayMs: delay, err: e.message }, 'pan: retrying');
+        if (!meta.notSent && e.code !== CODE_RATE) retried = true;
+        try { await clock.sleep(delay, opts.signal); } catch (err) { throw abortError(ep.name, err); }
+      }
+    }
+  }
+
+  private async token(signal?: AbortSignal): Promise<string> {
+    if (!this.auth) throw new PanError({ kind: 'auth', message: 'no token source configured' });
+    return this.auth.get(signal);
+  }
+
+  private url(ep: EndpointSpec, opts: CallOptions): string {
+    const base = ep.host === 'upload' ? opts.baseUrl : this.o.apiBase;
+    if (!base) throw new PanError({ kind: 'api', message: `${ep.name}: no upload server`, endpoint: ep.name });
+    const u = new URL(base.replace(/\/+$/, '') + ep.path);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private async once(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
+    const { clock, limiter, dispatcher } = this.o;
+    await limiter.acquire(ep.name, ep.qps, opts.signal).catch((e) => { throw abortError(ep.name, e); });
+    const headers: Record<string, string> = { Platform: 'open_platform', Accept: 'application/json' };
+    if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+    let body: string | ReturnType<MultipartBody['stream']> | undefined;
+    if (opts.multipart) {
+      headers['Content-Type'] = opts.multipart.contentType;
+      headers['Content-Length'] = String(opts.multipart.length);
+      body = opts.multipart.stream();
+    } else if (opts.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = stringifyJson(opts.json);
+    }
+    const timeout = ep.host === 'upload' ? this.o.uploadTimeoutMs : this.o.requestTimeoutMs;
+    let res: Dispatcher.ResponseData;
+    let text: string;
+    try {
+      res = await request(this.url(ep, opts), {
+        method: ep.method, headers, body, dispatcher, signal: opts.signal,
+        headersTimeout: timeout, bodyTimeout: timeout,
+      });
+      text = await res.body.text();
+    } catch (e) {
+      if (opts.signal?.aborted) throw abortError(ep.name, e);
+      if (e instanceof PanError) throw e;
+      const code = errCode(e);
+      meta.notSent = code !== undefined && NOT_SENT_CODES.has(code);
+      throw transportError(ep.name, e);
+    }
+    return this.decode(ep, res.statusCode, res.headers, text, clock.now(), meta);
+  }
+
+  private decode(ep: EndpointSpec, status: number, headers: Record<string, string | string[] | undefined>, text: string, now: number, meta: Attempt): Json {
+    let env: Json | undefined;
+    try { env = parseJson(text); } catch { env = undefined; }
+    const obj = env !== null && typeof env === 'object' && !Array.isArray(env) ? env : undefined;
+    const rawCode = obj?.code;
+    const hasCode = typeof rawCode === 'number' || typeof rawCode === 'bigint';
+    const traceId = typeof obj?.['x-traceID'] === 'string' ? (obj['x-traceID'] as string) : (headers['x-traceid'] as string | undefined) ?? '';
+    // HTTP-level 401/429 are unconfirmed on the real server (§10.1): honoured defensively.
+    if (status === 429 || status === 401 || (status >= 500 && !hasCode)) {
+      meta.retryAfterMs = parseRetryAfter(headers['retry-after'], now);
+      if (status === 401) return this.fail(bodyError(CODE_TOKEN, 'HTTP 401', traceId, ep.name));
+      return this.fail(new PanError({
+        kind: status === 429 ? 'rate-limited' : 'transport', code: status, traceId, endpoint: ep.name, retryable: true,
+        message: `${ep.name}: HTTP ${status}`,
+      }));
+    }
+    if (!obj || !hasCode) {
+      return this.fail(new PanError({ kind: 'transport', code: status, endpoint: ep.name, traceId, message: `${ep.name}: HTTP ${status} with a body that is not the JSON envelope` }));
+    }
+    const code = Number(rawCode);
+    if (code === CODE_OK) return obj.data === undefined ? null : obj.data;
+    const message = typeof obj.message === 'string' ? obj.message : '';
+    if (code === CODE_RATE) meta.retryAfterMs = parseRetryAfter(headers['retry-after'], now);
+    return this.fail(bodyError(code, message, traceId, ep.name));
+  }
+
+  private fail(e: PanError): never { throw e; }
+}
