@@ -1,0 +1,154 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EMPTY_MD5, md5OfFile } from '../../../src/write/md5.js';
+import { StagingFile, stagingDir } from '../../../src/write/staging.js';
+import { md5hex, ramp } from './fake-pan.js';
+
+let dir: string;
+beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'pan123fs-staging-')); });
+afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+/** A plain in-memory model of the same operations. */
+class Model {
+  buf = Buffer.alloc(0);
+  write(b: Buffer, off: number) {
+    if (off + b.length > this.buf.length) this.buf = Buffer.concat([this.buf, Buffer.alloc(off + b.length - this.buf.length)]);
+    b.copy(this.buf, off);
+  }
+  truncate(n: number) {
+    this.buf = n <= this.buf.length ? this.buf.subarray(0, n) : Buffer.concat([this.buf, Buffer.alloc(n - this.buf.length)]);
+  }
+}
+
+describe('StagingFile', () => {
+  it('lives under <cacheDir>/staging and starts empty with the empty MD5', async () => {
+    const f = await StagingFile.create(dir, '42');
+    expect(f.path.startsWith(stagingDir(dir))).toBe(true);
+    expect(f.size).toBe(0);
+    expect(await f.md5()).toBe(EMPTY_MD5);
+    expect(f.lastMd5Streamed).toBe(true);
+    await f.close();
+  });
+
+  it('streams the MD5 of front-to-back writes and never re-reads the file', async () => {
+    const f = await StagingFile.create(dir);
+    const data = ramp(300_000, 1);
+    for (let off = 0; off < data.length; off += 4096) await f.write(data.subarray(off, off + 4096), off);
+    expect(f.md5IsStreaming).toBe(true);
+    expect(await f.md5()).toBe(md5hex(data));
+    expect(f.lastMd5Streamed).toBe(true);
+    expect(f.stats.rehashes).toBe(0);
+    await f.close();
+    expect(await readFile(f.path)).toEqual(data);
+  });
+
+  it('copies the caller buffer (fuse reuses it)', async () => {
+    const f = await StagingFile.create(dir);
+    const buf = Buffer.from('hello');
+    const p = f.write(buf, 0);
+    buf.fill(0x78);
+    await p;
+    expect((await f.read(0, 5)).toString()).toBe('hello');
+    expect(await f.md5()).toBe(md5hex(Buffer.from('hello')));
+    await f.close();
+  });
+
+  it('random writes, overwrites, holes and truncates give byte-exact content and a recomputed MD5', async () => {
+    const f = await StagingFile.create(dir);
+    const m = new Model();
+    const ops: Array<['w', number, Buffer] | ['t', number]> = [
+      ['w', 0, ramp(5000, 1)], ['w', 100, ramp(50, 2)], ['w', 9000, ramp(700, 3)], ['t', 7000],
+      ['w', 6990, ramp(100, 4)], ['t', 12_000], ['w', 11_999, ramp(3, 5)], ['w', 12_002, ramp(10, 6)],
+    ];
+    for (const op of ops) {
+      if (op[0] === 'w') { await f.write(op[2], op[1]); m.write(op[2], op[1]); } else { await f.truncate(op[1]); m.truncate(op[1]); }
+      expect(f.size).toBe(m.buf.length);
+    }
+    expect(f.md5IsStreaming).toBe(false);
+    expect(await f.read(0, 1_000_000)).toEqual(m.buf);
+    expect(await f.read(6000, 50)).toEqual(m.buf.subarray(6000, 6050));
+    expect(await f.read(m.buf.length, 10)).toEqual(Buffer.alloc(0));
+    expect(await f.md5()).toBe(md5hex(m.buf));
+    expect(f.lastMd5Streamed).toBe(false);
+    expect(f.stats.rehashes).toBe(1);
+    await f.close();
+    expect(await readFile(f.path)).toEqual(m.buf);
+    expect(await md5OfFile(f.path)).toBe(md5hex(m.buf));
+  });
+
+  it('an overwrite invalidates the stream; after a rehash, appends stream again', async () => {
+    const f = await StagingFile.create(dir);
+    await f.write(Buffer.from('aaaa'), 0);
+    await f.write(Buffer.from('b'), 1); // overwrite
+    expect(f.md5IsStreaming).toBe(false);
+    expect(await f.md5()).toBe(md5hex(Buffer.from('abaa')));
+    expect(f.stats.rehashes).toBe(1);
+    await f.write(Buffer.from('cc'), 4); // append continues the re-armed hash
+    expect(await f.md5()).toBe(md5hex(Buffer.from('abaacc')));
+    expect(f.lastMd5Streamed).toBe(true);
+    expect(f.stats.rehashes).toBe(1);
+    await f.close();
+  });
+
+  it('truncate to the current size keeps the stream; truncate to 0 restarts it; other truncates invalidate', async () => {
+    const f = await StagingFile.create(dir);
+    await f.write(Buffer.from('abc'), 0);
+    await f.truncate(3);
+    expect(f.md5IsStreaming).toBe(true);
+    await f.truncate(0);
+    expect(f.md5IsStreaming).toBe(true);
+    await f.write(Buffer.from('xyz'), 0);
+    expect(await f.md5()).toBe(md5hex(Buffer.from('xyz')));
+    expect(f.stats.rehashes).toBe(0);
+    await f.truncate(1);
+    expect(f.md5IsStreaming).toBe(false);
+    expect(await f.md5()).toBe(md5hex(Buffer.from('x')));
+    await f.truncate(4); // extend with zeros
+    expect(await f.read(0, 10)).toEqual(Buffer.from([0x78, 0, 0, 0]));
+    expect(await f.md5()).toBe(md5hex(Buffer.from([0x78, 0, 0, 0])));
+    await f.close();
+  });
+
+  it('a write past the end leaves a zero-filled hole and invalidates the stream', async () => {
+    const f = await StagingFile.create(dir);
+    await f.write(Buffer.from('ab'), 0);
+    await f.write(Buffer.from('z'), 5);
+    expect(f.md5IsStreaming).toBe(false);
+    const want = Buffer.from([0x61, 0x62, 0, 0, 0, 0x7a]);
+    expect(await f.read(0, 100)).toEqual(want);
+    expect(await f.md5()).toBe(md5hex(want));
+    await f.close();
+  });
+
+  it('concurrent writes issued in order are applied and hashed in order', async () => {
+    const f = await StagingFile.create(dir);
+    const data = ramp(64 * 1024, 9);
+    await Promise.all(Array.from({ length: 16 }, (_, i) => f.write(data.subarray(i * 4096, (i + 1) * 4096), i * 4096)));
+    expect(f.md5IsStreaming).toBe(true);
+    expect(await f.md5()).toBe(md5hex(data));
+    await f.close();
+  });
+
+  it('reopens after close, and fromExisting resumes a file left by an earlier run', async () => {
+    const f = await StagingFile.create(dir);
+    const data = ramp(3 * 1024 * 1024 + 17, 4); // > one hash chunk
+    await f.write(data, 0);
+    await f.close();
+    expect((await f.read(10, 5))).toEqual(data.subarray(10, 15)); // reopened lazily
+    await f.close();
+
+    const g = await StagingFile.fromExisting(f.path);
+    expect(g.size).toBe(data.length);
+    expect(g.md5IsStreaming).toBe(false);
+    expect(await g.md5()).toBe(md5hex(data));
+    expect(g.stats.rehashedBytes).toBe(data.length);
+    await g.write(Buffer.from('tail'), data.length);
+    expect(await g.md5()).toBe(md5hex(Buffer.concat([data, Buffer.from('tail')])));
+    expect(g.stats.rehashes).toBe(1);
+    await g.remove();
+    await expect(stat(f.path)).rejects.toMatchObject({ code: 'ENOENT' });
+    await g.remove(); // idempotent
+  });
+});
