@@ -1,0 +1,222 @@
+// The read path's façade for vfs/: FileReader owns the caches and the prefetcher; each open file gets a
+// ReadHandle with its own ReadWindow (access-pattern detection) and FetchOwner (its fetches, aborted on
+// close unless another handle still wants them).
+// Invariants:
+//  - a handle is pinned to the FileRef given at open: reads never go past ref.size and bytes are always
+//    those of (id, md5);
+//  - read() returns ≤ length bytes (0 at/after EOF); a block-contained read is a zero-copy subarray of a
+//    cached block, which callers must treat as read-only and copy out (fuse/ copies into the kernel buf);
+//  - memory is bounded by memCacheBytes + maxInflightBytes (read-ahead is held back at the limits; the
+//    window is also capped at half the memory cache so a stream never evicts its own unread blocks);
+//  - errors from the source reject the read unchanged (vfs/classify maps them); nothing is cached on error.
+
+import { FsError } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { BlockCache, DEFAULT_MEM_CACHE_BYTES } from './block-cache.js';
+import { assertBlockSize, DEFAULT_BLOCK_SIZE } from './blocks.js';
+import { DiskCache } from './disk-cache.js';
+import {
+  DEFAULT_MAX_CONCURRENT_FETCHES, DEFAULT_MAX_REQUEST_BYTES, FetchOwner, Prefetcher, type BlockPart,
+} from './prefetcher.js';
+import type { FileRef, RangeSource } from './range-source.js';
+import { DEFAULT_INITIAL_READ_AHEAD, DEFAULT_MAX_READ_AHEAD, ReadWindow } from './read-window.js';
+
+export type { FileRef, RangeSource } from './range-source.js';
+
+/** 10 GiB on disk: a few films / datasets survive restarts, small next to today's disks. */
+export const DEFAULT_DISK_CACHE_BYTES = 10 * 1024 ** 3;
+
+export interface ReaderOptions {
+  blockSize?: number;
+  memCacheBytes?: number;
+  /** null/undefined: no disk cache. */
+  diskCacheDir?: string | null;
+  diskCacheBytes?: number;
+  maxReadAheadBytes?: number;
+  initialReadAheadBytes?: number;
+  maxConcurrentFetches?: number;
+  /** Largest single ranged read; default 8 MiB. */
+  maxRequestBytes?: number;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface ReadHandle {
+  /** ≤ length bytes from position (0 bytes at/after EOF). The Buffer may alias the cache: do not mutate. */
+  read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+  close(): void;
+}
+
+export interface ReadStats {
+  openHandles: number;
+  memHits: number;
+  memMisses: number;
+  diskHits: number;
+  diskMisses: number;
+  bytesFetched: number;
+  bytesServed: number;
+  fetchRequests: number;
+  fetchErrors: number;
+  fetchesAborted: number;
+  inflightFetches: number;
+  inflightBytes: number;
+  memCacheBytes: number;
+  memCacheMaxBytes: number;
+  memCacheBlocks: number;
+  diskCacheBytes: number;
+  diskCacheMaxBytes: number;
+  diskCacheFiles: number;
+}
+
+export class FileReader {
+  private readonly mem: BlockCache;
+  private readonly disk: DiskCache | null;
+  private readonly fetcher: Prefetcher;
+  private readonly blockSize: number;
+  private readonly windowOpts: { initialReadAheadBytes: number; maxReadAheadBytes: number };
+  private readonly handles = new Set<Handle>();
+  private readonly log: Logger;
+  private bytesServed = 0;
+  private closed = false;
+
+  constructor(source: RangeSource, opts: ReaderOptions = {}) {
+    this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
+    assertBlockSize(this.blockSize);
+    this.log = opts.logger ?? silentLogger;
+    const memBytes = opts.memCacheBytes ?? DEFAULT_MEM_CACHE_BYTES;
+    this.mem = new BlockCache(memBytes);
+    const diskBytes = opts.diskCacheBytes ?? DEFAULT_DISK_CACHE_BYTES;
+    this.disk = opts.diskCacheDir && diskBytes > 0
+      ? new DiskCache({ dir: opts.diskCacheDir, maxBytes: diskBytes, logger: this.log, clock: opts.clock ?? systemClock })
+      : null;
+    const maxAhead = Math.max(this.blockSize, Math.min(opts.maxReadAheadBytes ?? DEFAULT_MAX_READ_AHEAD, Math.floor(memBytes / 2)));
+    this.windowOpts = {
+      maxReadAheadBytes: maxAhead,
+      initialReadAheadBytes: Math.min(maxAhead, opts.initialReadAheadBytes ?? DEFAULT_INITIAL_READ_AHEAD),
+    };
+    const maxRequestBytes = Math.max(this.blockSize, opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
+    const maxConcurrentFetches = Math.max(1, opts.maxConcurrentFetches ?? DEFAULT_MAX_CONCURRENT_FETCHES);
+    this.fetcher = new Prefetcher(source, this.mem, this.disk, {
+      blockSize: this.blockSize, maxRequestBytes, maxConcurrentFetches, logger: this.log,
+      // In flight never exceeds one read-ahead window (plus demand reads, which are never held back).
+      maxInflightBytes: Math.max(maxRequestBytes, Math.min(maxAhead, maxConcurrentFetches * maxRequestBytes)),
+    });
+  }
+
+  /** Cheap, no I/O. The handle is pinned to this ref (id, md5, size). */
+  open(ref: FileRef): ReadHandle {
+    if (this.closed) throw new FsError('EIO', 'file reader is closed');
+    if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new FsError('EINVAL', `bad file size ${ref.size}`);
+    const h = new Handle(this, { ...ref }, this.fetcher, new ReadWindow({ blockSize: this.blockSize, ...this.windowOpts }), this.blockSize);
+    this.handles.add(h);
+    return h;
+  }
+
+  stats(): ReadStats {
+    const m = this.mem.stats();
+    const d = this.disk?.stats();
+    const f = this.fetcher.stats();
+    return {
+      openHandles: this.handles.size, memHits: m.hits, memMisses: m.misses,
+      diskHits: d?.hits ?? 0, diskMisses: d?.misses ?? 0, bytesFetched: f.bytesFetched,
+      bytesServed: this.bytesServed, fetchRequests: f.fetchRequests, fetchErrors: f.fetchErrors,
+      fetchesAborted: f.fetchesAborted, inflightFetches: f.inflightFetches, inflightBytes: f.inflightBytes,
+      memCacheBytes: m.bytes, memCacheMaxBytes: m.maxBytes, memCacheBlocks: m.blocks,
+      diskCacheBytes: d?.bytes ?? 0, diskCacheMaxBytes: d?.maxBytes ?? 0, diskCacheFiles: d?.files ?? 0,
+    };
+  }
+
+  /** Aborts all fetches, closes handles, waits for queued disk writes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const h of [...this.handles]) h.close();
+    this.fetcher.close();
+    this.mem.clear();
+    await this.disk?.close();
+  }
+
+  /** Forget cached blocks of a file (all versions), e.g. after it was overwritten. */
+  dropFile(fileId: string): void {
+    this.fetcher.dropFile(fileId);
+  }
+
+  /** @internal */
+  onServed(bytes: number): void { this.bytesServed += bytes; }
+  /** @internal */
+  onClosed(h: Handle): void { this.handles.delete(h); }
+}
+
+class Handle implements ReadHandle {
+  private readonly owner = new FetchOwner();
+  private closed = false;
+
+  constructor(
+    private readonly reader: FileReader,
+    private readonly ref: FileRef,
+    private readonly fetcher: Prefetcher,
+    private readonly window: ReadWindow,
+    private readonly blockSize: number,
+  ) {}
+
+  async read(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    if (this.closed) throw new FsError('EBADF', 'read on a closed handle');
+    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new FsError('EINVAL', `bad read range ${position}+${length}`);
+    }
+    const end = Math.min(this.ref.size, position + length);
+    if (position >= end) return Buffer.alloc(0);
+    const ready = this.fetcher.whenReady();
+    if (ready) await ready;
+    const bs = this.blockSize;
+    const first = Math.floor(position / bs);
+    const parts = this.fetcher.demand(this.ref, first, Math.floor((end - 1) / bs), this.owner);
+    const plan = this.window.onRead(position, end, this.ref.size);
+    if (plan.prefetch) {
+      const reached = this.fetcher.prefetch(this.ref, plan.prefetch.start, plan.prefetch.end, this.owner);
+      if (reached < plan.prefetch.end) this.window.issuedTo(reached);
+    }
+    const blocks = parts.every((p): p is Buffer => p instanceof Buffer)
+      ? parts : await waitAll(parts, signal);
+    const out = assemble(blocks, position - first * bs, end - position);
+    this.reader.onServed(out.length);
+    return out;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fetcher.release(this.owner);
+    this.reader.onClosed(this);
+  }
+}
+
+/** All parts, rejecting early with the signal's reason when it aborts (the fetches continue for others). */
+function waitAll(parts: BlockPart[], signal?: AbortSignal): Promise<Buffer[]> {
+  const all = Promise.all(parts);
+  if (!signal) return all;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    all.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** [offset, offset+length) across consecutive blocks: a subarray when one block holds it, else one copy. */
+function assemble(blocks: Buffer[], offset: number, length: number): Buffer {
+  const b0 = blocks[0]!;
+  if (offset + length <= b0.length) return b0.subarray(offset, offset + length);
+  const out = Buffer.allocUnsafe(length);
+  let written = 0;
+  let off = offset;
+  for (const b of blocks) {
+    written += b.copy(out, written, off, Math.min(b.length, off + length - written));
+    off = 0;
+    if (written === length) break;
+  }
+  if (written !== length) throw new FsError('EIO', `assembled ${written} of ${length} bytes`);
+  return out;
+}

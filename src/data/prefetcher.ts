@@ -1,0 +1,244 @@
+// Block fetching shared by every handle of a FileReader: memory cache → in-flight → disk cache → source.
+// Owns the in-flight table (single flight per block key), request coalescing (a run of missing blocks is
+// one ranged read of up to maxRequestBytes), the concurrency/in-flight-bytes limits for read-ahead, and
+// cancellation.
+// Invariants:
+//  - at most one fetch (network or disk) per block key at a time; later callers join it;
+//  - a block enters the memory/disk cache only after its whole range arrived with the exact length, and
+//    only if the file was not dropped meanwhile; a failure caches nothing and clears its in-flight
+//    entries, so the next read retries;
+//  - cached blocks are standalone Buffers (copied out of the range buffer), so one retained block never
+//    pins a whole multi-MiB response;
+//  - a fetch is aborted when every owner (handle that started or joined it) has released it;
+//  - read-ahead respects maxConcurrentFetches and maxInflightBytes; demand reads are never held back.
+
+import { FsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { BlockCache } from './block-cache.js';
+import { blockKey, blockLength, filePrefix } from './blocks.js';
+import type { DiskCache } from './disk-cache.js';
+import type { FileRef, RangeSource } from './range-source.js';
+
+/** 8 MiB per request: large enough that per-request latency is amortised (≥ 0.8 of a plain download on
+ * loopback), small enough that several requests of one stream run in parallel. */
+export const DEFAULT_MAX_REQUEST_BYTES = 8 << 20;
+/** 8 requests in flight: 64 MiB at 8 MiB each, a full read-ahead window without exceeding memory. */
+export const DEFAULT_MAX_CONCURRENT_FETCHES = 8;
+
+interface Job {
+  readonly ctrl: AbortController;
+  readonly owners: Set<FetchOwner>;
+}
+
+interface Pending {
+  readonly promise: Promise<Buffer>;
+  readonly job: Job | null; // null for a disk load (cheap, never aborted)
+}
+
+/** One per read handle: the fetches it started or joined, released together when it closes. */
+export class FetchOwner {
+  readonly jobs = new Set<Job>();
+}
+
+export interface PrefetcherOptions {
+  blockSize: number;
+  maxRequestBytes: number;
+  maxConcurrentFetches: number;
+  maxInflightBytes: number;
+  logger: Logger;
+}
+
+export type BlockPart = Buffer | Promise<Buffer>;
+
+const noop = (): void => undefined;
+
+export class Prefetcher {
+  private readonly inflight = new Map<string, Pending>();
+  private readonly generation = new Map<string, number>();
+  private readonly jobs = new Set<Job>();
+  private activeFetches = 0;
+  private inflightBytes = 0;
+  private diskReady: boolean;
+  private closed = false;
+  private s = { fetchRequests: 0, bytesFetched: 0, fetchErrors: 0, fetchesAborted: 0 };
+
+  constructor(
+    private readonly source: RangeSource,
+    private readonly mem: BlockCache,
+    private readonly disk: DiskCache | null,
+    private readonly o: PrefetcherOptions,
+  ) {
+    this.diskReady = !disk?.enabled;
+    void disk?.ready.then(() => { this.diskReady = true; });
+  }
+
+  /** Resolves when lookups may consult the disk cache (immediately if there is none). */
+  whenReady(): Promise<void> | null {
+    return this.diskReady ? null : this.disk!.ready;
+  }
+
+  /** The blocks [first, last] of ref for a read that needs them now: cached Buffers or promises. */
+  demand(ref: FileRef, first: number, last: number, owner: FetchOwner): BlockPart[] {
+    const parts: (BlockPart | undefined)[] = [];
+    for (let i = first; i <= last; i++) parts.push(this.mem.get(blockKey(ref, i)) ?? this.lookup(ref, i, owner));
+    let runStart = -1;
+    for (let i = first; i <= last + 1; i++) {
+      if (i <= last && parts[i - first] === undefined) { if (runStart < 0) runStart = i; continue; }
+      if (runStart >= 0) this.fetchRun(ref, runStart, i - 1, owner, true);
+      runStart = -1;
+    }
+    return parts.map((p, k) => p ?? this.inflight.get(blockKey(ref, first + k))!.promise);
+  }
+
+  /** Read-ahead for byte range [start, end) (block aligned). Returns how far it got within the limits. */
+  prefetch(ref: FileRef, start: number, end: number, owner: FetchOwner): number {
+    const bs = this.o.blockSize;
+    const first = Math.floor(start / bs);
+    const last = Math.ceil(end / bs) - 1;
+    let runStart = -1;
+    for (let i = first; i <= last + 1; i++) {
+      const present = i > last || this.mem.has(blockKey(ref, i)) || this.lookup(ref, i, owner) !== undefined;
+      if (!present) { if (runStart < 0) runStart = i; continue; }
+      if (runStart < 0) continue;
+      const stopped = this.fetchRun(ref, runStart, i - 1, owner, false);
+      if (stopped >= 0) return stopped * bs;
+      runStart = -1;
+    }
+    return end;
+  }
+
+  /** The handle is gone: abort every fetch no other handle is interested in. */
+  release(owner: FetchOwner): void {
+    for (const job of owner.jobs) {
+      job.owners.delete(owner);
+      if (job.owners.size === 0) { this.s.fetchesAborted++; job.ctrl.abort(new FsError('EIO', 'read handle closed')); }
+    }
+    owner.jobs.clear();
+  }
+
+  /** Forget everything about a file id: cached blocks, in-flight entries (results will not be cached). */
+  dropFile(fileId: string): void {
+    this.generation.set(fileId, (this.generation.get(fileId) ?? 0) + 1);
+    const prefix = filePrefix(fileId);
+    for (const key of [...this.inflight.keys()]) if (key.startsWith(prefix)) this.inflight.delete(key);
+    this.mem.dropFile(fileId);
+    this.disk?.dropFile(fileId);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const job of this.jobs) job.ctrl.abort(new FsError('EIO', 'reader closed'));
+  }
+
+  stats() {
+    return { ...this.s, inflightFetches: this.activeFetches, inflightBytes: this.inflightBytes };
+  }
+
+  /** Joins an in-flight fetch of the block, or starts a disk load; undefined when neither applies. */
+  private lookup(ref: FileRef, index: number, owner: FetchOwner): Promise<Buffer> | undefined {
+    const key = blockKey(ref, index);
+    const p = this.inflight.get(key);
+    if (p?.job?.ctrl.signal.aborted) this.inflight.delete(key);
+    else if (p) {
+      if (p.job) { p.job.owners.add(owner); owner.jobs.add(p.job); }
+      return p.promise;
+    }
+    return this.disk?.has(ref, index) ? this.loadFromDisk(ref, index, owner) : undefined;
+  }
+
+  /** Fetches blocks [first, last] in requests of ≤ maxRequestBytes. For read-ahead, stops at the limits
+   * and returns the first block not issued; returns -1 when everything was issued. */
+  private fetchRun(ref: FileRef, first: number, last: number, owner: FetchOwner, isDemand: boolean): number {
+    const per = Math.max(1, Math.floor(this.o.maxRequestBytes / this.o.blockSize));
+    for (let a = first; a <= last; a += per) {
+      const b = Math.min(last, a + per - 1);
+      const bytes = Math.min(ref.size, (b + 1) * this.o.blockSize) - a * this.o.blockSize;
+      if (!isDemand && (this.closed || this.activeFetches >= this.o.maxConcurrentFetches
+        || this.inflightBytes + bytes > this.o.maxInflightBytes)) return a;
+      this.startFetch(ref, a, b, owner);
+    }
+    return -1;
+  }
+
+  private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner): void {
+    const bs = this.o.blockSize;
+    const start = first * bs;
+    const length = Math.min(ref.size, (last + 1) * bs) - start;
+    const job: Job = { ctrl: new AbortController(), owners: new Set([owner]) };
+    owner.jobs.add(job);
+    this.jobs.add(job);
+    this.activeFetches++;
+    this.inflightBytes += length;
+    this.s.fetchRequests++;
+    const gen = this.generation.get(ref.id) ?? 0;
+    const keys: string[] = [];
+    for (let i = first; i <= last; i++) keys.push(blockKey(ref, i));
+    const blocks: Buffer[] = [];
+    // Cache, then clear the in-flight entries, and only then settle the block promises: a waiter that
+    // retries right after a failure must start a new fetch, not join the failed one.
+    const done = new Promise<Buffer>((r) => r(this.source.read(ref, start, length, job.ctrl.signal))).then((buf) => {
+      if (buf.length !== length) throw new FsError('EIO', `source returned ${buf.length} bytes for a ${length}-byte range`);
+      this.s.bytesFetched += length;
+      const cache = (this.generation.get(ref.id) ?? 0) === gen && !this.closed;
+      for (let i = first; i <= last; i++) {
+        const block = sliceBlock(buf, (i - first) * bs, blockLength(ref.size, bs, i));
+        blocks.push(block);
+        if (cache) { this.mem.set(keys[i - first]!, block); this.disk?.put(ref, i, block); }
+      }
+    }, (err: unknown) => {
+      if (!job.ctrl.signal.aborted) {
+        this.s.fetchErrors++;
+        this.o.logger.debug({ op: 'read', fileId: ref.id, start, length, err }, 'range fetch failed');
+      }
+      throw err;
+    }).finally(() => {
+      this.activeFetches--;
+      this.inflightBytes -= length;
+      this.jobs.delete(job);
+      for (const o of job.owners) o.jobs.delete(job);
+      for (const key of keys) if (this.inflight.get(key)?.job === job) this.inflight.delete(key);
+    });
+    keys.forEach((key, k) => {
+      const promise = done.then(() => blocks[k]!);
+      promise.catch(noop);
+      this.inflight.set(key, { promise, job });
+    });
+  }
+
+  private loadFromDisk(ref: FileRef, index: number, owner: FetchOwner): Promise<Buffer> {
+    const key = blockKey(ref, index);
+    const len = blockLength(ref.size, this.o.blockSize, index);
+    const gen = this.generation.get(ref.id) ?? 0;
+    const pending: Pending = {
+      job: null,
+      promise: this.disk!.get(ref, index, len).then((buf) => {
+        if (this.inflight.get(key) === pending) this.inflight.delete(key);
+        if (!buf) return this.refetch(ref, index, owner);
+        if ((this.generation.get(ref.id) ?? 0) === gen) this.mem.set(key, buf);
+        return buf;
+      }),
+    };
+    pending.promise.catch(noop);
+    this.inflight.set(key, pending);
+    return pending.promise;
+  }
+
+  /** A disk entry vanished or was corrupt: fetch the block from the source (joining any fetch). */
+  private refetch(ref: FileRef, index: number, owner: FetchOwner): Promise<Buffer> {
+    const key = blockKey(ref, index);
+    const cached = this.mem.get(key);
+    if (cached) return Promise.resolve(cached);
+    const joined = this.inflight.get(key);
+    if (joined && !joined.job?.ctrl.signal.aborted) return joined.promise;
+    this.startFetch(ref, index, index, owner);
+    return this.inflight.get(key)!.promise;
+  }
+}
+
+/** A standalone Buffer for one block (no copy when the response is exactly that block). */
+function sliceBlock(buf: Buffer, off: number, len: number): Buffer {
+  if (off === 0 && len === buf.length && buf.byteOffset === 0 && buf.buffer.byteLength === len) return buf;
+  const block = Buffer.allocUnsafeSlow(len);
+  buf.copy(block, 0, off, off + len);
+  return block;
+}

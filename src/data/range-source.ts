@@ -1,0 +1,17 @@
+// The narrow interfaces the read path needs from below (ARCHITECTURE.md convention 5). data/ knows nothing
+// of HTTP or FUSE: pan/ implements RangeSource over ranged GETs with link caching, vfs/ wires it in.
+// Invariant: a RangeSource answers exactly `length` bytes or throws (it has already retried).
+
+import type { FileId } from '../core/ids.js';
+
+/** What an open file is pinned to: bytes are identified by (id, md5), size bounds every read. */
+export interface FileRef {
+  id: FileId;
+  size: number;
+  md5: string;
+}
+
+export interface RangeSource {
+  /** Exact bytes [start, start+length); throws on failure (already retried). */
+  read(ref: FileRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+}

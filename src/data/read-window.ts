@@ -1,0 +1,74 @@
+// Per-handle access-pattern detector and read-ahead window (mountpoint-s3 style). Pure state, no I/O:
+// the handle feeds it every read and gets back the byte range to prefetch, if any.
+// Rules:
+//  - the first read of a handle, and any read far from the previous ones, is random: no read-ahead, only
+//    the blocks the read touches are fetched (a block is the "small window" of a random reader);
+//  - a read near the frontier (the furthest byte read so far in this run) continues a sequential run:
+//    the window starts at initialReadAheadBytes and doubles each time it is topped up, up to the cap;
+//  - the window is topped up when less than half of it is left ahead of the frontier (hysteresis: a
+//    128 KiB kernel read does not produce a 128 KiB request; top-ups are large and go out in parallel).
+// Invariants: prefetch ranges are block aligned, within the file, and never more than the window ahead
+// of the frontier; a random read resets the window to 0.
+
+/** ~1 MiB first read-ahead: cheap if the "run" turns out to be two adjacent random reads. */
+export const DEFAULT_INITIAL_READ_AHEAD = 1 << 20;
+/** 64 MiB cap: at ~100 MB/s and 100 ms first-byte latency that is several round trips of buffer, and
+ * with the 128 MiB memory cache a stream cannot evict its own unread read-ahead. */
+export const DEFAULT_MAX_READ_AHEAD = 64 << 20;
+/** 2 MiB either side of the frontier still counts as sequential: absorbs reordering among the up to 64
+ * concurrent 128 KiB kernel readahead requests and small skips, while a real seek resets the window. */
+export const DEFAULT_SEQ_TOLERANCE = 2 << 20;
+
+export interface ReadWindowOptions {
+  blockSize: number;
+  initialReadAheadBytes: number;
+  maxReadAheadBytes: number;
+  seqToleranceBytes?: number;
+}
+
+export interface ReadPlan {
+  sequential: boolean;
+  /** Byte range [start, end) to prefetch, block aligned; absent when nothing needs to be issued. */
+  prefetch?: { start: number; end: number };
+}
+
+export class ReadWindow {
+  private frontier = -1;
+  private window = 0;
+  /** Block-aligned offset up to which read-ahead has been issued in this run. */
+  private aheadTo = 0;
+  private readonly tol: number;
+
+  constructor(private readonly o: ReadWindowOptions) {
+    this.tol = o.seqToleranceBytes ?? DEFAULT_SEQ_TOLERANCE;
+  }
+
+  get windowBytes(): number { return this.window; }
+
+  /** Records a read of [pos, end) in a file of `size` bytes and says what to prefetch. */
+  onRead(pos: number, end: number, size: number): ReadPlan {
+    const bs = this.o.blockSize;
+    const sequential = this.frontier >= 0 && pos >= this.frontier - this.tol
+      && pos <= this.frontier + Math.max(this.tol, this.window);
+    if (!sequential) {
+      this.frontier = end;
+      this.window = 0;
+      this.aheadTo = Math.ceil(end / bs) * bs;
+      return { sequential };
+    }
+    this.frontier = Math.max(this.frontier, end);
+    this.aheadTo = Math.max(this.aheadTo, Math.ceil(this.frontier / bs) * bs);
+    if (this.window === 0) this.window = Math.min(this.o.initialReadAheadBytes, this.o.maxReadAheadBytes);
+    if (this.aheadTo >= size || this.aheadTo - this.frontier >= this.window / 2) return { sequential };
+    this.window = Math.min(this.o.maxReadAheadBytes, this.window * 2);
+    const start = Math.floor(this.frontier / bs) * bs;
+    const stop = Math.min(size, Math.ceil((this.frontier + this.window) / bs) * bs);
+    this.aheadTo = stop;
+    return start < stop ? { sequential, prefetch: { start, end: stop } } : { sequential };
+  }
+
+  /** The prefetcher issued only up to `end` (limits reached): retry the rest on a later read. */
+  issuedTo(end: number): void {
+    this.aheadTo = Math.min(this.aheadTo, Math.max(end, Math.ceil(this.frontier / this.o.blockSize) * this.o.blockSize));
+  }
+}
