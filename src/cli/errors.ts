@@ -1,8 +1,8 @@
-// One-line fatal errors for the CLI: what went wrong and what to do, no stack trace (unless debugging).
+// One-line fatal errors for the CLI: what went wrong and what to do, no stack trace (unless
+// PAN123_DEBUG is set).
 
-export class UserFacingError extends Error {
-  constructor(message: string, readonly exitCode = 1) { super(message); this.name = 'UserFacingError'; }
-}
+import { UserFacingError } from '../core/user-error.js';
+export { UserFacingError };
 
 export function dieWith(e: unknown): never {
   const msg = e instanceof Error ? e.message : String(e);

@@ -60,6 +60,11 @@ export async function readConfigFile(path: string): Promise<RawValues> {
   return obj as RawValues;
 }
 
+/** The state dir a daemon of this user uses by default (token file, control sockets). */
+export function defaultStateDir(): string {
+  return defaultDirs(process.getuid?.() ?? 0, '').stateDir;
+}
+
 function defaultDirs(uid: number, clientId: string): { cacheDir: string; stateDir: string } {
   const safe = clientId.replace(/[^A-Za-z0-9._-]/g, '_') || 'default';
   if (uid === 0 && !process.env.XDG_CACHE_HOME) {

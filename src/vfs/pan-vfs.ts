@@ -125,8 +125,14 @@ export class PanVfs implements Vfs {
     if (!write) return this.addHandle(await this.openForRead(n, path));
     this.assertWritable(path);
     const lf = await this.ensureLocal(n, (flags & C.O_TRUNC) !== 0, path);
-    lf.writers++;
+    this.startWriting(lf);
     return this.addHandle({ ino: n.ino, write: true, local: lf });
+  }
+
+  /** A writer arrives: a queued upload of the old content must not commit until the next release. */
+  private startWriting(lf: LocalFile): void {
+    if (lf.writers === 0 && this.d.uploads.pendingStagingPath(lf.ino) !== undefined) this.d.uploads.hold(lf.ino);
+    lf.writers++;
   }
 
   private async openForRead(n: NodeRow, path: string): Promise<Handle> {
@@ -159,7 +165,7 @@ export class PanVfs implements Vfs {
     if (existing) {
       if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
       const lf = await this.ensureLocal(existing, true, path);
-      lf.writers++;
+      this.startWriting(lf);
       return this.addHandle({ ino: existing.ino, write: true, local: lf });
     }
     const now = this.d.clock.now();
@@ -370,13 +376,16 @@ export class PanVfs implements Vfs {
 
   // ---- uploads (called by the upload queue through main.ts) -----------------------------------------
 
-  /** The upload of `ino` committed remotely: record it and free the staging file when nobody uses it. */
-  async uploadCommitted(ino: number, fileId: string, md5: string, size: number): Promise<void> {
+  /**
+   * The upload of `ino` committed remotely (called inside the queue's commit transaction, so synchronous):
+   * record it, and free the staging file once nobody uses it.
+   */
+  uploadCommittedSync(ino: number, fileId: string, md5: string, size: number): void {
     const before = this.d.store.get(ino);
     if (before?.remoteId && before.remoteId !== fileId) this.d.reader.dropFile(before.remoteId);
     this.d.store.commitUpload(ino, fileId, md5, size);
     const lf = this.local.get(ino);
-    if (lf) await this.local.maybeFree(lf, false);
+    if (lf) void this.local.maybeFree(lf, false).catch((e) => this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free staging file'));
   }
 
   /** `pan123fs refresh PATH` */

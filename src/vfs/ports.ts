@@ -35,6 +35,8 @@ export interface StagingPort {
 export interface UploadPort {
   /** journal the file (survives a crash) and queue it */
   enqueue(ino: number, stagingPath: string, size: number, md5: string): void;
+  /** a write to a queued file started: its running upload must not commit; it is re-queued on release */
+  hold(ino: number): void;
   /** resolves once the current content is uploaded; rejects with the last error */
   waitFor(ino: number): Promise<void>;
   /** staging path of a journaled (pending) upload, if any */

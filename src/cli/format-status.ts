@@ -1,0 +1,37 @@
+// Human output of `pan123fs status`: mount, account, read cache, and each upload with a progress bar.
+
+import type { DaemonStatus } from '../daemon/status-types.js';
+
+export function humanBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+function bar(done: number, total: number, width = 24): string {
+  const f = total <= 0 ? 1 : Math.min(1, done / total);
+  const n = Math.round(f * width);
+  return `[${'#'.repeat(n)}${'-'.repeat(width - n)}] ${(f * 100).toFixed(0).padStart(3)}%`;
+}
+
+export function formatStatus(s: DaemonStatus): string {
+  const r = s.read as Record<string, any> | undefined;
+  const lines = [
+    `${s.mountpoint}  (pid ${s.pid}, up ${Math.round((Date.now() - s.startedAt) / 1000)} s${s.readOnly ? ', read-only' : ''})`,
+    `  account   ${s.account.nickname} (uid ${s.account.uid}), ${humanBytes(s.account.spaceUsed)} of ${humanBytes(s.account.spaceTotal)} used; root folder ${s.rootFolderId}; API ${s.apiBase}`,
+  ];
+  if (r) {
+    const hits = Number(r.memHits ?? 0) + Number(r.diskHits ?? 0);
+    const misses = Number(r.misses ?? 0);
+    const rate = hits + misses > 0 ? ((hits / (hits + misses)) * 100).toFixed(1) + '%' : 'n/a';
+    lines.push(`  cache     memory ${humanBytes(Number(r.memBytes ?? 0))}, disk ${humanBytes(Number(r.diskBytes ?? 0))}, hit rate ${rate}; fetched ${humanBytes(Number(r.bytesFetched ?? 0))}, served ${humanBytes(Number(r.bytesServed ?? 0))}`);
+  }
+  const u = s.uploads;
+  lines.push(`  uploads   ${u.items.length === 0 ? 'none pending' : `${u.items.length} file(s), ${humanBytes(u.totals.sentBytes)} of ${humanBytes(u.totals.bytes)} sent, ${humanBytes(u.totals.bytesPerSec)}/s`}`);
+  for (const it of u.items) {
+    const err = it.lastError ? `  last error: ${it.lastError}` : '';
+    lines.push(`    ${it.state.padEnd(13)} ${bar(it.sentBytes, it.size)} ${humanBytes(it.size).padStart(10)} ${humanBytes(it.bytesPerSec)}/s retries ${it.attempts}  ${it.name}${err}`);
+  }
+  return lines.join('\n') + '\n';
+}

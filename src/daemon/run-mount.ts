@@ -1,0 +1,157 @@
+// The mount daemon's lifecycle. Start order: config → logger → preflight (mountpoint, /dev/fuse) → API
+// client + credential check (user info) → metadata store → read path → upload queue → Vfs → FUSE mount →
+// "ready" (stdout line + systemd READY=1) → control socket → resume journaled uploads.
+// Stop (SIGINT/SIGTERM, `pan123fs unmount`, or an external unmount): drain uploads (bounded by
+// --drain-timeout) → unmount → close the store. What could not be uploaded stays in the journal and is
+// resumed on the next start.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { MountConfig } from '../config/resolve.js';
+import { openMetaDb } from '../meta/db.js';
+import { NodeStore } from '../meta/node-store.js';
+import { UploadJournal } from '../meta/upload-journal.js';
+import { HttpPanClient } from '../pan/http-pan-client.js';
+import { LinkCache } from '../pan/download-urls.js';
+import { PanRangeSource } from '../pan/range-source.js';
+import { FileReader } from '../data/file-reader.js';
+import { StagingFile } from '../write/staging.js';
+import { UploadQueue } from '../write/upload-queue.js';
+import { PanVfs } from '../vfs/pan-vfs.js';
+import { mountVfs, type FuseMount } from '../fuse/mount.js';
+import { installCrashGuard } from '../fuse/crash-guard.js';
+import { preflight, checkAccount } from './preflight.js';
+import { notifySystemd } from './sd-notify.js';
+import { ControlServer, controlSocketPath } from './control.js';
+import type { DaemonStatus } from './status-types.js';
+import type { Redactor } from './logger.js';
+
+export interface RunningDaemon {
+  vfs: PanVfs;
+  stop(reason: string): Promise<void>;
+  done: Promise<number>;
+}
+
+export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger, clock: Clock = systemClock, redactor?: Redactor): Promise<RunningDaemon> {
+  await preflight(mountpoint, log);
+  await mkdir(cfg.cacheDir, { recursive: true, mode: 0o700 });
+  await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
+
+  const pan = new HttpPanClient({
+    apiBase: cfg.apiBase, clientId: cfg.clientId, clientSecret: cfg.clientSecret, stateDir: cfg.stateDir,
+    clock, logger: log.child({ module: 'pan' }), rateLimitScale: cfg.rateLimitScale,
+  });
+  const account = await checkAccount(pan, cfg, log);
+
+  const db = openMetaDb(join(cfg.cacheDir, 'meta.sqlite'));
+  const store = new NodeStore(db);
+  store.ensureRoot(cfg.rootFolderId, clock.now());
+  const journal = new UploadJournal(db, clock);
+
+  const links = new LinkCache({ api: pan, clock });
+  const source = new PanRangeSource({
+    links, api: pan, mode: cfg.directLink ? 'direct' : 'download',
+    signing: cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null,
+  });
+  const reader = new FileReader(source, {
+    memCacheBytes: cfg.memCacheSize, diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
+    diskCacheBytes: cfg.cacheMaxSize, maxReadAheadBytes: cfg.readAheadMax, logger: log.child({ module: 'read' }), clock,
+  });
+
+  let vfs!: PanVfs;
+  const queue = new UploadQueue({
+    api: pan, journal, clock, logger: log, concurrency: cfg.uploadConcurrency, sliceConcurrency: cfg.sliceConcurrency,
+    target: {
+      resolve: (ino) => {
+        const n = store.get(ino);
+        if (!n) return null;
+        const parent = n.parentIno === null ? undefined : store.get(n.parentIno);
+        if (!parent?.remoteId) return 'parent-pending';
+        const row = journal.get(ino);
+        if (!row) return null;
+        return { parentId: parent.remoteId, name: n.name, stagingPath: row.stagingPath };
+      },
+      commit: (ino, _generation, r) => {
+        if (!store.get(ino)) return false;
+        vfs.uploadCommittedSync(ino, r.fileId, r.md5, r.size);
+        return true;
+      },
+    },
+  });
+
+  vfs = new PanVfs({
+    store, pan, account: { userInfo: () => pan.userInfo() }, reader,
+    staging: {
+      create: (ino) => StagingFile.create(cfg.cacheDir, `i${ino}`),
+      reopen: (path) => StagingFile.fromExisting(path),
+    },
+    uploads: {
+      enqueue: (ino, stagingPath, size, md5) => { queue.enqueue(ino, { stagingPath, size, md5 }); },
+      hold: (ino) => queue.hold(ino),
+      waitFor: (ino) => queue.waitFor(ino),
+      pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
+    },
+    clock, logger: log.child({ module: 'vfs' }),
+  }, { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs });
+
+  installCrashGuard(log);
+  let fuse: FuseMount;
+  try {
+    fuse = await mountVfs(vfs, mountpoint, {
+      readOnly: cfg.readOnly, allowOther: cfg.allowOther, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask,
+      attrTimeoutSec: cfg.attrTimeoutMs / 1000, entryTimeoutSec: cfg.attrTimeoutMs / 1000,
+    }, log.child({ module: 'fuse' }));
+  } catch (e) {
+    await reader.close().catch(() => undefined);
+    db.close();
+    throw e;
+  }
+
+  const startedAt = clock.now();
+  let stopping: Promise<void> | null = null;
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => { resolveDone = r; });
+
+  const status = (): DaemonStatus => ({
+    mountpoint, pid: process.pid, startedAt, apiBase: cfg.apiBase, rootFolderId: cfg.rootFolderId, readOnly: cfg.readOnly,
+    account: { uid: account.uid, nickname: account.nickname, spaceUsed: account.spaceUsed, spaceTotal: account.spacePermanent + account.spaceTemp },
+    read: reader.stats(), uploads: queue.status(), openHandles: vfs.openHandleCount(),
+  });
+  const control = new ControlServer(controlSocketPath(cfg.stateDir, mountpoint), {
+    status,
+    refresh: (path, recursive) => vfs.refresh(path, recursive),
+    stop: () => { void stop('control: unmount'); },
+  }, log);
+  await control.listen().catch((e) => log.warn({ op: 'control', err: String(e) }, 'control socket unavailable; `pan123fs status` will not work'));
+
+  async function stop(reason: string, external = false): Promise<void> {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log.info({ op: 'stop', reason }, 'stopping: draining uploads');
+      notifySystemd('STOPPING=1');
+      const drained = await queue.drain(cfg.drainTimeoutMs);
+      if (!drained.done) log.warn({ op: 'stop', remaining: drained.remaining }, 'uploads left in the journal; they resume on the next start');
+      if (!external) await fuse.unmount().catch((e) => log.error({ op: 'unmount', err: String(e) }, 'unmount failed'));
+      await queue.close();
+      await control.close();
+      await reader.close();
+      db.close();
+      log.info({ op: 'stop' }, 'unmounted');
+      resolveDone(0);
+    })();
+    return stopping;
+  }
+
+  fuse.onExternalUnmount(() => { void stop('unmounted from outside', true); });
+  const onSignal = (sig: NodeJS.Signals) => { void stop(sig); };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const resumed = queue.resume();
+  log.info({ op: 'mount', mountpoint, resumedUploads: resumed }, 'mounted');
+  process.stdout.write(`pan123fs: mounted ${cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`} at ${mountpoint} (ready)\n`);
+  notifySystemd('READY=1');
+  return { vfs, stop, done };
+}

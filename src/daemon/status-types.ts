@@ -1,0 +1,17 @@
+// What `pan123fs status --json` prints: the daemon's view of itself, served over the control socket.
+
+export interface DaemonStatus {
+  mountpoint: string;
+  pid: number;
+  startedAt: number;
+  apiBase: string;
+  rootFolderId: string;
+  readOnly: boolean;
+  account: { uid: string; nickname: string; spaceUsed: number; spaceTotal: number };
+  read: unknown;
+  uploads: {
+    items: Array<{ ino: number; name: string; size: number; sentBytes: number; state: string; attempts: number; lastError: string | null; bytesPerSec: number }>;
+    totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number };
+  };
+  openHandles: number;
+}

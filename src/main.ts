@@ -1,0 +1,15 @@
+// Composition root and CLI entry: builds the commander program. The only place that picks
+// implementations (the commands call into daemon/ and emulator/, which receive everything they use).
+
+import { Command } from 'commander';
+import { registerMountCommand } from './cli/mount-command.js';
+import { registerControlCommands } from './cli/control-commands.js';
+import { registerEmulatorCommand } from './emulator/cli.js';
+
+const program = new Command('pan123fs')
+  .description('Mount a 123云盘 (123pan) account as a local directory through the 123 Open API')
+  .version('0.1.0');
+registerMountCommand(program);
+registerControlCommands(program);
+registerEmulatorCommand(program);
+await program.parseAsync(process.argv);
