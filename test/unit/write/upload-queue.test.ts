@@ -1,0 +1,367 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
+import { UploadJournal } from '../../../src/meta/upload-journal.js';
+import { PanError } from '../../../src/pan/errors.js';
+import { UploadQueue, type UploadQueueOptions, type UploadTarget } from '../../../src/write/upload-queue.js';
+import { FakeClock } from './fake-clock.js';
+import { FakePan, md5hex, ramp } from './fake-pan.js';
+
+interface Node { parentId: string; name: string; stagingPath: string; gone?: boolean; parentPending?: boolean }
+
+/** What the vfs implements: resolve at upload time, commit only for an unchanged generation. */
+class FakeTarget implements UploadTarget {
+  readonly nodes = new Map<number, Node>();
+  readonly commits: Array<{ ino: number; generation: number; fileId: string; md5: string; size: number }> = [];
+  constructor(private readonly journal: UploadJournal) {}
+  resolve(ino: number) {
+    const n = this.nodes.get(ino);
+    if (!n || n.gone) return null;
+    if (n.parentPending) return 'parent-pending' as const;
+    return { parentId: n.parentId, name: n.name, stagingPath: n.stagingPath };
+  }
+  commit(ino: number, generation: number, r: { fileId: string; md5: string; size: number }): boolean {
+    if (this.journal.get(ino)?.generation !== generation) return false;
+    this.commits.push({ ino, generation, ...r });
+    return true;
+  }
+}
+
+let dir: string;
+let dbPath: string;
+let db: MetaDb;
+let journal: UploadJournal;
+let target: FakeTarget;
+let pan: FakePan;
+let clock: FakeClock;
+let queue: UploadQueue;
+
+function makeQueue(extra: Partial<UploadQueueOptions> = {}): UploadQueue {
+  queue = new UploadQueue({ api: pan, journal, target, clock, singleMaxBytes: 0, ...extra });
+  return queue;
+}
+
+async function addFile(name: string, data: Buffer, parentId = '7'): Promise<{ ino: number; path: string }> {
+  const ino = Number(db.prepare('INSERT INTO nodes (parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (NULL, ?, 0, 0, 0, 1)').run(name).lastInsertRowid);
+  const path = join(dir, `staging-${ino}`);
+  await writeFile(path, data);
+  target.nodes.set(ino, { parentId, name, stagingPath: path });
+  return { ino, path };
+}
+
+function enqueue(f: { ino: number; path: string }, data: Buffer): number {
+  return queue.enqueue(f.ino, { stagingPath: f.path, size: data.length, md5: md5hex(data) });
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pan123fs-queue-'));
+  dbPath = join(dir, 'meta.db');
+  db = openMetaDb(dbPath);
+  clock = new FakeClock('auto');
+  journal = new UploadJournal(db, clock);
+  target = new FakeTarget(journal);
+  pan = new FakePan();
+});
+
+afterEach(async () => {
+  await queue?.close();
+  if (db.open) db.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('UploadJournal', () => {
+  it('enqueue upserts and bumps the generation; remove only for an unchanged generation', async () => {
+    const f = await addFile('a', Buffer.from('x'));
+    expect(journal.enqueue(f.ino, f.path, 1, null).generation).toBe(1);
+    journal.markAttempt(f.ino, 'boom', 123);
+    expect(journal.get(f.ino)).toMatchObject({ attempts: 1, lastError: 'boom', nextAttemptAt: 123 });
+    const e2 = journal.enqueue(f.ino, f.path, 2, 'abc');
+    expect(e2).toMatchObject({ generation: 2, attempts: 0, lastError: null, nextAttemptAt: 0, size: 2, md5: 'abc' });
+    expect(journal.remove(f.ino, 1)).toBe(false);
+    expect(journal.bump(f.ino)).toBe(3);
+    expect(journal.get(f.ino)!.md5).toBeNull();
+    expect(journal.remove(f.ino, 3)).toBe(true);
+    expect(journal.get(f.ino)).toBeUndefined();
+    expect(journal.bump(f.ino)).toBeUndefined();
+  });
+
+  it('lists the most due first; rows go away with their node', async () => {
+    const a = await addFile('a', Buffer.from('1'));
+    const b = await addFile('b', Buffer.from('2'));
+    journal.enqueue(a.ino, a.path, 1, null);
+    journal.enqueue(b.ino, b.path, 1, null);
+    journal.markAttempt(a.ino, 'later', 5000);
+    expect(journal.list().map((r) => r.ino)).toEqual([b.ino, a.ino]);
+    db.prepare('DELETE FROM nodes WHERE ino = ?').run(b.ino);
+    expect(journal.list().map((r) => r.ino)).toEqual([a.ino]);
+  });
+});
+
+describe('UploadQueue', () => {
+  it('uploads, commits with the generation, and clears the journal row', async () => {
+    makeQueue();
+    const data = ramp(5000, 1);
+    const f = await addFile('a.bin', data);
+    const gen = enqueue(f, data);
+    await queue.waitFor(f.ino);
+    expect(target.commits).toEqual([{ ino: f.ino, generation: gen, fileId: expect.any(String), md5: md5hex(data), size: 5000 }]);
+    expect(pan.files.get(target.commits[0]!.fileId)).toMatchObject({ name: 'a.bin', parentId: '7', data });
+    expect(journal.get(f.ino)).toBeUndefined();
+    expect(queue.status().items).toEqual([]);
+    await queue.waitFor(f.ino); // nothing queued: resolves at once
+  });
+
+  it('hashes the staging file when the journal has no MD5', async () => {
+    makeQueue();
+    const data = ramp(3000, 2);
+    const f = await addFile('nomd5', data);
+    queue.enqueue(f.ino, { stagingPath: f.path, size: data.length, md5: null });
+    await queue.waitFor(f.ino);
+    expect(target.commits[0]!.md5).toBe(md5hex(data));
+  });
+
+  it('honours a rename while pending (parent and name are read at upload time)', async () => {
+    makeQueue({ concurrency: 1 });
+    const big = ramp(20_000, 3);
+    const a = await addFile('first', big);
+    const dataB = ramp(700, 4);
+    const b = await addFile('old-name', dataB);
+    enqueue(a, big);
+    enqueue(b, dataB);
+    expect(queue.status().items.find((i) => i.ino === b.ino)!.state).toBe('pending');
+    target.nodes.get(b.ino)!.name = 'new-name';
+    target.nodes.get(b.ino)!.parentId = '8';
+    await queue.waitFor(b.ino);
+    expect(pan.calls.filter((c) => c.method === 'uploadCreate').map((c) => [c.args.filename, c.args.parentId])).toEqual([['first', '7'], ['new-name', '8']]);
+    expect(pan.count('rename') + pan.count('move')).toBe(0);
+  });
+
+  it('a rename during the upload is applied to the remote file after commit', async () => {
+    makeQueue();
+    const data = ramp(2000, 5);
+    const f = await addFile('before', data);
+    pan.onCall = (m) => { if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9' }); };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+    const remote = pan.files.get(target.commits[0]!.fileId)!;
+    expect(remote).toMatchObject({ name: 'after', parentId: '9' });
+  });
+
+  it('unlink while pending cancels the upload', async () => {
+    makeQueue({ concurrency: 1 });
+    const big = ramp(20_000, 6);
+    const a = await addFile('a', big);
+    const dataB = ramp(100, 7);
+    const b = await addFile('b', dataB);
+    enqueue(a, big);
+    enqueue(b, dataB);
+    target.nodes.get(b.ino)!.gone = true;
+    await queue.waitFor(b.ino);
+    await queue.waitFor(a.ino);
+    expect(pan.calls.filter((c) => c.method === 'uploadCreate').map((c) => c.args.filename)).toEqual(['a']);
+    expect(journal.list()).toEqual([]);
+  });
+
+  it('unlink during the upload: not committed, the uploaded copy is trashed', async () => {
+    makeQueue();
+    const data = ramp(2000, 8);
+    const f = await addFile('doomed', data);
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') { target.nodes.get(f.ino)!.gone = true; db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); }
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    await vi.waitFor(() => expect(queue.status().items).toEqual([]));
+    expect(target.commits).toEqual([]);
+    expect(pan.live('7')).toEqual([]);
+    expect(pan.count('trash')).toBe(1);
+  });
+
+  it('content written again during the upload: the upload finishes, commit is refused, it uploads again', async () => {
+    makeQueue();
+    const v1 = ramp(3000, 9);
+    const v2 = ramp(3500, 10);
+    const f = await addFile('doc', v1);
+    let rewritten = false;
+    pan.onCall = async (m) => {
+      if (m === 'uploadComplete' && !rewritten) {
+        rewritten = true;
+        // the vfs: the same staging file, new content, re-enqueued at release (written to the journal directly)
+        await writeFile(f.path, v2);
+        journal.enqueue(f.ino, f.path, v2.length, md5hex(v2));
+      }
+    };
+    enqueue(f, v1);
+    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    await queue.waitFor(f.ino);
+    expect(target.commits).toEqual([expect.objectContaining({ md5: md5hex(v2), size: 3500, generation: 2 })]);
+    expect(pan.live('7').map((x) => x.data)).toEqual([v2]);
+    expect(journal.get(f.ino)).toBeUndefined();
+  });
+
+  it('hold() aborts a running upload and waits for the next enqueue', async () => {
+    makeQueue();
+    const v1 = ramp(5000, 11);
+    const v2 = ramp(100, 12);
+    const f = await addFile('held', v1);
+    pan.onCall = (m, a) => { if (m === 'uploadSlice' && a.sliceNo === 1) queue.hold(f.ino); };
+    enqueue(f, v1);
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ held: true, state: 'pending' }));
+    const slicesBefore = pan.count('uploadSlice');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(pan.count('uploadSlice')).toBe(slicesBefore); // nothing restarted while held
+    expect(pan.count('uploadComplete')).toBe(0);
+    pan.onCall = undefined;
+    await writeFile(f.path, v2);
+    enqueue(f, v2);
+    await queue.waitFor(f.ino);
+    expect(target.commits).toEqual([expect.objectContaining({ md5: md5hex(v2) })]);
+  });
+
+  it('failures back off (doubling), keep the journal row, and waitFor rejects with the error', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ retryBaseMs: 1000, retryMaxMs: 3000 });
+    const boom = () => new PanError({ kind: 'transport', message: 'offline', retryable: true });
+    pan.fail('uploadCreate', 4, boom);
+    const data = ramp(1500, 13);
+    const f = await addFile('flaky', data);
+    const w = queue.waitFor(f.ino).catch((e) => e); // nothing queued yet: resolves
+    enqueue(f, data);
+    const w1 = queue.waitFor(f.ino).catch((e) => e);
+    expect(await w).toBeUndefined();
+    expect(await w1).toMatchObject({ kind: 'transport', message: 'offline' });
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: attempt }));
+      const row = journal.get(f.ino)!;
+      expect(row.attempts).toBe(attempt);
+      expect(row.lastError).toContain('offline');
+      delays.push(row.nextAttemptAt - clock.now());
+      await clock.advance(row.nextAttemptAt - clock.now());
+    }
+    expect(delays).toEqual([1000, 2000, 3000, 3000]);
+    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    expect(journal.get(f.ino)).toBeUndefined();
+  });
+
+  it('waitFor retries a file waiting out its backoff at once', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ retryBaseMs: 60_000 });
+    pan.fail('uploadCreate', 1);
+    const data = ramp(100, 14);
+    const f = await addFile('fsync-me', data);
+    enqueue(f, data);
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBe(1));
+    await queue.waitFor(f.ino); // no clock advance needed
+    expect(target.commits.length).toBe(1);
+  });
+
+  it('parent not uploaded yet: retried later, then uploaded', async () => {
+    makeQueue();
+    const data = ramp(100, 15);
+    const f = await addFile('child', data);
+    target.nodes.get(f.ino)!.parentPending = true;
+    enqueue(f, data);
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    expect(pan.count('uploadCreate')).toBe(0);
+    target.nodes.get(f.ino)!.parentPending = false;
+    await queue.waitFor(f.ino).catch(() => queue.waitFor(f.ino));
+    expect(target.commits.length).toBe(1);
+  });
+
+  it('resumes from the journal after a restart (new queue on the same db file)', async () => {
+    makeQueue();
+    pan.fail('uploadCreate', 1000);
+    const data = ramp(4000, 16);
+    const f = await addFile('survivor', data);
+    enqueue(f, data);
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await queue.close();
+    db.close();
+
+    db = openMetaDb(dbPath);
+    journal = new UploadJournal(db, clock);
+    const t2 = new FakeTarget(journal);
+    t2.nodes.set(f.ino, target.nodes.get(f.ino)!);
+    target = t2;
+    pan = new FakePan();
+    makeQueue();
+    expect(queue.resume()).toBe(1);
+    await queue.waitFor(f.ino);
+    expect(target.commits).toEqual([expect.objectContaining({ ino: f.ino, md5: md5hex(data) })]);
+    expect(journal.list()).toEqual([]);
+  });
+
+  it('bounds files in flight and drain() waits for everything pending', async () => {
+    clock = new FakeClock('manual'); // the drain deadline must not fire by itself
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ concurrency: 2 });
+    let maxUploading = 0;
+    pan.onCall = () => { maxUploading = Math.max(maxUploading, queue.status().totals.uploading); };
+    const files = [];
+    for (let i = 0; i < 6; i++) {
+      const data = ramp(3000 + i, 20 + i);
+      const f = await addFile(`f${i}`, data);
+      enqueue(f, data);
+      files.push({ f, data });
+    }
+    expect(await queue.drain(60_000)).toEqual({ done: true, remaining: 0 });
+    expect(target.commits.length).toBe(6);
+    expect(maxUploading).toBe(2);
+    expect(journal.list()).toEqual([]);
+  });
+
+  it('drain() is bounded: what is left stays in the journal', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue();
+    pan.fail('uploadCreate', 1000);
+    const data = ramp(100, 30);
+    const f = await addFile('stuck', data);
+    enqueue(f, data);
+    const d = queue.drain(10_000);
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await clock.advance(10_000);
+    expect(await d).toEqual({ done: false, remaining: 1 });
+    expect(journal.get(f.ino)).toBeDefined();
+  });
+
+  it('status() reports progress of a running upload', async () => {
+    makeQueue();
+    const data = ramp(4096, 31);
+    const f = await addFile('watched', data);
+    let seen: unknown;
+    pan.onCall = (m, a) => { if (m === 'uploadSlice' && a.sliceNo === 4) seen = queue.status(); };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    expect(seen).toMatchObject({
+      items: [{ ino: f.ino, name: 'watched', size: 4096, state: 'uploading', attempts: 0, lastError: null, startedAt: expect.any(Number) }],
+      totals: { files: 1, uploading: 1 },
+    });
+  });
+
+  it('close() rejects waiters and keeps the rows', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue();
+    pan.pendingPolls = 1_000;
+    const data = ramp(100, 32);
+    const f = await addFile('open', data);
+    enqueue(f, data);
+    const w = queue.waitFor(f.ino).catch((e) => e);
+    await vi.waitFor(() => expect(pan.count('uploadComplete')).toBe(1));
+    await queue.close();
+    expect(await w).toMatchObject({ kind: 'EIO' });
+    expect(journal.get(f.ino)).toBeDefined();
+  });
+});
