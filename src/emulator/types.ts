@@ -1,0 +1,90 @@
+// Public types of the emulator: options, fault rules, counters, tree entries. No logic lives here.
+// Invariant: everything a caller of startEmulator() sees is declared in this file (index.ts re-exports).
+
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+
+export type FaultKind = 'http500' | 'reset' | 'delay' | 'code' | 'revoke-tokens';
+
+export interface FaultRule {
+  /** A path prefix ("/api/v2/file/list", starts with "/"), an endpoint name ("file_list"), or "*". */
+  match: string;
+  kind: FaultKind;
+  /** Apply at most this many times (default: unlimited). */
+  count?: number;
+  /** Chance (0..1) that a matching request is hit (default 1). */
+  probability?: number;
+  /** Skip the first N matching requests. */
+  after?: number;
+  /** kind 'delay': milliseconds to wait before the request proceeds normally. */
+  ms?: number;
+  /** kind 'code': the body code to answer, with an optional message. */
+  code?: number;
+  message?: string;
+  /** kind 'reset' on CDN downloads: send this many body bytes, then destroy the socket. */
+  afterBytes?: number;
+}
+
+export interface EmulatorOptions {
+  /** 'host:port', default '127.0.0.1:0'. */
+  listen?: string;
+  dataDir?: string;
+  seedDir?: string;
+  clientId?: string;
+  clientSecret?: string;
+  sliceSize?: number;
+  rateLimitScale?: number;
+  linkTtlSec?: number;
+  tokenTtlSec?: number;
+  completePolls?: number;
+  downloadQuotaBytes?: number;
+  directLinkKey?: string;
+  uid?: number;
+  spacePermanent?: number;
+  idBase?: bigint | number;
+  faults?: FaultRule[];
+  logger?: Logger;
+  /** Injected time source (tests). Default: the system clock. */
+  clock?: Clock;
+}
+
+export type RuntimeConfig = Required<Pick<EmulatorOptions, 'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes'>>;
+
+export interface EmulatorCounters {
+  /** Requests per endpoint name (API, upload and CDN endpoints; admin calls are not counted). */
+  requests: Record<string, number>;
+  /** Body bytes served by the CDN paths (download_info links and direct links). */
+  bytesServed: number;
+  /** Of bytesServed, bytes served through direct links. */
+  directLinkBytesServed: number;
+  sliceBytesReceived: number;
+  singleUploadBytes: number;
+  instantUploadHits: number;
+  tokensIssued: number;
+  rateLimited: number;
+  faultsApplied: number;
+}
+
+export interface EmulatorTreeEntry {
+  id: string;
+  path: string;
+  name: string;
+  type: 'file' | 'folder';
+  size: number;
+  md5: string;
+  trashed: boolean;
+  parentId: string;
+  directLink: boolean;
+}
+
+export interface EmulatorHandle {
+  baseUrl: string;
+  close(): Promise<void>;
+  counters(): EmulatorCounters;
+  resetCounters(): void;
+  setFaults(rules: FaultRule[]): void;
+  setConfig(c: Partial<RuntimeConfig>): void;
+  tree(): EmulatorTreeEntry[];
+  seed(dir: string, parentPath?: string): Promise<void>;
+  enableDirectLink(folderPath: string): void;
+}

@@ -1,0 +1,227 @@
+// Upload v2 (123open-api.md §4): create (instant upload when a blob with the MD5+size exists), slice
+// (multipart, verified per slice), upload_complete (20103 "still verifying" at least completePolls
+// times, {completed:false} while the merge runs, then {completed:true, fileID}) and single/create.
+// Sessions are persisted in SQLite and slices under <dataDir>/uploads/<preuploadID>/, so an upload
+// survives a restart. Invariants: a file row appears only after its blob is stored and verified
+// against the declared etag; the name clash is checked at create and again at completion.
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
+import { ApiError, CODE, MSG, paramError } from './errors.js';
+import { Body } from './http.js';
+import type { Duplicate } from './model.js';
+import { boundaryOf, MultipartError, MultipartParser, type PartSink } from './multipart.js';
+import { checkName } from './names.js';
+import type { EmuState } from './state.js';
+
+export const MAX_CREATE_SIZE = 10 * 1024 ** 3; // developers: 10 GB via create/slices (§4.1)
+export const MAX_SINGLE_SIZE = 1024 ** 3; // 1 GB via single-step upload (§4.1)
+const MAX_FIELD = 64 * 1024;
+
+interface Session {
+  id: string; parentId: string; name: string; etag: string; size: number; duplicate: Duplicate;
+  sliceSize: number; state: 'open' | 'done' | 'failed'; fileId?: string;
+}
+
+interface Merge { polls: number; result?: { ok: boolean; tmp?: string } }
+
+export interface Target { parentId: bigint; name: string; etag: string; size: number; duplicate: Duplicate }
+
+export class Uploads {
+  private readonly merges = new Map<string, Merge>();
+  readonly dir: string;
+
+  constructor(private readonly s: () => EmuState, dataDir: string) {
+    this.dir = path.join(dataDir, 'uploads');
+    fs.mkdirSync(this.dir, { recursive: true });
+  }
+
+  private load(id: string): Session | undefined {
+    if (!/^[0-9a-f]{32,64}$/.test(id)) return undefined;
+    const r = this.s().store.db.prepare('SELECT json FROM uploads WHERE preupload_id = ?').get(id) as { json: string } | undefined;
+    return r ? JSON.parse(r.json) as Session : undefined;
+  }
+
+  private save(x: Session): void {
+    this.s().store.db.prepare('INSERT INTO uploads(preupload_id, json) VALUES (?, ?) ON CONFLICT(preupload_id) DO UPDATE SET json = excluded.json')
+      .run(x.id, JSON.stringify(x));
+  }
+
+  /** Common validation of create/single: parent, name (containDir), etag, size, duplicate. */
+  target(b: Body, maxSize: number): Target {
+    const s = this.s();
+    let parentId = b.id('parentFileID');
+    const filename = b.str('filename');
+    const etag = b.str('etag');
+    if (!/^[0-9a-f]{32}$/.test(etag)) throw paramError('etag'); // lower-case hex MD5 only (choice)
+    const size = b.int('size');
+    if (size > maxSize) throw new ApiError(CODE.generic, '文件大小超过限制'); // message: choice
+    const duplicate = b.optInt('duplicate', 0);
+    if (duplicate > 2) throw paramError('duplicate');
+    let name = filename;
+    if (b.bool('containDir', false)) {
+      const segs = filename.split('/').filter((x) => x !== '');
+      if (segs.length === 0) throw new ApiError(CODE.generic, MSG.nameInvalid);
+      name = segs.pop()!;
+      segs.forEach(checkName);
+      checkName(name);
+      s.model.requireLiveFolder(parentId);
+      parentId = s.model.ensureFolders(parentId, segs);
+    }
+    checkName(name);
+    s.model.placeFile(parentId, name, duplicate as Duplicate);
+    return { parentId, name, etag, size, duplicate: duplicate as Duplicate };
+  }
+
+  /** POST /upload/v2/file/create */
+  create(b: Body): unknown {
+    const s = this.s();
+    const t = this.target(b, MAX_CREATE_SIZE);
+    if (s.store.hasBlob(t.etag, t.size)) {
+      s.counters.c.instantUploadHits++;
+      return { fileID: s.model.createFile(t.parentId, t.name, t.etag, t.size, t.duplicate), reuse: true };
+    }
+    const id = crypto.randomBytes(24).toString('hex');
+    this.save({ id, parentId: t.parentId.toString(), name: t.name, etag: t.etag, size: t.size, duplicate: t.duplicate, sliceSize: s.opts.sliceSize, state: 'open' });
+    return { fileID: 0, reuse: false, preuploadID: id, sliceSize: s.opts.sliceSize, servers: [s.baseUrl] };
+  }
+
+  private sliceCount(x: Session): number { return Math.ceil(x.size / x.sliceSize); }
+  private slicePath(x: Session, n: number): string { return path.join(this.dir, x.id, String(n)); }
+
+  /** POST /upload/v2/file/slice (multipart: preuploadID, sliceNo, sliceMD5, slice). */
+  async slice(req: IncomingMessage): Promise<null> {
+    const s = this.s();
+    const form = await receiveForm(req, 'slice', s.store.tmpFile('slice'), s.opts.sliceSize, (n) => { s.counters.c.sliceBytesReceived += n; });
+    try {
+      const x = this.load(form.fields.preuploadID ?? '');
+      if (!x || x.state !== 'open') throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成'); // choice
+      const no = Number(form.fields.sliceNo);
+      const n = this.sliceCount(x);
+      if (!/^[1-9][0-9]*$/.test(form.fields.sliceNo ?? '') || no > n) throw paramError('sliceNo');
+      if (!form.file) throw paramError('slice');
+      const want = no < n ? x.sliceSize : x.size - (n - 1) * x.sliceSize;
+      if (form.file.bytes !== want) throw new ApiError(CODE.generic, `分片大小错误: 应为${want}字节`); // choice
+      if ((form.fields.sliceMD5 ?? '').toLowerCase() !== form.file.md5) throw new ApiError(CODE.generic, '分片MD5校验失败'); // choice
+      fs.mkdirSync(path.join(this.dir, x.id), { recursive: true });
+      fs.renameSync(form.file.path, this.slicePath(x, no));
+      return null;
+    } finally {
+      if (form.file) fs.rmSync(form.file.path, { force: true });
+    }
+  }
+
+  /** POST /upload/v2/file/upload_complete */
+  complete(b: Body): unknown {
+    const s = this.s();
+    const x = this.load(b.str('preuploadID'));
+    if (!x) throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成');
+    if (x.state === 'done') return { completed: true, fileID: BigInt(x.fileId!) };
+    if (x.state === 'failed') throw new ApiError(CODE.generic, MSG.uploadFailed);
+    let m = this.merges.get(x.id);
+    if (!m) {
+      for (let i = 1; i <= this.sliceCount(x); i++) {
+        if (!fs.existsSync(this.slicePath(x, i))) throw new ApiError(CODE.generic, `分片${i}未上传`); // choice
+      }
+      m = { polls: 0 };
+      this.merges.set(x.id, m);
+      void this.merge(x, m);
+    }
+    if (m.polls < s.config.completePolls) { m.polls++; throw new ApiError(CODE.verifying, MSG.verifying); }
+    if (!m.result) return { completed: false, fileID: 0 };
+    return this.finish(x, m.result);
+  }
+
+  private finish(x: Session, r: { ok: boolean; tmp?: string }): unknown {
+    const s = this.s();
+    this.merges.delete(x.id);
+    if (!r.ok) { x.state = 'failed'; this.save(x); this.dropSlices(x); throw new ApiError(CODE.generic, MSG.uploadFailed); }
+    s.store.putBlob(r.tmp!, x.etag, x.size, 'move');
+    const fileId = s.model.createFile(BigInt(x.parentId), x.name, x.etag, x.size, x.duplicate); // clash re-checked here
+    x.state = 'done'; x.fileId = fileId.toString(); this.save(x); this.dropSlices(x);
+    return { completed: true, fileID: fileId };
+  }
+
+  private dropSlices(x: Session): void { fs.rmSync(path.join(this.dir, x.id), { recursive: true, force: true }); }
+
+  /** Concatenate the slices into a temp file while hashing; compare with the declared etag. */
+  private async merge(x: Session, m: Merge): Promise<void> {
+    const tmp = this.s().store.tmpFile('merge');
+    const hash = crypto.createHash('md5');
+    const out = fs.createWriteStream(tmp);
+    try {
+      for (let i = 1; i <= this.sliceCount(x); i++) {
+        for await (const c of fs.createReadStream(this.slicePath(x, i), { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+          hash.update(c);
+          if (!out.write(c)) await new Promise<void>((r) => out.once('drain', () => r()));
+        }
+      }
+      await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
+      const ok = hash.digest('hex') === x.etag;
+      if (!ok) fs.rmSync(tmp, { force: true });
+      m.result = { ok, tmp: ok ? tmp : undefined };
+    } catch (e) {
+      out.destroy(); fs.rmSync(tmp, { force: true });
+      this.s().logger.error({ op: 'upload_merge', err: String(e) }, 'merge failed');
+      m.result = { ok: false };
+    }
+  }
+
+  /** POST /upload/v2/file/single/create (multipart: parentFileID, filename, etag, size, duplicate?, file). */
+  async single(req: IncomingMessage): Promise<unknown> {
+    const s = this.s();
+    const form = await receiveForm(req, 'file', s.store.tmpFile('single'), MAX_SINGLE_SIZE, (n) => { s.counters.c.singleUploadBytes += n; });
+    try {
+      const t = this.target(new Body(form.fields), MAX_SINGLE_SIZE);
+      if (!form.file) throw paramError('file');
+      if (form.file.bytes !== t.size || form.file.md5 !== t.etag) throw new ApiError(CODE.generic, MSG.uploadFailed);
+      if (s.store.hasBlob(t.etag, t.size)) s.counters.c.instantUploadHits++;
+      else s.store.putBlob(form.file.path, t.etag, t.size, 'move');
+      return { fileID: s.model.createFile(t.parentId, t.name, t.etag, t.size, t.duplicate), completed: true };
+    } finally {
+      if (form.file) fs.rmSync(form.file.path, { force: true });
+    }
+  }
+}
+
+export interface Form { fields: Record<string, string>; file?: { path: string; bytes: number; md5: string } }
+
+/** Stream a multipart body: text fields into memory (≤64 KiB each), the file field to `tmp` while hashing. */
+export async function receiveForm(req: IncomingMessage, fileField: string, tmp: string, maxFile: number, onFileBytes: (n: number) => void): Promise<Form> {
+  let boundary: string;
+  try { boundary = boundaryOf(req.headers['content-type']); } catch { throw paramError('content-type'); }
+  const form: Form = { fields: {} };
+  let fd: number | undefined;
+  const parser = new MultipartParser(boundary, (info): PartSink => {
+    if (info.name === fileField && info.filename !== undefined) {
+      if (fd !== undefined) throw new MultipartError('duplicate file part');
+      fd = fs.openSync(tmp, 'w');
+      const hash = crypto.createHash('md5');
+      const f = { path: tmp, bytes: 0, md5: '' };
+      form.file = f;
+      return {
+        write: (d) => { f.bytes += d.length; onFileBytes(d.length); if (f.bytes <= maxFile) { hash.update(d); fs.writeSync(fd!, d); } },
+        end: () => { f.md5 = hash.digest('hex'); },
+      };
+    }
+    const parts: Buffer[] = [];
+    let n = 0;
+    return {
+      write: (d) => { n += d.length; if (n > MAX_FIELD) throw new MultipartError('field too large'); parts.push(d); },
+      end: () => { form.fields[info.name] = Buffer.concat(parts).toString('utf8'); },
+    };
+  });
+  try {
+    for await (const c of req as AsyncIterable<Buffer>) parser.push(c);
+    parser.end();
+  } catch (e) {
+    if (form.file) fs.rmSync(tmp, { force: true });
+    if (e instanceof MultipartError) throw paramError(`multipart: ${e.message}`);
+    throw e;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  return form;
+}
