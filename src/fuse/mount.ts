@@ -105,7 +105,10 @@ export function buildMountOptions(o: FuseMountOptions): string[] {
   if (o.gid !== undefined) opts.push(`gid=${o.gid}`);
   if (o.umask !== undefined) opts.push(`umask=${o.umask.toString(8)}`); // libfuse parses umask as octal
   if (o.debug) opts.push('debug');
-  for (const s of opts) if (/[\s\\]/.test(s)) throw new MountError('MOUNT_FAILED', `invalid mount option ${JSON.stringify(s)}`);
+  // Options are joined with ',' unescaped: a value with ',' or whitespace would smuggle in more options.
+  if (o.fsName !== undefined && !/^[^\s,\\]+$/.test(o.fsName)) {
+    throw new MountError('MOUNT_FAILED', `invalid fsName ${JSON.stringify(o.fsName)}: no commas, spaces or backslashes`);
+  }
   return opts;
 }
 

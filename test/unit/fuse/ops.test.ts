@@ -1,0 +1,114 @@
+import { constants } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { FsError } from '../../../src/core/errors.js';
+import type { Logger } from '../../../src/core/logger.js';
+import { makeFuseOps, makeRunner } from '../../../src/fuse/ops.js';
+import { MemVfs } from '../../helpers/mem-vfs.js';
+
+const E = constants.errno;
+
+function recordingLogger() {
+  const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
+  const at = (level: string) => (a: object | string, msg?: string) => { lines.push({ level, obj: typeof a === 'string' ? {} : a as Record<string, unknown>, msg: typeof a === 'string' ? a : msg }); };
+  const log: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => log };
+  return { log, lines };
+}
+
+/** Call a runner-wrapped handler and collect every cb invocation (after a few ticks). */
+async function answers(fn: () => unknown, log = recordingLogger().log) {
+  const got: unknown[][] = [];
+  makeRunner(log)('op', '/p', (...a: unknown[]) => { got.push(a); }, fn as never);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  return got;
+}
+
+describe('fuse/ops runner', () => {
+  it('undefined → 0, number → number, tuple → spread', async () => {
+    expect(await answers(async () => undefined)).toEqual([[0]]);
+    expect(await answers(async () => 42)).toEqual([[42]]);
+    expect(await answers(async () => [0, { a: 1 }])).toEqual([[0, { a: 1 }]]);
+    expect(await answers(() => 7)).toEqual([[7]]);
+  });
+
+  it('FsError rejection / throw → mapped -errno, exactly once', async () => {
+    expect(await answers(async () => { throw new FsError('ENOENT', 'x'); })).toEqual([[-E.ENOENT]]);
+    expect(await answers(() => { throw new FsError('EEXIST', 'x'); })).toEqual([[-E.EEXIST]]);
+  });
+
+  it('non-FsError throw / rejection → -EIO, logged as a bug with op, path and stack', async () => {
+    const { log, lines } = recordingLogger();
+    expect(await answers(() => { throw new TypeError('oops'); }, log)).toEqual([[-E.EIO]]);
+    expect(await answers(() => Promise.reject('a string'), log)).toEqual([[-E.EIO]]);
+    const bugs = lines.filter((l) => l.level === 'error');
+    expect(bugs).toHaveLength(2);
+    expect(bugs[0]!.obj).toMatchObject({ op: 'op', path: '/p' });
+    expect(JSON.stringify(bugs[0]!.obj)).toContain('oops');
+    expect(String((bugs[0]!.obj.err as { stack: string }).stack)).toContain('TypeError');
+  });
+
+  it('non-number answers never reach cb', async () => {
+    expect(await answers(async () => 'x' as never)).toEqual([[-E.EIO]]);
+    expect(await answers(async () => NaN)).toEqual([[-E.EIO]]);
+    expect(await answers(async () => [null, 1] as never)).toEqual([[-E.EIO]]);
+    expect(await answers(async () => 1.5)).toEqual([[-E.EIO]]);
+  });
+
+  it('a throwing cb is contained', async () => {
+    const { log, lines } = recordingLogger();
+    makeRunner(log)('op', '/p', () => { throw new Error('cb'); }, async () => 0);
+    await new Promise((r) => setImmediate(r));
+    expect(lines.some((l) => l.level === 'error' && /callback threw/.test(l.msg ?? ''))).toBe(true);
+  });
+});
+
+describe('fuse/ops table over MemVfs', () => {
+  const call = (ops: Record<string, unknown>, name: string, ...args: unknown[]) => new Promise<unknown[]>((resolve) => {
+    (ops[name] as (...a: unknown[]) => void)(...args, (...r: unknown[]) => resolve(r));
+  });
+
+  it('getattr, readdir, read, write, errors', async () => {
+    const vfs = new MemVfs();
+    vfs.put('/a.txt', 'hello');
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    const [code, st] = await call(ops, 'getattr', '/a.txt');
+    expect(code).toBe(0);
+    expect(st).toMatchObject({ size: 5 });
+    expect((await call(ops, 'getattr', '/nope'))[0]).toBe(-E.ENOENT);
+    const [c2, names] = await call(ops, 'readdir', '/');
+    expect([c2, names]).toEqual([0, ['a.txt']]);
+    const [c3, fh] = await call(ops, 'open', '/a.txt', 0);
+    expect(c3).toBe(0);
+    const buf = Buffer.alloc(16);
+    expect(await call(ops, 'read', '/a.txt', fh, buf, 16, 0)).toEqual([5]);
+    expect(buf.subarray(0, 5).toString()).toBe('hello');
+    expect(await call(ops, 'write', '/a.txt', fh, Buffer.from('HE'), 2, 0)).toEqual([2]);
+    expect(await call(ops, 'read', '/a.txt', fh, buf, 16, 0)).toEqual([5]);
+    expect(buf.subarray(0, 5).toString()).toBe('HEllo');
+  });
+
+  it('unsupported ops answer without touching the Vfs', async () => {
+    const ops = makeFuseOps(new MemVfs(), recordingLogger().log);
+    expect(await call(ops, 'symlink', '/t', '/l')).toEqual([-E.EPERM]);
+    expect(await call(ops, 'link', '/t', '/l')).toEqual([-E.EPERM]);
+    expect(await call(ops, 'mknod', '/n', 0o644, 0)).toEqual([-E.EPERM]);
+    expect(await call(ops, 'readlink', '/l')).toEqual([-E.EINVAL]);
+    expect(await call(ops, 'getxattr', '/', 'user.x', 0)).toEqual([-E.ENOSYS]);
+    expect(await call(ops, 'listxattr', '/')).toEqual([-E.ENOSYS]);
+  });
+
+  it('utimens with an omitted atime keeps the current one', async () => {
+    const vfs = new MemVfs({}, () => 1000);
+    vfs.put('/f', 'x');
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    expect(await call(ops, 'utimens', '/f', null, 5000)).toEqual([0]);
+    const st = await vfs.getattr('/f');
+    expect([st.atimeMs, st.mtimeMs]).toEqual([1000, 5000]);
+  });
+
+  it('a read count beyond the buffer is EIO, not a kernel overrun', async () => {
+    const vfs = new MemVfs();
+    vfs.read = async () => 99;
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    expect(await call(ops, 'read', '/f', 1, Buffer.alloc(8), 8, 0)).toEqual([-E.EIO]);
+  });
+});
