@@ -272,7 +272,12 @@ export class UploadQueue {
     const ac = new AbortController();
     const run = { ac, generation: this.o.journal.get(it.ino)?.generation ?? 0, startedAt: this.clock.now(), sentBytes: 0, name: '', size: 0, done: Promise.resolve() };
     it.run = run;
-    run.done = this.process(it, run).finally(() => {
+    run.done = this.process(it, run).catch((e: unknown) => {
+      // only a throwing UploadTarget/journal gets here (process handles upload errors): retry later
+      this.log.error({ op: 'upload', ino: it.ino, err: e }, 'upload bookkeeping failed');
+      it.dueAt = this.clock.now() + this.backoff(Math.max(1, it.attempts));
+      this.settle(it, e);
+    }).finally(() => {
       this.running--;
       it.run = null;
       if (this.items.size === 0) for (const f of this.idleWaiters.splice(0)) f();
@@ -326,14 +331,19 @@ export class UploadQueue {
   private async afterUpload(it: Item, generation: number, was: { parentId: string; name: string },
     result: { fileId: string; md5: string; size: number }, instant: boolean): Promise<void> {
     const j = this.o.journal;
-    const committed = j.transaction(() => {
-      if (j.get(it.ino)?.generation !== generation) return false;
-      if (!this.o.target.commit(it.ino, generation, result)) return false;
+    const outcome = j.transaction((): 'committed' | 'stale' | 'refused' => {
+      if (j.get(it.ino)?.generation !== generation) return 'stale';
+      if (!this.o.target.commit(it.ino, generation, result)) return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
       j.remove(it.ino, generation);
-      return true;
+      return 'committed';
     });
     const now = this.o.target.resolve(it.ino); // same synchronous stretch as the commit: no rename in between
-    if (!committed) {
+    if (outcome === 'refused') {
+      // the target broke its contract (false with an unchanged generation): back off instead of spinning
+      await this.trashQuietly(result.fileId);
+      throw new FsError('EIO', 'the store refused the upload commit');
+    }
+    if (outcome === 'stale') {
       // written again (or unlinked) meanwhile: this copy is stale; the row, if any, uploads again
       this.log.info({ op: 'upload', ino: it.ino, name: was.name, fileId: result.fileId }, 'content changed during the upload; discarding this copy');
       await this.trashQuietly(result.fileId);

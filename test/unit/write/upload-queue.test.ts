@@ -263,6 +263,21 @@ describe('UploadQueue', () => {
     expect(target.commits.length).toBe(1);
   });
 
+  it('a commit refused with an unchanged generation backs off instead of spinning', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    target.commit = () => false;
+    makeQueue();
+    const data = ramp(100, 33);
+    const f = await addFile('refused', data);
+    enqueue(f, data);
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 1 }));
+    expect(pan.count('uploadSingle') + pan.count('uploadCreate')).toBe(1);
+    expect(pan.count('trash')).toBe(1);
+    expect(journal.get(f.ino)!.lastError).toContain('refused');
+  });
+
   it('parent not uploaded yet: retried later, then uploaded', async () => {
     makeQueue();
     const data = ramp(100, 15);
