@@ -1,29 +1,73 @@
-// Client-side per-endpoint rate limiter. Owns: when each request may start. A sliding window by
-// reservation: for a budget of `qps`, at most n = max(1, floor(qps)) requests start in any window of
-// n / qps seconds (5 qps → 5 per second; 0.2 qps → 1 per 5 s). Each acquire reserves the earliest slot
-// at once, so callers are served FIFO without a queue; an aborted waiter keeps its slot (conservative).
-// Invariant: time comes only from the injected Clock. scale multiplies every budget; 0 or Infinity
-// switches limiting off (tests, the emulator's own scaled limits).
+// Client-side per-endpoint rate limiter. Owns: when each request may start. For a budget of `qps`,
+// an endpoint has n = max(1, floor(qps)) slots; a request holds a slot while in flight and the slot
+// frees `n / qps` seconds after the request FINISHED (OpenList's rule). Anchoring at completion rather
+// than at start means that however the network delays individual requests, no n + 1 requests can
+// arrive at the server within one window (each arrives before it finishes), so a server with the same
+// budget never answers 429 because of us. Waiters are served FIFO.
+// Invariants: time comes only from the injected Clock; scale multiplies every budget and 0 or Infinity
+// switches limiting off (tests, emulator runs with its own limits off).
 
 import type { Clock } from '../core/clock.js';
 
-class Window {
-  private readonly starts: number[] = [];
-  private readonly n: number;
-  private readonly spanMs: number;
+export type Release = () => void;
+const noop: Release = () => undefined;
 
-  constructor(qps: number) {
-    this.n = Math.max(1, Math.floor(qps));
-    this.spanMs = (this.n / qps) * 1000;
+interface Waiter { resolve: (r: Release) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }
+
+class Window {
+  /** per slot: epoch ms at which it frees; Infinity while its request is in flight */
+  private readonly freeAt: number[];
+  private readonly spanMs: number;
+  private readonly queue: Waiter[] = [];
+  private timerFor = Infinity;
+
+  constructor(qps: number, private readonly clock: Clock) {
+    const n = Math.max(1, Math.floor(qps));
+    this.freeAt = new Array<number>(n).fill(-Infinity);
+    this.spanMs = (n / qps) * 1000;
   }
 
-  /** Reserve the next slot; returns the epoch ms at which it starts. */
-  reserve(now: number): number {
-    const oldest = this.starts.length >= this.n ? this.starts[this.starts.length - this.n]! : -Infinity;
-    const at = Math.max(now, oldest + this.spanMs);
-    this.starts.push(at);
-    if (this.starts.length > this.n) this.starts.splice(0, this.starts.length - this.n);
-    return at;
+  acquire(signal?: AbortSignal): Promise<Release> {
+    return new Promise<Release>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const w: Waiter = { resolve, reject, signal };
+      if (signal) {
+        w.onAbort = () => { const i = this.queue.indexOf(w); if (i >= 0) this.queue.splice(i, 1); reject(signal.reason); };
+        signal.addEventListener('abort', w.onAbort, { once: true });
+      }
+      this.queue.push(w);
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0) {
+      let best = 0;
+      for (let i = 1; i < this.freeAt.length; i++) if (this.freeAt[i]! < this.freeAt[best]!) best = i;
+      const at = this.freeAt[best]!;
+      if (at === Infinity) return; // all in flight: a release will pump
+      const now = this.clock.now();
+      if (at > now) { this.wake(at); return; }
+      const w = this.queue.shift()!;
+      if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
+      this.freeAt[best] = Infinity;
+      let done = false;
+      w.resolve(() => {
+        if (done) return;
+        done = true;
+        this.freeAt[best] = this.clock.now() + this.spanMs;
+        this.pump();
+      });
+    }
+  }
+
+  private wake(at: number): void {
+    if (this.timerFor <= at) return;
+    this.timerFor = at;
+    void this.clock.sleep(at - this.clock.now()).then(() => {
+      if (this.timerFor === at) this.timerFor = Infinity;
+      this.pump();
+    });
   }
 }
 
@@ -35,14 +79,12 @@ export class RateLimiter {
     this.off = !(scale > 0) || !Number.isFinite(scale);
   }
 
-  /** Wait until a request to `key` with budget `qps` may start. qps ≤ 0 or Infinity: no limit. */
-  async acquire(key: string, qps: number, signal?: AbortSignal): Promise<void> {
+  /** Wait for a slot of `key` (budget `qps`); call the returned release() when the request is done. */
+  async acquire(key: string, qps: number, signal?: AbortSignal): Promise<Release> {
     const eff = qps * this.scale;
-    if (this.off || !(eff > 0) || !Number.isFinite(eff)) return;
+    if (this.off || !(eff > 0) || !Number.isFinite(eff)) return noop;
     let w = this.windows.get(key);
-    if (!w) { w = new Window(eff); this.windows.set(key, w); }
-    const now = this.clock.now();
-    const at = w.reserve(now);
-    if (at > now) await this.clock.sleep(at - now, signal);
+    if (!w) { w = new Window(eff, this.clock); this.windows.set(key, w); }
+    return w.acquire(signal);
   }
 }

@@ -145,8 +145,17 @@ export class Transport {
   }
 
   private async once(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
-    const { clock, limiter, dispatcher } = this.o;
-    await limiter.acquire(ep.name, ep.qps, opts.signal).catch((e) => { throw abortError(ep.name, e); });
+    const { limiter } = this.o;
+    const release = await limiter.acquire(ep.name, ep.qps, opts.signal).catch((e) => { throw abortError(ep.name, e); });
+    try {
+      return await this.send(ep, opts, token, meta);
+    } finally {
+      release();
+    }
+  }
+
+  private async send(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
+    const { clock, dispatcher } = this.o;
     const headers: Record<string, string> = { Platform: 'open_platform', Accept: 'application/json' };
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     let body: string | ReturnType<MultipartBody['stream']> | undefined;

@@ -2,18 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../../src/pan/rate-limiter.js';
 import { instantClock } from './fake-clock.js';
 
-async function startTimes(l: RateLimiter, clock: ReturnType<typeof instantClock>, n: number, qps: number): Promise<number[]> {
+type C = ReturnType<typeof instantClock>;
+
+/** n sequential requests that finish instantly; returns their start offsets. */
+async function startTimes(l: RateLimiter, clock: C, n: number, qps: number, key = 'ep'): Promise<number[]> {
   const t0 = clock.now();
   const out: number[] = [];
-  for (let i = 0; i < n; i++) { await l.acquire('ep', qps); out.push(clock.now() - t0); }
+  for (let i = 0; i < n; i++) { const release = await l.acquire(key, qps); out.push(clock.now() - t0); release(); }
   return out;
 }
 
 describe('RateLimiter', () => {
-  it('lets qps requests start per sliding second, then waits', async () => {
+  it('lets qps requests start per window, then waits', async () => {
     const clock = instantClock();
-    const l = new RateLimiter(clock);
-    expect(await startTimes(l, clock, 11, 5)).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000]);
+    expect(await startTimes(new RateLimiter(clock), clock, 11, 5)).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000]);
   });
 
   it('handles fractional budgets (0.2 qps = one per 5 s)', async () => {
@@ -33,25 +35,43 @@ describe('RateLimiter', () => {
     }
   });
 
-  it('keeps endpoints independent and concurrent callers FIFO', async () => {
+  it('the window counts from when a request finished, not when it started', async () => {
     const clock = instantClock();
     const l = new RateLimiter(clock);
-    await l.acquire('a', 1);
-    await l.acquire('b', 1);
-    expect(clock.sleeps).toEqual([]);
     const t0 = clock.now();
-    const order: number[] = [];
-    await Promise.all([l.acquire('a', 1).then(() => order.push(1)), l.acquire('a', 1).then(() => order.push(2))]);
-    expect(order).toEqual([1, 2]);
-    // the instant clock advances inside sleep(): the two waits add up to two windows
-    expect(clock.now() - t0).toBe(2000);
+    const r1 = await l.acquire('a', 1);
+    let got = -1;
+    const second = l.acquire('a', 1).then((r) => { got = clock.now() - t0; return r; });
+    clock.advance(5000); // the first request is slow
+    await Promise.resolve();
+    expect(got).toBe(-1);
+    r1();
+    (await second)();
+    expect(got).toBe(6000);
   });
 
-  it('a window that has passed frees its slots', async () => {
+  it('keeps endpoints independent and serves waiters FIFO', async () => {
     const clock = instantClock();
     const l = new RateLimiter(clock);
-    await startTimes(l, clock, 5, 5);
-    clock.advance(1500);
-    expect(await startTimes(l, clock, 5, 5)).toEqual([0, 0, 0, 0, 0]);
+    (await l.acquire('a', 1))();
+    (await l.acquire('b', 1))();
+    expect(clock.sleeps).toEqual([]);
+    const order: number[] = [];
+    const t0 = clock.now();
+    await Promise.all([1, 2, 3].map((i) => l.acquire('a', 1).then((r) => { order.push(i); r(); })));
+    expect(order).toEqual([1, 2, 3]);
+    expect(clock.now() - t0).toBe(3000);
+  });
+
+  it('an aborted waiter leaves the queue', async () => {
+    const clock = instantClock();
+    const l = new RateLimiter(clock);
+    const r1 = await l.acquire('a', 1);
+    const ac = new AbortController();
+    const p = l.acquire('a', 1, ac.signal);
+    ac.abort(new Error('stop'));
+    await expect(p).rejects.toThrow('stop');
+    r1();
+    expect(await startTimes(l, clock, 1, 1, 'a')).toEqual([1000]);
   });
 });
