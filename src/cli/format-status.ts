@@ -23,9 +23,10 @@ export function formatStatus(s: DaemonStatus): string {
   ];
   if (r) {
     const hits = Number(r.memHits ?? 0) + Number(r.diskHits ?? 0);
-    const misses = Number(r.misses ?? 0);
-    const rate = hits + misses > 0 ? ((hits / (hits + misses)) * 100).toFixed(1) + '%' : 'n/a';
-    lines.push(`  cache     memory ${humanBytes(Number(r.memBytes ?? 0))}, disk ${humanBytes(Number(r.diskBytes ?? 0))}, hit rate ${rate}; fetched ${humanBytes(Number(r.bytesFetched ?? 0))}, served ${humanBytes(Number(r.bytesServed ?? 0))}`);
+    const lookups = Number(r.memHits ?? 0) + Number(r.memMisses ?? 0);
+    const rate = lookups > 0 ? ((hits / lookups) * 100).toFixed(1) + '%' : 'n/a';
+    lines.push(`  cache     memory ${humanBytes(Number(r.memCacheBytes ?? 0))} of ${humanBytes(Number(r.memCacheMaxBytes ?? 0))}, disk ${humanBytes(Number(r.diskCacheBytes ?? 0))} of ${humanBytes(Number(r.diskCacheMaxBytes ?? 0))}, hit rate ${rate}`);
+    lines.push(`  reads     ${humanBytes(Number(r.bytesServed ?? 0))} served, ${humanBytes(Number(r.bytesFetched ?? 0))} fetched in ${r.fetchRequests ?? 0} requests (${r.fetchErrors ?? 0} failed), ${r.openHandles ?? 0} open`);
   }
   const u = s.uploads;
   lines.push(`  uploads   ${u.items.length === 0 ? 'none pending' : `${u.items.length} file(s), ${humanBytes(u.totals.sentBytes)} of ${humanBytes(u.totals.bytes)} sent, ${humanBytes(u.totals.bytesPerSec)}/s`}`);

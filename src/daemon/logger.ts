@@ -64,9 +64,17 @@ export function createLogger(o: LoggerOptions): Logger {
     },
     formatters: { bindings: (b) => r.scrub(b) as Record<string, unknown> },
   };
-  if (o.destination) return pino(opts, o.destination) as unknown as Logger;
-  if (pretty) return pino(opts, prettyStream(process.stdout)) as unknown as Logger;
-  return pino(opts, pino.destination({ dest: 1, sync: false })) as unknown as Logger;
+  const dest = o.destination ?? (pretty ? prettyStream(process.stdout) : pino.destination({ dest: 1, sync: false }));
+  return bound(pino(opts, dest));
+}
+
+/** Methods bound to their pino instance, so `(cond ? log.info : log.warn)(…)` works like any call. */
+function bound(p: pino.Logger): Logger {
+  const m = (level: pino.Level) => ((...a: unknown[]) => (p[level] as (...x: unknown[]) => void)(...a)) as Logger['info'];
+  return {
+    trace: m('trace'), debug: m('debug'), info: m('info'), warn: m('warn'), error: m('error'), fatal: m('fatal'),
+    child: (b) => bound(p.child(b)),
+  };
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };

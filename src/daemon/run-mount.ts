@@ -100,7 +100,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   let fuse: FuseMount;
   try {
     fuse = await mountVfs(vfs, mountpoint, {
-      readOnly: cfg.readOnly, allowOther: cfg.allowOther, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask,
+      readOnly: cfg.readOnly, allowOther: cfg.allowOther, uid: cfg.uid, gid: cfg.gid,
       attrTimeoutSec: cfg.attrTimeoutMs / 1000, entryTimeoutSec: cfg.attrTimeoutMs / 1000,
     }, log.child({ module: 'fuse' }));
   } catch (e) {
