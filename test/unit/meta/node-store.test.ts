@@ -1,0 +1,411 @@
+// NodeStore over a real SQLite file in a tmp dir: root handling, listings (ino stability, dirty nodes,
+// name clashes), namespace changes, upload commits, cascades and persistence.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
+import { NodeStore, ROOT_INO, type ListedChild } from '../../../src/meta/node-store.js';
+
+const T0 = 1_700_000_000_000;
+
+let dir: string;
+let dbPath: string;
+let db: MetaDb;
+let store: NodeStore;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pan123fs-nodestore-'));
+  dbPath = join(dir, 'meta.db');
+  db = openMetaDb(dbPath);
+  store = new NodeStore(db);
+  store.ensureRoot('100', T0);
+});
+afterEach(() => {
+  if (db.open) db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function file(id: string, name: string, extra: Partial<ListedChild> = {}): ListedChild {
+  return { id, name, isDir: false, size: 10, md5: `md5-${id}`, status: 0, createdAt: T0 - 1000, updatedAt: T0 - 500, ...extra };
+}
+function folder(id: string, name: string, extra: Partial<ListedChild> = {}): ListedChild {
+  return { id, name, isDir: true, size: 0, md5: '', status: 0, createdAt: T0 - 1000, updatedAt: T0 - 500, ...extra };
+}
+const names = (parent: number) => store.children(parent).map((c) => c.name);
+const journalRows = (ino: number) => (db.prepare('SELECT COUNT(*) AS n FROM upload_journal WHERE ino = ?').get(ino) as { n: number }).n;
+function addJournalRow(ino: number): void {
+  db.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (?, ?, ?, ?, ?)').run(ino, `/tmp/staging-${ino}`, 3, null, T0);
+}
+
+describe('ensureRoot', () => {
+  it('creates ino 1 as the root directory for the given remote id', () => {
+    const root = store.get(ROOT_INO)!;
+    expect(root).toMatchObject({ ino: 1, remoteId: '100', parentIno: null, name: '', isDir: true, dirty: false, listedAt: null });
+    expect(store.kvGet('root_remote_id')).toBe('100');
+  });
+
+  it('is idempotent for the same root and keeps the existing tree', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt')], T0);
+    store.ensureRoot('100', T0 + 5);
+    expect(names(ROOT_INO)).toEqual(['a.txt']);
+    expect(store.get(ROOT_INO)!.listedAt).toBe(T0);
+  });
+
+  it('wipes the store (nodes and journal) when built for another root', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt'), folder('2', 'd')], T0);
+    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'new', isDir: false, now: T0, dirty: true });
+    addJournalRow(local);
+    store.ensureRoot('200', T0 + 1);
+    expect(store.get(ROOT_INO)).toMatchObject({ remoteId: '200', listedAt: null });
+    expect(store.children(ROOT_INO)).toEqual([]);
+    expect(store.getByRemote('1')).toBeUndefined();
+    expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(0);
+    expect(store.kvGet('root_remote_id')).toBe('200');
+  });
+});
+
+describe('insert / child / children / get', () => {
+  it('inserts local and remote nodes and finds them by parent+name, remote id and ino', () => {
+    const d = store.insert({ remoteId: '7', parentIno: ROOT_INO, name: 'dir', isDir: true, now: T0 });
+    const f = store.insert({ remoteId: null, parentIno: d, name: 'f.bin', isDir: false, now: T0 + 1, dirty: true });
+    expect(d).not.toBe(f);
+    expect(store.child(ROOT_INO, 'dir')).toMatchObject({ ino: d, isDir: true, remoteId: '7', dirty: false });
+    expect(store.child(d, 'f.bin')).toMatchObject({ ino: f, remoteId: null, dirty: true, size: 0, md5: '', mtimeMs: T0 + 1 });
+    expect(store.child(ROOT_INO, 'f.bin')).toBeUndefined();
+    expect(store.getByRemote('7')!.ino).toBe(d);
+    expect(store.hasChildren(d)).toBe(true);
+    expect(store.hasChildren(f)).toBe(false);
+  });
+
+  it('lists children sorted by name', () => {
+    store.replaceListing(ROOT_INO, [file('3', 'c'), file('1', 'a'), folder('2', 'b')], T0);
+    expect(names(ROOT_INO)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('refuses two nodes with the same name in one directory (UNIQUE(parent, name))', () => {
+    store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'x', isDir: false, now: T0, dirty: true });
+    expect(() => store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'x', isDir: false, now: T0, dirty: true })).toThrow();
+  });
+});
+
+describe('replaceListing', () => {
+  it('maps entries to rows and marks the directory listed', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt', { size: 123, md5: 'abc', status: 101, updatedAt: T0 - 7 })], T0);
+    expect(store.child(ROOT_INO, 'a.txt')).toMatchObject({ remoteId: '1', size: 123, md5: 'abc', status: 101, mtimeMs: T0 - 7, isDir: false, dirty: false });
+    expect(store.get(ROOT_INO)!.listedAt).toBe(T0);
+  });
+
+  it('uses createdAt when updatedAt is 0', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a', { createdAt: 42, updatedAt: 0 })], T0);
+    expect(store.child(ROOT_INO, 'a')!.mtimeMs).toBe(42);
+  });
+
+  it('keeps the ino of a known remote id across a relisting and updates its attributes', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt'), folder('2', 'd')], T0);
+    const a = store.child(ROOT_INO, 'a.txt')!.ino;
+    const d = store.child(ROOT_INO, 'd')!.ino;
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt', { size: 99, md5: 'new' }), folder('2', 'd')], T0 + 10);
+    expect(store.child(ROOT_INO, 'a.txt')).toMatchObject({ ino: a, size: 99, md5: 'new' });
+    expect(store.child(ROOT_INO, 'd')!.ino).toBe(d);
+    expect(store.get(ROOT_INO)!.listedAt).toBe(T0 + 10);
+  });
+
+  it('keeps the ino of a file renamed remotely in the same directory', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'old')], T0);
+    const ino = store.child(ROOT_INO, 'old')!.ino;
+    store.replaceListing(ROOT_INO, [file('1', 'new')], T0 + 1);
+    expect(names(ROOT_INO)).toEqual(['new']);
+    expect(store.child(ROOT_INO, 'new')!.ino).toBe(ino);
+  });
+
+  it('keeps the ino (and the subtree) of a directory moved remotely between directories', () => {
+    store.replaceListing(ROOT_INO, [folder('10', 'src'), folder('20', 'dst')], T0);
+    const src = store.child(ROOT_INO, 'src')!.ino;
+    const dst = store.child(ROOT_INO, 'dst')!.ino;
+    store.replaceListing(src, [folder('30', 'moved')], T0);
+    const moved = store.child(src, 'moved')!.ino;
+    store.replaceListing(moved, [file('31', 'inner.txt')], T0);
+    const inner = store.child(moved, 'inner.txt')!.ino;
+
+    // the destination is listed first (the node still sits under src in the store)
+    store.replaceListing(dst, [folder('30', 'moved')], T0 + 1);
+    expect(store.child(dst, 'moved')!.ino).toBe(moved);
+    expect(store.child(src, 'moved')).toBeUndefined();
+    expect(store.get(inner)!.parentIno).toBe(moved);
+    expect(store.pathOf(inner)).toBe('/dst/moved/inner.txt');
+    // then the old parent is relisted without it: the moved node survives
+    store.replaceListing(src, [], T0 + 2);
+    expect(store.get(moved)!.parentIno).toBe(dst);
+    expect(store.get(inner)).toBeDefined();
+  });
+
+  it('keeps the ino of a file moved remotely when the source is relisted first and the destination later', () => {
+    store.replaceListing(ROOT_INO, [folder('10', 'a'), folder('20', 'b')], T0);
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    const b = store.child(ROOT_INO, 'b')!.ino;
+    store.replaceListing(a, [file('5', 'f')], T0);
+    const f = store.child(a, 'f')!.ino;
+    store.replaceListing(b, [file('5', 'f')], T0 + 1);
+    expect(store.child(b, 'f')!.ino).toBe(f);
+    expect(store.children(a)).toEqual([]);
+  });
+
+  it('deletes vanished non-dirty children, with their subtree', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'keep'), file('2', 'gone'), folder('3', 'gonedir')], T0);
+    const gonedir = store.child(ROOT_INO, 'gonedir')!.ino;
+    store.replaceListing(gonedir, [file('4', 'inside')], T0);
+    const inside = store.child(gonedir, 'inside')!.ino;
+    store.replaceListing(ROOT_INO, [file('1', 'keep')], T0 + 1);
+    expect(names(ROOT_INO)).toEqual(['keep']);
+    expect(store.getByRemote('2')).toBeUndefined();
+    expect(store.get(gonedir)).toBeUndefined();
+    expect(store.get(inside)).toBeUndefined();
+  });
+
+  it('never deletes a dirty local node (not in any listing yet)', () => {
+    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'writing.bin', isDir: false, now: T0, dirty: true });
+    addJournalRow(local);
+    store.replaceListing(ROOT_INO, [file('1', 'a')], T0 + 1);
+    expect(store.get(local)).toMatchObject({ name: 'writing.bin', dirty: true });
+    expect(journalRows(local)).toBe(1);
+  });
+
+  it('never deletes a dirty node with a remote id that vanished from the listing (re-upload pending)', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a')], T0);
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    store.setLocalContent(a, 77, T0 + 5);
+    store.replaceListing(ROOT_INO, [], T0 + 6);
+    expect(store.get(a)).toMatchObject({ dirty: true, size: 77, remoteId: '1' });
+  });
+
+  it('never overwrites a dirty node from the listing', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a', { size: 10, md5: 'old' })], T0);
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    store.setLocalContent(a, 500, T0 + 5);
+    store.replaceListing(ROOT_INO, [file('1', 'a', { size: 10, md5: 'old', updatedAt: T0 - 1 })], T0 + 6);
+    expect(store.get(a)).toMatchObject({ size: 500, mtimeMs: T0 + 5, dirty: true });
+  });
+
+  it('a dirty local node shadows a remote entry of the same name (no row for the remote entry)', () => {
+    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'same', isDir: false, now: T0, dirty: true });
+    store.replaceListing(ROOT_INO, [file('9', 'same', { size: 1234 })], T0 + 1);
+    expect(store.child(ROOT_INO, 'same')).toMatchObject({ ino: local, remoteId: null, dirty: true, size: 0 });
+    expect(store.getByRemote('9')).toBeUndefined();
+  });
+
+  it('a non-dirty node is replaced by a different remote entry of the same name', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'x', { size: 1 })], T0);
+    const old = store.child(ROOT_INO, 'x')!.ino;
+    store.replaceListing(ROOT_INO, [file('2', 'x', { size: 2 })], T0 + 1);
+    expect(store.child(ROOT_INO, 'x')).toMatchObject({ remoteId: '2', size: 2 });
+    expect(store.get(old)?.remoteId).not.toBe('1'); // (the rowid may be reused by the new row)
+    expect(store.getByRemote('1')).toBeUndefined();
+    expect(store.children(ROOT_INO)).toHaveLength(1);
+  });
+
+  it('a known node moving into a name held by an unrelated node elsewhere-listed replaces that node', () => {
+    store.replaceListing(ROOT_INO, [folder('10', 'a'), folder('20', 'b')], T0);
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    const b = store.child(ROOT_INO, 'b')!.ino;
+    store.replaceListing(a, [file('5', 'f')], T0);
+    store.replaceListing(b, [file('6', 'f')], T0);
+    const moving = store.child(a, 'f')!.ino;
+    // '5' moved to b (replacing '6' there)
+    store.replaceListing(b, [file('5', 'f')], T0 + 1);
+    expect(store.child(b, 'f')!.ino).toBe(moving);
+    expect(store.getByRemote('6')).toBeUndefined();
+  });
+
+  it('keeps the first of two entries with the same name', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'dup', { size: 1 }), file('2', 'dup', { size: 2 })], T0);
+    expect(store.children(ROOT_INO)).toHaveLength(1);
+    expect(store.child(ROOT_INO, 'dup')).toMatchObject({ remoteId: '1', size: 1 });
+  });
+
+  // BUG (src/meta/node-store.ts replaceListing): a same-name node is deleted by looking it up in `byName`, a
+  // snapshot taken before the loop, without checking whether that node's remote id is itself in the listing
+  // (renamed, still there). The four tests below fail until that is fixed.
+  it.fails('keeps every listed entry when two files swap names remotely', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'x'), file('2', 'y')], T0);
+    store.replaceListing(ROOT_INO, [file('1', 'y'), file('2', 'x')], T0 + 1);
+    expect(store.child(ROOT_INO, 'x')?.remoteId).toBe('2');
+    expect(store.child(ROOT_INO, 'y')?.remoteId).toBe('1');
+  });
+
+  it.fails('keeps the entry renamed remotely when a new entry takes its old name (listing order: renamed first)', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'report.txt')], T0);
+    store.replaceListing(ROOT_INO, [file('1', 'report-old.txt'), file('3', 'report.txt')], T0 + 1);
+    expect(names(ROOT_INO)).toEqual(['report-old.txt', 'report.txt']);
+    expect(store.getByRemote('1')?.name).toBe('report-old.txt');
+  });
+
+  it.fails('keeps the ino of a directory renamed remotely when a new directory takes its old name', () => {
+    store.replaceListing(ROOT_INO, [folder('1', 'photos')], T0);
+    const photos = store.child(ROOT_INO, 'photos')!.ino;
+    store.replaceListing(ROOT_INO, [folder('3', 'photos'), folder('1', 'photos-2023')], T0 + 1);
+    expect(store.getByRemote('1')?.ino).toBe(photos);
+  });
+
+  it.fails('never deletes a dirty file inside a directory renamed remotely when a new directory takes its old name', () => {
+    store.replaceListing(ROOT_INO, [folder('1', 'photos')], T0);
+    const photos = store.child(ROOT_INO, 'photos')!.ino;
+    store.replaceListing(photos, [], T0);
+    const local = store.insert({ remoteId: null, parentIno: photos, name: 'new.jpg', isDir: false, now: T0, dirty: true });
+    addJournalRow(local);
+    store.replaceListing(ROOT_INO, [folder('3', 'photos'), folder('1', 'photos-2023')], T0 + 1);
+    expect(store.get(local)?.name).toBe('new.jpg'); // (a rowid may be reused: compare the name)
+    expect(store.pathOf(local)).toBe('/photos-2023/new.jpg');
+    expect(journalRows(local)).toBe(1);
+  });
+});
+
+describe('rename', () => {
+  it('moves a node to another parent and name and bumps ctime', () => {
+    store.replaceListing(ROOT_INO, [folder('10', 'd'), file('1', 'a')], T0);
+    const d = store.child(ROOT_INO, 'd')!.ino;
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    store.rename(a, d, 'b', T0 + 50);
+    expect(store.child(ROOT_INO, 'a')).toBeUndefined();
+    expect(store.child(d, 'b')).toMatchObject({ ino: a, ctimeMs: T0 + 50, remoteId: '1' });
+  });
+
+  it('over an existing target removes the target (and its journal row)', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a'), file('2', 'b')], T0);
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    const b = store.child(ROOT_INO, 'b')!.ino;
+    addJournalRow(b);
+    store.rename(a, ROOT_INO, 'b', T0 + 1);
+    expect(store.get(b)).toBeUndefined();
+    expect(journalRows(b)).toBe(0);
+    expect(store.child(ROOT_INO, 'b')!.ino).toBe(a);
+    expect(names(ROOT_INO)).toEqual(['b']);
+  });
+
+  it('to its own name is a no-op that keeps the node', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a')], T0);
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    store.rename(a, ROOT_INO, 'a', T0 + 1);
+    expect(store.get(a)).toBeDefined();
+  });
+});
+
+describe('setLocalContent / setMtime / commitUpload', () => {
+  it('setLocalContent marks dirty with the local size and mtime', () => {
+    const f = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'f', isDir: false, now: T0, dirty: false });
+    store.setLocalContent(f, 4096, T0 + 9);
+    expect(store.get(f)).toMatchObject({ size: 4096, mtimeMs: T0 + 9, dirty: true });
+    store.setMtime(f, T0 + 99);
+    expect(store.get(f)!.mtimeMs).toBe(T0 + 99);
+  });
+
+  it('commitUpload records remote id, md5, size and clears dirty', () => {
+    const f = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'f', isDir: false, now: T0, dirty: true });
+    store.setLocalContent(f, 3, T0);
+    store.commitUpload(f, '555', 'cafebabe', 3);
+    expect(store.get(f)).toMatchObject({ remoteId: '555', md5: 'cafebabe', size: 3, dirty: false });
+    expect(store.getByRemote('555')!.ino).toBe(f);
+  });
+
+  it('commitUpload drops another node already holding that remote id (listed before the commit)', () => {
+    const f = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'f', isDir: false, now: T0, dirty: true });
+    store.insert({ remoteId: '555', parentIno: ROOT_INO, name: 'f-listed', isDir: false, now: T0 });
+    store.commitUpload(f, '555', 'cafebabe', 3);
+    expect(store.getByRemote('555')!.ino).toBe(f);
+    expect(store.child(ROOT_INO, 'f-listed')).toBeUndefined();
+  });
+
+  it('a committed node is then subject to listings like any other (no longer dirty)', () => {
+    const f = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'f', isDir: false, now: T0, dirty: true });
+    store.commitUpload(f, '555', 'cafebabe', 3);
+    store.replaceListing(ROOT_INO, [file('555', 'f', { size: 3, md5: 'cafebabe' })], T0 + 1);
+    expect(store.child(ROOT_INO, 'f')!.ino).toBe(f);
+    store.replaceListing(ROOT_INO, [], T0 + 2);
+    expect(store.get(f)).toBeUndefined();
+  });
+});
+
+describe('delete', () => {
+  it('cascades to children, grandchildren and their upload_journal rows', () => {
+    store.replaceListing(ROOT_INO, [folder('10', 'd')], T0);
+    const d = store.child(ROOT_INO, 'd')!.ino;
+    store.replaceListing(d, [folder('11', 'sub')], T0);
+    const sub = store.child(d, 'sub')!.ino;
+    const deep = store.insert({ remoteId: null, parentIno: sub, name: 'deep', isDir: false, now: T0, dirty: true });
+    const top = store.insert({ remoteId: null, parentIno: d, name: 'top', isDir: false, now: T0, dirty: true });
+    addJournalRow(deep);
+    addJournalRow(top);
+    const other = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'other', isDir: false, now: T0, dirty: true });
+    addJournalRow(other);
+
+    store.delete(d);
+    for (const ino of [d, sub, deep, top]) expect(store.get(ino)).toBeUndefined();
+    expect(journalRows(deep)).toBe(0);
+    expect(journalRows(top)).toBe(0);
+    expect(journalRows(other)).toBe(1);
+    expect(store.get(other)).toBeDefined();
+  });
+});
+
+describe('listing marks', () => {
+  it('markListed / invalidateListing / invalidateAllListings', () => {
+    const d = store.insert({ remoteId: '10', parentIno: ROOT_INO, name: 'd', isDir: true, now: T0 });
+    store.markListed(d, T0 + 3);
+    store.markListed(ROOT_INO, T0 + 4);
+    expect(store.get(d)!.listedAt).toBe(T0 + 3);
+    store.invalidateListing(d);
+    expect(store.get(d)!.listedAt).toBeNull();
+    expect(store.get(ROOT_INO)!.listedAt).toBe(T0 + 4);
+    store.markListed(d, T0 + 5);
+    store.invalidateAllListings();
+    expect(store.get(d)!.listedAt).toBeNull();
+    expect(store.get(ROOT_INO)!.listedAt).toBeNull();
+  });
+});
+
+describe('pathOf', () => {
+  it('builds the absolute path from the root', () => {
+    expect(store.pathOf(ROOT_INO)).toBe('/');
+    const a = store.insert({ remoteId: '1', parentIno: ROOT_INO, name: 'a', isDir: true, now: T0 });
+    const b = store.insert({ remoteId: '2', parentIno: a, name: 'b c', isDir: true, now: T0 });
+    const f = store.insert({ remoteId: null, parentIno: b, name: '文件.txt', isDir: false, now: T0, dirty: true });
+    expect(store.pathOf(a)).toBe('/a');
+    expect(store.pathOf(f)).toBe('/a/b c/文件.txt');
+    store.rename(b, ROOT_INO, 'z', T0);
+    expect(store.pathOf(f)).toBe('/z/文件.txt');
+  });
+});
+
+describe('persistence', () => {
+  it('reopening the same db file keeps nodes, inos, dirty flags, listing marks, kv and journal rows', () => {
+    store.replaceListing(ROOT_INO, [folder('10', 'd'), file('1', 'a', { size: 5, md5: 'm' })], T0);
+    const d = store.child(ROOT_INO, 'd')!.ino;
+    const a = store.child(ROOT_INO, 'a')!.ino;
+    const local = store.insert({ remoteId: null, parentIno: d, name: 'pending', isDir: false, now: T0, dirty: true });
+    store.setLocalContent(local, 3, T0 + 1);
+    addJournalRow(local);
+    store.kvSet('uid', '42');
+    db.close();
+
+    db = openMetaDb(dbPath);
+    store = new NodeStore(db);
+    store.ensureRoot('100', T0 + 100);
+    expect(store.get(ROOT_INO)!.listedAt).toBe(T0);
+    expect(store.child(ROOT_INO, 'd')!.ino).toBe(d);
+    expect(store.child(ROOT_INO, 'a')).toMatchObject({ ino: a, size: 5, md5: 'm', remoteId: '1' });
+    expect(store.child(d, 'pending')).toMatchObject({ ino: local, dirty: true, size: 3, remoteId: null });
+    expect(journalRows(local)).toBe(1);
+    expect(store.kvGet('uid')).toBe('42');
+    // a new node after reopening does not reuse an ino
+    const fresh = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'fresh', isDir: false, now: T0, dirty: true });
+    expect([ROOT_INO, d, a, local]).not.toContain(fresh);
+  });
+
+  it('transaction() rolls back every change when the function throws', () => {
+    expect(() => store.transaction(() => {
+      store.insert({ remoteId: '1', parentIno: ROOT_INO, name: 'a', isDir: false, now: T0 });
+      throw new Error('boom');
+    })).toThrow('boom');
+    expect(store.child(ROOT_INO, 'a')).toBeUndefined();
+  });
+});
