@@ -49,7 +49,17 @@ export function tokenFilePath(stateDir: string, apiBase: string, clientId: strin
 
 /** POST /api/v1/access_token {clientID, clientSecret} → {accessToken, expiredAt (RFC 3339)}. */
 export async function fetchAccessToken(t: Transport, clientId: string, clientSecret: string, clock: Clock, signal?: AbortSignal): Promise<TokenRecord> {
-  const data = asObj(await t.call(ENDPOINTS.accessToken, { json: { clientID: clientId, clientSecret }, signal }), 'access_token data');
+  let raw;
+  try {
+    raw = await t.call(ENDPOINTS.accessToken, { json: { clientID: clientId, clientSecret }, signal });
+  } catch (e) {
+    // Any business answer of the token endpoint (bad credentials, too many tokens…) is an auth failure.
+    if (e instanceof PanError && e.code !== undefined && (e.kind === 'api' || e.kind === 'not-found' || e.kind === 'invalid-name')) {
+      throw new PanError({ kind: 'auth', code: e.code, traceId: e.traceId, endpoint: e.endpoint, cause: e, message: e.message });
+    }
+    throw e;
+  }
+  const data = asObj(raw, 'access_token data');
   const accessToken = strField(data, 'accessToken', 'access_token');
   if (!accessToken) throw new PanError({ kind: 'auth', message: 'access_token: response has no accessToken', endpoint: ENDPOINTS.accessToken.name });
   const exp = parseRfc3339(strField(data, 'expiredAt'));

@@ -163,9 +163,9 @@ export class Transport {
       headers['Content-Type'] = opts.multipart.contentType;
       headers['Content-Length'] = String(opts.multipart.length);
       body = opts.multipart.stream();
-    } else if (opts.json !== undefined) {
+    } else {
       headers['Content-Type'] = 'application/json';
-      body = stringifyJson(opts.json);
+      if (opts.json !== undefined) body = stringifyJson(opts.json);
     }
     const timeout = ep.host === 'upload' ? this.o.uploadTimeoutMs : this.o.requestTimeoutMs;
     let res: Dispatcher.ResponseData;

@@ -80,6 +80,15 @@ describe('auth', () => {
     expect(srv.count('/api/v1/user/info')).toBe(2);
   });
 
+  it('50 concurrent calls refused with the same token trigger one refresh', async () => {
+    srv.route('/api/v1/user/info', (r, res) => (r.headers.authorization === 'Bearer tok-1' ? envelope(res, 401, null, 'token is expired') : envelope(res, 0, USER)));
+    const c = client();
+    await c.userInfo().catch(() => undefined); // tok-1 is fetched, refused, tok-2 fetched
+    srv.route('/api/v1/user/info', (r, res) => (r.headers.authorization === 'Bearer tok-2' ? envelope(res, 401, null, 'token is expired') : envelope(res, 0, USER)));
+    await Promise.all(Array.from({ length: 50 }, () => c.userInfo()));
+    expect(srv.count('/api/v1/access_token')).toBe(3);
+  });
+
   it('a token that keeps being refused surfaces as auth after one refresh', async () => {
     srv.route('/api/v1/user/info', (_r, res) => envelope(res, 401, null, 'token is expired'));
     const err = await client().userInfo().catch((e: unknown) => e);
@@ -92,7 +101,7 @@ describe('auth', () => {
     srv.route('/api/v1/access_token', (_r, res) => (fail ? envelope(res, 1, null, 'clientSecret错误') : envelope(res, 0, { accessToken: 'good', expiredAt: '2099-01-01T00:00:00+08:00' })));
     const clock = instantClock(Date.now());
     const c = client({ clock });
-    await expect(c.userInfo()).rejects.toMatchObject({ kind: 'api', endpoint: 'access_token' });
+    await expect(c.userInfo()).rejects.toMatchObject({ kind: 'auth', code: 1, endpoint: 'access_token' });
     fail = false;
     // within the back-off window: the last error, at once, without a request
     await expect(c.userInfo()).rejects.toMatchObject({ endpoint: 'access_token' });
@@ -212,6 +221,31 @@ describe('endpoints', () => {
     expect(d).toMatchObject({ id: '14749954', parentId: '14749926', name: 'k.exe' });
     expect(d.updatedAt).toBe(d.createdAt);
     expect(srv.seen.find((s) => s.path === '/api/v1/file/detail')!.query.get('fileID')).toBe('14749954');
+  });
+
+  it('a retried create that clashes with its own landed instant upload answers reuse', async () => {
+    let n = 0;
+    srv.route('/upload/v2/file/create', (_r, res) => {
+      if (++n === 1) { res.socket?.destroy(); return; }
+      envelope(res, 1, null, '该目录下文件名重复无法创建');
+    });
+    const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
+    srv.route('/api/v2/file/list', (_r, res) => envelope(res, 0, { lastFileId: -1, fileList: [{ fileId: 88, filename: 'e', type: 0, size: 0, etag: md5, parentFileId: 0, trashed: 0 }] }));
+    expect(await client().uploadCreate({ parentId: '0', filename: 'e', md5, size: 0 })).toEqual({ reuse: true, fileId: '88' });
+  });
+
+  it('a first-attempt clash is not second-guessed', async () => {
+    srv.route('/upload/v1/file/mkdir', (_r, res) => envelope(res, 1, null, '该目录下已经有同名文件夹,无法进行创建'));
+    await expect(client().mkdir('0', 'd')).rejects.toMatchObject({ kind: 'name-clash' });
+    expect(srv.count('/api/v2/file/list')).toBe(0);
+  });
+
+  it('the total time budget bounds retries', async () => {
+    srv.route('/api/v1/user/info', (_r, res) => envelope(res, 429, null, '请求太频繁'));
+    const clock = instantClock(Date.now());
+    const err = await client({ clock, retry: { attempts: 100, baseMs: 1000, capMs: 1000, maxElapsedMs: 3000, random: () => 0.999 } }).userInfo().catch((e: unknown) => e);
+    expect(isPanError(err, 'rate-limited')).toBe(true);
+    expect(srv.count('/api/v1/user/info')).toBeLessThanOrEqual(4);
   });
 
   it('a move answering 文件已在当前文件夹中 is success', async () => {
