@@ -131,6 +131,23 @@ describe('StagingFile', () => {
     await f.close();
   });
 
+  it('re-hashing a big file does not block the event loop', async () => {
+    const f = await StagingFile.create(dir);
+    const data = ramp(16 * 1024 * 1024, 8);
+    await f.write(data, 1); // not from 0: no streaming hash
+    let ticks = 0;
+    const iv = setInterval(() => { ticks++; }, 0);
+    const t = setImmediate(() => { ticks++; });
+    try {
+      expect(await f.md5()).toBe(md5hex(Buffer.concat([Buffer.alloc(1), data])));
+    } finally {
+      clearInterval(iv);
+      clearImmediate(t);
+    }
+    expect(ticks).toBeGreaterThan(2);
+    await f.remove();
+  });
+
   it('reopens after close, and fromExisting resumes a file left by an earlier run', async () => {
     const f = await StagingFile.create(dir);
     const data = ramp(3 * 1024 * 1024 + 17, 4); // > one hash chunk
