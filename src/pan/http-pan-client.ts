@@ -1,5 +1,5 @@
 // HttpPanClient: PanApi over the real 123 Open HTTP API. Owns: one small method per endpoint (request
-// shape → typed result), name checks before any request, and the recovery rules for non-idempotent
+// shape → typed result; the upload endpoints live in upload-calls.ts), name checks before any request, and the recovery rules for non-idempotent
 // calls whose earlier attempt may have landed (see each method). Composition: Transport (retry,
 // envelope), TokenManager (auth), RateLimiter, RangeFetcher (CDN reads). Invariant: every id crosses the
 // wire as a raw JSON integer (wireId) and comes back as a FileId string.
@@ -8,22 +8,22 @@ import { Agent, interceptors, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
 import { toFileId, type FileId } from '../core/ids.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { nameProblem } from '../core/names.js';
 import type {
   DownloadLink, ListPage, PanApi, RemoteEntry, UploadCompleteResult, UploadCreateResult, UserInfo,
 } from './api.js';
 import { fetchAccessToken, TokenManager } from './auth.js';
 import { retryPolicy, type RetryOptions } from './backoff.js';
 import { asObj, boolField, field, idField, numField, strField, toRemoteEntry } from './decode.js';
-import { BATCH_LIMIT, ENDPOINTS, LIST_LIMIT, MAX_CREATE_SIZE, MAX_SINGLE_SIZE, type EndpointSpec } from './endpoints.js';
+import { BATCH_LIMIT, ENDPOINTS, LIST_LIMIT } from './endpoints.js';
 import { PanError } from './errors.js';
 import { wireId, type Json } from './json.js';
-import { buildMultipart } from './multipart.js';
+import { checkName } from './names.js';
 import { RangeFetcher } from './ranges.js';
 import { RateLimiter } from './rate-limiter.js';
 import { wireTimeMs } from './time.js';
 import { Transport } from './transport.js';
-import { CODE_VERIFYING, isAlreadyInFolder } from './wire-errors.js';
+import { UploadCalls } from './upload-calls.js';
+import { isAlreadyInFolder } from './wire-errors.js';
 
 export const DEFAULT_API_BASE = 'https://open-api.123pan.com';
 /** download_info URL lifetime is undocumented; one client reads "2 h", so 2 h minus 15 min margin. */
@@ -63,11 +63,6 @@ export interface HttpPanClientOptions {
   directLinkTtlMs?: number;
 }
 
-function checkName(name: string, endpoint: string): void {
-  const p = nameProblem(name);
-  if (p) throw new PanError({ kind: 'invalid-name', endpoint, message: `invalid name ${JSON.stringify(name)}: ${p.reason}` });
-}
-
 function chunks<T>(xs: T[], n: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
@@ -78,6 +73,7 @@ export class HttpPanClient implements PanApi {
   readonly tokens: TokenManager;
   private readonly t: Transport;
   private readonly ranges: RangeFetcher;
+  private readonly up: UploadCalls;
   private readonly clock: Clock;
   private readonly ownDispatcher: Agent | undefined;
   private readonly linkTtlMs: number;
@@ -103,6 +99,7 @@ export class HttpPanClient implements PanApi {
       fetchToken: (signal) => fetchAccessToken(this.t, o.clientId, o.clientSecret, this.clock, signal),
     });
     this.t.setAuth(this.tokens);
+    this.up = new UploadCalls(this.t, (parentId) => this.listAll(parentId));
     this.ranges = new RangeFetcher({
       dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
       clock: this.clock, logger, retry, timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
@@ -253,107 +250,11 @@ export class HttpPanClient implements PanApi {
     return this.ranges.fetch(url, start, end, signal);
   }
 
-  // ---- uploading ----
+  // ---- uploading (upload-calls.ts) ----
 
-  private checkUpload(ep: EndpointSpec, filename: string, md5: string, size: number, max: number): void {
-    checkName(filename, ep.name);
-    if (!/^[0-9a-fA-F]{32}$/.test(md5)) throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: etag must be a hex MD5` });
-    if (!(size >= 0) || !Number.isSafeInteger(size)) throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: bad size ${size}` });
-    if (size > max) throw new PanError({ kind: 'too-large', endpoint: ep.name, message: `${ep.name}: ${size} bytes is over the ${max}-byte limit` });
-  }
-
-  /** A landed create (instant upload) + a retry answering a clash is found again by name, MD5 and size. */
-  private findUploaded(parentId: FileId, filename: string, md5: string, size: number): Promise<RemoteEntry | undefined> {
-    return this.listAll(parentId).then((rows) => rows.find((r) => !r.isDir && r.name === filename && r.md5 === md5 && r.size === size));
-  }
-
-  async uploadCreate(req: { parentId: FileId; filename: string; md5: string; size: number; duplicate?: 1 | 2 }): Promise<UploadCreateResult> {
-    const ep = ENDPOINTS.uploadCreate;
-    this.checkUpload(ep, req.filename, req.md5, req.size, MAX_CREATE_SIZE);
-    const etag = req.md5.toLowerCase();
-    const d = asObj(await this.t.call(ep, {
-      json: { parentFileID: wireId(req.parentId), filename: req.filename, etag, size: req.size, duplicate: req.duplicate },
-      recover: async (e, { retried }) => {
-        if (e.kind !== 'name-clash' || !retried) return undefined;
-        const hit = await this.findUploaded(req.parentId, req.filename, etag, req.size);
-        return hit ? { reuse: true, fileID: hit.id } : undefined;
-      },
-    }), 'create data');
-    const fileId = field(d, 'fileID', 'fileId');
-    if (boolField(d, 'reuse') && fileId !== undefined && fileId !== null && toFileId(fileId) !== '0') {
-      return { reuse: true, fileId: toFileId(fileId) };
-    }
-    const preuploadId = strField(d, 'preuploadID');
-    if (!preuploadId) {
-      // reuse:true with fileID 0 and no session (seen on the web API, §4.6): nothing to upload into.
-      throw new PanError({ kind: 'api', endpoint: ep.name, retryable: true, message: `${ep.name}: answer has neither a file id nor a preuploadID` });
-    }
-    const rawServers = field(d, 'servers');
-    let servers = Array.isArray(rawServers) ? rawServers.filter((s): s is string => typeof s === 'string' && s !== '') : [];
-    if (servers.length === 0) servers = await this.uploadDomains();
-    return { reuse: false, preuploadId, sliceSize: numField(d, 'sliceSize'), servers };
-  }
-
-  async uploadSlice(req: { server: string; preuploadId: string; sliceNo: number; sliceMd5: string; data: Buffer; signal?: AbortSignal }): Promise<void> {
-    await this.t.call(ENDPOINTS.uploadSlice, {
-      baseUrl: req.server,
-      signal: req.signal,
-      multipart: buildMultipart(
-        { preuploadID: req.preuploadId, sliceNo: String(req.sliceNo), sliceMD5: req.sliceMd5.toLowerCase() },
-        { field: 'slice', filename: `slice.part${req.sliceNo}`, data: req.data },
-      ),
-    });
-  }
-
-  /** One poll. 20103 (still verifying) and completed=false → {completed:false}; a business error → 'upload-failed'. */
-  async uploadComplete(preuploadId: string): Promise<UploadCompleteResult> {
-    const ep = ENDPOINTS.uploadComplete;
-    let data: Json;
-    try {
-      data = await this.t.call(ep, {
-        json: { preuploadID: preuploadId },
-        recover: (e) => (e.code === CODE_VERIFYING ? { completed: false, fileID: 0 } : undefined),
-      });
-    } catch (e) {
-      if (e instanceof PanError && e.code !== undefined && !['auth', 'rate-limited', 'transport', 'aborted'].includes(e.kind)) {
-        throw new PanError({ kind: 'upload-failed', code: e.code, traceId: e.traceId, endpoint: ep.name, cause: e, message: e.message });
-      }
-      throw e;
-    }
-    return this.completion(data);
-  }
-
-  private completion(data: Json): UploadCompleteResult {
-    const d = asObj(data ?? {}, 'complete data');
-    const raw = field(d, 'fileID', 'fileId');
-    const fileId = raw === undefined || raw === null ? '0' : toFileId(raw);
-    return { completed: boolField(d, 'completed') && fileId !== '0', fileId };
-  }
-
-  /** data is a bare array of base URLs. */
-  async uploadDomains(): Promise<string[]> {
-    const data = await this.t.call(ENDPOINTS.uploadDomain);
-    const list = Array.isArray(data) ? data.filter((s): s is string => typeof s === 'string' && s !== '') : [];
-    if (list.length === 0) throw new PanError({ kind: 'api', endpoint: ENDPOINTS.uploadDomain.name, message: 'upload/domain: no upload server' });
-    return list;
-  }
-
-  async uploadSingle(req: { server: string; parentId: FileId; filename: string; md5: string; size: number; data: Buffer; duplicate?: 1 | 2 }): Promise<UploadCompleteResult> {
-    const ep = ENDPOINTS.uploadSingle;
-    this.checkUpload(ep, req.filename, req.md5, req.size, MAX_SINGLE_SIZE);
-    if (req.data.length !== req.size) throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: data is ${req.data.length} bytes, size says ${req.size}` });
-    const etag = req.md5.toLowerCase();
-    const fields: Record<string, string> = { parentFileID: req.parentId, filename: req.filename, etag, size: String(req.size) };
-    if (req.duplicate) fields.duplicate = String(req.duplicate);
-    const data = await this.t.call(ep, {
-      baseUrl: req.server,
-      multipart: buildMultipart(fields, { field: 'file', filename: req.filename, data: req.data }),
-      recover: async (e, { retried }) => {
-        if (e.kind !== 'name-clash' || !retried) return undefined;
-        const hit = await this.findUploaded(req.parentId, req.filename, etag, req.size);
-        return hit ? { fileID: hit.id, completed: true } : undefined;
-      },
-    });
-    return this.completion(data);
-  }
+  uploadCreate(req: Parameters<UploadCalls['create']>[0]): Promise<UploadCreateResult> { return this.up.create(req); }
+  uploadSlice(req: Parameters<UploadCalls['slice']>[0]): Promise<void> { return this.up.slice(req); }
+  uploadComplete(preuploadId: string): Promise<UploadCompleteResult> { return this.up.complete(preuploadId); }
+  uploadDomains(): Promise<string[]> { return this.up.domains(); }
+  uploadSingle(req: Parameters<UploadCalls['single']>[0]): Promise<UploadCompleteResult> { return this.up.single(req); }
 }
