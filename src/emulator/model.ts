@@ -5,6 +5,7 @@
 // trashed=1 and removes the whole subtree; ids never change on rename/move; overwrite (duplicate=2)
 // trashes the old file and gives the new one a new id.
 
+import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import { ApiError, CODE, MSG, notFound } from './errors.js';
 import { checkName, suffixedName } from './names.js';
@@ -20,10 +21,18 @@ export class Model {
   constructor(readonly store: Store, private readonly clock: Clock) {}
 
   private get db() { return this.store.db; }
+  private readonly stmts = new Map<string, Database.Statement<unknown[], unknown>>();
+
+  /** Prepared statements are cached: seeding inserts thousands of rows in one transaction. */
+  private q(sql: string): Database.Statement<unknown[], unknown> {
+    let st = this.stmts.get(sql);
+    if (!st) { st = this.db.prepare(sql); this.stmts.set(sql, st); }
+    return st;
+  }
 
   get(id: bigint): FileRow | undefined {
     if (id === 0n) return ROOT;
-    const r = this.db.prepare('SELECT * FROM files WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.q('SELECT * FROM files WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? rowFromDb(r) : undefined;
   }
 
@@ -41,25 +50,25 @@ export class Model {
   }
 
   liveChild(parentId: bigint, name: string): FileRow | undefined {
-    const r = this.db.prepare('SELECT * FROM files WHERE parent_id = ? AND name = ? AND trashed = 0').get(parentId, name) as Record<string, unknown> | undefined;
+    const r = this.q('SELECT * FROM files WHERE parent_id = ? AND name = ? AND trashed = 0').get(parentId, name) as Record<string, unknown> | undefined;
     return r ? rowFromDb(r) : undefined;
   }
 
   /** Children (live and trashed) with id > afterId, by id. */
   page(parentId: bigint, afterId: bigint, limit: number): FileRow[] {
-    return (this.db.prepare('SELECT * FROM files WHERE parent_id = ? AND id > ? ORDER BY id LIMIT ?').all(parentId, afterId, limit) as Array<Record<string, unknown>>).map(rowFromDb);
+    return (this.q('SELECT * FROM files WHERE parent_id = ? AND id > ? ORDER BY id LIMIT ?').all(parentId, afterId, limit) as Array<Record<string, unknown>>).map(rowFromDb);
   }
 
   /** Whole-drive name search (v2 list searchData): mode 0 substring, 1 exact. */
   search(text: string, exact: boolean, afterId: bigint, limit: number): FileRow[] {
     const sql = exact ? 'name = ?' : "instr(name, ?) > 0";
-    return (this.db.prepare(`SELECT * FROM files WHERE ${sql} AND id > ? ORDER BY id LIMIT ?`).all(text, afterId, limit) as Array<Record<string, unknown>>).map(rowFromDb);
+    return (this.q(`SELECT * FROM files WHERE ${sql} AND id > ? ORDER BY id LIMIT ?`).all(text, afterId, limit) as Array<Record<string, unknown>>).map(rowFromDb);
   }
 
   insert(parentId: bigint, name: string, type: 0 | 1, size: number, md5: string): bigint {
     const id = this.store.allocId();
     const now = this.clock.now();
-    this.db.prepare('INSERT INTO files(id, parent_id, name, type, size, md5, trashed, create_at, update_at) VALUES (?,?,?,?,?,?,0,?,?)')
+    this.q('INSERT INTO files(id, parent_id, name, type, size, md5, trashed, create_at, update_at) VALUES (?,?,?,?,?,?,0,?,?)')
       .run(id, parentId, name, type, size, md5, now, now);
     return id;
   }
@@ -88,7 +97,7 @@ export class Model {
     if (id === 0n || r.trashed) throw notFound();
     if (r.name === n) return;
     if (this.liveChild(r.parentId, n)) throw new ApiError(CODE.generic, MSG.renameClash);
-    this.db.prepare('UPDATE files SET name = ?, update_at = ? WHERE id = ?').run(n, this.clock.now(), id);
+    this.q('UPDATE files SET name = ?, update_at = ? WHERE id = ?').run(n, this.clock.now(), id);
   }
 
   isAncestorOrSelf(ancestor: bigint, id: bigint): boolean {
@@ -113,13 +122,13 @@ export class Model {
       return r;
     });
     const now = this.clock.now();
-    const upd = this.db.prepare('UPDATE files SET parent_id = ?, update_at = ? WHERE id = ?');
+    const upd = this.q('UPDATE files SET parent_id = ?, update_at = ? WHERE id = ?');
     this.db.transaction(() => { for (const r of rows) upd.run(to, now, r.id); })();
   }
 
   trash(ids: bigint[]): void {
     const rows = ids.map((id) => { if (id === 0n) throw notFound(); return this.require(id); });
-    const upd = this.db.prepare('UPDATE files SET trashed = 1, update_at = ? WHERE id = ?');
+    const upd = this.q('UPDATE files SET trashed = 1, update_at = ? WHERE id = ?');
     const now = this.clock.now();
     this.db.transaction(() => { for (const r of rows) if (!r.trashed) upd.run(now, r.id); })();
   }
@@ -128,14 +137,14 @@ export class Model {
   delete(ids: bigint[]): void {
     const rows = ids.map((id) => this.require(id));
     if (rows.some((r) => !r.trashed)) throw new ApiError(CODE.generic, '文件不在回收站中，无法彻底删除');
-    const sub = this.db.prepare(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id)
+    const sub = this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id)
       SELECT f.id, f.md5, f.size FROM files f JOIN t ON f.id = t.id`);
     const blobs: Array<{ md5: string; size: number }> = [];
     this.db.transaction(() => {
       for (const r of rows) {
         for (const x of sub.all(r.id) as Array<{ id: bigint; md5: string; size: bigint }>) {
           blobs.push({ md5: x.md5, size: Number(x.size) });
-          this.db.prepare('DELETE FROM files WHERE id = ?').run(x.id);
+          this.q('DELETE FROM files WHERE id = ?').run(x.id);
         }
       }
     })();
@@ -145,7 +154,7 @@ export class Model {
   /** Restore to the original parent; items whose parent is gone/trashed or whose name clashes are abnormal. */
   recover(ids: bigint[]): bigint[] {
     const abnormal: bigint[] = [];
-    const upd = this.db.prepare('UPDATE files SET trashed = 0, update_at = ? WHERE id = ?');
+    const upd = this.q('UPDATE files SET trashed = 0, update_at = ? WHERE id = ?');
     for (const id of ids) {
       const r = this.require(id);
       if (!r.trashed) continue;
@@ -185,13 +194,13 @@ export class Model {
 
   /** Accumulated size of live descendants (detail of a folder). */
   folderSize(id: bigint): number {
-    const r = this.db.prepare(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id WHERE f.trashed = 0)
+    const r = this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id WHERE f.trashed = 0)
       SELECT COALESCE(SUM(f.size), 0) AS s FROM files f JOIN t ON f.id = t.id WHERE f.type = 0 AND f.trashed = 0`).get(id) as { s: bigint };
     return Number(r.s);
   }
 
   spaceUsed(): number {
-    return Number((this.db.prepare('SELECT COALESCE(SUM(size), 0) AS s FROM files WHERE type = 0').get() as { s: bigint }).s);
+    return Number((this.q('SELECT COALESCE(SUM(size), 0) AS s FROM files WHERE type = 0').get() as { s: bigint }).s);
   }
 
   /** Names from the root down to id (root → []). */
@@ -214,10 +223,10 @@ export class Model {
   }
 
   all(): FileRow[] {
-    return (this.db.prepare('SELECT * FROM files ORDER BY id').all() as Array<Record<string, unknown>>).map(rowFromDb);
+    return (this.q('SELECT * FROM files ORDER BY id').all() as Array<Record<string, unknown>>).map(rowFromDb);
   }
 
   setDirectLink(id: bigint, on: boolean): void {
-    this.db.prepare('UPDATE files SET direct_link = ? WHERE id = ?').run(on ? 1 : 0, id);
+    this.q('UPDATE files SET direct_link = ? WHERE id = ?').run(on ? 1 : 0, id);
   }
 }

@@ -11,6 +11,8 @@ import { ApiError, CODE } from './errors.js';
 
 /** Files hashed concurrently: enough to overlap I/O, few enough to bound open descriptors. */
 const HASH_CONCURRENCY = 16;
+/** Files up to this size are hashed from one read (streams cost more than the data for tiny files). */
+const SMALL_FILE = 1024 * 1024;
 
 interface Entry { rel: string[]; type: 0 | 1; abs: string; size: number; md5: string }
 
@@ -22,7 +24,8 @@ function walk(dir: string, rel: string[], out: Entry[]): void {
   }
 }
 
-async function md5File(p: string): Promise<string> {
+async function md5File(p: string, size: number): Promise<string> {
+  if (size <= SMALL_FILE) return crypto.createHash('md5').update(await fs.promises.readFile(p)).digest('hex');
   const h = crypto.createHash('md5');
   for await (const c of fs.createReadStream(p, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) h.update(c);
   return h.digest('hex');
@@ -34,7 +37,7 @@ export async function seedTree(s: EmuState, dir: string, parentPath = '/'): Prom
   const files = entries.filter((e) => e.type === 0);
   let next = 0;
   await Promise.all(Array.from({ length: HASH_CONCURRENCY }, async () => {
-    while (next < files.length) { const e = files[next++]!; e.md5 = await md5File(e.abs); }
+    while (next < files.length) { const e = files[next++]!; e.md5 = await md5File(e.abs, e.size); }
   }));
   for (const e of files) s.store.putBlob(e.abs, e.md5, e.size, 'link');
   const base = parentPath.split('/').filter((x) => x !== '');
