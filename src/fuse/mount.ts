@@ -178,7 +178,13 @@ function makeHandle(
       if (state !== 'mounted') return;
       state = 'unmounting';
       timer?.cancel();
-      if (await findMount(mnt)) await fusermountUnmount(mnt);
+      try {
+        if (await findMount(mnt)) await fusermountUnmount(mnt);
+      } catch (err) {
+        state = 'mounted'; // still mounted: let the caller retry, keep watching
+        poll();
+        throw err;
+      }
       releaseNative();
       state = 'gone';
       log.info('unmounted');

@@ -3,6 +3,7 @@
 // unmounts in afterEach, pass or fail.
 
 import { promises as fsp } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -212,5 +213,22 @@ describe('fuse adapter through a real mount', () => {
     expect(end.source).toBe('native');
     expect(end.allocated).toBeLessThanOrEqual(base.allocated + 64);
     expect(end.allocated).toBeLessThan(400); // unpatched: ~12,000 after 200 bursts
+  });
+
+  // Proves the leak test can fail: the same bursts against upstream's prebuilt binary (selected with
+  // node-gyp-build's FUSE_NATIVE_PREBUILD override) grow the count by ~50 per burst.
+  it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('control: the upstream prebuilt binary does leak', async () => {
+    const pre = path.join(work, 'prebuilt');
+    await fsp.mkdir(path.join(pre, 'prebuilds/linux-x64'), { recursive: true });
+    const fn = path.dirname(createRequire(import.meta.url).resolve('fuse-native/package.json'));
+    await fsp.copyFile(path.join(fn, 'prebuilds/linux-x64/node.napi.node'), path.join(pre, 'prebuilds/linux-x64/node.napi.node'));
+    const mnt = await newMountpoint('leak-control');
+    const d = await daemon(mnt, { FUSE_TEST_FILES: '64', FUSE_TEST_READ_DELAY_MS: '20', FUSE_NATIVE_PREBUILD: pre });
+    expect(d.ready.binding).toMatchObject({ kind: 'prebuilt', nativePatched: false });
+    expect((await runCommand(burst, [path.join(mnt, 'r'), '64', '30'])).stdout.trim()).toBe('0');
+    const { threads } = await d.stats();
+    console.log(`[fuse e2e] upstream prebuilt after 30 bursts: ${JSON.stringify(threads)}`);
+    expect(threads.allocated).toBeGreaterThan(500);
+    expect(await d.stop()).toBe(0);
   });
 });
