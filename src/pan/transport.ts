@@ -122,10 +122,14 @@ export class Transport {
           }
           throw e;
         }
+        const ambiguous = !meta.notSent && e.kind !== 'rate-limited';
+        // Never blindly repeat a non-idempotent request that may have landed unless the caller can read
+        // the duplicate's answer (recover).
+        if (ambiguous && !ep.idempotent && !opts.recover) throw e;
         const delay = backoffDelay(retry, attempt, meta.retryAfterMs);
         if (attempt >= retry.attempts || clock.now() + delay - started > retry.maxElapsedMs) throw e;
         this.o.logger.warn({ endpoint: ep.name, code: e.code, traceId: e.traceId, attempt, delayMs: delay, err: e.message }, 'pan: retrying');
-        if (!meta.notSent && e.code !== CODE_RATE) retried = true;
+        if (ambiguous) retried = true;
         try { await clock.sleep(delay, opts.signal); } catch (err) { throw abortError(ep.name, err); }
       }
     }
