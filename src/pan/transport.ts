@@ -115,7 +115,8 @@ export class Transport {
           attempt--; // the refresh is not a failure of the call
           continue;
         }
-        if (!e.retryable || e.endpoint !== ep.name) {
+        if (e.endpoint !== ep.name) throw e; // the token fetch failed: it has retried on its own
+        if (!e.retryable) {
           if (opts.recover && e.code !== undefined && e.kind !== 'transport') {
             const v = await opts.recover(e, { retried });
             if (v !== undefined) return v;
