@@ -1,0 +1,292 @@
+// Small fakes for driving PanVfs directly: an in-memory 123 tree (call recording, injectable failures,
+// gates to hold a call), a fake account, a ReadPort over the fake tree's bytes, the REAL StagingFile in a
+// tmp dir, and an UploadPort that journals into the real upload_journal table (so unlink's cascade is
+// observable) and records enqueue/hold/waitFor. Real NodeStore on a tmp SQLite file.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Clock } from '../../../src/core/clock.js';
+import { FsError, type FsErrorKind } from '../../../src/core/errors.js';
+import { silentLogger, type Logger } from '../../../src/core/logger.js';
+import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
+import { NodeStore } from '../../../src/meta/node-store.js';
+import { UploadJournal } from '../../../src/meta/upload-journal.js';
+import type { RemoteEntry, UserInfo } from '../../../src/pan/api.js';
+import { PanError, type PanErrorKind } from '../../../src/pan/errors.js';
+import { PanVfs, type VfsOptions } from '../../../src/vfs/pan-vfs.js';
+import type { FileRef, ReadHandleLike, ReadPort, StagingPort, UploadPort } from '../../../src/vfs/ports.js';
+import { StagingFile, stagingDir } from '../../../src/write/staging.js';
+
+export const T0 = 1_700_000_000_000;
+export const ROOT_ID = '0';
+
+export const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
+/** deterministic test bytes */
+export function ramp(n: number, seed = 0): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
+  return b;
+}
+
+export function panError(kind: PanErrorKind, message = kind): PanError {
+  return new PanError({ kind, message, code: kind === 'not-found' ? 5066 : 1 });
+}
+
+export class Deferred<T = void> {
+  resolve!: (v: T) => void;
+  reject!: (e: unknown) => void;
+  readonly promise = new Promise<T>((res, rej) => { this.resolve = res; this.reject = rej; });
+}
+
+export class FakeClock implements Clock {
+  nowMs = T0;
+  now(): number { return this.nowMs; }
+  advance(ms: number): void { this.nowMs += ms; }
+  sleep(): Promise<void> { return Promise.resolve(); }
+  setTimer(): { cancel(): void } { return { cancel: () => undefined }; }
+}
+
+interface RNode { id: string; parentId: string; name: string; isDir: boolean; data: Buffer; status: number; trashed: boolean; createdAt: number }
+type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash';
+export interface PanCall { method: PanMethod; args: unknown[] }
+
+/** The remote tree, as far as PanVfs needs it. */
+export class FakePan {
+  readonly nodes = new Map<string, RNode>();
+  readonly calls: PanCall[] = [];
+  /** errors thrown by the next call(s) of a method (FIFO) */
+  private readonly failures = new Map<PanMethod, unknown[]>();
+  /** calls of a method wait on this before acting (set to hold them) */
+  readonly gates = new Map<PanMethod, Promise<void>>();
+  private nextId = 1000;
+
+  constructor(private readonly clock: FakeClock) {
+    this.nodes.set(ROOT_ID, { id: ROOT_ID, parentId: '', name: '', isDir: true, data: Buffer.alloc(0), status: 0, trashed: false, createdAt: T0 });
+  }
+
+  // ---- seeding ----
+  addDir(parentId: string, name: string): string { return this.add(parentId, name, true, Buffer.alloc(0)); }
+  addFile(parentId: string, name: string, data: Buffer, status = 0): string { return this.add(parentId, name, false, data, status); }
+  private add(parentId: string, name: string, isDir: boolean, data: Buffer, status = 0): string {
+    const id = String(this.nextId++);
+    this.nodes.set(id, { id, parentId, name, isDir, data, status, trashed: false, createdAt: this.clock.now() - 60_000 });
+    return id;
+  }
+  /** live (not trashed) node at a path like "/a/b" */
+  at(path: string): RNode | undefined {
+    let cur = this.nodes.get(ROOT_ID)!;
+    for (const part of path.split('/').filter(Boolean)) {
+      const next = this.kids(cur.id).find((n) => n.name === part);
+      if (!next) return undefined;
+      cur = next;
+    }
+    return cur;
+  }
+  kids(parentId: string): RNode[] { return [...this.nodes.values()].filter((n) => n.parentId === parentId && !n.trashed && n.id !== ROOT_ID); }
+  failNext(method: PanMethod, err: unknown): void {
+    const q = this.failures.get(method) ?? [];
+    q.push(err);
+    this.failures.set(method, q);
+  }
+  count(method: PanMethod): number { return this.calls.filter((c) => c.method === method).length; }
+  mutations(): PanCall[] { return this.calls.filter((c) => c.method !== 'listAll'); }
+
+  private async enter(method: PanMethod, args: unknown[]): Promise<void> {
+    this.calls.push({ method, args });
+    await Promise.resolve();
+    const gate = this.gates.get(method);
+    if (gate) await gate;
+    const err = this.failures.get(method)?.shift();
+    if (err !== undefined) throw err;
+  }
+  private clash(parentId: string, name: string, except?: string): void {
+    if (this.kids(parentId).some((n) => n.name === name && n.id !== except)) {
+      throw new PanError({ kind: 'name-clash', message: `文件名重复: ${name}`, code: 1 });
+    }
+  }
+  private live(id: string): RNode {
+    const n = this.nodes.get(id);
+    if (!n || n.trashed) throw new PanError({ kind: 'not-found', message: `file ${id} not found`, code: 5066 });
+    return n;
+  }
+
+  // ---- the API PanVfs uses ----
+  async listAll(parentId: string): Promise<RemoteEntry[]> {
+    // the snapshot is taken when the request is made; the answer may arrive later (gate)
+    const snapshot = this.nodes.has(parentId) ? this.kids(parentId).map((n) => this.entry(n)) : null;
+    await this.enter('listAll', [parentId]);
+    if (snapshot === null || this.nodes.get(parentId)!.trashed) throw new PanError({ kind: 'not-found', message: 'folder not found', code: 5066 });
+    return snapshot;
+  }
+  async mkdir(parentId: string, name: string): Promise<string> {
+    await this.enter('mkdir', [parentId, name]);
+    this.live(parentId);
+    this.clash(parentId, name);
+    return this.addDir(parentId, name);
+  }
+  async rename(id: string, newName: string): Promise<void> {
+    await this.enter('rename', [id, newName]);
+    const n = this.live(id);
+    this.clash(n.parentId, newName, id);
+    n.name = newName;
+  }
+  async move(ids: string[], toParentId: string): Promise<void> {
+    await this.enter('move', [ids, toParentId]);
+    this.live(toParentId);
+    for (const id of ids) { const n = this.live(id); this.clash(toParentId, n.name, id); }
+    for (const id of ids) this.live(id).parentId = toParentId;
+  }
+  async trash(ids: string[]): Promise<void> {
+    await this.enter('trash', [ids]);
+    for (const id of ids) this.live(id).trashed = true;
+  }
+
+  private entry(n: RNode): RemoteEntry {
+    return {
+      id: n.id, name: n.name, isDir: n.isDir, size: n.isDir ? 0 : n.data.length, md5: n.isDir ? '' : md5(n.data),
+      parentId: n.parentId, status: n.status, trashed: false, createdAt: n.createdAt, updatedAt: n.createdAt,
+    };
+  }
+}
+
+export class FakeAccount {
+  calls = 0;
+  failWith: unknown = null;
+  info: UserInfo = {
+    uid: '42', nickname: 'tester', spaceUsed: 300, spacePermanent: 1000, spaceTemp: 500,
+    spaceTempExpireAt: 0, vip: false, directTraffic: 0,
+  };
+  async userInfo(): Promise<UserInfo> {
+    this.calls++;
+    if (this.failWith) throw this.failWith;
+    return { ...this.info };
+  }
+}
+
+/** ReadPort over the fake tree's bytes (looked up by id at open, like a real download). */
+export class FakeReader implements ReadPort {
+  readonly opened: FileRef[] = [];
+  readonly dropped: string[] = [];
+  reads = 0;
+  closed = 0;
+  failWith: unknown = null;
+  constructor(private readonly pan: FakePan) {}
+  open(ref: FileRef): ReadHandleLike {
+    this.opened.push(ref);
+    const node = this.pan.nodes.get(ref.id);
+    return {
+      read: async (position, length) => {
+        this.reads++;
+        if (this.failWith) throw this.failWith;
+        if (!node) throw new PanError({ kind: 'not-found', message: 'gone', code: 5066 });
+        return Buffer.from(node.data.subarray(position, position + length));
+      },
+      close: () => { this.closed++; },
+    };
+  }
+  dropFile(fileId: string): void { this.dropped.push(fileId); }
+}
+
+export interface Enqueued { ino: number; stagingPath: string; size: number; md5: string }
+
+/** UploadPort journaling into the real upload_journal table; nothing is uploaded unless a test commits. */
+export class FakeUploads implements UploadPort {
+  readonly enqueued: Enqueued[] = [];
+  readonly held: number[] = [];
+  readonly waited: number[] = [];
+  waitResult: () => Promise<void> = () => Promise.resolve();
+  constructor(readonly journal: UploadJournal) {}
+  enqueue(ino: number, stagingPath: string, size: number, md5sum: string): void {
+    this.enqueued.push({ ino, stagingPath, size, md5: md5sum });
+    this.journal.enqueue(ino, stagingPath, size, md5sum);
+  }
+  hold(ino: number): void { this.held.push(ino); this.journal.bump(ino); }
+  waitFor(ino: number): Promise<void> { this.waited.push(ino); return this.waitResult(); }
+  pendingStagingPath(ino: number): string | undefined { return this.journal.get(ino)?.stagingPath; }
+  last(): Enqueued | undefined { return this.enqueued.at(-1); }
+}
+
+export interface Harness {
+  vfs: PanVfs;
+  pan: FakePan;
+  store: NodeStore;
+  db: MetaDb;
+  journal: UploadJournal;
+  clock: FakeClock;
+  account: FakeAccount;
+  reader: FakeReader;
+  uploads: FakeUploads;
+  staging: StagingPort & { created: number; reopened: string[] };
+  dir: string;
+  stagingFiles(): string[];
+  /** a second PanVfs over the same store/journal/staging (a restarted daemon) */
+  restart(opts?: Partial<VfsOptions>): PanVfs;
+  close(): void;
+}
+
+export const DEFAULT_OPTS: VfsOptions = { readOnly: false, uid: 1234, gid: 5678, umask: 0o022, dirCacheTimeMs: 60_000 };
+
+export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan) => void, logger: Logger = silentLogger): Harness {
+  const dir = mkdtempSync(join(tmpdir(), 'pan123fs-vfs-'));
+  const clock = new FakeClock();
+  const pan = new FakePan(clock);
+  seed?.(pan);
+  const db = openMetaDb(join(dir, 'meta.db'));
+  const store = new NodeStore(db);
+  store.ensureRoot(ROOT_ID, clock.now());
+  const journal = new UploadJournal(db, clock);
+  const account = new FakeAccount();
+  const reader = new FakeReader(pan);
+  const uploads = new FakeUploads(journal);
+  const staging = {
+    created: 0,
+    reopened: [] as string[],
+    create(ino: number) { this.created++; return StagingFile.create(dir, `i${ino}`); },
+    reopen(p: string) { this.reopened.push(p); return StagingFile.fromExisting(p); },
+  };
+  const build = (o: Partial<VfsOptions>) => new PanVfs({ store, pan, account, reader, staging, uploads, clock, logger }, { ...DEFAULT_OPTS, ...o });
+  return {
+    vfs: build(opts), pan, store, db, journal, clock, account, reader, uploads, staging, dir,
+    stagingFiles: () => { try { return readdirSync(stagingDir(dir)); } catch { return []; } },
+    restart: (o = {}) => build({ ...opts, ...o }),
+    close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+export const flags = { RDONLY: 0, WRONLY: 1, RDWR: 2 } as const;
+
+/** await a promise expected to reject with FsError of `kind` */
+export async function expectFsError(p: Promise<unknown>, kind: FsErrorKind): Promise<FsError> {
+  let err: unknown;
+  try { await p; } catch (e) { err = e; }
+  if (!(err instanceof FsError)) throw new Error(`expected FsError ${kind}, got ${err === undefined ? 'success' : String(err)}`);
+  if (err.kind !== kind) throw new Error(`expected FsError ${kind}, got ${err.kind}: ${err.message}`);
+  return err;
+}
+
+/** create + write (one call) + release */
+export async function writeNew(vfs: PanVfs, path: string, data: Buffer): Promise<void> {
+  const fh = await vfs.create(path, 0o644);
+  if (data.length) await vfs.write(path, fh, data, data.length, 0);
+  await vfs.release(path, fh);
+}
+
+/** read `size` bytes from an open handle in chunks */
+export async function readHandle(vfs: PanVfs, path: string, fh: number, chunk = 4096): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let off = 0; ; ) {
+    const buf = Buffer.alloc(chunk);
+    const n = await vfs.read(path, fh, buf, chunk, off);
+    if (n === 0) break;
+    parts.push(Buffer.from(buf.subarray(0, n)));
+    off += n;
+  }
+  return Buffer.concat(parts);
+}
+
+/** open read-only, read everything, release */
+export async function readAll(vfs: PanVfs, path: string): Promise<Buffer> {
+  const fh = await vfs.open(path, flags.RDONLY);
+  try { return await readHandle(vfs, path, fh); } finally { await vfs.release(path, fh); }
+}
