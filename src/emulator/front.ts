@@ -31,7 +31,9 @@ export async function dispatch(s: EmuState, routes: Route[], req: IncomingMessag
         req.socket.destroy();
         return;
       case 'delay': await s.clock.sleep(fault.ms ?? 0); break;
-      case 'code': return sendEnvelope(res, fault.code!, fault.message ?? defaultMessage(fault.code!), null);
+      case 'code':
+        if (fault.code === CODE.tooFrequent) s.counters.c.rateLimited++;
+        return sendEnvelope(res, fault.code!, fault.message ?? defaultMessage(fault.code!), null);
       case 'revoke-tokens': s.tokens.revokeAll(); break;
     }
   }
