@@ -6,9 +6,10 @@
 import { LRUCache } from 'lru-cache';
 import { filePrefix } from './blocks.js';
 
-/** 128 MiB: room for a full 64 MiB read-ahead window plus recently read blocks for a few streams, while
- * a 2 GiB stream stays well under the 300 MB RSS budget. */
-export const DEFAULT_MEM_CACHE_BYTES = 128 << 20;
+/** 64 MiB: holds a 32 MiB read-ahead window plus recently read blocks. Measured (docs/READ-PATH.md):
+ * V8 frees evicted block memory lazily, so RSS ≈ 60 MiB + ~3.5× this cap while streaming; 64 MiB keeps a
+ * 2 GiB stream near the 300 MB budget, 128 MiB does not (~400 MiB). Re-reads at scale go to the disk cache. */
+export const DEFAULT_MEM_CACHE_BYTES = 64 << 20;
 
 export interface BlockCacheStats {
   hits: number;

@@ -75,6 +75,8 @@ export class DiskCache {
   private pendingBytes = 0;
   private totalBytes = 0;
   private closed = false;
+  /** The directory could not be used: behave as disabled. */
+  private broken = false;
   private s = { hits: 0, misses: 0, writes: 0, skippedWrites: 0, errors: 0 };
 
   constructor(opts: DiskCacheOptions) {
@@ -85,7 +87,7 @@ export class DiskCache {
     this.ready = this.maxBytes > 0 ? this.rebuild() : Promise.resolve();
   }
 
-  get enabled(): boolean { return this.maxBytes > 0 && !this.closed; }
+  get enabled(): boolean { return this.maxBytes > 0 && !this.closed && !this.broken; }
 
   has(ref: FileRef, index: number): boolean {
     return this.index.has(diskStem(ref, index));
@@ -131,7 +133,7 @@ export class DiskCache {
     const gen = this.dropGen.get(fileSeg) ?? 0;
     this.writing.add(stem);
     this.pendingBytes += block.length;
-    const p = this.write(stem, fileSeg, gen, block).finally(() => {
+    const p = this.ready.then(() => this.write(stem, fileSeg, gen, block)).finally(() => {
       this.writing.delete(stem);
       this.pendingBytes -= block.length;
       this.pending.delete(p);
@@ -165,6 +167,7 @@ export class DiskCache {
   }
 
   private async write(stem: string, fileSeg: string, gen: number, block: Buffer): Promise<void> {
+    if (this.broken || this.index.has(stem)) return;
     const crc = crc32(block) >>> 0;
     const name = `${stem}_${crc.toString(16).padStart(8, '0')}.blk`;
     const tmp = join(this.dir, `.${stem}.${randomBytes(6).toString('hex')}.tmp`);
@@ -240,7 +243,7 @@ export class DiskCache {
       this.log.debug({ op: 'disk-cache', dir: this.dir, files: this.index.size, bytes: this.totalBytes }, 'disk cache index rebuilt');
     } catch (err) {
       this.log.warn({ op: 'disk-cache', dir: this.dir, err }, 'disk cache unavailable; continuing without it');
-      this.closed = true;
+      this.broken = true;
     }
   }
 }

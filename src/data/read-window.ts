@@ -12,8 +12,9 @@
 
 /** ~1 MiB first read-ahead: cheap if the "run" turns out to be two adjacent random reads. */
 export const DEFAULT_INITIAL_READ_AHEAD = 1 << 20;
-/** 64 MiB cap: at ~100 MB/s and 100 ms first-byte latency that is several round trips of buffer, and
- * with the 128 MiB memory cache a stream cannot evict its own unread read-ahead. */
+/** 64 MiB cap: at ~100 MB/s and 100 ms first-byte latency that is several round trips of buffer.
+ * FileReader further caps the window at half the memory cache, so a stream never evicts its own unread
+ * read-ahead (32 MiB with the default 64 MiB cache). */
 export const DEFAULT_MAX_READ_AHEAD = 64 << 20;
 /** 2 MiB either side of the frontier still counts as sequential: absorbs reordering among the up to 64
  * concurrent 128 KiB kernel readahead requests and small skips, while a real seek resets the window. */

@@ -1,0 +1,91 @@
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DiskCache } from '../../../src/data/disk-cache.js';
+import { ramp, refOf } from './fake-source.js';
+
+const dirs: string[] = [];
+afterEach(async () => { await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true }))); });
+async function tmp(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'pan123fs-disk-'));
+  dirs.push(d);
+  return d;
+}
+const B = 64 * 1024;
+const ref = refOf(100 * B, 'abc', '7');
+const blk = (i: number) => ramp(i * B, B);
+const blkFiles = async (dir: string) => (await readdir(dir)).filter((n) => n.endsWith('.blk')).sort();
+
+describe('DiskCache', () => {
+  it('stores, reads back, and evicts least recently used beyond maxBytes', async () => {
+    const dir = await tmp();
+    const c = new DiskCache({ dir, maxBytes: 4 * B });
+    await c.ready;
+    for (let i = 0; i < 4; i++) c.put(ref, i, blk(i));
+    await c.flush();
+    expect((await c.get(ref, 0, B))!.equals(blk(0))).toBe(true); // 0 becomes most recent
+    c.put(ref, 4, blk(4));
+    await c.flush();
+    expect(c.has(ref, 1)).toBe(false);
+    for (const i of [0, 2, 3, 4]) expect(c.has(ref, i)).toBe(true);
+    expect(c.stats()).toMatchObject({ bytes: 4 * B, files: 4 });
+    await new Promise((r) => setTimeout(r, 20)); // unlink of the evicted file is asynchronous
+    expect(await blkFiles(dir)).toHaveLength(4);
+  });
+
+  it('rebuilds its index from the directory, LRU order seeded by mtime, and drops temp files', async () => {
+    const dir = await tmp();
+    const c1 = new DiskCache({ dir, maxBytes: 10 * B });
+    for (let i = 0; i < 3; i++) c1.put(ref, i, blk(i));
+    await c1.close();
+    const names = await blkFiles(dir);
+    const t = Date.now() / 1000;
+    for (const n of names) {
+      const idx = Number(n.split('_')[2]);
+      await utimes(join(dir, n), t - 100 + (idx === 0 ? 50 : idx), t - 100 + (idx === 0 ? 50 : idx));
+    }
+    await writeFile(join(dir, '.7_abc_9.deadbeef.tmp'), 'torn');
+    const c2 = new DiskCache({ dir, maxBytes: 3 * B });
+    await c2.ready;
+    expect(c2.stats()).toMatchObject({ files: 3, bytes: 3 * B });
+    expect((await readdir(dir)).some((n) => n.endsWith('.tmp'))).toBe(false);
+    c2.put(ref, 5, blk(5));
+    await c2.flush();
+    expect(c2.has(ref, 1)).toBe(false); // oldest mtime
+    expect(c2.has(ref, 0) && c2.has(ref, 2) && c2.has(ref, 5)).toBe(true);
+  });
+
+  it('treats a corrupt or short block as a miss and removes it', async () => {
+    const dir = await tmp();
+    const c = new DiskCache({ dir, maxBytes: 10 * B });
+    c.put(ref, 0, blk(0));
+    c.put(ref, 1, blk(1));
+    await c.flush();
+    const [f0, f1] = await blkFiles(dir);
+    const bad = Buffer.from(blk(0)); bad[100] ^= 0xff;
+    await writeFile(join(dir, f0!), bad);
+    await writeFile(join(dir, f1!), blk(1).subarray(0, 10));
+    expect(await c.get(ref, 0, B)).toBeUndefined();
+    expect(await c.get(ref, 1, B)).toBeUndefined();
+    expect(c.has(ref, 0) || c.has(ref, 1)).toBe(false);
+  });
+
+  it('keys by md5 and dropFile forgets a file', async () => {
+    const dir = await tmp();
+    const c = new DiskCache({ dir, maxBytes: 10 * B });
+    c.put(ref, 0, blk(0));
+    await c.flush();
+    expect(await c.get({ ...ref, md5: 'other' }, 0, B)).toBeUndefined();
+    c.dropFile(ref.id);
+    expect(c.has(ref, 0)).toBe(false);
+  });
+
+  it('maxBytes 0 does no I/O', async () => {
+    const dir = join(await tmp(), 'never');
+    const c = new DiskCache({ dir, maxBytes: 0 });
+    c.put(ref, 0, blk(0));
+    await c.flush();
+    await expect(readdir(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+});
