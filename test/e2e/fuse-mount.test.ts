@@ -193,6 +193,18 @@ describe('fuse adapter through a real mount', () => {
     expect(await d2.stop()).toBe(0);
   });
 
+  it('crash guard: an uncaught exception unmounts (no stale mount, even without auto_unmount) and exits 1', async () => {
+    const mnt = await newMountpoint('crash');
+    const d = await daemon(mnt, { FUSE_TEST_CRASH_ON: '/hello.txt' });
+    // Kill auto_unmount's helper so only the crash guard can remove the mount.
+    const helpers = await runCommand('pgrep', ['-f', `fusermount.*${mnt}`]);
+    for (const pid of helpers.stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+    await fsp.stat(path.join(mnt, 'hello.txt')).catch(() => undefined);
+    expect(await Promise.race([d.exited, sleep(8000).then(() => 'timeout')])).toBe(1);
+    expect(d.stderr()).toMatch(/uncaught exception: unmounting and exiting/);
+    expect(await isMounted(mnt)).toBe(false);
+  });
+
   it('refuses a non-empty mountpoint with an actionable message', async () => {
     const mnt = await newMountpoint('nonempty');
     await fsp.writeFile(path.join(mnt, 'x'), 'x');

@@ -3,7 +3,8 @@
 //    `READY <json>` once mounted, `STATS <json>` on SIGUSR2 (thread states, write request sizes), unmounts
 //    and exits 0 on SIGTERM, exits 0 with `EXTERNAL_UNMOUNT` when the mount is removed from outside.
 //    Knobs (env): FUSE_TEST_THROW_ON, FUSE_TEST_REJECT_ON (paths), FUSE_TEST_READ_DELAY_MS,
-//    FUSE_TEST_FILES (n small files /r/f0…), FUSE_TEST_ATTR_TIMEOUT (seconds).
+//    FUSE_TEST_FILES (n small files /r/f0…), FUSE_TEST_ATTR_TIMEOUT (seconds), FUSE_TEST_CRASH_ON (a
+//    getattr of this path schedules an uncaught exception: exercises the crash guard).
 // 2. Imported by e2e tests: build/spawn/stop helpers. Tests never touch the mount synchronously or from
 //    the daemon's process; they use async child_process and fs.promises.
 
@@ -116,6 +117,14 @@ async function main(): Promise<void> {
   const writes: Record<string, number> = {};
   const write = vfs.write.bind(vfs);
   vfs.write = (p, fh, buf, len, pos) => { writes[len] = (writes[len] ?? 0) + 1; return write(p, fh, buf, len, pos); };
+  const crashOn = env.FUSE_TEST_CRASH_ON;
+  if (crashOn) {
+    const getattr = vfs.getattr.bind(vfs);
+    vfs.getattr = (p) => {
+      if (p === crashOn) setImmediate(() => { throw new Error(`injected uncaught exception after getattr ${p}`); });
+      return getattr(p);
+    };
+  }
   const attr = env.FUSE_TEST_ATTR_TIMEOUT !== undefined ? Number(env.FUSE_TEST_ATTR_TIMEOUT) : undefined;
   const mount = await mountVfs(vfs, mnt, { attrTimeoutSec: attr, entryTimeoutSec: attr }, logger);
   const binding = loadFuseNative().info;
