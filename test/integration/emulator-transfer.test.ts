@@ -77,6 +77,12 @@ describe('upload v2', () => {
     expect(r.data).not.toHaveProperty('preuploadID');
     expect(emu.counters().instantUploadHits).toBe(before + 1);
   });
+  test('zero-byte file: no slices, complete works, then instant', async () => {
+    const up = await c.upload(0, 'empty.txt', Buffer.alloc(0));
+    expect(up.reuse).toBe(false);
+    expect(emu.tree().find((t) => t.id === String(up.fileID))!.size).toBe(0);
+    expect((await c.upload(0, 'empty2.txt', Buffer.alloc(0))).reuse).toBe(true);
+  });
   test('single/create, domain, too-large sizes', async () => {
     expect((await c.get('/upload/v2/file/domain')).data).toEqual([emu.baseUrl]);
     const data = ramp(4000, 9);
