@@ -7,7 +7,7 @@
 //  - a failed fetch does not wedge: callers within a short, doubling back-off window get the last
 //    error at once, and the first call after it tries again.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
@@ -140,7 +140,7 @@ export class TokenManager implements TokenSource {
       apiBase: this.o.apiBase, clientId: this.o.clientId, accessToken: rec.accessToken,
       expiresAt: rec.expiresAt, expiredAt: new Date(rec.expiresAt).toISOString(),
     });
-    const tmp = `${this.file}.${process.pid}.tmp`;
+    const tmp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`; // unique: two clients may save at once
     await writeFile(tmp, body, { mode: 0o600 });
     await chmod(tmp, 0o600);
     await rename(tmp, this.file);
