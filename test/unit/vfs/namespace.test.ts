@@ -1,0 +1,409 @@
+// mkdir / rmdir / unlink / rename through PanVfs against the in-memory remote tree. Each test checks
+// both the answer (readdir/getattr through the vfs) and the remote calls made (and their order).
+import { afterEach, describe, expect, it } from 'vitest';
+import { ROOT_INO } from '../../../src/meta/node-store.js';
+import { Deferred, ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, writeNew, type Harness } from './harness.js';
+
+let h: Harness;
+afterEach(() => h?.close());
+const tick = () => new Promise((r) => setImmediate(r));
+const ls = async (p: string) => (await h.vfs.readdir(p)).map((e) => e.name);
+
+let ids: Record<string, string>;
+function seed(): Harness {
+  ids = {};
+  return makeHarness({}, (pan) => {
+    ids.a = pan.addDir(ROOT_ID, 'a');
+    ids.b = pan.addDir(ROOT_ID, 'b');
+    ids.ax = pan.addFile(ids.a, 'x.txt', Buffer.from('x-content'));
+    ids.ay = pan.addFile(ids.a, 'y.txt', Buffer.from('y-content'));
+    ids.bx = pan.addFile(ids.b, 'x.txt', Buffer.from('b-x-content'));
+    ids.asub = pan.addDir(ids.a, 'sub');
+    ids.asubf = pan.addFile(ids.asub, 'deep.txt', Buffer.from('deep'));
+    ids.empty = pan.addDir(ROOT_ID, 'empty');
+    ids.top = pan.addFile(ROOT_ID, 'top.txt', Buffer.from('top'));
+  });
+}
+
+/** the queue's success path: commit + remove the journal row in one transaction */
+function commitLikeQueue(ino: number, fileId: string, data: Buffer): void {
+  h.journal.transaction(() => {
+    const gen = h.journal.get(ino)!.generation;
+    h.vfs.uploadCommittedSync(ino, fileId, md5(data), data.length);
+    h.journal.remove(ino, gen);
+  });
+}
+
+describe('mkdir', () => {
+  it('creates the folder remotely under the parent id, and it is listed (empty) without a listing call', async () => {
+    h = seed();
+    await h.vfs.mkdir('/a/new', 0o755);
+    expect(h.pan.mutations()).toEqual([{ method: 'mkdir', args: [ids.a, 'new'] }]);
+    expect(h.pan.at('/a/new')?.isDir).toBe(true);
+    const lists = h.pan.count('listAll');
+    expect(await ls('/a/new')).toEqual([]);
+    expect(h.pan.count('listAll')).toBe(lists);
+    expect((await h.vfs.getattr('/a/new')).isDir).toBe(true);
+    expect(await ls('/a')).toContain('new');
+    // and a file can be created inside right away
+    await writeNew(h.vfs, '/a/new/f.txt', Buffer.from('f'));
+    expect(await ls('/a/new')).toEqual(['f.txt']);
+  });
+
+  it('EEXIST for an existing name, without a remote call', async () => {
+    h = seed();
+    await expectFsError(h.vfs.mkdir('/a/x.txt', 0o755), 'EEXIST');
+    await expectFsError(h.vfs.mkdir('/a/sub', 0o755), 'EEXIST');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  it('ENOENT for a missing parent, ENOTDIR under a file', async () => {
+    h = seed();
+    await expectFsError(h.vfs.mkdir('/zz/new', 0o755), 'ENOENT');
+    await expectFsError(h.vfs.mkdir('/top.txt/new', 0o755), 'ENOTDIR');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  it('classifies remote failures and stores nothing', async () => {
+    h = seed();
+    h.pan.failNext('mkdir', panError('name-clash', 'duplicate'));
+    await expectFsError(h.vfs.mkdir('/a/n1', 0o755), 'EEXIST');
+    h.pan.failNext('mkdir', panError('not-found', 'parent gone'));
+    await expectFsError(h.vfs.mkdir('/a/n2', 0o755), 'ENOENT');
+    h.pan.failNext('mkdir', panError('transport', 'ECONNRESET'));
+    await expectFsError(h.vfs.mkdir('/a/n3', 0o755), 'EIO');
+    h.pan.failNext('mkdir', panError('space', 'full'));
+    await expectFsError(h.vfs.mkdir('/a/n4', 0o755), 'ENOSPC');
+    expect(await ls('/a')).toEqual(['sub', 'x.txt', 'y.txt']);
+  });
+});
+
+describe('rmdir', () => {
+  it('trashes an empty folder and forgets it', async () => {
+    h = seed();
+    await h.vfs.rmdir('/empty');
+    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.empty]] }]);
+    expect(await ls('/')).toEqual(['a', 'b', 'top.txt']);
+    await expectFsError(h.vfs.getattr('/empty'), 'ENOENT');
+  });
+
+  it('ENOTEMPTY for a folder with visible children, hidden children, or a pending local file', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rmdir('/a'), 'ENOTEMPTY');
+    const hid = h.pan.addDir(ROOT_ID, 'hidden-only');
+    h.pan.addFile(hid, 'rejected.mp4', ramp(3), 150);
+    h.clock.advance(120_000);
+    expect(await ls('/hidden-only')).toEqual([]);
+    await expectFsError(h.vfs.rmdir('/hidden-only'), 'ENOTEMPTY');
+    const fh = await h.vfs.create('/empty/pending.txt', 0o644);
+    await h.vfs.release('/empty/pending.txt', fh);
+    await expectFsError(h.vfs.rmdir('/empty'), 'ENOTEMPTY');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  it('ENOTDIR on a file, EBUSY on the root, ENOENT when missing', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rmdir('/top.txt'), 'ENOTDIR');
+    await expectFsError(h.vfs.rmdir('/'), 'EBUSY');
+    await expectFsError(h.vfs.rmdir('/nope'), 'ENOENT');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  it('a failing trash keeps the folder', async () => {
+    h = seed();
+    h.pan.failNext('trash', panError('transport', 'reset'));
+    await expectFsError(h.vfs.rmdir('/empty'), 'EIO');
+    expect(await ls('/')).toContain('empty');
+  });
+});
+
+describe('unlink', () => {
+  it('of a remote file trashes it, drops its cached data and forgets it', async () => {
+    h = seed();
+    await h.vfs.unlink('/a/x.txt');
+    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]);
+    expect(h.reader.dropped).toEqual([ids.ax]);
+    expect(await ls('/a')).toEqual(['sub', 'y.txt']);
+    await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
+  });
+
+  it('of a pending local file makes no remote call, cancels the journal row and deletes the staging file', async () => {
+    h = seed();
+    await writeNew(h.vfs, '/a/local.bin', ramp(500));
+    const { ino } = h.uploads.last()!;
+    expect(h.journal.get(ino)).toBeDefined();
+    expect(h.stagingFiles()).toHaveLength(1);
+    await h.vfs.unlink('/a/local.bin');
+    expect(h.pan.mutations()).toEqual([]);
+    expect(h.journal.get(ino)).toBeUndefined(); // the queue sees no row: cancelled
+    expect(h.store.get(ino)).toBeUndefined();
+    await expectFsError(h.vfs.getattr('/a/local.bin'), 'ENOENT');
+  });
+
+  it('of a file open for writing: the handle keeps reading, release uploads nothing and frees the staging file', async () => {
+    h = seed();
+    const fh = await h.vfs.create('/a/open.bin', 0o644);
+    await h.vfs.write('/a/open.bin', fh, Buffer.from('abc'), 3, 0);
+    await h.vfs.unlink('/a/open.bin');
+    expect(await ls('/a')).not.toContain('open.bin');
+    const buf = Buffer.alloc(6);
+    expect(await h.vfs.read('/a/open.bin', fh, buf, 6, 0)).toBe(3);
+    expect(buf.subarray(0, 3).toString()).toBe('abc');
+    await h.vfs.release('/a/open.bin', fh);
+    await tick();
+    expect(h.uploads.enqueued).toEqual([]);
+    expect(h.stagingFiles()).toEqual([]);
+    expect(h.vfs.local.count()).toBe(0);
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  // BUG (src/vfs/pan-vfs.ts write + commitLocal, local-files.ts maybeFree): a write after unlink sets
+  // lf.modified = true again; at release commitLocal returns early for an unlinked file WITHOUT clearing
+  // `modified`, so maybeFree() bails out (`lf.modified`) and the staging file (and its LocalFile entry and
+  // open descriptor) are never freed. The open-unlink-write-close temp-file pattern leaks one staging file
+  // per use. Fix: clear lf.modified in commitLocal's unlinked branch (or ignore `modified` in maybeFree
+  // when lf.unlinked).
+  it.fails('of a file open for writing that is written after the unlink: release still frees the staging file', async () => {
+    h = seed();
+    const fh = await h.vfs.create('/a/open.bin', 0o644);
+    await h.vfs.write('/a/open.bin', fh, Buffer.from('abc'), 3, 0);
+    await h.vfs.unlink('/a/open.bin');
+    await h.vfs.write('/a/open.bin', fh, Buffer.from('def'), 3, 3);
+    const buf = Buffer.alloc(6);
+    expect(await h.vfs.read('/a/open.bin', fh, buf, 6, 0)).toBe(6);
+    expect(buf.toString()).toBe('abcdef');
+    await h.vfs.release('/a/open.bin', fh);
+    await tick();
+    expect(h.uploads.enqueued).toEqual([]);
+    expect(h.pan.mutations()).toEqual([]);
+    expect(h.vfs.local.count()).toBe(0);
+    expect(h.stagingFiles()).toEqual([]);
+  });
+
+  it('of an edited remote file with a pending re-upload trashes the remote and cancels the upload', async () => {
+    h = seed();
+    await h.vfs.truncate('/a/y.txt', 1);
+    const { ino } = h.uploads.last()!;
+    await h.vfs.unlink('/a/y.txt');
+    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ay]] }]);
+    expect(h.journal.get(ino)).toBeUndefined();
+  });
+
+  it('EISDIR on a folder; ENOENT when missing; a failing trash keeps the file', async () => {
+    h = seed();
+    await expectFsError(h.vfs.unlink('/a/sub'), 'EISDIR');
+    await expectFsError(h.vfs.unlink('/a/none'), 'ENOENT');
+    h.pan.failNext('trash', panError('not-found'));
+    await expectFsError(h.vfs.unlink('/a/x.txt'), 'ENOENT');
+    h.pan.failNext('trash', panError('transport', 'ECONNRESET'));
+    await expectFsError(h.vfs.unlink('/a/x.txt'), 'EIO');
+    expect(await ls('/a')).toContain('x.txt');
+  });
+});
+
+describe('rename', () => {
+  it('within a directory: one remote rename', async () => {
+    h = seed();
+    const ino = (await h.vfs.getattr('/a/x.txt')).ino;
+    await h.vfs.rename('/a/x.txt', '/a/renamed.txt');
+    expect(h.pan.mutations()).toEqual([{ method: 'rename', args: [ids.ax, 'renamed.txt'] }]);
+    expect(await ls('/a')).toEqual(['renamed.txt', 'sub', 'y.txt']);
+    expect((await h.vfs.getattr('/a/renamed.txt')).ino).toBe(ino);
+    expect(h.pan.at('/a/renamed.txt')?.id).toBe(ids.ax);
+  });
+
+  it('across directories with the same name: one move', async () => {
+    h = seed();
+    await h.vfs.rename('/a/y.txt', '/b/y.txt');
+    expect(h.pan.mutations()).toEqual([{ method: 'move', args: [[ids.ay], ids.b] }]);
+    expect(await ls('/b')).toEqual(['x.txt', 'y.txt']);
+    expect(await ls('/a')).toEqual(['sub', 'x.txt']);
+    expect(await readAll(h.vfs, '/b/y.txt')).toEqual(Buffer.from('y-content'));
+  });
+
+  it('across directories with a new name: move, then rename', async () => {
+    h = seed();
+    await h.vfs.rename('/a/y.txt', '/b/z.txt');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'move', args: [[ids.ay], ids.b] },
+      { method: 'rename', args: [ids.ay, 'z.txt'] },
+    ]);
+    expect(h.pan.at('/b/z.txt')?.id).toBe(ids.ay);
+    expect(await ls('/b')).toEqual(['x.txt', 'z.txt']);
+  });
+
+  it('across directories when the target dir holds the old name: rename first, then move (no transient clash)', async () => {
+    h = seed();
+    await h.vfs.readdir('/b'); // the store knows /b/x.txt
+    await h.vfs.rename('/a/x.txt', '/b/moved.txt');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'rename', args: [ids.ax, 'moved.txt'] },
+      { method: 'move', args: [[ids.ax], ids.b] },
+    ]);
+    expect(h.pan.at('/b/moved.txt')?.id).toBe(ids.ax);
+    expect(h.pan.at('/b/x.txt')?.id).toBe(ids.bx);
+    expect(await ls('/b')).toEqual(['moved.txt', 'x.txt']);
+  });
+
+  it('over an existing file: the old target goes to the trash first, then the source takes its name', async () => {
+    h = seed();
+    await h.vfs.rename('/a/x.txt', '/b/x.txt');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'trash', args: [[ids.bx]] },
+      { method: 'move', args: [[ids.ax], ids.b] },
+    ]);
+    expect(await ls('/b')).toEqual(['x.txt']);
+    expect(await readAll(h.vfs, '/b/x.txt')).toEqual(Buffer.from('x-content'));
+    expect(h.reader.dropped).toContain(ids.bx);
+  });
+
+  it('over an existing file in the same directory: trash the target, rename the source', async () => {
+    h = seed();
+    await h.vfs.rename('/a/x.txt', '/a/y.txt');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'trash', args: [[ids.ay]] },
+      { method: 'rename', args: [ids.ax, 'y.txt'] },
+    ]);
+    expect(await ls('/a')).toEqual(['sub', 'y.txt']);
+    expect(await readAll(h.vfs, '/a/y.txt')).toEqual(Buffer.from('x-content'));
+  });
+
+  it('of a directory: its subtree follows without a relisting', async () => {
+    h = seed();
+    expect(await readAll(h.vfs, '/a/sub/deep.txt')).toEqual(Buffer.from('deep'));
+    const lists = h.pan.count('listAll');
+    await h.vfs.rename('/a/sub', '/b/sub2');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'move', args: [[ids.asub], ids.b] },
+      { method: 'rename', args: [ids.asub, 'sub2'] },
+    ]);
+    expect(await readAll(h.vfs, '/b/sub2/deep.txt')).toEqual(Buffer.from('deep'));
+    expect(h.pan.count('listAll')).toBe(lists + 1); // only /b (first visit); /b/sub2 still fresh
+    await expectFsError(h.vfs.getattr('/a/sub'), 'ENOENT');
+  });
+
+  it('a directory over an empty directory replaces it; over a non-empty one is ENOTEMPTY', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rename('/empty', '/a/sub'), 'ENOTEMPTY');
+    expect(h.pan.mutations()).toEqual([]);
+    await h.vfs.rename('/a/sub', '/empty');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'trash', args: [[ids.empty]] },
+      { method: 'move', args: [[ids.asub], ROOT_ID] },
+      { method: 'rename', args: [ids.asub, 'empty'] },
+    ]);
+    expect(h.pan.at('/empty')?.id).toBe(ids.asub);
+    expect(await ls('/empty')).toEqual(['deep.txt']);
+  });
+
+  it('file over directory is EISDIR, directory over file is ENOTDIR, with no remote call', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rename('/top.txt', '/empty'), 'EISDIR');
+    await expectFsError(h.vfs.rename('/empty', '/top.txt'), 'ENOTDIR');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  it('a directory into itself or its own subtree is EINVAL, with no remote call', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rename('/a', '/a/sub/a'), 'EINVAL');
+    await expectFsError(h.vfs.rename('/a', '/a/inside'), 'EINVAL');
+    expect(h.pan.mutations()).toEqual([]);
+    expect(await ls('/')).toContain('a');
+  });
+
+  it('of the root is EBUSY; of a missing source ENOENT; to a missing directory ENOENT', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rename('/', '/x'), 'EBUSY');
+    await expectFsError(h.vfs.rename('/nope', '/x'), 'ENOENT');
+    await expectFsError(h.vfs.rename('/top.txt', '/nodir/top.txt'), 'ENOENT');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
+  it('to itself is a no-op', async () => {
+    h = seed();
+    await h.vfs.rename('/a/x.txt', '/a/x.txt');
+    expect(h.pan.mutations()).toEqual([]);
+    expect(await ls('/a')).toContain('x.txt');
+  });
+
+  it('of a pending local file is local only; the journal row stays (the uploader reads the name at commit)', async () => {
+    h = seed();
+    await writeNew(h.vfs, '/a/p.bin', ramp(64));
+    const { ino } = h.uploads.last()!;
+    await h.vfs.rename('/a/p.bin', '/b/q.bin');
+    expect(h.pan.mutations()).toEqual([]);
+    expect(h.store.pathOf(ino)).toBe('/b/q.bin');
+    expect(h.journal.get(ino)).toBeDefined();
+    expect(await readAll(h.vfs, '/b/q.bin')).toEqual(ramp(64));
+  });
+
+  it('a remote failure is classified and leaves the store unchanged', async () => {
+    h = seed();
+    h.pan.failNext('rename', panError('name-clash', '文件名重复'));
+    await expectFsError(h.vfs.rename('/a/x.txt', '/a/n.txt'), 'EEXIST');
+    h.pan.failNext('move', panError('not-found'));
+    await expectFsError(h.vfs.rename('/a/x.txt', '/b/x2.txt'), 'ENOENT');
+    h.pan.failNext('move', panError('transport', 'socket hang up'));
+    await expectFsError(h.vfs.rename('/a/x.txt', '/b/x3.txt'), 'EIO');
+    expect(await ls('/a')).toEqual(['sub', 'x.txt', 'y.txt']);
+    expect(await ls('/b')).toEqual(['x.txt']);
+  });
+});
+
+describe('listing races', () => {
+  // BUG (src/vfs/tree.ts fetchListing + src/meta/node-store.ts replaceListing): a listing is applied with
+  // the answer's view of the remote even if it was requested before a local change landed. An upload that
+  // commits while a listing of its directory is in flight makes the node non-dirty; the older listing then
+  // does not contain it, so replaceListing deletes it and the just-uploaded file is ENOENT until the next
+  // relisting (dir-cache-time). Same for a mkdir whose answer arrives during a listing.
+  it.fails('a file whose upload commits while a listing of its directory is in flight stays visible', async () => {
+    h = seed();
+    await h.vfs.readdir('/a');
+    await writeNew(h.vfs, '/a/fresh.bin', ramp(32));
+    const { ino } = h.uploads.last()!;
+    await h.vfs.refresh('/a', false); // only /a is stale; the root listing stays fresh
+    const gate = new Deferred();
+    h.pan.gates.set('listAll', gate.promise);
+    const listing = h.vfs.readdir('/a'); // the /a listing request is made now (its answer: no fresh.bin)
+    await tick();
+    expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args[0] === ids.a)).toHaveLength(2);
+    // meanwhile the upload commits
+    const id = h.pan.addFile(ids.a, 'fresh.bin', ramp(32));
+    commitLikeQueue(ino, id, ramp(32));
+    h.pan.gates.delete('listAll');
+    gate.resolve();
+    await listing;
+    expect((await h.vfs.getattr('/a/fresh.bin')).size).toBe(32);
+  });
+
+  it('a file created while a listing of its directory is in flight is kept (dirty)', async () => {
+    h = seed();
+    await h.vfs.readdir('/a');
+    h.clock.advance(120_000);
+    const gate = new Deferred();
+    h.pan.gates.set('listAll', gate.promise);
+    const listing = h.vfs.readdir('/');
+    await tick();
+    // root listing in flight; /a is known from the store, so create under it does not wait for the root
+    const created = h.vfs.create('/a/during.txt', 0o644);
+    h.pan.gates.delete('listAll');
+    gate.resolve();
+    await listing;
+    const fh = await created;
+    await h.vfs.release('/a/during.txt', fh);
+    expect(await ls('/a')).toContain('during.txt');
+    expect(h.store.child(h.store.child(ROOT_INO, 'a')!.ino, 'during.txt')!.dirty).toBe(true);
+  });
+});
+
+describe('hidden entries and open handles', () => {
+  it('a remote file open for reading keeps reading after an unlink', async () => {
+    h = seed();
+    const fh = await h.vfs.open('/a/x.txt', flags.RDONLY);
+    await h.vfs.unlink('/a/x.txt');
+    const buf = Buffer.alloc(20);
+    const n = await h.vfs.read('/a/x.txt', fh, buf, 20, 0);
+    expect(buf.subarray(0, n).toString()).toBe('x-content');
+    await h.vfs.release('/a/x.txt', fh);
+  });
+});
