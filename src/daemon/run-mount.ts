@@ -69,9 +69,8 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
         if (!n) return null;
         const parent = n.parentIno === null ? undefined : store.get(n.parentIno);
         if (!parent?.remoteId) return 'parent-pending';
-        const row = journal.get(ino);
-        if (!row) return null;
-        return { parentId: parent.remoteId, name: n.name, stagingPath: row.stagingPath };
+        // after the commit the journal row is gone, but the queue still resolves the name (rename fixup)
+        return { parentId: parent.remoteId, name: n.name, stagingPath: journal.get(ino)?.stagingPath ?? '' };
       },
       commit: (ino, _generation, r) => {
         if (!store.get(ino)) return false;
