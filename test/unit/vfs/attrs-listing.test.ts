@@ -135,6 +135,26 @@ describe('directory cache (dir-cache-time)', () => {
     expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args[0] === ROOT_ID)).toHaveLength(1);
   });
 
+  it('concurrent lookups share a failing listing too: all fail once, the next access retries', async () => {
+    h = seedBasic();
+    const gate = new Deferred();
+    h.pan.gates.set('listAll', gate.promise);
+    h.pan.failNext('listAll', panError('transport', 'ECONNRESET'));
+    const all = Promise.all([h.vfs.getattr('/top.bin'), h.vfs.readdir('/'), h.vfs.getattr('/docs')].map((p) => p.then(() => 'ok', (e: FsError) => e.kind)));
+    await new Promise((r) => setImmediate(r));
+    h.pan.gates.delete('listAll');
+    gate.resolve();
+    expect(await all).toEqual(['EIO', 'EIO', 'EIO']);
+    expect(h.pan.count('listAll')).toBe(1);
+    expect((await h.vfs.getattr('/top.bin')).size).toBe(5000);
+    expect(h.pan.count('listAll')).toBe(2);
+  });
+
+  it('readdir stats carry the same ino as getattr', async () => {
+    h = seedBasic();
+    for (const e of await h.vfs.readdir('/docs')) expect((await h.vfs.getattr(`/docs/${e.name}`)).ino).toBe(e.stat.ino);
+  });
+
   it('refresh drops the cached listing so the next access re-lists', async () => {
     h = seedBasic();
     await h.vfs.readdir('/docs');

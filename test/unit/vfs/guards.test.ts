@@ -62,7 +62,7 @@ describe('name validation', () => {
 describe('read-only mount', () => {
   it('every mutating op is EROFS, with no remote call and no staging file', async () => {
     h = seed({ readOnly: true });
-    const v = h.vfs;
+    const v = h.fs;
     await expectFsError(v.create('/d/new.txt', 0o644), 'EROFS');
     await expectFsError(v.mkdir('/d/newdir', 0o755), 'EROFS');
     await expectFsError(v.rmdir('/empty'), 'EROFS');

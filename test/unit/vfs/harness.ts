@@ -15,6 +15,7 @@ import { UploadJournal } from '../../../src/meta/upload-journal.js';
 import type { RemoteEntry, UserInfo } from '../../../src/pan/api.js';
 import { PanError, type PanErrorKind } from '../../../src/pan/errors.js';
 import { PanVfs, type VfsOptions } from '../../../src/vfs/pan-vfs.js';
+import type { Vfs } from '../../../src/vfs/types.js';
 import type { FileRef, ReadHandleLike, ReadPort, StagingPort, UploadPort } from '../../../src/vfs/ports.js';
 import { StagingFile, stagingDir } from '../../../src/write/staging.js';
 
@@ -29,7 +30,7 @@ export function ramp(n: number, seed = 0): Buffer {
   return b;
 }
 
-export function panError(kind: PanErrorKind, message = kind): PanError {
+export function panError(kind: PanErrorKind, message: string = kind): PanError {
   return new PanError({ kind, message, code: kind === 'not-found' ? 5066 : 1 });
 }
 
@@ -209,6 +210,8 @@ export class FakeUploads implements UploadPort {
 
 export interface Harness {
   vfs: PanVfs;
+  /** the same object seen through the Vfs interface (full op signatures, e.g. fsync's datasync) */
+  fs: Vfs;
   pan: FakePan;
   store: NodeStore;
   db: MetaDb;
@@ -246,8 +249,9 @@ export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan
     reopen(p: string) { this.reopened.push(p); return StagingFile.fromExisting(p); },
   };
   const build = (o: Partial<VfsOptions>) => new PanVfs({ store, pan, account, reader, staging, uploads, clock, logger }, { ...DEFAULT_OPTS, ...o });
+  const vfs = build(opts);
   return {
-    vfs: build(opts), pan, store, db, journal, clock, account, reader, uploads, staging, dir,
+    vfs, fs: vfs, pan, store, db, journal, clock, account, reader, uploads, staging, dir,
     stagingFiles: () => { try { return readdirSync(stagingDir(dir)); } catch { return []; } },
     restart: (o = {}) => build({ ...opts, ...o }),
     close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); },

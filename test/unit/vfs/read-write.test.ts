@@ -342,7 +342,7 @@ describe('fsync', () => {
     await h.vfs.write('/s.txt', fh, Buffer.from('durable'), 7, 0);
     const order: string[] = [];
     h.uploads.waitResult = async () => { order.push(`wait after ${h.uploads.enqueued.length} enqueue(s)`); };
-    await h.vfs.fsync('/s.txt', fh, false);
+    await h.fs.fsync('/s.txt', fh, false);
     expect(order).toEqual(['wait after 1 enqueue(s)']);
     expect(h.uploads.last()).toMatchObject({ size: 7, md5: md5(Buffer.from('durable')) });
     expect(h.uploads.waited).toEqual([h.uploads.last()!.ino]);
@@ -355,18 +355,18 @@ describe('fsync', () => {
     const fh = await h.vfs.create('/s.txt', 0o644);
     await h.vfs.write('/s.txt', fh, Buffer.from('x'), 1, 0);
     h.uploads.waitResult = () => Promise.reject(panError('space', 'storage full'));
-    await expectFsError(h.vfs.fsync('/s.txt', fh, false), 'ENOSPC');
+    await expectFsError(h.fs.fsync('/s.txt', fh, false), 'ENOSPC');
     h.uploads.waitResult = () => Promise.reject(new Error('upload failed after 5 attempts'));
-    const e = await expectFsError(h.vfs.fsync('/s.txt', fh, true), 'EIO');
+    const e = await expectFsError(h.fs.fsync('/s.txt', fh, true), 'EIO');
     expect(e).toBeInstanceOf(FsError);
   });
 
   it('does not wait for a file with nothing to upload (remote read handle, or unmodified committed file)', async () => {
     h = seed();
     const r = await h.vfs.open('/remote.bin', flags.RDONLY);
-    await h.vfs.fsync('/remote.bin', r, false);
+    await h.fs.fsync('/remote.bin', r, false);
     const w = await h.vfs.open('/remote.bin', flags.RDWR);
-    await h.vfs.fsync('/remote.bin', w, false);
+    await h.fs.fsync('/remote.bin', w, false);
     expect(h.uploads.waited).toEqual([]);
     expect(h.uploads.enqueued).toEqual([]);
   });
@@ -409,7 +409,7 @@ describe('uploadCommittedSync', () => {
     const data = ramp(100, 1);
     const fh = await h.vfs.create('/w.bin', 0o644);
     await h.vfs.write('/w.bin', fh, data, data.length, 0);
-    await h.vfs.fsync('/w.bin', fh, false);
+    await h.fs.fsync('/w.bin', fh, false);
     const { ino } = h.uploads.last()!;
     commitLikeQueue(ino, '778', data);
     await h.vfs.release('/w.bin', fh);
@@ -489,20 +489,20 @@ describe('utimens / chmod / chown / access', () => {
   it('utimens sets the mtime of a local file; accepted without effect on a remote one', async () => {
     h = seed();
     const fh = await h.vfs.create('/t.txt', 0o644);
-    await h.vfs.utimens('/t.txt', 1, 1_600_000_000_000);
+    await h.fs.utimens('/t.txt', 1, 1_600_000_000_000);
     expect((await h.vfs.getattr('/t.txt')).mtimeMs).toBe(1_600_000_000_000);
     await h.vfs.release('/t.txt', fh);
     const before = (await h.vfs.getattr('/remote.bin')).mtimeMs;
-    await h.vfs.utimens('/remote.bin', 1, 5);
+    await h.fs.utimens('/remote.bin', 1, 5);
     expect((await h.vfs.getattr('/remote.bin')).mtimeMs).toBe(before);
   });
 
   it('chmod/chown/access accept existing paths and ENOENT missing ones', async () => {
     h = seed();
-    await h.vfs.chmod('/remote.bin', 0o600);
-    await h.vfs.chown('/remote.bin', 1, 1);
+    await h.fs.chmod('/remote.bin', 0o600);
+    await h.fs.chown('/remote.bin', 1, 1);
     await h.vfs.access('/remote.bin', C.R_OK | C.W_OK);
-    await expectFsError(h.vfs.chmod('/nope', 0o600), 'ENOENT');
+    await expectFsError(h.fs.chmod('/nope', 0o600), 'ENOENT');
     await expectFsError(h.vfs.access('/nope', C.F_OK), 'ENOENT');
     expect((await h.vfs.getattr('/remote.bin')).perm).toBe(0o644);
   });
