@@ -5,7 +5,7 @@
 // --drain-timeout) → unmount → close the store. What could not be uploaded stays in the journal and is
 // resumed on the next start.
 
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -85,6 +85,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
     staging: {
       create: (ino) => StagingFile.create(cfg.cacheDir, `i${ino}`),
       reopen: (path) => StagingFile.fromExisting(path),
+      removePath: (path) => rm(path, { force: true }),
     },
     uploads: {
       enqueue: (ino, stagingPath, size, md5) => { queue.enqueue(ino, { stagingPath, size, md5 }); },

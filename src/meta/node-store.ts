@@ -52,6 +52,9 @@ function toRow(r: RawRow | undefined): NodeRow | undefined {
 
 export class NodeStore {
   private readonly st;
+  /** ino → sequence number of its last local change (in memory: only races within one run matter) */
+  private readonly touched = new Map<number, number>();
+  private seq = 0;
 
   constructor(private readonly db: MetaDb) {
     this.st = {
@@ -68,6 +71,7 @@ export class NodeStore {
       clearListedAll: db.prepare('UPDATE nodes SET listed_at = NULL'),
       delete: db.prepare('DELETE FROM nodes WHERE ino = ?'),
       move: db.prepare('UPDATE nodes SET parent_ino = ?, name = ?, ctime_ms = ? WHERE ino = ?'),
+      park: db.prepare('UPDATE nodes SET parent_ino = ?, name = ? WHERE ino = ?'),
       setLocal: db.prepare('UPDATE nodes SET size = ?, mtime_ms = ?, dirty = 1 WHERE ino = ?'),
       setMtime: db.prepare('UPDATE nodes SET mtime_ms = ? WHERE ino = ?'),
       commit: db.prepare('UPDATE nodes SET remote_id = ?, md5 = ?, size = ?, dirty = 0 WHERE ino = ?'),
@@ -98,41 +102,55 @@ export class NodeStore {
   children(parentIno: number): NodeRow[] { return (this.st.children.all(parentIno) as RawRow[]).map((r) => toRow(r)!); }
   hasChildren(parentIno: number): boolean { return (this.st.countChildren.get(parentIno) as { n: number }).n > 0; }
 
+  /** Sequence number of the last local change; a listing remembers it when its request starts. */
+  changeSeq(): number { return this.seq; }
+
+  private touch(ino: number): void { this.touched.set(ino, ++this.seq); }
+
   /**
    * Replace the children of `parentIno` with a fresh listing, in one transaction: known remote ids keep
-   * their ino (even when they moved here from elsewhere), vanished ones are deleted unless dirty, and a
-   * dirty local node shadows a remote entry of the same name (its upload will replace it).
+   * their ino (also when renamed, swapped, or moved here from elsewhere), vanished ones are deleted, and
+   * a dirty local node shadows a remote entry of the same name (its upload will replace it).
+   * `sinceSeq` is changeSeq() when the listing request started: nodes changed locally after it (an upload
+   * that committed, a mkdir or rename answered meanwhile) are newer than the listing and left alone.
    */
-  replaceListing(parentIno: number, entries: ListedChild[], now: number): void {
+  replaceListing(parentIno: number, entries: ListedChild[], now: number, sinceSeq: number = this.seq): void {
+    const newer = (ino: number) => (this.touched.get(ino) ?? 0) > sinceSeq;
     this.db.transaction(() => {
-      const seen = new Set<string>();
-      const existing = this.children(parentIno);
-      const byName = new Map(existing.map((n) => [n.name, n]));
-      for (const n of existing) {
-        if (n.dirty || n.remoteId === null) continue;
-        if (!entries.some((e) => e.id === n.remoteId)) this.st.delete.run(n.ino);
+      const ids = new Set(entries.map((e) => e.id));
+      for (const n of this.children(parentIno)) {
+        if (!n.dirty && n.remoteId !== null && !ids.has(n.remoteId) && !newer(n.ino)) this.st.delete.run(n.ino);
       }
+      const seen = new Set<string>();
+      const plan: Array<{ e: ListedChild; known?: NodeRow }> = [];
       for (const e of entries) {
         if (seen.has(e.name)) continue; // the server should never list a name twice; keep the first
         seen.add(e.name);
-        const sameName = byName.get(e.name);
-        if (sameName && sameName.remoteId !== e.id) {
-          if (sameName.dirty) continue; // local pending content wins until uploaded
-          this.st.delete.run(sameName.ino);
+        const known = this.getByRemote(e.id);
+        if (known && (known.dirty || newer(known.ino))) continue;
+        plan.push({ e, known });
+      }
+      // park every known node that changes place under a unique temporary name, so swaps and
+      // rename-then-reuse of a name never clash on UNIQUE(parent_ino, name) half way
+      for (const { e, known } of plan) {
+        if (known && (known.parentIno !== parentIno || known.name !== e.name)) this.st.park.run(parentIno, parkedName(known.ino), known.ino);
+      }
+      for (const { e, known } of plan) {
+        const occupant = this.child(parentIno, e.name);
+        if (occupant && occupant.ino !== known?.ino) {
+          if (occupant.dirty || newer(occupant.ino)) {
+            // local content wins until uploaded; a parked remote file of that name is superseded by it
+            if (known && !known.isDir) this.st.delete.run(known.ino);
+            continue;
+          }
+          this.st.delete.run(occupant.ino);
         }
         const row = {
           parentIno, name: e.name, isDir: e.isDir ? 1 : 0, size: e.size, md5: e.md5,
           mtimeMs: e.updatedAt || e.createdAt, ctimeMs: e.updatedAt || e.createdAt, status: e.status,
         };
-        const known = this.getByRemote(e.id);
-        if (known) {
-          if (known.dirty) continue;
-          const clash = known.parentIno !== parentIno || known.name !== e.name ? this.child(parentIno, e.name) : undefined;
-          if (clash && clash.ino !== known.ino) this.st.delete.run(clash.ino);
-          this.st.updateFromRemote.run({ ...row, ino: known.ino });
-        } else {
-          this.st.insert.run({ ...row, remoteId: e.id, dirty: 0 });
-        }
+        if (known) this.st.updateFromRemote.run({ ...row, ino: known.ino });
+        else this.st.insert.run({ ...row, remoteId: e.id, dirty: 0 });
       }
       this.st.setListed.run(now, parentIno);
     })();
@@ -140,10 +158,12 @@ export class NodeStore {
 
   /** Insert a node (a new local file: remoteId null, dirty; or a directory just created remotely). */
   insert(n: { remoteId: string | null; parentIno: number; name: string; isDir: boolean; size?: number; md5?: string; now: number; dirty?: boolean }): number {
-    return Number(this.st.insert.run({
+    const ino = Number(this.st.insert.run({
       remoteId: n.remoteId, parentIno: n.parentIno, name: n.name, isDir: n.isDir ? 1 : 0, size: n.size ?? 0,
       md5: n.md5 ?? '', mtimeMs: n.now, ctimeMs: n.now, status: 0, dirty: n.dirty ? 1 : 0,
     }).lastInsertRowid);
+    this.touch(ino);
+    return ino;
   }
 
   /** A freshly created directory is known to be empty: mark it listed now. */
@@ -157,11 +177,12 @@ export class NodeStore {
       const target = this.child(newParentIno, newName);
       if (target && target.ino !== ino) this.st.delete.run(target.ino);
       this.st.move.run(newParentIno, newName, now, ino);
+      this.touch(ino);
     })();
   }
 
   delete(ino: number): void { this.st.delete.run(ino); }
-  setLocalContent(ino: number, size: number, mtimeMs: number): void { this.st.setLocal.run(size, mtimeMs, ino); }
+  setLocalContent(ino: number, size: number, mtimeMs: number): void { this.st.setLocal.run(size, mtimeMs, ino); this.touch(ino); }
   setMtime(ino: number, mtimeMs: number): void { this.st.setMtime.run(mtimeMs, ino); }
 
   /** Upload committed: the node now has a remote id and the uploaded md5/size; clears dirty. */
@@ -170,6 +191,7 @@ export class NodeStore {
       const other = this.getByRemote(remoteId);
       if (other && other.ino !== ino) this.st.delete.run(other.ino);
       this.st.commit.run(remoteId, md5, size, ino);
+      this.touch(ino);
     })();
   }
 
@@ -186,3 +208,7 @@ export class NodeStore {
 
   transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
 }
+
+/** A name no real entry can have (123 names cannot contain NUL); used while reordering a listing. */
+export function parkedName(ino: number): string { return `\u0000parked-${ino}`; }
+export const isParked = (name: string): boolean => name.startsWith('\u0000');

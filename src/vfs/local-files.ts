@@ -63,6 +63,11 @@ export class LocalFiles {
     await lf.staging.remove().catch((e) => this.log.warn({ op: 'staging', ino: lf.ino, err: String(e) }, 'could not remove staging file'));
   }
 
+  /** Delete the staging file of an uploaded file nobody has open (no LocalFile entry). */
+  async removeStaging(path: string): Promise<void> {
+    await this.staging.removePath(path);
+  }
+
   async markUnlinked(ino: number): Promise<void> {
     const lf = this.files.get(ino);
     if (!lf) return;

@@ -146,7 +146,12 @@ export class PanVfs implements Vfs {
   private async reopenPending(n: NodeRow): Promise<LocalFile | undefined> {
     const p = this.d.uploads.pendingStagingPath(n.ino);
     if (!p) return undefined;
-    return this.inoLock.lock(n.ino, async () => this.local.get(n.ino) ?? this.local.reopen(n.ino, p, n.mtimeMs));
+    return this.inoLock.lock(n.ino, async () => this.local.get(n.ino) ?? this.reopenStaging(n, p));
+  }
+
+  /** Reopen the staging file of a journaled upload; a missing one means the local content is lost. */
+  private reopenStaging(n: NodeRow, path: string): Promise<LocalFile> {
+    return this.guard(`open ${this.d.store.pathOf(n.ino)} (staging file ${path})`, () => this.local.reopen(n.ino, path, n.mtimeMs));
   }
 
   async opendir(path: string): Promise<number> {
@@ -162,6 +167,7 @@ export class PanVfs implements Vfs {
     assertValidName(name);
     const dir = await this.tree.lookupDir(parent);
     const existing = await this.tree.child(dir, name);
+    this.assertNameFree(dir, name, existing, path);
     if (existing) {
       if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
       const lf = await this.ensureLocal(existing, true, path);
@@ -170,7 +176,8 @@ export class PanVfs implements Vfs {
     }
     const now = this.d.clock.now();
     const ino = this.d.store.insert({ remoteId: null, parentIno: dir.ino, name, isDir: false, now, dirty: true });
-    const lf = await this.inoLock.lock(ino, () => this.local.create(ino, now));
+    const lf = await this.inoLock.lock(ino, () => this.guard(`create ${path}`, () => this.local.create(ino, now)))
+      .catch((e) => { this.d.store.delete(ino); throw e; });
     lf.modified = true; // even an empty new file is uploaded
     lf.writers++;
     return this.addHandle({ ino, write: true, local: lf });
@@ -237,7 +244,7 @@ export class PanVfs implements Vfs {
 
   /** Journal the local content for upload (the data is durable in staging from here on). */
   private async commitLocal(lf: LocalFile, path: string): Promise<void> {
-    if (lf.unlinked) return;
+    if (lf.unlinked) { lf.modified = false; return; }
     lf.modified = false;
     try {
       const md5 = await lf.staging.md5();
@@ -255,7 +262,7 @@ export class PanVfs implements Vfs {
       let lf = this.local.get(n.ino);
       if (!lf) {
         const pending = this.d.uploads.pendingStagingPath(n.ino);
-        if (pending) lf = await this.local.reopen(n.ino, pending, n.mtimeMs);
+        if (pending) lf = await this.reopenStaging(n, pending);
       }
       if (lf) {
         if (truncate && lf.staging.size > 0) { await lf.staging.truncate(0); lf.modified = true; lf.mtimeMs = this.d.clock.now(); }
@@ -279,6 +286,7 @@ export class PanVfs implements Vfs {
     assertValidName(name);
     const dir = await this.tree.lookupDir(parent);
     if (await this.tree.child(dir, name)) throw new FsError('EEXIST', `${path}: already exists`);
+    this.assertNameFree(dir, name, undefined, path);
     const id = await this.guard(`mkdir ${path}`, () => this.d.pan.mkdir(dir.remoteId!, name));
     const now = this.d.clock.now();
     const ino = this.d.store.insert({ remoteId: id, parentIno: dir.ino, name, isDir: true, now });
@@ -323,6 +331,7 @@ export class PanVfs implements Vfs {
     if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
     const dst = await this.tree.child(dstDir, name);
     if (dst && dst.ino === src.ino) return;
+    this.assertNameFree(dstDir, name, dst, to);
     if (dst) await this.replaceTarget(src, dst, to);
     if (src.remoteId !== null) await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(src, dstDir, name));
     this.d.store.rename(src.ino, dstDir.ino, name, this.d.clock.now());
@@ -383,9 +392,11 @@ export class PanVfs implements Vfs {
   uploadCommittedSync(ino: number, fileId: string, md5: string, size: number): void {
     const before = this.d.store.get(ino);
     if (before?.remoteId && before.remoteId !== fileId) this.d.reader.dropFile(before.remoteId);
+    const stagingPath = this.d.uploads.pendingStagingPath(ino);
     this.d.store.commitUpload(ino, fileId, md5, size);
     const lf = this.local.get(ino);
-    if (lf) void this.local.maybeFree(lf, false).catch((e) => this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free staging file'));
+    const done = lf ? this.local.maybeFree(lf, false) : stagingPath ? this.local.removeStaging(stagingPath) : Promise.resolve();
+    void done.catch((e) => this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free the staging file'));
   }
 
   /** `pan123fs refresh PATH` */
@@ -399,6 +410,12 @@ export class PanVfs implements Vfs {
 
   private lookup(path: string): Promise<NodeRow> {
     return this.guard(`lookup ${path}`, () => this.tree.lookup(path));
+  }
+
+  /** A hidden entry (review-rejected) still holds its name remotely: refuse to reuse it. */
+  private assertNameFree(dir: NodeRow, name: string, visible: NodeRow | undefined, path: string): void {
+    const any = this.d.store.child(dir.ino, name);
+    if (any && any.ino !== visible?.ino) throw new FsError('EEXIST', `${path}: the name is taken by an entry hidden from the mount (e.g. review-rejected by 123pan)`);
   }
 
   private assertWritable(path: string): void {

@@ -30,6 +30,8 @@ export interface StagingLike {
 export interface StagingPort {
   create(ino: number): Promise<StagingLike>;
   reopen(path: string): Promise<StagingLike>;
+  /** delete a staging file that is not open */
+  removePath(path: string): Promise<void>;
 }
 
 export interface UploadPort {

@@ -9,7 +9,7 @@ import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { SingleFlight } from '../core/single-flight.js';
-import { NodeStore, ROOT_INO, type ListedChild, type NodeRow } from '../meta/node-store.js';
+import { NodeStore, ROOT_INO, isParked, type ListedChild, type NodeRow } from '../meta/node-store.js';
 import { classify } from './classify.js';
 import { splitPath } from './paths.js';
 
@@ -18,7 +18,7 @@ export interface DirectoryLister {
 }
 
 /** status > 100 means review-rejected (审核驳回, 123open-api.md §3.2); such files cannot be served. */
-export const isHidden = (n: NodeRow): boolean => n.status > 100;
+export const isHidden = (n: NodeRow): boolean => n.status > 100 || isParked(n.name);
 
 export class Tree {
   private readonly flights = new SingleFlight<number, void>();
@@ -76,9 +76,10 @@ export class Tree {
 
   private async fetchListing(dir: NodeRow): Promise<void> {
     const started = this.clock.now();
+    const seq = this.store.changeSeq();
     try {
       const entries = await this.lister.listAll(dir.remoteId!);
-      this.store.replaceListing(dir.ino, entries, this.clock.now());
+      this.store.replaceListing(dir.ino, entries, this.clock.now(), seq);
       this.log.debug({ op: 'list', path: this.store.pathOf(dir.ino), entries: entries.length, durationMs: this.clock.now() - started }, 'listed directory');
     } catch (e) {
       const err = classify(e, `listing ${this.store.pathOf(dir.ino)}`);

@@ -223,31 +223,31 @@ describe('replaceListing', () => {
     expect(store.child(ROOT_INO, 'dup')).toMatchObject({ remoteId: '1', size: 1 });
   });
 
-  // BUG (src/meta/node-store.ts replaceListing): a same-name node is deleted by looking it up in `byName`, a
+  // regression (was a bug in src/meta/node-store.ts replaceListing): a same-name node is deleted by looking it up in `byName`, a
   // snapshot taken before the loop, without checking whether that node's remote id is itself in the listing
   // (renamed, still there). The four tests below fail until that is fixed.
-  it.fails('keeps every listed entry when two files swap names remotely', () => {
+  it('keeps every listed entry when two files swap names remotely', () => {
     store.replaceListing(ROOT_INO, [file('1', 'x'), file('2', 'y')], T0);
     store.replaceListing(ROOT_INO, [file('1', 'y'), file('2', 'x')], T0 + 1);
     expect(store.child(ROOT_INO, 'x')?.remoteId).toBe('2');
     expect(store.child(ROOT_INO, 'y')?.remoteId).toBe('1');
   });
 
-  it.fails('keeps the entry renamed remotely when a new entry takes its old name (listing order: renamed first)', () => {
+  it('keeps the entry renamed remotely when a new entry takes its old name (listing order: renamed first)', () => {
     store.replaceListing(ROOT_INO, [file('1', 'report.txt')], T0);
     store.replaceListing(ROOT_INO, [file('1', 'report-old.txt'), file('3', 'report.txt')], T0 + 1);
     expect(names(ROOT_INO)).toEqual(['report-old.txt', 'report.txt']);
     expect(store.getByRemote('1')?.name).toBe('report-old.txt');
   });
 
-  it.fails('keeps the ino of a directory renamed remotely when a new directory takes its old name', () => {
+  it('keeps the ino of a directory renamed remotely when a new directory takes its old name', () => {
     store.replaceListing(ROOT_INO, [folder('1', 'photos')], T0);
     const photos = store.child(ROOT_INO, 'photos')!.ino;
     store.replaceListing(ROOT_INO, [folder('3', 'photos'), folder('1', 'photos-2023')], T0 + 1);
     expect(store.getByRemote('1')?.ino).toBe(photos);
   });
 
-  it.fails('never deletes a dirty file inside a directory renamed remotely when a new directory takes its old name', () => {
+  it('never deletes a dirty file inside a directory renamed remotely when a new directory takes its old name', () => {
     store.replaceListing(ROOT_INO, [folder('1', 'photos')], T0);
     const photos = store.child(ROOT_INO, 'photos')!.ino;
     store.replaceListing(photos, [], T0);

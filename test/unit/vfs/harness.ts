@@ -4,6 +4,7 @@
 // observable) and records enqueue/hold/waitFor. Real NodeStore on a tmp SQLite file.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../../src/core/clock.js';
@@ -247,6 +248,7 @@ export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan
     reopened: [] as string[],
     create(ino: number) { this.created++; return StagingFile.create(dir, `i${ino}`); },
     reopen(p: string) { this.reopened.push(p); return StagingFile.fromExisting(p); },
+    removePath: (p: string) => rm(p, { force: true }),
   };
   const build = (o: Partial<VfsOptions>) => new PanVfs({ store, pan, account, reader, staging, uploads, clock, logger }, { ...DEFAULT_OPTS, ...o });
   const vfs = build(opts);

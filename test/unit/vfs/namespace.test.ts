@@ -157,13 +157,13 @@ describe('unlink', () => {
     expect(h.pan.mutations()).toEqual([]);
   });
 
-  // BUG (src/vfs/pan-vfs.ts write + commitLocal, local-files.ts maybeFree): a write after unlink sets
+  // regression (was a bug in src/vfs/pan-vfs.ts write + commitLocal, local-files.ts maybeFree): a write after unlink sets
   // lf.modified = true again; at release commitLocal returns early for an unlinked file WITHOUT clearing
   // `modified`, so maybeFree() bails out (`lf.modified`) and the staging file (and its LocalFile entry and
   // open descriptor) are never freed. The open-unlink-write-close temp-file pattern leaks one staging file
   // per use. Fix: clear lf.modified in commitLocal's unlinked branch (or ignore `modified` in maybeFree
   // when lf.unlinked).
-  it.fails('of a file open for writing that is written after the unlink: release still frees the staging file', async () => {
+  it('of a file open for writing that is written after the unlink: release still frees the staging file', async () => {
     h = seed();
     const fh = await h.vfs.create('/a/open.bin', 0o644);
     await h.vfs.write('/a/open.bin', fh, Buffer.from('abc'), 3, 0);
@@ -351,12 +351,12 @@ describe('rename', () => {
 });
 
 describe('listing races', () => {
-  // BUG (src/vfs/tree.ts fetchListing + src/meta/node-store.ts replaceListing): a listing is applied with
+  // regression (was a bug in src/vfs/tree.ts fetchListing + src/meta/node-store.ts replaceListing): a listing is applied with
   // the answer's view of the remote even if it was requested before a local change landed. An upload that
   // commits while a listing of its directory is in flight makes the node non-dirty; the older listing then
   // does not contain it, so replaceListing deletes it and the just-uploaded file is ENOENT until the next
   // relisting (dir-cache-time). Same for a mkdir whose answer arrives during a listing.
-  it.fails('a file whose upload commits while a listing of its directory is in flight stays visible', async () => {
+  it('a file whose upload commits while a listing of its directory is in flight stays visible', async () => {
     h = seed();
     await h.vfs.readdir('/a');
     await writeNew(h.vfs, '/a/fresh.bin', ramp(32));

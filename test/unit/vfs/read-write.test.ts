@@ -314,10 +314,10 @@ describe('pending uploads', () => {
     expect(h.uploads.last()).toMatchObject({ size: 5002, md5: md5(whole), stagingPath: path });
   });
 
-  // BUG (src/vfs/pan-vfs.ts reopenPending / ensureLocal): the journal's staging path is reopened outside
+  // regression (was a bug in src/vfs/pan-vfs.ts reopenPending / ensureLocal): the journal's staging path is reopened outside
   // guard(): when the staging file is missing (cache dir cleaned, disk replaced) open() rejects with the raw
   // Node ENOENT error instead of an FsError.
-  it.fails('a journaled file whose staging file is missing answers open with an FsError', async () => {
+  it('a journaled file whose staging file is missing answers open with an FsError', async () => {
     h = seed();
     await writeNew(h.vfs, '/p.bin', ramp(10));
     rmSync(h.uploads.last()!.stagingPath);
@@ -418,18 +418,13 @@ describe('uploadCommittedSync', () => {
     expect(h.stagingFiles()).toEqual([]);
   });
 
-  // BUG (src/vfs/pan-vfs.ts uploadCommittedSync + local-files.ts maybeFree): release of a written file
-  // drops its LocalFile entry (pending upload: close, keep the file); when the upload later commits,
-  // uploadCommittedSync only frees a staging file that still has a LocalFile entry, and the upload queue
-  // never deletes staging files ("the vfs owns them"). So every file closed before its upload finished
-  // leaves its staging file on disk forever.
-  it.fails('deletes the staging file of an upload that commits after the file was closed (the usual case)', async () => {
+  // regression: a file closed before its upload committed used to leave its staging file forever
+  it('deletes the staging file of an upload that commits after the file was closed (the usual case)', async () => {
     h = seed();
     await writeNew(h.vfs, '/x.bin', ramp(10));
     expect(h.stagingFiles()).toHaveLength(1);
     commitLikeQueue(h.uploads.last()!.ino, '888', ramp(10));
-    await tick();
-    await tick();
+    for (let i = 0; i < 100 && h.stagingFiles().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(h.stagingFiles()).toEqual([]);
   });
 
@@ -463,10 +458,10 @@ describe('create edge cases', () => {
     expect(h.staging.created).toBe(0);
   });
 
-  // BUG (src/vfs/pan-vfs.ts create, line ~173): `this.local.create(ino, now)` is not wrapped in guard() and
+  // regression (was a bug in src/vfs/pan-vfs.ts create, line ~173): `this.local.create(ino, now)` is not wrapped in guard() and
   // runs after store.insert(): a staging failure escapes as a raw Node error (not FsError) and leaves a
   // dirty node with no staging file and no journal row (getattr shows it; open answers EIO forever).
-  it.fails('a staging failure on create is an FsError (ENOSPC) and leaves no half-created node', async () => {
+  it('a staging failure on create is an FsError (ENOSPC) and leaves no half-created node', async () => {
     h = seed();
     const enospc = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
     h.staging.create = () => Promise.reject(enospc);
@@ -474,10 +469,10 @@ describe('create edge cases', () => {
     await expectFsError(h.vfs.getattr('/full.bin'), 'ENOENT');
   });
 
-  // BUG (src/vfs/pan-vfs.ts create): tree.child() hides status>100 entries, so create goes on to
+  // regression (was a bug in src/vfs/pan-vfs.ts create): tree.child() hides status>100 entries, so create goes on to
   // store.insert() with a (parent, name) that already exists: the UNIQUE constraint's SqliteError escapes
   // (not an FsError). Same for mkdir of such a name.
-  it.fails('create of a name held by a hidden (review-rejected) entry fails with an FsError', async () => {
+  it('create of a name held by a hidden (review-rejected) entry fails with an FsError', async () => {
     h = makeHarness({}, (pan) => { pan.addFile(ROOT_ID, 'banned.mp4', ramp(5), 101); });
     expect(await h.vfs.readdir('/')).toEqual([]); // hidden
     const err = await h.vfs.create('/banned.mp4', 0o644).then(() => null, (e: unknown) => e);
