@@ -5,6 +5,9 @@ import { Command } from 'commander';
 import { registerMountCommand } from './cli/mount-command.js';
 import { registerControlCommands } from './cli/control-commands.js';
 import { registerEmulatorCommand } from './emulator/cli.js';
+import { registerConfigCommand } from './cli/config-command.js';
+import { registerDoctorCommand } from './cli/doctor.js';
+import { registerCleanupCommand } from './cli/cleanup-command.js';
 
 const program = new Command('pan123fs')
   .description('Mount a 123云盘 (123pan) account as a local directory through the 123 Open API')
@@ -12,4 +15,7 @@ const program = new Command('pan123fs')
 registerMountCommand(program);
 registerControlCommands(program);
 registerEmulatorCommand(program);
+registerConfigCommand(program);
+registerDoctorCommand(program);
+registerCleanupCommand(program);
 await program.parseAsync(process.argv);

@@ -15,15 +15,17 @@ import { dieWith } from './errors.js';
 export function registerMountCommand(program: Command): void {
   const cmd = program.command('mount')
     .description('mount a 123pan account (or one folder of it) at MOUNTPOINT; runs in the foreground')
-    .argument('<mountpoint>', 'an existing, empty directory');
+    .argument('[mountpoint]', 'an existing, empty directory (default: --mountpoint / "mountpoint" in the config file)');
   addTableOptions(cmd);
-  cmd.action(async (mountpoint: string, flags: Record<string, unknown>) => {
+  cmd.action(async (mountpointArg: string | undefined, flags: Record<string, unknown>) => {
     let cfg;
     try {
       cfg = await resolveMountConfig(flags, process.env);
     } catch (e) {
       dieWith(e instanceof ConfigError ? new UserFacingError(e.message, 2) : e);
     }
+    const mountpoint = mountpointArg ?? cfg.mountpoint;
+    if (!mountpoint) dieWith(new UserFacingError('no mountpoint: pass MOUNTPOINT, --mountpoint, or put "mountpoint" in the config file', 2));
     const redactor = new Redactor();
     redactor.addSecret(cfg.clientSecret);
     redactor.addSecret(cfg.directLinkKey);

@@ -24,6 +24,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'clientId', flag: 'client-id', type: 'string', env: 'PAN123_CLIENT_ID', group: 'account', help: '123 Open client ID' },
   { key: 'clientSecret', flag: 'client-secret', type: 'string', env: 'PAN123_CLIENT_SECRET', group: 'account', secret: true, help: '123 Open client secret (prefer --client-secret-file: flags show in `ps`)' },
   { key: 'clientSecretFile', flag: 'client-secret-file', type: 'string', env: 'PAN123_CLIENT_SECRET_FILE', group: 'account', help: 'file holding the client secret (must not be readable by others)' },
+  { key: 'mountpoint', flag: 'mountpoint', type: 'string', env: 'PAN123_MOUNTPOINT', group: 'mount', help: 'where to mount when `mount` gets no MOUNTPOINT argument (the systemd units and the fstab helper take it from the config file)' },
   { key: 'rootFolderId', flag: 'root-folder-id', type: 'string', default: '0', env: 'PAN123_ROOT_FOLDER_ID', group: 'mount', help: 'folder id to mount as the root (0 = whole drive). Direct links need a folder with 直链空间 enabled, never 0' },
   { key: 'readOnly', flag: 'read-only', type: 'bool', default: false, env: 'PAN123_READ_ONLY', group: 'mount', help: 'mount read-only (writes fail with EROFS)' },
   { key: 'allowOther', flag: 'allow-other', type: 'bool', default: false, env: 'PAN123_ALLOW_OTHER', group: 'mount', help: 'let other users access the mount (non-root needs user_allow_other in /etc/fuse.conf)' },

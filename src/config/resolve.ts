@@ -4,11 +4,13 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { OPTIONS, type OptionSpec } from './options.js';
 import { ConfigError, parseValue } from './parse.js';
 
 export interface MountConfig {
+  /** absolute; undefined when neither flag, env nor config file names one (the CLI argument may) */
+  mountpoint?: string;
   apiBase: string;
   clientId: string;
   clientSecret: string;
@@ -102,9 +104,13 @@ export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEn
   if (v.directLink && String(v.rootFolderId) === '0') {
     throw new ConfigError('--direct-link does not work at the root folder (id 0): 123 direct links need a folder with 直链空间 (direct-link space) enabled; pass that folder as --root-folder-id');
   }
+  if (v.mountpoint !== undefined && !isAbsolute(String(v.mountpoint))) {
+    throw new ConfigError(`--mountpoint must be an absolute path, got ${JSON.stringify(v.mountpoint)}`);
+  }
   const uid = (v.uid as number | undefined) ?? process.getuid?.() ?? 0;
   const dirs = defaultDirs(process.getuid?.() ?? 0, String(v.clientId));
   return {
+    mountpoint: v.mountpoint === undefined ? undefined : String(v.mountpoint).replace(/(.)\/+$/, '$1'),
     apiBase: String(v.apiBase).replace(/\/+$/, ''),
     clientId: String(v.clientId),
     clientSecret: String(v.clientSecret),
@@ -131,9 +137,24 @@ export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEn
   };
 }
 
+export type OptionSource = 'flag' | 'env' | 'file' | 'default' | 'secret file' | 'derived';
+
+/** Where each option's value comes from (for `config check`); call after resolveMountConfig succeeded. */
+export async function optionSources(flags: RawValues, env: NodeJS.ProcessEnv): Promise<Record<string, OptionSource>> {
+  const configPath = (flags.config ?? env.PAN123_CONFIG) as string | undefined;
+  const file = configPath ? await readConfigFile(configPath) : {};
+  const out: Record<string, OptionSource> = {};
+  for (const spec of OPTIONS) out[spec.key] = pickWithSource(spec, flags, env, file)[1];
+  return out;
+}
+
 function pick(spec: OptionSpec, flags: RawValues, env: NodeJS.ProcessEnv, file: RawValues): unknown {
-  if (flags[spec.key] !== undefined) return flags[spec.key];
-  if (spec.env && env[spec.env] !== undefined && env[spec.env] !== '') return env[spec.env];
-  if (file[spec.key] !== undefined) return file[spec.key];
-  return spec.default;
+  return pickWithSource(spec, flags, env, file)[0];
+}
+
+function pickWithSource(spec: OptionSpec, flags: RawValues, env: NodeJS.ProcessEnv, file: RawValues): [unknown, OptionSource] {
+  if (flags[spec.key] !== undefined) return [flags[spec.key], 'flag'];
+  if (spec.env && env[spec.env] !== undefined && env[spec.env] !== '') return [env[spec.env], 'env'];
+  if (file[spec.key] !== undefined) return [file[spec.key], 'file'];
+  return [spec.default, 'default'];
 }
