@@ -14,6 +14,8 @@ export interface MountConfig {
   apiBase: string;
   clientId: string;
   clientSecret: string;
+  /** where clientSecret was read from, if a file (shown by `config check`) */
+  clientSecretFile?: string;
   rootFolderId: string;
   readOnly: boolean;
   allowOther: boolean;
@@ -114,6 +116,7 @@ export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEn
     apiBase: String(v.apiBase).replace(/\/+$/, ''),
     clientId: String(v.clientId),
     clientSecret: String(v.clientSecret),
+    clientSecretFile: v.clientSecretFile === undefined ? undefined : String(v.clientSecretFile),
     rootFolderId: String(v.rootFolderId),
     readOnly: Boolean(v.readOnly),
     allowOther: Boolean(v.allowOther),
