@@ -35,10 +35,10 @@ export async function checkAccount(pan: Pick<PanApi, 'userInfo' | 'detail'>, cfg
 
 function accountError(e: unknown, cfg: MountConfig): UserFacingError {
   if (e instanceof PanError) {
-    const trace = e.traceId ? `, x-traceID ${e.traceId}` : '';
-    if (e.kind === 'auth') return new UserFacingError(`the 123 Open API refused client ID "${cfg.clientId}": ${e.message} (code ${e.code ?? '?'}${trace}) — check --client-id and the client secret`);
+    const detail = `${e.message}${e.code !== undefined && !e.message.includes(`code ${e.code}`) ? ` (code ${e.code})` : ''}${e.traceId ? ` [x-traceID ${e.traceId}]` : ''}`;
+    if (e.kind === 'auth') return new UserFacingError(`the 123 Open API refused client ID "${cfg.clientId}": ${detail} — check --client-id and the client secret`);
     if (e.kind === 'transport') return new UserFacingError(`cannot reach the 123 Open API at ${cfg.apiBase}: ${e.message} — check the network or --api-base`);
-    return new UserFacingError(`the 123 Open API at ${cfg.apiBase} answered: ${e.message} (code ${e.code ?? '?'}${trace})`);
+    return new UserFacingError(`the 123 Open API at ${cfg.apiBase} answered: ${detail}`);
   }
   return new UserFacingError(`cannot check the account at ${cfg.apiBase}: ${(e as Error)?.message ?? e}`);
 }
