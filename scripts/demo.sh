@@ -13,9 +13,11 @@ bash scripts/ensure-system-deps.sh
 npm run build --silent
 
 mkdir -p "$DEMO"
+VIDEO_MB=${PAN123_DEMO_VIDEO_MB:-300}
+MANY=${PAN123_DEMO_MANY:-10000}
 if [ ! -f "$DEMO/samples/.done" ]; then
-  echo "pan123fs demo: generating sample files (300 MB video, 10,000-entry folder)…"
-  node scripts/make-samples.mjs "$DEMO/samples"
+  echo "pan123fs demo: generating sample files (${VIDEO_MB} MB video, ${MANY}-entry folder)…"
+  node scripts/make-samples.mjs "$DEMO/samples" --video-mb "$VIDEO_MB" --many "$MANY"
   touch "$DEMO/samples/.done"
 fi
 
@@ -32,7 +34,8 @@ cleanup() {
   kill "$EMU" 2>/dev/null || true; wait "$EMU" 2>/dev/null || true
   echo "pan123fs demo: unmounted and stopped the emulator."
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap "cleanup; exit 0" INT TERM
 
 for _ in $(seq 1 600); do
   URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*' "$DEMO/emulator.log" | head -1 || true)
@@ -63,7 +66,7 @@ cat <<MSG
   Try, in another terminal:
       ls -l $MNT
       cat $MNT/README.txt
-      ls $MNT/many-files | wc -l            # 10,000 entries (the emulator paces listings like the real free tier: ~20 s cold, instant after)
+      ls $MNT/many-files | wc -l            # ${MANY} entries (listings are paced like the real free tier, 5 pages/s: ~20 s cold for 10,000, instant after)
       sha256sum $MNT/videos/*.bin           # streamed with ranged reads and read-ahead
       cp /etc/services $MNT/documents/ && ls -l $MNT/documents   # written locally, uploaded on close
       node $ROOT/bin/pan123fs.js status --state-dir $DEMO/state
