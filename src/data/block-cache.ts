@@ -1,15 +1,28 @@
-// In-memory block cache: a byte-bounded LRU (lru-cache, maxSize + sizeCalculation) of immutable block
-// Buffers keyed by blockKey() = `${fileId}:${md5}:${index}`.
-// Invariants: the sum of cached block lengths never exceeds maxBytes (lru-cache evicts before insert and
-// refuses entries larger than the cap); cached Buffers are never mutated (readers get subarrays of them).
+// In-memory block cache: an LRU (a Map in recency order) of immutable block Buffers keyed by
+// blockKey() = `${fileId}:${md5}:${index}`, bounded by the memory the blocks actually pin.
+// Blocks may be views into a larger buffer (the prefetcher caches the blocks of one ranged read as
+// subarrays of the response buffer instead of copying them). The cost of a block is therefore charged
+// per backing ArrayBuffer: the first cached view of a backing pays its whole byteLength, further views
+// of it are free, and the backing stops counting when its last view leaves.
+// Invariants: the pinned bytes (sum of byteLength over backings with ≥ 1 cached view) never exceed
+// maxBytes after set() returns; a backing larger than maxBytes/BIG_BACKING_DIV is never pinned (the
+// block is copied instead), and a block whose backing is mostly unused by the cache is copied out
+// when it is hit (compaction), so a few surviving blocks never keep whole multi-MiB responses alive;
+// cached Buffers are never mutated (readers get subarrays of them).
 
-import { LRUCache } from 'lru-cache';
 import { filePrefix } from './blocks.js';
 
-/** 64 MiB: holds a 32 MiB read-ahead window plus recently read blocks. Measured (docs/READ-PATH.md):
- * V8 frees evicted block memory lazily, so RSS ≈ 60 MiB + ~3.5× this cap while streaming; 64 MiB keeps a
- * 2 GiB stream near the 300 MB budget, 128 MiB does not (~400 MiB). Re-reads at scale go to the disk cache. */
+/** 64 MiB: holds a 32 MiB read-ahead window plus recently read blocks. The cap counts real pinned
+ * memory, so RSS ≈ baseline + this + in-flight ranges + garbage awaiting V8's next mark-compact
+ * (see docs/READ-PATH.md "Memory"). Re-reads at scale go to the disk cache. */
 export const DEFAULT_MEM_CACHE_BYTES = 64 << 20;
+
+/** A view is cached as is only if its backing is at most maxBytes/4: one 8 MiB response in a 64 MiB
+ * cache is fine, one response filling a small cache would make every other block unstorable. */
+const BIG_BACKING_DIV = 4;
+/** Copy a hit block out of its backing when the cache uses less than 1/4 of that backing: bounds the
+ * waste of a response kept alive by one or two popular blocks to a factor 4, only for those blocks. */
+const COMPACT_BELOW = 4;
 
 export interface BlockCacheStats {
   hits: number;
@@ -19,54 +32,99 @@ export interface BlockCacheStats {
   blocks: number;
 }
 
+interface Backing { live: number; liveBytes: number }
+
 export class BlockCache {
-  private readonly lru: LRUCache<string, Buffer> | null;
+  /** key → block; Map order is recency order (first = least recently used). */
+  private readonly lru = new Map<string, Buffer>();
+  private readonly backings = new Map<ArrayBufferLike, Backing>();
+  private pinned = 0;
   private hits = 0;
   private misses = 0;
 
-  constructor(readonly maxBytes: number = DEFAULT_MEM_CACHE_BYTES) {
-    this.lru = maxBytes > 0
-      ? new LRUCache<string, Buffer>({ maxSize: maxBytes, sizeCalculation: (b) => Math.max(1, b.length) })
-      : null;
-  }
+  constructor(readonly maxBytes: number = DEFAULT_MEM_CACHE_BYTES) {}
 
-  /** Looks up a block and counts a hit or miss. */
+  /** Looks up a block, marks it most recently used and counts a hit or miss. */
   get(key: string): Buffer | undefined {
-    const b = this.lru?.get(key);
-    if (b) this.hits++; else this.misses++;
+    let b = this.lru.get(key);
+    if (!b) { this.misses++; return undefined; }
+    this.hits++;
+    this.lru.delete(key);
+    const bk = this.backings.get(b.buffer)!;
+    if (bk.liveBytes * COMPACT_BELOW < b.buffer.byteLength) {
+      this.unpin(b);
+      b = owned(b);
+      this.pin(b);
+    }
+    this.lru.set(key, b);
     return b;
   }
 
   /** Presence check without touching recency or stats (used to plan read-ahead). */
   has(key: string): boolean {
-    return this.lru?.has(key) ?? false;
+    return this.lru.has(key);
   }
 
   set(key: string, block: Buffer): void {
-    this.lru?.set(key, block);
+    if (this.maxBytes <= 0) return;
+    this.delete(key);
+    let b = block;
+    if (!this.backings.has(b.buffer) && b.buffer.byteLength * BIG_BACKING_DIV > this.maxBytes && b.buffer.byteLength > b.length) b = owned(b);
+    if (!this.backings.has(b.buffer) && b.buffer.byteLength > this.maxBytes) return;
+    this.pin(b);
+    this.lru.set(key, b);
+    for (const [k, v] of this.lru) {
+      if (this.pinned <= this.maxBytes) break;
+      this.lru.delete(k);
+      this.unpin(v);
+    }
   }
 
   delete(key: string): void {
-    this.lru?.delete(key);
+    const b = this.lru.get(key);
+    if (!b) return;
+    this.lru.delete(key);
+    this.unpin(b);
   }
 
   /** Forgets every block of a file id (all md5s). */
   dropFile(fileId: string): number {
-    if (!this.lru) return 0;
     const prefix = filePrefix(fileId);
     const doomed = [...this.lru.keys()].filter((k) => k.startsWith(prefix));
-    for (const k of doomed) this.lru.delete(k);
+    for (const k of doomed) this.delete(k);
     return doomed.length;
   }
 
   clear(): void {
-    this.lru?.clear();
+    this.lru.clear();
+    this.backings.clear();
+    this.pinned = 0;
   }
 
   stats(): BlockCacheStats {
-    return {
-      hits: this.hits, misses: this.misses, maxBytes: this.maxBytes,
-      bytes: this.lru?.calculatedSize ?? 0, blocks: this.lru?.size ?? 0,
-    };
+    return { hits: this.hits, misses: this.misses, maxBytes: this.maxBytes, bytes: this.pinned, blocks: this.lru.size };
   }
+
+  private pin(b: Buffer): void {
+    const bk = this.backings.get(b.buffer);
+    if (bk) { bk.live++; bk.liveBytes += b.length; return; }
+    this.backings.set(b.buffer, { live: 1, liveBytes: b.length });
+    this.pinned += b.buffer.byteLength;
+  }
+
+  private unpin(b: Buffer): void {
+    const bk = this.backings.get(b.buffer)!;
+    bk.live--;
+    bk.liveBytes -= b.length;
+    if (bk.live > 0) return;
+    this.backings.delete(b.buffer);
+    this.pinned -= b.buffer.byteLength;
+  }
+}
+
+/** A copy of b that owns exactly its own memory. */
+function owned(b: Buffer): Buffer {
+  const c = Buffer.allocUnsafeSlow(b.length);
+  b.copy(c);
+  return c;
 }

@@ -7,8 +7,8 @@
 //  - a block enters the memory/disk cache only after its whole range arrived with the exact length, and
 //    only if the file was not dropped meanwhile; a failure caches nothing and clears its in-flight
 //    entries, so the next read retries;
-//  - cached blocks are standalone Buffers (copied out of the range buffer), so one retained block never
-//    pins a whole multi-MiB response;
+//  - cached blocks are views into the range buffer (no copy); the block cache charges and bounds the
+//    memory those views pin, and copies out a block that would keep a mostly evicted response alive;
 //  - a fetch is aborted when every owner (handle that started or joined it) has released it;
 //  - read-ahead respects maxConcurrentFetches and maxInflightBytes; demand reads are never held back.
 
@@ -180,8 +180,10 @@ export class Prefetcher {
       if (buf.length !== length) throw new FsError('EIO', `source returned ${buf.length} bytes for a ${length}-byte range`);
       this.s.bytesFetched += length;
       const cache = (this.generation.get(ref.id) ?? 0) === gen && !this.closed;
+      const own = owned(buf);
       for (let i = first; i <= last; i++) {
-        const block = sliceBlock(buf, (i - first) * bs, blockLength(ref.size, bs, i));
+        const off = (i - first) * bs;
+        const block = own.subarray(off, off + blockLength(ref.size, bs, i));
         blocks.push(block);
         if (cache) { this.mem.set(keys[i - first]!, block); this.disk?.put(ref, i, block); }
       }
@@ -235,10 +237,12 @@ export class Prefetcher {
   }
 }
 
-/** A standalone Buffer for one block (no copy when the response is exactly that block). */
-function sliceBlock(buf: Buffer, off: number, len: number): Buffer {
-  if (off === 0 && len === buf.length && buf.byteOffset === 0 && buf.buffer.byteLength === len) return buf;
-  const block = Buffer.allocUnsafeSlow(len);
-  buf.copy(block, 0, off, off + len);
-  return block;
+/** buf itself when it owns exactly its memory (what pan's RangeSource returns), else one copy that does:
+ * blocks are views of it, so it must not share an ArrayBuffer with unrelated data (a source may return a
+ * subarray of something larger, or a small Buffer from Node's shared pool). */
+function owned(buf: Buffer): Buffer {
+  if (buf.byteOffset === 0 && buf.buffer.byteLength === buf.length) return buf;
+  const c = Buffer.allocUnsafeSlow(buf.length);
+  buf.copy(c);
+  return c;
 }

@@ -33,16 +33,20 @@ function rangeError(message: string, retryable = false, code?: number): PanError
   return new PanError({ kind: 'range', message: `${ENDPOINT}: ${message}`, endpoint: ENDPOINT, retryable, code });
 }
 
-async function readExactly(body: Dispatcher.ResponseData['body'], max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/** The body, which must be exactly `want` bytes, copied into one Buffer of that size as it arrives: one
+ * allocation and one copy per byte, chunks become garbage at once (no chunk list + concat, no
+ * arrayBuffer() copy), and the result owns its memory (byteOffset 0, no pool sharing), so the read path
+ * can cache views of it without pinning anything else. */
+async function readExactly(body: Dispatcher.ResponseData['body'], want: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafeSlow(want);
   let n = 0;
   for await (const c of body) {
     const b = c as Buffer;
-    n += b.length;
-    if (n > max) { body.destroy(); throw rangeError(`body longer than the ${max} bytes asked for`, true); }
-    chunks.push(b);
+    if (n + b.length > want) { body.destroy(); throw rangeError(`body longer than the ${want} bytes asked for`, true); }
+    n += b.copy(out, n);
   }
-  return Buffer.concat(chunks, n);
+  if (n !== want) throw rangeError(`short body: ${n} of ${want} bytes`, true);
+  return out;
 }
 
 export class RangeFetcher {
@@ -100,9 +104,7 @@ export class RangeFetcher {
       await res.body.dump().catch(() => undefined);
       throw rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
     }
-    const buf = await readExactly(res.body, want);
-    if (buf.length !== want) throw rangeError(`short body: ${buf.length} of ${want} bytes`, true);
-    return buf;
+    return readExactly(res.body, want);
   }
 
   private async whole(res: Dispatcher.ResponseData, start: number, end: number, want: number): Promise<Buffer> {
@@ -113,7 +115,6 @@ export class RangeFetcher {
       throw rangeError(`server ignored Range (HTTP 200, ${Number.isFinite(len) ? len : 'unknown'} bytes) for ${start}-${end}`);
     }
     const buf = await readExactly(res.body, len);
-    if (buf.length !== len) throw rangeError(`short body: ${buf.length} of ${len} bytes`, true);
-    return exact ? buf : buf.subarray(start, end + 1);
+    return exact ? buf : Buffer.from(buf.subarray(start, end + 1));
   }
 }

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { BlockCache } from '../../../src/data/block-cache.js';
+
+const KiB = 1024;
+const owned = (n: number, fill = 1) => Buffer.alloc(n, fill);
+
+describe('BlockCache', () => {
+  it('charges views of one backing once, and frees it with its last view', () => {
+    const c = new BlockCache(64 * KiB);
+    const range = owned(16 * KiB);
+    for (let i = 0; i < 4; i++) c.set(`f:m:${i}`, range.subarray(i * 4 * KiB, (i + 1) * 4 * KiB));
+    expect(c.stats()).toMatchObject({ bytes: 16 * KiB, blocks: 4 });
+    for (let i = 0; i < 3; i++) c.delete(`f:m:${i}`);
+    expect(c.stats()).toMatchObject({ bytes: 16 * KiB, blocks: 1 });
+    c.delete('f:m:3');
+    expect(c.stats()).toMatchObject({ bytes: 0, blocks: 0 });
+  });
+
+  it('evicts least recently used blocks until the pinned bytes fit', () => {
+    const c = new BlockCache(32 * KiB);
+    c.set('a', owned(16 * KiB));
+    c.set('b', owned(16 * KiB));
+    expect(c.get('a')).toBeDefined(); // a is now more recent than b
+    c.set('c', owned(16 * KiB));
+    expect(c.has('a')).toBe(true);
+    expect(c.has('b')).toBe(false);
+    expect(c.stats().bytes).toBeLessThanOrEqual(32 * KiB);
+  });
+
+  it('copies a block whose backing is large relative to the cap instead of pinning it', () => {
+    const c = new BlockCache(32 * KiB);
+    const range = owned(16 * KiB);
+    c.set('a', range.subarray(0, 4 * KiB));
+    const got = c.get('a')!;
+    expect(got.buffer).not.toBe(range.buffer);
+    expect(got.buffer.byteLength).toBe(4 * KiB);
+    expect(c.stats().bytes).toBe(4 * KiB);
+  });
+
+  it('compacts a hit block whose backing the cache mostly no longer uses', () => {
+    const c = new BlockCache(1024 * KiB);
+    const range = owned(64 * KiB, 7);
+    for (let i = 0; i < 8; i++) c.set(`k${i}`, range.subarray(i * 8 * KiB, (i + 1) * 8 * KiB));
+    for (let i = 1; i < 8; i++) c.delete(`k${i}`);
+    expect(c.stats().bytes).toBe(64 * KiB);
+    const got = c.get('k0')!;
+    expect(got.equals(range.subarray(0, 8 * KiB))).toBe(true);
+    expect(got.buffer).not.toBe(range.buffer);
+    expect(c.stats()).toMatchObject({ bytes: 8 * KiB, blocks: 1 });
+  });
+
+  it('stores nothing with a zero cap, and dropFile/clear release everything', () => {
+    const z = new BlockCache(0);
+    z.set('a', owned(4 * KiB));
+    expect(z.get('a')).toBeUndefined();
+    const c = new BlockCache(64 * KiB);
+    const range = owned(8 * KiB);
+    c.set('1:m:0', range.subarray(0, 4 * KiB));
+    c.set('1:m:1', range.subarray(4 * KiB));
+    c.set('2:m:0', owned(4 * KiB));
+    expect(c.dropFile('1')).toBe(2);
+    expect(c.stats()).toMatchObject({ bytes: 4 * KiB, blocks: 1 });
+    c.clear();
+    expect(c.stats()).toMatchObject({ bytes: 0, blocks: 0 });
+  });
+});
