@@ -11,6 +11,8 @@ const SECRET_KEYS = new Set(['clientsecret', 'secret', 'accesstoken', 'token', '
 const URL_RE = /\b(https?:\/\/[^/\s"'?#]+)([/?#][^\s"']*)?/gi;
 const BEARER_RE = /\bBearer\s+[A-Za-z0-9._~+/=-]+/g;
 const AUTH_KEY_RE = /\bauth_key=[^&\s"']+/gi;
+/** access tokens are JWTs: header.payload.signature, base64url */
+const JWT_RE = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g;
 
 export class Redactor {
   private readonly secrets = new Set<string>();
@@ -23,7 +25,7 @@ export class Redactor {
   scrubString(s: string): string {
     let out = s;
     for (const v of this.secrets) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
-    out = out.replace(BEARER_RE, 'Bearer [REDACTED]').replace(AUTH_KEY_RE, 'auth_key=[REDACTED]');
+    out = out.replace(BEARER_RE, 'Bearer [REDACTED]').replace(AUTH_KEY_RE, 'auth_key=[REDACTED]').replace(JWT_RE, '[REDACTED-TOKEN]');
     return out.replace(URL_RE, (_m, origin: string, rest?: string) => (rest && rest !== '/' ? `${origin}/[REDACTED]` : origin));
   }
 
