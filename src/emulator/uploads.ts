@@ -58,6 +58,8 @@ export class Uploads {
     if (!/^[0-9a-f]{32}$/.test(etag)) throw paramError('etag'); // lower-case hex MD5 only (choice)
     const size = b.int('size');
     if (size > maxSize) throw new ApiError(CODE.generic, '文件大小超过限制'); // message: choice
+    // storage quota: the upload must fit in the account (message: choice; real wording unknown)
+    if (s.model.spaceUsed() + size > s.opts.spacePermanent) throw new ApiError(CODE.generic, '空间不足，请清理空间或升级会员');
     const duplicate = b.optInt('duplicate', 0);
     if (duplicate > 2) throw paramError('duplicate');
     let name = filename;

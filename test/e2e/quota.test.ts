@@ -1,0 +1,30 @@
+// Quota exceeded → ENOSPC (issue 4): the write is staged locally, the upload is refused by the server
+// for lack of space, and fsync reports ENOSPC; the file stays visible locally and is not lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import { fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+
+describe.runIf(fuseAvailable())('storage quota', () => {
+  let emu: EmulatorHandle;
+  let d: Daemon;
+  beforeAll(async () => {
+    emu = await startEmulator({ dataDir: await tempDir('quota-emu'), rateLimitScale: 0, spacePermanent: 1024 * 1024 });
+    d = await startDaemon({ apiBase: emu.baseUrl });
+  });
+  afterAll(async () => {
+    await d?.stop('SIGTERM', 5_000);
+    await emu?.close();
+  });
+
+  it('fsync of a file larger than the free space fails with ENOSPC; the data stays local', async () => {
+    const r = await sh(`dd if=/dev/urandom of=${d.mountpoint}/big.bin bs=1M count=2 conv=fsync 2>&1; echo "exit=$?"`);
+    expect(r.stdout).toMatch(/No space left on device/);
+    expect(r.stdout).toMatch(/exit=1/);
+    const { stdout } = await sh(`stat -c %s ${d.mountpoint}/big.bin`);
+    expect(stdout.trim()).toBe(String(2 * 1024 * 1024));
+    expect(emu.tree().some((e) => e.name === 'big.bin')).toBe(false);
+    const st = await sh(`node ${process.cwd()}/bin/pan123fs.js status --json --state-dir ${d.stateDir} ${d.mountpoint}`);
+    const items = JSON.parse(st.stdout).uploads.items as Array<{ name: string; lastError: string | null }>;
+    expect(items.find((i) => i.name === 'big.bin')?.lastError).toMatch(/空间不足|space/i);
+  });
+});
