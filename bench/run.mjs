@@ -1,0 +1,480 @@
+// pan123fs benchmarks (issues 3, 4, 6): `npm run bench` (scripts/bench.sh builds dist/ and the C helpers,
+// then runs this). BENCH_QUICK=1 for a smaller variant. Every figure below is measured in this run.
+//
+// Topology: this process only orchestrates. The emulator and each daemon are subprocesses; the mount is
+// touched only by child processes (dd, cp, ls, md5sum, curl and the C programs in bench/*.c).
+//
+// Env: BENCH_QUICK=1 (256 MiB files, 2,000-entry dir, 1 write round), BENCH_DIR (work dir, default a new
+// dir under /tmp), BENCH_KEEP=1 (keep it), BENCH_BIN (where scripts/bench.sh put the C programs),
+// BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
+// BENCH_ONLY=read,fuse,write (run a subset).
+
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, totalmem, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GiB, MiB, ROOT, admin, cleanupAll, cpuPsi, f0, f1, f2, f3, loadNote, mbps, must, now, procCpu, procStatus, rssSampler, run,
+  sh, sleep, startDaemon, startEmulator, summary, waitCommitted,
+} from './lib.mjs';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write').split(','));
+const SAVE = process.env.BENCH_SAVE ? process.env.BENCH_SAVE === '1' : !QUICK;
+const CFG = {
+  readSize: QUICK ? 256 * MiB : GiB,
+  rssStreamSize: QUICK ? 0 : 2 * GiB, // 0: peak RSS is taken from the read runs
+  dirEntries: QUICK ? 2000 : 10_000,
+  writeSize: QUICK ? 256 * MiB : GiB,
+  writeRounds: QUICK ? 1 : 2,
+  readRuns: 3,
+  bursts: 200,
+  burstReaders: 64,
+  smallFiles: 1000,
+  smallSize: 4096,
+};
+const BINDIR = process.env.BENCH_BIN || join(tmpdir(), 'pan123fs-bench-bin');
+const C = { statloop: join(BINDIR, 'statloop'), parread: join(BINDIR, 'parread'), mkfiles: join(BINDIR, 'mkfiles') };
+
+const rows = []; // final table: {metric, measured, target, verdict}
+const lines = []; // everything printed, for docs/BENCHMARKS.md
+function out(s = '') { lines.push(s); process.stdout.write(`${s}\n`); }
+function row(metric, measured, target, verdict) {
+  rows.push({ metric, measured, target, verdict });
+  out(`  => ${verdict.padEnd(4)} ${metric}: ${measured} (target ${target})`);
+}
+const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
+const fmtS = (s) => `best ${f2(s.best)} / median ${f2(s.median)}`;
+
+/** Waits (≤ 5 s) for CPU pressure to calm down before a timed step; returns the note to print. */
+async function settle() {
+  for (let i = 0; i < 10 && cpuPsi() > 20; i++) await sleep(500);
+  return loadNote();
+}
+
+function parseKv(s) {
+  const o = {};
+  for (const m of s.matchAll(/(\w+)=([\d.]+)/g)) o[m[1]] = Number(m[2]);
+  return o;
+}
+
+async function genFile(path, size, seed) {
+  // AES-CTR keystream: incompressible, deterministic per seed, ~1 GB/s.
+  const key = seed.toString(16).padStart(32, '0');
+  await must('bash', ['-c', `openssl enc -aes-128-ctr -K ${key} -iv 0 -in /dev/zero 2>/dev/null | head -c ${size} > '${path}'`]);
+}
+
+async function md5Of(path) {
+  const r = await must('md5sum', [path]);
+  return { md5: r.stdout.split(' ')[0], secs: r.secs };
+}
+
+const W = {}; // work dir layout
+
+// ------------------------------------------------------------------------------------------------ setup
+
+async function setup() {
+  W.dir = process.env.BENCH_DIR || await mkdtemp(join(tmpdir(), 'pan123fs-bench-'));
+  await mkdir(W.dir, { recursive: true });
+  W.seed = join(W.dir, 'seed');
+  W.data = join(W.dir, 'data');
+  for (const d of [W.seed, W.data, join(W.seed, 'dir'), join(W.seed, 'small64')]) await mkdir(d, { recursive: true });
+  const t0 = now();
+  if (ONLY.has('read') || ONLY.has('fuse')) {
+    await genFile(join(W.seed, 'big.bin'), CFG.readSize, 1);
+    if (CFG.rssStreamSize && ONLY.has('read')) await genFile(join(W.seed, 'big2g.bin'), CFG.rssStreamSize, 2);
+    for (let i = 0; i < CFG.dirEntries; i += 500) {
+      await Promise.all(Array.from({ length: Math.min(500, CFG.dirEntries - i) }, (_, k) =>
+        writeFile(join(W.seed, 'dir', `e${String(i + k).padStart(5, '0')}.txt`), `entry ${i + k}\n`)));
+    }
+    await genFile(join(W.data, 'small64.src'), 64 * 65536, 3);
+    await must('split', ['-b', '65536', '-d', '-a', '2', join(W.data, 'small64.src'), join(W.seed, 'small64', 's')]);
+  }
+  if (ONLY.has('write')) {
+    for (let r = 1; r <= CFG.writeRounds; r++) {
+      await genFile(join(W.data, `client-${r}.bin`), CFG.writeSize, 100 + r);
+      await genFile(join(W.data, `mount-${r}.bin`), CFG.writeSize, 200 + r);
+    }
+  }
+  out(`setup: test data in ${W.dir} (${f1(now() - t0)} s)`);
+}
+
+// ------------------------------------------------------------------------------------------------ read
+
+async function benchRead() {
+  out('');
+  if (!ONLY.has('read')) return benchReadEmulator(benchFuse);
+  out(`## 1. Read (issue 3): ${CFG.readSize / MiB} MiB file, ${CFG.dirEntries.toLocaleString('en-US')}-entry directory`);
+  const stateDir = join(W.dir, 'state-read');
+  await mkdir(stateDir, { recursive: true });
+  const emu = await startEmulator({ dataDir: join(W.dir, 'emu-read'), seed: W.seed, rateLimitScale: 1, logFile: join(W.dir, 'emu-read.log') });
+  try {
+    const tree = await admin.tree(emu.base);
+    const big = tree.find((e) => e.path === '/big.bin');
+    const big2 = tree.find((e) => e.path === '/big2g.bin');
+    if (!big) throw new Error('seeded /big.bin not in the emulator tree');
+
+    // (a) direct ranged download of the download_info URL with curl: 1 warm-up + N timed
+    const url = (await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, stateDir, big.id])).stdout.trim();
+    const curlOnce = async () => {
+      const r = await must('curl', ['-s', '-o', '/dev/null', '-r', `0-${CFG.readSize - 1}`, '-w', '%{http_code} %{size_download} %{time_total}', url]);
+      const [code, size, secs] = r.stdout.trim().split(' ');
+      if (code !== '206' || Number(size) !== CFG.readSize) throw new Error(`curl: HTTP ${code}, ${size} bytes`);
+      return mbps(CFG.readSize, Number(secs));
+    };
+    await curlOnce();
+    const curlRates = [];
+    for (let i = 0; i < CFG.readRuns; i++) { await settle(); curlRates.push(await curlOnce()); }
+    const curlS = summary(curlRates);
+    out(`direct ranged download (curl -r 0-${CFG.readSize - 1} of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`);
+
+    // (b) cold sequential read through the mount: a fresh daemon and an empty cache for every run
+    const mnt = join(W.dir, 'mnt-read');
+    await mkdir(mnt, { recursive: true });
+    const readRates = [];
+    const rss = [];
+    let fetched = [];
+    for (let i = 0; i < CFG.readRuns; i++) {
+      const d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, `cache-read-${i}`), stateDir });
+      try {
+        await must('stat', [join(mnt, 'big.bin')]);
+        const note = await settle();
+        const c0 = await admin.counters(emu.base);
+        const s = rssSampler(d.pid);
+        const cpu0 = [procCpu(d.pid), procCpu(emu.pid)];
+        const r = await must('dd', [`if=${join(mnt, 'big.bin')}`, 'of=/dev/null', 'bs=1M']);
+        const cpu1 = [procCpu(d.pid), procCpu(emu.pid)];
+        const m = s.stop();
+        const c1 = await admin.counters(emu.base);
+        const rate = mbps(CFG.readSize, r.secs);
+        readRates.push(rate);
+        rss.push(m.maxRssMiB);
+        fetched.push((c1.bytesServed - c0.bytesServed) / CFG.readSize);
+        out(`  mount cold run ${i + 1}: ${f0(rate)} MB/s (${f2(r.secs)} s), daemon RSS start ${f0(m.startRssMiB)} / peak ${f0(m.maxRssMiB)} MiB, fetched ${f2(fetched.at(-1))}x the file, CPU s per GiB: daemon ${f2((cpu1[0] - cpu0[0]) * GiB / CFG.readSize)}, emulator ${f2((cpu1[1] - cpu0[1]) * GiB / CFG.readSize)}  [${note}]`);
+      } finally {
+        await d.stop();
+        await rm(join(W.dir, `cache-read-${i}`), { recursive: true, force: true });
+      }
+    }
+    const readS = summary(readRates);
+    out(`mount cold dd bs=1M: MB/s ${fmtS(readS)}`);
+    const ratio = readS.median / curlS.median;
+    row('read: mount cold dd / direct curl (median MB/s)', `${f2(ratio)} (${f0(readS.median)} / ${f0(curlS.median)} MB/s; best ${f0(readS.best)} / ${f0(curlS.best)})`, '>= 0.8', verdict(ratio >= 0.8));
+
+    // (c) peak RSS while streaming 2 GiB (quick: the read runs above)
+    let peakMB;
+    let streamNote;
+    if (CFG.rssStreamSize && big2) {
+      const d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, 'cache-rss'), stateDir });
+      try {
+        await must('stat', [join(mnt, 'big2g.bin')]);
+        const s = rssSampler(d.pid);
+        const r = await must('dd', [`if=${join(mnt, 'big2g.bin')}`, 'of=/dev/null', 'bs=1M']);
+        const m = s.stop();
+        peakMB = m.maxRssMiB * MiB / 1e6;
+        streamNote = `${CFG.rssStreamSize / GiB} GiB stream`;
+        out(`  ${streamNote}: ${f0(mbps(CFG.rssStreamSize, r.secs))} MB/s, daemon RSS peak ${f0(m.maxRssMiB)} MiB (VmHWM ${f0(m.hwmMiB)} MiB)`);
+      } finally {
+        await d.stop();
+        await rm(join(W.dir, 'cache-rss'), { recursive: true, force: true });
+      }
+    } else {
+      peakMB = Math.max(...rss) * MiB / 1e6;
+      streamNote = `${CFG.readSize / MiB} MiB stream (quick; target is for 2 GiB)`;
+    }
+    row(`read: daemon peak RSS, ${streamNote}`, `${f0(peakMB)} MB`, '< 300 MB', verdict(peakMB < 300));
+
+    // (d) ls -l of the big directory: cold at the free-tier list limit, then warm; vs a local directory
+    const dirMnt = join(mnt, 'dir');
+    const d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, 'cache-ls'), stateDir });
+    try {
+      await must('stat', [mnt]);
+      await sleep(2000); // let the emulator's file_list bucket refill after the daemon's start-up listing
+      const c0 = await admin.counters(emu.base);
+      const cold = await must('bash', ['-c', `ls -l '${dirMnt}' | wc -l`]);
+      const c1 = await admin.counters(emu.base);
+      const lines = Number(cold.stdout.trim());
+      if (lines !== CFG.dirEntries + 1) throw new Error(`ls -l listed ${lines - 1} entries, expected ${CFG.dirEntries}`);
+      const pages = (c1.requests.file_list ?? 0) - (c0.requests.file_list ?? 0);
+      const floor = CFG.dirEntries / 100 / 5;
+      out(`ls -l cold: ${f2(cold.secs)} s, ${pages} file_list calls (floor ${CFG.dirEntries / 100} pages / 5 per s = ${f1(floor)} s), rate-limited answers ${(c1.rateLimited ?? 0) - (c0.rateLimited ?? 0)}`);
+      row(`ls -l ${CFG.dirEntries}-entry dir, cold, free-tier limits / floor`, `${f2(cold.secs / floor)} (${f2(cold.secs)} s vs ${f1(floor)} s)`, '<= 1.1', verdict(cold.secs / floor <= 1.1));
+
+      const lsTimes = async (dir, n) => {
+        const xs = [];
+        for (let i = 0; i < n; i++) xs.push((await must('bash', ['-c', `ls -l '${dir}' > /dev/null`])).secs);
+        return summary(xs, false);
+      };
+      const warm = await lsTimes(dirMnt, 5);
+      const local = await lsTimes(join(W.seed, 'dir'), 5);
+      out(`ls -l warm (back-to-back runs): s ${fmtS(warm)}; local dir: s ${fmtS(local)}  [${loadNote()}]`);
+      const wr = warm.median / local.median;
+      row(`ls -l ${CFG.dirEntries}-entry dir, warm / local dir (median)`, `${f2(wr)} (${f3(warm.median)} s vs ${f3(local.median)} s)`, '<= 2', verdict(wr <= 2));
+      await sleep(2500); // past the kernel's 2 s attr/entry timeout: names come from the daemon's store
+      const expired = await lsTimes(dirMnt, 1);
+      out(`ls -l after the kernel attr/entry cache expired (daemon cache warm): ${f3(expired.median)} s = ${f1(expired.median / local.median)}x local`);
+      row('ls -l warm, kernel attr cache expired / local', `${f1(expired.median / local.median)} (${f3(expired.median)} s)`, 'info', 'info');
+
+      // (e) warm stat throughput (C loop): one path (kernel attr cache), 10k distinct paths, forced to the daemon
+      const statRuns = async (args, n = 3) => {
+        const xs = [];
+        for (let i = 0; i < n; i++) { await settle(); xs.push(parseKv((await must(C.statloop, args)).stdout).rate); }
+        return summary(xs);
+      };
+      const one = await statRuns(['-t', '2', join(mnt, 'big.bin')]);
+      const many = await statRuns(['-t', '2', '-d', dirMnt]);
+      const forced = await statRuns(['-f', '-t', '2', join(mnt, 'big.bin')]);
+      const localOne = await statRuns(['-t', '2', join(W.seed, 'big.bin')], 1);
+      out(`warm stat ops/s: one path ${fmtS(one)}; ${CFG.dirEntries} paths round robin ${fmtS(many)}; statx FORCE_SYNC (daemon getattr) ${fmtS(forced)}; local file ${f0(localOne.median)}  [${loadNote()}]`);
+      row('warm stat, one path (kernel attr cache), ops/s', `${f0(one.median)} (local ${f0(localOne.median)})`, 'info', 'info');
+      row(`warm stat, ${CFG.dirEntries} distinct paths, ops/s`, f0(many.median), 'info', 'info');
+      row('warm statx FORCE_SYNC (every call reaches the daemon), ops/s', f0(forced.median), 'info (fuse-native ceiling ~14k)', 'info');
+    } finally {
+      await d.stop();
+    }
+    if (ONLY.has('fuse')) await benchFuse(emu, stateDir, mnt);
+  } finally {
+    await emu.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ FUSE
+
+/** BENCH_ONLY without read: just the seeded emulator for the FUSE section. */
+async function benchReadEmulator(fn) {
+  const stateDir = join(W.dir, 'state-read');
+  await mkdir(stateDir, { recursive: true });
+  const mnt = join(W.dir, 'mnt-read');
+  await mkdir(mnt, { recursive: true });
+  const emu = await startEmulator({ dataDir: join(W.dir, 'emu-read'), seed: W.seed, rateLimitScale: 1, logFile: join(W.dir, 'emu-read.log') });
+  try { await fn(emu, stateDir, mnt); } finally { await emu.stop(); }
+}
+
+async function benchFuse(emu, stateDir, mnt) {
+  out('');
+  out(`## 3. FUSE (issue 6): getattr throughput around ${CFG.bursts} bursts of ${CFG.burstReaders} parallel reads`);
+  const d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, 'cache-fuse'), stateDir });
+  try {
+    const m = /"nativePatched":(true|false)/.exec(d.log());
+    const kind = /"kind":"(source|prebuilt)"/.exec(d.log());
+    out(`fuse-native binding: ${kind ? kind[1] : '?'}, native patch ${m ? m[1] : '?'} (from the daemon's start-up log)`);
+    const files = Array.from({ length: 64 }, (_, i) => join(mnt, 'small64', `s${String(i).padStart(2, '0')}`));
+    await must('bash', ['-c', `cat ${files.map((f) => `'${f}'`).join(' ')} > /dev/null`]);
+    const target = files[0];
+    const statRuns = async (args, n = 3) => {
+      const xs = [];
+      for (let i = 0; i < n; i++) { await settle(); xs.push(parseKv((await must(C.statloop, args)).stdout).rate); }
+      return summary(xs);
+    };
+    const th0 = procStatus(d.pid).threads;
+    const before = await statRuns(['-f', '-t', '2', target]);
+    const beforeCached = await statRuns(['-t', '1', target], 1);
+    out(`before: statx FORCE_SYNC ops/s ${fmtS(before)}; cached stat ${f0(beforeCached.median)}; daemon threads ${th0}  [${loadNote()}]`);
+    let maxThreads = th0;
+    const tt = setInterval(() => { try { maxThreads = Math.max(maxThreads, procStatus(d.pid).threads); } catch { /* gone */ } }, 20);
+    const b = await must(C.parread, [String(CFG.burstReaders), String(CFG.bursts), ...files]);
+    clearInterval(tt);
+    const bk = parseKv(b.stdout);
+    out(`bursts: ${CFG.bursts} x ${CFG.burstReaders} readers in ${f2(bk.secs)} s (${f1(bk.secs / CFG.bursts * 1000)} ms per burst), daemon threads peak ${maxThreads}`);
+    const after = await statRuns(['-f', '-t', '2', target]);
+    const afterCached = await statRuns(['-t', '1', target], 1);
+    const th1 = procStatus(d.pid).threads;
+    out(`after:  statx FORCE_SYNC ops/s ${fmtS(after)}; cached stat ${f0(afterCached.median)}; daemon threads ${th1}  [${loadNote()}]`);
+    const r = after.median / before.median;
+    row(`getattr ops/s after / before ${CFG.bursts} bursts of ${CFG.burstReaders} reads`, `${f2(r)} (${f0(after.median)} vs ${f0(before.median)})`, '>= 0.8 (unpatched leak: ~0.2)', verdict(r >= 0.8));
+    row('fuse-native per-thread state count', `not exposed (status has no threadStats); OS threads ${th0} -> peak ${maxThreads} -> ${th1}`, 'flat', 'skip');
+  } finally {
+    await d.stop();
+    await rm(join(W.dir, 'cache-fuse'), { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ write
+
+async function benchWrite() {
+  out('');
+  out(`## 2. Write (issue 4): ${CFG.writeSize / MiB} MiB files, ${CFG.smallFiles} x ${CFG.smallSize / 1024} KiB files`);
+  const stateDir = join(W.dir, 'state-write');
+  await mkdir(stateDir, { recursive: true });
+  const emu = await startEmulator({ dataDir: join(W.dir, 'emu-write'), rateLimitScale: 1, logFile: join(W.dir, 'emu-write.log') });
+  const mnt = join(W.dir, 'mnt-write');
+  await mkdir(mnt, { recursive: true });
+  try {
+    const md5s = {};
+    const md5Times = [];
+    for (let r = 1; r <= CFG.writeRounds; r++) {
+      md5s[`client-${r}`] = (await md5Of(join(W.data, `client-${r}.bin`))).md5;
+      md5s[`mount-${r}`] = (await md5Of(join(W.data, `mount-${r}.bin`))).md5;
+    }
+    for (let i = 0; i < 3; i++) { await settle(); md5Times.push((await md5Of(join(W.data, 'mount-1.bin'))).secs); }
+    const md5S = summary(md5Times, false);
+    out(`md5sum of the ${CFG.writeSize / MiB} MiB file (page cache warm): s ${fmtS(md5S)}`);
+
+    let d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, 'cache-write'), stateDir });
+    try {
+      // (a) cp into the mount until committed vs the client alone (md5 + uploadFile)
+      const clientT = [];
+      const mountT = [];
+      for (let r = 1; r <= CFG.writeRounds; r++) {
+        let note = await settle();
+        // committed = first time the tree shows the md5 (polled like the mount's), timed from the client's start
+        const [cl, seen] = await Promise.all([
+          must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'upload', emu.base, stateDir, join(W.data, `client-${r}.bin`), `client-${r}.bin`]),
+          waitCommitted(emu.base, `/client-${r}.bin`, md5s[`client-${r}`], { intervalMs: 100 }),
+        ]);
+        const cj = JSON.parse(cl.stdout);
+        if (cj.instant || cj.md5 !== md5s[`client-${r}`]) throw new Error(`client upload: unexpected ${cl.stdout}`);
+        const cSecs = (seen.epochMs - cj.startEpochMs) / 1000;
+        clientT.push(cSecs);
+        out(`  round ${r} client alone: committed after ${f2(cSecs)} s = ${f0(mbps(CFG.writeSize, cSecs))} MB/s (md5 ${f2(cj.md5Secs)} s, uploadFile returned after ${f2(cj.uploadSecs)} s more)  [${note}]`);
+        note = await settle();
+        const t0 = now();
+        const cp = await must('cp', [join(W.data, `mount-${r}.bin`), join(mnt, `mount-${r}.bin`)]);
+        const { at } = await waitCommitted(emu.base, `/mount-${r}.bin`, md5s[`mount-${r}`], { intervalMs: 100 });
+        mountT.push(at - t0);
+        out(`  round ${r} cp into the mount: cp returned after ${f2(cp.secs)} s (${f0(mbps(CFG.writeSize, cp.secs))} MB/s), committed after ${f2(at - t0)} s = ${f0(mbps(CFG.writeSize, at - t0))} MB/s  [${note}]`);
+      }
+      const cS = summary(clientT, false);
+      const mS = summary(mountT, false);
+      const wr = cS.median / mS.median;
+      row('write: cp until committed vs client alone (throughput, median)', `${f2(wr)} (${f2(mS.median)} s vs ${f2(cS.median)} s)`, '>= 0.8', verdict(wr >= 0.8));
+
+      // (b) the same content again: instant upload; time until committed vs md5sum
+      const instT = [];
+      for (let r = 1; r <= 2; r++) {
+        const note = await settle();
+        const c0 = await admin.counters(emu.base);
+        const t0 = now();
+        const cp = await must('cp', [join(W.data, 'mount-1.bin'), join(mnt, `again-${r}.bin`)]);
+        const { at } = await waitCommitted(emu.base, `/again-${r}.bin`, md5s['mount-1'], { intervalMs: 25 });
+        const c1 = await admin.counters(emu.base);
+        instT.push(at - t0);
+        out(`  instant copy ${r}: committed after ${f2(at - t0)} s (cp ${f2(cp.secs)} s), instant hits +${c1.instantUploadHits - c0.instantUploadHits}, slice bytes +${c1.sliceBytesReceived - c0.sliceBytesReceived}  [${note}]`);
+      }
+      const iS = summary(instT, false);
+      const ir = iS.median / md5S.median;
+      row('write: same file again (instant) until committed / md5sum', `${f2(ir)} (${f2(iS.median)} s vs ${f2(md5S.median)} s)`, '<= 1.5', verdict(ir <= 1.5));
+
+      // (c) dd into the mount: with conv=fsync (waits for the upload), then the write side alone
+      const count = CFG.writeSize / MiB;
+      const zeroMd5 = (await must('bash', ['-c', `head -c ${CFG.writeSize} /dev/zero | md5sum`])).stdout.split(' ')[0];
+      let note = await settle();
+      const fs1 = await must('dd', ['if=/dev/zero', `of=${join(mnt, 'zero-fsync.bin')}`, 'bs=1M', `count=${count}`, 'conv=fsync']);
+      await waitCommitted(emu.base, '/zero-fsync.bin', zeroMd5, { timeoutMs: 10_000 });
+      out(`  dd conv=fsync (new content, full upload): ${f2(fs1.secs)} s = ${f0(mbps(CFG.writeSize, fs1.secs))} MB/s  [${note}]`);
+      row('dd if=/dev/zero bs=1M conv=fsync into the mount (incl. upload)', `${f0(mbps(CFG.writeSize, fs1.secs))} MB/s`, 'info', 'info');
+      const ddRates = [];
+      for (let r = 1; r <= 3; r++) {
+        note = await settle();
+        const x = await must('dd', ['if=/dev/zero', `of=${join(mnt, `zero-${r}.bin`)}`, 'bs=1M', `count=${count}`]);
+        ddRates.push(mbps(CFG.writeSize, x.secs));
+        await waitCommitted(emu.base, `/zero-${r}.bin`, zeroMd5, { intervalMs: 100 });
+        out(`  dd write side ${r}: ${f0(ddRates.at(-1))} MB/s  [${note}]`);
+      }
+      const ddS = summary(ddRates);
+      row('dd if=/dev/zero bs=1M into the mount, write side (no fsync)', `${f0(ddS.median)} MB/s (best ${f0(ddS.best)})`, 'info', 'info');
+    } finally {
+      await d.stop();
+    }
+
+    // (d) 1,000 small files: create rate, commit time and API calls per file. QPS limits off on both sides
+    // (at the free tier upload_single's 5 QPS alone makes it >= 200 s).
+    await admin.config(emu.base, { rateLimitScale: 0 });
+    d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, 'cache-small'), stateDir, args: ['--rate-limit-scale', '0'] });
+    try {
+      await must('mkdir', [join(mnt, 'small')]);
+      for (let i = 0; i < 100 && !(await admin.tree(emu.base)).some((e) => e.path === '/small' && e.type === 'folder'); i++) await sleep(100);
+      await sleep(500);
+      await admin.reset(emu.base);
+      const note = await settle();
+      const t0 = now();
+      const mk = parseKv((await must(C.mkfiles, [join(mnt, 'small'), String(CFG.smallFiles), String(CFG.smallSize)])).stdout);
+      let done = 0;
+      let tDone;
+      for (;;) {
+        const tree = await admin.tree(emu.base);
+        done = tree.filter((e) => e.path.startsWith('/small/') && e.type === 'file' && !e.trashed && e.md5).length;
+        if (done >= CFG.smallFiles) { tDone = now() - t0; break; }
+        if (now() - t0 > 300) throw new Error(`only ${done} of ${CFG.smallFiles} small files committed after 300 s`);
+        await sleep(250);
+      }
+      await sleep(1500); // late calls (e.g. a trailing poll) land in the counters too
+      const c = await admin.counters(emu.base);
+      const calls = Object.entries(c.requests).filter(([, v]) => v > 0);
+      const total = calls.reduce((s, [, v]) => s + v, 0);
+      out(`  ${CFG.smallFiles} files: created at ${f0(mk.rate)} files/s (${f2(mk.secs)} s), all committed after ${f2(tDone)} s; API calls ${total} (${calls.map(([k, v]) => `${k} ${v}`).join(', ')})  [${note}]`);
+      row(`${CFG.smallFiles} x ${CFG.smallSize / 1024} KiB files created through the mount`, `${f0(mk.rate)} files/s`, 'info', 'info');
+      row('small files: all uploads committed (QPS limits off)', `${f1(tDone)} s (${f0(CFG.smallFiles / tDone)} files/s)`, 'info', 'info');
+      row('small files: API calls per file', f2(total / CFG.smallFiles), 'info (single-step: ~1)', 'info');
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    await emu.stop();
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+function table() {
+  const hdr = ['metric', 'measured', 'target', 'verdict'];
+  const w = hdr.map((h, i) => Math.max(h.length, ...rows.map((r) => String(Object.values(r)[i]).length)));
+  const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(w[i])).join(' | ')} |`;
+  return [line(hdr), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.map((r) => line(Object.values(r)))];
+}
+
+async function saveDoc(started, secs) {
+  const path = join(ROOT, 'docs', 'BENCHMARKS.md');
+  const cpu = cpus();
+  const machine = `${cpu.length} CPUs (${cpu[0]?.model ?? '?'}), ${f0(totalmem() / GiB)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+  const block = [
+    '<!-- bench:results:start (written by bench/run.mjs; edit outside these markers) -->',
+    `Last run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${QUICK ? 'BENCH_QUICK=1' : 'full'} run, ${f0(secs)} s. Machine: ${machine}.`,
+    `Load at the end: ${loadNote()}.`,
+    '',
+    ...table(),
+    '',
+    '<details><summary>Full output of that run</summary>',
+    '',
+    '```',
+    ...lines,
+    '```',
+    '',
+    '</details>',
+    '<!-- bench:results:end -->',
+  ].join('\n');
+  let doc;
+  try { doc = await readFile(path, 'utf8'); } catch { doc = '# Benchmarks\n\n<!-- bench:results:start -->\n<!-- bench:results:end -->\n'; }
+  const re = /<!-- bench:results:start[^]*?<!-- bench:results:end -->/;
+  doc = re.test(doc) ? doc.replace(re, () => block) : `${doc.trimEnd()}\n\n${block}\n`;
+  await writeFile(path, doc);
+  out(`(results written to docs/BENCHMARKS.md)`);
+}
+
+async function main() {
+  const started = new Date();
+  const t0 = now();
+  out(`pan123fs bench (${QUICK ? 'BENCH_QUICK=1' : 'full'}), ${started.toISOString()}, ${cpus().length} CPUs, ${loadNote()}`);
+  await setup();
+  if (ONLY.has('read') || ONLY.has('fuse')) await benchRead();
+  out(`(${f0(now() - t0)} s elapsed)`);
+  if (ONLY.has('write')) await benchWrite();
+  out('');
+  out(`## Summary (${f0(now() - t0)} s, ${loadNote()})`);
+  for (const l of table()) out(l);
+  if (SAVE) await saveDoc(started, now() - t0);
+}
+
+let failed = false;
+const onSignal = async () => { await cleanupAll(); process.exit(130); };
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
+  await cleanupAll();
+} finally {
+  if (W.dir && process.env.BENCH_KEEP !== '1' && !process.env.BENCH_DIR) await rm(W.dir, { recursive: true, force: true }).catch(() => undefined);
+}
+process.exit(failed ? 1 : 0);
