@@ -129,9 +129,7 @@ export class PanVfs implements Vfs {
     return this.addHandle({ ino: n.ino, write: true, local: lf });
   }
 
-  /** A writer arrives: a queued upload of the old content must not commit until the next release. */
   private startWriting(lf: LocalFile): void {
-    if (lf.writers === 0 && this.d.uploads.pendingStagingPath(lf.ino) !== undefined) this.d.uploads.hold(lf.ino);
     lf.writers++;
   }
 
@@ -194,9 +192,8 @@ export class PanVfs implements Vfs {
     if (!h.write || !h.local) throw new FsError('EBADF', `${path}: not open for writing`);
     if (position + length > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     const lf = h.local;
+    this.markModified(lf);
     await this.guard(`write ${path}`, () => lf.staging.write(Buffer.from(buf.subarray(0, length)), position));
-    lf.modified = true;
-    lf.mtimeMs = this.d.clock.now();
     return length;
   }
 
@@ -206,9 +203,8 @@ export class PanVfs implements Vfs {
     if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
     if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     const lf = await this.ensureLocal(n, size === 0, path);
+    this.markModified(lf);
     await this.guard(`truncate ${path}`, () => lf.staging.truncate(size));
-    lf.modified = true;
-    lf.mtimeMs = this.d.clock.now();
     if (lf.writers === 0) await this.commitLocal(lf, path);
   }
 
@@ -216,12 +212,28 @@ export class PanVfs implements Vfs {
     const h = this.handle(fh, path);
     if (!h.local || !h.write) return this.truncate(path, size);
     if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
+    this.markModified(h.local);
     await this.guard(`ftruncate ${path}`, () => h.local!.staging.truncate(size));
-    h.local.modified = true;
-    h.local.mtimeMs = this.d.clock.now();
   }
 
-  async flush(): Promise<void> {}
+  /**
+   * close(2) waits for FLUSH but not for RELEASE (the kernel sends that asynchronously), so the content
+   * is journaled here: once `close` returned, the file survives a SIGTERM or SIGKILL that follows at once.
+   */
+  async flush(path: string, fh: number): Promise<void> {
+    const h = this.handles.get(fh);
+    if (h?.write && h.local?.modified) await this.commitLocal(h.local, path);
+  }
+
+  /**
+   * The content is about to change: a queued upload of the previous content must not commit (hold), and
+   * the change is journaled again at the next flush/release/fsync.
+   */
+  private markModified(lf: LocalFile): void {
+    if (!lf.modified && this.d.uploads.pendingStagingPath(lf.ino) !== undefined) this.d.uploads.hold(lf.ino);
+    lf.modified = true;
+    lf.mtimeMs = this.d.clock.now();
+  }
 
   async fsync(path: string, fh: number): Promise<void> {
     const h = this.handle(fh, path);
@@ -265,11 +277,11 @@ export class PanVfs implements Vfs {
         if (pending) lf = await this.reopenStaging(n, pending);
       }
       if (lf) {
-        if (truncate && lf.staging.size > 0) { await lf.staging.truncate(0); lf.modified = true; lf.mtimeMs = this.d.clock.now(); }
+        if (truncate && lf.staging.size > 0) { this.markModified(lf); await lf.staging.truncate(0); }
         return lf;
       }
       lf = await this.guard(`open ${path}`, () => this.local.create(n.ino, n.mtimeMs));
-      if (truncate) { lf.modified = true; lf.mtimeMs = this.d.clock.now(); return lf; }
+      if (truncate) { this.markModified(lf); return lf; }
       if (n.remoteId !== null && n.size > 0) {
         await this.guard(`open ${path} (downloading for in-place update)`, () => this.local.fill(lf!, this.d.reader.open({ id: n.remoteId!, size: n.size, md5: n.md5 }), n.size))
           .catch(async (e) => { await this.local.discard(lf!); throw e; });

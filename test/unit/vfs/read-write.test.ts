@@ -286,14 +286,32 @@ describe('pending uploads', () => {
     const ino = h.uploads.last()!.ino;
     const gen1 = h.journal.get(ino)!.generation;
     const fh = await h.vfs.open('/p.txt', flags.RDWR);
-    expect(h.uploads.held).toEqual([ino]);
+    expect(h.uploads.held).toEqual([]); // opening alone does not stop the upload
     expect(h.reader.opened).toEqual([]); // content comes from staging, not the remote
     await h.vfs.write('/p.txt', fh, Buffer.from('TWO!'), 4, 0);
+    expect(h.uploads.held).toEqual([ino]); // the first change holds it
+    await h.vfs.write('/p.txt', fh, Buffer.from('!'), 1, 4);
+    expect(h.uploads.held).toEqual([ino]); // once
+    await h.vfs.write('/p.txt', fh, Buffer.from('!'), 1, 4);
+    await h.vfs.truncate('/p.txt', 4);
     await h.vfs.release('/p.txt', fh);
     expect(h.uploads.enqueued).toHaveLength(2);
     expect(h.uploads.last()).toMatchObject({ ino, size: 4, md5: md5(Buffer.from('TWO!')) });
     expect(h.journal.get(ino)!.generation).toBeGreaterThan(gen1);
     expect(await readAll(h.vfs, '/p.txt')).toEqual(Buffer.from('TWO!'));
+  });
+
+  it('flush (close) journals the content before release: close returning means the data is durable', async () => {
+    h = seed();
+    const fh = await h.vfs.create('/f.txt', 0o644);
+    await h.vfs.write('/f.txt', fh, Buffer.from('flushed'), 7, 0);
+    expect(h.uploads.enqueued).toHaveLength(0);
+    await h.vfs.flush('/f.txt', fh);
+    expect(h.uploads.last()).toMatchObject({ size: 7, md5: md5(Buffer.from('flushed')) });
+    expect(h.journal.get(h.uploads.last()!.ino)).toBeDefined();
+    await h.vfs.flush('/f.txt', fh); // a second close of a dup'ed fd with no new writes journals nothing new
+    await h.vfs.release('/f.txt', fh);
+    expect(h.uploads.enqueued).toHaveLength(1);
   });
 
   it('after a restart a pending file is served from its staging file (reopened by path)', async () => {
