@@ -131,6 +131,8 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
     stopping = (async () => {
       log.info({ op: 'stop', reason }, 'stopping: draining uploads');
       notifySystemd('STOPPING=1');
+      const journaled = await vfs.journalOpenWrites();
+      if (journaled) log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
       const drained = await queue.drain(cfg.drainTimeoutMs);
       if (!drained.done) log.warn({ op: 'stop', remaining: drained.remaining }, 'uploads left in the journal; they resume on the next start');
       if (!external) await fuse.unmount().catch((e) => log.error({ op: 'unmount', err: String(e) }, 'unmount failed'));

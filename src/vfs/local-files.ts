@@ -26,6 +26,7 @@ export class LocalFiles {
   constructor(private readonly staging: StagingPort, private readonly log: Logger) {}
 
   get(ino: number): LocalFile | undefined { return this.files.get(ino); }
+  all(): LocalFile[] { return [...this.files.values()]; }
   count(): number { return this.files.size; }
 
   async create(ino: number, mtimeMs: number): Promise<LocalFile> {

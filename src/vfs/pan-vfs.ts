@@ -411,6 +411,16 @@ export class PanVfs implements Vfs {
     void done.catch((e) => this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free the staging file'));
   }
 
+  /** Shutdown: journal every file still open with unjournaled changes, so they upload now or at the next start. */
+  async journalOpenWrites(): Promise<number> {
+    let n = 0;
+    for (const lf of this.local.all()) {
+      if (!lf.modified || lf.unlinked) continue;
+      await this.commitLocal(lf, this.d.store.pathOf(lf.ino)).then(() => n++, (e) => this.d.logger.error({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not journal an open file'));
+    }
+    return n;
+  }
+
   /** `pan123fs refresh PATH` */
   async refresh(path: string, recursive: boolean): Promise<number> {
     return this.tree.invalidate(await this.tree.lookupDir(path), recursive);
