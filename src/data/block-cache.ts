@@ -5,7 +5,7 @@
 // per backing ArrayBuffer: the first cached view of a backing pays its whole byteLength, further views
 // of it are free, and the backing stops counting when its last view leaves.
 // Invariants: the pinned bytes (sum of byteLength over backings with ≥ 1 cached view) never exceed
-// maxBytes after set() returns; a backing larger than maxBytes/BIG_BACKING_DIV is never pinned (the
+// maxBytes after set() or get() returns; a backing larger than maxBytes/BIG_BACKING_DIV is never pinned (the
 // block is copied instead), and a block whose backing is mostly unused by the cache is copied out
 // when it is hit (compaction), so a few surviving blocks never keep whole multi-MiB responses alive;
 // cached Buffers are never mutated (readers get subarrays of them).
@@ -55,6 +55,9 @@ export class BlockCache {
       this.unpin(b);
       b = owned(b);
       this.pin(b);
+      this.lru.set(key, b);
+      this.evict(); // the copy may add a block's worth while the old backing is still pinned by siblings
+      return b;
     }
     this.lru.set(key, b);
     return b;
@@ -73,11 +76,7 @@ export class BlockCache {
     if (!this.backings.has(b.buffer) && b.buffer.byteLength > this.maxBytes) return;
     this.pin(b);
     this.lru.set(key, b);
-    for (const [k, v] of this.lru) {
-      if (this.pinned <= this.maxBytes) break;
-      this.lru.delete(k);
-      this.unpin(v);
-    }
+    this.evict();
   }
 
   delete(key: string): void {
@@ -103,6 +102,15 @@ export class BlockCache {
 
   stats(): BlockCacheStats {
     return { hits: this.hits, misses: this.misses, maxBytes: this.maxBytes, bytes: this.pinned, blocks: this.lru.size };
+  }
+
+  /** Drops least recently used blocks until the pinned bytes fit. */
+  private evict(): void {
+    for (const [k, v] of this.lru) {
+      if (this.pinned <= this.maxBytes) break;
+      this.lru.delete(k);
+      this.unpin(v);
+    }
   }
 
   private pin(b: Buffer): void {

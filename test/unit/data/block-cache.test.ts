@@ -49,6 +49,21 @@ describe('BlockCache', () => {
     expect(c.stats()).toMatchObject({ bytes: 8 * KiB, blocks: 1 });
   });
 
+  it('stays within the cap when a compacting hit adds a copy while siblings still pin the backing', () => {
+    const c = new BlockCache(64 * KiB);
+    const range = owned(16 * KiB);
+    c.set('a0', range.subarray(0, KiB));
+    c.set('a1', range.subarray(KiB, 2 * KiB));
+    c.set('b', owned(16 * KiB));
+    c.set('c', owned(16 * KiB));
+    c.set('d', owned(15 * KiB + 512));
+    expect(c.stats().bytes).toBe(63 * KiB + 512);
+    expect(c.get('a0')!.buffer).not.toBe(range.buffer);
+    expect(c.stats().bytes).toBeLessThanOrEqual(64 * KiB);
+    expect(c.has('a1')).toBe(false);
+    expect(c.has('a0')).toBe(true);
+  });
+
   it('stores nothing with a zero cap, and dropFile/clear release everything', () => {
     const z = new BlockCache(0);
     z.set('a', owned(4 * KiB));

@@ -54,8 +54,15 @@ class FetchSource implements RangeSource {
   async read(ref: FileRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const res = await fetch(`${this.base}/?size=${ref.size}`, { headers: { range: `bytes=${start}-${start + length - 1}` }, signal });
     if (res.status !== 206) throw new Error(`status ${res.status}`);
-    const buf = Buffer.from(await res.arrayBuffer());
-    if (buf.length !== length) throw new Error('short body');
+    // Like pan/ranges.ts: one Buffer of exactly `length` bytes, filled as the body arrives.
+    const buf = Buffer.allocUnsafeSlow(length);
+    let n = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (n + chunk.length > length) throw new Error('long body');
+      buf.set(chunk, n);
+      n += chunk.length;
+    }
+    if (n !== length) throw new Error('short body');
     return buf;
   }
 }
