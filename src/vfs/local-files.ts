@@ -15,6 +15,10 @@ export interface LocalFile {
   modified: boolean;
   unlinked: boolean;
   mtimeMs: number;
+  /** bytes handed to the staging file whose disk write has not finished (write-behind) */
+  pendingBytes: number;
+  /** the first failed write-behind: the staging file no longer holds what was written */
+  writeError: unknown;
 }
 
 /** Download granularity when an existing file is opened for an in-place update. */
@@ -38,7 +42,7 @@ export class LocalFiles {
   }
 
   private register(ino: number, staging: StagingLike, mtimeMs: number): LocalFile {
-    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs };
+    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs, pendingBytes: 0, writeError: undefined };
     this.files.set(ino, lf);
     return lf;
   }

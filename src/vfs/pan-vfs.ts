@@ -27,6 +27,8 @@ import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
 
 /** 123 Open's upload limit for developers (123open-api.md §4.1). */
 export const MAX_FILE_SIZE = 10 * 1024 ** 3;
+/** Write-behind per file: 16 MiB of writes may be in flight to the staging file before write() waits. */
+const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;
 /** statfs user info is cached this long: it is rate limited and changes slowly. */
 const USER_INFO_TTL_MS = 30_000;
 
@@ -192,8 +194,22 @@ export class PanVfs implements Vfs {
     if (!h.write || !h.local) throw new FsError('EBADF', `${path}: not open for writing`);
     if (position + length > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     const lf = h.local;
+    if (lf.writeError) throw classify(lf.writeError, `write ${path} (an earlier write to the staging file failed)`);
     this.markModified(lf);
-    await this.guard(`write ${path}`, () => lf.staging.write(Buffer.from(buf.subarray(0, length)), position));
+    // The staging file copies the data synchronously and applies writes in order; answering before the
+    // disk write lands lets the kernel send the next request at once (write-behind, bounded per file).
+    // A failed write is remembered and reported by the next write, flush (close) or fsync.
+    const done = lf.staging.write(buf.subarray(0, length), position);
+    if (lf.pendingBytes + length > WRITE_BEHIND_BYTES) {
+      await this.guard(`write ${path}`, () => done);
+      return length;
+    }
+    lf.pendingBytes += length;
+    done.then(() => { lf.pendingBytes -= length; }, (e) => {
+      lf.pendingBytes -= length;
+      lf.writeError ??= e;
+      this.d.logger.error({ op: 'write', path, err: String(e) }, 'writing the staging file failed; the file will not be uploaded');
+    });
     return length;
   }
 
@@ -223,6 +239,7 @@ export class PanVfs implements Vfs {
   async flush(path: string, fh: number): Promise<void> {
     const h = this.handles.get(fh);
     if (h?.write && h.local?.modified) await this.commitLocal(h.local, path);
+    if (h?.write && h.local?.writeError) throw classify(h.local.writeError, `close ${path} (a write to the staging file failed)`);
   }
 
   /**
@@ -239,6 +256,7 @@ export class PanVfs implements Vfs {
     const h = this.handle(fh, path);
     if (!h.local) return;
     if (h.local.modified) await this.commitLocal(h.local, path);
+    if (h.local.writeError) throw classify(h.local.writeError, `fsync ${path} (a write to the staging file failed)`);
     if (!this.d.store.get(h.ino)?.dirty) return;
     await this.guard(`fsync ${path}`, () => this.d.uploads.waitFor(h.ino));
   }
@@ -259,7 +277,8 @@ export class PanVfs implements Vfs {
     if (lf.unlinked) { lf.modified = false; return; }
     lf.modified = false;
     try {
-      const md5 = await lf.staging.md5();
+      const md5 = await lf.staging.md5(); // queued after every pending write-behind
+      if (lf.writeError) throw lf.writeError;
       this.d.store.setLocalContent(lf.ino, lf.staging.size, lf.mtimeMs);
       this.d.uploads.enqueue(lf.ino, lf.staging.path, lf.staging.size, md5);
     } catch (e) {

@@ -79,6 +79,8 @@ export class StagingFile {
   write(buf: Buffer | Uint8Array, offset: number): Promise<number> {
     if (!Number.isSafeInteger(offset) || offset < 0) return Promise.reject(new RangeError(`bad offset ${offset}`));
     const data = Buffer.from(buf); // copy: the caller may reuse buf as soon as we return
+    // the size grows at once, so a caller that does not await (write-behind) sees it in getattr
+    if (data.length > 0) this._size = Math.max(this._size, offset + data.length);
     return this.run(async () => {
       if (data.length === 0) return 0;
       if (this.hash && offset === this.hashedLength) {
@@ -87,7 +89,6 @@ export class StagingFile {
       } else {
         this.hash = null;
       }
-      this._size = Math.max(this._size, offset + data.length);
       try {
         const fh = await this.handle();
         let done = 0;

@@ -301,6 +301,24 @@ describe('pending uploads', () => {
     expect(await readAll(h.vfs, '/p.txt')).toEqual(Buffer.from('TWO!'));
   });
 
+  it('write-behind: a failed staging write is reported by the next write, flush and fsync, and nothing is journaled', async () => {
+    h = seed();
+    const fh = await h.vfs.create('/wb.txt', 0o644);
+    await h.vfs.write('/wb.txt', fh, Buffer.from('ok'), 2, 0);
+    const lf = h.vfs.local.get(h.store.child(1, 'wb.txt')!.ino)!;
+    const realWrite = lf.staging.write.bind(lf.staging);
+    (lf.staging as { write: unknown }).write = (buf: Buffer, off: number) => {
+      void realWrite(buf, off);
+      return Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+    };
+    await expect(h.vfs.write('/wb.txt', fh, Buffer.from('lost'), 4, 2)).resolves.toBe(4); // answered before the disk write
+    await tick();
+    await expectFsError(h.vfs.write('/wb.txt', fh, Buffer.from('x'), 1, 6), 'ENOSPC');
+    await expectFsError(h.vfs.flush('/wb.txt', fh), 'ENOSPC');
+    await expectFsError(h.vfs.fsync('/wb.txt', fh, false), 'ENOSPC');
+    expect(h.uploads.enqueued).toHaveLength(0);
+  });
+
   it('flush (close) journals the content before release: close returning means the data is durable', async () => {
     h = seed();
     const fh = await h.vfs.create('/f.txt', 0o644);
