@@ -117,7 +117,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   const status = (): DaemonStatus => ({
     mountpoint, pid: process.pid, startedAt, apiBase: cfg.apiBase, rootFolderId: cfg.rootFolderId, readOnly: cfg.readOnly,
     account: { uid: account.uid, nickname: account.nickname, spaceUsed: account.spaceUsed, spaceTotal: account.spacePermanent + account.spaceTemp },
-    read: reader.stats(), uploads: queue.status(), openHandles: vfs.openHandleCount(),
+    read: reader.stats(), uploads: queue.status(), openHandles: vfs.openHandleCount(), fuseThreads: fuse.threadStats(),
   });
   const control = new ControlServer(controlSocketPath(cfg.stateDir, mountpoint), {
     status,

@@ -14,4 +14,6 @@ export interface DaemonStatus {
     totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number };
   };
   openHandles: number;
+  /** libfuse per-thread states held by the (patched) binding: stays flat under bursty load */
+  fuseThreads: unknown;
 }
