@@ -265,6 +265,11 @@ async function benchFuse(emu, stateDir, mnt) {
       for (let i = 0; i < n; i++) { await settle(); xs.push(parseKv((await must(C.statloop, args)).stdout).rate); }
       return summary(xs);
     };
+    const fuseThreads = async () => {
+      const r = await must(process.execPath, [join(ROOT, 'bin', 'pan123fs.js'), 'status', '--json', '--state-dir', stateDir, mnt]);
+      return JSON.parse(r.stdout).fuseThreads?.allocated ?? '?';
+    };
+    const st0 = await fuseThreads();
     const th0 = procStatus(d.pid).threads;
     const before = await statRuns(['-f', '-t', '2', target]);
     const beforeCached = await statRuns(['-t', '1', target], 1);
@@ -281,7 +286,9 @@ async function benchFuse(emu, stateDir, mnt) {
     out(`after:  statx FORCE_SYNC ops/s ${fmtS(after)}; cached stat ${f0(afterCached.median)}; daemon threads ${th1}  [${loadNote()}]`);
     const r = after.median / before.median;
     row(`getattr ops/s after / before ${CFG.bursts} bursts of ${CFG.burstReaders} reads`, `${f2(r)} (${f0(after.median)} vs ${f0(before.median)})`, '>= 0.8 (unpatched leak: ~0.2)', verdict(r >= 0.8));
-    row('fuse-native per-thread state count', `not exposed (status has no threadStats); OS threads ${th0} -> peak ${maxThreads} -> ${th1}`, 'flat', 'skip');
+    const st1 = await fuseThreads();
+    const flat = typeof st1 === 'number' && st1 <= 2 * maxThreads;
+    row('fuse-native per-thread states (status --json)', `${st0} -> ${st1} (OS threads ${th0} -> peak ${maxThreads} -> ${th1}; unpatched: thousands)`, 'flat (<= peak threads)', verdict(flat));
   } finally {
     await d.stop();
     await rm(join(W.dir, 'cache-fuse'), { recursive: true, force: true });
