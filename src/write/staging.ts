@@ -9,7 +9,7 @@
 // Invariants:
 //  - every operation runs through one FIFO chain, so the hash state, `size` and the bytes on disk always
 //    describe the same sequence of operations (and a read sees every write issued before it);
-//  - when the hash is valid, hashedLength === size;
+//  - when the hash is valid, hashedLength === chainSize (the size at the chain's current position);
 //  - write() copies the caller's buffer before returning control (fuse-native reuses its buffers).
 
 import { createHash, randomUUID, type Hash } from 'node:crypto';
@@ -32,7 +32,10 @@ export interface StagingStats {
 
 export class StagingFile {
   private fh: FileHandle | null;
+  /** logical size once every queued operation has run (updated when an operation is queued) */
   private _size: number;
+  /** size as seen by the operation chain at its current position (updated when an operation runs) */
+  private chainSize: number;
   private hash: Hash | null;
   private hashedLength = 0;
   private chain: Promise<unknown> = Promise.resolve();
@@ -42,6 +45,7 @@ export class StagingFile {
   private constructor(readonly path: string, fh: FileHandle, size: number, hashValid: boolean) {
     this.fh = fh;
     this._size = size;
+    this.chainSize = size;
     this.hash = hashValid ? createHash('md5') : null;
   }
 
@@ -83,6 +87,7 @@ export class StagingFile {
     if (data.length > 0) this._size = Math.max(this._size, offset + data.length);
     return this.run(async () => {
       if (data.length === 0) return 0;
+      this.chainSize = Math.max(this.chainSize, offset + data.length);
       if (this.hash && offset === this.hashedLength) {
         this.hash.update(data);
         this.hashedLength += data.length;
@@ -106,14 +111,15 @@ export class StagingFile {
 
   truncate(size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) return Promise.reject(new RangeError(`bad size ${size}`));
+    this._size = size;
     return this.run(async () => {
       if (size === 0) {
         this.hash = createHash('md5');
         this.hashedLength = 0;
-      } else if (size !== this._size) {
+      } else if (size !== this.chainSize) {
         this.hash = null;
       }
-      this._size = size;
+      this.chainSize = size;
       try {
         await (await this.handle()).truncate(size);
       } catch (e) {
@@ -126,7 +132,7 @@ export class StagingFile {
   /** Up to `length` bytes at `offset`; shorter (possibly empty) at end of file. */
   read(offset: number, length: number): Promise<Buffer> {
     return this.run(async () => {
-      const n = Math.max(0, Math.min(length, this._size - offset));
+      const n = Math.max(0, Math.min(length, this.chainSize - offset));
       if (n === 0) return Buffer.alloc(0);
       return readFully(await this.handle(), offset, n);
     });
@@ -134,12 +140,21 @@ export class StagingFile {
 
   /** Lower-case hex MD5 of the current content: the streamed digest when valid, else a chunked re-read. */
   md5(): Promise<string> {
-    return this.run(async () => {
+    return this.md5WithSize().then((r) => r.md5);
+  }
+
+  /** MD5 and size of the content at this point of the operation chain (both describe the same bytes). */
+  md5WithSize(): Promise<{ md5: string; size: number }> {
+    return this.run(async () => ({ md5: await this.chainMd5(), size: this.chainSize }));
+  }
+
+  private async chainMd5(): Promise<string> {
+    {
       if (this.hash) {
         this._lastMd5Streamed = true;
         return this.hash.copy().digest('hex');
       }
-      const size = this._size;
+      const size = this.chainSize;
       const h = await hashHandle(await this.handle(), size);
       this.stats.rehashes++;
       this.stats.rehashedBytes += size;
@@ -148,7 +163,7 @@ export class StagingFile {
       this.hashedLength = size;
       this._lastMd5Streamed = false;
       return h.copy().digest('hex');
-    });
+    }
   }
 
   /** Closes the descriptor; the file stays (a later operation reopens it). */

@@ -32,6 +32,30 @@ describe('StagingFile', () => {
     await f.close();
   });
 
+  it('operations queued without awaiting (write-behind) apply in order; size and MD5 stay consistent', async () => {
+    const f = await StagingFile.create(dir, 'wb');
+    const m = new Model();
+    const ops: Array<Promise<unknown>> = [];
+    const step = (kind: 'w' | 't', a: number, b?: Buffer) => {
+      if (kind === 'w') { ops.push(f.write(b!, a)); m.write(b!, a); } else { ops.push(f.truncate(a)); m.truncate(a); }
+      expect(f.size).toBe(m.buf.length); // the logical size is right at once
+    };
+    step('w', 0, ramp(200, 1));
+    step('t', 50);
+    step('w', 0, ramp(100, 2));
+    step('w', 300, ramp(10, 3));
+    step('t', 120);
+    step('w', 120, ramp(30, 4));
+    const both = f.md5WithSize();
+    step('w', 150, ramp(5, 5)); // after the md5 request: not part of it
+    const r = await both;
+    expect(r).toEqual({ md5: md5hex(m.buf.subarray(0, 150)), size: 150 });
+    await Promise.all(ops);
+    expect(await f.read(0, 1000)).toEqual(m.buf);
+    expect(await f.md5()).toBe(md5hex(m.buf));
+    await f.close();
+  });
+
   it('streams the MD5 of front-to-back writes and never re-reads the file', async () => {
     const f = await StagingFile.create(dir);
     const data = ramp(300_000, 1);
