@@ -5,7 +5,7 @@
 // --drain-timeout) → unmount → close the store. What could not be uploaded stays in the journal and is
 // resumed on the next start.
 
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -17,7 +17,7 @@ import { HttpPanClient } from '../pan/http-pan-client.js';
 import { LinkCache } from '../pan/download-urls.js';
 import { PanRangeSource } from '../pan/range-source.js';
 import { FileReader } from '../data/file-reader.js';
-import { StagingFile } from '../write/staging.js';
+import { StagingFile, stagingDir } from '../write/staging.js';
 import { UploadQueue } from '../write/upload-queue.js';
 import { PanVfs } from '../vfs/pan-vfs.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
@@ -49,6 +49,8 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   const store = new NodeStore(db);
   store.ensureRoot(cfg.rootFolderId, clock.now());
   const journal = new UploadJournal(db, clock);
+  store.onKeep = (n) => log.warn({ op: 'list', path: store.pathOf(n.ino) }, 'a folder is gone remotely but holds files not uploaded yet; keeping it until they are');
+  await recoverLocalState(store, journal, cfg.cacheDir, log);
 
   const links = new LinkCache({ api: pan, clock });
   const source = new PanRangeSource({
@@ -156,4 +158,29 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   process.stdout.write(`pan123fs: mounted ${cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`} at ${mountpoint} (ready)\n`);
   notifySystemd('READY=1');
   return { vfs, stop, done };
+}
+
+/**
+ * After a crash: a dirty node without a journal row was being written when the daemon died (never
+ * closed, so never journaled): a new file is dropped, an existing one falls back to its remote version.
+ * Staging files no journal row points at are deleted. Both are logged.
+ */
+async function recoverLocalState(store: NodeStore, journal: UploadJournal, cacheDir: string, log: Logger): Promise<void> {
+  for (const n of store.danglingDirty()) {
+    const path = store.pathOf(n.ino);
+    if (n.remoteId === null) store.delete(n.ino); else { store.clearDirty(n.ino); if (n.parentIno !== null) store.invalidateListing(n.parentIno); }
+    log.warn({ op: 'recover', path }, n.remoteId === null
+      ? 'a new file was still open for writing when the daemon stopped; its unfinished content is dropped'
+      : 'a file was still open for writing when the daemon stopped; it keeps its uploaded version');
+  }
+  const keep = new Set(journal.list().map((r) => r.stagingPath));
+  const dir = stagingDir(cacheDir);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const p = join(dir, name);
+    if (keep.has(p)) continue;
+    await rm(p, { force: true }).then(() => removed++, () => undefined);
+  }
+  if (removed) log.info({ op: 'recover', files: removed }, 'removed staging files of no pending upload');
 }

@@ -42,7 +42,11 @@ export function makeRunner(log: Logger, clock: Clock = systemClock): Runner {
     };
     const fail = (err: unknown) => {
       if (!isFsError(err)) return bug('unexpected error in FUSE op', { err: errInfo(err) });
-      log.debug({ op, path, kind: err.kind, msg: err.message }, 'fuse op failed');
+      // expected answers (ENOENT, EEXIST, …) are debug; failures a user must hear about are warnings, with
+      // the cause (API code and x-traceID when the error came from the API)
+      const cause = err.cause as { code?: unknown; traceId?: unknown } | undefined;
+      const detail = { op, path, errno: err.kind, msg: err.message, code: cause?.code, traceId: cause?.traceId };
+      if (LOUD_KINDS.has(err.kind)) log.warn(detail, 'fuse op failed'); else log.debug(detail, 'fuse op failed');
       answer(negErrno(err), []);
     };
     try {
@@ -52,6 +56,9 @@ export function makeRunner(log: Logger, clock: Clock = systemClock): Runner {
     }
   };
 }
+
+/** errno kinds that mean something went wrong (not a normal answer like ENOENT or EEXIST) */
+const LOUD_KINDS = new Set(['EIO', 'ENOSPC', 'EDQUOT', 'ETIMEDOUT', 'EACCES', 'EAGAIN', 'EFBIG']);
 
 function errInfo(err: unknown): object {
   return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { value: String(err) };

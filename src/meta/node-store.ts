@@ -74,6 +74,13 @@ export class NodeStore {
       park: db.prepare('UPDATE nodes SET parent_ino = ?, name = ? WHERE ino = ?'),
       setLocal: db.prepare('UPDATE nodes SET size = ?, mtime_ms = ?, dirty = 1 WHERE ino = ?'),
       setMtime: db.prepare('UPDATE nodes SET mtime_ms = ? WHERE ino = ?'),
+      markDirty: db.prepare('UPDATE nodes SET dirty = 1 WHERE ino = ?'),
+      clearDirty: db.prepare('UPDATE nodes SET dirty = 0 WHERE ino = ?'),
+      danglingDirty: db.prepare(`SELECT n.* FROM nodes n LEFT JOIN upload_journal j ON j.ino = n.ino
+                                 WHERE n.dirty = 1 AND j.ino IS NULL`),
+      pendingBelow: db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ? UNION ALL SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
+                                SELECT 1 AS x FROM nodes n WHERE n.ino IN (SELECT ino FROM sub) AND n.dirty = 1 LIMIT 1`),
+      journalCount: db.prepare('SELECT COUNT(*) AS n FROM upload_journal'),
       commit: db.prepare('UPDATE nodes SET remote_id = ?, md5 = ?, size = ?, dirty = 0 WHERE ino = ?'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
       kvSet: db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -86,7 +93,11 @@ export class NodeStore {
     this.db.transaction(() => {
       const built = (this.st.kvGet.get('root_remote_id') as { value: string } | undefined)?.value;
       if (built !== undefined && built !== rootRemoteId) {
-        this.db.exec('DELETE FROM upload_journal; DELETE FROM nodes;');
+        const pending = (this.st.journalCount.get() as { n: number }).n;
+        if (pending > 0) {
+          throw new Error(`this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: mount root folder ${built} until they are uploaded, or use another --cache-dir`);
+        }
+        this.db.exec('DELETE FROM nodes;');
       }
       if (!this.st.root.get()) {
         this.db.prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
@@ -119,7 +130,7 @@ export class NodeStore {
     this.db.transaction(() => {
       const ids = new Set(entries.map((e) => e.id));
       for (const n of this.children(parentIno)) {
-        if (!n.dirty && n.remoteId !== null && !ids.has(n.remoteId) && !newer(n.ino)) this.st.delete.run(n.ino);
+        if (!n.dirty && n.remoteId !== null && !ids.has(n.remoteId) && !newer(n.ino) && !this.keepForPending(n)) this.st.delete.run(n.ino);
       }
       const seen = new Set<string>();
       const plan: Array<{ e: ListedChild; known?: NodeRow }> = [];
@@ -143,6 +154,7 @@ export class NodeStore {
             if (known && !known.isDir) this.st.delete.run(known.ino);
             continue;
           }
+          if (this.keepForPending(occupant)) continue; // a directory holding unsent files keeps its name
           this.st.delete.run(occupant.ino);
         }
         const row = {
@@ -155,6 +167,20 @@ export class NodeStore {
       this.st.setListed.run(now, parentIno);
     })();
   }
+
+  /**
+   * A directory gone from a listing (moved or trashed elsewhere) but holding files not uploaded yet is
+   * kept: deleting it would cascade to their journal rows. Their uploads go to the folder's id wherever
+   * it is now.
+   */
+  private keepForPending(n: NodeRow): boolean {
+    if (!n.isDir || !this.hasPendingBelow(n.ino)) return false;
+    this.onKeep?.(n);
+    return true;
+  }
+
+  /** Told when a listing keeps a directory because of pending uploads below it (for a log line). */
+  onKeep?: (n: NodeRow) => void;
 
   /** Insert a node (a new local file: remoteId null, dirty; or a directory just created remotely). */
   insert(n: { remoteId: string | null; parentIno: number; name: string; isDir: boolean; size?: number; md5?: string; now: number; dirty?: boolean }): number {
@@ -184,6 +210,13 @@ export class NodeStore {
   delete(ino: number): void { this.st.delete.run(ino); }
   setLocalContent(ino: number, size: number, mtimeMs: number): void { this.st.setLocal.run(size, mtimeMs, ino); this.touch(ino); }
   setMtime(ino: number, mtimeMs: number): void { this.st.setMtime.run(mtimeMs, ino); }
+  /** Local content is changing: a listing must not drop or overwrite this node. */
+  markDirty(ino: number): void { this.st.markDirty.run(ino); this.touch(ino); }
+  clearDirty(ino: number): void { this.st.clearDirty.run(ino); }
+  /** Dirty nodes without an upload journal row (a crash between the first write and close). */
+  danglingDirty(): NodeRow[] { return (this.st.danglingDirty.all() as RawRow[]).map((r) => toRow(r)!); }
+  /** The node or something below it holds local content not uploaded yet. */
+  hasPendingBelow(ino: number): boolean { return this.st.pendingBelow.get(ino) !== undefined; }
 
   /** Upload committed: the node now has a remote id and the uploaded md5/size; clears dirty. */
   commitUpload(ino: number, remoteId: string, md5: string, size: number): void {

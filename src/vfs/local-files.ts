@@ -19,6 +19,10 @@ export interface LocalFile {
   pendingBytes: number;
   /** the first failed write-behind: the staging file no longer holds what was written */
   writeError: unknown;
+  /** bumped by every change; a journal entry describes the version it was taken at */
+  version: number;
+  /** journaling of this file, serialized: flush/release/fsync/stop wait for the one in flight */
+  commits: Promise<void>;
 }
 
 /** Download granularity when an existing file is opened for an in-place update. */
@@ -42,7 +46,7 @@ export class LocalFiles {
   }
 
   private register(ino: number, staging: StagingLike, mtimeMs: number): LocalFile {
-    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs, pendingBytes: 0, writeError: undefined };
+    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs, pendingBytes: 0, writeError: undefined, version: 0, commits: Promise.resolve() };
     this.files.set(ino, lf);
     return lf;
   }

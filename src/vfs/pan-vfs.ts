@@ -126,27 +126,34 @@ export class PanVfs implements Vfs {
     const write = (flags & 3) !== C.O_RDONLY || (flags & C.O_TRUNC) !== 0;
     if (!write) return this.addHandle(await this.openForRead(n, path));
     this.assertWritable(path);
-    const lf = await this.ensureLocal(n, (flags & C.O_TRUNC) !== 0, path);
-    this.startWriting(lf);
+    const lf = await this.ensureLocal(n, (flags & C.O_TRUNC) !== 0, path, 'writer');
     return this.addHandle({ ino: n.ino, write: true, local: lf });
   }
 
-  private startWriting(lf: LocalFile): void {
-    lf.writers++;
-  }
-
+  /**
+   * Local content (being written, or journaled and not uploaded yet) is read from its staging file, else
+   * the remote file. The handle count is taken under the per-ino lock, so a concurrent release or upload
+   * commit cannot free the staging file in between.
+   */
   private async openForRead(n: NodeRow, path: string): Promise<Handle> {
-    const lf = this.local.get(n.ino) ?? await this.reopenPending(n);
-    if (lf) { lf.readers++; return { ino: n.ino, write: false, local: lf }; }
-    if (n.remoteId === null) throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
-    return { ino: n.ino, write: false, remote: this.d.reader.open({ id: n.remoteId, size: n.size, md5: n.md5 }) };
+    const lf = await this.inoLock.lock(n.ino, async () => {
+      let cur = this.local.get(n.ino);
+      if (!cur) {
+        const p = this.d.uploads.pendingStagingPath(n.ino); // read under the lock: a commit may just have removed it
+        if (p) cur = await this.reopenStaging(n, p);
+      }
+      if (cur) cur.readers++;
+      return cur;
+    });
+    if (lf) return { ino: n.ino, write: false, local: lf };
+    const fresh = this.d.store.get(n.ino) ?? n;
+    if (fresh.remoteId === null) throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
+    return { ino: n.ino, write: false, remote: this.d.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }) };
   }
 
-  /** A file journaled for upload but not open (e.g. after a restart) is served from its staging file. */
-  private async reopenPending(n: NodeRow): Promise<LocalFile | undefined> {
-    const p = this.d.uploads.pendingStagingPath(n.ino);
-    if (!p) return undefined;
-    return this.inoLock.lock(n.ino, async () => this.local.get(n.ino) ?? this.reopenStaging(n, p));
+  /** Frees the staging file of `lf` when nobody uses it (under the per-ino lock, see openForRead). */
+  private freeLocal(lf: LocalFile): Promise<void> {
+    return this.inoLock.lock(lf.ino, () => this.local.maybeFree(lf, this.d.store.get(lf.ino)?.dirty ?? false));
   }
 
   /** Reopen the staging file of a journaled upload; a missing one means the local content is lost. */
@@ -170,16 +177,18 @@ export class PanVfs implements Vfs {
     this.assertNameFree(dir, name, existing, path);
     if (existing) {
       if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
-      const lf = await this.ensureLocal(existing, true, path);
-      this.startWriting(lf);
+      const lf = await this.ensureLocal(existing, true, path, 'writer');
       return this.addHandle({ ino: existing.ino, write: true, local: lf });
     }
     const now = this.d.clock.now();
     const ino = this.d.store.insert({ remoteId: null, parentIno: dir.ino, name, isDir: false, now, dirty: true });
-    const lf = await this.inoLock.lock(ino, () => this.guard(`create ${path}`, () => this.local.create(ino, now)))
-      .catch((e) => { this.d.store.delete(ino); throw e; });
+    const lf = await this.inoLock.lock(ino, async () => {
+      const created = await this.guard(`create ${path}`, () => this.local.create(ino, now));
+      created.writers++;
+      return created;
+    }).catch((e) => { this.d.store.delete(ino); throw e; });
     lf.modified = true; // even an empty new file is uploaded
-    lf.writers++;
+    lf.version++;
     return this.addHandle({ ino, write: true, local: lf });
   }
 
@@ -201,7 +210,11 @@ export class PanVfs implements Vfs {
     // A failed write is remembered and reported by the next write, flush (close) or fsync.
     const done = lf.staging.write(buf.subarray(0, length), position);
     if (lf.pendingBytes + length > WRITE_BEHIND_BYTES) {
-      await this.guard(`write ${path}`, () => done);
+      await this.guard(`write ${path}`, () => done.catch((e) => {
+        lf.writeError ??= e;
+        this.d.logger.error({ op: 'write', path, err: String(e) }, 'writing the staging file failed; the file will not be uploaded');
+        throw e;
+      }));
       return length;
     }
     lf.pendingBytes += length;
@@ -220,8 +233,11 @@ export class PanVfs implements Vfs {
     if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     const lf = await this.ensureLocal(n, size === 0, path);
     this.markModified(lf);
+    if (size === 0) lf.writeError = undefined; // the content is fully defined again
     await this.guard(`truncate ${path}`, () => lf.staging.truncate(size));
-    if (lf.writers === 0) await this.commitLocal(lf, path);
+    if (lf.writers === 0) {
+      try { await this.commitLocal(lf, path); } finally { await this.freeLocal(lf); }
+    }
   }
 
   async ftruncate(path: string, fh: number, size: number): Promise<void> {
@@ -229,6 +245,7 @@ export class PanVfs implements Vfs {
     if (!h.local || !h.write) return this.truncate(path, size);
     if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     this.markModified(h.local);
+    if (size === 0) h.local.writeError = undefined;
     await this.guard(`ftruncate ${path}`, () => h.local!.staging.truncate(size));
   }
 
@@ -247,8 +264,12 @@ export class PanVfs implements Vfs {
    * the change is journaled again at the next flush/release/fsync.
    */
   private markModified(lf: LocalFile): void {
-    if (!lf.modified && this.d.uploads.pendingStagingPath(lf.ino) !== undefined) this.d.uploads.hold(lf.ino);
+    if (!lf.modified) {
+      if (this.d.uploads.pendingStagingPath(lf.ino) !== undefined) this.d.uploads.hold(lf.ino);
+      this.d.store.markDirty(lf.ino); // from the first change on, a listing never drops the node
+    }
     lf.modified = true;
+    lf.version++;
     lf.mtimeMs = this.d.clock.now();
   }
 
@@ -268,45 +289,72 @@ export class PanVfs implements Vfs {
     if (h.remote) { h.remote.close(); return; }
     const lf = h.local!;
     if (h.write) lf.writers--; else lf.readers--;
-    if (h.write && lf.writers === 0 && lf.modified) await this.commitLocal(lf, path);
-    await this.local.maybeFree(lf, this.d.store.get(lf.ino)?.dirty ?? false);
-  }
-
-  /** Journal the local content for upload (the data is durable in staging from here on). */
-  private async commitLocal(lf: LocalFile, path: string): Promise<void> {
-    if (lf.unlinked) { lf.modified = false; return; }
-    lf.modified = false;
     try {
-      const md5 = await lf.staging.md5(); // queued after every pending write-behind
-      if (lf.writeError) throw lf.writeError;
-      this.d.store.setLocalContent(lf.ino, lf.staging.size, lf.mtimeMs);
-      this.d.uploads.enqueue(lf.ino, lf.staging.path, lf.staging.size, md5);
-    } catch (e) {
-      lf.modified = true;
-      throw classify(e, `queueing ${path} for upload`);
+      if (h.write && lf.writers === 0) await this.commitLocal(lf, path);
+    } finally {
+      await this.freeLocal(lf);
     }
   }
 
+  /**
+   * Journal the local content for upload (durable from here on). Serialized per file: a second close
+   * waits for the journaling in flight instead of returning early. `modified` is cleared only when no
+   * change arrived meanwhile; if one did, the entry just written is held (it must not commit) and the
+   * next flush/release journals again.
+   */
+  private commitLocal(lf: LocalFile, path: string): Promise<void> {
+    const run = lf.commits.then(() => this.journal(lf, path));
+    lf.commits = run.catch(() => undefined);
+    return run;
+  }
+
+  private async journal(lf: LocalFile, path: string): Promise<void> {
+    if (lf.unlinked) { lf.modified = false; return; }
+    if (!lf.modified) return;
+    const version = lf.version;
+    try {
+      const { md5, size } = await lf.staging.md5WithSize(); // after every pending write-behind
+      if (lf.writeError) throw lf.writeError;
+      if (lf.unlinked) return;
+      this.d.store.setLocalContent(lf.ino, size, lf.mtimeMs);
+      this.d.uploads.enqueue(lf.ino, lf.staging.path, size, md5);
+    } catch (e) {
+      throw classify(e, `queueing ${path} for upload`);
+    }
+    if (lf.version === version) lf.modified = false;
+    else this.d.uploads.hold(lf.ino);
+  }
+
   /** The file's content as a local staging file: created empty (truncate) or downloaded first. */
-  private ensureLocal(n: NodeRow, truncate: boolean, path: string): Promise<LocalFile> {
+  private ensureLocal(n: NodeRow, truncate: boolean, path: string, claim?: 'writer'): Promise<LocalFile> {
     return this.inoLock.lock(n.ino, async () => {
-      let lf = this.local.get(n.ino);
-      if (!lf) {
-        const pending = this.d.uploads.pendingStagingPath(n.ino);
-        if (pending) lf = await this.reopenStaging(n, pending);
-      }
-      if (lf) {
-        if (truncate && lf.staging.size > 0) { this.markModified(lf); await lf.staging.truncate(0); }
-        return lf;
-      }
-      lf = await this.guard(`open ${path}`, () => this.local.create(n.ino, n.mtimeMs));
-      if (truncate) { this.markModified(lf); return lf; }
-      if (n.remoteId !== null && n.size > 0) {
-        await this.guard(`open ${path} (downloading for in-place update)`, () => this.local.fill(lf!, this.d.reader.open({ id: n.remoteId!, size: n.size, md5: n.md5 }), n.size))
-          .catch(async (e) => { await this.local.discard(lf!); throw e; });
-      }
+      const lf = await this.localContent(n, truncate, path);
+      if (claim) lf.writers++;
       return lf;
     });
+  }
+
+  private async localContent(n: NodeRow, truncate: boolean, path: string): Promise<LocalFile> {
+    let lf = this.local.get(n.ino);
+    if (!lf) {
+      const pending = this.d.uploads.pendingStagingPath(n.ino);
+      if (pending) lf = await this.reopenStaging(n, pending);
+    }
+    if (lf) {
+      if (truncate && lf.staging.size > 0) {
+        this.markModified(lf);
+        lf.writeError = undefined;
+        await this.guard(`open ${path} (truncating)`, () => lf!.staging.truncate(0));
+      }
+      return lf;
+    }
+    lf = await this.guard(`open ${path}`, () => this.local.create(n.ino, n.mtimeMs));
+    if (truncate) { this.markModified(lf); return lf; }
+    if (n.remoteId !== null && n.size > 0) {
+      await this.guard(`open ${path} (downloading for in-place update)`, () => this.local.fill(lf!, this.d.reader.open({ id: n.remoteId!, size: n.size, md5: n.md5 }), n.size))
+        .catch(async (e) => { await this.local.discard(lf!); throw e; });
+    }
+    return lf;
   }
 
   // ---- namespace --------------------------------------------------------------------------------
@@ -347,8 +395,10 @@ export class PanVfs implements Vfs {
       await this.guard(`unlink ${path}`, () => this.d.pan.trash([n.remoteId!]));
       this.d.reader.dropFile(n.remoteId);
     }
+    const staged = this.local.get(n.ino) ? undefined : this.d.uploads.pendingStagingPath(n.ino);
     this.d.store.delete(n.ino); // cascades the journal row: a pending upload is cancelled
     await this.local.markUnlinked(n.ino);
+    if (staged) await this.inoLock.lock(n.ino, () => this.local.removeStaging(staged));
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -426,7 +476,11 @@ export class PanVfs implements Vfs {
     const stagingPath = this.d.uploads.pendingStagingPath(ino);
     this.d.store.commitUpload(ino, fileId, md5, size);
     const lf = this.local.get(ino);
-    const done = lf ? this.local.maybeFree(lf, false) : stagingPath ? this.local.removeStaging(stagingPath) : Promise.resolve();
+    const done = lf ? this.freeLocal(lf) : stagingPath ? this.inoLock.lock(ino, async () => {
+      // reopened or journaled again meanwhile (same path): still needed
+      if (this.local.get(ino) || this.d.uploads.pendingStagingPath(ino) === stagingPath) return;
+      await this.local.removeStaging(stagingPath);
+    }) : Promise.resolve();
     void done.catch((e) => this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free the staging file'));
   }
 
@@ -434,6 +488,7 @@ export class PanVfs implements Vfs {
   async journalOpenWrites(): Promise<number> {
     let n = 0;
     for (const lf of this.local.all()) {
+      await lf.commits; // a close being journaled right now
       if (!lf.modified || lf.unlinked) continue;
       await this.commitLocal(lf, this.d.store.pathOf(lf.ino)).then(() => n++, (e) => this.d.logger.error({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not journal an open file'));
     }

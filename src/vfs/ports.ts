@@ -23,6 +23,8 @@ export interface StagingLike {
   truncate(size: number): Promise<void>;
   read(offset: number, length: number): Promise<Buffer>;
   md5(): Promise<string>;
+  /** md5 and size of the same point of the staging file's operation chain */
+  md5WithSize(): Promise<{ md5: string; size: number }>;
   close(): Promise<void>;
   remove(): Promise<void>;
 }

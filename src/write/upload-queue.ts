@@ -41,6 +41,8 @@ export const DEFAULT_FILE_CONCURRENCY = 2;
 export const RETRY_BASE_MS = 1000;
 /** 5 min cap: an offline daemon retries a few times an hour instead of hammering the API. */
 export const RETRY_MAX_MS = 5 * 60_000;
+/** How soon an upload waiting for another upload of the same remote name looks again. */
+const CLAIM_WAIT_MS = 500;
 /** 3 tries to rename/move a committed file to its current name: the content is safe either way. */
 export const FIXUP_ATTEMPTS = 3;
 
@@ -107,6 +109,10 @@ export class UploadQueue {
   private readonly concurrency: number;
   private readonly domains: UploadDomainCache;
   private running = 0;
+  /** `${parentId}/${name}` → ino of the upload that targets it (held until its run, fixup included, ends) */
+  private readonly claims = new Map<string, number>();
+  /** inos whose upload waits for a claim held by another run */
+  private readonly claimWaiters = new Set<number>();
   private timer: { cancel(): void } | null = null;
   private closed = false;
   private idleWaiters: Array<() => void> = [];
@@ -124,9 +130,9 @@ export class UploadQueue {
    * upload of an older generation is aborted. Returns the row's generation.
    */
   enqueue(ino: number, entry?: { stagingPath: string; size: number; md5: string | null }): number {
-    if (this.closed) throw new FsError('EIO', 'upload queue is closed');
     const row = entry ? this.o.journal.enqueue(ino, entry.stagingPath, entry.size, entry.md5) : this.o.journal.get(ino);
     if (!row) throw new FsError('EINVAL', `enqueue(${ino}): no upload journal row`);
+    if (this.closed) return row.generation; // journaled: it uploads at the next start
     const item = this.item(row);
     item.held = false;
     item.dueAt = 0;
@@ -181,7 +187,7 @@ export class UploadQueue {
   async drain(timeoutMs: number): Promise<{ done: boolean; remaining: number }> {
     for (const item of this.items.values()) if (!item.run) item.dueAt = 0;
     this.pump();
-    if (this.items.size > 0) {
+    if (this.items.size > 0 || this.running > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimer(timeoutMs, finish);
         function finish() { timer.cancel(); resolve(); }
@@ -280,7 +286,13 @@ export class UploadQueue {
     }).finally(() => {
       this.running--;
       it.run = null;
-      if (this.items.size === 0) for (const f of this.idleWaiters.splice(0)) f();
+      let released = false;
+      this.claims.forEach((owner, key) => { if (owner === it.ino) { this.claims.delete(key); released = true; } });
+      if (released) { // uploads waiting for a name this run held may go now
+        for (const ino of this.claimWaiters) { const w = this.items.get(ino); if (w && !w.run) w.dueAt = 0; }
+        this.claimWaiters.clear();
+      }
+      if (this.items.size === 0 && this.running === 0) for (const f of this.idleWaiters.splice(0)) f();
       this.pump();
     });
   }
@@ -303,6 +315,17 @@ export class UploadQueue {
     const t = this.o.target.resolve(it.ino);
     if (t === null) return this.cancel(it, row);
     if (t === 'parent-pending') return this.fail(it, row, new FsError('EAGAIN', 'parent folder is not uploaded yet'));
+    // One upload per remote name at a time: with duplicate=2 the one that completes last wins, so an
+    // older upload still running for this name (e.g. the file was renamed or removed and a new one took
+    // its name) must finish — and be renamed or trashed — before this one starts.
+    const claim = `${t.parentId}/${t.name}`;
+    const holder = this.claims.get(claim);
+    if (holder !== undefined && holder !== it.ino) {
+      it.dueAt = this.clock.now() + CLAIM_WAIT_MS; // made due at once when the holder's run ends
+      this.claimWaiters.add(it.ino);
+      return;
+    }
+    this.claims.set(claim, it.ino);
     run.name = t.name;
     let src: FileSliceSource | null = null;
     try {

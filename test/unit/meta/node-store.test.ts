@@ -52,16 +52,21 @@ describe('ensureRoot', () => {
     expect(store.get(ROOT_INO)!.listedAt).toBe(T0);
   });
 
-  it('wipes the store (nodes and journal) when built for another root', () => {
+  it('wipes the store when built for another root', () => {
     store.replaceListing(ROOT_INO, [file('1', 'a.txt'), folder('2', 'd')], T0);
-    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'new', isDir: false, now: T0, dirty: true });
-    addJournalRow(local);
     store.ensureRoot('200', T0 + 1);
     expect(store.get(ROOT_INO)).toMatchObject({ remoteId: '200', listedAt: null });
     expect(store.children(ROOT_INO)).toEqual([]);
     expect(store.getByRemote('1')).toBeUndefined();
-    expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(0);
     expect(store.kvGet('root_remote_id')).toBe('200');
+  });
+
+  it('refuses to switch roots while uploads are pending (they would be lost), and says what to do', () => {
+    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'new', isDir: false, now: T0, dirty: true });
+    addJournalRow(local);
+    expect(() => store.ensureRoot('200', T0 + 1)).toThrow(/1 file\(s\) not uploaded yet for root folder .*another --cache-dir/);
+    expect(store.get(local)).toBeDefined();
+    expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(1);
   });
 });
 
@@ -90,6 +95,24 @@ describe('insert / child / children / get', () => {
 });
 
 describe('replaceListing', () => {
+  it('keeps a directory that vanished remotely while files below it are not uploaded yet (no cascade to the journal)', () => {
+    store.replaceListing(ROOT_INO, [folder('2', 'd')], T0);
+    const d = store.getByRemote('2')!.ino;
+    store.replaceListing(d, [folder('3', 'sub')], T0);
+    const sub = store.getByRemote('3')!.ino;
+    const local = store.insert({ remoteId: null, parentIno: sub, name: 'unsent.bin', isDir: false, now: T0, dirty: true });
+    addJournalRow(local);
+    const kept: string[] = [];
+    store.onKeep = (n) => kept.push(n.name);
+    store.replaceListing(ROOT_INO, [], T0 + 1); // 'd' was moved or trashed elsewhere
+    expect(kept).toEqual(['d']);
+    expect(store.get(local)).toBeDefined();
+    expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(1);
+    store.clearDirty(local);
+    store.replaceListing(ROOT_INO, [], T0 + 2); // nothing pending any more: now it goes
+    expect(store.get(d)).toBeUndefined();
+  });
+
   it('maps entries to rows and marks the directory listed', () => {
     store.replaceListing(ROOT_INO, [file('1', 'a.txt', { size: 123, md5: 'abc', status: 101, updatedAt: T0 - 7 })], T0);
     expect(store.child(ROOT_INO, 'a.txt')).toMatchObject({ remoteId: '1', size: 123, md5: 'abc', status: 101, mtimeMs: T0 - 7, isDir: false, dirty: false });

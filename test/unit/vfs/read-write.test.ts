@@ -319,6 +319,30 @@ describe('pending uploads', () => {
     expect(h.uploads.enqueued).toHaveLength(0);
   });
 
+  it('a second close while the first is journaling waits for it; a write during journaling holds that entry', async () => {
+    h = seed();
+    const fh1 = await h.vfs.create('/two.txt', 0o644);
+    const fh2 = await h.vfs.open('/two.txt', flags.RDWR);
+    await h.vfs.write('/two.txt', fh1, Buffer.from('aaaa'), 4, 0);
+    const f1 = h.vfs.flush('/two.txt', fh1);
+    const f2 = h.vfs.flush('/two.txt', fh2); // must not return before the content is journaled
+    await f2;
+    expect(h.uploads.enqueued).toHaveLength(1);
+    await f1;
+    // a write that lands while journaling is in flight: the entry must be held, and journaled again later
+    const f3 = h.vfs.flush('/two.txt', fh2); // nothing modified: no-op
+    await f3;
+    await h.vfs.write('/two.txt', fh2, Buffer.from('b'), 1, 4);
+    const f4 = h.vfs.flush('/two.txt', fh1);
+    const w = h.vfs.write('/two.txt', fh2, Buffer.from('c'), 1, 5);
+    await Promise.all([f4, w]);
+    const ino = h.uploads.last()!.ino;
+    expect(h.uploads.held).toContain(ino);
+    await h.vfs.release('/two.txt', fh1);
+    await h.vfs.release('/two.txt', fh2);
+    expect(h.uploads.last()).toMatchObject({ size: 6, md5: md5(Buffer.from('aaaabc')) });
+  });
+
   it('flush (close) journals the content before release: close returning means the data is durable', async () => {
     h = seed();
     const fh = await h.vfs.create('/f.txt', 0o644);

@@ -314,6 +314,34 @@ describe('UploadQueue', () => {
     expect(journal.list()).toEqual([]);
   });
 
+  it('one upload per remote name at a time: a new file taking the name of a renamed, still-uploading file waits for it', async () => {
+    makeQueue({ concurrency: 2 });
+    const old = ramp(5000, 1);
+    const a = await addFile('doc.txt', old);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    let gated = false;
+    pan.onCall = async (method, args) => {
+      if (!gated && (args as { filename?: string }).filename === 'doc.txt') { gated = true; await gate; } // A's upload hangs
+    };
+    enqueue(a, old);
+    await new Promise((r) => setTimeout(r, 20));
+    target.nodes.get(a.ino)!.name = 'doc.txt~'; // an editor renames the original to a backup…
+    const fresh = ramp(100, 2);
+    const b = await addFile('doc.txt', fresh); // …and writes the new version under the name
+    enqueue(b, fresh);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(target.commits).toEqual([]); // B waits for A: it must not land first and then be overwritten by A
+    release();
+    for (let i = 0; i < 200 && target.commits.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const order = pan.calls.filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method)).map((c) => `${c.method}:${(c.args as { filename?: string; newName?: string }).filename ?? (c.args as { newName?: string }).newName ?? ''}`);
+    const renameAt = order.findIndex((x) => x.startsWith('rename'));
+    const bCreateAt = order.lastIndexOf(order.find((x, i) => i > 0 && x.endsWith(':doc.txt'))!);
+    expect(renameAt).toBeGreaterThanOrEqual(0);
+    expect(bCreateAt).toBeGreaterThan(renameAt);
+    expect(target.commits.map((c) => c.ino)).toEqual([a.ino, b.ino]);
+  });
+
   it('bounds files in flight and drain() waits for everything pending', async () => {
     clock = new FakeClock('manual'); // the drain deadline must not fire by itself
     journal = new UploadJournal(db, clock);
@@ -324,10 +352,9 @@ describe('UploadQueue', () => {
     const files = [];
     for (let i = 0; i < 6; i++) {
       const data = ramp(3000 + i, 20 + i);
-      const f = await addFile(`f${i}`, data);
-      enqueue(f, data);
-      files.push({ f, data });
+      files.push({ f: await addFile(`f${i}`, data), data });
     }
+    for (const { f, data } of files) enqueue(f, data); // all at once: only the queue's bound limits them
     expect(await queue.drain(60_000)).toEqual({ done: true, remaining: 0 });
     expect(target.commits.length).toBe(6);
     expect(maxUploading).toBe(2);
