@@ -49,6 +49,7 @@ export class UploadJournal {
       get: db.prepare('SELECT * FROM upload_journal WHERE ino = ?'),
       list: db.prepare('SELECT * FROM upload_journal ORDER BY next_attempt_at, enqueued_at, ino'),
       markAttempt: db.prepare('UPDATE upload_journal SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE ino = ?'),
+      forgetMd5: db.prepare('UPDATE upload_journal SET md5 = NULL WHERE ino = ?'),
       bump: db.prepare('UPDATE upload_journal SET generation = generation + 1, md5 = NULL WHERE ino = ?'),
       remove: db.prepare('DELETE FROM upload_journal WHERE ino = ? AND generation = ?'),
     };
@@ -75,6 +76,11 @@ export class UploadJournal {
   /** Record a failed attempt: attempts + 1, the error text, and when to try again. */
   markAttempt(ino: number, error: string | null, nextAttemptAt: number): void {
     this.st.markAttempt.run(error, nextAttemptAt, ino);
+  }
+
+  /** The server refused the declared MD5 (upload failed): hash the staging file again next time. */
+  forgetMd5(ino: number): void {
+    this.st.forgetMd5.run(ino);
   }
 
   /**

@@ -25,6 +25,7 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import type { JournalEntry, UploadJournal } from '../meta/upload-journal.js';
 import type { PanApi } from '../pan/api.js';
+import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { UploadDomainCache, uploadFile } from './upload-flow.js';
 
@@ -257,20 +258,25 @@ export class UploadQueue {
     return it;
   }
 
+  /**
+   * Start due items while slots are free, in journal (insertion) order. O(1) while every slot is busy —
+   * the common case during a large copy, where each enqueue pumps — and one pass otherwise.
+   */
   private pump(): void {
     if (this.closed) return;
     this.timer?.cancel();
     this.timer = null;
+    if (this.running >= this.concurrency) return; // a finishing run pumps again
     const now = this.clock.now();
-    const waiting = [...this.items.values()].filter((i) => !i.run && !i.held).sort((a, b) => a.dueAt - b.dueAt || a.ino - b.ino);
-    for (const it of waiting) {
-      if (this.running >= this.concurrency || it.dueAt > now) break;
-      this.start(it);
+    let next = Infinity;
+    for (const it of this.items.values()) {
+      if (it.run || it.held) continue;
+      if (it.dueAt <= now) {
+        this.start(it);
+        if (this.running >= this.concurrency) return;
+      } else if (it.dueAt < next) next = it.dueAt;
     }
-    const next = waiting.find((i) => !i.run);
-    if (next && this.running < this.concurrency && next.dueAt > now) {
-      this.timer = this.clock.setTimer(next.dueAt - now, () => { this.timer = null; this.pump(); });
-    }
+    if (next < Infinity) this.timer = this.clock.setTimer(next - now, () => { this.timer = null; this.pump(); });
   }
 
   private start(it: Item): void {
@@ -422,6 +428,7 @@ export class UploadQueue {
     it.lastError = msg;
     it.dueAt = this.clock.now() + delay;
     this.o.journal.markAttempt(it.ino, msg, it.dueAt);
+    if (isPanError(e, 'upload-failed')) this.o.journal.forgetMd5(it.ino); // a wrong MD5 would fail forever
     this.log.warn({ op: 'upload', ino: it.ino, attempts, retryInMs: delay, err: e }, `upload failed: ${msg}`);
     this.settle(it, e);
   }
