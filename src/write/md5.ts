@@ -17,6 +17,17 @@ export function md5Hex(data: Buffer): string {
   return createHash('md5').update(data).digest('hex');
 }
 
+/** md5Hex of a large buffer in HASH_CHUNK_BYTES steps, yielding between them (a 16 MiB slice would
+ * otherwise hold the event loop — and every FUSE request — for tens of milliseconds). */
+export async function md5HexYielding(data: Buffer): Promise<string> {
+  const h = createHash('md5');
+  for (let off = 0; off < data.length; off += HASH_CHUNK_BYTES) {
+    h.update(data.subarray(off, off + HASH_CHUNK_BYTES));
+    if (off + HASH_CHUNK_BYTES < data.length) await new Promise<void>((r) => setImmediate(r));
+  }
+  return h.digest('hex');
+}
+
 /** Reads exactly `length` bytes at `offset` (fewer only at EOF). */
 export async function readFully(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);

@@ -20,7 +20,7 @@ import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { PanApi, UploadCompleteResult } from '../pan/api.js';
 import { isPanError } from '../pan/errors.js';
-import { md5Hex, type SliceSource } from './md5.js';
+import { md5HexYielding, type SliceSource } from './md5.js';
 
 export type { SliceSource } from './md5.js';
 
@@ -177,7 +177,7 @@ async function sendSlices(api: PanApi, req: UploadRequest, preuploadId: string, 
 
 async function sendOneSlice(api: PanApi, req: UploadRequest, signal: AbortSignal,
   s: { preuploadId: string; sliceNo: number; data: Buffer; servers: string[] }): Promise<void> {
-  const sliceMd5 = md5Hex(s.data);
+  const sliceMd5 = await md5HexYielding(s.data);
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
     // round-robin by slice number; a retry moves on to the next server
