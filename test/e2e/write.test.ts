@@ -182,6 +182,22 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     expect(stdout.split(' ')[0]).toBe(createHash('sha256').update(b).digest('hex'));
   });
 
+  it('after a crash, a file that was never closed is dropped (new) and no staging file is left behind', async () => {
+    // a writer that never closes: it writes, then sleeps holding the descriptor (python: no dup, no fork,
+    // so no FLUSH reaches the daemon — any close of a descriptor, even a dup's, journals the file)
+    const holder = execFileP('python3', ['-c', `import os,time; fd=os.open(${JSON.stringify(d.mountpoint + '/never-closed.txt')}, os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'partial'); time.sleep(30)`]).catch(() => undefined);
+    await until('the write to land', async () => (await sh(`stat -c %s ${d.mountpoint}/never-closed.txt`).catch(() => ({ stdout: '0' }))).stdout.trim() === '7', 10_000);
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    await forceUnmount(d.mountpoint);
+    void holder;
+    d = await startDaemon({ apiBase: emu.baseUrl, mountpoint: d.mountpoint, cacheDir: d.cacheDir, stateDir: d.stateDir });
+    const { stdout } = await sh(`ls ${d.mountpoint}; ls ${d.cacheDir}/staging | wc -l`);
+    expect(stdout).not.toContain('never-closed.txt');
+    expect(d.output()).toMatch(/still open for writing when the daemon stopped/);
+    expect(Number(stdout.trim().split('\n').pop())).toBe(0); // every upload committed before: no staging file left
+  });
+
   it('after a remount with an empty cache every copied file reads back byte-exact', async () => {
     await d.stop();
     d = await startDaemon({ apiBase: emu.baseUrl, mountpoint: d.mountpoint, stateDir: d.stateDir });
