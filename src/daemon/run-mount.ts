@@ -92,6 +92,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
     uploads: {
       enqueue: (ino, stagingPath, size, md5) => { queue.enqueue(ino, { stagingPath, size, md5 }); },
       hold: (ino) => queue.hold(ino),
+      abandon: (ino, why) => queue.abandon(ino, why),
       waitFor: (ino) => queue.waitFor(ino),
       pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
     },

@@ -52,6 +52,7 @@ export class UploadJournal {
       forgetMd5: db.prepare('UPDATE upload_journal SET md5 = NULL WHERE ino = ?'),
       bump: db.prepare('UPDATE upload_journal SET generation = generation + 1, md5 = NULL WHERE ino = ?'),
       remove: db.prepare('DELETE FROM upload_journal WHERE ino = ? AND generation = ?'),
+      drop: db.prepare('DELETE FROM upload_journal WHERE ino = ?'),
     };
   }
 
@@ -90,6 +91,11 @@ export class UploadJournal {
   bump(ino: number): number | undefined {
     const r = this.st.bump.run(ino);
     return r.changes > 0 ? this.get(ino)?.generation : undefined;
+  }
+
+  /** Delete the row whatever its generation (the content must not be uploaded). */
+  drop(ino: number): void {
+    this.st.drop.run(ino);
   }
 
   /** Delete the row only if its generation is still `generation`. True when deleted. */

@@ -210,20 +210,27 @@ export class PanVfs implements Vfs {
     // A failed write is remembered and reported by the next write, flush (close) or fsync.
     const done = lf.staging.write(buf.subarray(0, length), position);
     if (lf.pendingBytes + length > WRITE_BEHIND_BYTES) {
-      await this.guard(`write ${path}`, () => done.catch((e) => {
-        lf.writeError ??= e;
-        this.d.logger.error({ op: 'write', path, err: String(e) }, 'writing the staging file failed; the file will not be uploaded');
-        throw e;
-      }));
+      await this.guard(`write ${path}`, () => done.catch((e) => { this.writeFailed(lf, path, e); throw e; }));
       return length;
     }
     lf.pendingBytes += length;
     done.then(() => { lf.pendingBytes -= length; }, (e) => {
       lf.pendingBytes -= length;
-      lf.writeError ??= e;
-      this.d.logger.error({ op: 'write', path, err: String(e) }, 'writing the staging file failed; the file will not be uploaded');
+      this.writeFailed(lf, path, e);
     });
     return length;
+  }
+
+  /**
+   * A write to the staging file failed: its content no longer matches what was written, so it is never
+   * uploaded (a pending entry is dropped; after a restart the file falls back to its remote version, or a
+   * new file is dropped). Reported by the next write, close and fsync, until truncated to 0.
+   */
+  private writeFailed(lf: LocalFile, path: string, e: unknown): void {
+    if (lf.writeError) return;
+    lf.writeError = e;
+    this.d.uploads.abandon(lf.ino, classify(e, `write ${path}`));
+    this.d.logger.error({ op: 'write', path, err: String(e) }, 'writing the staging file failed; this content will not be uploaded');
   }
 
   async truncate(path: string, size: number): Promise<void> {

@@ -41,6 +41,8 @@ export interface UploadPort {
   enqueue(ino: number, stagingPath: string, size: number, md5: string): void;
   /** a write to a queued file started: its running upload must not commit; it is re-queued on release */
   hold(ino: number): void;
+  /** the staging content is wrong (a write failed): never upload it, drop the journal entry */
+  abandon(ino: number, why: unknown): void;
   /** resolves once the current content is uploaded; rejects with the last error */
   waitFor(ino: number): Promise<void>;
   /** staging path of a journaled (pending) upload, if any */

@@ -153,6 +153,19 @@ export class UploadQueue {
     item.run?.ac.abort(new QueueAbort('superseded'));
   }
 
+  /**
+   * The staging content is known to be wrong (a write to it failed): stop any upload of it and forget
+   * the journal row, so it is never uploaded — now or after a restart. Waiters are rejected with `why`.
+   */
+  abandon(ino: number, why: unknown): void {
+    this.o.journal.drop(ino);
+    const item = this.items.get(ino);
+    if (!item) return;
+    item.run?.ac.abort(new QueueAbort('superseded'));
+    this.items.delete(ino);
+    this.settle(item, why);
+  }
+
   /** Resolves when ino's content is uploaded (or it was unlinked); rejects with the error of a failed attempt. */
   waitFor(ino: number): Promise<void> {
     let item = this.items.get(ino);

@@ -204,6 +204,8 @@ export class FakeUploads implements UploadPort {
     this.journal.enqueue(ino, stagingPath, size, md5sum);
   }
   hold(ino: number): void { this.held.push(ino); this.journal.bump(ino); }
+  abandoned: number[] = [];
+  abandon(ino: number): void { this.abandoned.push(ino); this.journal.drop(ino); }
   waitFor(ino: number): Promise<void> { this.waited.push(ino); return this.waitResult(); }
   pendingStagingPath(ino: number): string | undefined { return this.journal.get(ino)?.stagingPath; }
   last(): Enqueued | undefined { return this.enqueued.at(-1); }

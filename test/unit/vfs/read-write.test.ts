@@ -317,6 +317,7 @@ describe('pending uploads', () => {
     await expectFsError(h.vfs.flush('/wb.txt', fh), 'ENOSPC');
     await expectFsError(h.vfs.fsync('/wb.txt', fh, false), 'ENOSPC');
     expect(h.uploads.enqueued).toHaveLength(0);
+    expect(h.uploads.abandoned).toEqual([h.store.child(1, 'wb.txt')!.ino]);
   });
 
   it('a second close while the first is journaling waits for it; a write during journaling holds that entry', async () => {

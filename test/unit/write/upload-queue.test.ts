@@ -342,6 +342,24 @@ describe('UploadQueue', () => {
     expect(target.commits.map((c) => c.ino)).toEqual([a.ino, b.ino]);
   });
 
+  it('abandon() stops an upload for good: the row is gone, waiters get the reason, nothing commits', async () => {
+    makeQueue();
+    const data = ramp(4000, 3);
+    const f = await addFile('bad.bin', data);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    pan.onCall = async () => { await gate; };
+    enqueue(f, data);
+    const waiting = queue.waitFor(f.ino);
+    await new Promise((r) => setTimeout(r, 20));
+    queue.abandon(f.ino, new Error('disk full'));
+    release();
+    await expect(waiting).rejects.toThrow('disk full');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(journal.get(f.ino)).toBeUndefined();
+    expect(target.commits).toEqual([]);
+  });
+
   it('bounds files in flight and drain() waits for everything pending', async () => {
     clock = new FakeClock('manual'); // the drain deadline must not fire by itself
     journal = new UploadJournal(db, clock);
