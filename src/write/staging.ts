@@ -12,10 +12,11 @@
 //  - when the hash is valid, hashedLength === chainSize (the size at the chain's current position);
 //  - write() copies the caller's buffer before returning control (fuse-native reuses its buffers).
 
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashHandle, readFully } from './md5.js';
+import { LocalHash, hashBackpressure, newStreamHash, type StreamHash } from './stream-hash.js';
 
 export const STAGING_SUBDIR = 'staging';
 
@@ -36,7 +37,8 @@ export class StagingFile {
   private _size: number;
   /** size as seen by the operation chain at its current position (updated when an operation runs) */
   private chainSize: number;
-  private hash: Hash | null;
+  /** the streaming MD5 (on the hash worker thread), or null when writes were not sequential */
+  private hash: StreamHash | null;
   private hashedLength = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private _lastMd5Streamed: boolean | null = null;
@@ -46,7 +48,7 @@ export class StagingFile {
     this.fh = fh;
     this._size = size;
     this.chainSize = size;
-    this.hash = hashValid ? createHash('md5') : null;
+    this.hash = hashValid ? newStreamHash() : null;
   }
 
   /** A new empty staging file `<cacheDir>/staging/<hint>-<uuid>` (the hint, e.g. the inode, helps debugging). */
@@ -87,25 +89,27 @@ export class StagingFile {
     if (data.length > 0) this._size = Math.max(this._size, offset + data.length);
     return this.run(async () => {
       if (data.length === 0) return 0;
-      this.chainSize = Math.max(this.chainSize, offset + data.length);
-      if (this.hash && offset === this.hashedLength) {
-        this.hash.update(data);
-        this.hashedLength += data.length;
-      } else {
-        this.hash = null;
-      }
+      const length = data.length;
+      this.chainSize = Math.max(this.chainSize, offset + length);
+      const streams = this.hash !== null && offset === this.hashedLength;
+      if (!streams) this.dropHash();
       try {
         const fh = await this.handle();
         let done = 0;
-        while (done < data.length) {
-          const { bytesWritten } = await fh.write(data, done, data.length - done, offset + done);
+        while (done < length) {
+          const { bytesWritten } = await fh.write(data, done, length - done, offset + done);
           done += bytesWritten;
         }
       } catch (e) {
-        this.hash = null; // the disk no longer matches what was hashed
+        this.dropHash(); // the disk no longer matches what was hashed
         throw e;
       }
-      return data.length;
+      if (streams && this.hash) {
+        this.hash.update(data); // after the disk write: the hash may take the buffer over
+        this.hashedLength += length;
+        await hashBackpressure();
+      }
+      return length;
     });
   }
 
@@ -114,16 +118,17 @@ export class StagingFile {
     this._size = size;
     return this.run(async () => {
       if (size === 0) {
-        this.hash = createHash('md5');
+        this.dropHash();
+        this.hash = newStreamHash();
         this.hashedLength = 0;
       } else if (size !== this.chainSize) {
-        this.hash = null;
+        this.dropHash();
       }
       this.chainSize = size;
       try {
         await (await this.handle()).truncate(size);
       } catch (e) {
-        this.hash = null;
+        this.dropHash();
         throw e;
       }
     });
@@ -151,19 +156,29 @@ export class StagingFile {
   private async chainMd5(): Promise<string> {
     {
       if (this.hash) {
-        this._lastMd5Streamed = true;
-        return this.hash.copy().digest('hex');
+        try {
+          const md5 = await this.hash.digest();
+          this._lastMd5Streamed = true;
+          return md5;
+        } catch {
+          this.dropHash(); // the hash worker failed: re-read the file instead
+        }
       }
       const size = this.chainSize;
       const h = await hashHandle(await this.handle(), size);
       this.stats.rehashes++;
       this.stats.rehashedBytes += size;
-      // re-arm streaming from here: a later append continues this hash
-      this.hash = h;
+      // re-arm streaming from here (in this thread): a later append continues this hash
+      this.hash = new LocalHash(h);
       this.hashedLength = size;
       this._lastMd5Streamed = false;
       return h.copy().digest('hex');
     }
+  }
+
+  private dropHash(): void {
+    this.hash?.dispose();
+    this.hash = null;
   }
 
   /** Closes the descriptor; the file stays (a later operation reopens it). */
@@ -171,6 +186,7 @@ export class StagingFile {
     return this.run(async () => {
       const fh = this.fh;
       this.fh = null;
+      this.dropHash(); // frees the worker's state; a later md5() re-reads the file
       await fh?.close();
     });
   }
@@ -180,6 +196,7 @@ export class StagingFile {
     return this.run(async () => {
       const fh = this.fh;
       this.fh = null;
+      this.dropHash(); // frees the worker's state; a later md5() re-reads the file
       await fh?.close();
       await unlink(this.path).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
     });

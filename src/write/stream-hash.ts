@@ -1,0 +1,155 @@
+// Streaming MD5 for staging files, computed on a worker thread so hashing (~1.7 s of CPU per GiB) runs on
+// the second core instead of the event loop that answers every FUSE request. One worker per process,
+// shared by all staging files; messages are ordered, so a digest covers exactly the updates posted
+// before it. Falls back to an in-thread hash when a worker cannot be started, and a failed worker turns
+// every open stream invalid (the caller then re-reads the file), so no wrong MD5 can come out of it.
+//
+// Backpressure: the bytes posted and not yet hashed are counted; writers wait (below()) while more than
+// MAX_INFLIGHT_BYTES are queued, so memory stays bounded when writes outrun the hash.
+
+import { createHash, type Hash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+
+export interface StreamHash {
+  /** Add the next bytes. The hash may take ownership of `data` (its memory can be detached). */
+  update(data: Buffer): void;
+  /** Hex MD5 of everything so far (the stream continues). Rejects when the stream is broken. */
+  digest(): Promise<string>;
+  dispose(): void;
+}
+
+/** 64 MiB of queued hash work at most (then writers wait until it is under half). */
+const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+
+export class LocalHash implements StreamHash {
+  constructor(private readonly h: Hash = createHash('md5')) {}
+  update(data: Buffer): void { this.h.update(data); }
+  digest(): Promise<string> { return Promise.resolve(this.h.copy().digest('hex')); }
+  dispose(): void {}
+}
+
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const streams = new Map();
+parentPort.on('message', (m) => {
+  if (m.t === 'n') streams.set(m.id, createHash('md5'));
+  else if (m.t === 'u') { const h = streams.get(m.id); if (h) h.update(new Uint8Array(m.b, m.o, m.l)); parentPort.postMessage({ t: 'a', n: m.l }); }
+  else if (m.t === 'd') { const h = streams.get(m.id); parentPort.postMessage({ t: 'd', q: m.q, md5: h ? h.copy().digest('hex') : null }); }
+  else if (m.t === 'x') streams.delete(m.id);
+});`;
+
+class HashWorker {
+  private worker: Worker | null = null;
+  private broken = false;
+  private nextId = 1;
+  private nextQ = 1;
+  private readonly digests = new Map<number, { resolve(v: string): void; reject(e: Error): void }>();
+  private inflight = 0;
+  private waiters: Array<() => void> = [];
+  /** bumped when the worker dies: streams from an older epoch are invalid */
+  epoch = 0;
+
+  available(): boolean {
+    if (this.broken) return false;
+    if (this.worker) return true;
+    try {
+      const w = new Worker(WORKER_SOURCE, { eval: true });
+      w.on('message', (m: { t: string; n?: number; q?: number; md5?: string | null }) => this.onMessage(m));
+      w.on('error', (e) => this.fail(e));
+      w.on('exit', () => this.fail(new Error('hash worker exited')));
+      w.unref();
+      this.worker = w;
+      return true;
+    } catch {
+      this.broken = true;
+      return false;
+    }
+  }
+
+  open(): number {
+    const id = this.nextId++;
+    this.worker!.postMessage({ t: 'n', id });
+    return id;
+  }
+
+  update(id: number, data: Buffer): void {
+    if (!this.worker) return;
+    const length = data.length;
+    const exclusive = data.byteOffset === 0 && data.buffer.byteLength === length && data.buffer instanceof ArrayBuffer;
+    const b = exclusive ? data.buffer as ArrayBuffer : new Uint8Array(data).buffer;
+    this.inflight += length;
+    this.ref();
+    this.worker.postMessage({ t: 'u', id, b, o: 0, l: length }, [b]);
+  }
+
+  digest(id: number): Promise<string> {
+    if (!this.worker) return Promise.reject(new Error('hash worker unavailable'));
+    const q = this.nextQ++;
+    const p = new Promise<string>((resolve, reject) => this.digests.set(q, { resolve, reject }));
+    this.ref();
+    this.worker.postMessage({ t: 'd', id, q });
+    return p;
+  }
+
+  close(id: number): void { this.worker?.postMessage({ t: 'x', id }); }
+
+  /** Resolves once the queued hash work is under half the limit (immediately when it already is). */
+  below(): Promise<void> {
+    if (this.inflight <= MAX_INFLIGHT_BYTES) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private onMessage(m: { t: string; n?: number; q?: number; md5?: string | null }): void {
+    if (m.t === 'a') {
+      this.inflight -= m.n ?? 0;
+      if (this.inflight <= MAX_INFLIGHT_BYTES / 2) for (const w of this.waiters.splice(0)) w();
+    } else if (m.t === 'd') {
+      const d = this.digests.get(m.q!);
+      this.digests.delete(m.q!);
+      if (m.md5) d?.resolve(m.md5); else d?.reject(new Error('hash stream unknown to the worker'));
+    }
+    this.unrefWhenIdle();
+  }
+
+  private fail(e: Error): void {
+    if (!this.worker) return;
+    this.worker = null;
+    this.epoch++;
+    this.inflight = 0;
+    for (const d of this.digests.values()) d.reject(e);
+    this.digests.clear();
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  // the worker keeps the process alive only while work is outstanding
+  private ref(): void { this.worker?.ref(); }
+  private unrefWhenIdle(): void { if (this.inflight === 0 && this.digests.size === 0) this.worker?.unref(); }
+}
+
+const shared = new HashWorker();
+
+class WorkerHash implements StreamHash {
+  private readonly id: number;
+  private readonly epoch: number;
+  constructor() {
+    this.id = shared.open();
+    this.epoch = shared.epoch;
+  }
+  update(data: Buffer): void { if (shared.epoch === this.epoch) shared.update(this.id, data); }
+  digest(): Promise<string> {
+    if (shared.epoch !== this.epoch) return Promise.reject(new Error('hash worker restarted: stream lost'));
+    return shared.digest(this.id);
+  }
+  dispose(): void { if (shared.epoch === this.epoch) shared.close(this.id); }
+}
+
+/** A new MD5 stream: on the shared worker thread when possible, else in this thread. */
+export function newStreamHash(): StreamHash {
+  return shared.available() ? new WorkerHash() : new LocalHash();
+}
+
+/** Wait while too much hash work is queued (backpressure for writers). */
+export function hashBackpressure(): Promise<void> {
+  return shared.below();
+}
