@@ -1,15 +1,21 @@
 // Client-side per-endpoint rate limiter. Owns: when each request may start. For a budget of `qps`,
 // an endpoint has n = max(1, floor(qps)) slots; a request holds a slot while in flight and the slot
-// frees `n / qps` seconds after the request FINISHED (OpenList's rule). Anchoring at completion rather
-// than at start means that however the network delays individual requests, no n + 1 requests can
-// arrive at the server within one window (each arrives before it finishes), so a server with the same
-// budget never answers 429 because of us. Waiters are served FIFO.
+// frees one window (`n / qps` s) after the request finished (OpenList's rule) — or, for a slow request,
+// one window after it started plus START_GRACE_MS, whichever comes first. Anchoring at completion means
+// no n + 1 requests can arrive within one window however the network delays them; but for requests that
+// must run one after another (a listing's pages follow a cursor) it costs a whole request latency per
+// window. The grace keeps the guarantee for any arrival jitter below it and lets a paginated listing run
+// within ~5 % of the server's floor; a rarer larger jitter gets a 429, which the transport retries.
+// Waiters are served FIFO.
 // Invariants: time comes only from the injected Clock; scale multiplies every budget and 0 or Infinity
 // switches limiting off (tests, emulator runs with its own limits off).
 
 import type { Clock } from '../core/clock.js';
 
 export type Release = () => void;
+
+/** Arrival jitter the limiter absorbs without ever letting n + 1 requests land in one server window. */
+export const START_GRACE_MS = 50;
 const noop: Release = () => undefined;
 
 interface Waiter { resolve: (r: Release) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }
@@ -20,9 +26,11 @@ class Window {
   private readonly spanMs: number;
   private readonly queue: Waiter[] = [];
   private timerFor = Infinity;
+  private readonly graceMs: number;
 
   constructor(qps: number, private readonly clock: Clock) {
     const n = Math.max(1, Math.floor(qps));
+    this.graceMs = START_GRACE_MS;
     this.freeAt = new Array<number>(n).fill(-Infinity);
     this.spanMs = (n / qps) * 1000;
   }
@@ -51,11 +59,12 @@ class Window {
       const w = this.queue.shift()!;
       if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
       this.freeAt[best] = Infinity;
+      const startedAt = now;
       let done = false;
       w.resolve(() => {
         if (done) return;
         done = true;
-        this.freeAt[best] = this.clock.now() + this.spanMs;
+        this.freeAt[best] = Math.min(this.clock.now(), startedAt + this.graceMs) + this.spanMs;
         this.pump();
       });
     }

@@ -35,19 +35,31 @@ describe('RateLimiter', () => {
     }
   });
 
-  it('the window counts from when a request finished, not when it started', async () => {
+  it('the window counts from when a fast request finished, and from start + grace for a slow one', async () => {
     const clock = instantClock();
     const l = new RateLimiter(clock);
     const t0 = clock.now();
+    // fast: finished 30 ms after it started (inside the grace) → free 1 s after it finished
     const r1 = await l.acquire('a', 1);
-    let got = -1;
-    const second = l.acquire('a', 1).then((r) => { got = clock.now() - t0; return r; });
-    clock.advance(5000); // the first request is slow
-    await Promise.resolve();
-    expect(got).toBe(-1);
+    clock.advance(30);
     r1();
-    (await second)();
-    expect(got).toBe(6000);
+    let got = -1;
+    (await l.acquire('a', 1).then((r) => { got = clock.now() - t0; return r; }))();
+    expect(got).toBe(1030);
+    // slow: still in flight 5 s later → it holds its slot until it finishes, then the slot is free at
+    // once (start + grace + window has long passed)
+    const t1 = clock.now();
+    const r3 = await l.acquire('a', 1);
+    expect(clock.now() - t1).toBe(1000); // waited for the previous window
+    const t2 = clock.now();
+    let got2 = -1;
+    const fourth = l.acquire('a', 1).then((r) => { got2 = clock.now() - t2; return r; });
+    clock.advance(5000);
+    await Promise.resolve();
+    expect(got2).toBe(-1); // never two in flight on one slot
+    r3();
+    (await fourth)();
+    expect(got2).toBe(5000);
   });
 
   it('keeps endpoints independent and serves waiters FIFO', async () => {
