@@ -32,7 +32,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'gid', flag: 'gid', type: 'int', env: 'PAN123_GID', group: 'mount', help: 'owner gid of every file (default: the daemon\'s gid)' },
   { key: 'umask', flag: 'umask', type: 'octal', default: '022', env: 'PAN123_UMASK', group: 'mount', help: 'permission mask: files are 0666&~umask, directories 0777&~umask' },
   { key: 'dirCacheTime', flag: 'dir-cache-time', type: 'duration', default: '5m', env: 'PAN123_DIR_CACHE_TIME', group: 'cache', help: 'how long a directory listing is served from the store before it is fetched again' },
-  { key: 'attrTimeout', flag: 'attr-timeout', type: 'duration', default: '2s', env: 'PAN123_ATTR_TIMEOUT', group: 'cache', help: 'how long the kernel caches attributes and names (0 allowed)' },
+  { key: 'attrTimeout', flag: 'attr-timeout', type: 'duration', default: '5s', env: 'PAN123_ATTR_TIMEOUT', group: 'cache', help: 'how long the kernel caches attributes and names (0 allowed; remote changes show up after --dir-cache-time anyway)' },
   { key: 'cacheDir', flag: 'cache-dir', type: 'string', env: 'PAN123_CACHE_DIR', group: 'cache', help: 'metadata store, chunk cache and staging files (default: $XDG_CACHE_HOME/pan123fs/<account>, /var/cache/pan123fs for root)' },
   { key: 'stateDir', flag: 'state-dir', type: 'string', env: 'PAN123_STATE_DIR', group: 'daemon', help: 'token file and control socket (default: $XDG_STATE_HOME/pan123fs, /var/lib/pan123fs for root)' },
   { key: 'cacheMaxSize', flag: 'cache-max-size', type: 'size', default: '10G', env: 'PAN123_CACHE_MAX_SIZE', group: 'cache', help: 'on-disk chunk cache limit (LRU eviction; 0 disables the disk cache)' },

@@ -37,7 +37,7 @@ describe('defaults', () => {
     const c = await resolveMountConfig({ ...creds }, {});
     expect(c).toMatchObject({
       apiBase: 'https://open-api.123pan.com', clientId: 'cid', clientSecret: 'csecret', rootFolderId: '0',
-      readOnly: false, allowOther: false, umask: 0o022, dirCacheTimeMs: 300_000, attrTimeoutMs: 2000,
+      readOnly: false, allowOther: false, umask: 0o022, dirCacheTimeMs: 300_000, attrTimeoutMs: 5000,
       cacheMaxSize: 10 * 1024 ** 3, memCacheSize: 64 * 1024 ** 2, readAheadMax: 64 * 1024 ** 2, directLink: false,
       uploadConcurrency: 2, sliceConcurrency: 3, drainTimeoutMs: 600_000, rateLimitScale: 1, logLevel: 'info',
     });
