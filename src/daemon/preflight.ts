@@ -1,15 +1,12 @@
 // Checks made before mounting, each ending in a one-line error that says what to do: the credentials
-// (user info), the API being reachable, and the mount root folder being a folder.
+// (user info), the API being reachable, and the mount root folder being a folder. (The mountpoint,
+// /dev/fuse and fusermount are checked by fuse/mount.ts, where the platform specifics live.)
 
 import type { Logger } from '../core/logger.js';
 import type { MountConfig } from '../config/resolve.js';
 import type { PanApi, UserInfo } from '../pan/api.js';
 import { PanError } from '../pan/errors.js';
 import { UserFacingError } from '../core/user-error.js';
-
-export async function preflight(_mountpoint: string, _log: Logger): Promise<void> {
-  // The mountpoint, /dev/fuse and fusermount are checked by fuse/mount.ts (platform specifics live there).
-}
 
 export async function checkAccount(pan: Pick<PanApi, 'userInfo' | 'detail'>, cfg: MountConfig, log: Logger): Promise<UserInfo> {
   let info: UserInfo;

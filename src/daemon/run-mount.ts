@@ -1,9 +1,10 @@
-// The mount daemon's lifecycle. Start order: config → logger → preflight (mountpoint, /dev/fuse) → API
-// client + credential check (user info) → metadata store → read path → upload queue → Vfs → FUSE mount →
-// "ready" (stdout line + systemd READY=1) → control socket → resume journaled uploads.
-// Stop (SIGINT/SIGTERM, `pan123fs unmount`, or an external unmount): drain uploads (bounded by
-// --drain-timeout) → unmount → close the store. What could not be uploaded stays in the journal and is
-// resumed on the next start.
+// The mount daemon's lifecycle. Start order: config → logger → API client + credential check (user
+// info) → metadata store + crash recovery (never-closed files, orphan staging files) → read path →
+// upload queue → Vfs → FUSE mount → control socket → resume journaled uploads → "ready" (one stdout
+// line + systemd READY=1).
+// Stop (SIGINT/SIGTERM, `pan123fs unmount`, or an external unmount): journal files still open with
+// changes → drain uploads (bounded by --drain-timeout) → unmount → close the store. What could not be
+// uploaded stays in the journal and is resumed on the next start.
 
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ import { UploadQueue } from '../write/upload-queue.js';
 import { PanVfs } from '../vfs/pan-vfs.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
 import { installCrashGuard } from '../fuse/crash-guard.js';
-import { preflight, checkAccount } from './preflight.js';
+import { checkAccount } from './preflight.js';
 import { notifySystemd } from './sd-notify.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import type { DaemonStatus } from './status-types.js';
@@ -35,7 +36,6 @@ export interface RunningDaemon {
 }
 
 export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger, clock: Clock = systemClock, redactor?: Redactor): Promise<RunningDaemon> {
-  await preflight(mountpoint, log);
   await mkdir(cfg.cacheDir, { recursive: true, mode: 0o700 });
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
 

@@ -22,7 +22,7 @@ import { classify } from './classify.js';
 import { LocalFiles, type LocalFile } from './local-files.js';
 import { parentAndName } from './paths.js';
 import type { AccountPort, ReadHandleLike, ReadPort, StagingPort, UploadPort } from './ports.js';
-import { Tree, isHidden, type DirectoryLister } from './tree.js';
+import { Tree, type DirectoryLister } from './tree.js';
 import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
 
 /** 123 Open's upload limit for developers (123open-api.md §4.1). */
@@ -543,4 +543,3 @@ export class PanVfs implements Vfs {
   }
 }
 
-export { isHidden };
