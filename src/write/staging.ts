@@ -183,23 +183,23 @@ export class StagingFile {
 
   /** Closes the descriptor; the file stays (a later operation reopens it). */
   close(): Promise<void> {
-    return this.run(async () => {
-      const fh = this.fh;
-      this.fh = null;
-      this.dropHash(); // frees the worker's state; a later md5() re-reads the file
-      await fh?.close();
-    });
+    return this.run(() => this.closeNow());
   }
 
   /** Closes and deletes the file (a missing file is fine). */
   remove(): Promise<void> {
     return this.run(async () => {
-      const fh = this.fh;
-      this.fh = null;
-      this.dropHash(); // frees the worker's state; a later md5() re-reads the file
-      await fh?.close();
+      await this.closeNow();
       await unlink(this.path).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
     });
+  }
+
+  /** Inside the chain: drop the descriptor and the hash stream (freeing the worker's state). */
+  private async closeNow(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    this.dropHash();
+    await fh?.close();
   }
 
   private async handle(): Promise<FileHandle> {
