@@ -63,9 +63,14 @@ export class Tree {
     return this.store.children(dir.ino).filter((c) => !isHidden(c));
   }
 
+  /** The row in hand answers on the hot path (getattr); only a stale-looking row is re-read. */
   isFresh(dir: NodeRow): boolean {
-    const n = this.store.get(dir.ino);
-    return !!n && n.listedAt !== null && this.clock.now() - n.listedAt < this.dirCacheTimeMs();
+    if (this.fresh(dir.listedAt)) return true;
+    return this.fresh(this.store.get(dir.ino)?.listedAt ?? null);
+  }
+
+  private fresh(listedAt: number | null): boolean {
+    return listedAt !== null && this.clock.now() - listedAt < this.dirCacheTimeMs();
   }
 
   async ensureListed(dir: NodeRow): Promise<void> {
