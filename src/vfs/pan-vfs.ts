@@ -17,6 +17,7 @@ import type { Logger } from '../core/logger.js';
 import { KeyedMutex } from '../core/keyed-mutex.js';
 import { assertValidName } from '../core/names.js';
 import type { PanApi, UserInfo } from '../pan/api.js';
+import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import type { NodeRow, NodeStore } from '../meta/node-store.js';
 import { classify } from './classify.js';
 import { LocalFiles, type LocalFile } from './local-files.js';
@@ -25,8 +26,8 @@ import type { AccountPort, ReadHandleLike, ReadPort, StagingPort, UploadPort } f
 import { Tree, type DirectoryLister } from './tree.js';
 import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
 
-/** 123 Open's upload limit for developers (123open-api.md §4.1). */
-export const MAX_FILE_SIZE = 10 * 1024 ** 3;
+/** 123 Open's upload limit for developers (123open-api.md §4.1), from the client's endpoint table. */
+export const MAX_FILE_SIZE = MAX_CREATE_SIZE;
 /** Write-behind per file: 16 MiB of writes may be in flight to the staging file before write() waits. */
 const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;
 /** statfs user info is cached this long: it is rate limited and changes slowly. */

@@ -19,13 +19,14 @@ import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { PanApi, UploadCompleteResult } from '../pan/api.js';
+import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import { isPanError } from '../pan/errors.js';
 import { md5HexYielding, type SliceSource } from './md5.js';
 
 export type { SliceSource } from './md5.js';
 
 /** 10 GiB: the developer limit for create + slices (§4.1); checked before any request. */
-export const MAX_UPLOAD_BYTES = 10 * 1024 ** 3;
+export const MAX_UPLOAD_BYTES = MAX_CREATE_SIZE;
 /** 3 slices in flight: what OpenList and AList default to (UploadThread 3); 3 × 16 MiB of RAM per file. */
 export const DEFAULT_SLICE_CONCURRENCY = 3;
 /** 4 tries per slice (3 retries): the transport already retried each request; this rides out a longer blip. */
