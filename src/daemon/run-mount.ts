@@ -138,13 +138,19 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
       if (journaled) log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
       const drained = await queue.drain(cfg.drainTimeoutMs);
       if (!drained.done) log.warn({ op: 'stop', remaining: drained.remaining }, 'uploads left in the journal; they resume on the next start');
-      if (!external) await fuse.unmount().catch((e) => log.error({ op: 'unmount', err: String(e) }, 'unmount failed'));
+      let code = 0;
+      if (!external) {
+        await fuse.unmount().catch((e) => {
+          code = 1; // the exit status says so; auto_unmount removes the mount when the process is gone
+          log.error({ op: 'unmount', mountpoint, err: String(e) }, 'unmount failed; run `fusermount -uz` on the mountpoint if it stays');
+        });
+      }
       await queue.close();
       await control.close();
       await reader.close();
       db.close();
-      log.info({ op: 'stop' }, 'unmounted');
-      resolveDone(0);
+      log.info({ op: 'stop', code }, code === 0 ? 'unmounted' : 'stopped');
+      resolveDone(code);
     })();
     return stopping;
   }
