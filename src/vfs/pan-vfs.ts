@@ -158,8 +158,18 @@ export class PanVfs implements Vfs {
   }
 
   /** Reopen the staging file of a journaled upload; a missing one means the local content is lost. */
-  private reopenStaging(n: NodeRow, path: string): Promise<LocalFile> {
-    return this.guard(`open ${this.d.store.pathOf(n.ino)} (staging file ${path})`, () => this.local.reopen(n.ino, path, n.mtimeMs));
+  private async reopenStaging(n: NodeRow, path: string): Promise<LocalFile> {
+    const where = this.d.store.pathOf(n.ino);
+    try {
+      return await this.local.reopen(n.ino, path, n.mtimeMs);
+    } catch (e) {
+      // the file exists (it is in the store): a missing staging file is lost content, not ENOENT
+      const err = (e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? new FsError('EIO', `${where}: its local content (${path}) is gone — it was not uploaded yet; was the cache dir cleaned?`, e)
+        : classify(e, `open ${where} (staging file ${path})`);
+      this.d.logger.error({ op: 'open', path: where, err: err.message }, 'cannot open the local content of a file waiting for upload');
+      throw err;
+    }
   }
 
   async opendir(path: string): Promise<number> {
