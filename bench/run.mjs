@@ -45,8 +45,13 @@ function row(metric, measured, target, verdict) {
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 const fmtS = (s) => `best ${f2(s.best)} / median ${f2(s.median)}`;
 
-/** Waits (≤ 5 s) for CPU pressure to calm down before a timed step; returns the note to print. */
+/**
+ * Before a timed step: flushes dirty pages (`sync`: the previous steps leave gigabytes of them, and the
+ * kernel then throttles whichever process writes next, which made the same `cp` take 2 s or 5 s), then
+ * waits (≤ 5 s) for CPU pressure to calm down. Returns the note to print.
+ */
 async function settle() {
+  await must('sync');
   for (let i = 0; i < 10 && cpuPsi() > 20; i++) await sleep(500);
   return loadNote();
 }

@@ -15,8 +15,6 @@ export interface LocalFile {
   modified: boolean;
   unlinked: boolean;
   mtimeMs: number;
-  /** bytes handed to the staging file whose disk write has not finished (write-behind) */
-  pendingBytes: number;
   /** the first failed write-behind: the staging file no longer holds what was written */
   writeError: unknown;
   /** bumped by every change; a journal entry describes the version it was taken at */
@@ -46,7 +44,7 @@ export class LocalFiles {
   }
 
   private register(ino: number, staging: StagingLike, mtimeMs: number): LocalFile {
-    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs, pendingBytes: 0, writeError: undefined, version: 0, commits: Promise.resolve() };
+    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs, writeError: undefined, version: 0, commits: Promise.resolve() };
     this.files.set(ino, lf);
     return lf;
   }

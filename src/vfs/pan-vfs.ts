@@ -216,19 +216,15 @@ export class PanVfs implements Vfs {
     const lf = h.local;
     if (lf.writeError) throw classify(lf.writeError, `write ${path} (an earlier write to the staging file failed)`);
     this.markModified(lf);
-    // The staging file copies the data synchronously and applies writes in order; answering before the
-    // disk write lands lets the kernel send the next request at once (write-behind, bounded per file).
-    // A failed write is remembered and reported by the next write, flush (close) or fsync.
-    const done = lf.staging.write(buf.subarray(0, length), position);
-    if (lf.pendingBytes + length > WRITE_BEHIND_BYTES) {
-      await this.guard(`write ${path}`, () => done.catch((e) => { this.writeFailed(lf, path, e); throw e; }));
-      return length;
+    // The staging file copies the data synchronously and applies writes in order (gathering sequential
+    // ones); answering before the disk write lands lets the kernel send the next request at once
+    // (write-behind, bounded per file). A failed write is remembered and reported by the next write,
+    // flush (close) or fsync.
+    lf.staging.write(buf.subarray(0, length), position).catch((e) => this.writeFailed(lf, path, e));
+    if (lf.staging.queuedBytes > WRITE_BEHIND_BYTES) {
+      await this.guard(`write ${path}`, () => lf.staging.queuedBelow(WRITE_BEHIND_BYTES / 2));
+      if (lf.writeError) throw classify(lf.writeError, `write ${path}`);
     }
-    lf.pendingBytes += length;
-    done.then(() => { lf.pendingBytes -= length; }, (e) => {
-      lf.pendingBytes -= length;
-      this.writeFailed(lf, path, e);
-    });
     return length;
   }
 

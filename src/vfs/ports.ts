@@ -19,7 +19,11 @@ export interface ReadPort {
 export interface StagingLike {
   readonly path: string;
   readonly size: number;
+  /** copies buf at once; resolves when on disk (or gathered with neighbouring writes) */
   write(buf: Buffer, offset: number): Promise<unknown>;
+  /** bytes accepted and not yet on disk (the write-behind backlog) */
+  readonly queuedBytes: number;
+  queuedBelow(limit: number): Promise<void>;
   truncate(size: number): Promise<void>;
   read(offset: number, length: number): Promise<Buffer>;
   md5(): Promise<string>;

@@ -11,6 +11,14 @@
 //    describe the same sequence of operations (and a read sees every write issued before it);
 //  - when the hash is valid, hashedLength === chainSize (the size at the chain's current position);
 //  - write() copies the caller's buffer before returning control (fuse-native reuses its buffers).
+//
+// Coalescing: small writes that continue one another (a `cp` through FUSE arrives as 128 KiB writes) are
+// copied into one COALESCE_BYTES buffer, the "tail", which goes to disk and to the hash as one operation
+// when it is full or when any other operation needs the chain (read, truncate, md5, close, a write
+// elsewhere). This turns 8 disk writes, 8 hash messages and 8 chain steps into one. A write answered from
+// the tail has not reached the disk yet; a failed tail flush is reported to the operation that flushed
+// it and, because the bytes are then missing from the file, makes md5()/md5WithSize() fail until a
+// truncate to 0 redefines the content (so a file missing bytes is never uploaded).
 
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
@@ -19,6 +27,11 @@ import { hashHandle, readFully } from './md5.js';
 import { LocalHash, hashBackpressure, newStreamHash, type StreamHash } from './stream-hash.js';
 
 export const STAGING_SUBDIR = 'staging';
+
+/** 1 MiB: eight 128 KiB FUSE writes per disk write and per hash message; the memory is per open file. */
+export const COALESCE_BYTES = 1 << 20;
+
+interface Tail { buf: Buffer; offset: number; length: number }
 
 export function stagingDir(cacheDir: string): string {
   return join(cacheDir, STAGING_SUBDIR);
@@ -29,6 +42,8 @@ export interface StagingStats {
   rehashes: number;
   /** bytes re-read by those rehashes */
   rehashedBytes: number;
+  /** write operations that reached the disk (gathered writes count once) */
+  diskWrites: number;
 }
 
 export class StagingFile {
@@ -42,7 +57,14 @@ export class StagingFile {
   private hashedLength = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private _lastMd5Streamed: boolean | null = null;
-  readonly stats: StagingStats = { rehashes: 0, rehashedBytes: 0 };
+  /** sequential small writes gathered but not yet queued on the chain */
+  private tail: Tail | null = null;
+  /** bytes handed to the chain (tail flushes and large writes) and not yet written to disk */
+  private _queuedBytes = 0;
+  private queueWaiters: Array<{ limit: number; resolve(): void }> = [];
+  /** set when a write to disk failed: the file lacks bytes that were acknowledged; cleared by truncate(0) */
+  private failure: unknown = null;
+  readonly stats: StagingStats = { rehashes: 0, rehashedBytes: 0, diskWrites: 0 };
 
   private constructor(readonly path: string, fh: FileHandle, size: number, hashValid: boolean) {
     this.fh = fh;
@@ -75,8 +97,17 @@ export class StagingFile {
   /** Logical size (after every operation issued so far has been applied). */
   get size(): number { return this._size; }
 
-  /** True while the streaming hash covers the whole file (md5() will not re-read it). */
+  /**
+   * True while the streaming hash covers the whole file (md5() will not re-read it), as of the operations
+   * that have run: gathered writes count once settled() resolved.
+   */
   get md5IsStreaming(): boolean { return this.hash !== null; }
+
+  /** Resolves once every operation issued so far (gathered writes included) has run; never rejects. */
+  settled(): Promise<void> {
+    this.flushTail();
+    return this.run(async () => undefined);
+  }
 
   /** Whether the last md5() result came from the streaming hash (true) or a re-read (false); null before any. */
   get lastMd5Streamed(): boolean | null { return this._lastMd5Streamed; }
@@ -84,40 +115,97 @@ export class StagingFile {
   /** Writes buf at offset (the data is copied synchronously). Resolves to the number of bytes written. */
   write(buf: Buffer | Uint8Array, offset: number): Promise<number> {
     if (!Number.isSafeInteger(offset) || offset < 0) return Promise.reject(new RangeError(`bad offset ${offset}`));
-    const data = Buffer.from(buf); // copy: the caller may reuse buf as soon as we return
+    const length = buf.length;
+    if (length === 0) return this.run(async () => 0);
     // the size grows at once, so a caller that does not await (write-behind) sees it in getattr
-    if (data.length > 0) this._size = Math.max(this._size, offset + data.length);
+    this._size = Math.max(this._size, offset + length);
+    if (length < COALESCE_BYTES) {
+      const t = this.tail;
+      if (t && offset === t.offset + t.length && t.length + length <= t.buf.length) {
+        t.buf.set(buf, t.length);
+        t.length += length;
+        return t.length === t.buf.length ? this.flushTail()!.then(() => length) : Promise.resolve(length);
+      }
+      const flushed = this.flushTail();
+      const fresh: Tail = { buf: Buffer.allocUnsafeSlow(COALESCE_BYTES), offset, length };
+      fresh.buf.set(buf, 0);
+      this.tail = fresh;
+      return flushed ? flushed.then(() => length) : Promise.resolve(length);
+    }
+    this.flushTail();
+    const data = Buffer.from(buf); // copy: the caller may reuse buf as soon as we return
+    return this.queue(data, offset, data.length, false);
+  }
+
+  /** Bytes accepted by write() and not yet on disk, the gathered tail excluded (at most COALESCE_BYTES more). */
+  get queuedBytes(): number { return this._queuedBytes; }
+
+  /** Resolves once queuedBytes is at most `limit` (write-behind bound for callers that do not await). */
+  queuedBelow(limit: number): Promise<void> {
+    if (this._queuedBytes <= limit) return Promise.resolve();
+    return new Promise((resolve) => this.queueWaiters.push({ limit, resolve }));
+  }
+
+  private queue(data: Buffer, offset: number, length: number, owned: boolean): Promise<number> {
+    this._queuedBytes += length;
     return this.run(async () => {
-      if (data.length === 0) return 0;
-      const length = data.length;
-      this.chainSize = Math.max(this.chainSize, offset + length);
-      const streams = this.hash !== null && offset === this.hashedLength;
-      if (!streams) this.dropHash();
       try {
-        const fh = await this.handle();
-        let done = 0;
-        while (done < length) {
-          const { bytesWritten } = await fh.write(data, done, length - done, offset + done);
-          done += bytesWritten;
+        return await this.writeNow(data, offset, length, owned);
+      } finally {
+        this._queuedBytes -= length;
+        if (this.queueWaiters.length > 0) {
+          const ready = this.queueWaiters.filter((w) => this._queuedBytes <= w.limit);
+          this.queueWaiters = this.queueWaiters.filter((w) => this._queuedBytes > w.limit);
+          for (const w of ready) w.resolve();
         }
-      } catch (e) {
-        this.dropHash(); // the disk no longer matches what was hashed
-        throw e;
       }
-      if (streams && this.hash) {
-        this.hash.update(data); // after the disk write: the hash may take the buffer over
-        this.hashedLength += length;
-        await hashBackpressure();
-      }
-      return length;
     });
+  }
+
+  /** Queues the tail (if any) on the chain; the returned promise settles when it is on disk. */
+  private flushTail(): Promise<number> | null {
+    const t = this.tail;
+    if (!t) return null;
+    this.tail = null;
+    const p = this.queue(t.buf, t.offset, t.length, true);
+    p.catch(() => undefined); // callers may drop it: the failure is kept in `failure` and reported by reads and md5
+    return p;
+  }
+
+  /** Inside the chain: bytes [0, length) of data at offset, to disk and (when sequential) to the hash. */
+  private async writeNow(data: Buffer, offset: number, length: number, owned: boolean): Promise<number> {
+    this.chainSize = Math.max(this.chainSize, offset + length);
+    const streams = this.hash !== null && offset === this.hashedLength;
+    if (!streams) this.dropHash();
+    this.stats.diskWrites++;
+    try {
+      const fh = await this.handle();
+      let done = 0;
+      while (done < length) {
+        const { bytesWritten } = await fh.write(data, done, length - done, offset + done);
+        done += bytesWritten;
+      }
+    } catch (e) {
+      this.dropHash(); // the disk no longer matches what was hashed
+      this.failure ??= e;
+      throw e;
+    }
+    if (streams && this.hash) {
+      // after the disk write: the hash may take the buffer over
+      this.hash.update(length === data.length ? data : data.subarray(0, length), owned);
+      this.hashedLength += length;
+      await hashBackpressure();
+    }
+    return length;
   }
 
   truncate(size: number): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) return Promise.reject(new RangeError(`bad size ${size}`));
     this._size = size;
+    this.flushTail();
     return this.run(async () => {
       if (size === 0) {
+        this.failure = null;
         this.dropHash();
         this.hash = newStreamHash();
         this.hashedLength = 0;
@@ -136,7 +224,9 @@ export class StagingFile {
 
   /** Up to `length` bytes at `offset`; shorter (possibly empty) at end of file. */
   read(offset: number, length: number): Promise<Buffer> {
+    this.flushTail();
     return this.run(async () => {
+      if (this.failure) throw this.failure; // acknowledged bytes are missing: no read may pretend otherwise
       const n = Math.max(0, Math.min(length, this.chainSize - offset));
       if (n === 0) return Buffer.alloc(0);
       return readFully(await this.handle(), offset, n);
@@ -150,7 +240,11 @@ export class StagingFile {
 
   /** MD5 and size of the content at this point of the operation chain (both describe the same bytes). */
   md5WithSize(): Promise<{ md5: string; size: number }> {
-    return this.run(async () => ({ md5: await this.chainMd5(), size: this.chainSize }));
+    this.flushTail();
+    return this.run(async () => {
+      if (this.failure) throw this.failure;
+      return { md5: await this.chainMd5(), size: this.chainSize };
+    });
   }
 
   private async chainMd5(): Promise<string> {
@@ -183,11 +277,14 @@ export class StagingFile {
 
   /** Closes the descriptor; the file stays (a later operation reopens it). */
   close(): Promise<void> {
-    return this.run(() => this.closeNow());
+    const flushed = this.flushTail();
+    const closed = this.run(() => this.closeNow());
+    return flushed ? Promise.all([flushed, closed]).then(() => undefined) : closed;
   }
 
   /** Closes and deletes the file (a missing file is fine). */
   remove(): Promise<void> {
+    this.tail = null; // the content is going away
     return this.run(async () => {
       await this.closeNow();
       await unlink(this.path).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });

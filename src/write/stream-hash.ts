@@ -11,8 +11,11 @@ import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 
 export interface StreamHash {
-  /** Add the next bytes. The hash may take ownership of `data` (its memory can be detached). */
-  update(data: Buffer): void;
+  /**
+   * Add the next bytes. The hash may take ownership of `data` (its memory can be detached); with `owned`
+   * the caller also gives up the rest of data's ArrayBuffer, so it can be handed over without a copy.
+   */
+  update(data: Buffer, owned?: boolean): void;
   /** Hex MD5 of everything so far (the stream continues). Rejects when the stream is broken. */
   digest(): Promise<string>;
   dispose(): void;
@@ -73,14 +76,16 @@ class HashWorker {
     return id;
   }
 
-  update(id: number, data: Buffer): void {
+  update(id: number, data: Buffer, owned: boolean): void {
     if (!this.worker) return;
     const length = data.length;
-    const exclusive = data.byteOffset === 0 && data.buffer.byteLength === length && data.buffer instanceof ArrayBuffer;
-    const b = exclusive ? data.buffer as ArrayBuffer : new Uint8Array(data).buffer;
+    const whole = data.byteOffset === 0 && data.buffer.byteLength === length;
+    const transfer = (owned || whole) && data.buffer instanceof ArrayBuffer;
+    const b = transfer ? data.buffer as ArrayBuffer : new Uint8Array(data).buffer;
+    const o = transfer ? data.byteOffset : 0;
     this.inflight += length;
     this.ref();
-    this.worker.postMessage({ t: 'u', id, b, o: 0, l: length }, [b]);
+    this.worker.postMessage({ t: 'u', id, b, o, l: length }, [b]);
   }
 
   digest(id: number): Promise<string> {
@@ -136,7 +141,7 @@ class WorkerHash implements StreamHash {
     this.id = shared.open();
     this.epoch = shared.epoch;
   }
-  update(data: Buffer): void { if (shared.epoch === this.epoch) shared.update(this.id, data); }
+  update(data: Buffer, owned = false): void { if (shared.epoch === this.epoch) shared.update(this.id, data, owned); }
   digest(): Promise<string> {
     if (shared.epoch !== this.epoch) return Promise.reject(new Error('hash worker restarted: stream lost'));
     return shared.digest(this.id);

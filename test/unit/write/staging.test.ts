@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_MD5, md5OfFile } from '../../../src/write/md5.js';
-import { StagingFile, stagingDir } from '../../../src/write/staging.js';
+import { COALESCE_BYTES, StagingFile, stagingDir } from '../../../src/write/staging.js';
 import { md5hex, ramp } from './fake-pan.js';
 
 let dir: string;
@@ -60,6 +60,7 @@ describe('StagingFile', () => {
     const f = await StagingFile.create(dir);
     const data = ramp(300_000, 1);
     for (let off = 0; off < data.length; off += 4096) await f.write(data.subarray(off, off + 4096), off);
+    await f.settled();
     expect(f.md5IsStreaming).toBe(true);
     expect(await f.md5()).toBe(md5hex(data));
     expect(f.lastMd5Streamed).toBe(true);
@@ -90,6 +91,7 @@ describe('StagingFile', () => {
       if (op[0] === 'w') { await f.write(op[2], op[1]); m.write(op[2], op[1]); } else { await f.truncate(op[1]); m.truncate(op[1]); }
       expect(f.size).toBe(m.buf.length);
     }
+    await f.settled();
     expect(f.md5IsStreaming).toBe(false);
     expect(await f.read(0, 1_000_000)).toEqual(m.buf);
     expect(await f.read(6000, 50)).toEqual(m.buf.subarray(6000, 6050));
@@ -106,6 +108,7 @@ describe('StagingFile', () => {
     const f = await StagingFile.create(dir);
     await f.write(Buffer.from('aaaa'), 0);
     await f.write(Buffer.from('b'), 1); // overwrite
+    await f.settled();
     expect(f.md5IsStreaming).toBe(false);
     expect(await f.md5()).toBe(md5hex(Buffer.from('abaa')));
     expect(f.stats.rehashes).toBe(1);
@@ -120,13 +123,16 @@ describe('StagingFile', () => {
     const f = await StagingFile.create(dir);
     await f.write(Buffer.from('abc'), 0);
     await f.truncate(3);
+    await f.settled();
     expect(f.md5IsStreaming).toBe(true);
     await f.truncate(0);
+    await f.settled();
     expect(f.md5IsStreaming).toBe(true);
     await f.write(Buffer.from('xyz'), 0);
     expect(await f.md5()).toBe(md5hex(Buffer.from('xyz')));
     expect(f.stats.rehashes).toBe(0);
     await f.truncate(1);
+    await f.settled();
     expect(f.md5IsStreaming).toBe(false);
     expect(await f.md5()).toBe(md5hex(Buffer.from('x')));
     await f.truncate(4); // extend with zeros
@@ -139,6 +145,7 @@ describe('StagingFile', () => {
     const f = await StagingFile.create(dir);
     await f.write(Buffer.from('ab'), 0);
     await f.write(Buffer.from('z'), 5);
+    await f.settled();
     expect(f.md5IsStreaming).toBe(false);
     const want = Buffer.from([0x61, 0x62, 0, 0, 0, 0x7a]);
     expect(await f.read(0, 100)).toEqual(want);
@@ -150,6 +157,7 @@ describe('StagingFile', () => {
     const f = await StagingFile.create(dir);
     const data = ramp(64 * 1024, 9);
     await Promise.all(Array.from({ length: 16 }, (_, i) => f.write(data.subarray(i * 4096, (i + 1) * 4096), i * 4096)));
+    await f.settled();
     expect(f.md5IsStreaming).toBe(true);
     expect(await f.md5()).toBe(md5hex(data));
     await f.close();
@@ -191,5 +199,63 @@ describe('StagingFile', () => {
     await g.remove();
     await expect(stat(f.path)).rejects.toMatchObject({ code: 'ENOENT' });
     await g.remove(); // idempotent
+  });
+
+  it('gathers 128 KiB sequential writes into 1 MiB disk writes, answering before the disk write', async () => {
+    const f = await StagingFile.create(dir);
+    const data = ramp(8 * COALESCE_BYTES + 5000, 11);
+    const piece = 128 * 1024;
+    const answers: Array<Promise<unknown>> = [];
+    for (let off = 0; off < data.length; off += piece) answers.push(f.write(data.subarray(off, off + piece), off));
+    expect(f.size).toBe(data.length);
+    expect(f.queuedBytes).toBeGreaterThan(0); // full tails are queued, not yet written
+    await Promise.all(answers);
+    expect(md5hex(await f.read(0, data.length))).toBe(md5hex(data)); // the read flushed the partial last tail
+    expect(f.stats.diskWrites).toBe(9); // 8 full tails + the partial one, not 65 writes
+    expect(f.queuedBytes).toBe(0);
+    expect(await f.md5()).toBe(md5hex(data));
+    expect(f.stats.rehashes).toBe(0);
+    await f.close();
+    expect(md5hex(await readFile(f.path))).toBe(md5hex(data));
+  });
+
+  it('a write elsewhere flushes the gathered tail first (order kept), and close flushes the rest', async () => {
+    const f = await StagingFile.create(dir);
+    const m = new Model();
+    const w = (b: Buffer, off: number) => { void f.write(b, off); m.write(b, off); };
+    w(ramp(1000, 1), 0);
+    w(ramp(1000, 2), 1000);
+    w(ramp(500, 3), 200); // overlaps the tail: must land after it
+    w(ramp(300, 4), 700);
+    w(ramp(2 * COALESCE_BYTES, 5), 1500); // a large write goes straight to the chain
+    w(ramp(10, 6), 1500 + 2 * COALESCE_BYTES);
+    await f.close();
+    expect(md5hex(await readFile(f.path))).toBe(md5hex(m.buf));
+    expect(await f.md5()).toBe(md5hex(m.buf));
+  });
+
+  it('a failed gathered write makes md5 fail (never a file missing bytes) until truncate(0)', async () => {
+    const f = await StagingFile.create(dir);
+    await f.write(Buffer.from('head'), 0);
+    const far = f.write(Buffer.from('x'), 2 ** 46); // past ext4/tmpfs limits: the disk write fails (EFBIG/EINVAL)
+    await far; // answered from the tail
+    await expect(f.read(0, 4)).rejects.toThrow(); // the flush before the read fails; the read reports it
+    await expect(f.md5WithSize()).rejects.toThrow();
+    await expect(f.md5()).rejects.toThrow(); // sticky
+    await f.truncate(0);
+    await f.write(Buffer.from('again'), 0);
+    expect(await f.md5()).toBe(md5hex(Buffer.from('again')));
+    await f.remove();
+  });
+
+  it('queuedBelow waits for the write-behind backlog to drain', async () => {
+    const f = await StagingFile.create(dir);
+    const big = ramp(4 * COALESCE_BYTES, 7);
+    void f.write(big, 0);
+    expect(f.queuedBytes).toBe(big.length);
+    await f.queuedBelow(0);
+    expect(f.queuedBytes).toBe(0);
+    expect(await f.md5()).toBe(md5hex(big));
+    await f.remove();
   });
 });
