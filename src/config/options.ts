@@ -36,6 +36,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'cacheDir', flag: 'cache-dir', type: 'string', env: 'PAN123_CACHE_DIR', group: 'cache', help: 'metadata store, chunk cache and staging files (default: $XDG_CACHE_HOME/pan123fs/<account>, /var/cache/pan123fs for root)' },
   { key: 'stateDir', flag: 'state-dir', type: 'string', env: 'PAN123_STATE_DIR', group: 'daemon', help: 'token file and control socket (default: $XDG_STATE_HOME/pan123fs, /var/lib/pan123fs for root)' },
   { key: 'cacheMaxSize', flag: 'cache-max-size', type: 'size', default: '10G', env: 'PAN123_CACHE_MAX_SIZE', group: 'cache', help: 'on-disk chunk cache limit (LRU eviction; 0 disables the disk cache)' },
+  { key: 'cacheStreams', flag: 'cache-streams', type: 'bool', default: false, env: 'PAN123_CACHE_STREAMS', group: 'cache', help: 'also keep long sequential reads in the disk cache (by default only the first 32 MiB of a file and blocks read on demand are kept)' },
   { key: 'memCacheSize', flag: 'mem-cache-size', type: 'size', default: '64M', env: 'PAN123_MEM_CACHE_SIZE', group: 'read', help: 'in-memory block cache limit' },
   { key: 'readAheadMax', flag: 'read-ahead-max', type: 'size', default: '64M', env: 'PAN123_READ_AHEAD_MAX', group: 'read', help: 'largest read-ahead window for a sequential reader' },
   { key: 'directLink', flag: 'direct-link', type: 'bool', default: false, env: 'PAN123_DIRECT_LINK', group: 'read', help: 'read through 123 direct links (needs a 直链空间 folder as --root-folder-id; not the root 0)' },

@@ -27,6 +27,7 @@ export interface MountConfig {
   cacheDir: string;
   stateDir: string;
   cacheMaxSize: number;
+  cacheStreams: boolean;
   memCacheSize: number;
   readAheadMax: number;
   directLink: boolean;
@@ -128,6 +129,7 @@ export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEn
     cacheDir: (v.cacheDir as string | undefined) ?? dirs.cacheDir,
     stateDir: (v.stateDir as string | undefined) ?? dirs.stateDir,
     cacheMaxSize: v.cacheMaxSize as number,
+    cacheStreams: Boolean(v.cacheStreams),
     memCacheSize: v.memCacheSize as number,
     readAheadMax: v.readAheadMax as number,
     directLink: Boolean(v.directLink),

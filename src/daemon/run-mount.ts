@@ -59,7 +59,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   });
   const reader = new FileReader(source, {
     memCacheBytes: cfg.memCacheSize, diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
-    diskCacheBytes: cfg.cacheMaxSize, maxReadAheadBytes: cfg.readAheadMax, logger: log.child({ module: 'read' }), clock,
+    diskCacheBytes: cfg.cacheMaxSize, cacheStreams: cfg.cacheStreams, maxReadAheadBytes: cfg.readAheadMax, logger: log.child({ module: 'read' }), clock,
   });
 
   let vfs!: PanVfs;

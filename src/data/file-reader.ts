@@ -26,6 +26,14 @@ import { DEFAULT_INITIAL_READ_AHEAD, DEFAULT_MAX_READ_AHEAD, ReadWindow } from '
 
 export type { FileRef, RangeSource } from './range-source.js';
 
+/**
+ * 32 MiB: read-ahead below this offset goes to the disk cache, beyond it only to memory (scan resistance:
+ * copying a 10 GiB file out of the mount would otherwise flush a 10 GiB cache, and writing the stream to
+ * disk cost as much CPU as reading it: 5.1 vs 2.9 CPU-s per GiB, docs/BENCHMARKS.md). File heads (what
+ * thumbnailers and `file` read) and every block a reader asked for stay cacheable.
+ */
+export const STREAM_HEAD_BYTES = 32 << 20;
+
 /** 10 GiB on disk: a few films / datasets survive restarts, small next to today's disks. */
 export const DEFAULT_DISK_CACHE_BYTES = 10 * 1024 ** 3;
 
@@ -35,6 +43,11 @@ export interface ReaderOptions {
   /** null/undefined: no disk cache. */
   diskCacheDir?: string | null;
   diskCacheBytes?: number;
+  /**
+   * Read-ahead of a sequential stream past streamHeadBytes is kept in memory only (false, the default) or
+   * also written to the disk cache (true). Blocks read on demand and the head of every file always are.
+   */
+  cacheStreams?: boolean;
   maxReadAheadBytes?: number;
   initialReadAheadBytes?: number;
   maxConcurrentFetches?: number;
@@ -101,6 +114,7 @@ export class FileReader {
     const maxConcurrentFetches = Math.max(1, opts.maxConcurrentFetches ?? DEFAULT_MAX_CONCURRENT_FETCHES);
     this.fetcher = new Prefetcher(source, this.mem, this.disk, {
       blockSize: this.blockSize, maxRequestBytes, maxConcurrentFetches, logger: this.log,
+      streamHeadBytes: opts.cacheStreams ? Number.MAX_SAFE_INTEGER : STREAM_HEAD_BYTES,
       // In flight never exceeds one read-ahead window (plus demand reads, which are never held back).
       maxInflightBytes: Math.max(maxRequestBytes, Math.min(maxAhead, maxConcurrentFetches * maxRequestBytes)),
     });

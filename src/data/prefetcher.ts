@@ -45,6 +45,8 @@ export interface PrefetcherOptions {
   maxRequestBytes: number;
   maxConcurrentFetches: number;
   maxInflightBytes: number;
+  /** read-ahead blocks at or past this offset are not written to the disk cache (demand blocks always are) */
+  streamHeadBytes?: number;
   logger: Logger;
 }
 
@@ -155,12 +157,12 @@ export class Prefetcher {
       const bytes = Math.min(ref.size, (b + 1) * this.o.blockSize) - a * this.o.blockSize;
       if (!isDemand && (this.closed || this.activeFetches >= this.o.maxConcurrentFetches
         || this.inflightBytes + bytes > this.o.maxInflightBytes)) return a;
-      this.startFetch(ref, a, b, owner);
+      this.startFetch(ref, a, b, owner, isDemand || a * this.o.blockSize < (this.o.streamHeadBytes ?? Number.MAX_SAFE_INTEGER));
     }
     return -1;
   }
 
-  private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner): void {
+  private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner, toDisk: boolean): void {
     const bs = this.o.blockSize;
     const start = first * bs;
     const length = Math.min(ref.size, (last + 1) * bs) - start;
@@ -185,7 +187,10 @@ export class Prefetcher {
         const off = (i - first) * bs;
         const block = own.subarray(off, off + blockLength(ref.size, bs, i));
         blocks.push(block);
-        if (cache) { this.mem.set(keys[i - first]!, block); this.disk?.put(ref, i, block); }
+        if (cache) {
+          this.mem.set(keys[i - first]!, block);
+          if (toDisk) this.disk?.put(ref, i, block);
+        }
       }
     }, (err: unknown) => {
       if (!job.ctrl.signal.aborted) {
@@ -232,7 +237,7 @@ export class Prefetcher {
     if (cached) return Promise.resolve(cached);
     const joined = this.inflight.get(key);
     if (joined && !joined.job?.ctrl.signal.aborted) return joined.promise;
-    this.startFetch(ref, index, index, owner);
+    this.startFetch(ref, index, index, owner, true); // it was on disk: keep it there
     return this.inflight.get(key)!.promise;
   }
 }

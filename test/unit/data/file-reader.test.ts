@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FileReader, type ReadHandle } from '../../../src/data/file-reader.js';
+import { FileReader, STREAM_HEAD_BYTES, type ReadHandle } from '../../../src/data/file-reader.js';
 import { FakeSource, KiB, MiB, ramp, refOf, seedOf } from './fake-source.js';
 
 const readers: FileReader[] = [];
@@ -266,6 +266,37 @@ describe('FileReader: disk cache', () => {
     await readAll(r2.open(refOf(size)), size);
     expect(src2.calls).toHaveLength(0);
     expect(r2.stats()).toMatchObject({ diskHits: 6, diskCacheFiles: 6, diskCacheBytes: size });
+  });
+
+  it('keeps a sequential stream on disk only for its first STREAM_HEAD_BYTES, blocks read on demand always', async () => {
+    const dir = await tmp();
+    const size = STREAM_HEAD_BYTES + 24 * MiB;
+    const r = mk(new FakeSource(), { diskCacheDir: dir, diskCacheBytes: 256 * MiB });
+    await readAll(r.open(refOf(size)), size); // front to back: read-ahead does most of the fetching
+    const far = r.open(refOf(size, 'far', '9'));
+    const at = STREAM_HEAD_BYTES + 8 * MiB; // a seek: a demand read
+    const b = await far.read(at, 4096);
+    expect(b.equals(ramp(at, 4096, seedOf('far')))).toBe(true);
+    await r.close();
+    const blocks = (await readdir(dir)).filter((n) => n.endsWith('.blk'));
+    const ofMain = blocks.filter((n) => n.startsWith('42_')).map((n) => Number(n.split('_')[2]));
+    expect(Math.min(...ofMain)).toBe(0);
+    expect(Math.max(...ofMain)).toBeLessThan((STREAM_HEAD_BYTES + 8 * MiB) / MiB); // the tail was not written
+    expect(ofMain.length).toBeLessThan(size / MiB);
+    expect(blocks.filter((n) => n.startsWith('9_')).map((n) => Number(n.split('_')[2]))).toContain(at / MiB);
+  });
+
+  it('cacheStreams keeps read-ahead past the head on disk too', async () => {
+    const dir = await tmp();
+    const size = STREAM_HEAD_BYTES + 8 * MiB;
+    const r = mk(new FakeSource(), { diskCacheDir: dir, diskCacheBytes: 256 * MiB, cacheStreams: true });
+    const h = r.open(refOf(size));
+    for (let off = STREAM_HEAD_BYTES; off < size; off += 128 * KiB) {
+      expect((await h.read(off, 128 * KiB)).equals(ramp(off, 128 * KiB, seedOf('aaaa')))).toBe(true);
+    }
+    await r.close();
+    const idx = (await readdir(dir)).filter((n) => n.endsWith('.blk')).map((n) => Number(n.split('_')[2]));
+    expect(idx.sort((a, b) => a - b)).toEqual(Array.from({ length: 8 }, (_, i) => STREAM_HEAD_BYTES / MiB + i));
   });
 
   it('maxBytes 0 disables it', async () => {
