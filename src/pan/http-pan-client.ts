@@ -18,6 +18,7 @@ import { BATCH_LIMIT, ENDPOINTS, LIST_LIMIT } from './endpoints.js';
 import { PanError } from './errors.js';
 import { wireId, type Json } from './json.js';
 import { checkName } from './names.js';
+import { LeanRangeClient } from './lean-http.js';
 import { RangeFetcher } from './ranges.js';
 import { RateLimiter } from './rate-limiter.js';
 import { wireTimeMs } from './time.js';
@@ -61,6 +62,10 @@ export interface HttpPanClientOptions {
   linkTtlMs?: number;
   /** how long an unsigned direct link is reused */
   directLinkTtlMs?: number;
+  /** ranged reads over the lean socket path (default: yes unless `dispatcher` is given) */
+  leanRanges?: boolean;
+  /** extra TLS options for the lean path's https connections (tests: a private CA) */
+  tls?: import('node:tls').ConnectionOptions;
 }
 
 function chunks<T>(xs: T[], n: number): T[][] {
@@ -73,6 +78,7 @@ export class HttpPanClient implements PanApi {
   readonly tokens: TokenManager;
   private readonly t: Transport;
   private readonly ranges: RangeFetcher;
+  private readonly lean: LeanRangeClient | undefined;
   private readonly up: UploadCalls;
   private readonly clock: Clock;
   private readonly ownDispatcher: Agent | undefined;
@@ -100,14 +106,19 @@ export class HttpPanClient implements PanApi {
     });
     this.t.setAuth(this.tokens);
     this.up = new UploadCalls(this.t, (parentId) => this.listAll(parentId));
+    // The lean socket path serves ranged reads unless a dispatcher was injected (tests that mock HTTP)
+    // or it is switched off; undici stays the fallback for responses it does not parse.
+    this.lean = (o.leanRanges ?? !o.dispatcher) ? new LeanRangeClient({ connectTimeoutMs: 10_000, tls: o.tls }) : undefined;
     this.ranges = new RangeFetcher({
       dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
       clock: this.clock, logger, retry, timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
+      lean: this.lean, maxRedirects: MAX_REDIRECTS,
     });
   }
 
   /** Closes the connection pool this client created (not an injected dispatcher). */
   async close(): Promise<void> {
+    this.lean?.close();
     await this.ownDispatcher?.close();
   }
 

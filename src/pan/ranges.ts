@@ -10,6 +10,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from './backoff.js';
 import { PanError } from './errors.js';
+import { LeanSocketError, LeanUnsupported, type LeanRangeClient } from './lean-http.js';
 import { abortError, transportError } from './transport.js';
 
 const ENDPOINT = 'cdn/range';
@@ -23,6 +24,10 @@ export interface RangeFetcherOptions {
   logger: Logger;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** the lean socket path for ranged GETs (undici is then only the fallback for what it cannot parse) */
+  lean?: LeanRangeClient;
+  /** redirects followed on the lean path (undici's path has its own interceptor) */
+  maxRedirects?: number;
 }
 
 function host(url: string): string {
@@ -88,6 +93,66 @@ export class RangeFetcher {
   }
 
   private async once(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void): Promise<Buffer> {
+    if (this.o.lean) {
+      try {
+        return await this.onceLean(this.o.lean, url, start, end, signal, onRetryAfter);
+      } catch (e) {
+        if (!(e instanceof LeanUnsupported)) throw e;
+        this.o.logger.debug({ endpoint: ENDPOINT, host: host(url), why: e.message }, 'pan: ranged read falls back to undici');
+      }
+    }
+    return this.onceUndici(url, start, end, signal, onRetryAfter);
+  }
+
+  /** One ranged GET on the lean path, following redirects; a stale keep-alive connection is retried once. */
+  private async onceLean(lean: LeanRangeClient, url: string, start: number, end: number, signal: AbortSignal | undefined,
+    onRetryAfter: (ms?: number) => void): Promise<Buffer> {
+    const want = end - start + 1;
+    let target: URL;
+    try { target = new URL(url); } catch { throw rangeError('bad download URL'); }
+    let hops = 0;
+    let staleRetried = false;
+    for (;;) {
+      const into = Buffer.allocUnsafeSlow(want);
+      let r;
+      try {
+        r = await lean.get({ url: target, start, end, into, timeoutMs: this.o.timeoutMs, signal });
+      } catch (e) {
+        if (e instanceof LeanUnsupported) throw e;
+        if (signal?.aborted) throw abortError(ENDPOINT, e);
+        if (e instanceof LeanSocketError && e.reused && !staleRetried) { staleRetried = true; continue; }
+        throw transportError(ENDPOINT, e);
+      }
+      const s = r.status;
+      if (s >= 300 && s < 400 && r.headers.location !== undefined) {
+        if (++hops > (this.o.maxRedirects ?? 5)) throw rangeError(`more than ${this.o.maxRedirects ?? 5} redirects`);
+        try { target = new URL(r.headers.location, target); } catch { throw rangeError('bad redirect location'); }
+        continue;
+      }
+      if (s === 206) {
+        const cr = r.headers['content-range'] ?? '';
+        const m = CONTENT_RANGE_RE.exec(cr.trim());
+        if (!m || Number(m[1]) !== start || Number(m[2]) !== end) throw rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
+        if (r.filled !== want) throw rangeError(`short body: ${r.filled} of ${want} bytes`, true);
+        return into;
+      }
+      if (s === 200 && r.filled === want) return into;
+      throw this.statusError(s, url, r.headers['retry-after'], onRetryAfter);
+    }
+  }
+
+  /** The error for a status that carries no range: expired link, bad range, retryable, or final. */
+  private statusError(s: number, url: string, retryAfter: string | undefined, onRetryAfter: (ms?: number) => void): PanError {
+    if (s === 403 || s === 404 || s === 410) {
+      return new PanError({ kind: 'link-expired', code: s, endpoint: ENDPOINT, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
+    }
+    if (s === 416) return rangeError(`HTTP 416: range not satisfiable`, false, 416);
+    const retryable = s === 429 || s >= 500;
+    if (retryable) onRetryAfter(parseRetryAfter(retryAfter, this.o.clock.now()));
+    return new PanError({ kind: 'transport', code: s, endpoint: ENDPOINT, retryable, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
+  }
+
+  private async onceUndici(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void): Promise<Buffer> {
     const want = end - start + 1;
     let res: Dispatcher.ResponseData;
     try {
@@ -103,13 +168,8 @@ export class RangeFetcher {
     if (s === 206) return this.partial(res, start, end, want);
     if (s === 200) return this.whole(res, start, end, want);
     await res.body.dump().catch(() => undefined);
-    if (s === 403 || s === 404 || s === 410) {
-      throw new PanError({ kind: 'link-expired', code: s, endpoint: ENDPOINT, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
-    }
-    if (s === 416) throw rangeError(`HTTP 416: range ${start}-${end} not satisfiable`, false, 416);
-    const retryable = s === 429 || s >= 500;
-    if (retryable) onRetryAfter(parseRetryAfter(res.headers['retry-after'], this.o.clock.now()));
-    throw new PanError({ kind: 'transport', code: s, endpoint: ENDPOINT, retryable, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
+    const ra = res.headers['retry-after'];
+    throw this.statusError(s, url, Array.isArray(ra) ? ra[0] : ra, onRetryAfter);
   }
 
   private async partial(res: Dispatcher.ResponseData, start: number, end: number, want: number): Promise<Buffer> {
