@@ -11,6 +11,7 @@
 // cached Buffers are never mutated (readers get subarrays of them).
 
 import { filePrefix } from './blocks.js';
+import type { RangePool } from './range-pool.js';
 
 /** 64 MiB: holds a 32 MiB read-ahead window plus recently read blocks. The cap counts real pinned
  * memory, so RSS ≈ baseline + this + in-flight ranges + garbage awaiting V8's next mark-compact
@@ -32,7 +33,7 @@ export interface BlockCacheStats {
   blocks: number;
 }
 
-interface Backing { live: number; liveBytes: number }
+interface Backing { live: number; liveBytes: number; view: Buffer }
 
 export class BlockCache {
   /** key → block; Map order is recency order (first = least recently used). */
@@ -42,7 +43,8 @@ export class BlockCache {
   private hits = 0;
   private misses = 0;
 
-  constructor(readonly maxBytes: number = DEFAULT_MEM_CACHE_BYTES) {}
+  /** With a pool, a cached backing is one holder of its range buffer (range-pool.ts). */
+  constructor(readonly maxBytes: number = DEFAULT_MEM_CACHE_BYTES, private readonly pool?: RangePool) {}
 
   /** Looks up a block, marks it most recently used and counts a hit or miss. */
   get(key: string): Buffer | undefined {
@@ -95,6 +97,7 @@ export class BlockCache {
   }
 
   clear(): void {
+    for (const bk of this.backings.values()) this.pool?.release(bk.view);
     this.lru.clear();
     this.backings.clear();
     this.pinned = 0;
@@ -116,8 +119,9 @@ export class BlockCache {
   private pin(b: Buffer): void {
     const bk = this.backings.get(b.buffer);
     if (bk) { bk.live++; bk.liveBytes += b.length; return; }
-    this.backings.set(b.buffer, { live: 1, liveBytes: b.length });
+    this.backings.set(b.buffer, { live: 1, liveBytes: b.length, view: b });
     this.pinned += b.buffer.byteLength;
+    this.pool?.retain(b);
   }
 
   private unpin(b: Buffer): void {
@@ -127,6 +131,7 @@ export class BlockCache {
     if (bk.live > 0) return;
     this.backings.delete(b.buffer);
     this.pinned -= b.buffer.byteLength;
+    this.pool?.release(b);
   }
 }
 

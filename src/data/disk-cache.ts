@@ -19,6 +19,7 @@ import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
+import type { RangePool } from './range-pool.js';
 import type { FileRef } from './range-source.js';
 
 /** 32 MiB of queued writes: a slow disk costs cache misses later, not unbounded memory now. */
@@ -38,6 +39,8 @@ export interface DiskCacheOptions {
   maxBytes: number;
   logger?: Logger;
   clock?: Clock;
+  /** a queued write holds its block's range buffer (range-pool.ts) until it finished */
+  pool?: RangePool;
 }
 
 export interface DiskCacheStats {
@@ -78,12 +81,14 @@ export class DiskCache {
   /** The directory could not be used: behave as disabled. */
   private broken = false;
   private s = { hits: 0, misses: 0, writes: 0, skippedWrites: 0, errors: 0 };
+  private readonly pool: RangePool | undefined;
 
   constructor(opts: DiskCacheOptions) {
     this.dir = opts.dir;
     this.maxBytes = Math.max(0, opts.maxBytes);
     this.log = opts.logger ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
+    this.pool = opts.pool;
     this.ready = this.maxBytes > 0 ? this.rebuild() : Promise.resolve();
   }
 
@@ -133,7 +138,9 @@ export class DiskCache {
     const gen = this.dropGen.get(fileSeg) ?? 0;
     this.writing.add(stem);
     this.pendingBytes += block.length;
+    this.pool?.retain(block);
     const p = this.ready.then(() => this.write(stem, fileSeg, gen, block)).finally(() => {
+      this.pool?.release(block);
       this.writing.delete(stem);
       this.pendingBytes -= block.length;
       this.pending.delete(p);

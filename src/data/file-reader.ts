@@ -18,6 +18,7 @@ import { silentLogger } from '../core/logger.js';
 import { BlockCache, DEFAULT_MEM_CACHE_BYTES } from './block-cache.js';
 import { assertBlockSize, DEFAULT_BLOCK_SIZE } from './blocks.js';
 import { DiskCache } from './disk-cache.js';
+import { RangePool } from './range-pool.js';
 import {
   DEFAULT_MAX_CONCURRENT_FETCHES, DEFAULT_MAX_REQUEST_BYTES, FetchOwner, Prefetcher, type BlockPart,
 } from './prefetcher.js';
@@ -58,8 +59,10 @@ export interface ReaderOptions {
 }
 
 export interface ReadHandle {
-  /** ≤ length bytes from position (0 bytes at/after EOF). The Buffer may alias the cache: do not mutate. */
+  /** ≤ length bytes from position (0 bytes at/after EOF), in a Buffer of the caller's own. */
   read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+  /** The same bytes copied into `into` (the FUSE reply buffer); resolves to the count. No extra copy. */
+  readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number>;
   close(): void;
 }
 
@@ -85,6 +88,7 @@ export interface ReadStats {
 }
 
 export class FileReader {
+  private readonly pool: RangePool;
   private readonly mem: BlockCache;
   private readonly disk: DiskCache | null;
   private readonly fetcher: Prefetcher;
@@ -100,20 +104,21 @@ export class FileReader {
     assertBlockSize(this.blockSize);
     this.log = opts.logger ?? silentLogger;
     const memBytes = opts.memCacheBytes ?? DEFAULT_MEM_CACHE_BYTES;
-    this.mem = new BlockCache(memBytes);
+    const maxRequestBytes = Math.max(this.blockSize, opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
+    this.pool = new RangePool(maxRequestBytes);
+    this.mem = new BlockCache(memBytes, this.pool);
     const diskBytes = opts.diskCacheBytes ?? DEFAULT_DISK_CACHE_BYTES;
     this.disk = opts.diskCacheDir && diskBytes > 0
-      ? new DiskCache({ dir: opts.diskCacheDir, maxBytes: diskBytes, logger: this.log, clock: opts.clock ?? systemClock })
+      ? new DiskCache({ dir: opts.diskCacheDir, maxBytes: diskBytes, logger: this.log, clock: opts.clock ?? systemClock, pool: this.pool })
       : null;
     const maxAhead = Math.max(this.blockSize, Math.min(opts.maxReadAheadBytes ?? DEFAULT_MAX_READ_AHEAD, Math.floor(memBytes / 2)));
     this.windowOpts = {
       maxReadAheadBytes: maxAhead,
       initialReadAheadBytes: Math.min(maxAhead, opts.initialReadAheadBytes ?? DEFAULT_INITIAL_READ_AHEAD),
     };
-    const maxRequestBytes = Math.max(this.blockSize, opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
     const maxConcurrentFetches = Math.max(1, opts.maxConcurrentFetches ?? DEFAULT_MAX_CONCURRENT_FETCHES);
     this.fetcher = new Prefetcher(source, this.mem, this.disk, {
-      blockSize: this.blockSize, maxRequestBytes, maxConcurrentFetches, logger: this.log,
+      blockSize: this.blockSize, maxRequestBytes, maxConcurrentFetches, logger: this.log, pool: this.pool,
       streamHeadBytes: opts.cacheStreams ? Number.MAX_SAFE_INTEGER : STREAM_HEAD_BYTES,
       // In flight never exceeds one read-ahead window (plus demand reads, which are never held back).
       maxInflightBytes: Math.max(maxRequestBytes, Math.min(maxAhead, maxConcurrentFetches * maxRequestBytes)),
@@ -124,7 +129,7 @@ export class FileReader {
   open(ref: FileRef): ReadHandle {
     if (this.closed) throw new FsError('EIO', 'file reader is closed');
     if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new FsError('EINVAL', `bad file size ${ref.size}`);
-    const h = new Handle(this, { ...ref }, this.fetcher, new ReadWindow({ blockSize: this.blockSize, ...this.windowOpts }), this.blockSize);
+    const h = new Handle(this, { ...ref }, this.fetcher, new ReadWindow({ blockSize: this.blockSize, ...this.windowOpts }), this.blockSize, this.pool);
     this.handles.add(h);
     return h;
   }
@@ -173,15 +178,20 @@ class Handle implements ReadHandle {
     private readonly fetcher: Prefetcher,
     private readonly window: ReadWindow,
     private readonly blockSize: number,
+    private readonly pool: RangePool,
   ) {}
 
   async read(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    if (this.closed) throw new FsError('EBADF', 'read on a closed handle');
-    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
-      throw new FsError('EINVAL', `bad read range ${position}+${length}`);
-    }
-    const end = Math.min(this.ref.size, position + length);
-    if (position >= end) return Buffer.alloc(0);
+    const end = this.check(position, length);
+    const out = Buffer.allocUnsafe(Math.max(0, end - position));
+    if (out.length === 0) return out;
+    const n = await this.readInto(position, length, out, signal);
+    return n === out.length ? out : out.subarray(0, n);
+  }
+
+  async readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number> {
+    const end = Math.min(this.check(position, length), position + into.length);
+    if (position >= end) return 0;
     const ready = this.fetcher.whenReady();
     if (ready) await ready;
     const bs = this.blockSize;
@@ -192,11 +202,30 @@ class Handle implements ReadHandle {
       const reached = this.fetcher.prefetch(this.ref, plan.prefetch.start, plan.prefetch.end, this.owner);
       if (reached < plan.prefetch.end) this.window.issuedTo(reached);
     }
-    const blocks = parts.every((p): p is Buffer => p instanceof Buffer)
-      ? parts : await waitAll(parts, signal);
-    const out = assemble(blocks, position - first * bs, end - position);
-    this.reader.onServed(out.length);
-    return out;
+    // Hold every block's range buffer until its bytes are copied out: cached blocks now, fetched ones as
+    // soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).
+    const held: Buffer[] = [];
+    let finished = false; // a fetch resolving after an abort ended this read must not take a hold
+    const hold = (b: Buffer): Buffer => { if (!finished) { this.pool.retain(b); held.push(b); } return b; };
+    const mine = parts.map((p): BlockPart => (p instanceof Buffer ? hold(p) : (p as Promise<Buffer>).then(hold)));
+    try {
+      const blocks = mine.every((p): p is Buffer => p instanceof Buffer) ? mine : await waitAll(mine, signal);
+      const n = copyOut(blocks, position - first * bs, end - position, into);
+      this.reader.onServed(n);
+      return n;
+    } finally {
+      finished = true;
+      for (const b of held) this.pool.release(b);
+    }
+  }
+
+  /** Validates a read; the end of the range clipped to the file size. */
+  private check(position: number, length: number): number {
+    if (this.closed) throw new FsError('EBADF', 'read on a closed handle');
+    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new FsError('EINVAL', `bad read range ${position}+${length}`);
+    }
+    return Math.min(this.ref.size, position + length);
   }
 
   close(): void {
@@ -219,18 +248,17 @@ function waitAll(parts: BlockPart[], signal?: AbortSignal): Promise<Buffer[]> {
   });
 }
 
-/** [offset, offset+length) across consecutive blocks: a subarray when one block holds it, else one copy. */
-function assemble(blocks: Buffer[], offset: number, length: number): Buffer {
-  const b0 = blocks[0]!;
-  if (offset + length <= b0.length) return b0.subarray(offset, offset + length);
-  const out = Buffer.allocUnsafe(length);
+/** Copies [offset, offset+length) across consecutive blocks into `out`; returns the bytes copied. A reply
+ * buffer the binding already detached (the request timed out) takes 0 bytes: the result is then short. */
+function copyOut(blocks: Buffer[], offset: number, length: number, out: Buffer): number {
   let written = 0;
   let off = offset;
   for (const b of blocks) {
+    if (written >= out.length) break;
     written += b.copy(out, written, off, Math.min(b.length, off + length - written));
     off = 0;
     if (written === length) break;
   }
-  if (written !== length) throw new FsError('EIO', `assembled ${written} of ${length} bytes`);
-  return out;
+  if (written !== length && out.length >= length) throw new FsError('EIO', `assembled ${written} of ${length} bytes`);
+  return written;
 }

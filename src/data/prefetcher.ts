@@ -17,6 +17,7 @@ import type { Logger } from '../core/logger.js';
 import type { BlockCache } from './block-cache.js';
 import { blockKey, blockLength, filePrefix } from './blocks.js';
 import type { DiskCache } from './disk-cache.js';
+import type { RangePool } from './range-pool.js';
 import type { FileRef, RangeSource } from './range-source.js';
 
 /** 8 MiB per request: large enough that per-request latency is amortised (≥ 0.8 of a plain download on
@@ -47,6 +48,8 @@ export interface PrefetcherOptions {
   maxInflightBytes: number;
   /** read-ahead blocks at or past this offset are not written to the disk cache (demand blocks always are) */
   streamHeadBytes?: number;
+  /** ranges up to pool.bufferBytes are received into pooled buffers (range-pool.ts) */
+  pool?: RangePool;
   logger: Logger;
 }
 
@@ -176,13 +179,15 @@ export class Prefetcher {
     const keys: string[] = [];
     for (let i = first; i <= last; i++) keys.push(blockKey(ref, i));
     const blocks: Buffer[] = [];
+    const pool = this.o.pool;
+    const into = pool && length <= pool.bufferBytes ? pool.take() : undefined;
     // Cache, then clear the in-flight entries, and only then settle the block promises: a waiter that
     // retries right after a failure must start a new fetch, not join the failed one.
-    const done = new Promise<Buffer>((r) => r(this.source.read(ref, start, length, job.ctrl.signal))).then((buf) => {
+    const done = new Promise<Buffer>((r) => r(this.source.read(ref, start, length, job.ctrl.signal, into))).then((buf) => {
       if (buf.length !== length) throw new FsError('EIO', `source returned ${buf.length} bytes for a ${length}-byte range`);
       this.s.bytesFetched += length;
       const cache = (this.generation.get(ref.id) ?? 0) === gen && !this.closed;
-      const own = owned(buf);
+      const own = into && buf.buffer === into.buffer && buf.byteOffset === 0 ? buf : owned(buf);
       for (let i = first; i <= last; i++) {
         const off = (i - first) * bs;
         const block = own.subarray(off, off + blockLength(ref.size, bs, i));
@@ -199,6 +204,8 @@ export class Prefetcher {
       }
       throw err;
     }).finally(() => {
+      // the fetch's own hold ends one macrotask later, after every waiter took its own (range-pool.ts)
+      if (into) setImmediate(() => pool!.release(into));
       this.activeFetches--;
       this.inflightBytes -= length;
       this.jobs.delete(job);

@@ -12,6 +12,10 @@ export interface FileRef {
 }
 
 export interface RangeSource {
-  /** Exact bytes [start, start+length); throws on failure (already retried). */
-  read(ref: FileRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+  /**
+   * Exact bytes [start, start+length); throws on failure (already retried). With `into` (≥ length bytes)
+   * the bytes should land in it and the result be `into.subarray(0, length)`; a source may still return
+   * another Buffer, which the caller then treats as its own.
+   */
+  read(ref: FileRef, start: number, length: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
 }

@@ -79,5 +79,6 @@ export interface PanApi {
   uploadDomains(): Promise<string[]>;
   uploadSingle(req: { server: string; parentId: FileId; filename: string; md5: string; size: number; data: Buffer; duplicate?: 1 | 2 }): Promise<UploadCompleteResult>;
   /** Ranged GET of [start, end] inclusive; checks 206 + Content-Range; 403/410 → PanError kind 'link-expired'. */
-  fetchRange(url: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer>;
+  /** Bytes [start, end] of url; with `into`, received into it when possible (see RangeFetcher.fetch). */
+  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
 }

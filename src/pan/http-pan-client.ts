@@ -257,8 +257,8 @@ export class HttpPanClient implements PanApi {
     return { url, expiresAt: this.clock.now() + this.directLinkTtlMs };
   }
 
-  fetchRange(url: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
-    return this.ranges.fetch(url, start, end, signal);
+  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+    return this.ranges.fetch(url, start, end, signal, into);
   }
 
   // ---- uploading (upload-calls.ts) ----

@@ -29,17 +29,17 @@ export class PanRangeSource {
   }
 
   /** Up to `length` bytes from `start`; shorter at end of file, empty at or past it. */
-  async read(ref: RangeRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  async read(ref: RangeRef, start: number, length: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
     const end = Math.min(start + length, ref.size) - 1;
     if (length <= 0 || start >= ref.size || end < start) return Buffer.alloc(0);
     const url = await this.o.links.get(ref.id, this.mode, this.signing, signal);
     try {
-      return await this.o.api.fetchRange(url, start, end, signal);
+      return await this.o.api.fetchRange(url, start, end, signal, into);
     } catch (e) {
       if (!isPanError(e, 'link-expired')) throw e;
       this.o.links.invalidate(ref.id);
       const fresh = await this.o.links.get(ref.id, this.mode, this.signing, signal);
-      return this.o.api.fetchRange(fresh, start, end, signal);
+      return this.o.api.fetchRange(fresh, start, end, signal, into);
     }
   }
 }

@@ -43,9 +43,9 @@ function rangeError(message: string, retryable = false, code?: number): PanError
  * arrayBuffer() copy), and the result owns its memory (byteOffset 0, no pool sharing), so the read path
  * can cache views of it without pinning anything else. 'data' events rather than an async iterator: no
  * promise per chunk (a GiB is ~16k chunks). */
-function readExactly(body: Dispatcher.ResponseData['body'], want: number): Promise<Buffer> {
+function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?: Buffer): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
-    const out = Buffer.allocUnsafeSlow(want);
+    const out = into && into.length >= want ? into.subarray(0, want) : Buffer.allocUnsafeSlow(want);
     let n = 0;
     let settled = false;
     const settle = (err: unknown) => {
@@ -72,15 +72,18 @@ function readExactly(body: Dispatcher.ResponseData['body'], want: number): Promi
 export class RangeFetcher {
   constructor(private readonly o: RangeFetcherOptions) {}
 
-  /** Bytes [start, end] inclusive of `url`. */
-  async fetch(url: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer> {
+  /**
+   * Bytes [start, end] inclusive of `url`. With `into` (≥ end-start+1 bytes) the body is received into it
+   * and the result is its subarray (only a server ignoring Range makes the result another Buffer).
+   */
+  async fetch(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
     if (!(start >= 0) || !(end >= start) || !Number.isSafeInteger(end)) throw rangeError(`bad range ${start}-${end}`);
     const { clock, retry } = this.o;
     const began = clock.now();
     for (let attempt = 1; ; attempt++) {
       let retryAfterMs: number | undefined;
       try {
-        return await this.once(url, start, end, signal, (ms) => { retryAfterMs = ms; });
+        return await this.once(url, start, end, signal, (ms) => { retryAfterMs = ms; }, into);
       } catch (e) {
         const pe = e instanceof PanError ? e : transportError(ENDPOINT, e);
         if (signal?.aborted) throw abortError(ENDPOINT, signal.reason);
@@ -92,28 +95,30 @@ export class RangeFetcher {
     }
   }
 
-  private async once(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void): Promise<Buffer> {
+  private async once(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void,
+    into?: Buffer): Promise<Buffer> {
+    if (into && into.length < end - start + 1) into = undefined;
     if (this.o.lean) {
       try {
-        return await this.onceLean(this.o.lean, url, start, end, signal, onRetryAfter);
+        return await this.onceLean(this.o.lean, url, start, end, signal, onRetryAfter, into);
       } catch (e) {
         if (!(e instanceof LeanUnsupported)) throw e;
         this.o.logger.debug({ endpoint: ENDPOINT, host: host(url), why: e.message }, 'pan: ranged read falls back to undici');
       }
     }
-    return this.onceUndici(url, start, end, signal, onRetryAfter);
+    return this.onceUndici(url, start, end, signal, onRetryAfter, into);
   }
 
   /** One ranged GET on the lean path, following redirects; a stale keep-alive connection is retried once. */
   private async onceLean(lean: LeanRangeClient, url: string, start: number, end: number, signal: AbortSignal | undefined,
-    onRetryAfter: (ms?: number) => void): Promise<Buffer> {
+    onRetryAfter: (ms?: number) => void, dest?: Buffer): Promise<Buffer> {
     const want = end - start + 1;
     let target: URL;
     try { target = new URL(url); } catch { throw rangeError('bad download URL'); }
     let hops = 0;
     let staleRetried = false;
     for (;;) {
-      const into = Buffer.allocUnsafeSlow(want);
+      const into = dest ? dest.subarray(0, want) : Buffer.allocUnsafeSlow(want);
       let r;
       try {
         r = await lean.get({ url: target, start, end, into, timeoutMs: this.o.timeoutMs, signal });
@@ -152,7 +157,8 @@ export class RangeFetcher {
     return new PanError({ kind: 'transport', code: s, endpoint: ENDPOINT, retryable, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
   }
 
-  private async onceUndici(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void): Promise<Buffer> {
+  private async onceUndici(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void,
+    into?: Buffer): Promise<Buffer> {
     const want = end - start + 1;
     let res: Dispatcher.ResponseData;
     try {
@@ -165,21 +171,21 @@ export class RangeFetcher {
       throw transportError(ENDPOINT, e);
     }
     const s = res.statusCode;
-    if (s === 206) return this.partial(res, start, end, want);
+    if (s === 206) return this.partial(res, start, end, want, into);
     if (s === 200) return this.whole(res, start, end, want);
     await res.body.dump().catch(() => undefined);
     const ra = res.headers['retry-after'];
     throw this.statusError(s, url, Array.isArray(ra) ? ra[0] : ra, onRetryAfter);
   }
 
-  private async partial(res: Dispatcher.ResponseData, start: number, end: number, want: number): Promise<Buffer> {
+  private async partial(res: Dispatcher.ResponseData, start: number, end: number, want: number, into?: Buffer): Promise<Buffer> {
     const cr = String(res.headers['content-range'] ?? '');
     const m = CONTENT_RANGE_RE.exec(cr.trim());
     if (!m || Number(m[1]) !== start || Number(m[2]) !== end) {
       await res.body.dump().catch(() => undefined);
       throw rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
     }
-    return readExactly(res.body, want);
+    return readExactly(res.body, want, into);
   }
 
   private async whole(res: Dispatcher.ResponseData, start: number, end: number, want: number): Promise<Buffer> {

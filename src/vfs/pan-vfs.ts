@@ -205,7 +205,8 @@ export class PanVfs implements Vfs {
 
   async read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh, path);
-    const data = await this.guard(`read ${path}`, () => h.local ? h.local.staging.read(position, length) : h.remote!.read(position, length));
+    if (h.remote) return this.guard(`read ${path}`, () => h.remote!.readInto(position, Math.min(length, buf.length), buf));
+    const data = await this.guard(`read ${path}`, () => h.local!.staging.read(position, length));
     return data.copy(buf, 0, 0, Math.min(length, data.length));
   }
 

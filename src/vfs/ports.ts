@@ -8,6 +8,8 @@ export interface FileRef { id: string; size: number; md5: string }
 
 export interface ReadHandleLike {
   read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
+  /** copies straight into the reply buffer; resolves to the byte count */
+  readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number>;
   close(): void;
 }
 

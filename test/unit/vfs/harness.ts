@@ -177,13 +177,15 @@ export class FakeReader implements ReadPort {
   open(ref: FileRef): ReadHandleLike {
     this.opened.push(ref);
     const node = this.pan.nodes.get(ref.id);
+    const read = async (position: number, length: number): Promise<Buffer> => {
+      this.reads++;
+      if (this.failWith) throw this.failWith;
+      if (!node) throw new PanError({ kind: 'not-found', message: 'gone', code: 5066 });
+      return Buffer.from(node.data.subarray(position, position + length));
+    };
     return {
-      read: async (position, length) => {
-        this.reads++;
-        if (this.failWith) throw this.failWith;
-        if (!node) throw new PanError({ kind: 'not-found', message: 'gone', code: 5066 });
-        return Buffer.from(node.data.subarray(position, position + length));
-      },
+      read,
+      readInto: async (position, length, into) => (await read(position, length)).copy(into),
       close: () => { this.closed++; },
     };
   }
