@@ -28,6 +28,8 @@ const IDLE_MS = 4_000;
 /** Idle connections kept per origin. */
 const MAX_IDLE_PER_ORIGIN = 8;
 
+const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+
 export class LeanUnsupported extends Error {}
 
 /** A socket-level failure; `code` mirrors Node's (ECONNRESET, ETIMEDOUT, …) so retry rules apply. */
@@ -160,16 +162,25 @@ export class LeanRangeClient {
     if (!a) { conn.sock.destroy(); return; } // bytes nobody asked for: the connection is unusable
     let off = 0;
     if (!a.headDone) {
-      a.head += buf.toString('latin1', 0, n);
-      const end = a.head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (a.head.length > MAX_HEAD_BYTES) this.fail(conn, new LeanUnsupported('response head too large'));
-        return;
+      let head: string;
+      if (a.head === '') {
+        // usual case: the whole head is in the first read; decode only the head, not the body after it
+        const end = buf.subarray(0, n).indexOf(HEAD_END);
+        if (end < 0) { a.head = buf.toString('latin1', 0, n); return; }
+        head = buf.toString('latin1', 0, end);
+        off = end + 4;
+      } else {
+        a.head += buf.toString('latin1', 0, n);
+        const end = a.head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (a.head.length > MAX_HEAD_BYTES) this.fail(conn, new LeanUnsupported('response head too large'));
+          return;
+        }
+        off = n - (a.head.length - (end + 4));
+        head = a.head.slice(0, end);
       }
-      const bodyInChunk = a.head.length - (end + 4);
-      off = n - bodyInChunk;
       try {
-        this.parseHead(a, a.head.slice(0, end));
+        this.parseHead(a, head);
       } catch (e) {
         this.fail(conn, e as Error);
         return;

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -154,6 +154,28 @@ describe('lean ranged GETs', () => {
     await expect(p).rejects.toThrow(/abort/i);
     expect(Date.now() - t0).toBeLessThan(2000);
     lean.close();
+  });
+});
+
+describe('lean response parsing', () => {
+  it('a head split across reads (even inside the blank line) and a body in the same read as the head', async () => {
+    const pieces = ['HTTP/1.1 206 Partial Content\r\nContent-Ra', 'nge: bytes 0-4/10\r\nContent-Length: 5\r\n\r', '\nab', 'cde'];
+    const raw = net.createServer((sock) => {
+      sock.once('data', async () => {
+        for (const p of pieces) { sock.write(p); await new Promise((r) => setTimeout(r, 20)); }
+      });
+    });
+    const port = await new Promise<number>((r) => raw.listen(0, '127.0.0.1', () => r((raw.address() as AddressInfo).port)));
+    const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
+    try {
+      const into = Buffer.alloc(5);
+      const res = await lean.get({ url: new URL(`http://127.0.0.1:${port}/x`), start: 0, end: 4, into, timeoutMs: 2000 });
+      expect(res).toMatchObject({ status: 206, filled: 5, headers: { 'content-range': 'bytes 0-4/10' } });
+      expect(into.toString()).toBe('abcde');
+    } finally {
+      lean.close();
+      raw.close();
+    }
   });
 });
 
