@@ -47,11 +47,21 @@ const fmtS = (s) => `best ${f2(s.best)} / median ${f2(s.median)}`;
 
 /**
  * Before a timed step: flushes dirty pages (`sync`: the previous steps leave gigabytes of them, and the
- * kernel then throttles whichever process writes next, which made the same `cp` take 2 s or 5 s), then
- * waits (≤ 5 s) for CPU pressure to calm down. Returns the note to print.
+ * kernel then throttles whichever process writes next), then waits (≤ 5 s) for CPU pressure to calm
+ * down. Returns the note to print.
+ *
+ * `warm`: files the step reads. The write steps pass their source files: the page cache is dropped
+ * (as root) and those files are read back, so every write step starts from the same memory state. On
+ * this VM, writing into page-cache pages the guest has not touched recently costs 2–3× more kernel time
+ * (copy_folio_from_iter_atomic, seen with perf: first touch of guest memory), which made the same `cp`
+ * of 1 GiB take 2.2 s or 5 s depending on what earlier steps had left in memory.
  */
-async function settle() {
+async function settle(warm = [], drop = warm.length > 0) {
   await must('sync');
+  if (drop && process.getuid?.() === 0) {
+    await must('bash', ['-c', 'echo 3 > /proc/sys/vm/drop_caches']);
+    for (const f of warm) await must('bash', ['-c', `cat "${f}" > /dev/null`]);
+  }
   for (let i = 0; i < 10 && cpuPsi() > 20; i++) await sleep(500);
   return loadNote();
 }
@@ -317,7 +327,7 @@ async function benchWrite() {
       md5s[`client-${r}`] = (await md5Of(join(W.data, `client-${r}.bin`))).md5;
       md5s[`mount-${r}`] = (await md5Of(join(W.data, `mount-${r}.bin`))).md5;
     }
-    for (let i = 0; i < 3; i++) { await settle(); md5Times.push((await md5Of(join(W.data, 'mount-1.bin'))).secs); }
+    for (let i = 0; i < 3; i++) { await settle([join(W.data, 'mount-1.bin')]); md5Times.push((await md5Of(join(W.data, 'mount-1.bin'))).secs); }
     const md5S = summary(md5Times, false);
     out(`md5sum of the ${CFG.writeSize / MiB} MiB file (page cache warm): s ${fmtS(md5S)}`);
 
@@ -327,7 +337,7 @@ async function benchWrite() {
       const clientT = [];
       const mountT = [];
       for (let r = 1; r <= CFG.writeRounds; r++) {
-        let note = await settle();
+        let note = await settle([join(W.data, `client-${r}.bin`)]);
         // committed = first time the tree shows the md5 (polled like the mount's), timed from the client's start
         const [cl, seen] = await Promise.all([
           must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'upload', emu.base, stateDir, join(W.data, `client-${r}.bin`), `client-${r}.bin`]),
@@ -338,7 +348,7 @@ async function benchWrite() {
         const cSecs = (seen.epochMs - cj.startEpochMs) / 1000;
         clientT.push(cSecs);
         out(`  round ${r} client alone: committed after ${f2(cSecs)} s = ${f0(mbps(CFG.writeSize, cSecs))} MB/s (md5 ${f2(cj.md5Secs)} s, uploadFile returned after ${f2(cj.uploadSecs)} s more)  [${note}]`);
-        note = await settle();
+        note = await settle([join(W.data, `mount-${r}.bin`)]);
         const t0 = now();
         const cp = await must('cp', [join(W.data, `mount-${r}.bin`), join(mnt, `mount-${r}.bin`)]);
         const { at } = await waitCommitted(emu.base, `/mount-${r}.bin`, md5s[`mount-${r}`], { intervalMs: 100 });
@@ -353,7 +363,7 @@ async function benchWrite() {
       // (b) the same content again: instant upload; time until committed vs md5sum
       const instT = [];
       for (let r = 1; r <= 2; r++) {
-        const note = await settle();
+        const note = await settle([join(W.data, 'mount-1.bin')]);
         const c0 = await admin.counters(emu.base);
         const t0 = now();
         const cp = await must('cp', [join(W.data, 'mount-1.bin'), join(mnt, `again-${r}.bin`)]);
@@ -369,14 +379,14 @@ async function benchWrite() {
       // (c) dd into the mount: with conv=fsync (waits for the upload), then the write side alone
       const count = CFG.writeSize / MiB;
       const zeroMd5 = (await must('bash', ['-c', `head -c ${CFG.writeSize} /dev/zero | md5sum`])).stdout.split(' ')[0];
-      let note = await settle();
+      let note = await settle([], true);
       const fs1 = await must('dd', ['if=/dev/zero', `of=${join(mnt, 'zero-fsync.bin')}`, 'bs=1M', `count=${count}`, 'conv=fsync']);
       await waitCommitted(emu.base, '/zero-fsync.bin', zeroMd5, { timeoutMs: 10_000 });
       out(`  dd conv=fsync (new content, full upload): ${f2(fs1.secs)} s = ${f0(mbps(CFG.writeSize, fs1.secs))} MB/s  [${note}]`);
       row('dd if=/dev/zero bs=1M conv=fsync into the mount (incl. upload)', `${f0(mbps(CFG.writeSize, fs1.secs))} MB/s`, 'info', 'info');
       const ddRates = [];
       for (let r = 1; r <= 3; r++) {
-        note = await settle();
+        note = await settle([], true);
         const x = await must('dd', ['if=/dev/zero', `of=${join(mnt, `zero-${r}.bin`)}`, 'bs=1M', `count=${count}`]);
         ddRates.push(mbps(CFG.writeSize, x.secs));
         await waitCommitted(emu.base, `/zero-${r}.bin`, zeroMd5, { intervalMs: 100 });

@@ -31,6 +31,8 @@ export interface Target { parentId: bigint; name: string; etag: string; size: nu
 
 export class Uploads {
   private readonly merges = new Map<string, Merge>();
+  /** `<preuploadID>:<sliceNo>` being written straight into an assembly file right now */
+  private readonly receiving = new Set<string>();
   readonly dir: string;
 
   constructor(private readonly s: () => EmuState, dataDir: string) {
@@ -91,12 +93,34 @@ export class Uploads {
   }
 
   private sliceCount(x: Session): number { return Math.ceil(x.size / x.sliceSize); }
-  private slicePath(x: Session, n: number): string { return path.join(this.dir, x.id, String(n)); }
+  /** Slices are written at their offsets into one assembly file per session (no copy at merge time);
+   * `<n>.ok` marks slice n as received and verified. */
+  private dataPath(x: Session): string { return path.join(this.dir, x.id, 'data'); }
+  private markerPath(x: Session, n: number): string { return path.join(this.dir, x.id, `${n}.ok`); }
+
+  /** Where a slice's bytes go while they arrive: straight into the assembly file when the fields before
+   * the file part name an open session and a slice nobody else is sending right now, else a temp file. */
+  private sliceTarget(fields: Record<string, string>): { path: string; position: number; key: string } | null {
+    const x = this.load(fields.preuploadID ?? '');
+    const no = Number(fields.sliceNo);
+    if (!x || x.state !== 'open' || !/^[1-9][0-9]*$/.test(fields.sliceNo ?? '') || no > this.sliceCount(x)) return null;
+    const key = `${x.id}:${no}`;
+    // a slice already accepted, or one arriving twice at once, must not touch the accepted bytes
+    if (this.receiving.has(key) || fs.existsSync(this.markerPath(x, no))) return null;
+    fs.mkdirSync(path.join(this.dir, x.id), { recursive: true });
+    return { path: this.dataPath(x), position: (no - 1) * x.sliceSize, key };
+  }
 
   /** POST /upload/v2/file/slice (multipart: preuploadID, sliceNo, sliceMD5, slice). */
   async slice(req: IncomingMessage): Promise<null> {
     const s = this.s();
-    const form = await receiveForm(req, 'slice', s.store.tmpFile('slice'), s.opts.sliceSize, (n) => { s.counters.c.sliceBytesReceived += n; });
+    let direct: { path: string; position: number; key: string } | null = null;
+    const form = await receiveForm(req, 'slice', s.store.tmpFile('slice'), s.opts.sliceSize, (n) => { s.counters.c.sliceBytesReceived += n; },
+      (fields) => {
+        direct = this.sliceTarget(fields);
+        if (direct) this.receiving.add(direct.key);
+        return direct;
+      }).finally(() => { if (direct) this.receiving.delete(direct.key); });
     try {
       const x = this.load(form.fields.preuploadID ?? '');
       if (!x || x.state !== 'open') throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成'); // choice
@@ -108,10 +132,13 @@ export class Uploads {
       if (form.file.bytes !== want) throw new ApiError(CODE.generic, `分片大小错误: 应为${want}字节`); // choice
       if ((form.fields.sliceMD5 ?? '').toLowerCase() !== form.file.md5) throw new ApiError(CODE.generic, '分片MD5校验失败'); // choice
       fs.mkdirSync(path.join(this.dir, x.id), { recursive: true });
-      fs.renameSync(form.file.path, this.slicePath(x, no));
+      if (!fs.existsSync(this.markerPath(x, no))) {
+        if (!form.file.direct) copyInto(form.file.path, this.dataPath(x), (no - 1) * x.sliceSize);
+        fs.writeFileSync(this.markerPath(x, no), '');
+      }
       return null;
     } finally {
-      if (form.file) fs.rmSync(form.file.path, { force: true });
+      if (form.file && !form.file.direct) fs.rmSync(form.file.path, { force: true });
     }
   }
 
@@ -125,7 +152,7 @@ export class Uploads {
     let m = this.merges.get(x.id);
     if (!m) {
       for (let i = 1; i <= this.sliceCount(x); i++) {
-        if (!fs.existsSync(this.slicePath(x, i))) throw new ApiError(CODE.generic, `分片${i}未上传`); // choice
+        if (!fs.existsSync(this.markerPath(x, i))) throw new ApiError(CODE.generic, `分片${i}未上传`); // choice
       }
       m = { polls: 0 };
       this.merges.set(x.id, m);
@@ -148,24 +175,32 @@ export class Uploads {
 
   private dropSlices(x: Session): void { fs.rmSync(path.join(this.dir, x.id), { recursive: true, force: true }); }
 
-  /** Concatenate the slices into a temp file while hashing; compare with the declared etag. */
+  /** Hash the assembled file (read only: the slices are already in place) and compare with the etag; the
+   * file itself becomes the blob. */
   private async merge(x: Session, m: Merge): Promise<void> {
-    const tmp = this.s().store.tmpFile('merge');
-    const hash = crypto.createHash('md5');
-    const out = fs.createWriteStream(tmp);
+    const data = this.dataPath(x);
     try {
-      for (let i = 1; i <= this.sliceCount(x); i++) {
-        for await (const c of fs.createReadStream(this.slicePath(x, i), { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
-          hash.update(c);
-          if (!out.write(c)) await new Promise<void>((r) => out.once('drain', () => r()));
-        }
+      // a rejected over-long last slice may have written past the declared size
+      if (fs.statSync(data).size > x.size) fs.truncateSync(data, x.size);
+      const hash = crypto.createHash('md5');
+      let n = 0;
+      for await (const c of fs.createReadStream(data, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+        hash.update(c);
+        n += c.length;
       }
-      await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
-      const ok = hash.digest('hex') === x.etag;
-      if (!ok) fs.rmSync(tmp, { force: true });
-      m.result = { ok, tmp: ok ? tmp : undefined };
+      const ok = n === x.size && hash.digest('hex') === x.etag;
+      if (!ok) { m.result = { ok: false }; return; }
+      const tmp = this.s().store.tmpFile('merge');
+      fs.renameSync(data, tmp); // out of the session dir, which finish() removes
+      m.result = { ok, tmp };
     } catch (e) {
-      out.destroy(); fs.rmSync(tmp, { force: true });
+      if (x.size === 0 && (e as NodeJS.ErrnoException).code === 'ENOENT') {
+        // an empty file has no slice and so no assembly file
+        const tmp = this.s().store.tmpFile('merge');
+        fs.writeFileSync(tmp, '');
+        m.result = { ok: crypto.createHash('md5').digest('hex') === x.etag, tmp };
+        return;
+      }
       this.s().logger.error({ op: 'upload_merge', err: String(e) }, 'merge failed');
       m.result = { ok: false };
     }
@@ -188,10 +223,32 @@ export class Uploads {
   }
 }
 
-export interface Form { fields: Record<string, string>; file?: { path: string; bytes: number; md5: string } }
+export interface Form { fields: Record<string, string>; file?: { path: string; bytes: number; md5: string; direct: boolean } }
 
-/** Stream a multipart body: text fields into memory (≤64 KiB each), the file field to `tmp` while hashing. */
-export async function receiveForm(req: IncomingMessage, fileField: string, tmp: string, maxFile: number, onFileBytes: (n: number) => void): Promise<Form> {
+/** Copies a whole file into `dst` (created if missing) at `position`. */
+function copyInto(src: string, dst: string, position: number): void {
+  const fdOut = fs.openSync(dst, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  const fdIn = fs.openSync(src, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (let off = 0; ;) {
+      const n = fs.readSync(fdIn, buf, 0, buf.length, off);
+      if (n === 0) break;
+      fs.writeSync(fdOut, buf, 0, n, position + off);
+      off += n;
+    }
+  } finally {
+    fs.closeSync(fdIn);
+    fs.closeSync(fdOut);
+  }
+}
+
+/**
+ * Stream a multipart body: text fields into memory (≤64 KiB each), the file field to `tmp` while hashing,
+ * or, when `target` (called with the fields seen so far) names one, into that file at that position.
+ */
+export async function receiveForm(req: IncomingMessage, fileField: string, tmp: string, maxFile: number, onFileBytes: (n: number) => void,
+  target?: (fields: Record<string, string>) => { path: string; position: number } | null): Promise<Form> {
   let boundary: string;
   try { boundary = boundaryOf(req.headers['content-type']); } catch { throw paramError('content-type'); }
   const form: Form = { fields: {} };
@@ -199,12 +256,19 @@ export async function receiveForm(req: IncomingMessage, fileField: string, tmp: 
   const parser = new MultipartParser(boundary, (info): PartSink => {
     if (info.name === fileField && info.filename !== undefined) {
       if (fd !== undefined) throw new MultipartError('duplicate file part');
-      fd = fs.openSync(tmp, 'w');
+      const t = target?.(form.fields) ?? null;
+      fd = t ? fs.openSync(t.path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600) : fs.openSync(tmp, 'w');
+      const base = t ? t.position : 0;
       const hash = crypto.createHash('md5');
-      const f = { path: tmp, bytes: 0, md5: '' };
+      const f = { path: t ? t.path : tmp, bytes: 0, md5: '', direct: t !== null };
       form.file = f;
       return {
-        write: (d) => { f.bytes += d.length; onFileBytes(d.length); if (f.bytes <= maxFile) { hash.update(d); fs.writeSync(fd!, d); } },
+        write: (d) => {
+          const at = f.bytes;
+          f.bytes += d.length;
+          onFileBytes(d.length);
+          if (f.bytes <= maxFile) { hash.update(d); fs.writeSync(fd!, d, 0, d.length, base + at); }
+        },
         end: () => { f.md5 = hash.digest('hex'); },
       };
     }
@@ -219,7 +283,7 @@ export async function receiveForm(req: IncomingMessage, fileField: string, tmp: 
     for await (const c of req as AsyncIterable<Buffer>) parser.push(c);
     parser.end();
   } catch (e) {
-    if (form.file) fs.rmSync(tmp, { force: true });
+    if (form.file && !form.file.direct) fs.rmSync(tmp, { force: true });
     if (e instanceof MultipartError) throw paramError(`multipart: ${e.message}`);
     throw e;
   } finally {

@@ -44,6 +44,27 @@ describe('upload v2', () => {
     // slice 2 missing → complete is an error, not 20103
     expect((await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(1);
   });
+  test('refused and repeated slices never damage accepted bytes (slices are assembled in place)', async () => {
+    const data = ramp(2500, 7);
+    const id = (await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'inplace.bin', etag: md5(data), size: 2500 })).data.preuploadID;
+    expect((await c.slice(id, 1, data.subarray(0, 1000))).code).toBe(0);
+    const junk = Buffer.alloc(1000, 0x5a);
+    expect((await c.slice(id, 1, junk, md5('nope'))).code).not.toBe(0); // a bad repeat of an accepted slice
+    expect((await c.slice(id, 1, junk)).code).toBe(0); // a well-formed repeat is accepted and ignored
+    expect((await c.slice(id, 2, junk, md5(data.subarray(1000, 2000)))).code).not.toBe(0); // bad bytes, then good
+    expect((await c.slice(id, 2, data.subarray(1000, 2000))).code).toBe(0);
+    expect((await c.slice(id, 3, Buffer.alloc(600, 1))).code).not.toBe(0); // an over-long last slice, then right
+    expect((await c.slice(id, 3, data.subarray(2000))).code).toBe(0);
+    let r;
+    for (let i = 0; i < 10; i++) {
+      r = await c.post('/upload/v2/file/upload_complete', { preuploadID: id });
+      if (r.code === 0 && r.data.completed) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    expect(r!.data).toMatchObject({ completed: true });
+    const e = emu.tree().find((t) => t.name === 'inplace.bin')!;
+    expect([e.size, e.md5]).toEqual([2500, md5(data)]);
+  });
   test('whole-file MD5 != etag → 文件上传失败 after 20103', async () => {
     const data = ramp(1200, 3);
     const err = await c.upload(0, 'wrong.bin', data, { etag: md5('something else') }).catch((e) => e);
