@@ -50,11 +50,22 @@ function toRow(r: RawRow | undefined): NodeRow | undefined {
   };
 }
 
+/** Rows kept by the read cache before it starts over (a 10,000-entry folder's LOOKUPs fit). */
+const ROW_CACHE_MAX = 20_000;
+
 export class NodeStore {
   private readonly st;
   /** ino → sequence number of its last local change (in memory: only races within one run matter) */
   private readonly touched = new Map<number, number>();
   private seq = 0;
+  /**
+   * Read cache for get(ino) and child(parent, name), the queries of every LOOKUP/GETATTR path walk
+   * (3 per lookup of /dir/file; ~25 µs of a ~140 µs LOOKUP). Coherent by construction: every statement
+   * that writes empties it, and nothing is cached while a transaction is open (so a rollback cannot leave
+   * uncommitted rows behind). Cached rows are frozen: a caller mutating one would throw, not corrupt it.
+   */
+  private readonly byIno = new Map<number, NodeRow | null>();
+  private readonly byName = new Map<string, NodeRow | null>();
 
   constructor(private readonly db: MetaDb) {
     this.st = {
@@ -86,6 +97,20 @@ export class NodeStore {
       kvSet: db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       root: db.prepare('SELECT * FROM nodes WHERE ino = 1'),
     };
+    for (const stmt of Object.values(this.st)) {
+      if (stmt.reader) continue;
+      const run = stmt.run.bind(stmt);
+      stmt.run = ((...args: unknown[]) => { this.forgetRows(); return run(...args); }) as typeof stmt.run;
+    }
+  }
+
+  private forgetRows(): void {
+    if (this.byIno.size > 0) this.byIno.clear();
+    if (this.byName.size > 0) this.byName.clear();
+  }
+
+  private cacheable(): boolean {
+    return !this.db.inTransaction;
   }
 
   /** Make sure ino 1 is the root for `rootRemoteId`; a store built for another root is wiped first. */
@@ -97,9 +122,11 @@ export class NodeStore {
         if (pending > 0) {
           throw new Error(`this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: mount root folder ${built} until they are uploaded, or use another --cache-dir`);
         }
+        this.forgetRows();
         this.db.exec('DELETE FROM nodes;');
       }
       if (!this.st.root.get()) {
+        this.forgetRows();
         this.db.prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
                          VALUES (1, ?, NULL, '', 1, ?, ?)`).run(rootRemoteId, now, now);
       }
@@ -107,10 +134,37 @@ export class NodeStore {
     })();
   }
 
-  get(ino: number): NodeRow | undefined { return toRow(this.st.get.get(ino) as RawRow | undefined); }
+  get(ino: number): NodeRow | undefined {
+    const hit = this.byIno.get(ino);
+    if (hit !== undefined) return hit ?? undefined;
+    const row = toRow(this.st.get.get(ino) as RawRow | undefined);
+    if (this.cacheable()) {
+      if (this.byIno.size >= ROW_CACHE_MAX) this.byIno.clear();
+      this.byIno.set(ino, row ? Object.freeze(row) : null);
+    }
+    return row;
+  }
   getByRemote(remoteId: string): NodeRow | undefined { return toRow(this.st.byRemote.get(remoteId) as RawRow | undefined); }
-  child(parentIno: number, name: string): NodeRow | undefined { return toRow(this.st.child.get(parentIno, name) as RawRow | undefined); }
-  children(parentIno: number): NodeRow[] { return (this.st.children.all(parentIno) as RawRow[]).map((r) => toRow(r)!); }
+  child(parentIno: number, name: string): NodeRow | undefined {
+    const key = `${parentIno}/${name}`; // names never contain '/'
+    const hit = this.byName.get(key);
+    if (hit !== undefined) return hit ?? undefined;
+    const row = toRow(this.st.child.get(parentIno, name) as RawRow | undefined);
+    if (this.cacheable()) {
+      if (this.byName.size >= ROW_CACHE_MAX) this.byName.clear();
+      this.byName.set(key, row ? Object.freeze(row) : null);
+    }
+    return row;
+  }
+  children(parentIno: number): NodeRow[] {
+    const rows = (this.st.children.all(parentIno) as RawRow[]).map((r) => toRow(r)!);
+    // a listing is usually followed by a LOOKUP of each name (`ls -l`): have them ready
+    if (this.cacheable() && rows.length <= ROW_CACHE_MAX / 2) {
+      if (this.byName.size + rows.length > ROW_CACHE_MAX) this.byName.clear();
+      for (const r of rows) this.byName.set(`${parentIno}/${r.name}`, Object.freeze(r));
+    }
+    return rows;
+  }
   hasChildren(parentIno: number): boolean { return (this.st.countChildren.get(parentIno) as { n: number }).n > 0; }
 
   /** Sequence number of the last local change; a listing remembers it when its request starts. */

@@ -432,3 +432,42 @@ describe('persistence', () => {
     expect(store.child(ROOT_INO, 'a')).toBeUndefined();
   });
 });
+
+describe('row read cache', () => {
+  it('every write is seen by the next get/child, including negative lookups and listings', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt'), folder('2', 'd')], T0);
+    expect(names(ROOT_INO)).toEqual(['a.txt', 'd']); // children() primes the name cache
+    const a = store.child(ROOT_INO, 'a.txt')!;
+    expect(store.child(ROOT_INO, 'b.txt')).toBeUndefined(); // cached as absent
+    expect(store.get(a.ino)!.size).toBe(10);
+    store.rename(a.ino, ROOT_INO, 'b.txt', T0 + 1);
+    expect(store.child(ROOT_INO, 'a.txt')).toBeUndefined();
+    expect(store.child(ROOT_INO, 'b.txt')!.ino).toBe(a.ino);
+    store.setLocalContent(a.ino, 99, T0 + 2);
+    expect(store.get(a.ino)!.size).toBe(99);
+    expect(store.child(ROOT_INO, 'b.txt')!.size).toBe(99);
+    store.replaceListing(ROOT_INO, [folder('2', 'd')], T0 + 3, store.changeSeq() + 1); // b.txt (dirty) is kept
+    store.delete(a.ino);
+    expect(store.get(a.ino)).toBeUndefined();
+    expect(store.child(ROOT_INO, 'b.txt')).toBeUndefined();
+  });
+
+  it('a rolled-back transaction leaves no uncommitted row in the cache', () => {
+    store.replaceListing(ROOT_INO, [file('1', 'a.txt')], T0);
+    const a = store.child(ROOT_INO, 'a.txt')!;
+    expect(() => store.transaction(() => {
+      store.setLocalContent(a.ino, 7, T0 + 1);
+      expect(store.get(a.ino)!.size).toBe(7); // seen inside
+      expect(store.child(ROOT_INO, 'a.txt')!.size).toBe(7);
+      throw new Error('roll back');
+    })).toThrow('roll back');
+    expect(store.get(a.ino)!.size).toBe(10);
+    expect(store.child(ROOT_INO, 'a.txt')!.size).toBe(10);
+  });
+
+  it('cached rows are frozen', () => {
+    const root = store.get(ROOT_INO)!;
+    expect(() => { (root as { name: string }).name = 'x'; }).toThrow(TypeError);
+    expect(store.get(ROOT_INO)!.name).toBe('');
+  });
+});
