@@ -334,6 +334,9 @@ export class PanVfs implements Vfs {
       this.d.store.setLocalContent(lf.ino, size, lf.mtimeMs);
       this.d.uploads.enqueue(lf.ino, lf.staging.path, size, md5);
     } catch (e) {
+      // a gathered write that failed when this md5 flushed it: same policy as a failed write() (logged,
+      // this content is never uploaded, every later close/fsync reports it)
+      if (lf.staging.writeFailure !== null) this.writeFailed(lf, path, lf.staging.writeFailure);
       throw classify(e, `queueing ${path} for upload`);
     }
     if (lf.version === version) lf.modified = false;

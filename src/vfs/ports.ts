@@ -25,6 +25,8 @@ export interface StagingLike {
   write(buf: Buffer, offset: number): Promise<unknown>;
   /** bytes accepted and not yet on disk (the write-behind backlog) */
   readonly queuedBytes: number;
+  /** a gathered write that failed on its way to disk (reported to whatever flushed it), else null */
+  readonly writeFailure: unknown;
   queuedBelow(limit: number): Promise<void>;
   truncate(size: number): Promise<void>;
   read(offset: number, length: number): Promise<Buffer>;

@@ -103,6 +103,9 @@ export class StagingFile {
    */
   get md5IsStreaming(): boolean { return this.hash !== null; }
 
+  /** The first failed disk write since the content was last fully defined (truncate to 0), else null. */
+  get writeFailure(): unknown { return this.failure; }
+
   /** Resolves once every operation issued so far (gathered writes included) has run; never rejects. */
   settled(): Promise<void> {
     this.flushTail();

@@ -242,7 +242,9 @@ describe('StagingFile', () => {
     await expect(f.read(0, 4)).rejects.toThrow(); // the flush before the read fails; the read reports it
     await expect(f.md5WithSize()).rejects.toThrow();
     await expect(f.md5()).rejects.toThrow(); // sticky
+    expect(f.writeFailure).not.toBeNull(); // what vfs/ reports at close and fsync
     await f.truncate(0);
+    expect(f.writeFailure).toBeNull();
     await f.write(Buffer.from('again'), 0);
     expect(await f.md5()).toBe(md5hex(Buffer.from('again')));
     await f.remove();
