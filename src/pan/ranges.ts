@@ -69,6 +69,13 @@ function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?:
   });
 }
 
+/** The error for a 206 whose Content-Range is not exactly [start, end], else null. */
+function contentRangeMismatch(header: string | undefined, start: number, end: number): PanError | null {
+  const cr = String(header ?? '');
+  const m = CONTENT_RANGE_RE.exec(cr.trim());
+  return m && Number(m[1]) === start && Number(m[2]) === end ? null : rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
+}
+
 export class RangeFetcher {
   constructor(private readonly o: RangeFetcherOptions) {}
 
@@ -135,10 +142,9 @@ export class RangeFetcher {
         continue;
       }
       if (s === 206) {
-        const cr = r.headers['content-range'] ?? '';
-        const m = CONTENT_RANGE_RE.exec(cr.trim());
-        if (!m || Number(m[1]) !== start || Number(m[2]) !== end) throw rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
-        if (r.filled !== want) throw rangeError(`short body: ${r.filled} of ${want} bytes`, true);
+        const bad = contentRangeMismatch(r.headers['content-range'], start, end);
+        if (bad) throw bad;
+        if (r.filled !== want) throw rangeError(`body of ${r.headers['content-length'] ?? '?'} bytes for a ${want}-byte range`, true);
         return into;
       }
       if (s === 200 && r.filled === want) return into;
@@ -179,11 +185,11 @@ export class RangeFetcher {
   }
 
   private async partial(res: Dispatcher.ResponseData, start: number, end: number, want: number, into?: Buffer): Promise<Buffer> {
-    const cr = String(res.headers['content-range'] ?? '');
-    const m = CONTENT_RANGE_RE.exec(cr.trim());
-    if (!m || Number(m[1]) !== start || Number(m[2]) !== end) {
+    const ra = res.headers['content-range'];
+    const bad = contentRangeMismatch(Array.isArray(ra) ? ra[0] : ra, start, end);
+    if (bad) {
       await res.body.dump().catch(() => undefined);
-      throw rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
+      throw bad;
     }
     return readExactly(res.body, want, into);
   }
