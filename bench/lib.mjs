@@ -75,8 +75,8 @@ async function stopProc(proc, timeoutMs = 60_000) {
 }
 
 /** `pan123fs emulator` in a subprocess. */
-export async function startEmulator({ dataDir, seed, rateLimitScale = 1, sliceSize, logFile }) {
-  const args = [BIN, 'emulator', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--rate-limit-scale', String(rateLimitScale)];
+export async function startEmulator({ dataDir, seed, rateLimitScale = 1, sliceSize, logFile, extraArgs = [] }) {
+  const args = [BIN, 'emulator', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--rate-limit-scale', String(rateLimitScale), ...extraArgs];
   if (seed) args.push('--seed', seed);
   if (sliceSize) args.push('--slice-size', String(sliceSize));
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,8 +9,9 @@
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
 // BENCH_ONLY=read,fuse,write (run a subset).
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   GiB, MiB, ROOT, admin, cleanupAll, cpuPsi, f0, f1, f2, f3, loadNote, mbps, must, now, procCpu, procStatus, rssSampler, run,
@@ -175,6 +176,9 @@ async function benchRead() {
     const ratio = readS.median / curlS.median;
     row('read: mount cold dd / direct curl (median MB/s)', `${f2(ratio)} (${f0(readS.median)} / ${f0(curlS.median)} MB/s; best ${f0(readS.best)} / ${f0(curlS.best)})`, '>= 0.8', verdict(ratio >= 0.8));
 
+    // (b2) the client side alone: the same bytes from nginx (sendfile), for curl, the mount and rclone mount
+    await benchReadVsStatic(stateDir, mnt);
+
     // (c) peak RSS while streaming 2 GiB (quick: the read runs above)
     let peakMB;
     let streamNote;
@@ -248,6 +252,107 @@ async function benchRead() {
     }
     if (ONLY.has('fuse')) await benchFuse(emu, stateDir, mnt);
   } finally {
+    await emu.stop();
+  }
+}
+
+/** A free TCP port on 127.0.0.1. */
+async function freePort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/**
+ * Sequential cold read of the same file served by nginx (sendfile: almost no server CPU) instead of the
+ * emulator's CDN, which costs ~1-1.5 CPU-s per GiB on a 2-core box and so takes CPU from whichever
+ * client runs. Measures curl, the mount (emulator started with --external-cdn) and, when installed,
+ * rclone mount (its http backend on the same nginx), so the ratio to beat is set by a mature FUSE
+ * client on this machine. Skipped, with the command to run, without nginx. Info rows only.
+ */
+async function benchReadVsStatic(stateDir, mnt) {
+  const has = async (cmd) => (await run('bash', ['-c', `command -v ${cmd}`])).code === 0;
+  if (process.env.BENCH_NO_COMPARE === '1' || !(await has('nginx'))) {
+    out('read vs a static server: skipped (needs nginx; as root `npm run bench` installs nginx-light and rclone)');
+    return;
+  }
+  const dir = join(W.dir, 'cmp');
+  await mkdir(join(dir, 'seed'), { recursive: true });
+  await link(join(W.seed, 'big.bin'), join(dir, 'seed', 'big.bin')).catch(async () => must('cp', [join(W.seed, 'big.bin'), join(dir, 'seed', 'big.bin')]));
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const emu = await startEmulator({ dataDir: join(dir, 'emu'), seed: join(dir, 'seed'), rateLimitScale: 1, logFile: join(dir, 'emu.log'), extraArgs: ['--external-cdn', origin] });
+  const root = process.getuid?.() === 0;
+  await writeFile(join(dir, 'nginx.conf'), `${root ? 'user root; ' : ''}worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+events { worker_connections 256; }
+http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; client_body_temp_path ${dir}/nginx-tmp;
+  server { listen 127.0.0.1:${port}; root ${dir}/emu/blobs; autoindex on; } }
+`);
+  await must('nginx', ['-c', join(dir, 'nginx.conf')]);
+  const rmnt = join(dir, 'rclone-mnt');
+  await mkdir(rmnt, { recursive: true });
+  try {
+    const big = (await admin.tree(emu.base)).find((e) => e.path === '/big.bin');
+    const url = (await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, join(dir, 'state'), big.id])).stdout.trim();
+    if (!url.startsWith(`${origin}/`)) throw new Error('the emulator did not hand out an --external-cdn link');
+    const curlOnce = async () => {
+      const r = await must('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
+      const [code, size, secs] = r.stdout.trim().split(' ');
+      if (code !== '200' || Number(size) !== CFG.readSize) throw new Error(`curl from nginx: HTTP ${code}, ${size} bytes`);
+      return mbps(CFG.readSize, Number(secs));
+    };
+    await curlOnce();
+    const curlRates = [];
+    for (let i = 0; i < CFG.readRuns; i++) { await settle(); curlRates.push(await curlOnce()); }
+    const curlS = summary(curlRates);
+    const ddRun = async (path, pid) => {
+      const note = await settle();
+      const c0 = procCpu(pid);
+      const r = await must('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M']);
+      return { rate: mbps(CFG.readSize, r.secs), cpu: (procCpu(pid) - c0) * GiB / CFG.readSize, note };
+    };
+    const ours = [];
+    for (let i = 0; i < CFG.readRuns; i++) {
+      const d = await startDaemon({ base: emu.base, mnt, cacheDir: join(dir, `cache-${i}`), stateDir: join(dir, 'state') });
+      try {
+        await must('stat', [join(mnt, 'big.bin')]);
+        ours.push(await ddRun(join(mnt, 'big.bin'), d.pid));
+      } finally {
+        await d.stop();
+        await rm(join(dir, `cache-${i}`), { recursive: true, force: true });
+      }
+    }
+    const oursS = summary(ours.map((x) => x.rate));
+    out(`read vs nginx (sendfile) serving the same blob: curl MB/s ${fmtS(curlS)}; mount cold dd MB/s ${fmtS(oursS)}, daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`);
+    row('read vs nginx: mount / curl (median MB/s)', `${f2(oursS.median / curlS.median)} (${f0(oursS.median)} / ${f0(curlS.median)} MB/s)`, 'info', 'info');
+    if (!(await has('rclone'))) { out('  rclone mount: skipped (not installed; as root `npm run bench` installs it)'); return; }
+    const rel = url.slice(origin.length + 1);
+    const theirs = [];
+    for (let i = 0; i < CFG.readRuns; i++) {
+      await must('rclone', ['mount', ':http:', rmnt, '--http-url', `${origin}/`, '--read-only', '--daemon']);
+      try {
+        let pid = 0;
+        for (let k = 0; k < 100 && !pid; k++) {
+          const m = await run('bash', ['-c', `mountpoint -q '${rmnt}' && pgrep -f 'rclone mount :http: ${rmnt}'`]);
+          pid = m.code === 0 ? Number(m.stdout.trim().split('\n')[0]) : 0;
+          if (!pid) await sleep(100);
+        }
+        if (!pid) throw new Error('rclone mount did not come up');
+        await must('stat', [join(rmnt, rel)]);
+        theirs.push(await ddRun(join(rmnt, rel), pid));
+      } finally {
+        await run('fusermount', ['-u', rmnt]);
+      }
+    }
+    const theirsS = summary(theirs.map((x) => x.rate));
+    const ver = (await run('rclone', ['version'])).stdout.split('\n')[0];
+    out(`  ${ver} mount (defaults, http backend on the same nginx): cold dd MB/s ${fmtS(theirsS)}, rclone CPU s/GiB ${theirs.map((x) => f2(x.cpu)).join(', ')}`);
+    row('read vs nginx: rclone mount / curl (median MB/s)', `${f2(theirsS.median / curlS.median)} (${f0(theirsS.median)} MB/s)`, 'info', 'info');
+    row('read vs nginx: pan123fs mount / rclone mount (median MB/s)', f2(oursS.median / theirsS.median), 'info (>= 1: as fast)', 'info');
+  } finally {
+    await run('bash', ['-c', `mountpoint -q '${rmnt}' && fusermount -u '${rmnt}'; kill $(cat '${dir}/nginx.pid') 2>/dev/null`]);
     await emu.stop();
   }
 }

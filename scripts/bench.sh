@@ -3,6 +3,7 @@
 #   BENCH_QUICK=1 npm run bench     smaller variant (256 MiB files, 2,000-entry dir): ~2 min
 #   BENCH_ONLY=read,fuse|write      a subset;  BENCH_KEEP=1 keep the work dir;  BENCH_SAVE=0 don't touch docs/
 # Needs: FUSE (/dev/fuse, fusermount), cc, curl, openssl, md5sum; root for the mount's read-ahead tweak.
+# Optional (installed as root): nginx-light and rclone, for the read comparison in section 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then npm run -s build; fi
@@ -13,4 +14,12 @@ for p in statloop parread mkfiles; do
 done
 for t in curl openssl md5sum fusermount; do command -v "$t" >/dev/null || { echo "bench: $t is required" >&2; exit 1; }; done
 [ -e /dev/fuse ] || { echo "bench: /dev/fuse is required" >&2; exit 1; }
+# Optional: the read comparison against a static server (nginx) and rclone mount. Installed as root;
+# otherwise that step says it was skipped and prints the command.
+if [ "${BENCH_NO_COMPARE:-0}" != 1 ] && { ! command -v nginx >/dev/null || ! command -v rclone >/dev/null; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bench: installing nginx-light and rclone for the read comparison" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx-light rclone >/dev/null 2>&1 || echo "bench: could not install nginx-light rclone; the comparison is skipped" >&2
+  fi
+fi
 exec node bench/run.mjs

@@ -9,7 +9,7 @@ import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorServer } from './serv
 interface CliOpts {
   listen: string; dataDir?: string; seed?: string; clientId?: string; clientSecret?: string; sliceSize?: string;
   rateLimitScale?: string; linkTtl?: string; tokenTtl?: string; completePolls?: string; downloadQuota?: string;
-  directLinkKey?: string; directLinkFolder?: string[]; verbose?: boolean;
+  directLinkKey?: string; directLinkFolder?: string[]; externalCdn?: string; verbose?: boolean;
 }
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -48,6 +48,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--download-quota <bytes>', 'daily download_info traffic before code 5113 (default 0 = none)')
     .option('--direct-link-key <key>', 'require URL authentication (auth_key) on direct links')
     .option('--direct-link-folder <name...>', 'create these root folders if needed and enable their direct-link space')
+    .option('--external-cdn <url>', 'benchmarks: download_info links point at this static server, whose root must be <data-dir>/blobs (unsigned, never expire)')
     .option('--verbose', 'log requests to stderr')
     .action(async (o: CliOpts) => { await runEmulator(o); });
 }
@@ -58,7 +59,7 @@ async function runEmulator(o: CliOpts): Promise<void> {
     sliceSize: num('slice-size', o.sliceSize), rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
     linkTtlSec: num('link-ttl', o.linkTtl), tokenTtlSec: num('token-ttl', o.tokenTtl),
     completePolls: num('complete-polls', o.completePolls), downloadQuotaBytes: num('download-quota', o.downloadQuota),
-    directLinkKey: o.directLinkKey, logger: stderrLogger(o.verbose ?? false),
+    directLinkKey: o.directLinkKey, externalCdn: o.externalCdn, logger: stderrLogger(o.verbose ?? false),
   }).start(o.listen);
   for (const name of o.directLinkFolder ?? []) {
     emu.ensureRootFolder(name);

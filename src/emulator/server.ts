@@ -75,7 +75,7 @@ export class EmulatorServer implements EmulatorHandle {
       opts: {
         clientId: o.clientId ?? DEFAULT_CLIENT_ID, clientSecret: o.clientSecret ?? DEFAULT_CLIENT_SECRET,
         sliceSize: o.sliceSize ?? DEFAULT_SLICE_SIZE, tokenTtlSec: o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC,
-        directLinkKey: o.directLinkKey, uid: o.uid ?? DEFAULT_UID, spacePermanent: o.spacePermanent ?? DEFAULT_SPACE_PERMANENT,
+        directLinkKey: o.directLinkKey, externalCdn: o.externalCdn, uid: o.uid ?? DEFAULT_UID, spacePermanent: o.spacePermanent ?? DEFAULT_SPACE_PERMANENT,
       },
       config: { rateLimitScale: 1, linkTtlSec: DEFAULT_LINK_TTL_SEC, completePolls: 1, downloadQuotaBytes: 0 },
       store, model: new Model(store, clock), tokens: new Tokens(store, clock, o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC),

@@ -19,6 +19,7 @@ export interface FixedOptions {
   sliceSize: number;
   tokenTtlSec: number;
   directLinkKey: string | undefined;
+  externalCdn: string | undefined;
   uid: number;
   spacePermanent: number;
 }

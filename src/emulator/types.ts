@@ -39,6 +39,12 @@ export interface EmulatorOptions {
   completePolls?: number;
   downloadQuotaBytes?: number;
   directLinkKey?: string;
+  /**
+   * Benchmarks only: download_info hands out `<externalCdn>/<md5[0:2]>/<md5>-<size>`, to be served by a
+   * static server (nginx with sendfile) whose root is `<dataDir>/blobs`. Such links are unsigned, never
+   * expire and count toward no quota: the emulator's own CDN (the default) is the faithful one.
+   */
+  externalCdn?: string;
   uid?: number;
   spacePermanent?: number;
   idBase?: bigint | number;

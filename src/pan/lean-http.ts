@@ -2,9 +2,12 @@
 // `GET url` with `Range: bytes=a-b`, whose body is copied straight into a caller-given Buffer.
 //
 // Why not undici here: undici (which every other request still uses) delivers a body as a stream of
-// freshly allocated 64 KiB chunks; on a 2-core box that cost ~1.2 CPU-s per GiB more than this path,
-// which reads the socket into one reused buffer (net/tls `onread`) and copies each chunk once into
-// the destination (measured: 0.33 vs 1.27 CPU-s/GiB with the same pooled destinations, docs/READ-PATH.md).
+// freshly allocated 64 KiB chunks; on a 2-core box that cost ~1.2 CPU-s per GiB more than this path
+// (measured: 0.33 vs 1.27 CPU-s/GiB with the same pooled destinations, docs/READ-PATH.md). Here the
+// socket is read with net/tls `onread`: the head (and the body bytes that arrive with it) into one
+// reused buffer per connection, then the rest of the body straight into the destination — the
+// `onread.buffer` function hands the kernel a view of exactly the body bytes still missing, so body
+// bytes are not copied in user space at all.
 //
 // Scope, deliberately small: http and https, keep-alive connections pooled per origin, Content-Length
 // bodies only. Anything else (chunked or length-less bodies, 1xx, an HTTP/2-only server, a malformed
@@ -62,6 +65,11 @@ interface Conn {
   idleTimer: NodeJS.Timeout | null;
   /** the request using this connection, if any */
   active: Active | null;
+  /** the reused head buffer */
+  readBuf: Buffer;
+  /** the next socket read goes straight into the body of this request at this offset (see nextBuffer) */
+  directFor: Active | null;
+  directAt: number;
 }
 
 interface Active {
@@ -82,6 +90,8 @@ interface Active {
 export class LeanRangeClient {
   private readonly idle = new Map<string, Conn[]>();
   private closed = false;
+  /** body bytes the kernel read straight into destinations (the rest came with a head and was copied) */
+  readonly stats = { directBytes: 0 };
 
   constructor(private readonly o: { connectTimeoutMs: number; tls?: tls.ConnectionOptions }) {}
 
@@ -135,14 +145,17 @@ export class LeanRangeClient {
     const readBuf = Buffer.allocUnsafe(READ_BUFFER_BYTES);
     // eslint-disable-next-line prefer-const
     let conn: Conn;
-    const onread = { buffer: readBuf, callback: (n: number, buf: Uint8Array) => { this.onData(conn, buf as Buffer, n); return true; } };
+    const onread = {
+      buffer: () => (conn ? this.nextBuffer(conn) : readBuf),
+      callback: (n: number, buf: Uint8Array) => { this.onData(conn, buf as Buffer, n); return true; },
+    };
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
     const sock = url.protocol === 'https:'
       ? tls.connect({ ...this.o.tls, host, port, servername: net.isIP(host) ? undefined : host, onread, ALPNProtocols: ['http/1.1'] } as tls.ConnectionOptions)
       : net.connect({ host, port, onread });
     sock.setNoDelay(true);
-    conn = { sock, key, reused: false, idleTimer: null, active: null };
+    conn = { sock, key, reused: false, idleTimer: null, active: null, readBuf, directFor: null, directAt: 0 };
     const connectTimer = setTimeout(() => this.fail(conn, new LeanSocketError('connect timeout', 'UND_ERR_CONNECT_TIMEOUT', false)), this.o.connectTimeoutMs);
     connectTimer.unref();
     sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
@@ -157,8 +170,35 @@ export class LeanRangeClient {
     return conn;
   }
 
+  /**
+   * Where the next socket read lands (called by net after every read): inside a kept body, a view of
+   * the destination covering exactly the bytes still missing (the kernel cannot read past it, so the
+   * next response's bytes never land in `into`); otherwise the connection's head buffer.
+   */
+  private nextBuffer(conn: Conn): Buffer {
+    const a = conn.active;
+    if (a && a.headDone && a.keep && a.bodyRead < a.bodyLength) {
+      conn.directFor = a;
+      conn.directAt = a.bodyRead;
+      return a.req.into.subarray(a.bodyRead, a.bodyLength);
+    }
+    conn.directFor = null;
+    return conn.readBuf;
+  }
+
   private onData(conn: Conn, buf: Buffer, n: number): void {
     const a = conn.active;
+    if (buf !== conn.readBuf) {
+      // a read straight into a body (nextBuffer): the bytes are already in place
+      if (!a || conn.directFor !== a || conn.directAt !== a.bodyRead || n > a.bodyLength - a.bodyRead) {
+        this.fail(conn, new LeanSocketError('body read into a stale destination', 'ECONNRESET', conn.reused));
+        return;
+      }
+      a.bodyRead += n;
+      this.stats.directBytes += n;
+      if (a.bodyRead === a.bodyLength) this.finish(conn, a, false);
+      return;
+    }
     if (!a) { conn.sock.destroy(); return; } // bytes nobody asked for: the connection is unusable
     let off = 0;
     if (!a.headDone) {

@@ -160,6 +160,19 @@ describe('CDN downloads', () => {
     expect(e.counters().bytesServed).toBe(20_000);
     await e.close();
   });
+  test('externalCdn (benchmarks): download_info points at <origin>/<blob path below data-dir/blobs>', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-xcdn-'));
+    const e = await startEmulator({ rateLimitScale: 0, dataDir, externalCdn: 'http://127.0.0.1:18081/' });
+    try {
+      const w = new WireClient(e.baseUrl); await w.login();
+      const data = ramp(3000, 9);
+      const up = await w.upload(0, 'x.bin', data);
+      const u = (await w.get(`/api/v1/file/download_info?fileId=${up.fileID}`)).data.downloadUrl as string;
+      expect(u).toMatch(/^http:\/\/127\.0\.0\.1:18081\/[0-9a-f]{2}\/[0-9a-f]{32}-3000$/);
+      const rel = u.slice('http://127.0.0.1:18081/'.length);
+      expect(fs.readFileSync(path.join(dataDir, 'blobs', rel)).equals(data)).toBe(true);
+    } finally { await e.close(); fs.rmSync(dataDir, { recursive: true, force: true }); }
+  });
   test('1 GiB streams fast with bounded memory', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-big-'));
     const chunk = ramp(1 << 20, 5);

@@ -158,6 +158,24 @@ describe('lean ranged GETs', () => {
 });
 
 describe('lean response parsing', () => {
+  it('reads a body straight into the destination (no user-space copy), then reuses the connection', async () => {
+    const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
+    try {
+      const before = connections;
+      for (const [s, e] of [[7, (3 << 20) + 6], [0, 99], [1 << 20, (2 << 20) - 1]] as const) {
+        const into = Buffer.alloc(e - s + 1, 0xee);
+        const res = await lean.get({ url: new URL(`${base}/cdn/f`), start: s, end: e, into, timeoutMs: 2000 });
+        expect(res).toMatchObject({ status: 206, filled: e - s + 1 });
+        expect(into.equals(data.subarray(s, e + 1))).toBe(true);
+      }
+      expect(connections - before).toBe(1);
+      // all but what arrived with each head (≤ one 256 KiB read) went straight into `into`
+      expect(lean.stats.directBytes).toBeGreaterThan((3 << 20) + (1 << 20) - 3 * (256 << 10));
+    } finally {
+      lean.close();
+    }
+  });
+
   it('a head split across reads (even inside the blank line) and a body in the same read as the head', async () => {
     const pieces = ['HTTP/1.1 206 Partial Content\r\nContent-Ra', 'nge: bytes 0-4/10\r\nContent-Length: 5\r\n\r', '\nab', 'cde'];
     const raw = net.createServer((sock) => {
@@ -198,6 +216,15 @@ describe('lean ranged GETs over https', () => {
     const c = client({ tls: { ca } });
     const b = await c.fetchRange(`${tlsBase}/cdn/f`, 1000, 2_000_000);
     expect(b.equals(data.subarray(1000, 2_000_001))).toBe(true);
+    const lean = new LeanRangeClient({ connectTimeoutMs: 1000, tls: { ca } });
+    try {
+      const into = Buffer.alloc(3 << 20);
+      await lean.get({ url: new URL(`${tlsBase}/cdn/f`), start: 3, end: (3 << 20) + 2, into, timeoutMs: 2000 });
+      expect(into.equals(data.subarray(3, (3 << 20) + 3))).toBe(true);
+      expect(lean.stats.directBytes).toBeGreaterThan(2 << 20); // decrypted straight into `into`
+    } finally {
+      lean.close();
+    }
     // without the CA the certificate is refused (no silent insecure fallback)
     await expect(client().fetchRange(`${tlsBase}/cdn/f`, 0, 9)).rejects.toMatchObject({ kind: 'transport' });
   });
