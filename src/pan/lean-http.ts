@@ -100,6 +100,7 @@ export class LeanRangeClient {
     const { url } = req;
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new LeanUnsupported(`protocol ${url.protocol}`));
     if (url.username || url.password) return Promise.reject(new LeanUnsupported('credentials in URL'));
+    if (req.signal?.aborted) return Promise.reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     const key = `${url.protocol}//${url.host}`;
     const conn = this.takeIdle(key) ?? this.connect(url, key);
     return new Promise<LeanResult>((resolve, reject) => {
@@ -110,7 +111,6 @@ export class LeanRangeClient {
       conn.active = a;
       const onAbort = () => this.fail(conn, Object.assign(new Error('aborted'), { name: 'AbortError' }));
       if (req.signal) {
-        if (req.signal.aborted) { onAbort(); return; }
         req.signal.addEventListener('abort', onAbort, { once: true });
         const done = () => req.signal!.removeEventListener('abort', onAbort);
         a.resolve = (r) => { done(); resolve(r); };

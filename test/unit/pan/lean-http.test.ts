@@ -155,6 +155,25 @@ describe('lean ranged GETs', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     lean.close();
   });
+
+  it('an already-aborted request fails without taking or opening a connection', async () => {
+    handler = ranged;
+    const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
+    try {
+      const url = new URL(`${base}/cdn/f`);
+      await lean.get({ url, start: 0, end: 9, into: Buffer.alloc(10), timeoutMs: 2000 }); // one idle connection
+      const before = connections;
+      const ac = new AbortController();
+      ac.abort();
+      await expect(lean.get({ url, start: 0, end: 9, into: Buffer.alloc(10), timeoutMs: 2000, signal: ac.signal })).rejects.toThrow(/abort/i);
+      const into = Buffer.alloc(10);
+      await lean.get({ url, start: 10, end: 19, into, timeoutMs: 2000 }); // the idle connection is still there
+      expect(into.equals(data.subarray(10, 20))).toBe(true);
+      expect(connections).toBe(before);
+    } finally {
+      lean.close();
+    }
+  });
 });
 
 describe('lean response parsing', () => {
