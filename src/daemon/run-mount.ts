@@ -146,6 +146,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
         });
       }
       await queue.close();
+      await vfs.close();
       await control.close();
       await reader.close();
       db.close();

@@ -64,6 +64,19 @@ export class LocalFiles {
     }
   }
 
+  /**
+   * Shutdown: close every staging file still open (after its journaling in flight settled). The files
+   * stay on disk: journaled ones upload at the next start; the entries are forgotten.
+   */
+  async closeAll(): Promise<void> {
+    const files = [...this.files.values()];
+    this.files.clear();
+    for (const lf of files) {
+      await lf.commits.catch(() => undefined);
+      await lf.staging.close().catch((e) => this.log.warn({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not close a staging file'));
+    }
+  }
+
   async discard(lf: LocalFile): Promise<void> {
     this.files.delete(lf.ino);
     await lf.staging.close().catch(() => undefined);

@@ -513,6 +513,11 @@ export class PanVfs implements Vfs {
     return n;
   }
 
+  /** Shutdown, after journalOpenWrites and once FUSE sends no more requests: close the staging files. */
+  async close(): Promise<void> {
+    await this.local.closeAll();
+  }
+
   /** `pan123fs refresh PATH` */
   async refresh(path: string, recursive: boolean): Promise<number> {
     return this.tree.invalidate(await this.tree.lookupDir(path), recursive);

@@ -211,7 +211,8 @@ describe('statfs', () => {
     h = seedBasic();
     h.account.info = { ...h.account.info, spacePermanent: 1000, spaceTemp: 500, spaceTempExpireAt: 0, spaceUsed: 0 };
     expect((await h.vfs.statfs('/')).total).toBe(1500);
-    h = (h.close(), seedBasic());
+    await h.close();
+    h = seedBasic();
     h.account.info = { ...h.account.info, spacePermanent: 1000, spaceTemp: 500, spaceTempExpireAt: h.clock.now() - 1, spaceUsed: 1200 };
     expect(await h.vfs.statfs('/')).toMatchObject({ total: 1000, used: 1200, free: 0 });
   });

@@ -230,7 +230,8 @@ export interface Harness {
   stagingFiles(): string[];
   /** a second PanVfs over the same store/journal/staging (a restarted daemon) */
   restart(opts?: Partial<VfsOptions>): PanVfs;
-  close(): void;
+  /** closes every PanVfs built (their open staging files), the store, and removes the dir */
+  close(): Promise<void>;
 }
 
 export const DEFAULT_OPTS: VfsOptions = { readOnly: false, uid: 1234, gid: 5678, umask: 0o022, dirCacheTimeMs: 60_000 };
@@ -254,13 +255,22 @@ export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan
     reopen(p: string) { this.reopened.push(p); return StagingFile.fromExisting(p); },
     removePath: (p: string) => rm(p, { force: true }),
   };
-  const build = (o: Partial<VfsOptions>) => new PanVfs({ store, pan, account, reader, staging, uploads, clock, logger }, { ...DEFAULT_OPTS, ...o });
+  const built: PanVfs[] = [];
+  const build = (o: Partial<VfsOptions>) => {
+    const v = new PanVfs({ store, pan, account, reader, staging, uploads, clock, logger }, { ...DEFAULT_OPTS, ...o });
+    built.push(v);
+    return v;
+  };
   const vfs = build(opts);
   return {
     vfs, fs: vfs, pan, store, db, journal, clock, account, reader, uploads, staging, dir,
     stagingFiles: () => { try { return readdirSync(stagingDir(dir)); } catch { return []; } },
     restart: (o = {}) => build({ ...opts, ...o }),
-    close: () => { db.close(); rmSync(dir, { recursive: true, force: true }); },
+    close: async () => {
+      for (const v of built) await v.close();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

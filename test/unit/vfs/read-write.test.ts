@@ -3,7 +3,7 @@
 // upload check compares the enqueued md5 with crypto's md5 of the expected bytes.
 import { constants as C } from 'node:fs';
 import { rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/core/errors.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
@@ -561,5 +561,25 @@ describe('utimens / chmod / chown / access', () => {
     await expectFsError(h.fs.chmod('/nope', 0o600), 'ENOENT');
     await expectFsError(h.vfs.access('/nope', C.F_OK), 'ENOENT');
     expect((await h.vfs.getattr('/remote.bin')).perm).toBe(0o644);
+  });
+});
+
+describe('shutdown', () => {
+  /** descriptors of this process open on the harness's staging files (Linux /proc) */
+  const stagingFds = async () => {
+    const links = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    return links.filter((l) => l.startsWith(h.dir) && l.includes('/staging/')).length;
+  };
+  it.skipIf(process.platform !== 'linux')('close() closes the staging files of handles still open; the files stay for the next start', async () => {
+    h = seed();
+    const a = await h.vfs.create('/a.txt', 0o644);
+    await h.vfs.write('/a.txt', a, Buffer.from('aaa'), 3, 0);
+    const b = await h.vfs.open('/remote.bin', flags.RDWR);
+    await h.vfs.write('/remote.bin', b, Buffer.from('b'), 1, 0);
+    expect(await stagingFds()).toBe(2);
+    expect(await h.vfs.journalOpenWrites()).toBe(2);
+    await h.vfs.close();
+    expect(await stagingFds()).toBe(0);
+    expect(h.stagingFiles()).toHaveLength(2); // journaled: they upload at the next start
   });
 });
