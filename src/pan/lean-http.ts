@@ -14,9 +14,10 @@
 // head) throws LeanUnsupported and the caller repeats the request with undici, so correctness never
 // depends on this parser knowing a case. Redirects are returned to the caller to follow.
 //
-// Invariants: a response body is never written past `into`'s requested length (an over-long body is a
-// protocol error and the socket is destroyed); a connection is reused only after its response ended
-// exactly at Content-Length; every socket error, timeout or abort destroys the socket and settles the
+// Invariants: a response body is never written past `into`'s requested length; a connection is reused
+// only after its response ended exactly at Content-Length (bytes beyond it in the same read destroy the
+// socket; bytes a broken server sends later are read as the next response's head, which fails to parse
+// → undici, or, on an idle connection, destroy it); every socket error, timeout or abort destroys the socket and settles the
 // request once; URLs are never logged or put into errors (only the host).
 
 import net from 'node:net';
@@ -90,7 +91,8 @@ interface Active {
 export class LeanRangeClient {
   private readonly idle = new Map<string, Conn[]>();
   private closed = false;
-  /** body bytes the kernel read straight into destinations (the rest came with a head and was copied) */
+  /** body bytes read straight into destinations (the rest came with a head and was copied; over TLS
+   *  this counts bytes decrypted into the destination, record by record) */
   readonly stats = { directBytes: 0 };
 
   constructor(private readonly o: { connectTimeoutMs: number; tls?: tls.ConnectionOptions }) {}
