@@ -19,7 +19,7 @@ export interface FuseNativeInstance {
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;
   /** added by our patch: live per-thread states (each owns one uv_async_t) */
-  threadStats?: () => { allocated: number; free: number; inUse: number; workersStarted?: number } | null;
+  threadStats?: () => { allocated: number; free: number; inUse: number } | null;
   _threads?: Set<unknown>;
 }
 

@@ -49,8 +49,6 @@ export interface ThreadStats {
   allocated: number;
   /** states parked on the patch's free-list for reuse (undefined without the native patch) */
   free?: number;
-  /** libfuse worker threads started since mount (patched loop only; libfuse's own loop churns them) */
-  workersStarted?: number;
   source: 'native' | 'js';
 }
 
@@ -141,7 +139,7 @@ type FuseInternals = FuseNativeInstance & { _thread?: Buffer };
 
 function threadStatsOf(fuse: FuseInternals): ThreadStats {
   const n = fuse.threadStats?.();
-  return n ? { allocated: n.allocated, free: n.free, workersStarted: n.workersStarted, source: 'native' } : { allocated: fuse._threads?.size ?? 0, source: 'js' };
+  return n ? { allocated: n.allocated, free: n.free, source: 'native' } : { allocated: fuse._threads?.size ?? 0, source: 'js' };
 }
 
 function makeHandle(

@@ -225,9 +225,6 @@ describe('fuse adapter through a real mount', () => {
     expect(end.source).toBe('native');
     expect(end.allocated).toBeLessThanOrEqual(base.allocated + 64);
     expect(end.allocated).toBeLessThan(400); // unpatched: ~12,000 after 200 bursts
-    // little thread churn: our request loop keeps up to 64 idle workers, where libfuse's retires all but
-    // 10 after each burst and starts ~65 new ones for the next (the control below: ~1,950 in 30 bursts)
-    expect((end.workersStarted! - base.workersStarted!) / 190).toBeLessThan(5);
   });
 
   // Proves the leak test can fail: the same bursts against upstream's prebuilt binary (selected with
