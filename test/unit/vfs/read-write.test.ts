@@ -6,6 +6,7 @@ import { rmSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/core/errors.js';
+import type { Logger, LogFn } from '../../../src/core/logger.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import { MAX_FILE_SIZE } from '../../../src/vfs/pan-vfs.js';
 import { ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, readHandle, writeNew, type Harness } from './harness.js';
@@ -318,6 +319,28 @@ describe('pending uploads', () => {
     await expectFsError(h.vfs.fsync('/wb.txt', fh, false), 'ENOSPC');
     expect(h.uploads.enqueued).toHaveLength(0);
     expect(h.uploads.abandoned).toEqual([h.store.child(1, 'wb.txt')!.ino]);
+  });
+
+  it('a gathered write whose disk write fails only when close flushes it: ENOSPC at close, fsync and later closes, logged, upload abandoned, nothing journaled', async () => {
+    const errors: string[] = [];
+    const note = (level: string) => ((a: unknown, m?: string) => { if (level === 'error') errors.push(`${m ?? a}`); }) as LogFn;
+    const log: Logger = { trace: note('trace'), debug: note('debug'), info: note('info'), warn: note('warn'), error: note('error'), fatal: note('fatal'), child: () => log };
+    h = makeHarness({}, undefined, log);
+    const fh = await h.vfs.create('/g.txt', 0o644);
+    const ino = h.store.child(1, 'g.txt')!.ino;
+    // the staging file's descriptor refuses every disk write from now on (a full or failing disk)
+    const handle = (h.vfs.local.get(ino)!.staging as unknown as { fh: { write: unknown } }).fh;
+    handle.write = () => Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+    // small sequential writes are gathered in memory and answered at once: nothing has failed yet
+    await expect(h.vfs.write('/g.txt', fh, Buffer.from('gathered '), 9, 0)).resolves.toBe(9);
+    await expect(h.vfs.write('/g.txt', fh, Buffer.from('bytes'), 5, 9)).resolves.toBe(5);
+    expect(errors).toEqual([]);
+    await expectFsError(h.vfs.flush('/g.txt', fh), 'ENOSPC'); // close() flushes the tail to disk: it fails
+    await expectFsError(h.vfs.fsync('/g.txt', fh, false), 'ENOSPC');
+    await expectFsError(h.vfs.release('/g.txt', fh), 'ENOSPC'); // the last close tries again and says so too
+    expect(h.uploads.enqueued).toHaveLength(0); // a file missing acknowledged bytes is never uploaded
+    expect(h.uploads.abandoned).toEqual([ino]);
+    expect(errors.some((e) => /will not be uploaded/.test(e))).toBe(true);
   });
 
   it('a second close while the first is journaling waits for it; a write during journaling holds that entry', async () => {
