@@ -9,6 +9,7 @@
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
 // BENCH_ONLY=read,fuse,write (run a subset).
 
+import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -310,6 +311,25 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     const curlRates = [];
     for (let i = 0; i < CFG.readRuns; i++) { await settle(); curlRates.push(await curlOnce()); }
     const curlS = summary(curlRates);
+    // the same download written into tmpfs: what merely placing the bytes in fresh page-cache memory
+    // costs (every FUSE mount's reads fill the page cache; curl to /dev/null stores nothing)
+    let shmS = null;
+    if (existsSync('/dev/shm')) {
+      const shm = join('/dev/shm', `pan123fs-bench-${process.pid}`);
+      const rates = [];
+      for (let i = 0; i < CFG.readRuns; i++) {
+        await settle();
+        try {
+          const r = await must('curl', ['-s', '-o', shm, '-w', '%{http_code} %{size_download} %{time_total}', url]);
+          const [code, size, secs] = r.stdout.trim().split(' ');
+          if (code !== '200' || Number(size) !== CFG.readSize) throw new Error(`curl into tmpfs: HTTP ${code}, ${size} bytes`);
+          rates.push(mbps(CFG.readSize, Number(secs)));
+        } finally {
+          await rm(shm, { force: true });
+        }
+      }
+      shmS = summary(rates);
+    }
     const ddRun = async (path, pid) => {
       const note = await settle();
       const c0 = procCpu(pid);
@@ -331,6 +351,11 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     const oursS = summary(ours.map((x) => x.rate));
     out(`read vs nginx (sendfile) serving the same blob: curl MB/s ${fmtS(curlS)}; mount cold dd MB/s ${fmtS(oursS)}, daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`);
     row('read vs nginx: mount / curl (median MB/s)', `${f2(oursS.median / curlS.median)} (${f0(oursS.median)} / ${f0(curlS.median)} MB/s)`, 'info', 'info');
+    if (shmS) {
+      out(`  curl of the same URL into tmpfs (/dev/shm): MB/s ${fmtS(shmS)}`);
+      row('read vs nginx: curl into tmpfs / curl to /dev/null (page-cache placement alone)', `${f2(shmS.median / curlS.median)} (${f0(shmS.median)} MB/s)`, 'info', 'info');
+      row('read vs nginx: mount / curl into tmpfs', f2(oursS.median / shmS.median), 'info', 'info');
+    }
     if (!(await has('rclone'))) { out('  rclone mount: skipped (not installed; as root `npm run bench` installs it)'); return; }
     const rel = url.slice(origin.length + 1);
     const theirs = [];
