@@ -117,6 +117,25 @@ async function setup() {
 
 // ------------------------------------------------------------------------------------------------ read
 
+/**
+ * `curl` of `url` (extra args, e.g. a Range) into `dest`: MB/s, after checking the status and that
+ * exactly CFG.readSize bytes arrived.
+ */
+async function curlRate(url, { args = [], dest = '/dev/null', status = '200' } = {}) {
+  const r = await must('curl', ['-s', '-o', dest, ...args, '-w', '%{http_code} %{size_download} %{time_total}', url]);
+  const [code, size, secs] = r.stdout.trim().split(' ');
+  if (code !== status || Number(size) !== CFG.readSize) throw new Error(`curl ${dest === '/dev/null' ? '' : `into ${dest}`}: HTTP ${code}, ${size} bytes`);
+  return mbps(CFG.readSize, Number(secs));
+}
+
+/** 1 untimed warm-up (unless `warmUp` is false) + CFG.readRuns timed calls of `once`, each after settle(). */
+async function timedRuns(once, warmUp = true) {
+  if (warmUp) await once();
+  const rates = [];
+  for (let i = 0; i < CFG.readRuns; i++) { await settle(); rates.push(await once()); }
+  return summary(rates);
+}
+
 async function benchRead() {
   out('');
   if (!ONLY.has('read')) return benchReadEmulator(benchFuse);
@@ -132,16 +151,7 @@ async function benchRead() {
 
     // (a) direct ranged download of the download_info URL with curl: 1 warm-up + N timed
     const url = (await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, stateDir, big.id])).stdout.trim();
-    const curlOnce = async () => {
-      const r = await must('curl', ['-s', '-o', '/dev/null', '-r', `0-${CFG.readSize - 1}`, '-w', '%{http_code} %{size_download} %{time_total}', url]);
-      const [code, size, secs] = r.stdout.trim().split(' ');
-      if (code !== '206' || Number(size) !== CFG.readSize) throw new Error(`curl: HTTP ${code}, ${size} bytes`);
-      return mbps(CFG.readSize, Number(secs));
-    };
-    await curlOnce();
-    const curlRates = [];
-    for (let i = 0; i < CFG.readRuns; i++) { await settle(); curlRates.push(await curlOnce()); }
-    const curlS = summary(curlRates);
+    const curlS = await timedRuns(() => curlRate(url, { args: ['-r', `0-${CFG.readSize - 1}`], status: '206' }));
     out(`direct ranged download (curl -r 0-${CFG.readSize - 1} of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`);
 
     // (b) cold sequential read through the mount: a fresh daemon and an empty cache for every run
@@ -301,34 +311,13 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     const big = (await admin.tree(emu.base)).find((e) => e.path === '/big.bin');
     const url = (await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, join(dir, 'state'), big.id])).stdout.trim();
     if (!url.startsWith(`${origin}/`)) throw new Error('the emulator did not hand out an --external-cdn link');
-    const curlOnce = async () => {
-      const r = await must('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url]);
-      const [code, size, secs] = r.stdout.trim().split(' ');
-      if (code !== '200' || Number(size) !== CFG.readSize) throw new Error(`curl from nginx: HTTP ${code}, ${size} bytes`);
-      return mbps(CFG.readSize, Number(secs));
-    };
-    await curlOnce();
-    const curlRates = [];
-    for (let i = 0; i < CFG.readRuns; i++) { await settle(); curlRates.push(await curlOnce()); }
-    const curlS = summary(curlRates);
+    const curlS = await timedRuns(() => curlRate(url));
     // the same download written into tmpfs: what merely placing the bytes in fresh page-cache memory
     // costs (every FUSE mount's reads fill the page cache; curl to /dev/null stores nothing)
     let shmS = null;
     if (existsSync('/dev/shm')) {
       const shm = join('/dev/shm', `pan123fs-bench-${process.pid}`);
-      const rates = [];
-      for (let i = 0; i < CFG.readRuns; i++) {
-        await settle();
-        try {
-          const r = await must('curl', ['-s', '-o', shm, '-w', '%{http_code} %{size_download} %{time_total}', url]);
-          const [code, size, secs] = r.stdout.trim().split(' ');
-          if (code !== '200' || Number(size) !== CFG.readSize) throw new Error(`curl into tmpfs: HTTP ${code}, ${size} bytes`);
-          rates.push(mbps(CFG.readSize, Number(secs)));
-        } finally {
-          await rm(shm, { force: true });
-        }
-      }
-      shmS = summary(rates);
+      shmS = await timedRuns(() => curlRate(url, { dest: shm }).finally(() => rm(shm, { force: true })), false);
     }
     const ddRun = async (path, pid) => {
       const note = await settle();

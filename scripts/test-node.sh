@@ -15,7 +15,8 @@ cache="${PAN123FS_NODE_CACHE:-$HOME/.cache/pan123fs/node}"
 mkdir -p "$cache"
 rc=0
 for major in "${majors[@]}"; do
-  ver=$(npm view "node-linux-$arch@$major" version 2>/dev/null | tail -1 | sed -E "s/.*'([0-9.]+)'.*/\1/; s/^node-linux-$arch@//")
+  # --json: one version is a string, several are an array (newest last)
+  ver=$(npm view "node-linux-$arch@$major" version --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",(d)=>{s+=d}).on("end",()=>{try{const v=JSON.parse(s);process.stdout.write(String(Array.isArray(v)?v.at(-1):v))}catch{}})')
   [ -n "$ver" ] || { echo "test-node: no node-linux-$arch@$major on the registry" >&2; [ $rc = 0 ] && rc=1; continue; }
   dir="$cache/node-$ver-$arch"
   if [ ! -x "$dir/bin/node" ]; then

@@ -43,9 +43,9 @@ function rangeError(message: string, retryable = false, code?: number): PanError
  * arrayBuffer() copy), and the result owns its memory (byteOffset 0, no pool sharing), so the read path
  * can cache views of it without pinning anything else. 'data' events rather than an async iterator: no
  * promise per chunk (a GiB is ~16k chunks). */
-function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?: Buffer): Promise<Buffer> {
+function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?: Buffer): Promise<Buffer> { // into: ≥ want bytes
   return new Promise<Buffer>((resolve, reject) => {
-    const out = into && into.length >= want ? into.subarray(0, want) : Buffer.allocUnsafeSlow(want);
+    const out = into ? into.subarray(0, want) : Buffer.allocUnsafeSlow(want); // once() dropped an `into` too short
     let n = 0;
     let settled = false;
     const settle = (err: unknown) => {
