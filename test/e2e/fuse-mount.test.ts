@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isMounted } from '../../src/fuse/mount.js';
+import { isMounted, READ_AHEAD_KB } from '../../src/fuse/mount.js';
 import { buildTestDaemon, forceUnmount, runCommand, startDaemon, type TestDaemon } from '../helpers/fuse-test-daemon.js';
 
 let script: string;
@@ -95,6 +95,11 @@ describe('fuse adapter through a real mount', () => {
     const mnt = await newMountpoint('basic');
     const d = await daemon(mnt);
     expect(d.ready.binding).toMatchObject({ kind: 'source', nativePatched: true, jsPatched: true });
+    // as root the mount's kernel read-ahead is set (the kernel's default is 128 KiB)
+    if (process.getuid?.() === 0) {
+      expect(READ_AHEAD_KB).not.toBe(128);
+      expect((await fsp.readFile(`/sys/class/bdi/${d.ready.bdi}/read_ahead_kb`, 'utf8')).trim()).toBe(String(READ_AHEAD_KB));
+    }
     expect(await fsp.readFile(path.join(mnt, 'hello.txt'), 'utf8')).toBe('hello world\n');
     await fsp.mkdir(path.join(mnt, 'dir'));
     await fsp.writeFile(path.join(mnt, 'dir/a.txt'), 'abc');
