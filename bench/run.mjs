@@ -9,6 +9,7 @@
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
 // BENCH_ONLY=read,fuse,write (run a subset).
 
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ const CFG = {
   smallSize: 4096,
 };
 const BINDIR = process.env.BENCH_BIN || join(tmpdir(), 'pan123fs-bench-bin');
-const C = { statloop: join(BINDIR, 'statloop'), parread: join(BINDIR, 'parread'), mkfiles: join(BINDIR, 'mkfiles') };
+const C = { statloop: join(BINDIR, 'statloop'), parread: join(BINDIR, 'parread'), mkfiles: join(BINDIR, 'mkfiles'), pipefs: join(BINDIR, 'pipefs') };
 
 const rows = []; // final table: {metric, measured, target, verdict}
 const lines = []; // everything printed, for docs/BENCHMARKS.md
@@ -190,6 +191,9 @@ async function benchRead() {
     const ratio = readS.median / curlS.median;
     row('read: mount cold dd / direct curl (median MB/s)', `${f2(ratio)} (${f0(readS.median)} / ${f0(curlS.median)} MB/s; best ${f0(readS.best)} / ${f0(curlS.best)})`, '>= 0.8', verdict(ratio >= 0.8));
 
+    // (a2) the ceiling for any FUSE client here: a minimal C filesystem fed by curl of the same link
+    await benchReadCeiling(url, curlS, readS);
+
     // (b2) the client side alone: the same bytes from nginx (sendfile), for curl, the mount and rclone mount
     await benchReadVsStatic(stateDir, mnt);
 
@@ -271,6 +275,46 @@ async function benchRead() {
 }
 
 /** A free TCP port on 127.0.0.1. */
+/**
+ * The ceiling for any FUSE mount on this machine: bench/pipefs.c, a minimal single-threaded libfuse 2
+ * filesystem whose read() is answered straight from a pipe that `curl` of the same download link fills
+ * (no cache, no JavaScript). Cold `dd bs=1M` through it, compared with curl alone and with our mount.
+ * Its read-ahead is 256 KiB, the best of a sweep for one thread. Info rows; skipped if it did not build.
+ */
+async function benchReadCeiling(url, curlS, readS) {
+  if (!existsSync(C.pipefs)) { out('read ceiling: skipped (bench/pipefs.c needs libfuse-dev to build)'); return; }
+  const mnt = join(W.dir, 'mnt-ceiling');
+  await mkdir(mnt, { recursive: true });
+  const once = async () => {
+    const p = spawn('bash', ['-c', `set -o pipefail; curl -sf '${url}' | PIPEFS_SIZE=${CFG.readSize} '${C.pipefs}' '${mnt}' -f -s -o big_writes,max_background=64,congestion_threshold=48 3<&0`],
+      { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    p.stderr.on('data', (b) => { stderr += b; });
+    const exited = new Promise((res) => p.on('exit', res));
+    try {
+      let up = false;
+      for (let k = 0; k < 100 && !up && p.exitCode === null; k++) {
+        up = (await run('mountpoint', ['-q', mnt])).code === 0;
+        if (!up) await sleep(50);
+      }
+      if (!up) throw new Error(`pipefs did not mount: ${stderr.trim()}`);
+      if (process.getuid?.() === 0) await must('bash', ['-c', `echo 256 > /sys/class/bdi/$(mountpoint -d '${mnt}')/read_ahead_kb`]);
+      const r = await must('dd', [`if=${join(mnt, 'big.bin')}`, 'of=/dev/null', 'bs=1M']);
+      if (!r.stderr.includes(`${CFG.readSize} bytes`)) throw new Error(`pipefs: dd read a different size: ${r.stderr.trim()}`);
+      return mbps(CFG.readSize, r.secs);
+    } finally {
+      await run('fusermount', ['-u', mnt]);
+      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }
+  };
+  const s = await timedRuns(once);
+  out(`read ceiling: minimal C FUSE client (bench/pipefs.c: curl -> pipe -> libfuse, 1 thread), cold dd bs=1M: MB/s ${fmtS(s)}`);
+  row('read ceiling: minimal C FUSE client / direct curl (median MB/s)', `${f2(s.median / curlS.median)} (${f0(s.median)} MB/s)`, 'info', 'info');
+  row('read ceiling: mount / minimal C FUSE client (median MB/s)', f2(readS.median / s.median), 'info (>= 1: as fast)', 'info');
+}
+
 async function freePort() {
   const srv = createServer();
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
