@@ -147,6 +147,35 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     }
   });
 
+  // regression (was a bug: SQLite reused the highest rowid as the next inode): a file created right after
+  // unlinking the newest file took its inode, the unlinked file's running upload (same journal generation)
+  // then committed into the new node and was renamed to the new name, and the new content was never uploaded
+  it('a file created right after unlinking one whose upload is running keeps its own content', async () => {
+    emu.setFaults([{ match: '/upload/v2/file/slice', kind: 'delay', ms: 700 }]);
+    try {
+      const a = ramp(3 * SLICE, 41);
+      const b = ramp(2 * SLICE + 5, 42);
+      await writeFile(join(src, 'reuse-a.bin'), a);
+      await writeFile(join(src, 'reuse-b.bin'), b);
+      const slices = () => emu.counters().requests['upload_slice'] ?? 0;
+      const before = slices();
+      await sh(`mkdir ${d.mountpoint}/reuse && cp ${join(src, 'reuse-a.bin')} ${d.mountpoint}/reuse/a.bin`);
+      const inoA = (await sh(`stat -c %i ${d.mountpoint}/reuse/a.bin`)).stdout.trim();
+      await until('the upload of a.bin to send slices', () => slices() > before, 20_000);
+      await sh(`rm ${d.mountpoint}/reuse/a.bin && cp ${join(src, 'reuse-b.bin')} ${d.mountpoint}/reuse/b.bin`);
+      const inoB = (await sh(`stat -c %i ${d.mountpoint}/reuse/b.bin`)).stdout.trim();
+      expect(inoB).not.toBe(inoA);
+      await arrived(emu, '/reuse/b.bin', md5(b));
+      await new Promise((r) => setTimeout(r, 3000)); // a.bin's upload, if it still ran, would be over
+      const t = live(emu);
+      expect(t.get('/reuse/b.bin')?.md5).toBe(md5(b));
+      expect(t.has('/reuse/a.bin')).toBe(false);
+      expect((await sh(`md5sum < ${d.mountpoint}/reuse/b.bin`)).stdout.split(' ')[0]).toBe(md5(b));
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+
   it('injected 500s, resets and 429 storms during slices and completion end in one correct file', async () => {
     emu.setFaults([
       { match: '/upload/v2/file/slice', kind: 'http500', probability: 0.3 },

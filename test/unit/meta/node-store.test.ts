@@ -370,6 +370,50 @@ describe('delete', () => {
   });
 });
 
+describe('inode numbers are never reused', () => {
+  it('a node created after the newest one was deleted gets a new ino, also after a reopen', () => {
+    const a = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'a', isDir: false, now: T0, dirty: true });
+    store.delete(a);
+    const b = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'b', isDir: false, now: T0, dirty: true });
+    expect(b).toBeGreaterThan(a);
+    store.delete(b);
+    db.close();
+    db = openMetaDb(dbPath);
+    store = new NodeStore(db);
+    const c = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'c', isDir: false, now: T0, dirty: true });
+    expect(c).toBeGreaterThan(b);
+  });
+
+  it('a version-1 database is migrated in place: rows, inos, journal rows and cascades survive', () => {
+    db.close();
+    rmSync(dbPath);
+    // build the version-1 schema by hand (what pan123fs before the AUTOINCREMENT migration created)
+    const v1 = openMetaDb(dbPath, 1);
+    v1.prepare("INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (1, '100', NULL, '', 1, 0, 0)").run();
+    v1.prepare("INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (7, '10', 1, 'd', 1, 0, 0)").run();
+    v1.prepare("INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (9, NULL, 7, 'f', 0, 0, 0, 1)").run();
+    v1.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (9, ?, 3, NULL, 0)').run('/tmp/s9');
+    v1.prepare("INSERT INTO kv (key, value) VALUES ('k', 'v')").run();
+    v1.close();
+
+    db = openMetaDb(dbPath);
+    store = new NodeStore(db);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(store.child(ROOT_INO, 'd')!.ino).toBe(7);
+    expect(store.child(7, 'f')).toMatchObject({ ino: 9, dirty: true });
+    expect(journalRows(9)).toBe(1);
+    expect(store.kvGet('k')).toBe('v');
+    const next = store.insert({ remoteId: null, parentIno: 7, name: 'g', isDir: false, now: T0, dirty: true });
+    expect(next).toBe(10);
+    store.delete(next);
+    expect(store.insert({ remoteId: null, parentIno: 7, name: 'h', isDir: false, now: T0, dirty: true })).toBe(11);
+    store.delete(7); // the rebuilt table still cascades to children and journal rows
+    expect(store.get(9)).toBeUndefined();
+    expect(journalRows(9)).toBe(0);
+  });
+});
+
 describe('listing marks', () => {
   it('markListed / invalidateListing / invalidateAllListings', () => {
     const d = store.insert({ remoteId: '10', parentIno: ROOT_INO, name: 'd', isDir: true, now: T0 });
