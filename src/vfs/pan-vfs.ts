@@ -343,10 +343,16 @@ export class PanVfs implements Vfs {
     else this.d.uploads.hold(lf.ino);
   }
 
-  /** The file's content as a local staging file: created empty (truncate) or downloaded first. */
+  /**
+   * The file's content as a local staging file: created empty (truncate) or downloaded first. The row is
+   * read again under the lock: while this waited, the previous writer's release may have closed the
+   * staging file and its upload committed (journal row gone, new remote id), or the file was unlinked.
+   */
   private ensureLocal(n: NodeRow, truncate: boolean, path: string, claim?: 'writer'): Promise<LocalFile> {
     return this.inoLock.lock(n.ino, async () => {
-      const lf = await this.localContent(n, truncate, path);
+      const cur = this.d.store.get(n.ino);
+      if (!cur) throw new FsError('ENOENT', `${path}: removed while opening`);
+      const lf = await this.localContent(cur, truncate, path);
       if (claim) lf.writers++;
       return lf;
     });

@@ -9,7 +9,7 @@ import { FsError } from '../../../src/core/errors.js';
 import type { Logger, LogFn } from '../../../src/core/logger.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import { MAX_FILE_SIZE } from '../../../src/vfs/pan-vfs.js';
-import { ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, readHandle, writeNew, type Harness } from './harness.js';
+import { Deferred, ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, readHandle, writeNew, type Harness } from './harness.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -520,6 +520,42 @@ describe('uploadCommittedSync', () => {
     commitLikeQueue(ino, '999', REMOTE.subarray(0, 10));
     expect(h.reader.dropped).toContain(oldId);
     expect(h.store.get(ino)).toMatchObject({ remoteId: '999', size: 10, dirty: false });
+  });
+});
+
+describe('an open for writing that waited for the per-file lock', () => {
+  // regression (found in review): localContent used the node row read by lookup BEFORE waiting for the
+  // per-file lock. The previous writer's release holds that lock while it closes the staging file; if the
+  // upload committed meanwhile (journal row gone, remote id set) the waiting open saw neither staging nor
+  // a remote id and started an EMPTY staging file: `echo a > f; echo b >> f` uploaded zeros + "b".
+  it('uses the row as it is after the wait: an upload that committed meanwhile is downloaded, not lost', async () => {
+    h = seed();
+    const data = ramp(100, 3);
+    const closeGate = new Deferred();
+    const create = h.staging.create.bind(h.staging);
+    h.staging.create = async (ino: number) => {
+      const st = await create(ino);
+      const close = st.close.bind(st);
+      st.close = async () => { await closeGate.promise; return close(); };
+      return st;
+    };
+    const fh = await h.vfs.create('/log.txt', 0o644);
+    await h.vfs.write('/log.txt', fh, data, data.length, 0);
+    const released = h.vfs.release('/log.txt', fh); // journals, then closes the staging file under the lock
+    for (let i = 0; i < 200 && !h.uploads.last(); i++) await new Promise((r) => setTimeout(r, 5));
+    const { ino } = h.uploads.last()!;
+    const second = h.vfs.open('/log.txt', flags.WRONLY); // looks the node up, then waits for the lock
+    await new Promise((r) => setTimeout(r, 30));
+    commitLikeQueue(ino, '4242', data); // the upload commits while the open waits
+    h.pan.nodes.set('4242', { id: '4242', parentId: ROOT_ID, name: 'log.txt', isDir: false, data, status: 0, trashed: false, createdAt: 0 });
+    closeGate.resolve();
+    await released;
+    const fh2 = await second;
+    await h.vfs.write('/log.txt', fh2, Buffer.from('more'), 4, 100); // append
+    await h.vfs.release('/log.txt', fh2);
+    const expected = Buffer.concat([data, Buffer.from('more')]);
+    expect(h.uploads.last()).toMatchObject({ ino, size: 104, md5: md5(expected) });
+    expect(await readAll(h.vfs, '/log.txt')).toEqual(expected);
   });
 });
 
