@@ -415,9 +415,17 @@ export class PanVfs implements Vfs {
 
   /** Trash the remote file (if any), cancel its pending upload, forget it; open handles keep reading. */
   private async removeFile(n: NodeRow, path: string): Promise<void> {
-    if (n.remoteId !== null) {
-      await this.guard(`unlink ${path}`, () => this.d.pan.trash([n.remoteId!]));
-      this.d.reader.dropFile(n.remoteId);
+    // Trash every remote id the node has had. An upload of new content that commits while a trash call
+    // is in flight gives the node a new id; left alone it would come back with the next listing.
+    for (let trashed: string | null = null; ;) {
+      const cur = this.d.store.get(n.ino);
+      if (!cur) return; // removed meanwhile (a concurrent unlink or listing)
+      n = cur;
+      if (n.remoteId === null || n.remoteId === trashed) break;
+      const id = n.remoteId;
+      await this.guard(`unlink ${path}`, () => this.d.pan.trash([id]));
+      this.d.reader.dropFile(id);
+      trashed = id;
     }
     const staged = this.local.get(n.ino) ? undefined : this.d.uploads.pendingStagingPath(n.ino);
     this.d.store.delete(n.ino); // cascades the journal row: a pending upload is cancelled

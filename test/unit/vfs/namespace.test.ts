@@ -127,6 +127,30 @@ describe('unlink', () => {
     await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
   });
 
+  // regression (found in review): unlink trashed the remote id it had looked up; an upload of new content
+  // that committed while that trash call was in flight left its new remote file behind, and the next
+  // listing brought the deleted file back
+  it('of a rewritten file whose upload commits while the trash call is in flight trashes the new copy too', async () => {
+    h = seed();
+    const data = Buffer.from('rewritten');
+    const fh = await h.vfs.open('/a/x.txt', flags.RDWR);
+    await h.vfs.write('/a/x.txt', fh, data, data.length, 0);
+    await h.vfs.release('/a/x.txt', fh);
+    const { ino } = h.uploads.last()!;
+    const gate = new Deferred();
+    h.pan.gates.set('trash', gate.promise);
+    const unlinked = h.vfs.unlink('/a/x.txt');
+    await new Promise((r) => setTimeout(r, 20));
+    const fresh = h.pan.addFile(ids.a, 'x.txt.new', data); // what the upload created (the server renamed nothing yet)
+    commitLikeQueue(ino, fresh, data);
+    gate.resolve();
+    h.pan.gates.delete('trash');
+    await unlinked;
+    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }, { method: 'trash', args: [[fresh]] }]);
+    expect(h.store.get(ino)).toBeUndefined();
+    await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
+  });
+
   it('of a pending local file makes no remote call, cancels the journal row and deletes the staging file', async () => {
     h = seed();
     await writeNew(h.vfs, '/a/local.bin', ramp(500));
