@@ -394,10 +394,13 @@ export class UploadQueue {
       return;
     }
     this.log.info({ op: 'upload', ino: it.ino, name: was.name, size: result.size, fileId: result.fileId, instant }, 'uploaded');
-    this.finish(it);
     if (now && now !== 'parent-pending' && (now.parentId !== was.parentId || now.name !== was.name)) {
+      // still this item's run: content enqueued during the fixup waits for it (one run per ino; the
+      // run's claims are released by ino when it ends)
       await this.fixup(result.fileId, it.ino, was);
     }
+    if (j.get(it.ino)) it.dueAt = 0; // new content arrived during the fixup: it uploads next
+    else this.finish(it);
   }
 
   /** The node was renamed/moved while its upload ran: make the remote file match the current name. */

@@ -150,6 +150,33 @@ describe('UploadQueue', () => {
     expect(remote).toMatchObject({ name: 'after', parentId: '9' });
   });
 
+  // regression (found in review): the item was finished before the fixup's rename ran, so content enqueued
+  // during the fixup started a second run for the same ino at once (and the first run's end released the
+  // second run's name claim)
+  it('content enqueued while the fixup renames the uploaded file waits for it, then uploads', async () => {
+    makeQueue();
+    const d1 = ramp(2000, 5);
+    const d2 = ramp(2100, 6);
+    const f = await addFile('before', d1);
+    let release!: () => void;
+    const renameGate = new Promise<void>((r) => { release = r; });
+    pan.onCall = async (m) => {
+      if (m === 'uploadComplete' && target.nodes.get(f.ino)!.name === 'before') target.nodes.get(f.ino)!.name = 'after';
+      if (m === 'rename') await renameGate;
+    };
+    enqueue(f, d1);
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1)); // the fixup is in flight
+    await writeFile(f.path, d2);
+    enqueue(f, d2);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(pan.count('uploadCreate')).toBe(1); // no second run while the first one's fixup runs
+    release();
+    await queue.waitFor(f.ino);
+    expect(target.commits.map((c) => c.md5)).toEqual([md5hex(d1), md5hex(d2)]);
+    expect(pan.count('uploadCreate')).toBe(2);
+    expect(journal.get(f.ino)).toBeUndefined();
+  });
+
   it('unlink while pending cancels the upload', async () => {
     makeQueue({ concurrency: 1 });
     const big = ramp(20_000, 6);
