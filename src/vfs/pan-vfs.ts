@@ -422,7 +422,7 @@ export class PanVfs implements Vfs {
       if (!cur) return; // removed meanwhile (a concurrent unlink or listing)
       n = cur;
       if (n.remoteId === null || n.remoteId === trashed) break;
-      const id = n.remoteId;
+      const id: string = n.remoteId;
       await this.guard(`unlink ${path}`, () => this.d.pan.trash([id]));
       this.d.reader.dropFile(id);
       trashed = id;
