@@ -72,7 +72,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
         const parent = n.parentIno === null ? undefined : store.get(n.parentIno);
         if (!parent?.remoteId) return 'parent-pending';
         // after the commit the journal row is gone, but the queue still resolves the name (rename fixup)
-        return { parentId: parent.remoteId, name: n.name, stagingPath: journal.get(ino)?.stagingPath ?? '' };
+        return { parentId: parent.remoteId, name: n.name, stagingPath: journal.get(ino)?.stagingPath ?? '', remoteId: n.remoteId };
       },
       commit: (ino, _generation, r) => {
         if (!store.get(ino)) return false;

@@ -6,7 +6,9 @@
 // null = unlinked → cancelled; 'parent-pending' → retry later) → uploadFile → in ONE transaction:
 // target.commit(ino, generation) and the journal row's removal, both only if the generation is unchanged
 // → right after (same synchronous stretch) resolve() again: if the node was renamed or moved while the
-// upload ran, rename/move the new remote file to match. When the generation changed (written again),
+// upload ran, rename/move the new remote file to match — after trashing the copy it replaces, which the
+// vfs renamed along with the node (so the server's overwrite-by-name did not reach it, and it would hold
+// the new name with the old content). When the generation changed (written again),
 // or the node vanished, the uploaded copy is trashed and, if the row still exists, it uploads again.
 //
 // Invariants:
@@ -30,8 +32,12 @@ import { FileSliceSource } from './md5.js';
 import { UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
-  /** current remote parent id and name of the node, or null when it was unlinked (then the upload is cancelled) or its parent is not uploaded yet (then retry later) */
-  resolve(ino: number): { parentId: string; name: string; stagingPath: string } | null | 'parent-pending';
+  /**
+   * current remote parent id and name of the node (and its current remote id, null if never uploaded),
+   * or null when it was unlinked (then the upload is cancelled) or its parent is not uploaded yet (then
+   * retry later)
+   */
+  resolve(ino: number): { parentId: string; name: string; stagingPath: string; remoteId: string | null } | null | 'parent-pending';
   /** commit: one transaction sets remote id, md5, size, clears dirty — only if the journal generation is unchanged; returns false if it changed (the file was written again meanwhile → upload again) */
   commit(ino: number, generation: number, result: { fileId: string; md5: string; size: number }): boolean;
 }
@@ -373,6 +379,7 @@ export class UploadQueue {
   private async afterUpload(it: Item, generation: number, was: { parentId: string; name: string },
     result: { fileId: string; md5: string; size: number }, instant: boolean): Promise<void> {
     const j = this.o.journal;
+    const before = this.o.target.resolve(it.ino); // the remote id this commit replaces (same synchronous stretch)
     const outcome = j.transaction((): 'committed' | 'stale' | 'refused' => {
       if (j.get(it.ino)?.generation !== generation) return 'stale';
       if (!this.o.target.commit(it.ino, generation, result)) return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
@@ -395,6 +402,10 @@ export class UploadQueue {
     }
     this.log.info({ op: 'upload', ino: it.ino, name: was.name, size: result.size, fileId: result.fileId, instant }, 'uploaded');
     if (now && now !== 'parent-pending' && (now.parentId !== was.parentId || now.name !== was.name)) {
+      // The node was renamed or moved during the upload, and its previous remote copy with it: that copy
+      // now holds the new name with the old content. Trash it, then give the new copy the name.
+      const replaced = before && before !== 'parent-pending' ? before.remoteId : null;
+      if (replaced !== null && replaced !== result.fileId) await this.trashQuietly(replaced);
       // still this item's run: content enqueued during the fixup waits for it (one run per ino; the
       // run's claims are released by ino when it ends)
       await this.fixup(result.fileId, it.ino, was);

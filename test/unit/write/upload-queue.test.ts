@@ -9,7 +9,7 @@ import { UploadQueue, type UploadQueueOptions, type UploadTarget } from '../../.
 import { FakeClock } from './fake-clock.js';
 import { FakePan, md5hex, ramp } from './fake-pan.js';
 
-interface Node { parentId: string; name: string; stagingPath: string; gone?: boolean; parentPending?: boolean }
+interface Node { parentId: string; name: string; stagingPath: string; remoteId?: string | null; gone?: boolean; parentPending?: boolean }
 
 /** What the vfs implements: resolve at upload time, commit only for an unchanged generation. */
 class FakeTarget implements UploadTarget {
@@ -20,11 +20,12 @@ class FakeTarget implements UploadTarget {
     const n = this.nodes.get(ino);
     if (!n || n.gone) return null;
     if (n.parentPending) return 'parent-pending' as const;
-    return { parentId: n.parentId, name: n.name, stagingPath: n.stagingPath };
+    return { parentId: n.parentId, name: n.name, stagingPath: n.stagingPath, remoteId: n.remoteId ?? null };
   }
   commit(ino: number, generation: number, r: { fileId: string; md5: string; size: number }): boolean {
     if (this.journal.get(ino)?.generation !== generation) return false;
     this.commits.push({ ino, generation, ...r });
+    this.nodes.get(ino)!.remoteId = r.fileId;
     return true;
   }
 }
@@ -175,6 +176,30 @@ describe('UploadQueue', () => {
     expect(target.commits.map((c) => c.md5)).toEqual([md5hex(d1), md5hex(d2)]);
     expect(pan.count('uploadCreate')).toBe(2);
     expect(journal.get(f.ino)).toBeUndefined();
+  });
+
+  // regression (found in review): a file rewritten and then renamed while its new content uploaded kept
+  // the OLD content under the new name (the vfs renamed the old remote copy with the node; the fixup
+  // rename of the new copy then clashed with it) and the new content reappeared under the old name
+  it('a rewritten file renamed during its upload: the old copy (renamed with the node) is trashed, the new one takes the name', async () => {
+    makeQueue();
+    const data = ramp(2000, 8);
+    const f = await addFile('x', data);
+    const old = pan.addFile('7', 'x', Buffer.from('old content'));
+    target.nodes.get(f.ino)!.remoteId = old.id;
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete' && target.nodes.get(f.ino)!.name === 'x') {
+        target.nodes.get(f.ino)!.name = 'y'; // mv x y during the upload: the vfs renames the old copy too
+        old.name = 'y';
+      }
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+    const fresh = target.commits[0]!.fileId;
+    expect(old.trashed).toBe(true);
+    expect(pan.live('7').map((x) => [x.id, x.name])).toEqual([[fresh, 'y']]);
+    expect(pan.files.get(fresh)!.md5).toBe(md5hex(data));
   });
 
   it('unlink while pending cancels the upload', async () => {
