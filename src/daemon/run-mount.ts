@@ -95,6 +95,8 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
       abandon: (ino, why) => queue.abandon(ino, why),
       waitFor: (ino) => queue.waitFor(ino),
       pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
+      cancel: (ino) => queue.cancel(ino),
+      nameFree: (parentId, name) => queue.nameFree(parentId, name),
     },
     clock, logger: log.child({ module: 'vfs' }),
   }, { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs });

@@ -429,6 +429,7 @@ export class PanVfs implements Vfs {
     }
     const staged = this.local.get(n.ino) ? undefined : this.d.uploads.pendingStagingPath(n.ino);
     this.d.store.delete(n.ino); // cascades the journal row: a pending upload is cancelled
+    this.d.uploads.cancel(n.ino); // and a running one stopped (what it still uploads is trashed as stale)
     await this.local.markUnlinked(n.ino);
     if (staged) await this.inoLock.lock(n.ino, () => this.local.removeStaging(staged));
   }
@@ -446,8 +447,14 @@ export class PanVfs implements Vfs {
     if (dst && dst.ino === src.ino) return;
     this.assertNameFree(dstDir, name, dst, to);
     if (dst) await this.replaceTarget(src, dst, to);
-    if (src.remoteId !== null) await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(src, dstDir, name));
-    this.d.store.rename(src.ino, dstDir.ino, name, this.d.clock.now());
+    // An upload still running for the destination name (of the file just replaced, or unlinked a moment
+    // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
+    if (dstDir.remoteId !== null) await this.d.uploads.nameFree(dstDir.remoteId, name);
+    // read again after the awaits: an upload may have committed (new remote id) or the file gone
+    const cur = this.d.store.get(src.ino);
+    if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
+    if (cur.remoteId !== null) await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(cur, dstDir, name));
+    this.d.store.rename(cur.ino, dstDir.ino, name, this.d.clock.now());
   }
 
   private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<void> {

@@ -55,6 +55,10 @@ export interface UploadPort {
   waitFor(ino: number): Promise<void>;
   /** staging path of a journaled (pending) upload, if any */
   pendingStagingPath(ino: number): string | undefined;
+  /** the node is gone: stop its running upload where that is safe (a copy it still makes is trashed) */
+  cancel(ino: number): void;
+  /** resolves once no running upload holds the remote name parentId/name (before renaming into it) */
+  nameFree(parentId: string, name: string): Promise<void>;
 }
 
 export interface AccountPort {

@@ -53,7 +53,15 @@ export interface UploadRequest {
   /** lower-case hex MD5 of the whole content */
   md5: string;
   sliceConcurrency?: number;
+  /**
+   * Aborts the upload only while no remote file can come of it: before create, during the slices, before
+   * the first upload_complete. Once the server was asked to merge, the upload is followed to its end, so
+   * the caller learns the file id of a copy nobody wants any more and can trash it (an abandoned merge
+   * would leave an unknown file — or, with duplicate 2, overwrite whatever took the name meanwhile).
+   */
   signal?: AbortSignal;
+  /** Aborts at once, even while polling upload_complete (shutdown: the caller keeps the journal row). */
+  stopSignal?: AbortSignal;
   /** cumulative bytes whose slice (or single upload) the server accepted */
   onProgress?(sentBytes: number): void;
   logger: Logger;
@@ -198,8 +206,9 @@ async function sendOneSlice(api: PanApi, req: UploadRequest, signal: AbortSignal
 async function pollComplete(api: PanApi, req: UploadRequest, preuploadId: string): Promise<FileId> {
   const deadline = req.clock.now() + (req.completeTimeoutMs ?? COMPLETE_TIMEOUT_MS);
   let polls = 0;
+  req.signal?.throwIfAborted(); // the last point at which no merge was asked for (see UploadRequest.signal)
   for (;;) {
-    req.signal?.throwIfAborted();
+    req.stopSignal?.throwIfAborted();
     polls++;
     try {
       const r = await api.uploadComplete(preuploadId);
@@ -211,6 +220,6 @@ async function pollComplete(api: PanApi, req: UploadRequest, preuploadId: string
     if (req.clock.now() + COMPLETE_POLL_INTERVAL_MS > deadline) {
       throw new FsError('ETIMEDOUT', `${req.name}: upload_complete did not finish after ${polls} polls`);
     }
-    await req.clock.sleep(COMPLETE_POLL_INTERVAL_MS, req.signal);
+    await req.clock.sleep(COMPLETE_POLL_INTERVAL_MS, req.stopSignal);
   }
 }

@@ -94,7 +94,7 @@ export interface UploadQueueOptions {
 }
 
 class QueueAbort extends Error {
-  constructor(readonly why: 'superseded' | 'closed') { super(`upload ${why}`); }
+  constructor(readonly why: 'superseded' | 'closed' | 'cancelled') { super(`upload ${why}`); }
 }
 
 interface Waiter { resolve(): void; reject(e: unknown): void }
@@ -122,6 +122,8 @@ export class UploadQueue {
   private readonly claimWaiters = new Set<number>();
   private timer: { cancel(): void } | null = null;
   private closed = false;
+  /** aborted by close(): stops runs even while they poll upload_complete (their rows stay journaled) */
+  private readonly stopping = new AbortController();
   private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly o: UploadQueueOptions) {
@@ -170,6 +172,28 @@ export class UploadQueue {
     item.run?.ac.abort(new QueueAbort('superseded'));
     this.items.delete(ino);
     this.settle(item, why);
+  }
+
+  /**
+   * ino's node is gone (unlinked, or replaced by a rename): stop its running upload, if any, where that
+   * is safe. A copy it still creates (the merge was already asked for) is trashed as stale when it lands.
+   */
+  cancel(ino: number): void {
+    this.items.get(ino)?.run?.ac.abort(new QueueAbort('cancelled'));
+  }
+
+  /**
+   * Resolves once no running upload holds the remote name parentId/name. A rename into that name must
+   * wait: an upload still running for it (of a file since removed) would land there, and with duplicate 2
+   * the server would send whatever took the name meanwhile to the trash.
+   */
+  async nameFree(parentId: string, name: string): Promise<void> {
+    for (;;) {
+      const holder = this.claims.get(`${parentId}/${name}`);
+      const run = holder === undefined ? undefined : this.items.get(holder)?.run;
+      if (!run) return;
+      await run.done;
+    }
   }
 
   /** Resolves when ino's content is uploaded (or it was unlinked); rejects with the error of a failed attempt. */
@@ -254,6 +278,7 @@ export class UploadQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopping.abort(new QueueAbort('closed'));
     this.timer?.cancel();
     this.timer = null;
     const runs: Promise<void>[] = [];
@@ -338,7 +363,7 @@ export class UploadQueue {
     const row = this.o.journal.get(it.ino);
     if (!row) return this.finish(it); // node deleted (cascade): nothing to upload
     const t = this.o.target.resolve(it.ino);
-    if (t === null) return this.cancel(it, row);
+    if (t === null) return this.dropGone(it, row);
     if (t === 'parent-pending') return this.fail(it, row, new FsError('EAGAIN', 'parent folder is not uploaded yet'));
     // One upload per remote name at a time: with duplicate=2 the one that completes last wins, so an
     // older upload still running for this name (e.g. the file was renamed or removed and a new one took
@@ -360,15 +385,16 @@ export class UploadQueue {
       const md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.ac.signal);
       const res = await uploadFile(this.o.api, {
         parentId: t.parentId, name: t.name, source: src, size: src.size, md5,
-        sliceConcurrency: this.o.sliceConcurrency, signal: run.ac.signal, logger: this.log, clock: this.clock,
+        sliceConcurrency: this.o.sliceConcurrency, signal: run.ac.signal, stopSignal: this.stopping.signal, logger: this.log, clock: this.clock,
         duplicate: this.o.duplicate ?? 2, singleMaxBytes: this.o.singleMaxBytes, domains: this.domains,
         onProgress: (n) => { run.sentBytes = n; },
       });
       await this.afterUpload(it, row.generation, t, { fileId: res.fileId, md5, size: src.size }, res.instant);
     } catch (e) {
-      if (run.ac.signal.aborted && run.ac.signal.reason instanceof QueueAbort) {
-        this.log.debug({ op: 'upload', ino: it.ino, name: t.name, why: run.ac.signal.reason.why }, 'upload aborted');
-        return; // superseded: due again (unless held); closed: nothing to do
+      const abort = e instanceof QueueAbort ? e : run.ac.signal.aborted && run.ac.signal.reason instanceof QueueAbort ? run.ac.signal.reason : null;
+      if (abort) {
+        this.log.debug({ op: 'upload', ino: it.ino, name: t.name, why: abort.why }, 'upload aborted');
+        return; // superseded: due again (unless held); cancelled: finished as gone when next due; closed: nothing to do
       }
       this.fail(it, row, e);
     } finally {
@@ -437,7 +463,7 @@ export class UploadQueue {
     }
   }
 
-  private cancel(it: Item, row: JournalEntry): void {
+  private dropGone(it: Item, row: JournalEntry): void {
     if (this.o.journal.remove(it.ino, row.generation) || !this.o.journal.get(it.ino)) {
       this.log.info({ op: 'upload', ino: it.ino }, 'node unlinked; upload cancelled');
       this.finish(it);

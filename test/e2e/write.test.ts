@@ -176,6 +176,32 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     }
   });
 
+  // regression (found in review): the replaced file's upload kept running, landed on the name after the
+  // rename, and with duplicate 2 the server sent the moved-in file to the trash (then the stale copy too)
+  it('mv onto a file whose upload is still running: the moved file keeps the name and its content', async () => {
+    const small = Buffer.from('the file moved over a.bin\n');
+    await writeFile(join(src, 'over-b.txt'), small);
+    await sh(`mkdir ${d.mountpoint}/over && cp ${join(src, 'over-b.txt')} ${d.mountpoint}/over/b.txt`);
+    await arrived(emu, '/over/b.txt', md5(small));
+    emu.setFaults([{ match: '/upload/v2/file/slice', kind: 'delay', ms: 1500 }]);
+    try {
+      const a = ramp(3 * SLICE, 51);
+      await writeFile(join(src, 'over-a.bin'), a);
+      const slices = () => emu.counters().requests['upload_slice'] ?? 0;
+      const before = slices();
+      await sh(`cp ${join(src, 'over-a.bin')} ${d.mountpoint}/over/a.bin`);
+      await until('the upload of a.bin to send slices', () => slices() > before, 20_000);
+      await sh(`mv ${d.mountpoint}/over/b.txt ${d.mountpoint}/over/a.bin`);
+      await new Promise((r) => setTimeout(r, 4000)); // a.bin's upload, had it gone on, would have landed
+      const t = live(emu);
+      expect(t.get('/over/a.bin')?.md5).toBe(md5(small));
+      expect(t.has('/over/b.txt')).toBe(false);
+      expect((await sh(`cat ${d.mountpoint}/over/a.bin`)).stdout).toBe(small.toString());
+    } finally {
+      emu.setFaults([]);
+    }
+  });
+
   it('injected 500s, resets and 429 storms during slices and completion end in one correct file', async () => {
     emu.setFaults([
       { match: '/upload/v2/file/slice', kind: 'http500', probability: 0.3 },

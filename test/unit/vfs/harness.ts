@@ -210,6 +210,12 @@ export class FakeUploads implements UploadPort {
   abandon(ino: number): void { this.abandoned.push(ino); this.journal.drop(ino); }
   waitFor(ino: number): Promise<void> { this.waited.push(ino); return this.waitResult(); }
   pendingStagingPath(ino: number): string | undefined { return this.journal.get(ino)?.stagingPath; }
+  readonly cancelled: number[] = [];
+  cancel(ino: number): void { this.cancelled.push(ino); }
+  /** names asked for by nameFree (parentId/name); `nameGate` holds the answer */
+  readonly namesAwaited: string[] = [];
+  nameGate: Promise<void> = Promise.resolve();
+  nameFree(parentId: string, name: string): Promise<void> { this.namesAwaited.push(`${parentId}/${name}`); return this.nameGate; }
   last(): Enqueued | undefined { return this.enqueued.at(-1); }
 }
 

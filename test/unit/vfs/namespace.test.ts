@@ -226,6 +226,24 @@ describe('unlink', () => {
 });
 
 describe('rename', () => {
+  // regression (found in review): `mv b a` while a's upload still ran - that upload landed on the name
+  // after b was renamed into it, and with duplicate 2 the server sent b to the trash
+  it('over a file: stops the replaced file\'s upload and waits until no upload holds the name before renaming into it', async () => {
+    h = seed();
+    const aIno = (await h.vfs.getattr('/a/x.txt')).ino;
+    const gate = new Deferred();
+    h.uploads.nameGate = gate.promise;
+    const renamed = h.vfs.rename('/a/y.txt', '/a/x.txt');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.uploads.cancelled).toEqual([aIno]);
+    expect(h.uploads.namesAwaited).toEqual([`${ids.a}/x.txt`]);
+    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
+    gate.resolve();
+    await renamed;
+    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }, { method: 'rename', args: [ids.ay, 'x.txt'] }]);
+    expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
+  });
+
   it('within a directory: one remote rename', async () => {
     h = seed();
     const ino = (await h.vfs.getattr('/a/x.txt')).ino;

@@ -202,6 +202,44 @@ describe('UploadQueue', () => {
     expect(pan.files.get(fresh)!.md5).toBe(md5hex(data));
   });
 
+  it('cancel() of a removed node stops its upload during the slices: nothing is merged, waiters resolve', async () => {
+    makeQueue();
+    const data = ramp(5000, 9);
+    const f = await addFile('gone', data);
+    pan.onCall = (m) => {
+      if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) {
+        db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); // the vfs's unlink (cascades the journal row)
+        target.nodes.get(f.ino)!.gone = true;
+        queue.cancel(f.ino);
+      }
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    expect(pan.count('uploadComplete')).toBe(0);
+    expect(pan.live('7')).toEqual([]);
+    expect(target.commits).toEqual([]);
+  });
+
+  it('nameFree() waits for a running upload of that name, and its stale copy is trashed before', async () => {
+    makeQueue();
+    const data = ramp(3000, 10);
+    const f = await addFile('a', data);
+    let liveWhenFree: string[] | null = null;
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete' && pan.count('uploadComplete') === 1) { // the merge is asked for: too late to abort
+        db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino);
+        target.nodes.get(f.ino)!.gone = true;
+        queue.cancel(f.ino);
+        void queue.nameFree('7', 'a').then(() => { liveWhenFree = pan.live('7').map((x) => x.name); });
+      }
+    };
+    enqueue(f, data);
+    await vi.waitFor(() => expect(liveWhenFree).not.toBeNull());
+    expect(liveWhenFree).toEqual([]);
+    expect(pan.count('trash')).toBe(1);
+    await queue.nameFree('7', 'a'); // nothing holds it now
+  });
+
   it('unlink while pending cancels the upload', async () => {
     makeQueue({ concurrency: 1 });
     const big = ramp(20_000, 6);
