@@ -25,7 +25,11 @@ interface Session {
   sliceSize: number; state: 'open' | 'done' | 'failed'; fileId?: string;
 }
 
-interface Merge { polls: number; result?: { ok: boolean; tmp?: string } }
+/**
+ * A merge asked for by upload_complete. It runs and settles on its own, like the real server's (the file
+ * appears whether or not the client polls again); `polls` counts the 20103 answers still owed.
+ */
+interface Merge { polls: number; outcome?: { value: unknown } | { error: unknown } }
 
 export interface Target { parentId: bigint; name: string; etag: string; size: number; duplicate: Duplicate }
 
@@ -147,9 +151,9 @@ export class Uploads {
     const s = this.s();
     const x = this.load(b.str('preuploadID'));
     if (!x) throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成');
-    if (x.state === 'done') return { completed: true, fileID: BigInt(x.fileId!) };
-    if (x.state === 'failed') throw new ApiError(CODE.generic, MSG.uploadFailed);
     let m = this.merges.get(x.id);
+    if (!m && x.state === 'done') return { completed: true, fileID: BigInt(x.fileId!) };
+    if (!m && x.state === 'failed') throw new ApiError(CODE.generic, MSG.uploadFailed);
     if (!m) {
       for (let i = 1; i <= this.sliceCount(x); i++) {
         if (!fs.existsSync(this.markerPath(x, i))) throw new ApiError(CODE.generic, `分片${i}未上传`); // choice
@@ -159,13 +163,19 @@ export class Uploads {
       void this.merge(x, m);
     }
     if (m.polls < s.config.completePolls) { m.polls++; throw new ApiError(CODE.verifying, MSG.verifying); }
-    if (!m.result) return { completed: false, fileID: 0 };
-    return this.finish(x, m.result);
+    if (!m.outcome) return { completed: false, fileID: 0 };
+    this.merges.delete(x.id);
+    if ('error' in m.outcome) throw m.outcome.error;
+    return m.outcome.value;
+  }
+
+  /** The merge is over: the file is created now (duplicate rules applied now), polled or not. */
+  private settle(x: Session, m: Merge, r: { ok: boolean; tmp?: string }): void {
+    try { m.outcome = { value: this.finish(x, r) }; } catch (e) { m.outcome = { error: e }; }
   }
 
   private finish(x: Session, r: { ok: boolean; tmp?: string }): unknown {
     const s = this.s();
-    this.merges.delete(x.id);
     if (!r.ok) { x.state = 'failed'; this.save(x); this.dropSlices(x); throw new ApiError(CODE.generic, MSG.uploadFailed); }
     s.store.putBlob(r.tmp!, x.etag, x.size, 'move');
     const fileId = s.model.createFile(BigInt(x.parentId), x.name, x.etag, x.size, x.duplicate); // clash re-checked here
@@ -189,20 +199,20 @@ export class Uploads {
         n += c.length;
       }
       const ok = n === x.size && hash.digest('hex') === x.etag;
-      if (!ok) { m.result = { ok: false }; return; }
+      if (!ok) { this.settle(x, m, { ok: false }); return; }
       const tmp = this.s().store.tmpFile('merge');
       fs.renameSync(data, tmp); // out of the session dir, which finish() removes
-      m.result = { ok, tmp };
+      this.settle(x, m, { ok, tmp });
     } catch (e) {
       if (x.size === 0 && (e as NodeJS.ErrnoException).code === 'ENOENT') {
         // an empty file has no slice and so no assembly file
         const tmp = this.s().store.tmpFile('merge');
         fs.writeFileSync(tmp, '');
-        m.result = { ok: crypto.createHash('md5').digest('hex') === x.etag, tmp };
+        this.settle(x, m, { ok: crypto.createHash('md5').digest('hex') === x.etag, tmp });
         return;
       }
       this.s().logger.error({ op: 'upload_merge', err: String(e) }, 'merge failed');
-      m.result = { ok: false };
+      this.settle(x, m, { ok: false });
     }
   }
 

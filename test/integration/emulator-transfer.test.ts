@@ -33,6 +33,25 @@ describe('upload v2', () => {
     expect([e.size, e.md5]).toEqual([2500, md5(data)]);
     expect(emu.counters().sliceBytesReceived).toBeGreaterThanOrEqual(2500);
   });
+  // like the real server: once upload_complete was asked, the merge finishes whether or not the client polls
+  // again (an emulator that created the file only on a later poll hid an abandoned merge's orphan file)
+  test('the merge settles without further polls: one upload_complete (20103), and the file appears', async () => {
+    const data = ramp(2100, 11);
+    const cr = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'unpolled.bin', etag: md5(data), size: 2100 });
+    for (let i = 0; i < 3; i++) expect((await c.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
+    expect((await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);
+    let e;
+    for (let i = 0; i < 100 && !e; i++) {
+      e = emu.tree().find((t) => t.name === 'unpolled.bin');
+      if (!e) await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(e).toMatchObject({ size: 2100, md5: md5(data), trashed: false });
+    // the owed 20103 answers still come, then the same file id
+    expect((await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);
+    const done = await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID });
+    expect(done.data).toMatchObject({ completed: true });
+    expect(String(done.data.fileID)).toBe(e!.id);
+  });
   test('bad sliceMD5 and wrong slice size are refused', async () => {
     const data = ramp(1500, 2);
     const cr = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'bad.bin', etag: md5(data), size: 1500 });
