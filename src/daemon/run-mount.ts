@@ -96,7 +96,7 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
       waitFor: (ino) => queue.waitFor(ino),
       pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
       cancel: (ino) => queue.cancel(ino),
-      nameFree: (parentId, name) => queue.nameFree(parentId, name),
+      nameFree: (parentId, name, opts) => queue.nameFree(parentId, name, opts),
     },
     clock, logger: log.child({ module: 'vfs' }),
   }, { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs });

@@ -443,13 +443,20 @@ export class PanVfs implements Vfs {
     assertValidName(name);
     const dstDir = await this.tree.lookupDir(parent);
     if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
-    const dst = await this.tree.child(dstDir, name);
-    if (dst && dst.ino === src.ino) return;
-    this.assertNameFree(dstDir, name, dst, to);
-    if (dst) await this.replaceTarget(src, dst, to);
-    // An upload still running for the destination name (of the file just replaced, or unlinked a moment
-    // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
-    if (dstDir.remoteId !== null) await this.d.uploads.nameFree(dstDir.remoteId, name);
+    for (let round = 1; ; round++) {
+      const dst = await this.tree.child(dstDir, name);
+      if (dst && dst.ino === src.ino) return;
+      this.assertNameFree(dstDir, name, dst, to);
+      if (dst) await this.replaceTarget(src, dst, to);
+      // An upload still running for the destination name (of the file just replaced, or unlinked a moment
+      // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
+      if (dstDir.remoteId !== null) await this.d.uploads.nameFree(dstDir.remoteId, name, { except: src.ino });
+      // the waits may have let another file take the name, or the destination folder go
+      if (!this.d.store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
+      const now = this.d.store.child(dstDir.ino, name);
+      if (!now || now.ino === src.ino) break;
+      if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
+    }
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
     const cur = this.d.store.get(src.ino);
     if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);

@@ -57,8 +57,11 @@ export interface UploadPort {
   pendingStagingPath(ino: number): string | undefined;
   /** the node is gone: stop its running upload where that is safe (a copy it still makes is trashed) */
   cancel(ino: number): void;
-  /** resolves once no running upload holds the remote name parentId/name (before renaming into it) */
-  nameFree(parentId: string, name: string): Promise<void>;
+  /**
+   * resolves once no running upload (other than `except`'s own) holds the remote name parentId/name
+   * (before renaming into it); rejects with EBUSY if that takes too long
+   */
+  nameFree(parentId: string, name: string, opts?: { except?: number }): Promise<void>;
 }
 
 export interface AccountPort {

@@ -99,6 +99,8 @@ class QueueAbort extends Error {
 
 interface Waiter { resolve(): void; reject(e: unknown): void }
 
+interface Run { ino: number; ac: AbortController; generation: number; startedAt: number; sentBytes: number; name: string; size: number; done: Promise<void> }
+
 interface Item {
   ino: number;
   dueAt: number;
@@ -106,8 +108,11 @@ interface Item {
   attempts: number;
   lastError: string | null;
   waiters: Waiter[];
-  run: { ac: AbortController; generation: number; startedAt: number; sentBytes: number; name: string; size: number; done: Promise<void> } | null;
+  run: Run | null;
 }
+
+/** nameFree gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
+export const NAME_WAIT_MS = 40_000;
 
 export class UploadQueue {
   private readonly items = new Map<number, Item>();
@@ -116,8 +121,12 @@ export class UploadQueue {
   private readonly concurrency: number;
   private readonly domains: UploadDomainCache;
   private running = 0;
-  /** `${parentId}/${name}` → ino of the upload that targets it (held until its run, fixup included, ends) */
-  private readonly claims = new Map<string, number>();
+  /**
+   * `${parentId}/${name}` → the run that targets it (held until that run, fixup included, ends). The run
+   * itself, not its ino: an abandoned item's run may still be finishing a merge, and a later run of the
+   * same ino must not release it.
+   */
+  private readonly claims = new Map<string, Run>();
   /** inos whose upload waits for a claim held by another run */
   private readonly claimWaiters = new Set<number>();
   private timer: { cancel(): void } | null = null;
@@ -187,12 +196,21 @@ export class UploadQueue {
    * wait: an upload still running for it (of a file since removed) would land there, and with duplicate 2
    * the server would send whatever took the name meanwhile to the trash.
    */
-  async nameFree(parentId: string, name: string): Promise<void> {
+  async nameFree(parentId: string, name: string, opts: { except?: number } = {}): Promise<void> {
+    const deadline = this.clock.now() + NAME_WAIT_MS;
     for (;;) {
-      const holder = this.claims.get(`${parentId}/${name}`);
-      const run = holder === undefined ? undefined : this.items.get(holder)?.run;
-      if (!run) return;
-      await run.done;
+      const run = this.claims.get(`${parentId}/${name}`);
+      // the file being renamed may itself be uploading to this name: that copy lands where it belongs
+      if (!run || run.ino === opts.except) return;
+      // A holder still live (renamed away meanwhile) restarts under its new name; one already merging,
+      // or a removed file's, is followed to its end. Aborting is safe either way (see uploadFile's signal).
+      run.ac.abort(new QueueAbort('superseded'));
+      const left = deadline - this.clock.now();
+      if (left <= 0) throw new FsError('EBUSY', `an upload to ${name} is still finishing; try again`);
+      let timer: { cancel(): void } | undefined;
+      const timedOut = new Promise<void>((r) => { timer = this.clock.setTimer(left, r); });
+      await Promise.race([run.done, timedOut]);
+      timer?.cancel();
     }
   }
 
@@ -326,7 +344,7 @@ export class UploadQueue {
   private start(it: Item): void {
     this.running++;
     const ac = new AbortController();
-    const run = { ac, generation: this.o.journal.get(it.ino)?.generation ?? 0, startedAt: this.clock.now(), sentBytes: 0, name: '', size: 0, done: Promise.resolve() };
+    const run: Run = { ino: it.ino, ac, generation: this.o.journal.get(it.ino)?.generation ?? 0, startedAt: this.clock.now(), sentBytes: 0, name: '', size: 0, done: Promise.resolve() };
     it.run = run;
     run.done = this.process(it, run).catch((e: unknown) => {
       // only a throwing UploadTarget/journal gets here (process handles upload errors): retry later
@@ -337,7 +355,7 @@ export class UploadQueue {
       this.running--;
       it.run = null;
       let released = false;
-      this.claims.forEach((owner, key) => { if (owner === it.ino) { this.claims.delete(key); released = true; } });
+      this.claims.forEach((owner, key) => { if (owner === run) { this.claims.delete(key); released = true; } });
       if (released) { // uploads waiting for a name this run held may go now
         for (const ino of this.claimWaiters) { const w = this.items.get(ino); if (w && !w.run) w.dueAt = 0; }
         this.claimWaiters.clear();
@@ -359,7 +377,7 @@ export class UploadQueue {
 
   // --- one attempt --------------------------------------------------------------------------------
 
-  private async process(it: Item, run: NonNullable<Item['run']>): Promise<void> {
+  private async process(it: Item, run: Run): Promise<void> {
     const row = this.o.journal.get(it.ino);
     if (!row) return this.finish(it); // node deleted (cascade): nothing to upload
     const t = this.o.target.resolve(it.ino);
@@ -370,12 +388,12 @@ export class UploadQueue {
     // its name) must finish — and be renamed or trashed — before this one starts.
     const claim = `${t.parentId}/${t.name}`;
     const holder = this.claims.get(claim);
-    if (holder !== undefined && holder !== it.ino) {
+    if (holder !== undefined && holder !== run) {
       it.dueAt = this.clock.now() + CLAIM_WAIT_MS; // made due at once when the holder's run ends
       this.claimWaiters.add(it.ino);
       return;
     }
-    this.claims.set(claim, it.ino);
+    this.claims.set(claim, run);
     run.name = t.name;
     let src: FileSliceSource | null = null;
     try {

@@ -244,6 +244,26 @@ describe('rename', () => {
     expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
   });
 
+  // found in review: a file created under the destination name while the rename waited for nameFree was
+  // silently dropped by the store's rename (no unlink: its release then failed with a FOREIGN KEY error)
+  it('a file created under the destination name while the rename waits is replaced like any target', async () => {
+    h = seed();
+    const gate = new Deferred();
+    h.uploads.nameGate = gate.promise;
+    const renamed = h.vfs.rename('/a/y.txt', '/a/z.txt');
+    await new Promise((r) => setTimeout(r, 20));
+    const fh = await h.vfs.create('/a/z.txt', 0o644); // an app creates the name meanwhile and keeps it open
+    await h.vfs.write('/a/z.txt', fh, Buffer.from('newcomer'), 8, 0);
+    const newcomer = (await h.vfs.getattr('/a/z.txt')).ino;
+    h.uploads.nameGate = Promise.resolve();
+    gate.resolve();
+    await renamed;
+    expect(await readAll(h.vfs, '/a/z.txt')).toEqual(Buffer.from('y-content'));
+    expect(h.uploads.cancelled).toContain(newcomer);
+    await h.vfs.release('/a/z.txt', fh); // the replaced file's handle: nothing to upload, no error
+    expect(h.uploads.enqueued.map((e) => e.ino)).not.toContain(newcomer);
+  });
+
   it('within a directory: one remote rename', async () => {
     h = seed();
     const ino = (await h.vfs.getattr('/a/x.txt')).ino;

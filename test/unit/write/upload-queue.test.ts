@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
 import { UploadJournal } from '../../../src/meta/upload-journal.js';
 import { PanError } from '../../../src/pan/errors.js';
-import { UploadQueue, type UploadQueueOptions, type UploadTarget } from '../../../src/write/upload-queue.js';
+import { NAME_WAIT_MS, UploadQueue, type UploadQueueOptions, type UploadTarget } from '../../../src/write/upload-queue.js';
 import { FakeClock } from './fake-clock.js';
 import { FakePan, md5hex, ramp } from './fake-pan.js';
 
@@ -221,6 +221,7 @@ describe('UploadQueue', () => {
   });
 
   it('nameFree() waits for a running upload of that name, and its stale copy is trashed before', async () => {
+    clock = new FakeClock('manual'); // nameFree's bound must not fire
     makeQueue();
     const data = ramp(3000, 10);
     const f = await addFile('a', data);
@@ -238,6 +239,40 @@ describe('UploadQueue', () => {
     expect(liveWhenFree).toEqual([]);
     expect(pan.count('trash')).toBe(1);
     await queue.nameFree('7', 'a'); // nothing holds it now
+  });
+
+  it('nameFree(): the renamed file\'s own upload does not block it; a live holder renamed away restarts under its new name; a stuck one gives EBUSY', async () => {
+    clock = new FakeClock('manual');
+    makeQueue();
+    const data = ramp(5000, 12);
+    const f = await addFile('a', data);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    pan.onCall = async (m) => { if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) await gate; };
+    enqueue(f, data);
+    try {
+      await vi.waitFor(() => expect(pan.count('uploadSlice')).toBeGreaterThanOrEqual(1));
+      await stuckThenRenamed();
+    } finally { release(); }
+    await clock.advance(1);
+    await queue.waitFor(f.ino);
+    expect(pan.live('7').map((x) => x.name)).toEqual(['b']);
+    expect(pan.count('uploadComplete')).toBe(1);
+
+    async function stuckThenRenamed(): Promise<void> {
+      await queue.nameFree('7', 'a', { except: f.ino }); // its own upload: at once
+      // stuck (the slice never answers, the abort cannot interrupt the fake): EBUSY after NAME_WAIT_MS
+      const stuck = queue.nameFree('7', 'a');
+      const outcome = stuck.then(() => 'free', (e: unknown) => e);
+      await new Promise((r) => setImmediate(r));
+      await clock.advance(NAME_WAIT_MS);
+      expect(await outcome).toMatchObject({ kind: 'EBUSY' });
+      // renamed away while uploading: nameFree aborts it, it restarts under the new name
+      target.nodes.get(f.ino)!.name = 'b';
+      const freed = queue.nameFree('7', 'a');
+      release();
+      await freed;
+    }
   });
 
   it('unlink while pending cancels the upload', async () => {
