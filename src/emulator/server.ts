@@ -122,6 +122,7 @@ export class EmulatorServer implements EmulatorHandle {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => { this.http.close(() => resolve()); this.http.closeAllConnections(); });
+    await this.s.uploads.drain();
     this.s.store.close();
     if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
   }

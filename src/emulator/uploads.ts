@@ -35,6 +35,8 @@ export interface Target { parentId: bigint; name: string; etag: string; size: nu
 
 export class Uploads {
   private readonly merges = new Map<string, Merge>();
+  /** merges in progress: close() waits for them, so none settles into a closed store */
+  private readonly running = new Set<Promise<void>>();
   /** `<preuploadID>:<sliceNo>` being written straight into an assembly file right now */
   private readonly receiving = new Set<string>();
   readonly dir: string;
@@ -146,6 +148,9 @@ export class Uploads {
     }
   }
 
+  /** Resolves once no merge is running (the server's close() waits for this before closing the store). */
+  async drain(): Promise<void> { await Promise.allSettled([...this.running]); }
+
   /** POST /upload/v2/file/upload_complete */
   complete(b: Body): unknown {
     const s = this.s();
@@ -160,7 +165,9 @@ export class Uploads {
       }
       m = { polls: 0 };
       this.merges.set(x.id, m);
-      void this.merge(x, m);
+      const running = this.merge(x, m);
+      this.running.add(running);
+      void running.finally(() => this.running.delete(running));
     }
     if (m.polls < s.config.completePolls) { m.polls++; throw new ApiError(CODE.verifying, MSG.verifying); }
     if (!m.outcome) return { completed: false, fileID: 0 };

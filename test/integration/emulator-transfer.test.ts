@@ -52,6 +52,23 @@ describe('upload v2', () => {
     expect(done.data).toMatchObject({ completed: true });
     expect(String(done.data.fileID)).toBe(e!.id);
   });
+  test('close() waits for a running merge: the file is there after a restart on the same data dir', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pan123fs-emu-merge-'));
+    try {
+      const e1 = await startEmulator({ dataDir, rateLimitScale: 0, sliceSize: 1000, completePolls: 5 });
+      const c1 = new WireClient(e1.baseUrl);
+      await c1.login();
+      const data = ramp(2100, 12);
+      const cr = await c1.post('/upload/v2/file/create', { parentFileID: 0, filename: 'closing.bin', etag: md5(data), size: 2100 });
+      for (let i = 0; i < 3; i++) expect((await c1.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
+      expect((await c1.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);
+      await e1.close(); // at once: the merge is still hashing
+      const e2 = await startEmulator({ dataDir, rateLimitScale: 0 });
+      try {
+        expect(e2.tree().find((t) => t.name === 'closing.bin')).toMatchObject({ size: 2100, md5: md5(data), trashed: false });
+      } finally { await e2.close(); }
+    } finally { fs.rmSync(dataDir, { recursive: true, force: true }); }
+  });
   test('bad sliceMD5 and wrong slice size are refused', async () => {
     const data = ramp(1500, 2);
     const cr = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'bad.bin', etag: md5(data), size: 1500 });
