@@ -274,7 +274,6 @@ async function benchRead() {
   }
 }
 
-/** A free TCP port on 127.0.0.1. */
 /**
  * The ceiling for any FUSE mount on this machine: bench/pipefs.c, a minimal single-threaded libfuse 2
  * filesystem whose read() is answered straight from a pipe that `curl` of the same download link fills
@@ -286,8 +285,9 @@ async function benchReadCeiling(url, curlS, readS) {
   const mnt = join(W.dir, 'mnt-ceiling');
   await mkdir(mnt, { recursive: true });
   const once = async () => {
-    const p = spawn('bash', ['-c', `set -o pipefail; curl -sf '${url}' | PIPEFS_SIZE=${CFG.readSize} '${C.pipefs}' '${mnt}' -f -s -o big_writes,max_background=64,congestion_threshold=48 3<&0`],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
+    // its own process group, so curl and pipefs both go if the unmount fails; paths and URL as arguments
+    const p = spawn('bash', ['-c', 'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o big_writes,max_background=64,congestion_threshold=48 3<&0',
+      'pipefs', url, String(CFG.readSize), C.pipefs, mnt], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     let stderr = '';
     p.stderr.on('data', (b) => { stderr += b; });
     const exited = new Promise((res) => p.on('exit', res));
@@ -298,13 +298,13 @@ async function benchReadCeiling(url, curlS, readS) {
         if (!up) await sleep(50);
       }
       if (!up) throw new Error(`pipefs did not mount: ${stderr.trim()}`);
-      if (process.getuid?.() === 0) await must('bash', ['-c', `echo 256 > /sys/class/bdi/$(mountpoint -d '${mnt}')/read_ahead_kb`]);
+      if (process.getuid?.() === 0) await must('bash', ['-c', 'echo 256 > "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"', 'ra', mnt]);
       const r = await must('dd', [`if=${join(mnt, 'big.bin')}`, 'of=/dev/null', 'bs=1M']);
       if (!r.stderr.includes(`${CFG.readSize} bytes`)) throw new Error(`pipefs: dd read a different size: ${r.stderr.trim()}`);
       return mbps(CFG.readSize, r.secs);
     } finally {
       await run('fusermount', ['-u', mnt]);
-      const t = setTimeout(() => p.kill('SIGKILL'), 5000);
+      const t = setTimeout(() => { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
       await exited;
       clearTimeout(t);
     }
@@ -315,6 +315,7 @@ async function benchReadCeiling(url, curlS, readS) {
   row('read ceiling: mount / minimal C FUSE client (median MB/s)', f2(readS.median / s.median), 'info (>= 1: as fast)', 'info');
 }
 
+/** A free TCP port on 127.0.0.1. */
 async function freePort() {
   const srv = createServer();
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
