@@ -458,9 +458,23 @@ export class PanVfs implements Vfs {
       if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
     }
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
-    const cur = this.d.store.get(src.ino);
+    let cur = this.d.store.get(src.ino);
     if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
-    if (cur.remoteId !== null) await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(cur, dstDir, name));
+    for (let moved: string | null = null; cur.remoteId !== null && cur.remoteId !== moved;) {
+      if (moved !== null) {
+        // An upload committed while the remote rename ran: it saw the old name (no fixup), so its new copy
+        // is still there, while the copy it replaces was just renamed into the new name. Trash that one
+        // and move the new copy.
+        const stale = moved;
+        await this.guard(`rename ${from} -> ${to}`, () => this.d.pan.trash([stale]));
+        this.d.reader.dropFile(stale);
+      }
+      const n: NodeRow = cur;
+      await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(n, dstDir, name));
+      moved = n.remoteId;
+      cur = this.d.store.get(src.ino);
+      if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
+    }
     this.d.store.rename(cur.ino, dstDir.ino, name, this.d.clock.now());
   }
 

@@ -264,6 +264,35 @@ describe('rename', () => {
     expect(h.uploads.enqueued.map((e) => e.ino)).not.toContain(newcomer);
   });
 
+  // found in review: an upload that committed while the remote rename ran saw the old name (no fixup), so
+  // the node ended up under the new name with its new copy still under the old one and the old copy, renamed,
+  // holding the new name
+  it('of a rewritten file whose upload commits during the remote rename: the new copy gets the name, the old one is trashed', async () => {
+    h = seed();
+    const data = Buffer.from('rewritten');
+    const fh = await h.vfs.open('/a/x.txt', flags.RDWR);
+    await h.vfs.write('/a/x.txt', fh, data, data.length, 0);
+    await h.vfs.release('/a/x.txt', fh);
+    const { ino } = h.uploads.last()!;
+    const gate = new Deferred();
+    h.pan.gates.set('rename', gate.promise);
+    const renamed = h.vfs.rename('/a/x.txt', '/a/w.txt');
+    await new Promise((r) => setTimeout(r, 20));
+    const fresh = h.pan.addFile(ids.a, 'x.txt', data); // the upload landed under the name it started with
+    commitLikeQueue(ino, fresh, data);
+    gate.resolve();
+    h.pan.gates.delete('rename');
+    await renamed;
+    expect(h.pan.mutations()).toEqual([
+      { method: 'rename', args: [ids.ax, 'w.txt'] },
+      { method: 'trash', args: [[ids.ax]] },
+      { method: 'rename', args: [fresh, 'w.txt'] },
+    ]);
+    expect(h.pan.at('/a/w.txt')?.id).toBe(fresh);
+    expect(h.pan.at('/a/x.txt')).toBeUndefined();
+    expect(h.store.get(ino)).toMatchObject({ name: 'w.txt', remoteId: fresh });
+  });
+
   it('within a directory: one remote rename', async () => {
     h = seed();
     const ino = (await h.vfs.getattr('/a/x.txt')).ino;
