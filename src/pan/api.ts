@@ -67,6 +67,8 @@ export interface PanApi {
   rename(id: FileId, newName: string): Promise<void>;
   move(ids: FileId[], toParentId: FileId): Promise<void>;
   trash(ids: FileId[]): Promise<void>;
+  /** Restore trashed items to their old place; returns the ids that could not be (`abnormalFileIDs`). */
+  recover(ids: FileId[]): Promise<FileId[]>;
   userInfo(): Promise<UserInfo>;
   /** download_info (query `fileId`) */
   downloadInfo(id: FileId): Promise<DownloadLink>;

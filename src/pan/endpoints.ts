@@ -43,6 +43,8 @@ export const ENDPOINTS = {
   move: ep('file/move', 'POST', '/api/v1/file/move', 'api', 3, false),
   // OAuth table: 5
   trash: ep('file/trash', 'POST', '/api/v1/file/trash', 'api', 5, true),
+  // not in any table: 2 (used only to undo a trash when a rename over a file fails)
+  recover: ep('file/recover', 'POST', '/api/v1/file/recover', 'api', 2, true),
   // §5.1 free: 10
   userInfo: ep('user/info', 'GET', '/api/v1/user/info', 'api', 10, true),
   // OAuth table: 5

@@ -216,6 +216,16 @@ export class HttpPanClient implements PanApi {
     }
   }
 
+  async recover(ids: FileId[]): Promise<FileId[]> {
+    const abnormal: FileId[] = [];
+    for (const part of chunks(ids, BATCH_LIMIT)) {
+      const data = await this.t.call(ENDPOINTS.recover, { json: { fileIDs: part.map(wireId) } });
+      const list = data === null || data === undefined ? [] : field(asObj(data, 'recover data'), 'abnormalFileIDs', 'abnormalFileIds');
+      if (Array.isArray(list)) for (const id of list) abnormal.push(toFileId(id as string | number));
+    }
+    return abnormal;
+  }
+
   // ---- account ----
 
   async userInfo(): Promise<UserInfo> {

@@ -43,7 +43,7 @@ export interface VfsOptions {
 
 export interface VfsDeps {
   store: NodeStore;
-  pan: Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash'> & DirectoryLister;
+  pan: Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash' | 'recover'> & DirectoryLister;
   account: AccountPort;
   reader: ReadPort;
   staging: StagingPort;
@@ -414,12 +414,13 @@ export class PanVfs implements Vfs {
   }
 
   /** Trash the remote file (if any), cancel its pending upload, forget it; open handles keep reading. */
-  private async removeFile(n: NodeRow, path: string): Promise<void> {
+  private async removeFile(n: NodeRow, path: string): Promise<string | null> {
     // Trash every remote id the node has had. An upload of new content that commits while a trash call
     // is in flight gives the node a new id; left alone it would come back with the next listing.
-    for (let trashed: string | null = null; ;) {
+    let trashed: string | null = null;
+    for (;;) {
       const cur = this.d.store.get(n.ino);
-      if (!cur) return; // removed meanwhile (a concurrent unlink or listing)
+      if (!cur) return trashed; // removed meanwhile (a concurrent unlink or listing)
       n = cur;
       if (n.remoteId === null || n.remoteId === trashed) break;
       const id: string = n.remoteId;
@@ -432,6 +433,7 @@ export class PanVfs implements Vfs {
     this.d.uploads.cancel(n.ino); // and a running one stopped (what it still uploads is trashed as stale)
     await this.local.markUnlinked(n.ino);
     if (staged) await this.inoLock.lock(n.ino, () => this.local.removeStaging(staged));
+    return trashed;
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -443,22 +445,48 @@ export class PanVfs implements Vfs {
     assertValidName(name);
     const dstDir = await this.tree.lookupDir(parent);
     if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
-    for (let round = 1; ; round++) {
-      const dst = await this.tree.child(dstDir, name);
-      if (dst && dst.ino === src.ino) return;
-      this.assertNameFree(dstDir, name, dst, to);
-      if (dst) await this.replaceTarget(src, dst, to);
-      // An upload still running for the destination name (of the file just replaced, or unlinked a moment
-      // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
-      if (dstDir.remoteId !== null) await this.d.uploads.nameFree(dstDir.remoteId, name, { except: src.ino });
-      // the waits may have let another file take the name, or the destination folder go
-      if (!this.d.store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
-      const now = this.d.store.child(dstDir.ino, name);
-      if (!now || now.ino === src.ino) break;
-      if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
+    let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
+    try {
+      for (let round = 1; ; round++) {
+        const dst = await this.tree.child(dstDir, name);
+        if (dst && dst.ino === src.ino) return;
+        this.assertNameFree(dstDir, name, dst, to);
+        if (dst) replaced = (await this.replaceTarget(src, dst, to)) ?? replaced;
+        // An upload still running for the destination name (of the file just replaced, or unlinked a moment
+        // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
+        if (dstDir.remoteId !== null) await this.d.uploads.nameFree(dstDir.remoteId, name, { except: src.ino });
+        // the waits may have let another file take the name, or the destination folder go
+        if (!this.d.store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
+        const now = this.d.store.child(dstDir.ino, name);
+        if (!now || now.ino === src.ino) break;
+        if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
+      }
+      await this.renameRemote(src.ino, dstDir, name, from, to);
+    } catch (e) {
+      if (replaced !== null) await this.undoReplace(replaced, dstDir, to);
+      throw e;
     }
+  }
+
+  /**
+   * A rename over an existing file failed after that file was sent to the trash: restore it (recover),
+   * so a failed `mv` leaves the destination as it was, and relist the folder to pick it up again.
+   */
+  private async undoReplace(id: string, dstDir: NodeRow, to: string): Promise<void> {
+    try {
+      const abnormal = await this.d.pan.recover([id]);
+      if (abnormal.length > 0) this.d.logger.error({ op: 'rename', path: to, fileId: id }, 'the rename failed and the replaced file could not be restored from the 123 trash');
+      else this.d.logger.warn({ op: 'rename', path: to, fileId: id }, 'the rename failed; the replaced file was restored from the 123 trash');
+    } catch (e) {
+      this.d.logger.error({ op: 'rename', path: to, fileId: id, err: String(e) }, 'the rename failed and restoring the replaced file from the 123 trash failed too');
+    }
+    this.d.store.invalidateListing(dstDir.ino);
+  }
+
+  /** The remote part of a rename, then the store's. */
+  private async renameRemote(ino: number, dstDir: NodeRow, name: string, from: string, to: string): Promise<void> {
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
-    let cur = this.d.store.get(src.ino);
+    let cur = this.d.store.get(ino);
     if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
     for (let moved: string | null = null; cur.remoteId !== null && cur.remoteId !== moved;) {
       if (moved !== null) {
@@ -472,22 +500,23 @@ export class PanVfs implements Vfs {
       const n: NodeRow = cur;
       await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(n, dstDir, name));
       moved = n.remoteId;
-      cur = this.d.store.get(src.ino);
+      cur = this.d.store.get(ino);
       if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
     }
     this.d.store.rename(cur.ino, dstDir.ino, name, this.d.clock.now());
   }
 
-  private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<void> {
+  /** Sends the destination to the 123 trash; returns the remote id it trashed last (null if none). */
+  private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<string | null> {
     if (dst.isDir && !src.isDir) throw new FsError('EISDIR', `${to}: is a directory`);
     if (!dst.isDir && src.isDir) throw new FsError('ENOTDIR', `${to}: not a directory`);
     if (dst.isDir && ((await this.tree.children(dst)).length > 0 || this.d.store.hasChildren(dst.ino))) throw new FsError('ENOTEMPTY', `${to}: directory not empty`);
     if (dst.isDir) {
       await this.guard(`rename over ${to}`, () => this.d.pan.trash([dst.remoteId!]));
       this.d.store.delete(dst.ino);
-    } else {
-      await this.removeFile(dst, to); // the replaced version goes to the 123 trash
+      return dst.remoteId;
     }
+    return this.removeFile(dst, to); // the replaced version goes to the 123 trash
   }
 
   /** move (when the parent changes) and rename (when the name changes), ordered to avoid a transient clash. */

@@ -83,7 +83,7 @@ describe('pan client ↔ emulator', () => {
     expect(u.spaceTempExpireAt).toBe(0);
   });
 
-  it('namespace: mkdir, detail, rename, move, trash, infos; clash and no-op answers', async () => {
+  it('namespace: mkdir, detail, rename, move, trash, recover, infos; clash and no-op answers', async () => {
     const c = client();
     const a = await c.mkdir('0', 'contract-a');
     const b = await c.mkdir('0', 'contract-b');
@@ -101,6 +101,12 @@ describe('pan client ↔ emulator', () => {
     expect((await c.infos([sub, b])).map((e) => e.id).sort()).toEqual([sub, b].sort());
     await c.trash([sub]);
     expect((await c.listAll(b)).map((e) => e.id)).not.toContain(sub);
+    expect(await c.recover([sub])).toEqual([]); // back in its old place
+    expect((await c.listAll(b)).map((e) => e.id)).toContain(sub);
+    await c.trash([sub]);
+    const taker = await c.mkdir(b, 'renamed'); // its name is taken meanwhile: it cannot come back there
+    expect(await c.recover([sub])).toEqual([sub]);
+    expect((await c.listAll(b)).map((e) => e.id)).toEqual([taker]);
     await expect(c.mkdir(a, 'bad:name')).rejects.toMatchObject({ kind: 'invalid-name' });
   });
 

@@ -50,7 +50,7 @@ export class FakeClock implements Clock {
 }
 
 interface RNode { id: string; parentId: string; name: string; isDir: boolean; data: Buffer; status: number; trashed: boolean; createdAt: number }
-type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash';
+type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash' | 'recover';
 export interface PanCall { method: PanMethod; args: unknown[] }
 
 /** The remote tree, as far as PanVfs needs it. */
@@ -142,6 +142,16 @@ export class FakePan {
   async trash(ids: string[]): Promise<void> {
     await this.enter('trash', [ids]);
     for (const id of ids) this.live(id).trashed = true;
+  }
+  async recover(ids: string[]): Promise<string[]> {
+    await this.enter('recover', [ids]);
+    const abnormal: string[] = [];
+    for (const id of ids) {
+      const n = this.nodes.get(id);
+      if (!n?.trashed || this.kids(n.parentId).some((k) => k.name === n.name)) { abnormal.push(id); continue; }
+      n.trashed = false;
+    }
+    return abnormal;
   }
 
   private entry(n: RNode): RemoteEntry {

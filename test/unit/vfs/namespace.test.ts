@@ -293,6 +293,21 @@ describe('rename', () => {
     expect(h.store.get(ino)).toMatchObject({ name: 'w.txt', remoteId: fresh });
   });
 
+  // found in review: the destination was trashed before the source was renamed, so a failed rename left
+  // the destination in the trash while mv reported the error
+  it('over a file, when the remote rename fails: the replaced file is restored from the trash and listed again', async () => {
+    h = seed();
+    h.pan.failNext('rename', panError('transport', 'connection reset'));
+    await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'trash', args: [[ids.ax]] },
+      { method: 'rename', args: [ids.ay, 'x.txt'] },
+      { method: 'recover', args: [[ids.ax]] },
+    ]);
+    expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('x-content'));
+    expect(await readAll(h.vfs, '/a/y.txt')).toEqual(Buffer.from('y-content'));
+  });
+
   it('within a directory: one remote rename', async () => {
     h = seed();
     const ino = (await h.vfs.getattr('/a/x.txt')).ino;

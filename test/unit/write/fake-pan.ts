@@ -9,7 +9,7 @@ const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 export interface FakeFile { id: string; parentId: string; name: string; md5: string; size: number; data: Buffer; trashed: boolean }
 interface Session { parentId: string; name: string; md5: string; size: number; duplicate?: 1 | 2; slices: Map<number, Buffer>; polls: number }
-type Method = 'uploadCreate' | 'uploadSlice' | 'uploadComplete' | 'uploadDomains' | 'uploadSingle' | 'rename' | 'move' | 'trash';
+type Method = 'uploadCreate' | 'uploadSlice' | 'uploadComplete' | 'uploadDomains' | 'uploadSingle' | 'rename' | 'move' | 'trash' | 'recover';
 
 export function transient(msg = 'connection reset'): PanError {
   return new PanError({ kind: 'transport', message: msg, retryable: true });
@@ -137,6 +137,12 @@ export class FakePan implements PanApi {
   async trash(ids: string[]): Promise<void> {
     await this.enter('trash', { ids });
     for (const id of ids) { const f = this.files.get(id); if (f) f.trashed = true; }
+  }
+
+  async recover(ids: string[]): Promise<string[]> {
+    await this.enter('recover', { ids });
+    for (const id of ids) { const f = this.files.get(id); if (f) f.trashed = false; }
+    return [];
   }
 
   listPage(): never { throw new Error('not in the fake'); }
