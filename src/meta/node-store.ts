@@ -57,6 +57,12 @@ export class NodeStore {
   private readonly st;
   /** ino → sequence number of its last local change (in memory: only races within one run matter) */
   private readonly touched = new Map<number, number>();
+  /**
+   * remote id → sequence number of its local removal (unlink, rmdir, replaced by a rename). A listing that
+   * started before the removal may still show the entry; it must not bring it back. Bounded: only races
+   * with listings in flight matter, so the oldest entries go first.
+   */
+  private readonly removed = new Map<string, number>();
   private seq = 0;
   /**
    * Read cache for get(ino) and child(parent, name), the queries of every LOOKUP/GETATTR path walk
@@ -193,6 +199,7 @@ export class NodeStore {
         seen.add(e.name);
         const known = this.getByRemote(e.id);
         if (known && (known.dirty || newer(known.ino))) continue;
+        if (!known && (this.removed.get(e.id) ?? 0) > sinceSeq) continue; // removed here after the listing started
         plan.push({ e, known });
       }
       // park every known node that changes place under a unique temporary name, so swaps and
@@ -255,13 +262,23 @@ export class NodeStore {
   rename(ino: number, newParentIno: number, newName: string, now: number): void {
     this.db.transaction(() => {
       const target = this.child(newParentIno, newName);
-      if (target && target.ino !== ino) this.st.delete.run(target.ino);
+      if (target && target.ino !== ino) { this.noteRemoved(target.remoteId); this.st.delete.run(target.ino); }
       this.st.move.run(newParentIno, newName, now, ino);
       this.touch(ino);
     })();
   }
 
-  delete(ino: number): void { this.st.delete.run(ino); }
+  delete(ino: number): void {
+    this.noteRemoved(this.get(ino)?.remoteId ?? null);
+    this.st.delete.run(ino);
+  }
+
+  private noteRemoved(remoteId: string | null): void {
+    if (remoteId === null) return;
+    this.removed.delete(remoteId);
+    this.removed.set(remoteId, ++this.seq);
+    if (this.removed.size > REMOVED_MEMORY) this.removed.delete(this.removed.keys().next().value!);
+  }
   setLocalContent(ino: number, size: number, mtimeMs: number): void { this.st.setLocal.run(size, mtimeMs, ino); this.touch(ino); }
   setMtime(ino: number, mtimeMs: number): void { this.st.setMtime.run(mtimeMs, ino); }
   /** Local content is changing: a listing must not drop or overwrite this node. */
@@ -295,6 +312,9 @@ export class NodeStore {
 
   transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
 }
+
+/** How many local removals replaceListing remembers (see NodeStore.removed). */
+const REMOVED_MEMORY = 10_000;
 
 /** A name no real entry can have (123 names cannot contain NUL); used while reordering a listing. */
 export function parkedName(ino: number): string { return `\u0000parked-${ino}`; }

@@ -414,6 +414,30 @@ describe('inode numbers are never reused', () => {
   });
 });
 
+describe('a listing that started before a local removal', () => {
+  // found in review: a listing requested before `rm` and answered after it brought the file back
+  it('does not bring back what was removed after it started; a later listing shows it if it is really there', () => {
+    store.replaceListing(ROOT_INO, [file('10', 'gone.txt'), file('11', 'kept.txt')], T0);
+    const since = store.changeSeq(); // the listing request starts
+    store.delete(store.child(ROOT_INO, 'gone.txt')!.ino); // rm answered meanwhile
+    store.replaceListing(ROOT_INO, [file('10', 'gone.txt'), file('11', 'kept.txt')], T0 + 1, since);
+    expect(names(ROOT_INO)).toEqual(['kept.txt']);
+    // e.g. restored from the trash: a listing started after the removal shows it again
+    store.replaceListing(ROOT_INO, [file('10', 'gone.txt'), file('11', 'kept.txt')], T0 + 2, store.changeSeq());
+    expect(names(ROOT_INO)).toEqual(['gone.txt', 'kept.txt']);
+  });
+
+  it('the same for a file replaced by a rename over it', () => {
+    store.replaceListing(ROOT_INO, [file('10', 'a.txt'), file('11', 'b.txt')], T0);
+    const since = store.changeSeq();
+    const b = store.child(ROOT_INO, 'b.txt')!.ino;
+    store.rename(b, ROOT_INO, 'a.txt', T0 + 1); // mv b.txt a.txt (remote done): a.txt's old file 10 is gone
+    store.replaceListing(ROOT_INO, [file('10', 'a.txt'), file('11', 'b.txt')], T0 + 1, since);
+    expect(store.child(ROOT_INO, 'a.txt')!.remoteId).toBe('11');
+    expect(store.getByRemote('10')).toBeUndefined();
+  });
+});
+
 describe('listing marks', () => {
   it('markListed / invalidateListing / invalidateAllListings', () => {
     const d = store.insert({ remoteId: '10', parentIno: ROOT_INO, name: 'd', isDir: true, now: T0 });
