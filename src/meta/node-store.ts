@@ -63,6 +63,8 @@ export class NodeStore {
    * with listings in flight matter, so the oldest entries go first.
    */
   private readonly removed = new Map<string, number>();
+  /** folder ino → sequence number of its last invalidateListing (until a newer listing lands) */
+  private readonly invalidated = new Map<number, number>();
   private seq = 0;
   /**
    * Read cache for get(ino) and child(parent, name), the queries of every LOOKUP/GETATTR path walk
@@ -225,7 +227,10 @@ export class NodeStore {
         if (known) this.st.updateFromRemote.run({ ...row, ino: known.ino });
         else this.st.insert.run({ ...row, remoteId: e.id, dirty: 0 });
       }
-      this.st.setListed.run(now, parentIno);
+      if ((this.invalidated.get(parentIno) ?? 0) <= sinceSeq) {
+        this.st.setListed.run(now, parentIno);
+        this.invalidated.delete(parentIno);
+      }
     })();
   }
 
@@ -255,7 +260,8 @@ export class NodeStore {
 
   /** A freshly created directory is known to be empty: mark it listed now. */
   markListed(ino: number, now: number): void { this.st.setListed.run(now, ino); }
-  invalidateListing(ino: number): void { this.st.setListed.run(null, ino); }
+  /** The folder must be listed again; a listing already in flight (older sinceSeq) does not count. */
+  invalidateListing(ino: number): void { this.st.setListed.run(null, ino); this.invalidated.set(ino, ++this.seq); }
   invalidateAllListings(): void { this.st.clearListedAll.run(); }
 
   /** Move/rename in the store; an existing node at the target (already handled remotely) is removed. */
@@ -272,6 +278,9 @@ export class NodeStore {
     this.noteRemoved(this.get(ino)?.remoteId ?? null);
     this.st.delete.run(ino);
   }
+
+  /** The remote id is back (restored from the trash): listings may show it again. */
+  forgetRemoved(remoteId: string): void { this.removed.delete(remoteId); }
 
   private noteRemoved(remoteId: string | null): void {
     if (remoteId === null) return;

@@ -43,7 +43,7 @@ export interface VfsOptions {
 
 export interface VfsDeps {
   store: NodeStore;
-  pan: Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash' | 'recover'> & DirectoryLister;
+  pan: Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash' | 'recover' | 'detail'> & DirectoryLister;
   account: AccountPort;
   reader: ReadPort;
   staging: StagingPort;
@@ -431,8 +431,14 @@ export class PanVfs implements Vfs {
     const staged = this.local.get(n.ino) ? undefined : this.d.uploads.pendingStagingPath(n.ino);
     this.d.store.delete(n.ino); // cascades the journal row: a pending upload is cancelled
     this.d.uploads.cancel(n.ino); // and a running one stopped (what it still uploads is trashed as stale)
-    await this.local.markUnlinked(n.ino);
-    if (staged) await this.inoLock.lock(n.ino, () => this.local.removeStaging(staged));
+    // local clean-up only: the file is gone remotely and from the store, so a failure here is logged, not
+    // reported (the caller must still learn which remote id went to the trash)
+    try {
+      await this.local.markUnlinked(n.ino);
+      if (staged) await this.inoLock.lock(n.ino, () => this.local.removeStaging(staged));
+    } catch (e) {
+      this.d.logger.warn({ op: 'unlink', path, err: String(e) }, 'could not clean up the staging file of a removed file');
+    }
     return trashed;
   }
 
@@ -446,6 +452,7 @@ export class PanVfs implements Vfs {
     const dstDir = await this.tree.lookupDir(parent);
     if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
     let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
+    const progress: { asked: { id: string; parentId: string; name: string } | null } = { asked: null };
     try {
       for (let round = 1; ; round++) {
         const dst = await this.tree.child(dstDir, name);
@@ -461,9 +468,18 @@ export class PanVfs implements Vfs {
         if (!now || now.ino === src.ino) break;
         if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
       }
-      await this.renameRemote(src.ino, dstDir, name, from, to);
+      await this.renameRemote(src.ino, dstDir, name, from, to, progress);
     } catch (e) {
-      if (replaced !== null) await this.undoReplace(replaced, dstDir, to);
+      // Undo only while the source has not been sent anywhere: once a remote rename/move of it was
+      // asked for, it may hold the name (a retried call that landed, or a move done before a failed
+      // rename), and restoring the target there could clash or make a second file of that name.
+      if (replaced !== null && (!progress.asked || await this.stillAt(progress.asked))) await this.undoReplace(replaced, dstDir, to);
+      else if (replaced !== null) {
+        this.d.logger.error({ op: 'rename', path: to, fileId: replaced, err: String(e) }, 'the rename failed part way; the replaced file stays in the 123 trash');
+        this.d.store.invalidateListing(dstDir.ino);
+        const srcDir = this.d.store.get(src.ino)?.parentIno;
+        if (srcDir !== undefined && srcDir !== null) this.d.store.invalidateListing(srcDir);
+      }
       throw e;
     }
   }
@@ -476,15 +492,29 @@ export class PanVfs implements Vfs {
     try {
       const abnormal = await this.d.pan.recover([id]);
       if (abnormal.length > 0) this.d.logger.error({ op: 'rename', path: to, fileId: id }, 'the rename failed and the replaced file could not be restored from the 123 trash');
-      else this.d.logger.warn({ op: 'rename', path: to, fileId: id }, 'the rename failed; the replaced file was restored from the 123 trash');
+      else {
+        this.d.store.forgetRemoved(id); // listings may show it again
+        this.d.logger.warn({ op: 'rename', path: to, fileId: id }, 'the rename failed; the replaced file was restored from the 123 trash');
+      }
     } catch (e) {
       this.d.logger.error({ op: 'rename', path: to, fileId: id, err: String(e) }, 'the rename failed and restoring the replaced file from the 123 trash failed too');
     }
     this.d.store.invalidateListing(dstDir.ino);
   }
 
+  /** Whether the remote file is still where it was before a rename/move of it was asked for. */
+  private async stillAt(was: { id: string; parentId: string; name: string }): Promise<boolean> {
+    try {
+      const e = await this.d.pan.detail(was.id);
+      return !e.trashed && e.parentId === was.parentId && e.name === was.name;
+    } catch {
+      return false; // unknown: do not risk a second file of that name
+    }
+  }
+
   /** The remote part of a rename, then the store's. */
-  private async renameRemote(ino: number, dstDir: NodeRow, name: string, from: string, to: string): Promise<void> {
+  private async renameRemote(ino: number, dstDir: NodeRow, name: string, from: string, to: string,
+    progress: { asked: { id: string; parentId: string; name: string } | null }): Promise<void> {
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
     let cur = this.d.store.get(ino);
     if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
@@ -498,6 +528,8 @@ export class PanVfs implements Vfs {
         this.d.reader.dropFile(stale);
       }
       const n: NodeRow = cur;
+      const fromDir = n.parentIno === null ? undefined : this.d.store.get(n.parentIno)?.remoteId;
+      progress.asked ??= { id: n.remoteId!, parentId: fromDir ?? '', name: n.name }; // '' never matches: no undo
       await this.guard(`rename ${from} -> ${to}`, () => this.remoteRename(n, dstDir, name));
       moved = n.remoteId;
       cur = this.d.store.get(ino);

@@ -427,6 +427,16 @@ describe('a listing that started before a local removal', () => {
     expect(names(ROOT_INO)).toEqual(['gone.txt', 'kept.txt']);
   });
 
+  it('an invalidateListing during a listing in flight keeps the folder due for a new listing', () => {
+    store.replaceListing(ROOT_INO, [file('10', 'a.txt')], T0);
+    const since = store.changeSeq();
+    store.invalidateListing(ROOT_INO);
+    store.replaceListing(ROOT_INO, [file('10', 'a.txt')], T0 + 1, since);
+    expect(store.get(ROOT_INO)!.listedAt).toBeNull();
+    store.replaceListing(ROOT_INO, [file('10', 'a.txt')], T0 + 2, store.changeSeq());
+    expect(store.get(ROOT_INO)!.listedAt).toBe(T0 + 2);
+  });
+
   it('the same for a file replaced by a rename over it', () => {
     store.replaceListing(ROOT_INO, [file('10', 'a.txt'), file('11', 'b.txt')], T0);
     const since = store.changeSeq();

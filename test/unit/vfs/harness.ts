@@ -50,7 +50,7 @@ export class FakeClock implements Clock {
 }
 
 interface RNode { id: string; parentId: string; name: string; isDir: boolean; data: Buffer; status: number; trashed: boolean; createdAt: number }
-type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash' | 'recover';
+type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash' | 'recover' | 'detail';
 export interface PanCall { method: PanMethod; args: unknown[] }
 
 /** The remote tree, as far as PanVfs needs it. */
@@ -92,7 +92,7 @@ export class FakePan {
     this.failures.set(method, q);
   }
   count(method: PanMethod): number { return this.calls.filter((c) => c.method === method).length; }
-  mutations(): PanCall[] { return this.calls.filter((c) => c.method !== 'listAll'); }
+  mutations(): PanCall[] { return this.calls.filter((c) => c.method !== 'listAll' && c.method !== 'detail'); }
 
   private async enter(method: PanMethod, args: unknown[]): Promise<void> {
     this.calls.push({ method, args });
@@ -142,6 +142,12 @@ export class FakePan {
   async trash(ids: string[]): Promise<void> {
     await this.enter('trash', [ids]);
     for (const id of ids) this.live(id).trashed = true;
+  }
+  async detail(id: string): Promise<RemoteEntry> {
+    await this.enter('detail', [id]);
+    const n = this.nodes.get(id);
+    if (!n) throw new PanError({ kind: 'not-found', message: `file ${id} not found`, code: 5066 });
+    return { ...this.entry(n), trashed: n.trashed };
   }
   async recover(ids: string[]): Promise<string[]> {
     await this.enter('recover', [ids]);

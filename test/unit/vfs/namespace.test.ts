@@ -308,6 +308,30 @@ describe('rename', () => {
     expect(await readAll(h.vfs, '/a/y.txt')).toEqual(Buffer.from('y-content'));
   });
 
+  // found in review: undoing after the source may already hold the name (a retried call that landed, a
+  // move done before a failed rename) could clash or make a second file of that name
+  it('over a file, when the remote rename failed but landed: the replaced file stays in the trash (no second file of the name)', async () => {
+    h = seed();
+    h.pan.gates.set('rename', Promise.resolve());
+    const realRename = h.pan.rename.bind(h.pan);
+    h.pan.rename = async (id: string, newName: string) => { await realRename(id, newName); throw panError('transport', 'reset after the change landed'); };
+    await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
+    expect(h.pan.mutations().map((m) => m.method)).toEqual(['trash', 'rename']); // no recover
+    expect(h.pan.kids(ids.a).filter((n) => n.name === 'x.txt').map((n) => n.id)).toEqual([ids.ay]);
+  });
+
+  it('a listing in flight when the replaced file is restored does not hide it', async () => {
+    h = seed();
+    await h.vfs.getattr('/a/x.txt');
+    const since = h.store.changeSeq();
+    h.pan.failNext('rename', panError('transport', 'connection reset'));
+    await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO'); // trashed, then restored
+    // a listing that started before all that lands now: it must neither hide x.txt nor mark /a fresh
+    const aIno = (await h.vfs.getattr('/a')).ino;
+    h.store.replaceListing(aIno, (await h.pan.listAll(ids.a)).map((e) => ({ ...e })), h.clock.now(), since);
+    expect(h.store.child(aIno, 'x.txt')?.remoteId).toBe(ids.ax);
+  });
+
   it('within a directory: one remote rename', async () => {
     h = seed();
     const ino = (await h.vfs.getattr('/a/x.txt')).ino;
