@@ -90,7 +90,8 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
       removePath: (path) => rm(path, { force: true }),
     },
     uploads: {
-      enqueue: (ino, stagingPath, size, md5) => { queue.enqueue(ino, { stagingPath, size, md5 }); },
+      enqueue: (ino, stagingPath, size, md5, opts) => { queue.enqueue(ino, { stagingPath, size, md5 }, opts); },
+      expedite: (ino) => queue.expedite(ino),
       hold: (ino) => queue.hold(ino),
       abandon: (ino, why) => queue.abandon(ino, why),
       waitFor: (ino) => queue.waitFor(ino),

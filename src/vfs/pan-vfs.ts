@@ -27,6 +27,12 @@ import { Tree, type DirectoryLister } from './tree.js';
 import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
 
 /** 123 Open's upload limit for developers (123open-api.md §4.1), from the client's endpoint table. */
+/**
+ * A flush of a file that stays open starts its upload no sooner than this (rclone's --vfs-write-back
+ * default): the last close (RELEASE), an fsync or a drain start it at once.
+ */
+export const WRITE_BACK_DELAY_MS = 5000;
+
 export const MAX_FILE_SIZE = MAX_CREATE_SIZE;
 /** Write-behind per file: 16 MiB of writes may be in flight to the staging file before write() waits. */
 const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;
@@ -270,7 +276,10 @@ export class PanVfs implements Vfs {
    */
   async flush(path: string, fh: number): Promise<void> {
     const h = this.handles.get(fh);
-    if (h?.write && h.local?.modified) await this.commitLocal(h.local, path);
+    // the file is still open (RELEASE has not come: a dup of the descriptor may go on writing, as after
+    // a shell redirect or dd's dup2+close): journal now, start the upload at the last close or after
+    // WRITE_BACK_DELAY_MS, so an upload of what is about to change is not started and thrown away
+    if (h?.write && h.local?.modified) await this.commitLocal(h.local, path, WRITE_BACK_DELAY_MS);
     if (h?.write && h.local?.writeError) throw classify(h.local.writeError, `close ${path} (a write to the staging file failed)`);
   }
 
@@ -305,7 +314,10 @@ export class PanVfs implements Vfs {
     const lf = h.local!;
     if (h.write) lf.writers--; else lf.readers--;
     try {
-      if (h.write && lf.writers === 0) await this.commitLocal(lf, path);
+      if (h.write && lf.writers === 0) {
+        await this.commitLocal(lf, path);
+        this.d.uploads.expedite(lf.ino); // journaled (delayed) by a flush and not modified since
+      }
     } finally {
       await this.freeLocal(lf);
     }
@@ -317,13 +329,13 @@ export class PanVfs implements Vfs {
    * change arrived meanwhile; if one did, the entry just written is held (it must not commit) and the
    * next flush/release journals again.
    */
-  private commitLocal(lf: LocalFile, path: string): Promise<void> {
-    const run = lf.commits.then(() => this.journal(lf, path));
+  private commitLocal(lf: LocalFile, path: string, delayMs = 0): Promise<void> {
+    const run = lf.commits.then(() => this.journal(lf, path, delayMs));
     lf.commits = run.catch(() => undefined);
     return run;
   }
 
-  private async journal(lf: LocalFile, path: string): Promise<void> {
+  private async journal(lf: LocalFile, path: string, delayMs: number): Promise<void> {
     if (lf.unlinked) { lf.modified = false; return; }
     if (!lf.modified) return;
     const version = lf.version;
@@ -332,7 +344,7 @@ export class PanVfs implements Vfs {
       if (lf.writeError) throw lf.writeError;
       if (lf.unlinked) return;
       this.d.store.setLocalContent(lf.ino, size, lf.mtimeMs);
-      this.d.uploads.enqueue(lf.ino, lf.staging.path, size, md5);
+      this.d.uploads.enqueue(lf.ino, lf.staging.path, size, md5, delayMs > 0 ? { delayMs } : undefined);
     } catch (e) {
       // a gathered write that failed when this md5 flushed it: same policy as a failed write() (logged,
       // this content is never uploaded, every later close/fsync reports it)

@@ -45,8 +45,13 @@ export interface StagingPort {
 }
 
 export interface UploadPort {
-  /** journal the file (survives a crash) and queue it */
-  enqueue(ino: number, stagingPath: string, size: number, md5: string): void;
+  /**
+   * journal the file (survives a crash) and queue it; `delayMs`: start the upload no sooner (a flush of a
+   * file still open: more writes may follow), unless expedite(ino), waitFor(ino) or a drain comes first
+   */
+  enqueue(ino: number, stagingPath: string, size: number, md5: string, opts?: { delayMs?: number }): void;
+  /** the file's last writer closed: start a delayed upload now */
+  expedite(ino: number): void;
   /** a write to a queued file started: its running upload must not commit; it is re-queued on release */
   hold(ino: number): void;
   /** the staging content is wrong (a write failed): never upload it, drop the journal entry */

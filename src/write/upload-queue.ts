@@ -147,18 +147,26 @@ export class UploadQueue {
    * without, the caller already wrote it (e.g. in its own release transaction). Ends a hold(ino). A running
    * upload of an older generation is aborted. Returns the row's generation.
    */
-  enqueue(ino: number, entry?: { stagingPath: string; size: number; md5: string | null }): number {
+  enqueue(ino: number, entry?: { stagingPath: string; size: number; md5: string | null }, opts: { delayMs?: number } = {}): number {
     const row = entry ? this.o.journal.enqueue(ino, entry.stagingPath, entry.size, entry.md5) : this.o.journal.get(ino);
     if (!row) throw new FsError('EINVAL', `enqueue(${ino}): no upload journal row`);
     if (this.closed) return row.generation; // journaled: it uploads at the next start
     const item = this.item(row);
     item.held = false;
-    item.dueAt = 0;
+    item.dueAt = opts.delayMs ? this.clock.now() + opts.delayMs : 0;
     item.attempts = row.attempts;
     item.lastError = row.lastError;
     if (item.run && item.run.generation !== row.generation) item.run.ac.abort(new QueueAbort('superseded'));
     this.pump();
     return row.generation;
+  }
+
+  /** Start ino's upload now if it waits out an enqueue delay (its last writer closed). */
+  expedite(ino: number): void {
+    const it = this.items.get(ino);
+    if (!it || it.run || it.held || it.dueAt <= this.clock.now()) return;
+    it.dueAt = 0;
+    this.pump();
   }
 
   /** A write to ino started: a running upload must not commit, and none starts until enqueue(ino). */

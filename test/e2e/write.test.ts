@@ -202,6 +202,21 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     }
   });
 
+  // a shell redirect (and dd) dup2 the new file onto stdout and close the first descriptor: that FLUSH used
+  // to start an upload of the empty file, which the first write then threw away into the 123 trash
+  it('echo > file and dd into a new file make one upload each and leave nothing in the trash', async () => {
+    const calls = () => { const r = emu.counters().requests; return (r['upload_create'] ?? 0) + (r['upload_single'] ?? 0); };
+    const before = calls();
+    await sh(`mkdir ${d.mountpoint}/redir && echo hello > ${d.mountpoint}/redir/echo.txt`);
+    await sh(`dd if=/dev/urandom of=${d.mountpoint}/redir/dd.bin bs=64k count=4 2>/dev/null`);
+    const ddMd5 = (await sh(`md5sum < ${d.mountpoint}/redir/dd.bin`)).stdout.split(' ')[0]!;
+    await arrived(emu, '/redir/echo.txt', md5(Buffer.from('hello\n')));
+    await arrived(emu, '/redir/dd.bin', ddMd5);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(emu.tree().filter((e) => e.path.startsWith('/redir/') && e.trashed)).toEqual([]);
+    expect(calls() - before).toBe(2);
+  });
+
   it('injected 500s, resets and 429 storms during slices and completion end in one correct file', async () => {
     emu.setFaults([
       { match: '/upload/v2/file/slice', kind: 'http500', probability: 0.3 },

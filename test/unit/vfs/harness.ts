@@ -208,7 +208,7 @@ export class FakeReader implements ReadPort {
   dropFile(fileId: string): void { this.dropped.push(fileId); }
 }
 
-export interface Enqueued { ino: number; stagingPath: string; size: number; md5: string }
+export interface Enqueued { ino: number; stagingPath: string; size: number; md5: string; delayMs?: number }
 
 /** UploadPort journaling into the real upload_journal table; nothing is uploaded unless a test commits. */
 export class FakeUploads implements UploadPort {
@@ -217,8 +217,8 @@ export class FakeUploads implements UploadPort {
   readonly waited: number[] = [];
   waitResult: () => Promise<void> = () => Promise.resolve();
   constructor(readonly journal: UploadJournal) {}
-  enqueue(ino: number, stagingPath: string, size: number, md5sum: string): void {
-    this.enqueued.push({ ino, stagingPath, size, md5: md5sum });
+  enqueue(ino: number, stagingPath: string, size: number, md5sum: string, opts?: { delayMs?: number }): void {
+    this.enqueued.push({ ino, stagingPath, size, md5: md5sum, ...(opts?.delayMs ? { delayMs: opts.delayMs } : {}) });
     this.journal.enqueue(ino, stagingPath, size, md5sum);
   }
   hold(ino: number): void { this.held.push(ino); this.journal.bump(ino); }
@@ -226,6 +226,8 @@ export class FakeUploads implements UploadPort {
   abandon(ino: number): void { this.abandoned.push(ino); this.journal.drop(ino); }
   waitFor(ino: number): Promise<void> { this.waited.push(ino); return this.waitResult(); }
   pendingStagingPath(ino: number): string | undefined { return this.journal.get(ino)?.stagingPath; }
+  readonly expedited: number[] = [];
+  expedite(ino: number): void { this.expedited.push(ino); }
   readonly cancelled: number[] = [];
   cancel(ino: number): void { this.cancelled.push(ino); }
   /** names asked for by nameFree (parentId/name); `nameGate` holds the answer */

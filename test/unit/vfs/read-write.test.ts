@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/core/errors.js';
 import type { Logger, LogFn } from '../../../src/core/logger.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
-import { MAX_FILE_SIZE } from '../../../src/vfs/pan-vfs.js';
+import { MAX_FILE_SIZE, WRITE_BACK_DELAY_MS } from '../../../src/vfs/pan-vfs.js';
 import { Deferred, ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, readHandle, writeNew, type Harness } from './harness.js';
 
 let h: Harness;
@@ -556,6 +556,25 @@ describe('an open for writing that waited for the per-file lock', () => {
     const expected = Buffer.concat([data, Buffer.from('more')]);
     expect(h.uploads.last()).toMatchObject({ ino, size: 104, md5: md5(expected) });
     expect(await readAll(h.vfs, '/log.txt')).toEqual(expected);
+  });
+});
+
+describe('write-back on flush', () => {
+  // a flush while the file stays open (a shell redirect or dd: dup2 + close, then the writes) used to start
+  // an upload of the empty file that the first write then threw away (leaving it in the 123 trash)
+  it('a flush of a file still open journals it with a delay; the last close starts the upload', async () => {
+    h = seed();
+    const fh = await h.vfs.create('/redir.txt', 0o644);
+    await h.vfs.flush('/redir.txt', fh); // close() of a dup: the handle stays open
+    expect(h.uploads.last()).toMatchObject({ size: 0, delayMs: WRITE_BACK_DELAY_MS });
+    await h.vfs.write('/redir.txt', fh, Buffer.from('hi\n'), 3, 0);
+    await h.vfs.flush('/redir.txt', fh);
+    expect(h.uploads.last()).toMatchObject({ size: 3, delayMs: WRITE_BACK_DELAY_MS });
+    const { ino } = h.uploads.last()!;
+    expect(h.uploads.expedited).toEqual([]);
+    await h.vfs.release('/redir.txt', fh);
+    expect(h.uploads.expedited).toEqual([ino]);
+    expect(h.uploads.enqueued).toHaveLength(2); // nothing more to journal at release
   });
 });
 

@@ -275,6 +275,32 @@ describe('UploadQueue', () => {
     }
   });
 
+  it('enqueue with a delay starts the upload only after it, or at once on expedite() or waitFor()', async () => {
+    clock = new FakeClock('manual');
+    makeQueue();
+    const d1 = ramp(3000, 20);
+    const f = await addFile('later', d1);
+    queue.enqueue(f.ino, { stagingPath: f.path, size: d1.length, md5: md5hex(d1) }, { delayMs: 5000 });
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(pan.count('uploadCreate')).toBe(0);
+    await clock.advance(4999);
+    expect(pan.count('uploadCreate')).toBe(0);
+    await clock.advance(1);
+    await vi.waitFor(() => expect(target.commits).toHaveLength(1));
+
+    const d2 = ramp(3100, 21);
+    const g = await addFile('soon', d2);
+    queue.enqueue(g.ino, { stagingPath: g.path, size: d2.length, md5: md5hex(d2) }, { delayMs: 5000 });
+    queue.expedite(g.ino);
+    await vi.waitFor(() => expect(target.commits).toHaveLength(2));
+
+    const d3 = ramp(3200, 22);
+    const k = await addFile('waited', d3);
+    queue.enqueue(k.ino, { stagingPath: k.path, size: d3.length, md5: md5hex(d3) }, { delayMs: 5000 });
+    await queue.waitFor(k.ino);
+    expect(target.commits.map((c) => c.md5)).toEqual([md5hex(d1), md5hex(d2), md5hex(d3)]);
+  });
+
   it('unlink while pending cancels the upload', async () => {
     makeQueue({ concurrency: 1 });
     const big = ramp(20_000, 6);
