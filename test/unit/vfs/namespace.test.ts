@@ -25,6 +25,14 @@ function seed(): Harness {
   });
 }
 
+/** overwrite a remote file through the vfs and close it: journaled for upload; returns its ino */
+async function rewrite(path: string, data: Buffer): Promise<number> {
+  const fh = await h.vfs.open(path, flags.RDWR);
+  await h.vfs.write(path, fh, data, data.length, 0);
+  await h.vfs.release(path, fh);
+  return h.uploads.last()!.ino;
+}
+
 /** the queue's success path: commit + remove the journal row in one transaction */
 function commitLikeQueue(ino: number, fileId: string, data: Buffer): void {
   h.journal.transaction(() => {
@@ -133,10 +141,7 @@ describe('unlink', () => {
   it('of a rewritten file whose upload commits while the trash call is in flight trashes the new copy too', async () => {
     h = seed();
     const data = Buffer.from('rewritten');
-    const fh = await h.vfs.open('/a/x.txt', flags.RDWR);
-    await h.vfs.write('/a/x.txt', fh, data, data.length, 0);
-    await h.vfs.release('/a/x.txt', fh);
-    const { ino } = h.uploads.last()!;
+    const ino = await rewrite('/a/x.txt', data);
     const gate = new Deferred();
     h.pan.gates.set('trash', gate.promise);
     const unlinked = h.vfs.unlink('/a/x.txt');
@@ -270,10 +275,7 @@ describe('rename', () => {
   it('of a rewritten file whose upload commits during the remote rename: the new copy gets the name, the old one is trashed', async () => {
     h = seed();
     const data = Buffer.from('rewritten');
-    const fh = await h.vfs.open('/a/x.txt', flags.RDWR);
-    await h.vfs.write('/a/x.txt', fh, data, data.length, 0);
-    await h.vfs.release('/a/x.txt', fh);
-    const { ino } = h.uploads.last()!;
+    const ino = await rewrite('/a/x.txt', data);
     const gate = new Deferred();
     h.pan.gates.set('rename', gate.promise);
     const renamed = h.vfs.rename('/a/x.txt', '/a/w.txt');
