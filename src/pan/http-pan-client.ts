@@ -220,8 +220,10 @@ export class HttpPanClient implements PanApi {
     const abnormal: FileId[] = [];
     for (const part of chunks(ids, BATCH_LIMIT)) {
       const data = await this.t.call(ENDPOINTS.recover, { json: { fileIDs: part.map(wireId) } });
-      const list = data === null || data === undefined ? [] : field(asObj(data, 'recover data'), 'abnormalFileIDs', 'abnormalFileIds');
-      if (Array.isArray(list)) for (const id of list) abnormal.push(toFileId(id as string | number));
+      const list = data === null || data === undefined ? null : field(asObj(data, 'recover data'), 'abnormalFileIDs');
+      if (list === null || list === undefined) continue; // nothing abnormal
+      if (!Array.isArray(list)) throw new TypeError('recover data: abnormalFileIDs is not a list');
+      for (const id of list) abnormal.push(toFileId(id));
     }
     return abnormal;
   }

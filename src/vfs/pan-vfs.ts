@@ -26,14 +26,15 @@ import type { AccountPort, ReadHandleLike, ReadPort, StagingPort, UploadPort } f
 import { Tree, type DirectoryLister } from './tree.js';
 import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
 
-/** 123 Open's upload limit for developers (123open-api.md §4.1), from the client's endpoint table. */
 /**
  * A flush of a file that stays open starts its upload no sooner than this (rclone's --vfs-write-back
  * default): the last close (RELEASE), an fsync or a drain start it at once.
  */
 export const WRITE_BACK_DELAY_MS = 5000;
-
+/** 123 Open's upload limit for developers (123open-api.md §4.1), from the client's endpoint table. */
 export const MAX_FILE_SIZE = MAX_CREATE_SIZE;
+/** Where a remote file was before a rename/move of it was asked for (parentId '' = unknown). */
+type RemotePlace = { id: string; parentId: string; name: string };
 /** Write-behind per file: 16 MiB of writes may be in flight to the staging file before write() waits. */
 const WRITE_BEHIND_BYTES = 16 * 1024 * 1024;
 /** statfs user info is cached this long: it is rate limited and changes slowly. */
@@ -464,7 +465,7 @@ export class PanVfs implements Vfs {
     const dstDir = await this.tree.lookupDir(parent);
     if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
     let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
-    const progress: { asked: { id: string; parentId: string; name: string } | null } = { asked: null };
+    const progress: { asked: RemotePlace | null } = { asked: null };
     try {
       for (let round = 1; ; round++) {
         const dst = await this.tree.child(dstDir, name);
@@ -515,18 +516,19 @@ export class PanVfs implements Vfs {
   }
 
   /** Whether the remote file is still where it was before a rename/move of it was asked for. */
-  private async stillAt(was: { id: string; parentId: string; name: string }): Promise<boolean> {
+  private async stillAt(was: RemotePlace): Promise<boolean> {
     try {
       const e = await this.d.pan.detail(was.id);
       return !e.trashed && e.parentId === was.parentId && e.name === was.name;
-    } catch {
+    } catch (e) {
+      this.d.logger.warn({ op: 'rename', fileId: was.id, err: String(e) }, 'could not tell where the source of a failed rename is');
       return false; // unknown: do not risk a second file of that name
     }
   }
 
   /** The remote part of a rename, then the store's. */
   private async renameRemote(ino: number, dstDir: NodeRow, name: string, from: string, to: string,
-    progress: { asked: { id: string; parentId: string; name: string } | null }): Promise<void> {
+    progress: { asked: RemotePlace | null }): Promise<void> {
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
     let cur = this.d.store.get(ino);
     if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);

@@ -459,7 +459,7 @@ export class UploadQueue {
       const replaced = before && before !== 'parent-pending' ? before.remoteId : null;
       if (replaced !== null && replaced !== result.fileId) await this.trashQuietly(replaced);
       // still this item's run: content enqueued during the fixup waits for it (one run per ino; the
-      // run's claims are released by ino when it ends)
+      // run's name claims are released when it ends)
       await this.fixup(result.fileId, it.ino, was);
     }
     if (j.get(it.ino)) it.dueAt = 0; // new content arrived during the fixup: it uploads next
