@@ -14,7 +14,10 @@ const [cmd, apiBase, stateDir, a, b, scale] = process.argv.slice(2);
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const startEpochMs = Date.now(); // after imports: the orchestrator measures commit time from here
 const client = new HttpPanClient({
-  apiBase, stateDir, clientId: 'pan123fs-demo', clientSecret: 'pan123fs-demo-secret',
+  apiBase,
+  stateDir,
+  clientId: 'pan123fs-demo',
+  clientSecret: 'pan123fs-demo-secret',
   rateLimitScale: scale === undefined ? 1 : Number(scale),
 });
 try {
@@ -28,10 +31,18 @@ try {
       const md5 = await src.md5();
       const t1 = now();
       const r = await uploadFile(client, {
-        parentId: '0', name: b, source: src, size: src.size, md5, logger: silentLogger, clock: systemClock,
+        parentId: '0',
+        name: b,
+        source: src,
+        size: src.size,
+        md5,
+        logger: silentLogger,
+        clock: systemClock,
       });
       const t2 = now();
-      process.stdout.write(`${JSON.stringify({ md5, size: src.size, startEpochMs, md5Secs: t1 - t0, uploadSecs: t2 - t1, totalSecs: t2 - t0, ...r })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ md5, size: src.size, startEpochMs, md5Secs: t1 - t0, uploadSecs: t2 - t1, totalSecs: t2 - t0, ...r })}\n`,
+      );
     } finally {
       await src.close();
     }

@@ -24,12 +24,20 @@ export const now = () => Number(process.hrtime.bigint()) / 1e9;
 export function run(cmd, args = [], opts = {}) {
   return new Promise((res, rej) => {
     const t0 = now();
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env }, cwd: opts.cwd });
+    const p = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+    });
     children.add(p);
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
+    p.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    p.stderr.on('data', (d) => {
+      stderr += d;
+    });
     const timer = opts.timeoutMs ? setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs) : null;
     p.on('error', rej);
     p.on('close', (code, signal) => {
@@ -46,22 +54,35 @@ export const sh = (script, opts) => run('bash', ['-c', script], opts);
 /** Like run() but throws with the output when the command fails. */
 export async function must(cmd, args = [], opts = {}) {
   const r = await run(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${(r.stderr || r.stdout).slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.code}): ${(r.stderr || r.stdout).slice(-2000)}`);
   return r;
 }
 
 function waitForLine(proc, re, what, timeoutMs) {
   return new Promise((res, rej) => {
     let out = '';
-    const t = setTimeout(() => rej(new Error(`${what} not ready after ${timeoutMs} ms:\n${out.slice(-3000)}`)), timeoutMs);
+    const t = setTimeout(
+      () => rej(new Error(`${what} not ready after ${timeoutMs} ms:\n${out.slice(-3000)}`)),
+      timeoutMs,
+    );
     const on = (d) => {
       out += d;
       const m = re.exec(out);
-      if (m) { clearTimeout(t); proc.stdout.off('data', on); res(m); }
+      if (m) {
+        clearTimeout(t);
+        proc.stdout.off('data', on);
+        res(m);
+      }
     };
     proc.stdout.on('data', on);
-    proc.stderr.on('data', (d) => { out += d; });
-    proc.on('exit', (code) => { clearTimeout(t); rej(new Error(`${what} exited with ${code} before ready:\n${out.slice(-3000)}`)); });
+    proc.stderr.on('data', (d) => {
+      out += d;
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(t);
+      rej(new Error(`${what} exited with ${code} before ready:\n${out.slice(-3000)}`));
+    });
   });
 }
 
@@ -70,43 +91,90 @@ async function stopProc(proc, timeoutMs = 60_000) {
   const exited = new Promise((r) => proc.once('exit', (c) => r(c)));
   proc.kill('SIGTERM');
   const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout')]);
-  if (code === 'timeout') { proc.kill('SIGKILL'); await exited; return null; }
+  if (code === 'timeout') {
+    proc.kill('SIGKILL');
+    await exited;
+    return null;
+  }
   return code;
 }
 
 /** `pan123fs emulator` in a subprocess. */
 export async function startEmulator({ dataDir, seed, rateLimitScale = 1, sliceSize, logFile, extraArgs = [] }) {
-  const args = [BIN, 'emulator', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--rate-limit-scale', String(rateLimitScale), ...extraArgs];
+  const args = [
+    BIN,
+    'emulator',
+    '--listen',
+    '127.0.0.1:0',
+    '--data-dir',
+    dataDir,
+    '--rate-limit-scale',
+    String(rateLimitScale),
+    ...extraArgs,
+  ];
   if (seed) args.push('--seed', seed);
   if (sliceSize) args.push('--slice-size', String(sliceSize));
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(proc);
-  if (logFile) { const f = createWriteStream(logFile); proc.stdout.pipe(f); proc.stderr.pipe(f); }
+  if (logFile) {
+    const f = createWriteStream(logFile);
+    proc.stdout.pipe(f);
+    proc.stderr.pipe(f);
+  }
   const m = await waitForLine(proc, /listening on (http:\/\/127\.0\.0\.1:\d+)/, 'emulator', 120_000);
   const base = m[1];
   return {
-    proc, pid: proc.pid, base,
-    async stop() { await stopProc(proc, 20_000); children.delete(proc); },
+    proc,
+    pid: proc.pid,
+    base,
+    async stop() {
+      await stopProc(proc, 20_000);
+      children.delete(proc);
+    },
   };
 }
 
 /** `pan123fs mount` in a subprocess; resolves once it printed "(ready)". */
 export async function startDaemon({ base, mnt, cacheDir, stateDir, args = [], logFile, nodeArgs = [] }) {
-  const argv = [...nodeArgs, BIN, 'mount', mnt, '--api-base', base, '--client-id', CLIENT_ID, '--cache-dir', cacheDir,
-    '--state-dir', stateDir, '--log-level', 'info', ...args];
+  const argv = [
+    ...nodeArgs,
+    BIN,
+    'mount',
+    mnt,
+    '--api-base',
+    base,
+    '--client-id',
+    CLIENT_ID,
+    '--cache-dir',
+    cacheDir,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'info',
+    ...args,
+  ];
   const proc = spawn(process.execPath, argv, {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PAN123_CLIENT_SECRET: CLIENT_SECRET },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PAN123_CLIENT_SECRET: CLIENT_SECRET },
   });
   children.add(proc);
   mounts.add(mnt);
   let log = '';
-  const keep = (d) => { if (log.length < 4 << 20) log += d; };
+  const keep = (d) => {
+    if (log.length < 4 << 20) log += d;
+  };
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
-  if (logFile) { const f = createWriteStream(logFile); proc.stdout.pipe(f); proc.stderr.pipe(f); }
+  if (logFile) {
+    const f = createWriteStream(logFile);
+    proc.stdout.pipe(f);
+    proc.stderr.pipe(f);
+  }
   await waitForLine(proc, /\(ready\)/, 'daemon', 60_000);
   return {
-    proc, pid: proc.pid, mnt,
+    proc,
+    pid: proc.pid,
+    mnt,
     log: () => log,
     async stop() {
       await stopProc(proc, 120_000);
@@ -119,7 +187,13 @@ export async function startDaemon({ base, mnt, cacheDir, stateDir, args = [], lo
 
 /** Kills whatever we started (by pid) and lazily unmounts our mounts; used on error and on SIGINT. */
 export async function cleanupAll() {
-  for (const p of children) { try { p.kill('SIGKILL'); } catch { /* gone */ } }
+  for (const p of children) {
+    try {
+      p.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
   for (const m of mounts) await run('fusermount', ['-uz', m]).catch(() => undefined);
 }
 
@@ -127,7 +201,9 @@ export async function cleanupAll() {
 
 async function adminCall(base, path, method = 'GET', body) {
   const res = await fetch(`${base}/__emulator/${path}`, {
-    method, headers: body ? { 'content-type': 'application/json' } : undefined, body: body ? JSON.stringify(body) : undefined,
+    method,
+    headers: body ? { 'content-type': 'application/json' } : undefined,
+    body: body ? JSON.stringify(body) : undefined,
   });
   if (!res.ok) throw new Error(`admin ${path}: HTTP ${res.status} ${await res.text()}`);
   return res.json();
@@ -169,12 +245,24 @@ export function procCpu(pid) {
 export function rssSampler(pid, ms = 50) {
   const start = procStatus(pid);
   let max = start.rssKb;
-  const t = setInterval(() => { try { max = Math.max(max, procStatus(pid).rssKb); } catch { /* exited */ } }, ms);
+  const t = setInterval(() => {
+    try {
+      max = Math.max(max, procStatus(pid).rssKb);
+    } catch {
+      /* exited */
+    }
+  }, ms);
   return {
     stop() {
       clearInterval(t);
       let hwm = 0;
-      try { const s = procStatus(pid); max = Math.max(max, s.rssKb); hwm = s.hwmKb; } catch { /* exited */ }
+      try {
+        const s = procStatus(pid);
+        max = Math.max(max, s.rssKb);
+        hwm = s.hwmKb;
+      } catch {
+        /* exited */
+      }
       return { startRssMiB: start.rssKb / 1024, maxRssMiB: max / 1024, hwmMiB: hwm / 1024 };
     },
   };
@@ -184,13 +272,25 @@ export function rssSampler(pid, ms = 50) {
 export function loadNote() {
   let la = '?';
   let psi = '';
-  try { la = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '); } catch { /* none */ }
-  try { psi = ` cpu-psi(avg10)=${/avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))[1]}%`; } catch { /* none */ }
+  try {
+    la = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    /* none */
+  }
+  try {
+    psi = ` cpu-psi(avg10)=${/avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))[1]}%`;
+  } catch {
+    /* none */
+  }
   return `load ${la}${psi}`;
 }
 
 export function cpuPsi() {
-  try { return Number(/avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))[1]); } catch { return NaN; }
+  try {
+    return Number(/avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'))[1]);
+  } catch {
+    return NaN;
+  }
 }
 
 // ---- statistics and formatting ----

@@ -16,8 +16,29 @@ import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  GiB, MiB, ROOT, admin, cleanupAll, cpuPsi, f0, f1, f2, f3, loadNote, mbps, must, now, procCpu, procStatus, rssSampler, run,
-  sh, sleep, startDaemon, startEmulator, summary, waitCommitted,
+  GiB,
+  MiB,
+  ROOT,
+  admin,
+  cleanupAll,
+  cpuPsi,
+  f0,
+  f1,
+  f2,
+  f3,
+  loadNote,
+  mbps,
+  must,
+  now,
+  procCpu,
+  procStatus,
+  rssSampler,
+  run,
+  sleep,
+  startDaemon,
+  startEmulator,
+  summary,
+  waitCommitted,
 } from './lib.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -36,11 +57,19 @@ const CFG = {
   smallSize: 4096,
 };
 const BINDIR = process.env.BENCH_BIN || join(tmpdir(), 'pan123fs-bench-bin');
-const C = { statloop: join(BINDIR, 'statloop'), parread: join(BINDIR, 'parread'), mkfiles: join(BINDIR, 'mkfiles'), pipefs: join(BINDIR, 'pipefs') };
+const C = {
+  statloop: join(BINDIR, 'statloop'),
+  parread: join(BINDIR, 'parread'),
+  mkfiles: join(BINDIR, 'mkfiles'),
+  pipefs: join(BINDIR, 'pipefs'),
+};
 
 const rows = []; // final table: {metric, measured, target, verdict}
 const lines = []; // everything printed, for docs/BENCHMARKS.md
-function out(s = '') { lines.push(s); process.stdout.write(`${s}\n`); }
+function out(s = '') {
+  lines.push(s);
+  process.stdout.write(`${s}\n`);
+}
 function row(metric, measured, target, verdict) {
   rows.push({ metric, measured, target, verdict });
   out(`  => ${verdict.padEnd(4)} ${metric}: ${measured} (target ${target})`);
@@ -78,7 +107,10 @@ function parseKv(s) {
 async function genFile(path, size, seed) {
   // AES-CTR keystream: incompressible, deterministic per seed, ~1 GB/s.
   const key = seed.toString(16).padStart(32, '0');
-  await must('bash', ['-c', `openssl enc -aes-128-ctr -K ${key} -iv 0 -in /dev/zero 2>/dev/null | head -c ${size} > '${path}'`]);
+  await must('bash', [
+    '-c',
+    `openssl enc -aes-128-ctr -K ${key} -iv 0 -in /dev/zero 2>/dev/null | head -c ${size} > '${path}'`,
+  ]);
 }
 
 async function md5Of(path) {
@@ -91,7 +123,7 @@ const W = {}; // work dir layout
 // ------------------------------------------------------------------------------------------------ setup
 
 async function setup() {
-  W.dir = process.env.BENCH_DIR || await mkdtemp(join(tmpdir(), 'pan123fs-bench-'));
+  W.dir = process.env.BENCH_DIR || (await mkdtemp(join(tmpdir(), 'pan123fs-bench-')));
   await mkdir(W.dir, { recursive: true });
   W.seed = join(W.dir, 'seed');
   W.data = join(W.dir, 'data');
@@ -101,8 +133,11 @@ async function setup() {
     await genFile(join(W.seed, 'big.bin'), CFG.readSize, 1);
     if (CFG.rssStreamSize && ONLY.has('read')) await genFile(join(W.seed, 'big2g.bin'), CFG.rssStreamSize, 2);
     for (let i = 0; i < CFG.dirEntries; i += 500) {
-      await Promise.all(Array.from({ length: Math.min(500, CFG.dirEntries - i) }, (_, k) =>
-        writeFile(join(W.seed, 'dir', `e${String(i + k).padStart(5, '0')}.txt`), `entry ${i + k}\n`)));
+      await Promise.all(
+        Array.from({ length: Math.min(500, CFG.dirEntries - i) }, (_, k) =>
+          writeFile(join(W.seed, 'dir', `e${String(i + k).padStart(5, '0')}.txt`), `entry ${i + k}\n`),
+        ),
+      );
     }
     await genFile(join(W.data, 'small64.src'), 64 * 65536, 3);
     await must('split', ['-b', '65536', '-d', '-a', '2', join(W.data, 'small64.src'), join(W.seed, 'small64', 's')]);
@@ -125,7 +160,8 @@ async function setup() {
 async function curlRate(url, { args = [], dest = '/dev/null', status = '200' } = {}) {
   const r = await must('curl', ['-s', '-o', dest, ...args, '-w', '%{http_code} %{size_download} %{time_total}', url]);
   const [code, size, secs] = r.stdout.trim().split(' ');
-  if (code !== status || Number(size) !== CFG.readSize) throw new Error(`curl ${dest === '/dev/null' ? '' : `into ${dest}`}: HTTP ${code}, ${size} bytes`);
+  if (code !== status || Number(size) !== CFG.readSize)
+    throw new Error(`curl ${dest === '/dev/null' ? '' : `into ${dest}`}: HTTP ${code}, ${size} bytes`);
   return mbps(CFG.readSize, Number(secs));
 }
 
@@ -133,17 +169,27 @@ async function curlRate(url, { args = [], dest = '/dev/null', status = '200' } =
 async function timedRuns(once, warmUp = true) {
   if (warmUp) await once();
   const rates = [];
-  for (let i = 0; i < CFG.readRuns; i++) { await settle(); rates.push(await once()); }
+  for (let i = 0; i < CFG.readRuns; i++) {
+    await settle();
+    rates.push(await once());
+  }
   return summary(rates);
 }
 
 async function benchRead() {
   out('');
   if (!ONLY.has('read')) return benchReadEmulator(benchFuse);
-  out(`## 1. Read (issue 3): ${CFG.readSize / MiB} MiB file, ${CFG.dirEntries.toLocaleString('en-US')}-entry directory`);
+  out(
+    `## 1. Read (issue 3): ${CFG.readSize / MiB} MiB file, ${CFG.dirEntries.toLocaleString('en-US')}-entry directory`,
+  );
   const stateDir = join(W.dir, 'state-read');
   await mkdir(stateDir, { recursive: true });
-  const emu = await startEmulator({ dataDir: join(W.dir, 'emu-read'), seed: W.seed, rateLimitScale: 1, logFile: join(W.dir, 'emu-read.log') });
+  const emu = await startEmulator({
+    dataDir: join(W.dir, 'emu-read'),
+    seed: W.seed,
+    rateLimitScale: 1,
+    logFile: join(W.dir, 'emu-read.log'),
+  });
   try {
     const tree = await admin.tree(emu.base);
     const big = tree.find((e) => e.path === '/big.bin');
@@ -151,16 +197,20 @@ async function benchRead() {
     if (!big) throw new Error('seeded /big.bin not in the emulator tree');
 
     // (a) direct ranged download of the download_info URL with curl: 1 warm-up + N timed
-    const url = (await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, stateDir, big.id])).stdout.trim();
+    const url = (
+      await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, stateDir, big.id])
+    ).stdout.trim();
     const curlS = await timedRuns(() => curlRate(url, { args: ['-r', `0-${CFG.readSize - 1}`], status: '206' }));
-    out(`direct ranged download (curl -r 0-${CFG.readSize - 1} of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`);
+    out(
+      `direct ranged download (curl -r 0-${CFG.readSize - 1} of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`,
+    );
 
     // (b) cold sequential read through the mount: a fresh daemon and an empty cache for every run
     const mnt = join(W.dir, 'mnt-read');
     await mkdir(mnt, { recursive: true });
     const readRates = [];
     const rss = [];
-    let fetched = [];
+    const fetched = [];
     // i = -1: an untimed warm-up run (curl has one too): the first mount of a bench touches fresh guest
     // memory for the kernel's page cache and the daemon, which on this VM costs up to 2x the CPU
     for (let i = -1; i < CFG.readRuns; i++) {
@@ -176,11 +226,18 @@ async function benchRead() {
         const m = s.stop();
         const c1 = await admin.counters(emu.base);
         const rate = mbps(CFG.readSize, r.secs);
-        if (i < 0) { out(`  mount warm-up run (untimed): ${f0(rate)} MB/s, CPU s per GiB: daemon ${f2((cpu1[0] - cpu0[0]) * GiB / CFG.readSize)}`); continue; }
+        if (i < 0) {
+          out(
+            `  mount warm-up run (untimed): ${f0(rate)} MB/s, CPU s per GiB: daemon ${f2(((cpu1[0] - cpu0[0]) * GiB) / CFG.readSize)}`,
+          );
+          continue;
+        }
         readRates.push(rate);
         rss.push(m.maxRssMiB);
         fetched.push((c1.bytesServed - c0.bytesServed) / CFG.readSize);
-        out(`  mount cold run ${i + 1}: ${f0(rate)} MB/s (${f2(r.secs)} s), daemon RSS start ${f0(m.startRssMiB)} / peak ${f0(m.maxRssMiB)} MiB, fetched ${f2(fetched.at(-1))}x the file, CPU s per GiB: daemon ${f2((cpu1[0] - cpu0[0]) * GiB / CFG.readSize)}, emulator ${f2((cpu1[1] - cpu0[1]) * GiB / CFG.readSize)}  [${note}]`);
+        out(
+          `  mount cold run ${i + 1}: ${f0(rate)} MB/s (${f2(r.secs)} s), daemon RSS start ${f0(m.startRssMiB)} / peak ${f0(m.maxRssMiB)} MiB, fetched ${f2(fetched.at(-1))}x the file, CPU s per GiB: daemon ${f2(((cpu1[0] - cpu0[0]) * GiB) / CFG.readSize)}, emulator ${f2(((cpu1[1] - cpu0[1]) * GiB) / CFG.readSize)}  [${note}]`,
+        );
       } finally {
         await d.stop();
         await rm(join(W.dir, `cache-read-${i}`), { recursive: true, force: true });
@@ -189,7 +246,12 @@ async function benchRead() {
     const readS = summary(readRates);
     out(`mount cold dd bs=1M: MB/s ${fmtS(readS)}`);
     const ratio = readS.median / curlS.median;
-    row('read: mount cold dd / direct curl (median MB/s)', `${f2(ratio)} (${f0(readS.median)} / ${f0(curlS.median)} MB/s; best ${f0(readS.best)} / ${f0(curlS.best)})`, '>= 0.8', verdict(ratio >= 0.8));
+    row(
+      'read: mount cold dd / direct curl (median MB/s)',
+      `${f2(ratio)} (${f0(readS.median)} / ${f0(curlS.median)} MB/s; best ${f0(readS.best)} / ${f0(curlS.best)})`,
+      '>= 0.8',
+      verdict(ratio >= 0.8),
+    );
 
     // (a2) the ceiling for any FUSE client here: a minimal C filesystem fed by curl of the same link
     await benchReadCeiling(url, curlS, readS);
@@ -207,15 +269,17 @@ async function benchRead() {
         const s = rssSampler(d.pid);
         const r = await must('dd', [`if=${join(mnt, 'big2g.bin')}`, 'of=/dev/null', 'bs=1M']);
         const m = s.stop();
-        peakMB = m.maxRssMiB * MiB / 1e6;
+        peakMB = (m.maxRssMiB * MiB) / 1e6;
         streamNote = `${CFG.rssStreamSize / GiB} GiB stream`;
-        out(`  ${streamNote}: ${f0(mbps(CFG.rssStreamSize, r.secs))} MB/s, daemon RSS peak ${f0(m.maxRssMiB)} MiB (VmHWM ${f0(m.hwmMiB)} MiB)`);
+        out(
+          `  ${streamNote}: ${f0(mbps(CFG.rssStreamSize, r.secs))} MB/s, daemon RSS peak ${f0(m.maxRssMiB)} MiB (VmHWM ${f0(m.hwmMiB)} MiB)`,
+        );
       } finally {
         await d.stop();
         await rm(join(W.dir, 'cache-rss'), { recursive: true, force: true });
       }
     } else {
-      peakMB = Math.max(...rss) * MiB / 1e6;
+      peakMB = (Math.max(...rss) * MiB) / 1e6;
       streamNote = `${CFG.readSize / MiB} MiB stream (quick; target is for 2 GiB)`;
     }
     row(`read: daemon peak RSS, ${streamNote}`, `${f0(peakMB)} MB`, '< 300 MB', verdict(peakMB < 300));
@@ -230,11 +294,19 @@ async function benchRead() {
       const cold = await must('bash', ['-c', `ls -l '${dirMnt}' | wc -l`]);
       const c1 = await admin.counters(emu.base);
       const lines = Number(cold.stdout.trim());
-      if (lines !== CFG.dirEntries + 1) throw new Error(`ls -l listed ${lines - 1} entries, expected ${CFG.dirEntries}`);
+      if (lines !== CFG.dirEntries + 1)
+        throw new Error(`ls -l listed ${lines - 1} entries, expected ${CFG.dirEntries}`);
       const pages = (c1.requests.file_list ?? 0) - (c0.requests.file_list ?? 0);
       const floor = CFG.dirEntries / 100 / 5;
-      out(`ls -l cold: ${f2(cold.secs)} s, ${pages} file_list calls (floor ${CFG.dirEntries / 100} pages / 5 per s = ${f1(floor)} s), rate-limited answers ${(c1.rateLimited ?? 0) - (c0.rateLimited ?? 0)}`);
-      row(`ls -l ${CFG.dirEntries}-entry dir, cold, free-tier limits / floor`, `${f2(cold.secs / floor)} (${f2(cold.secs)} s vs ${f1(floor)} s)`, '<= 1.1', verdict(cold.secs / floor <= 1.1));
+      out(
+        `ls -l cold: ${f2(cold.secs)} s, ${pages} file_list calls (floor ${CFG.dirEntries / 100} pages / 5 per s = ${f1(floor)} s), rate-limited answers ${(c1.rateLimited ?? 0) - (c0.rateLimited ?? 0)}`,
+      );
+      row(
+        `ls -l ${CFG.dirEntries}-entry dir, cold, free-tier limits / floor`,
+        `${f2(cold.secs / floor)} (${f2(cold.secs)} s vs ${f1(floor)} s)`,
+        '<= 1.1',
+        verdict(cold.secs / floor <= 1.1),
+      );
 
       const lsTimes = async (dir, n) => {
         const xs = [];
@@ -245,26 +317,53 @@ async function benchRead() {
       const local = await lsTimes(join(W.seed, 'dir'), 5);
       out(`ls -l warm (back-to-back runs): s ${fmtS(warm)}; local dir: s ${fmtS(local)}  [${loadNote()}]`);
       const wr = warm.median / local.median;
-      row(`ls -l ${CFG.dirEntries}-entry dir, warm / local dir (median)`, `${f2(wr)} (${f3(warm.median)} s vs ${f3(local.median)} s)`, '<= 2', verdict(wr <= 2));
+      row(
+        `ls -l ${CFG.dirEntries}-entry dir, warm / local dir (median)`,
+        `${f2(wr)} (${f3(warm.median)} s vs ${f3(local.median)} s)`,
+        '<= 2',
+        verdict(wr <= 2),
+      );
       await sleep(5500); // past the kernel's 5 s attr/entry timeout (the default): names come from the daemon's store
       const expired = await lsTimes(dirMnt, 1);
-      out(`ls -l after the kernel attr/entry cache expired (daemon cache warm): ${f3(expired.median)} s = ${f1(expired.median / local.median)}x local`);
-      row('ls -l warm, kernel attr cache expired / local', `${f1(expired.median / local.median)} (${f3(expired.median)} s)`, 'info', 'info');
+      out(
+        `ls -l after the kernel attr/entry cache expired (daemon cache warm): ${f3(expired.median)} s = ${f1(expired.median / local.median)}x local`,
+      );
+      row(
+        'ls -l warm, kernel attr cache expired / local',
+        `${f1(expired.median / local.median)} (${f3(expired.median)} s)`,
+        'info',
+        'info',
+      );
 
       // (e) warm stat throughput (C loop): one path (kernel attr cache), 10k distinct paths, forced to the daemon
       const statRuns = async (args, n = 3) => {
         const xs = [];
-        for (let i = 0; i < n; i++) { await settle(); xs.push(parseKv((await must(C.statloop, args)).stdout).rate); }
+        for (let i = 0; i < n; i++) {
+          await settle();
+          xs.push(parseKv((await must(C.statloop, args)).stdout).rate);
+        }
         return summary(xs);
       };
       const one = await statRuns(['-t', '2', join(mnt, 'big.bin')]);
       const many = await statRuns(['-t', '2', '-d', dirMnt]);
       const forced = await statRuns(['-f', '-t', '2', join(mnt, 'big.bin')]);
       const localOne = await statRuns(['-t', '2', join(W.seed, 'big.bin')], 1);
-      out(`warm stat ops/s: one path ${fmtS(one)}; ${CFG.dirEntries} paths round robin ${fmtS(many)}; statx FORCE_SYNC (daemon getattr) ${fmtS(forced)}; local file ${f0(localOne.median)}  [${loadNote()}]`);
-      row('warm stat, one path (kernel attr cache), ops/s', `${f0(one.median)} (local ${f0(localOne.median)})`, 'info', 'info');
+      out(
+        `warm stat ops/s: one path ${fmtS(one)}; ${CFG.dirEntries} paths round robin ${fmtS(many)}; statx FORCE_SYNC (daemon getattr) ${fmtS(forced)}; local file ${f0(localOne.median)}  [${loadNote()}]`,
+      );
+      row(
+        'warm stat, one path (kernel attr cache), ops/s',
+        `${f0(one.median)} (local ${f0(localOne.median)})`,
+        'info',
+        'info',
+      );
       row(`warm stat, ${CFG.dirEntries} distinct paths, ops/s`, f0(many.median), 'info', 'info');
-      row('warm statx FORCE_SYNC (every call reaches the daemon), ops/s', f0(forced.median), 'info (fuse-native ceiling ~14k)', 'info');
+      row(
+        'warm statx FORCE_SYNC (every call reaches the daemon), ops/s',
+        f0(forced.median),
+        'info (fuse-native ceiling ~14k)',
+        'info',
+      );
     } finally {
       await d.stop();
     }
@@ -281,15 +380,31 @@ async function benchRead() {
  * Its read-ahead is 256 KiB, the best of a sweep for one thread. Info rows; skipped if it did not build.
  */
 async function benchReadCeiling(url, curlS, readS) {
-  if (!existsSync(C.pipefs)) { out('read ceiling: skipped (bench/pipefs.c needs libfuse-dev to build)'); return; }
+  if (!existsSync(C.pipefs)) {
+    out('read ceiling: skipped (bench/pipefs.c needs libfuse-dev to build)');
+    return;
+  }
   const mnt = join(W.dir, 'mnt-ceiling');
   await mkdir(mnt, { recursive: true });
   const once = async () => {
     // its own process group, so curl and pipefs both go if the unmount fails; paths and URL as arguments
-    const p = spawn('bash', ['-c', 'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o big_writes,max_background=64,congestion_threshold=48 3<&0',
-      'pipefs', url, String(CFG.readSize), C.pipefs, mnt], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    const p = spawn(
+      'bash',
+      [
+        '-c',
+        'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o big_writes,max_background=64,congestion_threshold=48 3<&0',
+        'pipefs',
+        url,
+        String(CFG.readSize),
+        C.pipefs,
+        mnt,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    );
     let stderr = '';
-    p.stderr.on('data', (b) => { stderr += b; });
+    p.stderr.on('data', (b) => {
+      stderr += b;
+    });
     const exited = new Promise((res) => p.on('exit', res));
     try {
       let up = false;
@@ -298,21 +413,41 @@ async function benchReadCeiling(url, curlS, readS) {
         if (!up) await sleep(50);
       }
       if (!up) throw new Error(`pipefs did not mount: ${stderr.trim()}`);
-      if (process.getuid?.() === 0) await must('bash', ['-c', 'echo 256 > "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"', 'ra', mnt]);
+      if (process.getuid?.() === 0)
+        await must('bash', ['-c', 'echo 256 > "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"', 'ra', mnt]);
       const r = await must('dd', [`if=${join(mnt, 'big.bin')}`, 'of=/dev/null', 'bs=1M']);
-      if (!r.stderr.includes(`${CFG.readSize} bytes`)) throw new Error(`pipefs: dd read a different size: ${r.stderr.trim()}`);
+      if (!r.stderr.includes(`${CFG.readSize} bytes`))
+        throw new Error(`pipefs: dd read a different size: ${r.stderr.trim()}`);
       return mbps(CFG.readSize, r.secs);
     } finally {
       await run('fusermount', ['-u', mnt]);
-      const t = setTimeout(() => { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      const t = setTimeout(() => {
+        try {
+          process.kill(-p.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 5000);
       await exited;
       clearTimeout(t);
     }
   };
   const s = await timedRuns(once);
-  out(`read ceiling: minimal C FUSE client (bench/pipefs.c: curl -> pipe -> libfuse, 1 thread), cold dd bs=1M: MB/s ${fmtS(s)}`);
-  row('read ceiling: minimal C FUSE client / direct curl (median MB/s)', `${f2(s.median / curlS.median)} (${f0(s.median)} MB/s)`, 'info', 'info');
-  row('read ceiling: mount / minimal C FUSE client (median MB/s)', f2(readS.median / s.median), 'info (>= 1: as fast)', 'info');
+  out(
+    `read ceiling: minimal C FUSE client (bench/pipefs.c: curl -> pipe -> libfuse, 1 thread), cold dd bs=1M: MB/s ${fmtS(s)}`,
+  );
+  row(
+    'read ceiling: minimal C FUSE client / direct curl (median MB/s)',
+    `${f2(s.median / curlS.median)} (${f0(s.median)} MB/s)`,
+    'info',
+    'info',
+  );
+  row(
+    'read ceiling: mount / minimal C FUSE client (median MB/s)',
+    f2(readS.median / s.median),
+    'info (>= 1: as fast)',
+    'info',
+  );
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -331,7 +466,7 @@ async function freePort() {
  * rclone mount (its http backend on the same nginx), so the ratio to beat is set by a mature FUSE
  * client on this machine. Skipped, with the command to run, without nginx. Info rows only.
  */
-async function benchReadVsStatic(stateDir, mnt) {
+async function benchReadVsStatic(_stateDir, mnt) {
   const has = async (cmd) => (await run('bash', ['-c', `command -v ${cmd}`])).code === 0;
   if (process.env.BENCH_NO_COMPARE === '1' || !(await has('nginx'))) {
     out('read vs a static server: skipped (needs nginx; as root `npm run bench` installs nginx-light and rclone)');
@@ -339,22 +474,41 @@ async function benchReadVsStatic(stateDir, mnt) {
   }
   const dir = join(W.dir, 'cmp');
   await mkdir(join(dir, 'seed'), { recursive: true });
-  await link(join(W.seed, 'big.bin'), join(dir, 'seed', 'big.bin')).catch(async () => must('cp', [join(W.seed, 'big.bin'), join(dir, 'seed', 'big.bin')]));
+  await link(join(W.seed, 'big.bin'), join(dir, 'seed', 'big.bin')).catch(async () =>
+    must('cp', [join(W.seed, 'big.bin'), join(dir, 'seed', 'big.bin')]),
+  );
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
-  const emu = await startEmulator({ dataDir: join(dir, 'emu'), seed: join(dir, 'seed'), rateLimitScale: 1, logFile: join(dir, 'emu.log'), extraArgs: ['--external-cdn', origin] });
+  const emu = await startEmulator({
+    dataDir: join(dir, 'emu'),
+    seed: join(dir, 'seed'),
+    rateLimitScale: 1,
+    logFile: join(dir, 'emu.log'),
+    extraArgs: ['--external-cdn', origin],
+  });
   const root = process.getuid?.() === 0;
-  await writeFile(join(dir, 'nginx.conf'), `${root ? 'user root; ' : ''}worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
+  await writeFile(
+    join(dir, 'nginx.conf'),
+    `${root ? 'user root; ' : ''}worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
 events { worker_connections 256; }
 http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; client_body_temp_path ${dir}/nginx-tmp;
   server { listen 127.0.0.1:${port}; root ${dir}/emu/blobs; autoindex on; } }
-`);
+`,
+  );
   await must('nginx', ['-c', join(dir, 'nginx.conf')]);
   const rmnt = join(dir, 'rclone-mnt');
   await mkdir(rmnt, { recursive: true });
   try {
     const big = (await admin.tree(emu.base)).find((e) => e.path === '/big.bin');
-    const url = (await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, join(dir, 'state'), big.id])).stdout.trim();
+    const url = (
+      await must(process.execPath, [
+        join(ROOT, 'bench', 'client.mjs'),
+        'download-url',
+        emu.base,
+        join(dir, 'state'),
+        big.id,
+      ])
+    ).stdout.trim();
     if (!url.startsWith(`${origin}/`)) throw new Error('the emulator did not hand out an --external-cdn link');
     const curlS = await timedRuns(() => curlRate(url));
     // the same download written into tmpfs: what merely placing the bytes in fresh page-cache memory
@@ -368,11 +522,17 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
       const note = await settle();
       const c0 = procCpu(pid);
       const r = await must('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M']);
-      return { rate: mbps(CFG.readSize, r.secs), cpu: (procCpu(pid) - c0) * GiB / CFG.readSize, note };
+      return { rate: mbps(CFG.readSize, r.secs), cpu: ((procCpu(pid) - c0) * GiB) / CFG.readSize, note };
     };
     const ours = [];
-    for (let i = -1; i < CFG.readRuns; i++) { // i = -1: untimed warm-up, as for curl
-      const d = await startDaemon({ base: emu.base, mnt, cacheDir: join(dir, `cache-${i}`), stateDir: join(dir, 'state') });
+    for (let i = -1; i < CFG.readRuns; i++) {
+      // i = -1: untimed warm-up, as for curl
+      const d = await startDaemon({
+        base: emu.base,
+        mnt,
+        cacheDir: join(dir, `cache-${i}`),
+        stateDir: join(dir, 'state'),
+      });
       try {
         await must('stat', [join(mnt, 'big.bin')]);
         const x = await ddRun(join(mnt, 'big.bin'), d.pid);
@@ -383,17 +543,33 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
       }
     }
     const oursS = summary(ours.map((x) => x.rate));
-    out(`read vs nginx (sendfile) serving the same blob: curl MB/s ${fmtS(curlS)}; mount cold dd MB/s ${fmtS(oursS)}, daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`);
-    row('read vs nginx: mount / curl (median MB/s)', `${f2(oursS.median / curlS.median)} (${f0(oursS.median)} / ${f0(curlS.median)} MB/s)`, 'info', 'info');
+    out(
+      `read vs nginx (sendfile) serving the same blob: curl MB/s ${fmtS(curlS)}; mount cold dd MB/s ${fmtS(oursS)}, daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`,
+    );
+    row(
+      'read vs nginx: mount / curl (median MB/s)',
+      `${f2(oursS.median / curlS.median)} (${f0(oursS.median)} / ${f0(curlS.median)} MB/s)`,
+      'info',
+      'info',
+    );
     if (shmS) {
       out(`  curl of the same URL into tmpfs (/dev/shm): MB/s ${fmtS(shmS)}`);
-      row('read vs nginx: curl into tmpfs / curl to /dev/null (page-cache placement alone)', `${f2(shmS.median / curlS.median)} (${f0(shmS.median)} MB/s)`, 'info', 'info');
+      row(
+        'read vs nginx: curl into tmpfs / curl to /dev/null (page-cache placement alone)',
+        `${f2(shmS.median / curlS.median)} (${f0(shmS.median)} MB/s)`,
+        'info',
+        'info',
+      );
       row('read vs nginx: mount / curl into tmpfs', f2(oursS.median / shmS.median), 'info', 'info');
     }
-    if (!(await has('rclone'))) { out('  rclone mount: skipped (not installed; as root `npm run bench` installs it)'); return; }
+    if (!(await has('rclone'))) {
+      out('  rclone mount: skipped (not installed; as root `npm run bench` installs it)');
+      return;
+    }
     const rel = url.slice(origin.length + 1);
     const theirs = [];
-    for (let i = -1; i < CFG.readRuns; i++) { // i = -1: untimed warm-up
+    for (let i = -1; i < CFG.readRuns; i++) {
+      // i = -1: untimed warm-up
       await must('rclone', ['mount', ':http:', rmnt, '--http-url', `${origin}/`, '--read-only', '--daemon']);
       try {
         let pid = 0;
@@ -412,11 +588,26 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     }
     const theirsS = summary(theirs.map((x) => x.rate));
     const ver = (await run('rclone', ['version'])).stdout.split('\n')[0];
-    out(`  ${ver} mount (defaults, http backend on the same nginx): cold dd MB/s ${fmtS(theirsS)}, rclone CPU s/GiB ${theirs.map((x) => f2(x.cpu)).join(', ')}`);
-    row('read vs nginx: rclone mount / curl (median MB/s)', `${f2(theirsS.median / curlS.median)} (${f0(theirsS.median)} MB/s)`, 'info', 'info');
-    row('read vs nginx: pan123fs mount / rclone mount (median MB/s)', f2(oursS.median / theirsS.median), 'info (>= 1: as fast)', 'info');
+    out(
+      `  ${ver} mount (defaults, http backend on the same nginx): cold dd MB/s ${fmtS(theirsS)}, rclone CPU s/GiB ${theirs.map((x) => f2(x.cpu)).join(', ')}`,
+    );
+    row(
+      'read vs nginx: rclone mount / curl (median MB/s)',
+      `${f2(theirsS.median / curlS.median)} (${f0(theirsS.median)} MB/s)`,
+      'info',
+      'info',
+    );
+    row(
+      'read vs nginx: pan123fs mount / rclone mount (median MB/s)',
+      f2(oursS.median / theirsS.median),
+      'info (>= 1: as fast)',
+      'info',
+    );
   } finally {
-    await run('bash', ['-c', `mountpoint -q '${rmnt}' && fusermount -u '${rmnt}'; kill $(cat '${dir}/nginx.pid') 2>/dev/null`]);
+    await run('bash', [
+      '-c',
+      `mountpoint -q '${rmnt}' && fusermount -u '${rmnt}'; kill $(cat '${dir}/nginx.pid') 2>/dev/null`,
+    ]);
     await emu.stop();
   }
 }
@@ -429,8 +620,17 @@ async function benchReadEmulator(fn) {
   await mkdir(stateDir, { recursive: true });
   const mnt = join(W.dir, 'mnt-read');
   await mkdir(mnt, { recursive: true });
-  const emu = await startEmulator({ dataDir: join(W.dir, 'emu-read'), seed: W.seed, rateLimitScale: 1, logFile: join(W.dir, 'emu-read.log') });
-  try { await fn(emu, stateDir, mnt); } finally { await emu.stop(); }
+  const emu = await startEmulator({
+    dataDir: join(W.dir, 'emu-read'),
+    seed: W.seed,
+    rateLimitScale: 1,
+    logFile: join(W.dir, 'emu-read.log'),
+  });
+  try {
+    await fn(emu, stateDir, mnt);
+  } finally {
+    await emu.stop();
+  }
 }
 
 async function benchFuse(emu, stateDir, mnt) {
@@ -440,39 +640,73 @@ async function benchFuse(emu, stateDir, mnt) {
   try {
     const m = /"nativePatched":(true|false)/.exec(d.log());
     const kind = /"kind":"(source|prebuilt)"/.exec(d.log());
-    out(`fuse-native binding: ${kind ? kind[1] : '?'}, native patch ${m ? m[1] : '?'} (from the daemon's start-up log)`);
+    out(
+      `fuse-native binding: ${kind ? kind[1] : '?'}, native patch ${m ? m[1] : '?'} (from the daemon's start-up log)`,
+    );
     const files = Array.from({ length: 64 }, (_, i) => join(mnt, 'small64', `s${String(i).padStart(2, '0')}`));
     await must('bash', ['-c', `cat ${files.map((f) => `'${f}'`).join(' ')} > /dev/null`]);
     const target = files[0];
     const statRuns = async (args, n = 3) => {
       const xs = [];
-      for (let i = 0; i < n; i++) { await settle(); xs.push(parseKv((await must(C.statloop, args)).stdout).rate); }
+      for (let i = 0; i < n; i++) {
+        await settle();
+        xs.push(parseKv((await must(C.statloop, args)).stdout).rate);
+      }
       return summary(xs);
     };
     const fuseThreads = async () => {
-      const r = await must(process.execPath, [join(ROOT, 'bin', 'pan123fs.js'), 'status', '--json', '--state-dir', stateDir, mnt]);
+      const r = await must(process.execPath, [
+        join(ROOT, 'bin', 'pan123fs.js'),
+        'status',
+        '--json',
+        '--state-dir',
+        stateDir,
+        mnt,
+      ]);
       return JSON.parse(r.stdout).fuseThreads?.allocated ?? '?';
     };
     const st0 = await fuseThreads();
     const th0 = procStatus(d.pid).threads;
     const before = await statRuns(['-f', '-t', '2', target]);
     const beforeCached = await statRuns(['-t', '1', target], 1);
-    out(`before: statx FORCE_SYNC ops/s ${fmtS(before)}; cached stat ${f0(beforeCached.median)}; daemon threads ${th0}  [${loadNote()}]`);
+    out(
+      `before: statx FORCE_SYNC ops/s ${fmtS(before)}; cached stat ${f0(beforeCached.median)}; daemon threads ${th0}  [${loadNote()}]`,
+    );
     let maxThreads = th0;
-    const tt = setInterval(() => { try { maxThreads = Math.max(maxThreads, procStatus(d.pid).threads); } catch { /* gone */ } }, 20);
+    const tt = setInterval(() => {
+      try {
+        maxThreads = Math.max(maxThreads, procStatus(d.pid).threads);
+      } catch {
+        /* gone */
+      }
+    }, 20);
     const b = await must(C.parread, [String(CFG.burstReaders), String(CFG.bursts), ...files]);
     clearInterval(tt);
     const bk = parseKv(b.stdout);
-    out(`bursts: ${CFG.bursts} x ${CFG.burstReaders} readers in ${f2(bk.secs)} s (${f1(bk.secs / CFG.bursts * 1000)} ms per burst), daemon threads peak ${maxThreads}`);
+    out(
+      `bursts: ${CFG.bursts} x ${CFG.burstReaders} readers in ${f2(bk.secs)} s (${f1((bk.secs / CFG.bursts) * 1000)} ms per burst), daemon threads peak ${maxThreads}`,
+    );
     const after = await statRuns(['-f', '-t', '2', target]);
     const afterCached = await statRuns(['-t', '1', target], 1);
     const th1 = procStatus(d.pid).threads;
-    out(`after:  statx FORCE_SYNC ops/s ${fmtS(after)}; cached stat ${f0(afterCached.median)}; daemon threads ${th1}  [${loadNote()}]`);
+    out(
+      `after:  statx FORCE_SYNC ops/s ${fmtS(after)}; cached stat ${f0(afterCached.median)}; daemon threads ${th1}  [${loadNote()}]`,
+    );
     const r = after.median / before.median;
-    row(`getattr ops/s after / before ${CFG.bursts} bursts of ${CFG.burstReaders} reads`, `${f2(r)} (${f0(after.median)} vs ${f0(before.median)})`, '>= 0.8 (unpatched leak: ~0.2)', verdict(r >= 0.8));
+    row(
+      `getattr ops/s after / before ${CFG.bursts} bursts of ${CFG.burstReaders} reads`,
+      `${f2(r)} (${f0(after.median)} vs ${f0(before.median)})`,
+      '>= 0.8 (unpatched leak: ~0.2)',
+      verdict(r >= 0.8),
+    );
     const st1 = await fuseThreads();
     const flat = typeof st1 === 'number' && st1 <= 2 * maxThreads;
-    row('fuse-native per-thread states (status --json)', `${st0} -> ${st1} (OS threads ${th0} -> peak ${maxThreads} -> ${th1}; unpatched: thousands)`, 'flat (<= peak threads)', verdict(flat));
+    row(
+      'fuse-native per-thread states (status --json)',
+      `${st0} -> ${st1} (OS threads ${th0} -> peak ${maxThreads} -> ${th1}; unpatched: thousands)`,
+      'flat (<= peak threads)',
+      verdict(flat),
+    );
   } finally {
     await d.stop();
     await rm(join(W.dir, 'cache-fuse'), { recursive: true, force: true });
@@ -486,7 +720,11 @@ async function benchWrite() {
   out(`## 2. Write (issue 4): ${CFG.writeSize / MiB} MiB files, ${CFG.smallFiles} x ${CFG.smallSize / 1024} KiB files`);
   const stateDir = join(W.dir, 'state-write');
   await mkdir(stateDir, { recursive: true });
-  const emu = await startEmulator({ dataDir: join(W.dir, 'emu-write'), rateLimitScale: 1, logFile: join(W.dir, 'emu-write.log') });
+  const emu = await startEmulator({
+    dataDir: join(W.dir, 'emu-write'),
+    rateLimitScale: 1,
+    logFile: join(W.dir, 'emu-write.log'),
+  });
   const mnt = join(W.dir, 'mnt-write');
   await mkdir(mnt, { recursive: true });
   try {
@@ -496,7 +734,10 @@ async function benchWrite() {
       md5s[`client-${r}`] = (await md5Of(join(W.data, `client-${r}.bin`))).md5;
       md5s[`mount-${r}`] = (await md5Of(join(W.data, `mount-${r}.bin`))).md5;
     }
-    for (let i = 0; i < 3; i++) { await settle([join(W.data, 'mount-1.bin')]); md5Times.push((await md5Of(join(W.data, 'mount-1.bin'))).secs); }
+    for (let i = 0; i < 3; i++) {
+      await settle([join(W.data, 'mount-1.bin')]);
+      md5Times.push((await md5Of(join(W.data, 'mount-1.bin'))).secs);
+    }
     const md5S = summary(md5Times, false);
     out(`md5sum of the ${CFG.writeSize / MiB} MiB file (page cache warm): s ${fmtS(md5S)}`);
 
@@ -509,25 +750,41 @@ async function benchWrite() {
         let note = await settle([join(W.data, `client-${r}.bin`)]);
         // committed = first time the tree shows the md5 (polled like the mount's), timed from the client's start
         const [cl, seen] = await Promise.all([
-          must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'upload', emu.base, stateDir, join(W.data, `client-${r}.bin`), `client-${r}.bin`]),
+          must(process.execPath, [
+            join(ROOT, 'bench', 'client.mjs'),
+            'upload',
+            emu.base,
+            stateDir,
+            join(W.data, `client-${r}.bin`),
+            `client-${r}.bin`,
+          ]),
           waitCommitted(emu.base, `/client-${r}.bin`, md5s[`client-${r}`], { intervalMs: 100 }),
         ]);
         const cj = JSON.parse(cl.stdout);
         if (cj.instant || cj.md5 !== md5s[`client-${r}`]) throw new Error(`client upload: unexpected ${cl.stdout}`);
         const cSecs = (seen.epochMs - cj.startEpochMs) / 1000;
         clientT.push(cSecs);
-        out(`  round ${r} client alone: committed after ${f2(cSecs)} s = ${f0(mbps(CFG.writeSize, cSecs))} MB/s (md5 ${f2(cj.md5Secs)} s, uploadFile returned after ${f2(cj.uploadSecs)} s more)  [${note}]`);
+        out(
+          `  round ${r} client alone: committed after ${f2(cSecs)} s = ${f0(mbps(CFG.writeSize, cSecs))} MB/s (md5 ${f2(cj.md5Secs)} s, uploadFile returned after ${f2(cj.uploadSecs)} s more)  [${note}]`,
+        );
         note = await settle([join(W.data, `mount-${r}.bin`)]);
         const t0 = now();
         const cp = await must('cp', [join(W.data, `mount-${r}.bin`), join(mnt, `mount-${r}.bin`)]);
         const { at } = await waitCommitted(emu.base, `/mount-${r}.bin`, md5s[`mount-${r}`], { intervalMs: 100 });
         mountT.push(at - t0);
-        out(`  round ${r} cp into the mount: cp returned after ${f2(cp.secs)} s (${f0(mbps(CFG.writeSize, cp.secs))} MB/s), committed after ${f2(at - t0)} s = ${f0(mbps(CFG.writeSize, at - t0))} MB/s  [${note}]`);
+        out(
+          `  round ${r} cp into the mount: cp returned after ${f2(cp.secs)} s (${f0(mbps(CFG.writeSize, cp.secs))} MB/s), committed after ${f2(at - t0)} s = ${f0(mbps(CFG.writeSize, at - t0))} MB/s  [${note}]`,
+        );
       }
       const cS = summary(clientT, false);
       const mS = summary(mountT, false);
       const wr = cS.median / mS.median;
-      row('write: cp until committed vs client alone (throughput, median)', `${f2(wr)} (${f2(mS.median)} s vs ${f2(cS.median)} s)`, '>= 0.8', verdict(wr >= 0.8));
+      row(
+        'write: cp until committed vs client alone (throughput, median)',
+        `${f2(wr)} (${f2(mS.median)} s vs ${f2(cS.median)} s)`,
+        '>= 0.8',
+        verdict(wr >= 0.8),
+      );
 
       // (b) the same content again: instant upload; time until committed vs md5sum
       const instT = [];
@@ -539,20 +796,40 @@ async function benchWrite() {
         const { at } = await waitCommitted(emu.base, `/again-${r}.bin`, md5s['mount-1'], { intervalMs: 25 });
         const c1 = await admin.counters(emu.base);
         instT.push(at - t0);
-        out(`  instant copy ${r}: committed after ${f2(at - t0)} s (cp ${f2(cp.secs)} s), instant hits +${c1.instantUploadHits - c0.instantUploadHits}, slice bytes +${c1.sliceBytesReceived - c0.sliceBytesReceived}  [${note}]`);
+        out(
+          `  instant copy ${r}: committed after ${f2(at - t0)} s (cp ${f2(cp.secs)} s), instant hits +${c1.instantUploadHits - c0.instantUploadHits}, slice bytes +${c1.sliceBytesReceived - c0.sliceBytesReceived}  [${note}]`,
+        );
       }
       const iS = summary(instT, false);
       const ir = iS.median / md5S.median;
-      row('write: same file again (instant) until committed / md5sum', `${f2(ir)} (${f2(iS.median)} s vs ${f2(md5S.median)} s)`, '<= 1.5', verdict(ir <= 1.5));
+      row(
+        'write: same file again (instant) until committed / md5sum',
+        `${f2(ir)} (${f2(iS.median)} s vs ${f2(md5S.median)} s)`,
+        '<= 1.5',
+        verdict(ir <= 1.5),
+      );
 
       // (c) dd into the mount: with conv=fsync (waits for the upload), then the write side alone
       const count = CFG.writeSize / MiB;
       const zeroMd5 = (await must('bash', ['-c', `head -c ${CFG.writeSize} /dev/zero | md5sum`])).stdout.split(' ')[0];
       let note = await settle([], true);
-      const fs1 = await must('dd', ['if=/dev/zero', `of=${join(mnt, 'zero-fsync.bin')}`, 'bs=1M', `count=${count}`, 'conv=fsync']);
+      const fs1 = await must('dd', [
+        'if=/dev/zero',
+        `of=${join(mnt, 'zero-fsync.bin')}`,
+        'bs=1M',
+        `count=${count}`,
+        'conv=fsync',
+      ]);
       await waitCommitted(emu.base, '/zero-fsync.bin', zeroMd5, { timeoutMs: 10_000 });
-      out(`  dd conv=fsync (new content, full upload): ${f2(fs1.secs)} s = ${f0(mbps(CFG.writeSize, fs1.secs))} MB/s  [${note}]`);
-      row('dd if=/dev/zero bs=1M conv=fsync into the mount (incl. upload)', `${f0(mbps(CFG.writeSize, fs1.secs))} MB/s`, 'info', 'info');
+      out(
+        `  dd conv=fsync (new content, full upload): ${f2(fs1.secs)} s = ${f0(mbps(CFG.writeSize, fs1.secs))} MB/s  [${note}]`,
+      );
+      row(
+        'dd if=/dev/zero bs=1M conv=fsync into the mount (incl. upload)',
+        `${f0(mbps(CFG.writeSize, fs1.secs))} MB/s`,
+        'info',
+        'info',
+      );
       const ddRates = [];
       for (let r = 1; r <= 3; r++) {
         note = await settle([], true);
@@ -562,7 +839,12 @@ async function benchWrite() {
         out(`  dd write side ${r}: ${f0(ddRates.at(-1))} MB/s  [${note}]`);
       }
       const ddS = summary(ddRates);
-      row('dd if=/dev/zero bs=1M into the mount, write side (no fsync)', `${f0(ddS.median)} MB/s (best ${f0(ddS.best)})`, 'info', 'info');
+      row(
+        'dd if=/dev/zero bs=1M into the mount, write side (no fsync)',
+        `${f0(ddS.median)} MB/s (best ${f0(ddS.best)})`,
+        'info',
+        'info',
+      );
     } finally {
       await d.stop();
     }
@@ -570,21 +852,37 @@ async function benchWrite() {
     // (d) 1,000 small files: create rate, commit time and API calls per file. QPS limits off on both sides
     // (at the free tier upload_single's 5 QPS alone makes it >= 200 s).
     await admin.config(emu.base, { rateLimitScale: 0 });
-    d = await startDaemon({ base: emu.base, mnt, cacheDir: join(W.dir, 'cache-small'), stateDir, args: ['--rate-limit-scale', '0'] });
+    d = await startDaemon({
+      base: emu.base,
+      mnt,
+      cacheDir: join(W.dir, 'cache-small'),
+      stateDir,
+      args: ['--rate-limit-scale', '0'],
+    });
     try {
       await must('mkdir', [join(mnt, 'small')]);
-      for (let i = 0; i < 100 && !(await admin.tree(emu.base)).some((e) => e.path === '/small' && e.type === 'folder'); i++) await sleep(100);
+      for (
+        let i = 0;
+        i < 100 && !(await admin.tree(emu.base)).some((e) => e.path === '/small' && e.type === 'folder');
+        i++
+      )
+        await sleep(100);
       await sleep(500);
       await admin.reset(emu.base);
       const note = await settle();
       const t0 = now();
-      const mk = parseKv((await must(C.mkfiles, [join(mnt, 'small'), String(CFG.smallFiles), String(CFG.smallSize)])).stdout);
+      const mk = parseKv(
+        (await must(C.mkfiles, [join(mnt, 'small'), String(CFG.smallFiles), String(CFG.smallSize)])).stdout,
+      );
       let done = 0;
       let tDone;
       for (;;) {
         const tree = await admin.tree(emu.base);
         done = tree.filter((e) => e.path.startsWith('/small/') && e.type === 'file' && !e.trashed && e.md5).length;
-        if (done >= CFG.smallFiles) { tDone = now() - t0; break; }
+        if (done >= CFG.smallFiles) {
+          tDone = now() - t0;
+          break;
+        }
         if (now() - t0 > 300) throw new Error(`only ${done} of ${CFG.smallFiles} small files committed after 300 s`);
         await sleep(250);
       }
@@ -592,9 +890,21 @@ async function benchWrite() {
       const c = await admin.counters(emu.base);
       const calls = Object.entries(c.requests).filter(([, v]) => v > 0);
       const total = calls.reduce((s, [, v]) => s + v, 0);
-      out(`  ${CFG.smallFiles} files: created at ${f0(mk.rate)} files/s (${f2(mk.secs)} s), all committed after ${f2(tDone)} s; API calls ${total} (${calls.map(([k, v]) => `${k} ${v}`).join(', ')})  [${note}]`);
-      row(`${CFG.smallFiles} x ${CFG.smallSize / 1024} KiB files created through the mount`, `${f0(mk.rate)} files/s`, 'info', 'info');
-      row('small files: all uploads committed (QPS limits off)', `${f1(tDone)} s (${f0(CFG.smallFiles / tDone)} files/s)`, 'info', 'info');
+      out(
+        `  ${CFG.smallFiles} files: created at ${f0(mk.rate)} files/s (${f2(mk.secs)} s), all committed after ${f2(tDone)} s; API calls ${total} (${calls.map(([k, v]) => `${k} ${v}`).join(', ')})  [${note}]`,
+      );
+      row(
+        `${CFG.smallFiles} x ${CFG.smallSize / 1024} KiB files created through the mount`,
+        `${f0(mk.rate)} files/s`,
+        'info',
+        'info',
+      );
+      row(
+        'small files: all uploads committed (QPS limits off)',
+        `${f1(tDone)} s (${f0(CFG.smallFiles / tDone)} files/s)`,
+        'info',
+        'info',
+      );
       row('small files: API calls per file', f2(total / CFG.smallFiles), 'info (single-step: ~1)', 'info');
     } finally {
       await d.stop();
@@ -634,8 +944,12 @@ async function saveDoc(started, secs) {
     '<!-- bench:results:end -->',
   ].join('\n');
   let doc;
-  try { doc = await readFile(path, 'utf8'); } catch { doc = '# Benchmarks\n\n<!-- bench:results:start -->\n<!-- bench:results:end -->\n'; }
-  const re = /<!-- bench:results:start[^]*?<!-- bench:results:end -->/;
+  try {
+    doc = await readFile(path, 'utf8');
+  } catch {
+    doc = '# Benchmarks\n\n<!-- bench:results:start -->\n<!-- bench:results:end -->\n';
+  }
+  const re = /<!-- bench:results:start[\s\S]*?<!-- bench:results:end -->/;
   doc = re.test(doc) ? doc.replace(re, () => block) : `${doc.trimEnd()}\n\n${block}\n`;
   await writeFile(path, doc);
   out(`(results written to docs/BENCHMARKS.md)`);
@@ -644,7 +958,9 @@ async function saveDoc(started, secs) {
 async function main() {
   const started = new Date();
   const t0 = now();
-  out(`pan123fs bench (${QUICK ? 'BENCH_QUICK=1' : 'full'}), ${started.toISOString()}, ${cpus().length} CPUs, ${loadNote()}`);
+  out(
+    `pan123fs bench (${QUICK ? 'BENCH_QUICK=1' : 'full'}), ${started.toISOString()}, ${cpus().length} CPUs, ${loadNote()}`,
+  );
   await setup();
   if (ONLY.has('read') || ONLY.has('fuse')) await benchRead();
   out(`(${f0(now() - t0)} s elapsed)`);
@@ -656,7 +972,10 @@ async function main() {
 }
 
 let failed = false;
-const onSignal = async () => { await cleanupAll(); process.exit(130); };
+const onSignal = async () => {
+  await cleanupAll();
+  process.exit(130);
+};
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 try {
@@ -666,6 +985,7 @@ try {
   process.stderr.write(`bench failed: ${e.stack ?? e}\n`);
   await cleanupAll();
 } finally {
-  if (W.dir && process.env.BENCH_KEEP !== '1' && !process.env.BENCH_DIR) await rm(W.dir, { recursive: true, force: true }).catch(() => undefined);
+  if (W.dir && process.env.BENCH_KEEP !== '1' && !process.env.BENCH_DIR)
+    await rm(W.dir, { recursive: true, force: true }).catch(() => undefined);
 }
 process.exit(failed ? 1 : 0);

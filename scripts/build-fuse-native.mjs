@@ -29,11 +29,14 @@ function loud(lines) {
 function main() {
   if (process.env.PAN123FS_SKIP_FUSE_BUILD) return log('skipped (PAN123FS_SKIP_FUSE_BUILD)');
   let dir;
-  try { dir = path.dirname(createRequire(path.join(ROOT, 'package.json')).resolve('fuse-native/package.json')); } catch {
+  try {
+    dir = path.dirname(createRequire(path.join(ROOT, 'package.json')).resolve('fuse-native/package.json'));
+  } catch {
     return log('fuse-native is not installed; nothing to do');
   }
   const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-  if (version !== '2.2.6') return loud([`fuse-native ${version} is not 2.2.6: ${path.relative(ROOT, PATCH)} not applied`]);
+  if (version !== '2.2.6')
+    return loud([`fuse-native ${version} is not 2.2.6: ${path.relative(ROOT, PATCH)} not applied`]);
 
   const patchText = fs.readFileSync(PATCH, 'utf8');
   const sha = createHash('sha256').update(patchText).digest('hex');
@@ -55,7 +58,9 @@ function applyPatch(dir, patchText, sha) {
     for (const f of files) fs.copyFileSync(path.join(dir, f), path.join(orig, f));
   }
   if (hasCommand('patch')) {
-    const r = spawnSync('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-d', dir, '-i', PATCH], { encoding: 'utf8' });
+    const r = spawnSync('patch', ['-p1', '--forward', '--batch', '--no-backup-if-mismatch', '-d', dir, '-i', PATCH], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) fail(`patch failed:\n${r.stdout}${r.stderr}`);
   } else {
     log('`patch` not found; using the built-in applier');
@@ -76,14 +81,20 @@ function applyUnifiedDiff(dir, text) {
     for (const h of part.split(/^@@ /m).slice(1)) {
       const start = Number(h.match(/^-(\d+)/)[1]) - 1 + shift;
       const body = h.slice(h.indexOf('\n') + 1).split('\n');
-      const oldL = []; const newL = [];
+      const oldL = [];
+      const newL = [];
       for (const l of body) {
         if (l.startsWith('\\')) continue;
-        if (l.startsWith(' ') || l === '') { oldL.push(l.slice(1)); newL.push(l.slice(1)); }
-        else if (l.startsWith('-')) oldL.push(l.slice(1));
+        if (l.startsWith(' ') || l === '') {
+          oldL.push(l.slice(1));
+          newL.push(l.slice(1));
+        } else if (l.startsWith('-')) oldL.push(l.slice(1));
         else if (l.startsWith('+')) newL.push(l.slice(1));
       }
-      while (oldL.length && newL.length && oldL.at(-1) === '' && newL.at(-1) === '') { oldL.pop(); newL.pop(); }
+      while (oldL.length && newL.length && oldL.at(-1) === '' && newL.at(-1) === '') {
+        oldL.pop();
+        newL.pop();
+      }
       const at = findBlock(lines, oldL, start);
       if (at < 0) fail(`hunk at line ${start + 1} of ${file} does not apply`);
       lines = [...lines.slice(0, at), ...newL, ...lines.slice(at + oldL.length)];
@@ -128,14 +139,18 @@ function build(dir, sha) {
   const r = spawnSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
     fs.rmSync(binary, { force: true });
-    return fallback(`node-gyp build failed (exit ${r.status}):\n${(r.stdout + r.stderr).split('\n').slice(-25).join('\n')}`);
+    return fallback(
+      `node-gyp build failed (exit ${r.status}):\n${(r.stdout + r.stderr).split('\n').slice(-25).join('\n')}`,
+    );
   }
   if (!loads(binary)) {
     fs.rmSync(binary, { force: true });
     return fallback('the freshly built fuse.node does not load');
   }
   fs.writeFileSync(stamp, sha);
-  log(`built ${path.relative(ROOT, binary)} against the system libfuse (pkg-config fuse); it takes precedence over prebuilds/`);
+  log(
+    `built ${path.relative(ROOT, binary)} against the system libfuse (pkg-config fuse); it takes precedence over prebuilds/`,
+  );
 }
 
 function fallback(reason) {
@@ -143,25 +158,37 @@ function fallback(reason) {
     reason,
     'FALLING BACK to the upstream prebuilt fuse-native binary (linux-x64/darwin-x64 only), which',
     'LEAKS a libuv handle per retired FUSE thread (the daemon slows down over time) and gets',
-    'utimens mtime wrong. Fix: ' + INSTALL_HINT,
+    `utimens mtime wrong. Fix: ${INSTALL_HINT}`,
     'then run: npm run postinstall',
   ]);
 }
 
 function loads(binary) {
-  const r = spawnSync(process.execPath, ['-e', `process.exit(typeof require(${JSON.stringify(binary)}).fuse_native_thread_stats === 'function' ? 0 : 3)`]);
+  const r = spawnSync(process.execPath, [
+    '-e',
+    `process.exit(typeof require(${JSON.stringify(binary)}).fuse_native_thread_stats === 'function' ? 0 : 3)`,
+  ]);
   return r.status === 0;
 }
 
 function findNodeGyp() {
   const candidates = [];
-  try { candidates.push(createRequire(path.join(ROOT, 'package.json')).resolve('node-gyp/bin/node-gyp.js')); } catch { /* not a dependency */ }
-  if (process.env.npm_execpath) candidates.push(path.join(path.dirname(process.env.npm_execpath), '../node_modules/node-gyp/bin/node-gyp.js'));
-  candidates.push(path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'));
+  try {
+    candidates.push(createRequire(path.join(ROOT, 'package.json')).resolve('node-gyp/bin/node-gyp.js'));
+  } catch {
+    /* not a dependency */
+  }
+  if (process.env.npm_execpath)
+    candidates.push(path.join(path.dirname(process.env.npm_execpath), '../node_modules/node-gyp/bin/node-gyp.js'));
+  candidates.push(
+    path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  );
   try {
     const npm = execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
     if (npm) candidates.push(path.join(path.dirname(fs.realpathSync(npm)), '../node_modules/node-gyp/bin/node-gyp.js'));
-  } catch { /* no npm on PATH */ }
+  } catch {
+    /* no npm on PATH */
+  }
   return candidates.find((c) => fs.existsSync(c));
 }
 
@@ -170,7 +197,11 @@ function hasCommand(cmd) {
 }
 
 function readOr(file) {
-  try { return fs.readFileSync(file, 'utf8').trim(); } catch { return undefined; }
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
 }
 
 function fail(msg) {

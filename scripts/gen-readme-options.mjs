@@ -13,12 +13,18 @@ const rows = OPTIONS.map((o) => {
   return `| \`${flag}\` | ${o.env ? `\`${o.env}\`` : ''} | \`${o.key}\` | ${def} | ${o.help.replace(/\|/g, '\\|')} |`;
 });
 const table = ['| flag | environment | config key | default | meaning |', '|---|---|---|---|---|', ...rows].join('\n');
-const readme = readFileSync(root + 'README.md', 'utf8');
+const readme = readFileSync(`${root}README.md`, 'utf8');
 const re = /(<!-- OPTIONS:BEGIN[^>]*-->\n)[\s\S]*?(<!-- OPTIONS:END -->)/;
-if (!re.test(readme)) { console.error('README.md has no OPTIONS markers'); process.exit(2); }
+if (!re.test(readme)) {
+  console.error('README.md has no OPTIONS markers');
+  process.exit(2);
+}
 const next = readme.replace(re, (_m, a, b) => `${a}${table}\n${b}`);
 if (process.argv.includes('--check')) {
-  if (next !== readme) { console.error('README.md option list is out of date: run node scripts/gen-readme-options.mjs'); process.exit(1); }
+  if (next !== readme) {
+    console.error('README.md option list is out of date: run node scripts/gen-readme-options.mjs');
+    process.exit(1);
+  }
 } else {
-  writeFileSync(root + 'README.md', next);
+  writeFileSync(`${root}README.md`, next);
 }

@@ -6,7 +6,7 @@
 
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { ConfigError } from '../config/parse.js';
 import { resolveMountConfig } from '../config/resolve.js';
 import { UserFacingError } from '../core/user-error.js';
@@ -22,8 +22,11 @@ export async function cleanupMount(mountpoint: string): Promise<{ cleared: boole
 }
 
 export function registerCleanupCommand(program: Command): void {
-  const cmd = program.command('cleanup-mount')
-    .description('clear a stale (disconnected) mount at MOUNTPOINT (default: the config\'s "mountpoint") and create the directory if missing; the systemd units run it as ExecStartPre/ExecStopPost')
+  const cmd = program
+    .command('cleanup-mount')
+    .description(
+      'clear a stale (disconnected) mount at MOUNTPOINT (default: the config\'s "mountpoint") and create the directory if missing; the systemd units run it as ExecStartPre/ExecStopPost',
+    )
     .argument('[mountpoint]');
   addTableOptions(cmd, ['config', 'mountpoint', 'clientId', 'clientSecret', 'clientSecretFile']);
   cmd.action(async (arg: string | undefined, flags: Record<string, unknown>) => {
@@ -39,6 +42,8 @@ export function registerCleanupCommand(program: Command): void {
       const r = await cleanupMount(mp);
       if (r.cleared) process.stdout.write(`pan123fs: cleared a stale mount at ${resolve(mp)}\n`);
       if (r.created) process.stdout.write(`pan123fs: created mountpoint ${resolve(mp)}\n`);
-    } catch (e) { dieWith(e); }
+    } catch (e) {
+      dieWith(e);
+    }
   });
 }

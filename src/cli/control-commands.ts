@@ -1,7 +1,7 @@
 // `pan123fs status`, `refresh`, `unmount`: clients of the daemon's control socket.
 
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlRequest, controlSocketPath } from '../daemon/control.js';
@@ -17,18 +17,23 @@ async function sockets(stateDir: string, mountpoint?: string): Promise<string[]>
   return names.filter((n) => n.startsWith('control-') && n.endsWith('.sock')).map((n) => join(stateDir, n));
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
 async function ask(sock: string, req: object): Promise<any> {
   try {
     return await controlRequest(sock, req);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ECONNREFUSED') throw new UserFacingError(`no pan123fs daemon answers at ${sock} (is the mount running? pass --state-dir if it uses another one)`);
+    if (code === 'ENOENT' || code === 'ECONNREFUSED')
+      throw new UserFacingError(
+        `no pan123fs daemon answers at ${sock} (is the mount running? pass --state-dir if it uses another one)`,
+      );
     throw e;
   }
 }
 
 export function registerControlCommands(program: Command): void {
-  program.command('status')
+  program
+    .command('status')
     .description('show mounts, account, caches and the upload queue of running daemons')
     .argument('[mountpoint]')
     .option('--json', 'machine-readable output')
@@ -43,11 +48,16 @@ export function registerControlCommands(program: Command): void {
           if (r?.ok) all.push(r.status);
         }
         if (all.length === 0) throw new UserFacingError('no running pan123fs mount answered');
-        process.stdout.write(o.json ? JSON.stringify(mountpoint ? all[0] : all, null, 2) + '\n' : all.map(formatStatus).join('\n'));
-      } catch (e) { dieWith(e); }
+        process.stdout.write(
+          o.json ? `${JSON.stringify(mountpoint ? all[0] : all, null, 2)}\n` : all.map(formatStatus).join('\n'),
+        );
+      } catch (e) {
+        dieWith(e);
+      }
     });
 
-  program.command('refresh')
+  program
+    .command('refresh')
     .description('drop cached listings so remote changes made elsewhere appear now')
     .argument('<path>', 'a directory inside a pan123fs mount')
     .option('-r, --recursive', 'also every directory below it')
@@ -59,17 +69,20 @@ export function registerControlCommands(program: Command): void {
         for (const s of socks) {
           const st = await ask(s, { cmd: 'status' }).catch(() => null);
           const mp: string | undefined = st?.status?.mountpoint;
-          if (!mp || (abs !== mp && !abs.startsWith(mp + '/'))) continue;
+          if (!mp || (abs !== mp && !abs.startsWith(`${mp}/`))) continue;
           const r = await ask(s, { cmd: 'refresh', path: abs.slice(mp.length) || '/', recursive: !!o.recursive });
           if (!r.ok) throw new UserFacingError(r.error);
           process.stdout.write(`refreshed ${r.dirs} director${r.dirs === 1 ? 'y' : 'ies'}\n`);
           return;
         }
         throw new UserFacingError(`${abs} is not inside a running pan123fs mount`);
-      } catch (e) { dieWith(e); }
+      } catch (e) {
+        dieWith(e);
+      }
     });
 
-  program.command('unmount')
+  program
+    .command('unmount')
     .description('finish pending uploads, then unmount')
     .argument('<mountpoint>')
     .option('--state-dir <dir>')
@@ -79,6 +92,8 @@ export function registerControlCommands(program: Command): void {
         const r = await ask(s!, { cmd: 'unmount' });
         if (!r.ok) throw new UserFacingError(r.error);
         process.stdout.write(`unmounting ${resolve(mountpoint)} (pending uploads finish first)\n`);
-      } catch (e) { dieWith(e); }
+      } catch (e) {
+        dieWith(e);
+      }
     });
 }

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { ConfigError } from '../config/parse.js';
 import { resolveMountConfig, type MountConfig } from '../config/resolve.js';
 import type { PanApi, UserInfo } from '../pan/api.js';
@@ -19,9 +19,17 @@ import { humanBytes } from './format-status.js';
 import { dieWith } from './errors.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
-export interface CheckResult { name: string; status: CheckStatus; detail: string; fix?: string }
+export interface CheckResult {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  fix?: string;
+}
 
-type Pan = Pick<PanApi, 'userInfo' | 'detail' | 'listPage' | 'directLink'> & { token(): Promise<string>; close(): Promise<void> };
+type Pan = Pick<PanApi, 'userInfo' | 'detail' | 'listPage' | 'directLink'> & {
+  token(): Promise<string>;
+  close(): Promise<void>;
+};
 
 export interface DoctorDeps {
   uid: number;
@@ -45,9 +53,16 @@ const FUSE_INSTALL = 'apt-get install -y fuse libfuse2 (Debian/Ubuntu) or dnf in
 const MIN_FREE_BYTES = 512 * 1024 ** 2;
 
 export function checkDevFuse(d: DoctorDeps): Promise<CheckResult> {
-  return d.access('/dev/fuse', fsc.R_OK | fsc.W_OK).then((ok) => (ok
-    ? { name: '/dev/fuse', status: 'ok', detail: 'present, readable and writable' }
-    : { name: '/dev/fuse', status: 'fail', detail: 'missing or not accessible', fix: 'modprobe fuse; in a container run with --device /dev/fuse --cap-add SYS_ADMIN; in a systemd unit keep DeviceAllow=/dev/fuse rw' }));
+  return d.access('/dev/fuse', fsc.R_OK | fsc.W_OK).then((ok) =>
+    ok
+      ? { name: '/dev/fuse', status: 'ok', detail: 'present, readable and writable' }
+      : {
+          name: '/dev/fuse',
+          status: 'fail',
+          detail: 'missing or not accessible',
+          fix: 'modprobe fuse; in a container run with --device /dev/fuse --cap-add SYS_ADMIN; in a systemd unit keep DeviceAllow=/dev/fuse rw',
+        },
+  );
 }
 
 export async function checkFusermount(d: DoctorDeps): Promise<CheckResult> {
@@ -57,7 +72,12 @@ export async function checkFusermount(d: DoctorDeps): Promise<CheckResult> {
     if (!(await d.access(p, fsc.X_OK))) continue;
     const mode = (await d.fileMode(p)) ?? 0;
     if (d.uid !== 0 && (mode & 0o4000) === 0) {
-      return { name: 'fusermount', status: 'fail', detail: `${p} is not setuid root, so non-root users cannot mount`, fix: `chmod u+s ${p} (as root), or reinstall: ${FUSE_INSTALL}` };
+      return {
+        name: 'fusermount',
+        status: 'fail',
+        detail: `${p} is not setuid root, so non-root users cannot mount`,
+        fix: `chmod u+s ${p} (as root), or reinstall: ${FUSE_INSTALL}`,
+      };
     }
     return { name: 'fusermount', status: 'ok', detail: `${p}${d.uid !== 0 ? ' (setuid)' : ''}` };
   }
@@ -68,7 +88,8 @@ export async function checkLibfuse(d: DoctorDeps, bindingLoaded: boolean): Promi
   const out = await d.run('ldconfig', ['-p']);
   const line = out?.split('\n').find((l) => /\blibfuse\.so\.2\b/.test(l));
   if (line) return { name: 'libfuse 2', status: 'ok', detail: line.trim().replace(/\s+/g, ' ') };
-  if (bindingLoaded) return { name: 'libfuse 2', status: 'ok', detail: 'loaded by the fuse-native binding (not in the ldconfig cache)' };
+  if (bindingLoaded)
+    return { name: 'libfuse 2', status: 'ok', detail: 'loaded by the fuse-native binding (not in the ldconfig cache)' };
   return { name: 'libfuse 2', status: 'fail', detail: 'libfuse.so.2 not found (ldconfig -p)', fix: FUSE_INSTALL };
 }
 
@@ -80,33 +101,75 @@ export function checkBinding(d: DoctorDeps): { result: CheckResult; loaded: bool
       loaded: true,
       result: good
         ? { name: 'fuse-native', status: 'ok', detail: describeBinding(info) }
-        : { name: 'fuse-native', status: 'warn', detail: describeBinding(info), fix: 'apt-get install -y libfuse-dev build-essential pkg-config && npm run postinstall (in the pan123fs checkout)' },
+        : {
+            name: 'fuse-native',
+            status: 'warn',
+            detail: describeBinding(info),
+            fix: 'apt-get install -y libfuse-dev build-essential pkg-config && npm run postinstall (in the pan123fs checkout)',
+          },
     };
   } catch (e) {
-    return { loaded: false, result: { name: 'fuse-native', status: 'fail', detail: `cannot load the binding: ${(e as Error).message.split('\n')[0]}`, fix: `${FUSE_INSTALL}; then npm ci in the pan123fs checkout` } };
+    return {
+      loaded: false,
+      result: {
+        name: 'fuse-native',
+        status: 'fail',
+        detail: `cannot load the binding: ${(e as Error).message.split('\n')[0]}`,
+        fix: `${FUSE_INSTALL}; then npm ci in the pan123fs checkout`,
+      },
+    };
   }
 }
 
 export async function checkAllowOther(d: DoctorDeps, cfg: MountConfig): Promise<CheckResult> {
   const name = 'allow_other';
-  if (!cfg.allowOther) return { name, status: 'skip', detail: 'not requested (only the mounting user can see the files)' };
+  if (!cfg.allowOther)
+    return { name, status: 'skip', detail: 'not requested (only the mounting user can see the files)' };
   if (d.uid === 0) return { name, status: 'ok', detail: 'running as root: allowed' };
   const conf = (await d.readText('/etc/fuse.conf')) ?? '';
-  if (conf.split('\n').some((l) => l.trim() === 'user_allow_other')) return { name, status: 'ok', detail: '/etc/fuse.conf has user_allow_other' };
-  return { name, status: 'fail', detail: '--allow-other needs user_allow_other in /etc/fuse.conf for non-root users', fix: "echo user_allow_other | sudo tee -a /etc/fuse.conf (or drop --allow-other)" };
+  if (conf.split('\n').some((l) => l.trim() === 'user_allow_other'))
+    return { name, status: 'ok', detail: '/etc/fuse.conf has user_allow_other' };
+  return {
+    name,
+    status: 'fail',
+    detail: '--allow-other needs user_allow_other in /etc/fuse.conf for non-root users',
+    fix: 'echo user_allow_other | sudo tee -a /etc/fuse.conf (or drop --allow-other)',
+  };
 }
 
 export async function checkMountpoint(d: DoctorDeps, cfg: MountConfig): Promise<CheckResult> {
   const name = 'mountpoint';
-  if (!cfg.mountpoint) return { name, status: 'skip', detail: 'none configured (pass it to `mount`, or set "mountpoint")' };
+  if (!cfg.mountpoint)
+    return { name, status: 'skip', detail: 'none configured (pass it to `mount`, or set "mountpoint")' };
   const mp = cfg.mountpoint;
   switch (await d.mountState(mp)) {
-    case 'empty': return { name, status: 'ok', detail: `${mp} exists and is empty` };
-    case 'missing': return { name, status: 'warn', detail: `${mp} does not exist`, fix: `mkdir -p ${mp} (the systemd units create it)` };
-    case 'not-dir': return { name, status: 'fail', detail: `${mp} is not a directory`, fix: 'choose an empty directory' };
-    case 'not-empty': return { name, status: 'fail', detail: `${mp} is not empty`, fix: 'choose an empty directory' };
-    case 'mounted': return { name, status: 'warn', detail: `${mp} is already mounted (a running daemon?)`, fix: `pan123fs status ${mp}; pan123fs unmount ${mp}` };
-    case 'stale': return { name, status: 'fail', detail: `${mp} is a dead mount (Transport endpoint is not connected)`, fix: `pan123fs cleanup-mount ${mp} (or fusermount -uz ${mp})` };
+    case 'empty':
+      return { name, status: 'ok', detail: `${mp} exists and is empty` };
+    case 'missing':
+      return {
+        name,
+        status: 'warn',
+        detail: `${mp} does not exist`,
+        fix: `mkdir -p ${mp} (the systemd units create it)`,
+      };
+    case 'not-dir':
+      return { name, status: 'fail', detail: `${mp} is not a directory`, fix: 'choose an empty directory' };
+    case 'not-empty':
+      return { name, status: 'fail', detail: `${mp} is not empty`, fix: 'choose an empty directory' };
+    case 'mounted':
+      return {
+        name,
+        status: 'warn',
+        detail: `${mp} is already mounted (a running daemon?)`,
+        fix: `pan123fs status ${mp}; pan123fs unmount ${mp}`,
+      };
+    case 'stale':
+      return {
+        name,
+        status: 'fail',
+        detail: `${mp} is a dead mount (Transport endpoint is not connected)`,
+        fix: `pan123fs cleanup-mount ${mp} (or fusermount -uz ${mp})`,
+      };
   }
 }
 
@@ -114,15 +177,36 @@ export async function checkMountpoint(d: DoctorDeps, cfg: MountConfig): Promise<
 export async function checkAccount(d: DoctorDeps, cfg: MountConfig): Promise<CheckResult[]> {
   const pan = d.pan(cfg);
   try {
-    try { await pan.token(); } catch (e) {
-      return [{ name: 'credentials', status: 'fail', detail: `no access token from ${cfg.apiBase}: ${(e as Error).message}`, fix: 'check clientId and the client secret (123 Open developer console), and that the API base URL is reachable' }];
+    try {
+      await pan.token();
+    } catch (e) {
+      return [
+        {
+          name: 'credentials',
+          status: 'fail',
+          detail: `no access token from ${cfg.apiBase}: ${(e as Error).message}`,
+          fix: 'check clientId and the client secret (123 Open developer console), and that the API base URL is reachable',
+        },
+      ];
     }
     let info: UserInfo;
-    try { info = await pan.userInfo(); } catch (e) {
-      return [{ name: 'credentials', status: 'fail', detail: `token accepted, but user/info failed: ${(e as Error).message}`, fix: 'retry later; if it persists check the developer account is active' }];
+    try {
+      info = await pan.userInfo();
+    } catch (e) {
+      return [
+        {
+          name: 'credentials',
+          status: 'fail',
+          detail: `token accepted, but user/info failed: ${(e as Error).message}`,
+          fix: 'retry later; if it persists check the developer account is active',
+        },
+      ];
     }
     const used = `${humanBytes(info.spaceUsed)} of ${humanBytes(info.spacePermanent + info.spaceTemp)} used`;
-    return [{ name: 'credentials', status: 'ok', detail: `token OK; account ${info.nickname} (uid ${info.uid}), ${used}` }, await checkRoot(pan, cfg)];
+    return [
+      { name: 'credentials', status: 'ok', detail: `token OK; account ${info.nickname} (uid ${info.uid}), ${used}` },
+      await checkRoot(pan, cfg),
+    ];
   } finally {
     await pan.close().catch(() => undefined);
   }
@@ -131,23 +215,61 @@ export async function checkAccount(d: DoctorDeps, cfg: MountConfig): Promise<Che
 async function checkRoot(pan: Pan, cfg: MountConfig): Promise<CheckResult> {
   const name = 'mount root';
   if (cfg.rootFolderId === '0') {
-    return { name, status: cfg.directLink ? 'fail' : 'ok', detail: 'the whole drive (folder 0): reads use download links; direct links cannot be used at the root', fix: cfg.directLink ? 'mount a 直链空间 folder with --root-folder-id' : undefined };
+    return {
+      name,
+      status: cfg.directLink ? 'fail' : 'ok',
+      detail: 'the whole drive (folder 0): reads use download links; direct links cannot be used at the root',
+      fix: cfg.directLink ? 'mount a 直链空间 folder with --root-folder-id' : undefined,
+    };
   }
   let root;
-  try { root = await pan.detail(cfg.rootFolderId); } catch (e) {
-    return { name, status: 'fail', detail: `folder ${cfg.rootFolderId}: ${(e as Error).message}`, fix: 'check --root-folder-id (the id in the web UI URL of the folder)' };
+  try {
+    root = await pan.detail(cfg.rootFolderId);
+  } catch (e) {
+    return {
+      name,
+      status: 'fail',
+      detail: `folder ${cfg.rootFolderId}: ${(e as Error).message}`,
+      fix: 'check --root-folder-id (the id in the web UI URL of the folder)',
+    };
   }
-  if (!root.isDir || root.trashed) return { name, status: 'fail', detail: `${cfg.rootFolderId} ("${root.name}") is ${root.isDir ? 'in the trash' : 'a file'}`, fix: 'pick a live folder for --root-folder-id' };
-  const file = (await pan.listPage(cfg.rootFolderId).catch(() => ({ entries: [] }))).entries.find((e) => !e.isDir && !e.trashed);
-  if (!file) return { name, status: cfg.directLink ? 'warn' : 'ok', detail: `folder "${root.name}" (${cfg.rootFolderId}); no file directly inside to try a direct link on` };
+  if (!root.isDir || root.trashed)
+    return {
+      name,
+      status: 'fail',
+      detail: `${cfg.rootFolderId} ("${root.name}") is ${root.isDir ? 'in the trash' : 'a file'}`,
+      fix: 'pick a live folder for --root-folder-id',
+    };
+  const file = (await pan.listPage(cfg.rootFolderId).catch(() => ({ entries: [] }))).entries.find(
+    (e) => !e.isDir && !e.trashed,
+  );
+  if (!file)
+    return {
+      name,
+      status: cfg.directLink ? 'warn' : 'ok',
+      detail: `folder "${root.name}" (${cfg.rootFolderId}); no file directly inside to try a direct link on`,
+    };
   try {
     await pan.directLink(file.id);
-    return { name, status: 'ok', detail: `folder "${root.name}" (${cfg.rootFolderId}); direct links work (tried "${file.name}")${cfg.directLink ? '' : ' — --direct-link could be turned on'}` };
+    return {
+      name,
+      status: 'ok',
+      detail: `folder "${root.name}" (${cfg.rootFolderId}); direct links work (tried "${file.name}")${cfg.directLink ? '' : ' — --direct-link could be turned on'}`,
+    };
   } catch (e) {
     const msg = (e as Error).message;
     return cfg.directLink
-      ? { name, status: 'fail', detail: `folder "${root.name}": direct link refused: ${msg}`, fix: 'enable 直链空间 on this folder in the 123 web UI (it must sit directly under the root), or turn --direct-link off' }
-      : { name, status: 'ok', detail: `folder "${root.name}" (${cfg.rootFolderId}); reads use download links (direct links are not enabled for it)` };
+      ? {
+          name,
+          status: 'fail',
+          detail: `folder "${root.name}": direct link refused: ${msg}`,
+          fix: 'enable 直链空间 on this folder in the 123 web UI (it must sit directly under the root), or turn --direct-link off',
+        }
+      : {
+          name,
+          status: 'ok',
+          detail: `folder "${root.name}" (${cfg.rootFolderId}); reads use download links (direct links are not enabled for it)`,
+        };
   }
 }
 
@@ -156,22 +278,51 @@ export async function checkCacheSpace(d: DoctorDeps, cfg: MountConfig): Promise<
   let p = resolve(cfg.cacheDir);
   while (!(await d.access(p, fsc.F_OK)) && dirname(p) !== p) p = dirname(p);
   let free: number;
-  try { free = await d.freeBytes(p); } catch (e) { return { name, status: 'fail', detail: `statfs ${p}: ${(e as Error).message}` }; }
+  try {
+    free = await d.freeBytes(p);
+  } catch (e) {
+    return { name, status: 'fail', detail: `statfs ${p}: ${(e as Error).message}` };
+  }
   const detail = `${cfg.cacheDir}: ${humanBytes(free)} free (disk cache limit ${humanBytes(cfg.cacheMaxSize)})`;
-  if (free < MIN_FREE_BYTES) return { name, status: 'fail', detail, fix: `free space on that file system or move the cache: --cache-dir (staging files of pending uploads live there too)` };
-  if (free < cfg.cacheMaxSize) return { name, status: 'warn', detail, fix: `lower --cache-max-size below ${humanBytes(free)} or use another --cache-dir` };
+  if (free < MIN_FREE_BYTES)
+    return {
+      name,
+      status: 'fail',
+      detail,
+      fix: `free space on that file system or move the cache: --cache-dir (staging files of pending uploads live there too)`,
+    };
+  if (free < cfg.cacheMaxSize)
+    return {
+      name,
+      status: 'warn',
+      detail,
+      fix: `lower --cache-max-size below ${humanBytes(free)} or use another --cache-dir`,
+    };
   return { name, status: 'ok', detail };
 }
 
-export async function runDoctor(flags: Record<string, unknown>, env: NodeJS.ProcessEnv, d: DoctorDeps): Promise<CheckResult[]> {
+export async function runDoctor(
+  flags: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  d: DoctorDeps,
+): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   let cfg: MountConfig | undefined;
   try {
     cfg = await resolveMountConfig(flags, env);
-    out.push({ name: 'config', status: 'ok', detail: `${(flags.config ?? env.PAN123_CONFIG) ?? 'flags/environment only'}; client ${cfg.clientId}; API ${cfg.apiBase}` });
+    out.push({
+      name: 'config',
+      status: 'ok',
+      detail: `${flags.config ?? env.PAN123_CONFIG ?? 'flags/environment only'}; client ${cfg.clientId}; API ${cfg.apiBase}`,
+    });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    out.push({ name: 'config', status: 'fail', detail: e.message, fix: 'pan123fs config check --config FILE shows the effective values' });
+    out.push({
+      name: 'config',
+      status: 'fail',
+      detail: e.message,
+      fix: 'pan123fs config check --config FILE shows the effective values',
+    });
   }
   out.push(await checkDevFuse(d), await checkFusermount(d));
   const b = checkBinding(d);
@@ -186,24 +337,39 @@ export async function runDoctor(flags: Record<string, unknown>, env: NodeJS.Proc
 export function formatChecks(rs: CheckResult[]): string {
   const w = Math.max(...rs.map((r) => r.name.length));
   const tag: Record<CheckStatus, string> = { ok: '[ ok ]', warn: '[warn]', fail: '[FAIL]', skip: '[ -- ]' };
-  const lines = rs.map((r) => `${tag[r.status]} ${r.name.padEnd(w)}  ${r.detail}${r.fix && r.status !== 'ok' ? `\n       ${' '.repeat(w)}  fix: ${r.fix}` : ''}`);
+  const lines = rs.map(
+    (r) =>
+      `${tag[r.status]} ${r.name.padEnd(w)}  ${r.detail}${r.fix && r.status !== 'ok' ? `\n       ${' '.repeat(w)}  fix: ${r.fix}` : ''}`,
+  );
   const failed = rs.filter((r) => r.status === 'fail').length;
   lines.push(failed ? `${failed} check(s) failed` : 'all checks passed');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 export function realDoctorDeps(): DoctorDeps {
   return {
     uid: process.getuid?.() ?? 0,
     path: process.env.PATH ?? '',
-    access: (p, mode) => fsp.access(p, mode).then(() => true, () => false),
-    fileMode: (p) => fsp.stat(p).then((s) => s.mode, () => undefined),
+    access: (p, mode) =>
+      fsp.access(p, mode).then(
+        () => true,
+        () => false,
+      ),
+    fileMode: (p) =>
+      fsp.stat(p).then(
+        (s) => s.mode,
+        () => undefined,
+      ),
     readText: (p) => fsp.readFile(p, 'utf8').catch(() => undefined),
-    run: (cmd, args) => new Promise((res) => {
-      execFile(cmd, args, { timeout: 10_000, maxBuffer: 16 << 20 }, (err, stdout) => res(err ? undefined : stdout));
-    }),
+    run: (cmd, args) =>
+      new Promise((res) => {
+        execFile(cmd, args, { timeout: 10_000, maxBuffer: 16 << 20 }, (err, stdout) => res(err ? undefined : stdout));
+      }),
     binding: () => loadFuseNative().info,
-    freeBytes: async (p) => { const s = await fsp.statfs(p); return s.bavail * s.bsize; },
+    freeBytes: async (p) => {
+      const s = await fsp.statfs(p);
+      return s.bavail * s.bsize;
+    },
     mountState: async (p) => {
       const st = await fsp.stat(p).catch((e: NodeJS.ErrnoException) => e);
       if (st instanceof Error) return (st as NodeJS.ErrnoException).code === 'ENOTCONN' ? 'stale' : 'missing';
@@ -212,27 +378,44 @@ export function realDoctorDeps(): DoctorDeps {
       return (await fsp.readdir(p)).length ? 'not-empty' : 'empty';
     },
     pan: (cfg) => {
-      const c = new HttpPanClient({ apiBase: cfg.apiBase, clientId: cfg.clientId, clientSecret: cfg.clientSecret, stateDir: cfg.stateDir, rateLimitScale: cfg.rateLimitScale });
+      const c = new HttpPanClient({
+        apiBase: cfg.apiBase,
+        clientId: cfg.clientId,
+        clientSecret: cfg.clientSecret,
+        stateDir: cfg.stateDir,
+        rateLimitScale: cfg.rateLimitScale,
+      });
       return {
         // the daemon's state dir, so an existing token is reused (only 3 live tokens per client id)
-        token: async () => { await fsp.mkdir(cfg.stateDir, { recursive: true, mode: 0o700 }); return c.tokens.get(); },
-        userInfo: () => c.userInfo(), detail: (id) => c.detail(id), listPage: (id) => c.listPage(id),
-        directLink: (id) => c.directLink(id), close: () => c.close(),
+        token: async () => {
+          await fsp.mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
+          return c.tokens.get();
+        },
+        userInfo: () => c.userInfo(),
+        detail: (id) => c.detail(id),
+        listPage: (id) => c.listPage(id),
+        directLink: (id) => c.directLink(id),
+        close: () => c.close(),
       };
     },
   };
 }
 
 export function registerDoctorCommand(program: Command): void {
-  const cmd = program.command('doctor')
-    .description('check FUSE, the binding, permissions, the credentials, the mount root and the cache dir; prints a fix for each failure')
+  const cmd = program
+    .command('doctor')
+    .description(
+      'check FUSE, the binding, permissions, the credentials, the mount root and the cache dir; prints a fix for each failure',
+    )
     .option('--json', 'machine-readable results');
   addTableOptions(cmd);
   cmd.action(async (flags: Record<string, unknown>) => {
     try {
       const rs = await runDoctor(flags, process.env, realDoctorDeps());
-      process.stdout.write(flags.json ? JSON.stringify(rs, null, 2) + '\n' : formatChecks(rs));
+      process.stdout.write(flags.json ? `${JSON.stringify(rs, null, 2)}\n` : formatChecks(rs));
       process.exit(rs.some((r) => r.status === 'fail') ? 1 : 0);
-    } catch (e) { dieWith(e); }
+    } catch (e) {
+      dieWith(e);
+    }
   });
 }

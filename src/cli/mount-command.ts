@@ -2,7 +2,7 @@
 // daemon in the foreground until SIGINT/SIGTERM (or an unmount), then exits.
 
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { resolveMountConfig } from '../config/resolve.js';
 import { ConfigError } from '../config/parse.js';
 import { UserFacingError } from '../core/user-error.js';
@@ -13,7 +13,8 @@ import { addTableOptions } from './options-to-flags.js';
 import { dieWith } from './errors.js';
 
 export function registerMountCommand(program: Command): void {
-  const cmd = program.command('mount')
+  const cmd = program
+    .command('mount')
     .description('mount a 123pan account (or one folder of it) at MOUNTPOINT; runs in the foreground')
     .argument('[mountpoint]', 'an existing, empty directory (default: --mountpoint / "mountpoint" in the config file)');
   addTableOptions(cmd);
@@ -25,7 +26,10 @@ export function registerMountCommand(program: Command): void {
       dieWith(e instanceof ConfigError ? new UserFacingError(e.message, 2) : e);
     }
     const mountpoint = mountpointArg ?? cfg.mountpoint;
-    if (!mountpoint) dieWith(new UserFacingError('no mountpoint: pass MOUNTPOINT, --mountpoint, or put "mountpoint" in the config file', 2));
+    if (!mountpoint)
+      dieWith(
+        new UserFacingError('no mountpoint: pass MOUNTPOINT, --mountpoint, or put "mountpoint" in the config file', 2),
+      );
     const redactor = new Redactor();
     redactor.addSecret(cfg.clientSecret);
     redactor.addSecret(cfg.directLinkKey);

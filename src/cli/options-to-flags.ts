@@ -1,7 +1,7 @@
 // Turns the option table into commander options, so the `mount` flags, env vars and config keys can
 // never drift apart.
 
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { OPTIONS, type OptionSpec } from '../config/options.js';
 
 function flagSyntax(o: OptionSpec): string {

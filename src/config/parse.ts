@@ -4,7 +4,10 @@
 import type { OptionSpec } from './options.js';
 
 export class ConfigError extends Error {
-  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -27,7 +30,8 @@ export function parseSize(v: string): number {
 export function parseValue(spec: OptionSpec, raw: unknown): string | number | boolean {
   try {
     switch (spec.type) {
-      case 'string': return String(raw);
+      case 'string':
+        return String(raw);
       case 'bool': {
         if (typeof raw === 'boolean') return raw;
         const s = String(raw).toLowerCase();
@@ -45,8 +49,10 @@ export function parseValue(spec: OptionSpec, raw: unknown): string | number | bo
         if (!Number.isFinite(n) || n < 0) throw new Error(`not a non-negative number: ${JSON.stringify(raw)}`);
         return n;
       }
-      case 'duration': return typeof raw === 'number' ? raw * 1000 : parseDuration(String(raw));
-      case 'size': return typeof raw === 'number' ? raw : parseSize(String(raw));
+      case 'duration':
+        return typeof raw === 'number' ? raw * 1000 : parseDuration(String(raw));
+      case 'size':
+        return typeof raw === 'number' ? raw : parseSize(String(raw));
       case 'octal': {
         const s = String(raw);
         if (!/^0?[0-7]{1,4}$/.test(s)) throw new Error(`not an octal mode: ${JSON.stringify(raw)}`);

@@ -45,21 +45,33 @@ export type RawValues = Record<string, unknown>;
 async function assertPrivate(path: string, what: string): Promise<void> {
   const st = await stat(path);
   if ((st.mode & 0o077) !== 0) {
-    throw new ConfigError(`${what} ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}) and holds a secret: run \`chmod 600 ${path}\``);
+    throw new ConfigError(
+      `${what} ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}) and holds a secret: run \`chmod 600 ${path}\``,
+    );
   }
 }
 
 export async function readConfigFile(path: string): Promise<RawValues> {
   let text: string;
-  try { text = await readFile(path, 'utf8'); } catch (e) {
-    throw new ConfigError(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   let obj: unknown;
-  try { obj = JSON.parse(text); } catch (e) { throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`); }
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw new ConfigError(`config file ${path} must hold a JSON object`);
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+    throw new ConfigError(`config file ${path} must hold a JSON object`);
   const known = new Set(OPTIONS.map((o) => o.key));
   for (const k of Object.keys(obj)) {
-    if (!known.has(k)) throw new ConfigError(`config file ${path}: unknown key "${k}" (known: ${[...known].join(', ')})`);
+    if (!known.has(k))
+      throw new ConfigError(`config file ${path}: unknown key "${k}" (known: ${[...known].join(', ')})`);
   }
   if ('clientSecret' in obj || 'directLinkKey' in obj) await assertPrivate(path, 'config file');
   return obj as RawValues;
@@ -101,11 +113,18 @@ export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEn
     });
     v.clientSecret = (await readFile(p, 'utf8')).trim();
   }
-  if (!v.clientId) throw new ConfigError('no client ID: pass --client-id, set PAN123_CLIENT_ID, or put "clientId" in the config file');
-  if (!v.clientSecret) throw new ConfigError('no client secret: pass --client-secret-file (preferred), --client-secret, set PAN123_CLIENT_SECRET, or put "clientSecret" in a 0600 config file');
-  if (!/^\d+$/.test(String(v.rootFolderId))) throw new ConfigError(`--root-folder-id must be a folder id (digits), got ${JSON.stringify(v.rootFolderId)}`);
+  if (!v.clientId)
+    throw new ConfigError('no client ID: pass --client-id, set PAN123_CLIENT_ID, or put "clientId" in the config file');
+  if (!v.clientSecret)
+    throw new ConfigError(
+      'no client secret: pass --client-secret-file (preferred), --client-secret, set PAN123_CLIENT_SECRET, or put "clientSecret" in a 0600 config file',
+    );
+  if (!/^\d+$/.test(String(v.rootFolderId)))
+    throw new ConfigError(`--root-folder-id must be a folder id (digits), got ${JSON.stringify(v.rootFolderId)}`);
   if (v.directLink && String(v.rootFolderId) === '0') {
-    throw new ConfigError('--direct-link does not work at the root folder (id 0): 123 direct links need a folder with 直链空间 (direct-link space) enabled; pass that folder as --root-folder-id');
+    throw new ConfigError(
+      '--direct-link does not work at the root folder (id 0): 123 direct links need a folder with 直链空间 (direct-link space) enabled; pass that folder as --root-folder-id',
+    );
   }
   if (v.mountpoint !== undefined && !isAbsolute(String(v.mountpoint))) {
     throw new ConfigError(`--mountpoint must be an absolute path, got ${JSON.stringify(v.mountpoint)}`);
@@ -157,7 +176,12 @@ function pick(spec: OptionSpec, flags: RawValues, env: NodeJS.ProcessEnv, file: 
   return pickWithSource(spec, flags, env, file)[0];
 }
 
-function pickWithSource(spec: OptionSpec, flags: RawValues, env: NodeJS.ProcessEnv, file: RawValues): [unknown, OptionSource] {
+function pickWithSource(
+  spec: OptionSpec,
+  flags: RawValues,
+  env: NodeJS.ProcessEnv,
+  file: RawValues,
+): [unknown, OptionSource] {
   if (flags[spec.key] !== undefined) return [flags[spec.key], 'flag'];
   if (spec.env && env[spec.env] !== undefined && env[spec.env] !== '') return [env[spec.env], 'env'];
   if (file[spec.key] !== undefined) return [file[spec.key], 'file'];

@@ -2,9 +2,27 @@
 // to the platform errno (os.constants.errno). Code compares kinds, never message text.
 
 export type FsErrorKind =
-  | 'ENOENT' | 'EEXIST' | 'ENOTDIR' | 'EISDIR' | 'ENOTEMPTY' | 'EINVAL' | 'ENAMETOOLONG'
-  | 'EACCES' | 'EPERM' | 'EROFS' | 'ENOSPC' | 'EFBIG' | 'EIO' | 'ETIMEDOUT' | 'ENOTSUP'
-  | 'EXDEV' | 'EBADF' | 'EAGAIN' | 'ENOSYS' | 'EBUSY' | 'EDQUOT';
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'ENOTDIR'
+  | 'EISDIR'
+  | 'ENOTEMPTY'
+  | 'EINVAL'
+  | 'ENAMETOOLONG'
+  | 'EACCES'
+  | 'EPERM'
+  | 'EROFS'
+  | 'ENOSPC'
+  | 'EFBIG'
+  | 'EIO'
+  | 'ETIMEDOUT'
+  | 'ENOTSUP'
+  | 'EXDEV'
+  | 'EBADF'
+  | 'EAGAIN'
+  | 'ENOSYS'
+  | 'EBUSY'
+  | 'EDQUOT';
 
 export class FsError extends Error {
   readonly kind: FsErrorKind;

@@ -18,6 +18,11 @@ export interface Logger {
 
 const noop = (() => undefined) as LogFn;
 export const silentLogger: Logger = {
-  trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop,
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: noop,
+  error: noop,
+  fatal: noop,
   child: () => silentLogger,
 };

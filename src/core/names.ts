@@ -13,12 +13,16 @@ export function nameProblem(name: string): { kind: 'EINVAL' | 'ENAMETOOLONG'; re
   if (name.length === 0) return { kind: 'EINVAL', reason: 'empty name' };
   if (name === '.' || name === '..') return { kind: 'EINVAL', reason: `"${name}" is not a valid name` };
   for (const ch of name) {
-    if (FORBIDDEN_NAME_CHARS.includes(ch)) return { kind: 'EINVAL', reason: `name contains "${ch}", which 123pan forbids (${FORBIDDEN_NAME_CHARS})` };
+    if (FORBIDDEN_NAME_CHARS.includes(ch))
+      return { kind: 'EINVAL', reason: `name contains "${ch}", which 123pan forbids (${FORBIDDEN_NAME_CHARS})` };
     if (ch.charCodeAt(0) < 0x20) return { kind: 'EINVAL', reason: 'name contains a control character' };
   }
   if (name.trim() === '') return { kind: 'EINVAL', reason: 'name is all spaces, which 123pan forbids' };
   if ([...name].length > MAX_NAME_CHARS || Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
-    return { kind: 'ENAMETOOLONG', reason: `name is longer than ${MAX_NAME_CHARS} characters / ${MAX_NAME_BYTES} bytes` };
+    return {
+      kind: 'ENAMETOOLONG',
+      reason: `name is longer than ${MAX_NAME_CHARS} characters / ${MAX_NAME_BYTES} bytes`,
+    };
   }
   return null;
 }

@@ -7,11 +7,17 @@ export class SingleFlight<K, V> {
     const existing = this.inflight.get(key);
     if (existing) return existing;
     const p = (async () => {
-      try { return await fn(); } finally { this.inflight.delete(key); }
+      try {
+        return await fn();
+      } finally {
+        this.inflight.delete(key);
+      }
     })();
     this.inflight.set(key, p);
     return p;
   }
 
-  has(key: K): boolean { return this.inflight.has(key); }
+  has(key: K): boolean {
+    return this.inflight.has(key);
+  }
 }

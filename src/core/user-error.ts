@@ -2,5 +2,11 @@
 // do. The CLI prints it without a stack trace.
 
 export class UserFacingError extends Error {
-  constructor(message: string, readonly exitCode = 1) { super(message); this.name = 'UserFacingError'; }
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'UserFacingError';
+  }
 }

@@ -22,7 +22,11 @@ export interface ControlHandlers {
 
 export class ControlServer {
   private server: Server | null = null;
-  constructor(readonly path: string, private readonly h: ControlHandlers, private readonly log: Logger) {}
+  constructor(
+    readonly path: string,
+    private readonly h: ControlHandlers,
+    private readonly log: Logger,
+  ) {}
 
   async listen(): Promise<void> {
     await unlink(this.path).catch(() => undefined);
@@ -35,11 +39,14 @@ export class ControlServer {
         if (nl < 0) return;
         const line = buf.slice(0, nl);
         buf = '';
-        void this.answer(line).then((out) => sock.end(JSON.stringify(out) + '\n'));
+        void this.answer(line).then((out) => sock.end(`${JSON.stringify(out)}\n`));
       });
       sock.on('error', () => undefined);
     });
-    await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(this.path, () => res()); });
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(this.path, () => res());
+    });
     await chmod(this.path, 0o600);
     this.server = server;
   }
@@ -48,10 +55,15 @@ export class ControlServer {
     try {
       const req = JSON.parse(line) as { cmd: string; path?: string; recursive?: boolean };
       switch (req.cmd) {
-        case 'status': return { ok: true, status: this.h.status() };
-        case 'refresh': return { ok: true, dirs: await this.h.refresh(req.path ?? '/', req.recursive ?? false) };
-        case 'unmount': this.h.stop(); return { ok: true };
-        default: return { ok: false, error: `unknown command ${req.cmd}` };
+        case 'status':
+          return { ok: true, status: this.h.status() };
+        case 'refresh':
+          return { ok: true, dirs: await this.h.refresh(req.path ?? '/', req.recursive ?? false) };
+        case 'unmount':
+          this.h.stop();
+          return { ok: true };
+        default:
+          return { ok: false, error: `unknown command ${req.cmd}` };
       }
     } catch (e) {
       this.log.warn({ op: 'control', err: String(e) }, 'control request failed');
@@ -68,15 +80,31 @@ export class ControlServer {
 }
 
 /** Client side: send one request, get one answer. */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
 export function controlRequest(path: string, req: object, timeoutMs = 10_000): Promise<any> {
   return new Promise((resolveP, reject) => {
     const sock = createConnection(path);
     let buf = '';
-    const t = setTimeout(() => { sock.destroy(); reject(new Error(`no answer from ${path} in ${timeoutMs} ms`)); }, timeoutMs);
+    const t = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`no answer from ${path} in ${timeoutMs} ms`));
+    }, timeoutMs);
     sock.setEncoding('utf8');
-    sock.on('connect', () => sock.write(JSON.stringify(req) + '\n'));
-    sock.on('data', (d: string) => { buf += d; });
-    sock.on('end', () => { clearTimeout(t); try { resolveP(JSON.parse(buf)); } catch (e) { reject(e); } });
-    sock.on('error', (e) => { clearTimeout(t); reject(e); });
+    sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));
+    sock.on('data', (d: string) => {
+      buf += d;
+    });
+    sock.on('end', () => {
+      clearTimeout(t);
+      try {
+        resolveP(JSON.parse(buf));
+      } catch (e) {
+        reject(e);
+      }
+    });
+    sock.on('error', (e) => {
+      clearTimeout(t);
+      reject(e);
+    });
   });
 }

@@ -7,7 +7,20 @@
 import pino from 'pino';
 import type { Logger } from '../core/logger.js';
 
-const SECRET_KEYS = new Set(['clientsecret', 'secret', 'accesstoken', 'token', 'authorization', 'auth_key', 'authkey', 'directlinkkey', 'password', 'downloadurl', 'url', 'presignedurl']);
+const SECRET_KEYS = new Set([
+  'clientsecret',
+  'secret',
+  'accesstoken',
+  'token',
+  'authorization',
+  'auth_key',
+  'authkey',
+  'directlinkkey',
+  'password',
+  'downloadurl',
+  'url',
+  'presignedurl',
+]);
 const URL_RE = /\b(https?:\/\/[^/\s"'?#]+)([/?#][^\s"']*)?/gi;
 const BEARER_RE = /\bBearer\s+[A-Za-z0-9._~+/=-]+/g;
 const AUTH_KEY_RE = /\bauth_key=[^&\s"']+/gi;
@@ -25,20 +38,31 @@ export class Redactor {
   scrubString(s: string): string {
     let out = s;
     for (const v of this.secrets) if (out.includes(v)) out = out.split(v).join('[REDACTED]');
-    out = out.replace(BEARER_RE, 'Bearer [REDACTED]').replace(AUTH_KEY_RE, 'auth_key=[REDACTED]').replace(JWT_RE, '[REDACTED-TOKEN]');
-    return out.replace(URL_RE, (_m, origin: string, rest?: string) => (rest && rest !== '/' ? `${origin}/[REDACTED]` : origin));
+    out = out
+      .replace(BEARER_RE, 'Bearer [REDACTED]')
+      .replace(AUTH_KEY_RE, 'auth_key=[REDACTED]')
+      .replace(JWT_RE, '[REDACTED-TOKEN]');
+    return out.replace(URL_RE, (_m, origin: string, rest?: string) =>
+      rest && rest !== '/' ? `${origin}/[REDACTED]` : origin,
+    );
   }
 
   scrub(value: unknown, depth = 0): unknown {
     if (typeof value === 'string') return this.scrubString(value);
     if (depth > 6 || value === null || typeof value !== 'object') return value;
     if (value instanceof Error) {
-      return { type: value.name, message: this.scrubString(value.message), stack: value.stack ? this.scrubString(value.stack) : undefined, code: (value as { code?: unknown }).code };
+      return {
+        type: value.name,
+        message: this.scrubString(value.message),
+        stack: value.stack ? this.scrubString(value.stack) : undefined,
+        code: (value as { code?: unknown }).code,
+      };
     }
     if (Array.isArray(value)) return value.map((v) => this.scrub(v, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEYS.has(k.toLowerCase()) && v !== undefined && v !== null ? '[REDACTED]' : this.scrub(v, depth + 1);
+      out[k] =
+        SECRET_KEYS.has(k.toLowerCase()) && v !== undefined && v !== null ? '[REDACTED]' : this.scrub(v, depth + 1);
     }
     return out;
   }
@@ -72,9 +96,15 @@ export function createLogger(o: LoggerOptions): Logger {
 
 /** Methods bound to their pino instance, so `(cond ? log.info : log.warn)(…)` works like any call. */
 function bound(p: pino.Logger): Logger {
-  const m = (level: pino.Level) => ((...a: unknown[]) => (p[level] as (...x: unknown[]) => void)(...a)) as Logger['info'];
+  const m = (level: pino.Level) =>
+    ((...a: unknown[]) => (p[level] as (...x: unknown[]) => void)(...a)) as Logger['info'];
   return {
-    trace: m('trace'), debug: m('debug'), info: m('info'), warn: m('warn'), error: m('error'), fatal: m('fatal'),
+    trace: m('trace'),
+    debug: m('debug'),
+    info: m('info'),
+    warn: m('warn'),
+    error: m('error'),
+    fatal: m('fatal'),
     child: (b) => bound(p.child(b)),
   };
 }
@@ -86,11 +116,20 @@ function prettyStream(out: NodeJS.WritableStream): pino.DestinationStream {
   return {
     write(line: string) {
       let o: Record<string, unknown>;
-      try { o = JSON.parse(line); } catch { out.write(line); return; }
+      try {
+        o = JSON.parse(line);
+      } catch {
+        out.write(line);
+        return;
+      }
       const { level, time, msg, pid: _pid, ...rest } = o;
       const t = new Date(Number(time)).toISOString().slice(11, 19);
-      const extra = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
-      out.write(`${t} ${(LEVELS[Number(level)] ?? String(level)).padEnd(5)} ${msg ?? ''}${extra ? '  ' + extra : ''}\n`);
+      const extra = Object.entries(rest)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ');
+      out.write(
+        `${t} ${(LEVELS[Number(level)] ?? String(level)).padEnd(5)} ${msg ?? ''}${extra ? `  ${extra}` : ''}\n`,
+      );
     },
   };
 }

@@ -8,7 +8,11 @@ import type { PanApi, UserInfo } from '../pan/api.js';
 import { PanError } from '../pan/errors.js';
 import { UserFacingError } from '../core/user-error.js';
 
-export async function checkAccount(pan: Pick<PanApi, 'userInfo' | 'detail'>, cfg: MountConfig, log: Logger): Promise<UserInfo> {
+export async function checkAccount(
+  pan: Pick<PanApi, 'userInfo' | 'detail'>,
+  cfg: MountConfig,
+  log: Logger,
+): Promise<UserInfo> {
   let info: UserInfo;
   try {
     info = await pan.userInfo();
@@ -19,11 +23,16 @@ export async function checkAccount(pan: Pick<PanApi, 'userInfo' | 'detail'>, cfg
   if (cfg.rootFolderId !== '0') {
     try {
       const root = await pan.detail(cfg.rootFolderId);
-      if (!root.isDir) throw new UserFacingError(`--root-folder-id ${cfg.rootFolderId} is a file ("${root.name}"), not a folder`);
-      if (root.trashed) throw new UserFacingError(`--root-folder-id ${cfg.rootFolderId} ("${root.name}") is in the 123 trash; restore it or pick another folder`);
+      if (!root.isDir)
+        throw new UserFacingError(`--root-folder-id ${cfg.rootFolderId} is a file ("${root.name}"), not a folder`);
+      if (root.trashed)
+        throw new UserFacingError(
+          `--root-folder-id ${cfg.rootFolderId} ("${root.name}") is in the 123 trash; restore it or pick another folder`,
+        );
     } catch (e) {
       if (e instanceof UserFacingError) throw e;
-      if (e instanceof PanError && e.kind === 'not-found') throw new UserFacingError(`--root-folder-id ${cfg.rootFolderId}: no such folder in this account`);
+      if (e instanceof PanError && e.kind === 'not-found')
+        throw new UserFacingError(`--root-folder-id ${cfg.rootFolderId}: no such folder in this account`);
       throw accountError(e, cfg);
     }
   }
@@ -33,8 +42,14 @@ export async function checkAccount(pan: Pick<PanApi, 'userInfo' | 'detail'>, cfg
 function accountError(e: unknown, cfg: MountConfig): UserFacingError {
   if (e instanceof PanError) {
     const detail = `${e.message}${e.code !== undefined && !e.message.includes(`code ${e.code}`) ? ` (code ${e.code})` : ''}${e.traceId ? ` [x-traceID ${e.traceId}]` : ''}`;
-    if (e.kind === 'auth') return new UserFacingError(`the 123 Open API refused client ID "${cfg.clientId}": ${detail} — check --client-id and the client secret`);
-    if (e.kind === 'transport') return new UserFacingError(`cannot reach the 123 Open API at ${cfg.apiBase}: ${e.message} — check the network or --api-base`);
+    if (e.kind === 'auth')
+      return new UserFacingError(
+        `the 123 Open API refused client ID "${cfg.clientId}": ${detail} — check --client-id and the client secret`,
+      );
+    if (e.kind === 'transport')
+      return new UserFacingError(
+        `cannot reach the 123 Open API at ${cfg.apiBase}: ${e.message} — check the network or --api-base`,
+      );
     return new UserFacingError(`the 123 Open API at ${cfg.apiBase} answered: ${detail}`);
   }
   return new UserFacingError(`cannot check the account at ${cfg.apiBase}: ${(e as Error)?.message ?? e}`);

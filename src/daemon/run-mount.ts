@@ -35,13 +35,24 @@ export interface RunningDaemon {
   done: Promise<number>;
 }
 
-export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger, clock: Clock = systemClock, redactor?: Redactor): Promise<RunningDaemon> {
+export async function runMount(
+  mountpoint: string,
+  cfg: MountConfig,
+  log: Logger,
+  clock: Clock = systemClock,
+  _redactor?: Redactor,
+): Promise<RunningDaemon> {
   await mkdir(cfg.cacheDir, { recursive: true, mode: 0o700 });
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
 
   const pan = new HttpPanClient({
-    apiBase: cfg.apiBase, clientId: cfg.clientId, clientSecret: cfg.clientSecret, stateDir: cfg.stateDir,
-    clock, logger: log.child({ module: 'pan' }), rateLimitScale: cfg.rateLimitScale,
+    apiBase: cfg.apiBase,
+    clientId: cfg.clientId,
+    clientSecret: cfg.clientSecret,
+    stateDir: cfg.stateDir,
+    clock,
+    logger: log.child({ module: 'pan' }),
+    rateLimitScale: cfg.rateLimitScale,
   });
   const account = await checkAccount(pan, cfg, log);
 
@@ -49,22 +60,38 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   const store = new NodeStore(db);
   store.ensureRoot(cfg.rootFolderId, clock.now());
   const journal = new UploadJournal(db, clock);
-  store.onKeep = (n) => log.warn({ op: 'list', path: store.pathOf(n.ino) }, 'a folder is gone remotely but holds files not uploaded yet; keeping it until they are');
+  store.onKeep = (n) =>
+    log.warn(
+      { op: 'list', path: store.pathOf(n.ino) },
+      'a folder is gone remotely but holds files not uploaded yet; keeping it until they are',
+    );
   await recoverLocalState(store, journal, cfg.cacheDir, log);
 
   const links = new LinkCache({ api: pan, clock });
   const source = new PanRangeSource({
-    links, api: pan, mode: cfg.directLink ? 'direct' : 'download',
+    links,
+    api: pan,
+    mode: cfg.directLink ? 'direct' : 'download',
     signing: cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null,
   });
   const reader = new FileReader(source, {
-    memCacheBytes: cfg.memCacheSize, diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
-    diskCacheBytes: cfg.cacheMaxSize, cacheStreams: cfg.cacheStreams, maxReadAheadBytes: cfg.readAheadMax, logger: log.child({ module: 'read' }), clock,
+    memCacheBytes: cfg.memCacheSize,
+    diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
+    diskCacheBytes: cfg.cacheMaxSize,
+    cacheStreams: cfg.cacheStreams,
+    maxReadAheadBytes: cfg.readAheadMax,
+    logger: log.child({ module: 'read' }),
+    clock,
   });
 
   let vfs!: PanVfs;
   const queue = new UploadQueue({
-    api: pan, journal, clock, logger: log, concurrency: cfg.uploadConcurrency, sliceConcurrency: cfg.sliceConcurrency,
+    api: pan,
+    journal,
+    clock,
+    logger: log,
+    concurrency: cfg.uploadConcurrency,
+    sliceConcurrency: cfg.sliceConcurrency,
     target: {
       resolve: (ino) => {
         const n = store.get(ino);
@@ -72,7 +99,12 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
         const parent = n.parentIno === null ? undefined : store.get(n.parentIno);
         if (!parent?.remoteId) return 'parent-pending';
         // after the commit the journal row is gone, but the queue still resolves the name (rename fixup)
-        return { parentId: parent.remoteId, name: n.name, stagingPath: journal.get(ino)?.stagingPath ?? '', remoteId: n.remoteId };
+        return {
+          parentId: parent.remoteId,
+          name: n.name,
+          stagingPath: journal.get(ino)?.stagingPath ?? '',
+          remoteId: n.remoteId,
+        };
       },
       commit: (ino, _generation, r) => {
         if (!store.get(ino)) return false;
@@ -82,33 +114,51 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
     },
   });
 
-  vfs = new PanVfs({
-    store, pan, account: { userInfo: () => pan.userInfo() }, reader,
-    staging: {
-      create: (ino) => StagingFile.create(cfg.cacheDir, `i${ino}`),
-      reopen: (path) => StagingFile.fromExisting(path),
-      removePath: (path) => rm(path, { force: true }),
+  vfs = new PanVfs(
+    {
+      store,
+      pan,
+      account: { userInfo: () => pan.userInfo() },
+      reader,
+      staging: {
+        create: (ino) => StagingFile.create(cfg.cacheDir, `i${ino}`),
+        reopen: (path) => StagingFile.fromExisting(path),
+        removePath: (path) => rm(path, { force: true }),
+      },
+      uploads: {
+        enqueue: (ino, stagingPath, size, md5, opts) => {
+          queue.enqueue(ino, { stagingPath, size, md5 }, opts);
+        },
+        expedite: (ino) => queue.expedite(ino),
+        hold: (ino) => queue.hold(ino),
+        abandon: (ino, why) => queue.abandon(ino, why),
+        waitFor: (ino) => queue.waitFor(ino),
+        pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
+        cancel: (ino) => queue.cancel(ino),
+        nameFree: (parentId, name, opts) => queue.nameFree(parentId, name, opts),
+      },
+      clock,
+      logger: log.child({ module: 'vfs' }),
     },
-    uploads: {
-      enqueue: (ino, stagingPath, size, md5, opts) => { queue.enqueue(ino, { stagingPath, size, md5 }, opts); },
-      expedite: (ino) => queue.expedite(ino),
-      hold: (ino) => queue.hold(ino),
-      abandon: (ino, why) => queue.abandon(ino, why),
-      waitFor: (ino) => queue.waitFor(ino),
-      pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
-      cancel: (ino) => queue.cancel(ino),
-      nameFree: (parentId, name, opts) => queue.nameFree(parentId, name, opts),
-    },
-    clock, logger: log.child({ module: 'vfs' }),
-  }, { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs });
+    { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs },
+  );
 
   installCrashGuard(log);
   let fuse: FuseMount;
   try {
-    fuse = await mountVfs(vfs, mountpoint, {
-      readOnly: cfg.readOnly, allowOther: cfg.allowOther, uid: cfg.uid, gid: cfg.gid,
-      attrTimeoutSec: cfg.attrTimeoutMs / 1000, entryTimeoutSec: cfg.attrTimeoutMs / 1000,
-    }, log.child({ module: 'fuse' }));
+    fuse = await mountVfs(
+      vfs,
+      mountpoint,
+      {
+        readOnly: cfg.readOnly,
+        allowOther: cfg.allowOther,
+        uid: cfg.uid,
+        gid: cfg.gid,
+        attrTimeoutSec: cfg.attrTimeoutMs / 1000,
+        entryTimeoutSec: cfg.attrTimeoutMs / 1000,
+      },
+      log.child({ module: 'fuse' }),
+    );
   } catch (e) {
     await reader.close().catch(() => undefined);
     db.close();
@@ -118,19 +168,44 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
   const startedAt = clock.now();
   let stopping: Promise<void> | null = null;
   let resolveDone!: (code: number) => void;
-  const done = new Promise<number>((r) => { resolveDone = r; });
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
 
   const status = (): DaemonStatus => ({
-    mountpoint, pid: process.pid, startedAt, apiBase: cfg.apiBase, rootFolderId: cfg.rootFolderId, readOnly: cfg.readOnly,
-    account: { uid: account.uid, nickname: account.nickname, spaceUsed: account.spaceUsed, spaceTotal: account.spacePermanent + account.spaceTemp },
-    read: reader.stats(), uploads: queue.status(), openHandles: vfs.openHandleCount(), fuseThreads: fuse.threadStats(),
+    mountpoint,
+    pid: process.pid,
+    startedAt,
+    apiBase: cfg.apiBase,
+    rootFolderId: cfg.rootFolderId,
+    readOnly: cfg.readOnly,
+    account: {
+      uid: account.uid,
+      nickname: account.nickname,
+      spaceUsed: account.spaceUsed,
+      spaceTotal: account.spacePermanent + account.spaceTemp,
+    },
+    read: reader.stats(),
+    uploads: queue.status(),
+    openHandles: vfs.openHandleCount(),
+    fuseThreads: fuse.threadStats(),
   });
-  const control = new ControlServer(controlSocketPath(cfg.stateDir, mountpoint), {
-    status,
-    refresh: (path, recursive) => vfs.refresh(path, recursive),
-    stop: () => { void stop('control: unmount'); },
-  }, log);
-  await control.listen().catch((e) => log.warn({ op: 'control', err: String(e) }, 'control socket unavailable; `pan123fs status` will not work'));
+  const control = new ControlServer(
+    controlSocketPath(cfg.stateDir, mountpoint),
+    {
+      status,
+      refresh: (path, recursive) => vfs.refresh(path, recursive),
+      stop: () => {
+        void stop('control: unmount');
+      },
+    },
+    log,
+  );
+  await control
+    .listen()
+    .catch((e) =>
+      log.warn({ op: 'control', err: String(e) }, 'control socket unavailable; `pan123fs status` will not work'),
+    );
 
   async function stop(reason: string, external = false): Promise<void> {
     if (stopping) return stopping;
@@ -138,14 +213,22 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
       log.info({ op: 'stop', reason }, 'stopping: draining uploads');
       notifySystemd('STOPPING=1');
       const journaled = await vfs.journalOpenWrites();
-      if (journaled) log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
+      if (journaled)
+        log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
       const drained = await queue.drain(cfg.drainTimeoutMs);
-      if (!drained.done) log.warn({ op: 'stop', remaining: drained.remaining }, 'uploads left in the journal; they resume on the next start');
+      if (!drained.done)
+        log.warn(
+          { op: 'stop', remaining: drained.remaining },
+          'uploads left in the journal; they resume on the next start',
+        );
       let code = 0;
       if (!external) {
         await fuse.unmount().catch((e) => {
           code = 1; // the exit status says so; auto_unmount removes the mount when the process is gone
-          log.error({ op: 'unmount', mountpoint, err: String(e) }, 'unmount failed; run `fusermount -uz` on the mountpoint if it stays');
+          log.error(
+            { op: 'unmount', mountpoint, err: String(e) },
+            'unmount failed; run `fusermount -uz` on the mountpoint if it stays',
+          );
         });
       }
       await queue.close();
@@ -159,14 +242,20 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
     return stopping;
   }
 
-  fuse.onExternalUnmount(() => { void stop('unmounted from outside', true); });
-  const onSignal = (sig: NodeJS.Signals) => { void stop(sig); };
+  fuse.onExternalUnmount(() => {
+    void stop('unmounted from outside', true);
+  });
+  const onSignal = (sig: NodeJS.Signals) => {
+    void stop(sig);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
   const resumed = queue.resume();
   log.info({ op: 'mount', mountpoint, resumedUploads: resumed }, 'mounted');
-  process.stdout.write(`pan123fs: mounted ${cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`} at ${mountpoint} (ready)\n`);
+  process.stdout.write(
+    `pan123fs: mounted ${cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`} at ${mountpoint} (ready)\n`,
+  );
   notifySystemd('READY=1');
   return { vfs, stop, done };
 }
@@ -176,13 +265,25 @@ export async function runMount(mountpoint: string, cfg: MountConfig, log: Logger
  * closed, so never journaled): a new file is dropped, an existing one falls back to its remote version.
  * Staging files no journal row points at are deleted. Both are logged.
  */
-async function recoverLocalState(store: NodeStore, journal: UploadJournal, cacheDir: string, log: Logger): Promise<void> {
+async function recoverLocalState(
+  store: NodeStore,
+  journal: UploadJournal,
+  cacheDir: string,
+  log: Logger,
+): Promise<void> {
   for (const n of store.danglingDirty()) {
     const path = store.pathOf(n.ino);
-    if (n.remoteId === null) store.delete(n.ino); else { store.clearDirty(n.ino); if (n.parentIno !== null) store.invalidateListing(n.parentIno); }
-    log.warn({ op: 'recover', path }, n.remoteId === null
-      ? 'a new file was still open for writing when the daemon stopped; its unfinished content is dropped'
-      : 'a file was still open for writing when the daemon stopped; it keeps its uploaded version');
+    if (n.remoteId === null) store.delete(n.ino);
+    else {
+      store.clearDirty(n.ino);
+      if (n.parentIno !== null) store.invalidateListing(n.parentIno);
+    }
+    log.warn(
+      { op: 'recover', path },
+      n.remoteId === null
+        ? 'a new file was still open for writing when the daemon stopped; its unfinished content is dropped'
+        : 'a file was still open for writing when the daemon stopped; it keeps its uploaded version',
+    );
   }
   const keep = new Set(journal.list().map((r) => r.stagingPath));
   const dir = stagingDir(cacheDir);
@@ -191,7 +292,10 @@ async function recoverLocalState(store: NodeStore, journal: UploadJournal, cache
   for (const name of names) {
     const p = join(dir, name);
     if (keep.has(p)) continue;
-    await rm(p, { force: true }).then(() => removed++, () => undefined);
+    await rm(p, { force: true }).then(
+      () => removed++,
+      () => undefined,
+    );
   }
   if (removed) log.info({ op: 'recover', files: removed }, 'removed staging files of no pending upload');
 }

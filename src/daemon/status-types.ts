@@ -10,7 +10,16 @@ export interface DaemonStatus {
   account: { uid: string; nickname: string; spaceUsed: number; spaceTotal: number };
   read: unknown;
   uploads: {
-    items: Array<{ ino: number; name: string; size: number; sentBytes: number; state: string; attempts: number; lastError: string | null; bytesPerSec: number }>;
+    items: Array<{
+      ino: number;
+      name: string;
+      size: number;
+      sentBytes: number;
+      state: string;
+      attempts: number;
+      lastError: string | null;
+      bytesPerSec: number;
+    }>;
     totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number };
   };
   openHandles: number;

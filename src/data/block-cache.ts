@@ -33,7 +33,11 @@ export interface BlockCacheStats {
   blocks: number;
 }
 
-interface Backing { live: number; liveBytes: number; view: Buffer }
+interface Backing {
+  live: number;
+  liveBytes: number;
+  view: Buffer;
+}
 
 export class BlockCache {
   /** key → block; Map order is recency order (first = least recently used). */
@@ -44,12 +48,18 @@ export class BlockCache {
   private misses = 0;
 
   /** With a pool, a cached backing is one holder of its range buffer (range-pool.ts). */
-  constructor(readonly maxBytes: number = DEFAULT_MEM_CACHE_BYTES, private readonly pool?: RangePool) {}
+  constructor(
+    readonly maxBytes: number = DEFAULT_MEM_CACHE_BYTES,
+    private readonly pool?: RangePool,
+  ) {}
 
   /** Looks up a block, marks it most recently used and counts a hit or miss. */
   get(key: string): Buffer | undefined {
     let b = this.lru.get(key);
-    if (!b) { this.misses++; return undefined; }
+    if (!b) {
+      this.misses++;
+      return undefined;
+    }
     this.hits++;
     this.lru.delete(key);
     const bk = this.backings.get(b.buffer)!;
@@ -74,7 +84,12 @@ export class BlockCache {
     if (this.maxBytes <= 0) return;
     this.delete(key);
     let b = block;
-    if (!this.backings.has(b.buffer) && b.buffer.byteLength * BIG_BACKING_DIV > this.maxBytes && b.buffer.byteLength > b.length) b = owned(b);
+    if (
+      !this.backings.has(b.buffer) &&
+      b.buffer.byteLength * BIG_BACKING_DIV > this.maxBytes &&
+      b.buffer.byteLength > b.length
+    )
+      b = owned(b);
     if (!this.backings.has(b.buffer) && b.buffer.byteLength > this.maxBytes) return;
     this.pin(b);
     this.lru.set(key, b);
@@ -118,7 +133,11 @@ export class BlockCache {
 
   private pin(b: Buffer): void {
     const bk = this.backings.get(b.buffer);
-    if (bk) { bk.live++; bk.liveBytes += b.length; return; }
+    if (bk) {
+      bk.live++;
+      bk.liveBytes += b.length;
+      return;
+    }
     this.backings.set(b.buffer, { live: 1, liveBytes: b.length, view: b });
     this.pinned += b.buffer.byteLength;
     this.pool?.retain(b);

@@ -32,7 +32,12 @@ const SCAN_CONCURRENCY = 16;
 const BLOCK_RE = /^([0-9A-Za-z~-]+)_([0-9A-Za-z~-]*)_(\d+)_([0-9a-f]{8})\.blk$/;
 const TMP_RE = /^\..*\.tmp$/;
 
-interface Entry { name: string; size: number; crc: number; touchedAt: number }
+interface Entry {
+  name: string;
+  size: number;
+  crc: number;
+  touchedAt: number;
+}
 
 export interface DiskCacheOptions {
   dir: string;
@@ -92,7 +97,9 @@ export class DiskCache {
     this.ready = this.maxBytes > 0 ? this.rebuild() : Promise.resolve();
   }
 
-  get enabled(): boolean { return this.maxBytes > 0 && !this.closed && !this.broken; }
+  get enabled(): boolean {
+    return this.maxBytes > 0 && !this.closed && !this.broken;
+  }
 
   has(ref: FileRef, index: number): boolean {
     return this.index.has(diskStem(ref, index));
@@ -104,7 +111,10 @@ export class DiskCache {
     await this.ready;
     const stem = diskStem(ref, index);
     const e = this.index.get(stem);
-    if (!e) { this.s.misses++; return undefined; }
+    if (!e) {
+      this.s.misses++;
+      return undefined;
+    }
     this.index.delete(stem);
     this.index.set(stem, e);
     let buf: Buffer;
@@ -117,7 +127,10 @@ export class DiskCache {
       return undefined;
     }
     if (buf.length !== expectedLength || crc32(buf) >>> 0 !== e.crc) {
-      this.log.warn({ op: 'disk-cache', file: e.name, size: buf.length, expectedLength }, 'corrupt cache block dropped');
+      this.log.warn(
+        { op: 'disk-cache', file: e.name, size: buf.length, expectedLength },
+        'corrupt cache block dropped',
+      );
       this.s.errors++;
       this.forget(stem, e);
       this.s.misses++;
@@ -133,18 +146,23 @@ export class DiskCache {
     if (!this.enabled || block.length > this.maxBytes) return;
     const stem = diskStem(ref, index);
     if (this.index.has(stem) || this.writing.has(stem)) return;
-    if (this.pendingBytes + block.length > MAX_PENDING_WRITE_BYTES) { this.s.skippedWrites++; return; }
+    if (this.pendingBytes + block.length > MAX_PENDING_WRITE_BYTES) {
+      this.s.skippedWrites++;
+      return;
+    }
     const fileSeg = seg(ref.id);
     const gen = this.dropGen.get(fileSeg) ?? 0;
     this.writing.add(stem);
     this.pendingBytes += block.length;
     this.pool?.retain(block);
-    const p = this.ready.then(() => this.write(stem, fileSeg, gen, block)).finally(() => {
-      this.pool?.release(block);
-      this.writing.delete(stem);
-      this.pendingBytes -= block.length;
-      this.pending.delete(p);
-    });
+    const p = this.ready
+      .then(() => this.write(stem, fileSeg, gen, block))
+      .finally(() => {
+        this.pool?.release(block);
+        this.writing.delete(stem);
+        this.pendingBytes -= block.length;
+        this.pending.delete(p);
+      });
     this.pending.add(p);
   }
 
@@ -229,16 +247,25 @@ export class DiskCache {
       const names = await fsp.readdir(this.dir);
       const found: { stem: string; e: Entry; mtimeMs: number }[] = [];
       for (let i = 0; i < names.length; i += SCAN_CONCURRENCY) {
-        await Promise.all(names.slice(i, i + SCAN_CONCURRENCY).map(async (name) => {
-          const full = join(this.dir, name);
-          if (TMP_RE.test(name)) { await fsp.unlink(full).catch(() => undefined); return; }
-          const m = BLOCK_RE.exec(name);
-          if (!m) return;
-          const st = await fsp.stat(full).catch(() => null);
-          if (!st?.isFile()) return;
-          const stem = `${m[1]}_${m[2]}_${m[3]}`;
-          found.push({ stem, mtimeMs: st.mtimeMs, e: { name, size: st.size, crc: parseInt(m[4]!, 16), touchedAt: st.mtimeMs } });
-        }));
+        await Promise.all(
+          names.slice(i, i + SCAN_CONCURRENCY).map(async (name) => {
+            const full = join(this.dir, name);
+            if (TMP_RE.test(name)) {
+              await fsp.unlink(full).catch(() => undefined);
+              return;
+            }
+            const m = BLOCK_RE.exec(name);
+            if (!m) return;
+            const st = await fsp.stat(full).catch(() => null);
+            if (!st?.isFile()) return;
+            const stem = `${m[1]}_${m[2]}_${m[3]}`;
+            found.push({
+              stem,
+              mtimeMs: st.mtimeMs,
+              e: { name, size: st.size, crc: parseInt(m[4]!, 16), touchedAt: st.mtimeMs },
+            });
+          }),
+        );
       }
       found.sort((a, b) => a.mtimeMs - b.mtimeMs);
       for (const f of found) {
@@ -247,7 +274,10 @@ export class DiskCache {
         this.insert(f.stem, f.e);
       }
       this.evict();
-      this.log.debug({ op: 'disk-cache', dir: this.dir, files: this.index.size, bytes: this.totalBytes }, 'disk cache index rebuilt');
+      this.log.debug(
+        { op: 'disk-cache', dir: this.dir, files: this.index.size, bytes: this.totalBytes },
+        'disk cache index rebuilt',
+      );
     } catch (err) {
       this.log.warn({ op: 'disk-cache', dir: this.dir, err }, 'disk cache unavailable; continuing without it');
       this.broken = true;

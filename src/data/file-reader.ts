@@ -20,7 +20,11 @@ import { assertBlockSize, DEFAULT_BLOCK_SIZE } from './blocks.js';
 import { DiskCache } from './disk-cache.js';
 import { RangePool } from './range-pool.js';
 import {
-  DEFAULT_MAX_CONCURRENT_FETCHES, DEFAULT_MAX_REQUEST_BYTES, FetchOwner, Prefetcher, type BlockPart,
+  DEFAULT_MAX_CONCURRENT_FETCHES,
+  DEFAULT_MAX_REQUEST_BYTES,
+  FetchOwner,
+  Prefetcher,
+  type BlockPart,
 } from './prefetcher.js';
 import type { FileRef, RangeSource } from './range-source.js';
 import { DEFAULT_INITIAL_READ_AHEAD, DEFAULT_MAX_READ_AHEAD, ReadWindow } from './read-window.js';
@@ -108,17 +112,31 @@ export class FileReader {
     this.pool = new RangePool(maxRequestBytes);
     this.mem = new BlockCache(memBytes, this.pool);
     const diskBytes = opts.diskCacheBytes ?? DEFAULT_DISK_CACHE_BYTES;
-    this.disk = opts.diskCacheDir && diskBytes > 0
-      ? new DiskCache({ dir: opts.diskCacheDir, maxBytes: diskBytes, logger: this.log, clock: opts.clock ?? systemClock, pool: this.pool })
-      : null;
-    const maxAhead = Math.max(this.blockSize, Math.min(opts.maxReadAheadBytes ?? DEFAULT_MAX_READ_AHEAD, Math.floor(memBytes / 2)));
+    this.disk =
+      opts.diskCacheDir && diskBytes > 0
+        ? new DiskCache({
+            dir: opts.diskCacheDir,
+            maxBytes: diskBytes,
+            logger: this.log,
+            clock: opts.clock ?? systemClock,
+            pool: this.pool,
+          })
+        : null;
+    const maxAhead = Math.max(
+      this.blockSize,
+      Math.min(opts.maxReadAheadBytes ?? DEFAULT_MAX_READ_AHEAD, Math.floor(memBytes / 2)),
+    );
     this.windowOpts = {
       maxReadAheadBytes: maxAhead,
       initialReadAheadBytes: Math.min(maxAhead, opts.initialReadAheadBytes ?? DEFAULT_INITIAL_READ_AHEAD),
     };
     const maxConcurrentFetches = Math.max(1, opts.maxConcurrentFetches ?? DEFAULT_MAX_CONCURRENT_FETCHES);
     this.fetcher = new Prefetcher(source, this.mem, this.disk, {
-      blockSize: this.blockSize, maxRequestBytes, maxConcurrentFetches, logger: this.log, pool: this.pool,
+      blockSize: this.blockSize,
+      maxRequestBytes,
+      maxConcurrentFetches,
+      logger: this.log,
+      pool: this.pool,
       streamHeadBytes: opts.cacheStreams ? Number.MAX_SAFE_INTEGER : STREAM_HEAD_BYTES,
       // In flight never exceeds one read-ahead window (plus demand reads, which are never held back).
       maxInflightBytes: Math.max(maxRequestBytes, Math.min(maxAhead, maxConcurrentFetches * maxRequestBytes)),
@@ -129,7 +147,14 @@ export class FileReader {
   open(ref: FileRef): ReadHandle {
     if (this.closed) throw new FsError('EIO', 'file reader is closed');
     if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new FsError('EINVAL', `bad file size ${ref.size}`);
-    const h = new Handle(this, { ...ref }, this.fetcher, new ReadWindow({ blockSize: this.blockSize, ...this.windowOpts }), this.blockSize, this.pool);
+    const h = new Handle(
+      this,
+      { ...ref },
+      this.fetcher,
+      new ReadWindow({ blockSize: this.blockSize, ...this.windowOpts }),
+      this.blockSize,
+      this.pool,
+    );
     this.handles.add(h);
     return h;
   }
@@ -139,12 +164,24 @@ export class FileReader {
     const d = this.disk?.stats();
     const f = this.fetcher.stats();
     return {
-      openHandles: this.handles.size, memHits: m.hits, memMisses: m.misses,
-      diskHits: d?.hits ?? 0, diskMisses: d?.misses ?? 0, bytesFetched: f.bytesFetched,
-      bytesServed: this.bytesServed, fetchRequests: f.fetchRequests, fetchErrors: f.fetchErrors,
-      fetchesAborted: f.fetchesAborted, inflightFetches: f.inflightFetches, inflightBytes: f.inflightBytes,
-      memCacheBytes: m.bytes, memCacheMaxBytes: m.maxBytes, memCacheBlocks: m.blocks,
-      diskCacheBytes: d?.bytes ?? 0, diskCacheMaxBytes: d?.maxBytes ?? 0, diskCacheFiles: d?.files ?? 0,
+      openHandles: this.handles.size,
+      memHits: m.hits,
+      memMisses: m.misses,
+      diskHits: d?.hits ?? 0,
+      diskMisses: d?.misses ?? 0,
+      bytesFetched: f.bytesFetched,
+      bytesServed: this.bytesServed,
+      fetchRequests: f.fetchRequests,
+      fetchErrors: f.fetchErrors,
+      fetchesAborted: f.fetchesAborted,
+      inflightFetches: f.inflightFetches,
+      inflightBytes: f.inflightBytes,
+      memCacheBytes: m.bytes,
+      memCacheMaxBytes: m.maxBytes,
+      memCacheBlocks: m.blocks,
+      diskCacheBytes: d?.bytes ?? 0,
+      diskCacheMaxBytes: d?.maxBytes ?? 0,
+      diskCacheFiles: d?.files ?? 0,
     };
   }
 
@@ -163,9 +200,13 @@ export class FileReader {
   }
 
   /** @internal */
-  onServed(bytes: number): void { this.bytesServed += bytes; }
+  onServed(bytes: number): void {
+    this.bytesServed += bytes;
+  }
   /** @internal */
-  onClosed(h: Handle): void { this.handles.delete(h); }
+  onClosed(h: Handle): void {
+    this.handles.delete(h);
+  }
 }
 
 class Handle implements ReadHandle {
@@ -206,7 +247,13 @@ class Handle implements ReadHandle {
     // soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).
     const held: Buffer[] = [];
     let finished = false; // a fetch resolving after an abort ended this read must not take a hold
-    const hold = (b: Buffer): Buffer => { if (!finished) { this.pool.retain(b); held.push(b); } return b; };
+    const hold = (b: Buffer): Buffer => {
+      if (!finished) {
+        this.pool.retain(b);
+        held.push(b);
+      }
+      return b;
+    };
     const mine = parts.map((p): BlockPart => (p instanceof Buffer ? hold(p) : (p as Promise<Buffer>).then(hold)));
     try {
       const blocks = mine.every((p): p is Buffer => p instanceof Buffer) ? mine : await waitAll(mine, signal);

@@ -74,7 +74,9 @@ export class Prefetcher {
     private readonly o: PrefetcherOptions,
   ) {
     this.diskReady = !disk?.enabled;
-    void disk?.ready.then(() => { this.diskReady = true; });
+    void disk?.ready.then(() => {
+      this.diskReady = true;
+    });
   }
 
   /** Resolves when lookups may consult the disk cache (immediately if there is none). */
@@ -88,7 +90,10 @@ export class Prefetcher {
     for (let i = first; i <= last; i++) parts.push(this.mem.get(blockKey(ref, i)) ?? this.lookup(ref, i, owner));
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
-      if (i <= last && parts[i - first] === undefined) { if (runStart < 0) runStart = i; continue; }
+      if (i <= last && parts[i - first] === undefined) {
+        if (runStart < 0) runStart = i;
+        continue;
+      }
       if (runStart >= 0) this.fetchRun(ref, runStart, i - 1, owner, true);
       runStart = -1;
     }
@@ -103,7 +108,10 @@ export class Prefetcher {
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
       const present = i > last || this.mem.has(blockKey(ref, i)) || this.lookup(ref, i, owner) !== undefined;
-      if (!present) { if (runStart < 0) runStart = i; continue; }
+      if (!present) {
+        if (runStart < 0) runStart = i;
+        continue;
+      }
       if (runStart < 0) continue;
       const stopped = this.fetchRun(ref, runStart, i - 1, owner, false);
       if (stopped >= 0) return stopped * bs;
@@ -116,7 +124,10 @@ export class Prefetcher {
   release(owner: FetchOwner): void {
     for (const job of owner.jobs) {
       job.owners.delete(owner);
-      if (job.owners.size === 0) { this.s.fetchesAborted++; job.ctrl.abort(new FsError('EIO', 'read handle closed')); }
+      if (job.owners.size === 0) {
+        this.s.fetchesAborted++;
+        job.ctrl.abort(new FsError('EIO', 'read handle closed'));
+      }
     }
     owner.jobs.clear();
   }
@@ -145,7 +156,10 @@ export class Prefetcher {
     const p = this.inflight.get(key);
     if (p?.job?.ctrl.signal.aborted) this.inflight.delete(key);
     else if (p) {
-      if (p.job) { p.job.owners.add(owner); owner.jobs.add(p.job); }
+      if (p.job) {
+        p.job.owners.add(owner);
+        owner.jobs.add(p.job);
+      }
       return p.promise;
     }
     return this.disk?.has(ref, index) ? this.loadFromDisk(ref, index, owner) : undefined;
@@ -158,9 +172,20 @@ export class Prefetcher {
     for (let a = first; a <= last; a += per) {
       const b = Math.min(last, a + per - 1);
       const bytes = Math.min(ref.size, (b + 1) * this.o.blockSize) - a * this.o.blockSize;
-      if (!isDemand && (this.closed || this.activeFetches >= this.o.maxConcurrentFetches
-        || this.inflightBytes + bytes > this.o.maxInflightBytes)) return a;
-      this.startFetch(ref, a, b, owner, isDemand || a * this.o.blockSize < (this.o.streamHeadBytes ?? Number.MAX_SAFE_INTEGER));
+      if (
+        !isDemand &&
+        (this.closed ||
+          this.activeFetches >= this.o.maxConcurrentFetches ||
+          this.inflightBytes + bytes > this.o.maxInflightBytes)
+      )
+        return a;
+      this.startFetch(
+        ref,
+        a,
+        b,
+        owner,
+        isDemand || a * this.o.blockSize < (this.o.streamHeadBytes ?? Number.MAX_SAFE_INTEGER),
+      );
     }
     return -1;
   }
@@ -183,35 +208,41 @@ export class Prefetcher {
     const into = pool && length <= pool.bufferBytes ? pool.take() : undefined;
     // Cache, then clear the in-flight entries, and only then settle the block promises: a waiter that
     // retries right after a failure must start a new fetch, not join the failed one.
-    const done = new Promise<Buffer>((r) => r(this.source.read(ref, start, length, job.ctrl.signal, into))).then((buf) => {
-      if (buf.length !== length) throw new FsError('EIO', `source returned ${buf.length} bytes for a ${length}-byte range`);
-      this.s.bytesFetched += length;
-      const cache = (this.generation.get(ref.id) ?? 0) === gen && !this.closed;
-      const own = into && buf.buffer === into.buffer && buf.byteOffset === 0 ? buf : owned(buf);
-      for (let i = first; i <= last; i++) {
-        const off = (i - first) * bs;
-        const block = own.subarray(off, off + blockLength(ref.size, bs, i));
-        blocks.push(block);
-        if (cache) {
-          this.mem.set(keys[i - first]!, block);
-          if (toDisk) this.disk?.put(ref, i, block);
-        }
-      }
-    }, (err: unknown) => {
-      if (!job.ctrl.signal.aborted) {
-        this.s.fetchErrors++;
-        this.o.logger.debug({ op: 'read', fileId: ref.id, start, length, err }, 'range fetch failed');
-      }
-      throw err;
-    }).finally(() => {
-      // the fetch's own hold ends one macrotask later, after every waiter took its own (range-pool.ts)
-      if (into) setImmediate(() => pool!.release(into));
-      this.activeFetches--;
-      this.inflightBytes -= length;
-      this.jobs.delete(job);
-      for (const o of job.owners) o.jobs.delete(job);
-      for (const key of keys) if (this.inflight.get(key)?.job === job) this.inflight.delete(key);
-    });
+    const done = new Promise<Buffer>((r) => r(this.source.read(ref, start, length, job.ctrl.signal, into)))
+      .then(
+        (buf) => {
+          if (buf.length !== length)
+            throw new FsError('EIO', `source returned ${buf.length} bytes for a ${length}-byte range`);
+          this.s.bytesFetched += length;
+          const cache = (this.generation.get(ref.id) ?? 0) === gen && !this.closed;
+          const own = into && buf.buffer === into.buffer && buf.byteOffset === 0 ? buf : owned(buf);
+          for (let i = first; i <= last; i++) {
+            const off = (i - first) * bs;
+            const block = own.subarray(off, off + blockLength(ref.size, bs, i));
+            blocks.push(block);
+            if (cache) {
+              this.mem.set(keys[i - first]!, block);
+              if (toDisk) this.disk?.put(ref, i, block);
+            }
+          }
+        },
+        (err: unknown) => {
+          if (!job.ctrl.signal.aborted) {
+            this.s.fetchErrors++;
+            this.o.logger.debug({ op: 'read', fileId: ref.id, start, length, err }, 'range fetch failed');
+          }
+          throw err;
+        },
+      )
+      .finally(() => {
+        // the fetch's own hold ends one macrotask later, after every waiter took its own (range-pool.ts)
+        if (into) setImmediate(() => pool!.release(into));
+        this.activeFetches--;
+        this.inflightBytes -= length;
+        this.jobs.delete(job);
+        for (const o of job.owners) o.jobs.delete(job);
+        for (const key of keys) if (this.inflight.get(key)?.job === job) this.inflight.delete(key);
+      });
     keys.forEach((key, k) => {
       const promise = done.then(() => blocks[k]!);
       promise.catch(noop);

@@ -13,7 +13,11 @@
 // WeakMap lets the GC have it), which costs memory churn, never wrong bytes; retain/release of a buffer
 // the pool did not hand out are no-ops (disk-loaded blocks, copies, tests' sources).
 
-export interface RangePoolStats { taken: number; reused: number; free: number }
+export interface RangePoolStats {
+  taken: number;
+  reused: number;
+  free: number;
+}
 
 export class RangePool {
   private readonly refs = new WeakMap<ArrayBufferLike, number>();
@@ -22,7 +26,10 @@ export class RangePool {
   private reused = 0;
 
   /** `maxFree` idle buffers are kept (6 × 8 MiB = 48 MiB at most, idle memory included in the RSS budget). */
-  constructor(readonly bufferBytes: number, private readonly maxFree = 6) {}
+  constructor(
+    readonly bufferBytes: number,
+    private readonly maxFree = 6,
+  ) {}
 
   /** A buffer of bufferBytes, owned by the caller (count 1). */
   take(): Buffer {
@@ -45,7 +52,10 @@ export class RangePool {
     const ab = b.buffer;
     const n = this.refs.get(ab);
     if (n === undefined) return;
-    if (n > 1) { this.refs.set(ab, n - 1); return; }
+    if (n > 1) {
+      this.refs.set(ab, n - 1);
+      return;
+    }
     this.refs.delete(ab);
     if (this.free.length < this.maxFree) this.free.push(Buffer.from(ab as ArrayBuffer, 0, this.bufferBytes));
   }

@@ -44,13 +44,15 @@ export class ReadWindow {
     this.tol = o.seqToleranceBytes ?? DEFAULT_SEQ_TOLERANCE;
   }
 
-  get windowBytes(): number { return this.window; }
+  get windowBytes(): number {
+    return this.window;
+  }
 
   /** Records a read of [pos, end) in a file of `size` bytes and says what to prefetch. */
   onRead(pos: number, end: number, size: number): ReadPlan {
     const bs = this.o.blockSize;
-    const sequential = this.frontier >= 0 && pos >= this.frontier - this.tol
-      && pos <= this.frontier + Math.max(this.tol, this.window);
+    const sequential =
+      this.frontier >= 0 && pos >= this.frontier - this.tol && pos <= this.frontier + Math.max(this.tol, this.window);
     if (!sequential) {
       this.frontier = end;
       this.window = 0;
@@ -70,6 +72,9 @@ export class ReadWindow {
 
   /** The prefetcher issued only up to `end` (limits reached): retry the rest on a later read. */
   issuedTo(end: number): void {
-    this.aheadTo = Math.min(this.aheadTo, Math.max(end, Math.ceil(this.frontier / this.o.blockSize) * this.o.blockSize));
+    this.aheadTo = Math.min(
+      this.aheadTo,
+      Math.max(end, Math.ceil(this.frontier / this.o.blockSize) * this.o.blockSize),
+    );
   }
 }

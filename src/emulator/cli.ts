@@ -7,9 +7,21 @@ import type { Logger, LogFn } from '../core/logger.js';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorServer } from './server.js';
 
 interface CliOpts {
-  listen: string; dataDir?: string; seed?: string; clientId?: string; clientSecret?: string; sliceSize?: string;
-  rateLimitScale?: string; linkTtl?: string; tokenTtl?: string; completePolls?: string; downloadQuota?: string;
-  directLinkKey?: string; directLinkFolder?: string[]; externalCdn?: string; verbose?: boolean;
+  listen: string;
+  dataDir?: string;
+  seed?: string;
+  clientId?: string;
+  clientSecret?: string;
+  sliceSize?: string;
+  rateLimitScale?: string;
+  linkTtl?: string;
+  tokenTtl?: string;
+  completePolls?: string;
+  downloadQuota?: string;
+  directLinkKey?: string;
+  directLinkFolder?: string[];
+  externalCdn?: string;
+  verbose?: boolean;
 }
 
 function num(name: string, v: string | undefined): number | undefined {
@@ -21,19 +33,26 @@ function num(name: string, v: string | undefined): number | undefined {
 
 /** warn and above (debug too with --verbose) as JSON lines on stderr; pino lives only in main/daemon. */
 function stderrLogger(verbose: boolean, bindings: Record<string, unknown> = {}): Logger {
-  const mk = (level: string, on: boolean): LogFn => ((a: object | string, msg?: string) => {
-    if (!on) return;
-    const obj = typeof a === 'string' ? { msg: a } : { ...a, msg };
-    process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...bindings, ...obj })}\n`);
-  }) as LogFn;
+  const mk = (level: string, on: boolean): LogFn =>
+    ((a: object | string, msg?: string) => {
+      if (!on) return;
+      const obj = typeof a === 'string' ? { msg: a } : { ...a, msg };
+      process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), ...bindings, ...obj })}\n`);
+    }) as LogFn;
   return {
-    trace: mk('trace', false), debug: mk('debug', verbose), info: mk('info', verbose), warn: mk('warn', true),
-    error: mk('error', true), fatal: mk('fatal', true), child: (b) => stderrLogger(verbose, { ...bindings, ...b }),
+    trace: mk('trace', false),
+    debug: mk('debug', verbose),
+    info: mk('info', verbose),
+    warn: mk('warn', true),
+    error: mk('error', true),
+    fatal: mk('fatal', true),
+    child: (b) => stderrLogger(verbose, { ...bindings, ...b }),
   };
 }
 
 export function registerEmulatorCommand(program: Command): void {
-  program.command('emulator')
+  program
+    .command('emulator')
     .description('run a local emulator of the 123 Open API (for the demo, tests and CI)')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free port)', '127.0.0.1:0')
     .option('--data-dir <dir>', 'keep the tree and blobs here (default: a temp dir removed on exit)')
@@ -48,18 +67,32 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--download-quota <bytes>', 'daily download_info traffic before code 5113 (default 0 = none)')
     .option('--direct-link-key <key>', 'require URL authentication (auth_key) on direct links')
     .option('--direct-link-folder <name...>', 'create these root folders if needed and enable their direct-link space')
-    .option('--external-cdn <url>', 'benchmarks: download_info links point at this static server, whose root must be <data-dir>/blobs (unsigned, never expire)')
+    .option(
+      '--external-cdn <url>',
+      'benchmarks: download_info links point at this static server, whose root must be <data-dir>/blobs (unsigned, never expire)',
+    )
     .option('--verbose', 'log requests to stderr')
-    .action(async (o: CliOpts) => { await runEmulator(o); });
+    .action(async (o: CliOpts) => {
+      await runEmulator(o);
+    });
 }
 
 async function runEmulator(o: CliOpts): Promise<void> {
   const emu = await new EmulatorServer({
-    listen: o.listen, dataDir: o.dataDir, seedDir: o.seed, clientId: o.clientId, clientSecret: o.clientSecret,
-    sliceSize: num('slice-size', o.sliceSize), rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
-    linkTtlSec: num('link-ttl', o.linkTtl), tokenTtlSec: num('token-ttl', o.tokenTtl),
-    completePolls: num('complete-polls', o.completePolls), downloadQuotaBytes: num('download-quota', o.downloadQuota),
-    directLinkKey: o.directLinkKey, externalCdn: o.externalCdn, logger: stderrLogger(o.verbose ?? false),
+    listen: o.listen,
+    dataDir: o.dataDir,
+    seedDir: o.seed,
+    clientId: o.clientId,
+    clientSecret: o.clientSecret,
+    sliceSize: num('slice-size', o.sliceSize),
+    rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
+    linkTtlSec: num('link-ttl', o.linkTtl),
+    tokenTtlSec: num('token-ttl', o.tokenTtl),
+    completePolls: num('complete-polls', o.completePolls),
+    downloadQuotaBytes: num('download-quota', o.downloadQuota),
+    directLinkKey: o.directLinkKey,
+    externalCdn: o.externalCdn,
+    logger: stderrLogger(o.verbose ?? false),
   }).start(o.listen);
   for (const name of o.directLinkFolder ?? []) {
     emu.ensureRootFolder(name);
@@ -70,7 +103,11 @@ async function runEmulator(o: CliOpts): Promise<void> {
     process.stdout.write(`default credentials: clientID=${DEFAULT_CLIENT_ID} clientSecret=${DEFAULT_CLIENT_SECRET}\n`);
   }
   await new Promise<void>((resolve) => {
-    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });

@@ -5,14 +5,27 @@ import type { EmulatorCounters } from './types.js';
 
 export function emptyCounters(): EmulatorCounters {
   return {
-    requests: {}, bytesServed: 0, directLinkBytesServed: 0, sliceBytesReceived: 0, singleUploadBytes: 0,
-    instantUploadHits: 0, tokensIssued: 0, rateLimited: 0, faultsApplied: 0,
+    requests: {},
+    bytesServed: 0,
+    directLinkBytesServed: 0,
+    sliceBytesReceived: 0,
+    singleUploadBytes: 0,
+    instantUploadHits: 0,
+    tokensIssued: 0,
+    rateLimited: 0,
+    faultsApplied: 0,
   };
 }
 
 export class Counters {
   c = emptyCounters();
-  request(endpoint: string): void { this.c.requests[endpoint] = (this.c.requests[endpoint] ?? 0) + 1; }
-  snapshot(): EmulatorCounters { return { ...this.c, requests: { ...this.c.requests } }; }
-  reset(): void { this.c = emptyCounters(); }
+  request(endpoint: string): void {
+    this.c.requests[endpoint] = (this.c.requests[endpoint] ?? 0) + 1;
+  }
+  snapshot(): EmulatorCounters {
+    return { ...this.c, requests: { ...this.c.requests } };
+  }
+  reset(): void {
+    this.c = emptyCounters();
+  }
 }

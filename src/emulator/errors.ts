@@ -3,7 +3,10 @@
 // verbatim; the ones marked "choice" are ours (see docs/EMULATOR.md).
 
 export class ApiError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'ApiError';
   }
@@ -29,7 +32,13 @@ export const MSG = {
 } as const;
 
 export const CODE = {
-  ok: 0, generic: 1, unauthorized: 401, tooFrequent: 429, notFound: 5066, quota: 5113, verifying: 20103,
+  ok: 0,
+  generic: 1,
+  unauthorized: 401,
+  tooFrequent: 429,
+  notFound: 5066,
+  quota: 5113,
+  verifying: 20103,
 } as const;
 
 export function paramError(name: string): ApiError {
@@ -43,11 +52,17 @@ export function notFound(): ApiError {
 /** Default message for a code injected by a fault rule. */
 export function defaultMessage(code: number): string {
   switch (code) {
-    case 401: return MSG.tokenExpired;
-    case 429: return MSG.tooFrequent;
-    case 5066: return MSG.notFound;
-    case 5113: return MSG.quota;
-    case 20103: return MSG.verifying;
-    default: return 'injected fault';
+    case 401:
+      return MSG.tokenExpired;
+    case 429:
+      return MSG.tooFrequent;
+    case 5066:
+      return MSG.notFound;
+    case 5113:
+      return MSG.quota;
+    case 20103:
+      return MSG.verifying;
+    default:
+      return 'injected fault';
   }
 }

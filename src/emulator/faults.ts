@@ -5,14 +5,19 @@
 
 import type { FaultRule } from './types.js';
 
-interface RuleState { rule: FaultRule; seen: number; fired: number }
+interface RuleState {
+  rule: FaultRule;
+  seen: number;
+  fired: number;
+}
 
 const KINDS = new Set(['http500', 'reset', 'delay', 'code', 'revoke-tokens']);
 
 export function validateRules(rules: unknown): FaultRule[] {
   if (!Array.isArray(rules)) throw new TypeError('faults must be an array');
   for (const r of rules as FaultRule[]) {
-    if (!r || typeof r.match !== 'string' || !KINDS.has(r.kind)) throw new TypeError(`bad fault rule ${JSON.stringify(r)}`);
+    if (!r || typeof r.match !== 'string' || !KINDS.has(r.kind))
+      throw new TypeError(`bad fault rule ${JSON.stringify(r)}`);
     if (r.kind === 'code' && typeof r.code !== 'number') throw new TypeError('fault kind "code" needs a numeric code');
     if (r.kind === 'delay' && typeof r.ms !== 'number') throw new TypeError('fault kind "delay" needs ms');
   }
@@ -28,7 +33,9 @@ export class Faults {
     this.rules = validateRules(rules).map((rule) => ({ rule: { ...rule }, seen: 0, fired: 0 }));
   }
 
-  list(): FaultRule[] { return this.rules.map((s) => ({ ...s.rule })); }
+  list(): FaultRule[] {
+    return this.rules.map((s) => ({ ...s.rule }));
+  }
 
   /** The rule that fires for this request, if any (consumes one use). */
   pick(endpoint: string, path: string): FaultRule | undefined {

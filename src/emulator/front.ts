@@ -13,7 +13,13 @@ export function findRoute(routes: Route[], pathname: string): Route | undefined 
   return routes.find((r) => (r.prefix ? pathname.startsWith(r.path) : pathname === r.path));
 }
 
-export async function dispatch(s: EmuState, routes: Route[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+export async function dispatch(
+  s: EmuState,
+  routes: Route[],
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
   const route = findRoute(routes, url.pathname);
   if (!route) return plain(res, 404, '404 page not found');
   const methodOk = req.method === route.method || (route.kind === 'cdn' && req.method === 'HEAD');
@@ -25,20 +31,31 @@ export async function dispatch(s: EmuState, routes: Route[], req: IncomingMessag
     s.counters.c.faultsApplied++;
     s.logger.debug({ op: route.name, fault: fault.kind }, 'fault injected');
     switch (fault.kind) {
-      case 'http500': return plain(res, 500, 'Internal Server Error');
+      case 'http500':
+        return plain(res, 500, 'Internal Server Error');
       case 'reset':
-        if (route.kind === 'cdn' && fault.afterBytes !== undefined) { ctx.fault = fault; break; }
+        if (route.kind === 'cdn' && fault.afterBytes !== undefined) {
+          ctx.fault = fault;
+          break;
+        }
         req.socket.destroy();
         return;
-      case 'delay': await s.clock.sleep(fault.ms ?? 0); break;
+      case 'delay':
+        await s.clock.sleep(fault.ms ?? 0);
+        break;
       case 'code':
         if (fault.code === CODE.tooFrequent) s.counters.c.rateLimited++;
         return sendEnvelope(res, fault.code!, fault.message ?? defaultMessage(fault.code!), null);
-      case 'revoke-tokens': s.tokens.revokeAll(); break;
+      case 'revoke-tokens':
+        s.tokens.revokeAll();
+        break;
     }
   }
   try {
-    if (route.kind === 'cdn') { await route.handle(s, ctx); return; }
+    if (route.kind === 'cdn') {
+      await route.handle(s, ctx);
+      return;
+    }
     gate(s, route, req);
     sendOk(res, await route.handle(s, ctx));
   } catch (e) {
@@ -46,7 +63,10 @@ export async function dispatch(s: EmuState, routes: Route[], req: IncomingMessag
       if (e.code === CODE.tooFrequent) s.counters.c.rateLimited++;
       return sendEnvelope(res, e.code, e.message, null);
     }
-    s.logger.error({ op: route.name, method: req.method, path: url.pathname, err: String(e) }, 'emulator handler failed');
+    s.logger.error(
+      { op: route.name, method: req.method, path: url.pathname, err: String(e) },
+      'emulator handler failed',
+    );
     if (!res.headersSent) plain(res, 500, 'Internal Server Error');
     else res.destroy();
   }
@@ -57,7 +77,8 @@ function gate(s: EmuState, route: Route, req: IncomingMessage): void {
   if (req.headers.platform !== 'open_platform') throw new ApiError(CODE.generic, MSG.platformMissing);
   if (route.auth !== false) {
     const check = s.tokens.check(req.headers.authorization);
-    if (check !== 'ok') throw new ApiError(CODE.unauthorized, check === 'missing' ? MSG.tokenMissing : MSG.tokenExpired);
+    if (check !== 'ok')
+      throw new ApiError(CODE.unauthorized, check === 'missing' ? MSG.tokenMissing : MSG.tokenExpired);
   }
   // One account per emulator: the window is per endpoint (the token endpoint: per client address).
   const key = route.auth === false ? (req.socket.remoteAddress ?? '') : 'account';

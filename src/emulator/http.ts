@@ -16,12 +16,15 @@ export function traceId(): string {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = stringifyJson(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
 export function sendEnvelope(res: ServerResponse, code: number, message: string, data: unknown): void {
-  sendJson(res, 200, { code, message, data: code === CODE.ok ? data ?? null : null, 'x-traceID': traceId() });
+  sendJson(res, 200, { code, message, data: code === CODE.ok ? (data ?? null) : null, 'x-traceID': traceId() });
 }
 
 export function sendOk(res: ServerResponse, data: unknown): void {
@@ -43,7 +46,9 @@ export async function readBody(req: IncomingMessage, limit = MAX_JSON_BODY): Pro
 export async function readJson(req: IncomingMessage): Promise<Body> {
   const text = (await readBody(req)).toString('utf8');
   let v: Json;
-  try { v = text.trim() === '' ? {} : parseJson(text); } catch (e) {
+  try {
+    v = text.trim() === '' ? {} : parseJson(text);
+  } catch (e) {
     if (e instanceof JsonSyntaxError) throw paramError('body is not JSON');
     throw e;
   }
@@ -54,7 +59,10 @@ export async function readJson(req: IncomingMessage): Promise<Body> {
 /** Typed, case-insensitive accessors over a JSON object body; each throws code 1 when invalid. */
 export class Body {
   constructor(readonly raw: Json) {}
-  has(name: string): boolean { const v = field(this.raw, name); return v !== undefined && v !== null; }
+  has(name: string): boolean {
+    const v = field(this.raw, name);
+    return v !== undefined && v !== null;
+  }
   id(name: string): bigint {
     const v = asId(field(this.raw, name));
     if (v === null) throw paramError(name);
@@ -65,7 +73,9 @@ export class Body {
     if (v === null) throw paramError(name);
     return v;
   }
-  optInt(name: string, dflt: number): number { return this.has(name) ? this.int(name) : dflt; }
+  optInt(name: string, dflt: number): number {
+    return this.has(name) ? this.int(name) : dflt;
+  }
   str(name: string): string {
     const v = field(this.raw, name);
     if (typeof v !== 'string') throw paramError(name);
@@ -82,7 +92,11 @@ export class Body {
   ids(name: string, max: number): bigint[] {
     const v = field(this.raw, name);
     if (!Array.isArray(v) || v.length === 0 || v.length > max) throw paramError(name);
-    return v.map((x) => { const id = asId(x); if (id === null) throw paramError(name); return id; });
+    return v.map((x) => {
+      const id = asId(x);
+      if (id === null) throw paramError(name);
+      return id;
+    });
   }
   array(name: string): Json[] {
     const v = field(this.raw, name);
@@ -94,7 +108,10 @@ export class Body {
 /** Query parameters are case-sensitive: a wrong-case name is simply absent. */
 export function queryId(url: URL, name: string, required = true): bigint | undefined {
   const raw = url.searchParams.get(name);
-  if (raw === null || raw === '') { if (required) throw paramError(name); return undefined; }
+  if (raw === null || raw === '') {
+    if (required) throw paramError(name);
+    return undefined;
+  }
   const v = asId(raw);
   if (v === null) throw paramError(name);
   return v;

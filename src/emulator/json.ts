@@ -19,29 +19,47 @@ export function parseJson(text: string): Json {
 class Parser {
   i = 0;
   constructor(private readonly s: string) {}
-  ws(): void { while (this.i < this.s.length && ' \t\r\n'.includes(this.s[this.i]!)) this.i++; }
-  fail(): never { throw new JsonSyntaxError(`bad JSON at ${this.i}`); }
+  ws(): void {
+    while (this.i < this.s.length && ' \t\r\n'.includes(this.s[this.i]!)) this.i++;
+  }
+  fail(): never {
+    throw new JsonSyntaxError(`bad JSON at ${this.i}`);
+  }
   value(): Json {
     const c = this.s[this.i];
     if (c === '{') return this.object();
     if (c === '[') return this.array();
     if (c === '"') return this.string();
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    for (const [lit, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (this.s.startsWith(lit, this.i)) { this.i += lit.length; return v; }
+    for (const [lit, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      if (this.s.startsWith(lit, this.i)) {
+        this.i += lit.length;
+        return v;
+      }
     }
     return this.fail();
   }
   object(): Json {
     const out: Record<string, Json> = {};
-    this.i++; this.ws();
-    if (this.s[this.i] === '}') { this.i++; return out; }
+    this.i++;
+    this.ws();
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return out;
+    }
     for (;;) {
       this.ws();
       if (this.s[this.i] !== '"') this.fail();
-      const k = this.string(); this.ws();
+      const k = this.string();
+      this.ws();
       if (this.s[this.i++] !== ':') this.fail();
-      this.ws(); out[k] = this.value(); this.ws();
+      this.ws();
+      out[k] = this.value();
+      this.ws();
       const c = this.s[this.i++];
       if (c === '}') return out;
       if (c !== ',') this.fail();
@@ -49,17 +67,25 @@ class Parser {
   }
   array(): Json {
     const out: Json[] = [];
-    this.i++; this.ws();
-    if (this.s[this.i] === ']') { this.i++; return out; }
+    this.i++;
+    this.ws();
+    if (this.s[this.i] === ']') {
+      this.i++;
+      return out;
+    }
     for (;;) {
-      this.ws(); out.push(this.value()); this.ws();
+      this.ws();
+      out.push(this.value());
+      this.ws();
       const c = this.s[this.i++];
       if (c === ']') return out;
       if (c !== ',') this.fail();
     }
   }
   string(): string {
-    const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(this.s.slice(this.i, this.i + 1_000_000));
+    const m = /^"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/.exec(
+      this.s.slice(this.i, this.i + 1_000_000),
+    );
     if (!m) this.fail();
     this.i += m[0].length;
     return JSON.parse(m[0]) as string;
@@ -79,12 +105,18 @@ class Parser {
 export function stringifyJson(v: unknown): string {
   if (v === null || v === undefined) return 'null';
   switch (typeof v) {
-    case 'bigint': return v.toString();
-    case 'number': return Number.isFinite(v) ? String(v) : 'null';
-    case 'boolean': return v ? 'true' : 'false';
-    case 'string': return JSON.stringify(v);
-    case 'object': break;
-    default: return 'null';
+    case 'bigint':
+      return v.toString();
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(v);
+    case 'object':
+      break;
+    default:
+      return 'null';
   }
   if (Array.isArray(v)) return `[${v.map(stringifyJson).join(',')}]`;
   const parts: string[] = [];

@@ -12,21 +12,38 @@ import { checkName, suffixedName } from './names.js';
 import { rowFromDb, type FileRow, type Store } from './store.js';
 
 export const ROOT: FileRow = {
-  id: 0n, parentId: 0n, name: '', type: 1, size: 0, md5: '', trashed: 0, createAt: 0, updateAt: 0, directLink: 0,
+  id: 0n,
+  parentId: 0n,
+  name: '',
+  type: 1,
+  size: 0,
+  md5: '',
+  trashed: 0,
+  createAt: 0,
+  updateAt: 0,
+  directLink: 0,
 };
 
 export type Duplicate = 0 | 1 | 2;
 
 export class Model {
-  constructor(readonly store: Store, private readonly clock: Clock) {}
+  constructor(
+    readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
 
-  private get db() { return this.store.db; }
+  private get db() {
+    return this.store.db;
+  }
   private readonly stmts = new Map<string, Database.Statement<unknown[], unknown>>();
 
   /** Prepared statements are cached: seeding inserts thousands of rows in one transaction. */
   private q(sql: string): Database.Statement<unknown[], unknown> {
     let st = this.stmts.get(sql);
-    if (!st) { st = this.db.prepare(sql); this.stmts.set(sql, st); }
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
     return st;
   }
 
@@ -45,31 +62,44 @@ export class Model {
   /** A folder that can receive new children: exists, is a folder, is not trashed. */
   requireLiveFolder(id: bigint): FileRow {
     const r = this.get(id);
-    if (!r || r.type !== 1 || r.trashed) throw notFound();
+    if (r?.type !== 1 || r.trashed) throw notFound();
     return r;
   }
 
   liveChild(parentId: bigint, name: string): FileRow | undefined {
-    const r = this.q('SELECT * FROM files WHERE parent_id = ? AND name = ? AND trashed = 0').get(parentId, name) as Record<string, unknown> | undefined;
+    const r = this.q('SELECT * FROM files WHERE parent_id = ? AND name = ? AND trashed = 0').get(parentId, name) as
+      | Record<string, unknown>
+      | undefined;
     return r ? rowFromDb(r) : undefined;
   }
 
   /** Children (live and trashed) with id > afterId, by id. */
   page(parentId: bigint, afterId: bigint, limit: number): FileRow[] {
-    return (this.q('SELECT * FROM files WHERE parent_id = ? AND id > ? ORDER BY id LIMIT ?').all(parentId, afterId, limit) as Array<Record<string, unknown>>).map(rowFromDb);
+    return (
+      this.q('SELECT * FROM files WHERE parent_id = ? AND id > ? ORDER BY id LIMIT ?').all(
+        parentId,
+        afterId,
+        limit,
+      ) as Array<Record<string, unknown>>
+    ).map(rowFromDb);
   }
 
   /** Whole-drive name search (v2 list searchData): mode 0 substring, 1 exact. */
   search(text: string, exact: boolean, afterId: bigint, limit: number): FileRow[] {
-    const sql = exact ? 'name = ?' : "instr(name, ?) > 0";
-    return (this.q(`SELECT * FROM files WHERE ${sql} AND id > ? ORDER BY id LIMIT ?`).all(text, afterId, limit) as Array<Record<string, unknown>>).map(rowFromDb);
+    const sql = exact ? 'name = ?' : 'instr(name, ?) > 0';
+    return (
+      this.q(`SELECT * FROM files WHERE ${sql} AND id > ? ORDER BY id LIMIT ?`).all(text, afterId, limit) as Array<
+        Record<string, unknown>
+      >
+    ).map(rowFromDb);
   }
 
   insert(parentId: bigint, name: string, type: 0 | 1, size: number, md5: string): bigint {
     const id = this.store.allocId();
     const now = this.clock.now();
-    this.q('INSERT INTO files(id, parent_id, name, type, size, md5, trashed, create_at, update_at) VALUES (?,?,?,?,?,?,0,?,?)')
-      .run(id, parentId, name, type, size, md5, now, now);
+    this.q(
+      'INSERT INTO files(id, parent_id, name, type, size, md5, trashed, create_at, update_at) VALUES (?,?,?,?,?,?,0,?,?)',
+    ).run(id, parentId, name, type, size, md5, now, now);
     return id;
   }
 
@@ -123,21 +153,29 @@ export class Model {
     });
     const now = this.clock.now();
     const upd = this.q('UPDATE files SET parent_id = ?, update_at = ? WHERE id = ?');
-    this.db.transaction(() => { for (const r of rows) upd.run(to, now, r.id); })();
+    this.db.transaction(() => {
+      for (const r of rows) upd.run(to, now, r.id);
+    })();
   }
 
   trash(ids: bigint[]): void {
-    const rows = ids.map((id) => { if (id === 0n) throw notFound(); return this.require(id); });
+    const rows = ids.map((id) => {
+      if (id === 0n) throw notFound();
+      return this.require(id);
+    });
     const upd = this.q('UPDATE files SET trashed = 1, update_at = ? WHERE id = ?');
     const now = this.clock.now();
-    this.db.transaction(() => { for (const r of rows) if (!r.trashed) upd.run(now, r.id); })();
+    this.db.transaction(() => {
+      for (const r of rows) if (!r.trashed) upd.run(now, r.id);
+    })();
   }
 
   /** Permanent delete; only items already in the trash (choice: others → code 1, nothing deleted). */
   delete(ids: bigint[]): void {
     const rows = ids.map((id) => this.require(id));
     if (rows.some((r) => !r.trashed)) throw new ApiError(CODE.generic, '文件不在回收站中，无法彻底删除');
-    const sub = this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id)
+    const sub =
+      this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id)
       SELECT f.id, f.md5, f.size FROM files f JOIN t ON f.id = t.id`);
     const blobs: Array<{ md5: string; size: number }> = [];
     this.db.transaction(() => {
@@ -159,7 +197,10 @@ export class Model {
       const r = this.require(id);
       if (!r.trashed) continue;
       const parent = this.get(r.parentId);
-      if (!parent || parent.trashed || this.liveChild(r.parentId, r.name)) { abnormal.push(id); continue; }
+      if (!parent || parent.trashed || this.liveChild(r.parentId, r.name)) {
+        abnormal.push(id);
+        continue;
+      }
       upd.run(this.clock.now(), id);
     }
     return abnormal;
@@ -194,8 +235,11 @@ export class Model {
 
   /** Accumulated size of live descendants (detail of a folder). */
   folderSize(id: bigint): number {
-    const r = this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id WHERE f.trashed = 0)
-      SELECT COALESCE(SUM(f.size), 0) AS s FROM files f JOIN t ON f.id = t.id WHERE f.type = 0 AND f.trashed = 0`).get(id) as { s: bigint };
+    const r =
+      this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id WHERE f.trashed = 0)
+      SELECT COALESCE(SUM(f.size), 0) AS s FROM files f JOIN t ON f.id = t.id WHERE f.type = 0 AND f.trashed = 0`).get(
+        id,
+      ) as { s: bigint };
     return Number(r.s);
   }
 
@@ -206,7 +250,11 @@ export class Model {
   /** Names from the root down to id (root → []). */
   pathSegments(id: bigint): string[] {
     const segs: string[] = [];
-    for (let cur = id; cur !== 0n; ) { const r = this.require(cur); segs.unshift(r.name); cur = r.parentId; }
+    for (let cur = id; cur !== 0n; ) {
+      const r = this.require(cur);
+      segs.unshift(r.name);
+      cur = r.parentId;
+    }
     return segs;
   }
 

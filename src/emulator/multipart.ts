@@ -3,8 +3,15 @@
 // caller's sink; file parts go straight to disk. Memory held: at most one chunk plus the boundary.
 // Invariant: a part's data never includes the CRLF that precedes the next boundary delimiter.
 
-export interface PartInfo { name: string; filename?: string; contentType?: string }
-export interface PartSink { write(data: Buffer): void; end(): void }
+export interface PartInfo {
+  name: string;
+  filename?: string;
+  contentType?: string;
+}
+export interface PartSink {
+  write(data: Buffer): void;
+  end(): void;
+}
 
 export class MultipartError extends Error {}
 
@@ -24,7 +31,10 @@ export class MultipartParser {
   private readonly first: Buffer;
   private readonly delim: Buffer;
 
-  constructor(boundary: string, private readonly onPart: (info: PartInfo) => PartSink) {
+  constructor(
+    boundary: string,
+    private readonly onPart: (info: PartInfo) => PartSink,
+  ) {
     this.first = Buffer.from(`--${boundary}`);
     this.delim = Buffer.from(`\r\n--${boundary}`);
   }
@@ -32,7 +42,10 @@ export class MultipartParser {
   push(chunk: Buffer): void {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     for (;;) {
-      if (this.state === 'done') { this.buf = Buffer.alloc(0); return; }
+      if (this.state === 'done') {
+        this.buf = Buffer.alloc(0);
+        return;
+      }
       if (this.state === 'preamble' && !this.preamble()) return;
       if (this.state === 'headers' && !this.headers()) return;
       if (this.state === 'body' && !this.body()) return;
@@ -45,15 +58,24 @@ export class MultipartParser {
 
   private preamble(): boolean {
     const i = this.buf.indexOf(this.first);
-    if (i < 0) { if (this.buf.length > 64 * 1024) throw new MultipartError('no boundary'); return false; }
+    if (i < 0) {
+      if (this.buf.length > 64 * 1024) throw new MultipartError('no boundary');
+      return false;
+    }
     return this.afterDelimiter(i + this.first.length);
   }
 
   /** After a delimiter: "--" ends the body, CRLF starts a part. */
   private afterDelimiter(at: number): boolean {
-    if (this.buf.length < at + 2) { this.buf = this.buf.subarray(at - this.first.length); return false; }
+    if (this.buf.length < at + 2) {
+      this.buf = this.buf.subarray(at - this.first.length);
+      return false;
+    }
     const two = this.buf.subarray(at, at + 2).toString('latin1');
-    if (two === '--') { this.state = 'done'; return true; }
+    if (two === '--') {
+      this.state = 'done';
+      return true;
+    }
     if (two !== '\r\n') throw new MultipartError('bad delimiter');
     this.buf = this.buf.subarray(at + 2);
     this.state = 'headers';
@@ -62,7 +84,10 @@ export class MultipartParser {
 
   private headers(): boolean {
     const i = this.buf.indexOf('\r\n\r\n');
-    if (i < 0) { if (this.buf.length > 16 * 1024) throw new MultipartError('part headers too large'); return false; }
+    if (i < 0) {
+      if (this.buf.length > 16 * 1024) throw new MultipartError('part headers too large');
+      return false;
+    }
     const lines = this.buf.subarray(0, i).toString('utf8').split('\r\n');
     this.buf = this.buf.subarray(i + 4);
     const info: Partial<PartInfo> = {};

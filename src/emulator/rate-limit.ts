@@ -45,11 +45,16 @@ export class RateLimiter {
     const now = this.clock.now();
     const k = `${endpoint}\u0000${key}`;
     const hits = (this.windows.get(k) ?? []).filter((t) => now - t < windowMs);
-    if (hits.length >= n) { this.windows.set(k, hits); return false; }
+    if (hits.length >= n) {
+      this.windows.set(k, hits);
+      return false;
+    }
     hits.push(now);
     this.windows.set(k, hits);
     return true;
   }
 
-  reset(): void { this.windows.clear(); }
+  reset(): void {
+    this.windows.clear();
+  }
 }

@@ -13,31 +13,42 @@ type Admin = Omit<EmulatorHandle, 'baseUrl' | 'close'> & { faults(): FaultRule[]
 
 async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
   const text = (await readBody(req)).toString('utf8');
-  return text.trim() === '' ? {} : JSON.parse(text) as Record<string, unknown>;
+  return text.trim() === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
 export async function handleAdmin(a: Admin, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const key = `${req.method} ${url.pathname.slice(ADMIN_PREFIX.length)}`;
   try {
     switch (key) {
-      case 'GET counters': return sendJson(res, 200, a.counters());
-      case 'POST counters/reset': a.resetCounters(); return sendJson(res, 200, { ok: true });
-      case 'GET tree': return sendJson(res, 200, a.tree());
-      case 'GET faults': return sendJson(res, 200, a.faults());
+      case 'GET counters':
+        return sendJson(res, 200, a.counters());
+      case 'POST counters/reset':
+        a.resetCounters();
+        return sendJson(res, 200, { ok: true });
+      case 'GET tree':
+        return sendJson(res, 200, a.tree());
+      case 'GET faults':
+        return sendJson(res, 200, a.faults());
       case 'POST faults': {
         const b = await jsonBody(req);
         a.setFaults((Array.isArray(b) ? b : b.rules) as FaultRule[]);
         return sendJson(res, 200, { ok: true });
       }
-      case 'GET config': return sendJson(res, 200, a.config());
-      case 'POST config': a.setConfig(await jsonBody(req)); return sendJson(res, 200, a.config());
-      case 'POST direct-link': a.enableDirectLink(String((await jsonBody(req)).path ?? '')); return sendJson(res, 200, { ok: true });
+      case 'GET config':
+        return sendJson(res, 200, a.config());
+      case 'POST config':
+        a.setConfig(await jsonBody(req));
+        return sendJson(res, 200, a.config());
+      case 'POST direct-link':
+        a.enableDirectLink(String((await jsonBody(req)).path ?? ''));
+        return sendJson(res, 200, { ok: true });
       case 'POST seed': {
         const b = await jsonBody(req);
         await a.seed(String(b.dir ?? ''), typeof b.parentPath === 'string' ? b.parentPath : undefined);
         return sendJson(res, 200, { ok: true });
       }
-      default: return sendJson(res, 404, { error: `unknown admin endpoint ${key}` });
+      default:
+        return sendJson(res, 404, { error: `unknown admin endpoint ${key}` });
     }
   } catch (e) {
     return sendJson(res, 400, { error: e instanceof Error ? e.message : String(e) });

@@ -14,18 +14,30 @@ const HASH_CONCURRENCY = 16;
 /** Files up to this size are hashed from one read (streams cost more than the data for tiny files). */
 const SMALL_FILE = 1024 * 1024;
 
-interface Entry { rel: string[]; type: 0 | 1; abs: string; size: number; md5: string }
+interface Entry {
+  rel: string[];
+  type: 0 | 1;
+  abs: string;
+  size: number;
+  md5: string;
+}
 
 function walk(dir: string, rel: string[], out: Entry[]): void {
   for (const d of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const abs = path.join(dir, d.name);
-    if (d.isDirectory()) { out.push({ rel: [...rel, d.name], type: 1, abs, size: 0, md5: '' }); walk(abs, [...rel, d.name], out); }
-    else if (d.isFile()) out.push({ rel: [...rel, d.name], type: 0, abs, size: fs.statSync(abs).size, md5: '' });
+    if (d.isDirectory()) {
+      out.push({ rel: [...rel, d.name], type: 1, abs, size: 0, md5: '' });
+      walk(abs, [...rel, d.name], out);
+    } else if (d.isFile()) out.push({ rel: [...rel, d.name], type: 0, abs, size: fs.statSync(abs).size, md5: '' });
   }
 }
 
 async function md5File(p: string, size: number): Promise<string> {
-  if (size <= SMALL_FILE) return crypto.createHash('md5').update(await fs.promises.readFile(p)).digest('hex');
+  if (size <= SMALL_FILE)
+    return crypto
+      .createHash('md5')
+      .update(await fs.promises.readFile(p))
+      .digest('hex');
   const h = crypto.createHash('md5');
   for await (const c of fs.createReadStream(p, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) h.update(c);
   return h.digest('hex');
@@ -36,9 +48,14 @@ export async function seedTree(s: EmuState, dir: string, parentPath = '/'): Prom
   walk(dir, [], entries);
   const files = entries.filter((e) => e.type === 0);
   let next = 0;
-  await Promise.all(Array.from({ length: HASH_CONCURRENCY }, async () => {
-    while (next < files.length) { const e = files[next++]!; e.md5 = await md5File(e.abs, e.size); }
-  }));
+  await Promise.all(
+    Array.from({ length: HASH_CONCURRENCY }, async () => {
+      while (next < files.length) {
+        const e = files[next++]!;
+        e.md5 = await md5File(e.abs, e.size);
+      }
+    }),
+  );
   for (const e of files) s.store.putBlob(e.abs, e.md5, e.size, 'link');
   const base = parentPath.split('/').filter((x) => x !== '');
   s.store.db.transaction(() => {
@@ -52,7 +69,10 @@ export async function seedTree(s: EmuState, dir: string, parentPath = '/'): Prom
         if (e.type === 1) ids.set(e.rel.join('/'), s.model.ensureFolders(parent, [name]));
         else s.model.createFile(parent, name, e.md5, e.size, 0);
       } catch (err) {
-        if (err instanceof ApiError && err.code === CODE.generic) { s.logger.warn({ op: 'seed', path: e.rel.join('/') }, `skipped: ${err.message}`); continue; }
+        if (err instanceof ApiError && err.code === CODE.generic) {
+          s.logger.warn({ op: 'seed', path: e.rel.join('/') }, `skipped: ${err.message}`);
+          continue;
+        }
         throw err;
       }
     }

@@ -24,7 +24,14 @@ import { seedTree } from './seed.js';
 import type { EmuState, Route } from './state.js';
 import { DEFAULT_ID_BASE, Store } from './store.js';
 import { Tokens } from './tokens.js';
-import type { EmulatorCounters, EmulatorHandle, EmulatorOptions, EmulatorTreeEntry, FaultRule, RuntimeConfig } from './types.js';
+import type {
+  EmulatorCounters,
+  EmulatorHandle,
+  EmulatorOptions,
+  EmulatorTreeEntry,
+  FaultRule,
+  RuntimeConfig,
+} from './types.js';
 import { Uploads } from './uploads.js';
 
 export const DEFAULT_CLIENT_ID = 'pan123fs-demo';
@@ -48,7 +55,8 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
   for (const k of ['rateLimitScale', 'linkTtlSec', 'completePolls', 'downloadQuotaBytes'] as const) {
     const v = c[k];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TypeError(`${k} must be a non-negative number`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new TypeError(`${k} must be a non-negative number`);
     out[k] = v;
   }
   return out;
@@ -70,38 +78,76 @@ export class EmulatorServer implements EmulatorHandle {
     const faults = new Faults();
     faults.set(o.faults ?? []);
     let secret = store.kvGet('link_secret');
-    if (!secret) { secret = crypto.randomBytes(32).toString('hex'); store.kvSet('link_secret', secret); }
+    if (!secret) {
+      secret = crypto.randomBytes(32).toString('hex');
+      store.kvSet('link_secret', secret);
+    }
     this.s = {
       opts: {
-        clientId: o.clientId ?? DEFAULT_CLIENT_ID, clientSecret: o.clientSecret ?? DEFAULT_CLIENT_SECRET,
-        sliceSize: o.sliceSize ?? DEFAULT_SLICE_SIZE, tokenTtlSec: o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC,
-        directLinkKey: o.directLinkKey, externalCdn: o.externalCdn, uid: o.uid ?? DEFAULT_UID, spacePermanent: o.spacePermanent ?? DEFAULT_SPACE_PERMANENT,
+        clientId: o.clientId ?? DEFAULT_CLIENT_ID,
+        clientSecret: o.clientSecret ?? DEFAULT_CLIENT_SECRET,
+        sliceSize: o.sliceSize ?? DEFAULT_SLICE_SIZE,
+        tokenTtlSec: o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC,
+        directLinkKey: o.directLinkKey,
+        externalCdn: o.externalCdn,
+        uid: o.uid ?? DEFAULT_UID,
+        spacePermanent: o.spacePermanent ?? DEFAULT_SPACE_PERMANENT,
       },
       config: { rateLimitScale: 1, linkTtlSec: DEFAULT_LINK_TTL_SEC, completePolls: 1, downloadQuotaBytes: 0 },
-      store, model: new Model(store, clock), tokens: new Tokens(store, clock, o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC),
-      limiter, faults, counters: new Counters(), uploads: new Uploads(() => this.s, dataDir),
-      logger: o.logger ?? silentLogger, clock, baseUrl: '', linkSecret: Buffer.from(secret, 'hex'), quota: { day: '', bytes: 0 },
+      store,
+      model: new Model(store, clock),
+      tokens: new Tokens(store, clock, o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC),
+      limiter,
+      faults,
+      counters: new Counters(),
+      uploads: new Uploads(() => this.s, dataDir),
+      logger: o.logger ?? silentLogger,
+      clock,
+      baseUrl: '',
+      linkSecret: Buffer.from(secret, 'hex'),
+      quota: { day: '', bytes: 0 },
     };
     if (this.s.opts.sliceSize < 1) throw new TypeError('sliceSize must be positive');
-    this.setConfig({ rateLimitScale: o.rateLimitScale, linkTtlSec: o.linkTtlSec, completePolls: o.completePolls, downloadQuotaBytes: o.downloadQuotaBytes });
-    this.http = http.createServer((req, res) => { void this.onRequest(req, res); });
+    this.setConfig({
+      rateLimitScale: o.rateLimitScale,
+      linkTtlSec: o.linkTtlSec,
+      completePolls: o.completePolls,
+      downloadQuotaBytes: o.downloadQuotaBytes,
+    });
+    this.http = http.createServer((req, res) => {
+      void this.onRequest(req, res);
+    });
     this.http.keepAliveTimeout = 30_000;
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     let url: URL;
-    try { url = new URL(req.url ?? '/', 'http://emulator'); } catch { res.writeHead(400).end(); return; }
+    try {
+      url = new URL(req.url ?? '/', 'http://emulator');
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
     if (url.pathname.startsWith(ADMIN_PREFIX)) {
-      return handleAdmin({ ...this.handleFns(), faults: () => this.s.faults.list(), config: () => ({ ...this.s.config }) }, req, res, url);
+      return handleAdmin(
+        { ...this.handleFns(), faults: () => this.s.faults.list(), config: () => ({ ...this.s.config }) },
+        req,
+        res,
+        url,
+      );
     }
     return dispatch(this.s, this.routes, req, res, url);
   }
 
   private handleFns() {
     return {
-      counters: () => this.counters(), resetCounters: () => this.resetCounters(), setFaults: (r: FaultRule[]) => this.setFaults(r),
-      setConfig: (c: Partial<RuntimeConfig>) => this.setConfig(c), tree: () => this.tree(),
-      seed: (d: string, p?: string) => this.seed(d, p), enableDirectLink: (p: string) => this.enableDirectLink(p),
+      counters: () => this.counters(),
+      resetCounters: () => this.resetCounters(),
+      setFaults: (r: FaultRule[]) => this.setFaults(r),
+      setConfig: (c: Partial<RuntimeConfig>) => this.setConfig(c),
+      tree: () => this.tree(),
+      seed: (d: string, p?: string) => this.seed(d, p),
+      enableDirectLink: (p: string) => this.enableDirectLink(p),
     };
   }
 
@@ -109,7 +155,10 @@ export class EmulatorServer implements EmulatorHandle {
     const { host, port } = parseListen(listen);
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(port, host, () => { this.http.off('error', reject); resolve(); });
+      this.http.listen(port, host, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
     });
     const addr = this.http.address() as AddressInfo;
     const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -121,15 +170,24 @@ export class EmulatorServer implements EmulatorHandle {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => { this.http.close(() => resolve()); this.http.closeAllConnections(); });
+    await new Promise<void>((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
     await this.s.uploads.drain();
     this.s.store.close();
     if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });
   }
 
-  counters(): EmulatorCounters { return this.s.counters.snapshot(); }
-  resetCounters(): void { this.s.counters.reset(); }
-  setFaults(rules: FaultRule[]): void { this.s.faults.set(validateRules(rules)); }
+  counters(): EmulatorCounters {
+    return this.s.counters.snapshot();
+  }
+  resetCounters(): void {
+    this.s.counters.reset();
+  }
+  setFaults(rules: FaultRule[]): void {
+    this.s.faults.set(validateRules(rules));
+  }
 
   setConfig(c: Partial<RuntimeConfig>): void {
     Object.assign(this.s.config, checkConfig(c));
@@ -145,8 +203,15 @@ export class EmulatorServer implements EmulatorHandle {
       return `/${segs.join('/')}`;
     };
     return rows.map((r) => ({
-      id: r.id.toString(), path: pathOf(r.id), name: r.name, type: r.type === 1 ? 'folder' : 'file', size: r.size,
-      md5: r.md5, trashed: r.trashed === 1, parentId: r.parentId.toString(), directLink: r.directLink === 1,
+      id: r.id.toString(),
+      path: pathOf(r.id),
+      name: r.name,
+      type: r.type === 1 ? 'folder' : 'file',
+      size: r.size,
+      md5: r.md5,
+      trashed: r.trashed === 1,
+      parentId: r.parentId.toString(),
+      directLink: r.directLink === 1,
     }));
   }
 
@@ -164,7 +229,8 @@ export class EmulatorServer implements EmulatorHandle {
   enableDirectLink(folderPath: string): void {
     const segs = folderPath.split('/').filter((x) => x !== '');
     const f = this.s.model.resolve(segs);
-    if (!f || f.type !== 1 || segs.length !== 1) throw new ApiError(1, `enableDirectLink: ${folderPath} is not a folder directly under the root`);
+    if (f?.type !== 1 || segs.length !== 1)
+      throw new ApiError(1, `enableDirectLink: ${folderPath} is not a folder directly under the root`);
     this.s.model.setDirectLink(f.id, true);
   }
 }

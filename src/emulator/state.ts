@@ -44,7 +44,10 @@ export interface EmuState {
 }
 
 export interface RouteCtx {
-  req: IncomingMessage; res: ServerResponse; url: URL; endpoint: string;
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  endpoint: string;
   /** A 'reset' fault a CDN route must apply itself (after `afterBytes` body bytes). */
   fault?: FaultRule;
 }

@@ -42,7 +42,10 @@ export class Store {
   readonly blobDir: string;
   readonly tmpDir: string;
 
-  constructor(readonly dataDir: string, idBase: bigint) {
+  constructor(
+    readonly dataDir: string,
+    idBase: bigint,
+  ) {
     fs.mkdirSync(dataDir, { recursive: true });
     this.blobDir = path.join(dataDir, 'blobs');
     this.tmpDir = path.join(dataDir, 'tmp');
@@ -64,7 +67,9 @@ export class Store {
   }
 
   kvSet(key: string, value: string): void {
-    this.db.prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare('INSERT INTO kv(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(key, value);
   }
 
   allocId(): bigint {
@@ -84,10 +89,20 @@ export class Store {
   /** Move (or hardlink when `link`) a finished file into the blob store; an existing blob wins. */
   putBlob(src: string, md5: string, size: number, mode: 'move' | 'link'): void {
     const dst = this.blobPath(md5, size);
-    if (fs.existsSync(dst)) { if (mode === 'move') fs.rmSync(src, { force: true }); return; }
+    if (fs.existsSync(dst)) {
+      if (mode === 'move') fs.rmSync(src, { force: true });
+      return;
+    }
     fs.mkdirSync(path.dirname(dst), { recursive: true });
-    if (mode === 'move') { fs.renameSync(src, dst); return; }
-    try { fs.linkSync(src, dst); } catch { fs.copyFileSync(src, dst); }
+    if (mode === 'move') {
+      fs.renameSync(src, dst);
+      return;
+    }
+    try {
+      fs.linkSync(src, dst);
+    } catch {
+      fs.copyFileSync(src, dst);
+    }
   }
 
   /** Remove blobs no row references any more. */
@@ -103,14 +118,22 @@ export class Store {
     return path.join(this.tmpDir, `${prefix}-${process.pid}-${Math.random().toString(36).slice(2)}`);
   }
 
-  close(): void { this.db.close(); }
+  close(): void {
+    this.db.close();
+  }
 }
 
 export function rowFromDb(r: Record<string, unknown>): FileRow {
   return {
-    id: r.id as bigint, parentId: r.parent_id as bigint, name: r.name as string,
-    type: Number(r.type) as 0 | 1, size: Number(r.size), md5: r.md5 as string,
-    trashed: Number(r.trashed) as 0 | 1, createAt: Number(r.create_at), updateAt: Number(r.update_at),
+    id: r.id as bigint,
+    parentId: r.parent_id as bigint,
+    name: r.name as string,
+    type: Number(r.type) as 0 | 1,
+    size: Number(r.size),
+    md5: r.md5 as string,
+    trashed: Number(r.trashed) as 0 | 1,
+    createAt: Number(r.create_at),
+    updateAt: Number(r.update_at),
     directLink: Number(r.direct_link) as 0 | 1,
   };
 }

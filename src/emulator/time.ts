@@ -6,7 +6,14 @@ const CST_MS = 8 * 3600_000;
 function cstParts(ms: number): string[] {
   const d = new Date(ms + CST_MS);
   const p = (n: number) => String(n).padStart(2, '0');
-  return [String(d.getUTCFullYear()), p(d.getUTCMonth() + 1), p(d.getUTCDate()), p(d.getUTCHours()), p(d.getUTCMinutes()), p(d.getUTCSeconds())];
+  return [
+    String(d.getUTCFullYear()),
+    p(d.getUTCMonth() + 1),
+    p(d.getUTCDate()),
+    p(d.getUTCHours()),
+    p(d.getUTCMinutes()),
+    p(d.getUTCSeconds()),
+  ];
 }
 
 /** "2024-04-30 11:58:36" (Beijing time). */

@@ -13,17 +13,28 @@ export const MAX_LIVE = 3;
 export type TokenCheck = 'ok' | 'missing' | 'invalid' | 'expired';
 
 export class Tokens {
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly ttlSec: number) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly ttlSec: number,
+  ) {}
 
-  private get db() { return this.store.db; }
+  private get db() {
+    return this.store.db;
+  }
 
   issue(clientId: string): { token: string; expiresAt: number } {
     const now = this.clock.now();
     const expiresAt = now + this.ttlSec * 1000;
     const token = jwtLike(clientId, now, expiresAt);
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO tokens(token, client_id, issued_at, expires_at) VALUES (?,?,?,?)').run(token, clientId, now, expiresAt);
-      const live = this.db.prepare('SELECT token FROM tokens WHERE client_id = ? AND revoked = 0 AND expires_at > ? ORDER BY issued_at, rowid')
+      this.db
+        .prepare('INSERT INTO tokens(token, client_id, issued_at, expires_at) VALUES (?,?,?,?)')
+        .run(token, clientId, now, expiresAt);
+      const live = this.db
+        .prepare(
+          'SELECT token FROM tokens WHERE client_id = ? AND revoked = 0 AND expires_at > ? ORDER BY issued_at, rowid',
+        )
         .all(clientId, now) as Array<{ token: string }>;
       const revoke = this.db.prepare('UPDATE tokens SET revoked = 1 WHERE token = ?');
       for (const t of live.slice(0, Math.max(0, live.length - MAX_LIVE))) revoke.run(t.token);
@@ -36,7 +47,9 @@ export class Tokens {
     if (!authorization) return 'missing';
     const m = /^Bearer ([^\s]+)$/.exec(authorization);
     if (!m) return 'invalid';
-    const r = this.db.prepare('SELECT expires_at, revoked FROM tokens WHERE token = ?').get(m[1]) as { expires_at: bigint; revoked: bigint } | undefined;
+    const r = this.db.prepare('SELECT expires_at, revoked FROM tokens WHERE token = ?').get(m[1]) as
+      | { expires_at: bigint; revoked: bigint }
+      | undefined;
     if (!r) return 'invalid';
     if (r.revoked || Number(r.expires_at) <= this.clock.now()) return 'expired';
     return 'ok';
@@ -47,8 +60,13 @@ export class Tokens {
   }
 
   liveCount(clientId: string): number {
-    return Number((this.db.prepare('SELECT COUNT(*) AS n FROM tokens WHERE client_id = ? AND revoked = 0 AND expires_at > ?')
-      .get(clientId, this.clock.now()) as { n: bigint }).n);
+    return Number(
+      (
+        this.db
+          .prepare('SELECT COUNT(*) AS n FROM tokens WHERE client_id = ? AND revoked = 0 AND expires_at > ?')
+          .get(clientId, this.clock.now()) as { n: bigint }
+      ).n,
+    );
   }
 }
 
@@ -59,6 +77,13 @@ function b64url(s: string | Buffer): string {
 /** A JWT-shaped opaque string (the real tokens are JWTs; clients must not parse them). */
 function jwtLike(clientId: string, now: number, exp: number): string {
   const header = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = b64url(JSON.stringify({ client_id: clientId, iat: Math.floor(now / 1000), exp: Math.floor(exp / 1000), jti: crypto.randomUUID() }));
+  const payload = b64url(
+    JSON.stringify({
+      client_id: clientId,
+      iat: Math.floor(now / 1000),
+      exp: Math.floor(exp / 1000),
+      jti: crypto.randomUUID(),
+    }),
+  );
   return `${header}.${payload}.${b64url(crypto.randomBytes(32))}`;
 }

@@ -54,7 +54,9 @@ export interface EmulatorOptions {
   clock?: Clock;
 }
 
-export type RuntimeConfig = Required<Pick<EmulatorOptions, 'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes'>>;
+export type RuntimeConfig = Required<
+  Pick<EmulatorOptions, 'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes'>
+>;
 
 export interface EmulatorCounters {
   /** Requests per endpoint name (API, upload and CDN endpoints; admin calls are not counted). */

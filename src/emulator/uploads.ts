@@ -21,17 +21,33 @@ export const MAX_SINGLE_SIZE = 1024 ** 3; // 1 GB via single-step upload (§4.1)
 const MAX_FIELD = 64 * 1024;
 
 interface Session {
-  id: string; parentId: string; name: string; etag: string; size: number; duplicate: Duplicate;
-  sliceSize: number; state: 'open' | 'done' | 'failed'; fileId?: string;
+  id: string;
+  parentId: string;
+  name: string;
+  etag: string;
+  size: number;
+  duplicate: Duplicate;
+  sliceSize: number;
+  state: 'open' | 'done' | 'failed';
+  fileId?: string;
 }
 
 /**
  * A merge asked for by upload_complete. It runs and settles on its own, like the real server's (the file
  * appears whether or not the client polls again); `polls` counts the 20103 answers still owed.
  */
-interface Merge { polls: number; outcome?: { value: unknown } | { error: unknown } }
+interface Merge {
+  polls: number;
+  outcome?: { value: unknown } | { error: unknown };
+}
 
-export interface Target { parentId: bigint; name: string; etag: string; size: number; duplicate: Duplicate }
+export interface Target {
+  parentId: bigint;
+  name: string;
+  etag: string;
+  size: number;
+  duplicate: Duplicate;
+}
 
 export class Uploads {
   private readonly merges = new Map<string, Merge>();
@@ -41,19 +57,27 @@ export class Uploads {
   private readonly receiving = new Set<string>();
   readonly dir: string;
 
-  constructor(private readonly s: () => EmuState, dataDir: string) {
+  constructor(
+    private readonly s: () => EmuState,
+    dataDir: string,
+  ) {
     this.dir = path.join(dataDir, 'uploads');
     fs.mkdirSync(this.dir, { recursive: true });
   }
 
   private load(id: string): Session | undefined {
     if (!/^[0-9a-f]{32,64}$/.test(id)) return undefined;
-    const r = this.s().store.db.prepare('SELECT json FROM uploads WHERE preupload_id = ?').get(id) as { json: string } | undefined;
-    return r ? JSON.parse(r.json) as Session : undefined;
+    const r = this.s().store.db.prepare('SELECT json FROM uploads WHERE preupload_id = ?').get(id) as
+      | { json: string }
+      | undefined;
+    return r ? (JSON.parse(r.json) as Session) : undefined;
   }
 
   private save(x: Session): void {
-    this.s().store.db.prepare('INSERT INTO uploads(preupload_id, json) VALUES (?, ?) ON CONFLICT(preupload_id) DO UPDATE SET json = excluded.json')
+    this.s()
+      .store.db.prepare(
+        'INSERT INTO uploads(preupload_id, json) VALUES (?, ?) ON CONFLICT(preupload_id) DO UPDATE SET json = excluded.json',
+      )
       .run(x.id, JSON.stringify(x));
   }
 
@@ -67,7 +91,8 @@ export class Uploads {
     const size = b.int('size');
     if (size > maxSize) throw new ApiError(CODE.generic, '文件大小超过限制'); // message: choice
     // storage quota: the upload must fit in the account (message: choice; real wording unknown)
-    if (s.model.spaceUsed() + size > s.opts.spacePermanent) throw new ApiError(CODE.generic, '空间不足，请清理空间或升级会员');
+    if (s.model.spaceUsed() + size > s.opts.spacePermanent)
+      throw new ApiError(CODE.generic, '空间不足，请清理空间或升级会员');
     const duplicate = b.optInt('duplicate', 0);
     if (duplicate > 2) throw paramError('duplicate');
     let name = filename;
@@ -94,22 +119,37 @@ export class Uploads {
       return { fileID: s.model.createFile(t.parentId, t.name, t.etag, t.size, t.duplicate), reuse: true };
     }
     const id = crypto.randomBytes(24).toString('hex');
-    this.save({ id, parentId: t.parentId.toString(), name: t.name, etag: t.etag, size: t.size, duplicate: t.duplicate, sliceSize: s.opts.sliceSize, state: 'open' });
+    this.save({
+      id,
+      parentId: t.parentId.toString(),
+      name: t.name,
+      etag: t.etag,
+      size: t.size,
+      duplicate: t.duplicate,
+      sliceSize: s.opts.sliceSize,
+      state: 'open',
+    });
     return { fileID: 0, reuse: false, preuploadID: id, sliceSize: s.opts.sliceSize, servers: [s.baseUrl] };
   }
 
-  private sliceCount(x: Session): number { return Math.ceil(x.size / x.sliceSize); }
+  private sliceCount(x: Session): number {
+    return Math.ceil(x.size / x.sliceSize);
+  }
   /** Slices are written at their offsets into one assembly file per session (no copy at merge time);
    * `<n>.ok` marks slice n as received and verified. */
-  private dataPath(x: Session): string { return path.join(this.dir, x.id, 'data'); }
-  private markerPath(x: Session, n: number): string { return path.join(this.dir, x.id, `${n}.ok`); }
+  private dataPath(x: Session): string {
+    return path.join(this.dir, x.id, 'data');
+  }
+  private markerPath(x: Session, n: number): string {
+    return path.join(this.dir, x.id, `${n}.ok`);
+  }
 
   /** Where a slice's bytes go while they arrive: straight into the assembly file when the fields before
    * the file part name an open session and a slice nobody else is sending right now, else a temp file. */
   private sliceTarget(fields: Record<string, string>): { path: string; position: number; key: string } | null {
     const x = this.load(fields.preuploadID ?? '');
     const no = Number(fields.sliceNo);
-    if (!x || x.state !== 'open' || !/^[1-9][0-9]*$/.test(fields.sliceNo ?? '') || no > this.sliceCount(x)) return null;
+    if (x?.state !== 'open' || !/^[1-9][0-9]*$/.test(fields.sliceNo ?? '') || no > this.sliceCount(x)) return null;
     const key = `${x.id}:${no}`;
     // a slice already accepted, or one arriving twice at once, must not touch the accepted bytes
     if (this.receiving.has(key) || fs.existsSync(this.markerPath(x, no))) return null;
@@ -121,22 +161,33 @@ export class Uploads {
   async slice(req: IncomingMessage): Promise<null> {
     const s = this.s();
     let direct: { path: string; position: number; key: string } | null = null;
-    const form = await receiveForm(req, 'slice', s.store.tmpFile('slice'), s.opts.sliceSize, (n) => { s.counters.c.sliceBytesReceived += n; },
+    const form = await receiveForm(
+      req,
+      'slice',
+      s.store.tmpFile('slice'),
+      s.opts.sliceSize,
+      (n) => {
+        s.counters.c.sliceBytesReceived += n;
+      },
       (fields) => {
         direct = this.sliceTarget(fields);
         if (direct) this.receiving.add(direct.key);
         return direct;
-      }).finally(() => { if (direct) this.receiving.delete(direct.key); });
+      },
+    ).finally(() => {
+      if (direct) this.receiving.delete(direct.key);
+    });
     try {
       const x = this.load(form.fields.preuploadID ?? '');
-      if (!x || x.state !== 'open') throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成'); // choice
+      if (x?.state !== 'open') throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成'); // choice
       const no = Number(form.fields.sliceNo);
       const n = this.sliceCount(x);
       if (!/^[1-9][0-9]*$/.test(form.fields.sliceNo ?? '') || no > n) throw paramError('sliceNo');
       if (!form.file) throw paramError('slice');
       const want = no < n ? x.sliceSize : x.size - (n - 1) * x.sliceSize;
       if (form.file.bytes !== want) throw new ApiError(CODE.generic, `分片大小错误: 应为${want}字节`); // choice
-      if ((form.fields.sliceMD5 ?? '').toLowerCase() !== form.file.md5) throw new ApiError(CODE.generic, '分片MD5校验失败'); // choice
+      if ((form.fields.sliceMD5 ?? '').toLowerCase() !== form.file.md5)
+        throw new ApiError(CODE.generic, '分片MD5校验失败'); // choice
       fs.mkdirSync(path.join(this.dir, x.id), { recursive: true });
       if (!fs.existsSync(this.markerPath(x, no))) {
         if (!form.file.direct) copyInto(form.file.path, this.dataPath(x), (no - 1) * x.sliceSize);
@@ -149,7 +200,9 @@ export class Uploads {
   }
 
   /** Resolves once no merge is running (the server's close() waits for this before closing the store). */
-  async drain(): Promise<void> { await Promise.allSettled([...this.running]); }
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
 
   /** POST /upload/v2/file/upload_complete */
   complete(b: Body): unknown {
@@ -169,7 +222,10 @@ export class Uploads {
       this.running.add(running);
       void running.finally(() => this.running.delete(running));
     }
-    if (m.polls < s.config.completePolls) { m.polls++; throw new ApiError(CODE.verifying, MSG.verifying); }
+    if (m.polls < s.config.completePolls) {
+      m.polls++;
+      throw new ApiError(CODE.verifying, MSG.verifying);
+    }
     if (!m.outcome) return { completed: false, fileID: 0 };
     this.merges.delete(x.id);
     if ('error' in m.outcome) throw m.outcome.error;
@@ -178,19 +234,33 @@ export class Uploads {
 
   /** The merge is over: the file is created now (duplicate rules applied now), polled or not. */
   private settle(x: Session, m: Merge, r: { ok: boolean; tmp?: string }): void {
-    try { m.outcome = { value: this.finish(x, r) }; } catch (e) { m.outcome = { error: e }; }
+    try {
+      m.outcome = { value: this.finish(x, r) };
+    } catch (e) {
+      m.outcome = { error: e };
+    }
   }
 
   private finish(x: Session, r: { ok: boolean; tmp?: string }): unknown {
     const s = this.s();
-    if (!r.ok) { x.state = 'failed'; this.save(x); this.dropSlices(x); throw new ApiError(CODE.generic, MSG.uploadFailed); }
+    if (!r.ok) {
+      x.state = 'failed';
+      this.save(x);
+      this.dropSlices(x);
+      throw new ApiError(CODE.generic, MSG.uploadFailed);
+    }
     s.store.putBlob(r.tmp!, x.etag, x.size, 'move');
     const fileId = s.model.createFile(BigInt(x.parentId), x.name, x.etag, x.size, x.duplicate); // clash re-checked here
-    x.state = 'done'; x.fileId = fileId.toString(); this.save(x); this.dropSlices(x);
+    x.state = 'done';
+    x.fileId = fileId.toString();
+    this.save(x);
+    this.dropSlices(x);
     return { completed: true, fileID: fileId };
   }
 
-  private dropSlices(x: Session): void { fs.rmSync(path.join(this.dir, x.id), { recursive: true, force: true }); }
+  private dropSlices(x: Session): void {
+    fs.rmSync(path.join(this.dir, x.id), { recursive: true, force: true });
+  }
 
   /** Hash the assembled file (read only: the slices are already in place) and compare with the etag; the
    * file itself becomes the blob. */
@@ -206,7 +276,10 @@ export class Uploads {
         n += c.length;
       }
       const ok = n === x.size && hash.digest('hex') === x.etag;
-      if (!ok) { this.settle(x, m, { ok: false }); return; }
+      if (!ok) {
+        this.settle(x, m, { ok: false });
+        return;
+      }
       const tmp = this.s().store.tmpFile('merge');
       fs.renameSync(data, tmp); // out of the session dir, which finish() removes
       this.settle(x, m, { ok, tmp });
@@ -226,7 +299,9 @@ export class Uploads {
   /** POST /upload/v2/file/single/create (multipart: parentFileID, filename, etag, size, duplicate?, file). */
   async single(req: IncomingMessage): Promise<unknown> {
     const s = this.s();
-    const form = await receiveForm(req, 'file', s.store.tmpFile('single'), MAX_SINGLE_SIZE, (n) => { s.counters.c.singleUploadBytes += n; });
+    const form = await receiveForm(req, 'file', s.store.tmpFile('single'), MAX_SINGLE_SIZE, (n) => {
+      s.counters.c.singleUploadBytes += n;
+    });
     try {
       const t = this.target(new Body(form.fields), MAX_SINGLE_SIZE);
       if (!form.file) throw paramError('file');
@@ -240,7 +315,10 @@ export class Uploads {
   }
 }
 
-export interface Form { fields: Record<string, string>; file?: { path: string; bytes: number; md5: string; direct: boolean } }
+export interface Form {
+  fields: Record<string, string>;
+  file?: { path: string; bytes: number; md5: string; direct: boolean };
+}
 
 /** Copies a whole file into `dst` (created if missing) at `position`. */
 function copyInto(src: string, dst: string, position: number): void {
@@ -248,7 +326,7 @@ function copyInto(src: string, dst: string, position: number): void {
   const fdIn = fs.openSync(src, 'r');
   try {
     const buf = Buffer.allocUnsafe(1024 * 1024);
-    for (let off = 0; ;) {
+    for (let off = 0; ; ) {
       const n = fs.readSync(fdIn, buf, 0, buf.length, off);
       if (n === 0) break;
       fs.writeSync(fdOut, buf, 0, n, position + off);
@@ -264,10 +342,20 @@ function copyInto(src: string, dst: string, position: number): void {
  * Stream a multipart body: text fields into memory (≤64 KiB each), the file field to `tmp` while hashing,
  * or, when `target` (called with the fields seen so far) names one, into that file at that position.
  */
-export async function receiveForm(req: IncomingMessage, fileField: string, tmp: string, maxFile: number, onFileBytes: (n: number) => void,
-  target?: (fields: Record<string, string>) => { path: string; position: number } | null): Promise<Form> {
+export async function receiveForm(
+  req: IncomingMessage,
+  fileField: string,
+  tmp: string,
+  maxFile: number,
+  onFileBytes: (n: number) => void,
+  target?: (fields: Record<string, string>) => { path: string; position: number } | null,
+): Promise<Form> {
   let boundary: string;
-  try { boundary = boundaryOf(req.headers['content-type']); } catch { throw paramError('content-type'); }
+  try {
+    boundary = boundaryOf(req.headers['content-type']);
+  } catch {
+    throw paramError('content-type');
+  }
   const form: Form = { fields: {} };
   let fd: number | undefined;
   const parser = new MultipartParser(boundary, (info): PartSink => {
@@ -284,16 +372,27 @@ export async function receiveForm(req: IncomingMessage, fileField: string, tmp: 
           const at = f.bytes;
           f.bytes += d.length;
           onFileBytes(d.length);
-          if (f.bytes <= maxFile) { hash.update(d); fs.writeSync(fd!, d, 0, d.length, base + at); }
+          if (f.bytes <= maxFile) {
+            hash.update(d);
+            fs.writeSync(fd!, d, 0, d.length, base + at);
+          }
         },
-        end: () => { f.md5 = hash.digest('hex'); },
+        end: () => {
+          f.md5 = hash.digest('hex');
+        },
       };
     }
     const parts: Buffer[] = [];
     let n = 0;
     return {
-      write: (d) => { n += d.length; if (n > MAX_FIELD) throw new MultipartError('field too large'); parts.push(d); },
-      end: () => { form.fields[info.name] = Buffer.concat(parts).toString('utf8'); },
+      write: (d) => {
+        n += d.length;
+        if (n > MAX_FIELD) throw new MultipartError('field too large');
+        parts.push(d);
+      },
+      end: () => {
+        form.fields[info.name] = Buffer.concat(parts).toString('utf8');
+      },
     };
   });
   try {

@@ -15,22 +15,50 @@ const BASE_FRSIZE = 1 << 20;
 const PREFERRED_IO = 128 * 1024;
 
 export interface FuseStat {
-  mode: number; uid: number; gid: number; size: number; dev: number; nlink: number; ino: number;
-  rdev: number; blksize: number; blocks: number; atime: number; mtime: number; ctime: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  dev: number;
+  nlink: number;
+  ino: number;
+  rdev: number;
+  blksize: number;
+  blocks: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
 }
 
 export interface FuseStatFs {
-  bsize: number; frsize: number; blocks: number; bfree: number; bavail: number;
-  files: number; ffree: number; favail: number; fsid: number; flag: number; namemax: number;
+  bsize: number;
+  frsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+  favail: number;
+  fsid: number;
+  flag: number;
+  namemax: number;
 }
 
 export function toFuseStat(st: Stat): FuseStat {
   return {
     mode: (st.isDir ? S_IFDIR : S_IFREG) | (st.perm & 0o7777),
-    uid: st.uid, gid: st.gid, size: st.size, dev: 0,
-    nlink: st.nlink, ino: st.ino, rdev: 0, blksize: PREFERRED_IO,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    dev: 0,
+    nlink: st.nlink,
+    ino: st.ino,
+    rdev: 0,
+    blksize: PREFERRED_IO,
     blocks: Math.ceil(st.size / 512),
-    atime: st.atimeMs, mtime: st.mtimeMs, ctime: st.ctimeMs,
+    atime: st.atimeMs,
+    mtime: st.mtimeMs,
+    ctime: st.ctimeMs,
   };
 }
 
@@ -46,10 +74,17 @@ export function toFuseStatFs(s: StatFs): FuseStatFs {
   const clamp = (n: number) => Math.min(UINT32_MAX, Math.max(0, Math.floor(n)));
   const free = clamp(s.free / bs);
   return {
-    bsize: bs, frsize: bs,
-    blocks: clamp(Math.ceil(s.total / bs)), bfree: free, bavail: free,
-    files: clamp(s.files), ffree: clamp(s.filesFree), favail: clamp(s.filesFree),
-    fsid: 0, flag: 0, namemax: clamp(s.nameMax),
+    bsize: bs,
+    frsize: bs,
+    blocks: clamp(Math.ceil(s.total / bs)),
+    bfree: free,
+    bavail: free,
+    files: clamp(s.files),
+    ffree: clamp(s.filesFree),
+    favail: clamp(s.filesFree),
+    fsid: 0,
+    flag: 0,
+    namemax: clamp(s.nameMax),
   };
 }
 
@@ -58,7 +93,9 @@ export function toFuseStatFs(s: StatFs): FuseStatFs {
  * ("leave this one alone"). Returns the ms to store, filling an omitted time from the current stat.
  */
 export function resolveTimes(
-  atimeMs: number | null, mtimeMs: number | null, current: () => Promise<Stat>,
+  atimeMs: number | null,
+  mtimeMs: number | null,
+  current: () => Promise<Stat>,
 ): Promise<[number, number]> {
   if (atimeMs !== null && mtimeMs !== null) return Promise.resolve([atimeMs, mtimeMs]);
   return current().then((st) => [atimeMs ?? st.atimeMs, mtimeMs ?? st.mtimeMs]);

@@ -40,7 +40,11 @@ export interface BindingInfo {
   jsPatched: boolean;
 }
 
-export interface LoadedFuse { Fuse: FuseNativeClass; info: BindingInfo; native: Record<string, unknown> }
+export interface LoadedFuse {
+  Fuse: FuseNativeClass;
+  info: BindingInfo;
+  native: Record<string, unknown>;
+}
 
 let cached: LoadedFuse | undefined;
 
@@ -64,7 +68,10 @@ export function loadFuseNative(): LoadedFuse {
 
 /** One line for the startup log / `doctor`. */
 export function describeBinding(info: BindingInfo): string {
-  if (info.kind === 'source' && info.nativePatched) return `fuse-native: source build with pan123fs patch (${info.file})`;
-  return `fuse-native: ${info.kind} binary WITHOUT the pan123fs native patch (${info.file}): per-thread handles leak `
-    + 'and utimens mtime is wrong; install libfuse-dev build-essential pkg-config and run `npm run postinstall`';
+  if (info.kind === 'source' && info.nativePatched)
+    return `fuse-native: source build with pan123fs patch (${info.file})`;
+  return (
+    `fuse-native: ${info.kind} binary WITHOUT the pan123fs native patch (${info.file}): per-thread handles leak ` +
+    'and utimens mtime is wrong; install libfuse-dev build-essential pkg-config and run `npm run postinstall`'
+  );
 }

@@ -9,18 +9,31 @@ import type { Logger } from '../core/logger.js';
 const mounts = new Set<string>();
 let installed = false;
 
-export function trackMount(mountpoint: string): void { mounts.add(mountpoint); }
-export function untrackMount(mountpoint: string): void { mounts.delete(mountpoint); }
-export function trackedMounts(): string[] { return [...mounts]; }
+export function trackMount(mountpoint: string): void {
+  mounts.add(mountpoint);
+}
+export function untrackMount(mountpoint: string): void {
+  mounts.delete(mountpoint);
+}
+export function trackedMounts(): string[] {
+  return [...mounts];
+}
 
 /** Install once, early in the daemon. `exit` is injectable for tests. */
 export function installCrashGuard(logger: Logger, exit: (code: number) => void = (c) => process.exit(c)): void {
   if (installed) return;
   installed = true;
   const die = (kind: string) => (err: unknown) => {
-    logger.fatal({ err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, `${kind}: unmounting and exiting`);
+    logger.fatal(
+      { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+      `${kind}: unmounting and exiting`,
+    );
     for (const m of mounts) {
-      try { execFileSync('fusermount', ['-uz', m], { stdio: 'ignore', timeout: 10_000 }); } catch { /* best effort */ }
+      try {
+        execFileSync('fusermount', ['-uz', m], { stdio: 'ignore', timeout: 10_000 });
+      } catch {
+        /* best effort */
+      }
     }
     mounts.clear();
     exit(1);

@@ -11,29 +11,51 @@ const E = constants.errno;
 /** The positive errno for a kind. */
 export function errnoOf(kind: FsErrorKind): number {
   switch (kind) {
-    case 'ENOENT': return E.ENOENT;
-    case 'EEXIST': return E.EEXIST;
-    case 'ENOTDIR': return E.ENOTDIR;
-    case 'EISDIR': return E.EISDIR;
-    case 'ENOTEMPTY': return E.ENOTEMPTY;
-    case 'EINVAL': return E.EINVAL;
-    case 'ENAMETOOLONG': return E.ENAMETOOLONG;
-    case 'EACCES': return E.EACCES;
-    case 'EPERM': return E.EPERM;
-    case 'EROFS': return E.EROFS;
-    case 'ENOSPC': return E.ENOSPC;
-    case 'EFBIG': return E.EFBIG;
-    case 'EIO': return E.EIO;
-    case 'ETIMEDOUT': return E.ETIMEDOUT;
+    case 'ENOENT':
+      return E.ENOENT;
+    case 'EEXIST':
+      return E.EEXIST;
+    case 'ENOTDIR':
+      return E.ENOTDIR;
+    case 'EISDIR':
+      return E.EISDIR;
+    case 'ENOTEMPTY':
+      return E.ENOTEMPTY;
+    case 'EINVAL':
+      return E.EINVAL;
+    case 'ENAMETOOLONG':
+      return E.ENAMETOOLONG;
+    case 'EACCES':
+      return E.EACCES;
+    case 'EPERM':
+      return E.EPERM;
+    case 'EROFS':
+      return E.EROFS;
+    case 'ENOSPC':
+      return E.ENOSPC;
+    case 'EFBIG':
+      return E.EFBIG;
+    case 'EIO':
+      return E.EIO;
+    case 'ETIMEDOUT':
+      return E.ETIMEDOUT;
     // Linux has no distinct ENOTSUP in os.constants (it equals EOPNOTSUPP there); macOS has both.
-    case 'ENOTSUP': return E.ENOTSUP ?? E.EOPNOTSUPP;
-    case 'EXDEV': return E.EXDEV;
-    case 'EBADF': return E.EBADF;
-    case 'EAGAIN': return E.EAGAIN;
-    case 'ENOSYS': return E.ENOSYS;
-    case 'EBUSY': return E.EBUSY;
-    case 'EDQUOT': return E.EDQUOT;
-    default: return assertNever(kind);
+    case 'ENOTSUP':
+      return E.ENOTSUP ?? E.EOPNOTSUPP;
+    case 'EXDEV':
+      return E.EXDEV;
+    case 'EBADF':
+      return E.EBADF;
+    case 'EAGAIN':
+      return E.EAGAIN;
+    case 'ENOSYS':
+      return E.ENOSYS;
+    case 'EBUSY':
+      return E.EBUSY;
+    case 'EDQUOT':
+      return E.EDQUOT;
+    default:
+      return assertNever(kind);
   }
 }
 

@@ -53,12 +53,21 @@ export interface ThreadStats {
 }
 
 export type MountErrorCode =
-  | 'NO_DEV_FUSE' | 'NO_FUSERMOUNT' | 'MOUNTPOINT_MISSING' | 'NOT_A_DIRECTORY' | 'NOT_EMPTY'
-  | 'ALREADY_MOUNTED' | 'MOUNT_FAILED';
+  | 'NO_DEV_FUSE'
+  | 'NO_FUSERMOUNT'
+  | 'MOUNTPOINT_MISSING'
+  | 'NOT_A_DIRECTORY'
+  | 'NOT_EMPTY'
+  | 'ALREADY_MOUNTED'
+  | 'MOUNT_FAILED';
 
 /** A mount that could not be made; the message is one line that says what to do. */
 export class MountError extends Error {
-  constructor(readonly code: MountErrorCode, message: string, override readonly cause?: unknown) {
+  constructor(
+    readonly code: MountErrorCode,
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super(message);
     this.name = 'MountError';
   }
@@ -71,12 +80,21 @@ export class MountError extends Error {
 export const OP_TIMEOUTS_MS: Readonly<Record<string, number>> = {
   default: 30_000, // metadata (getattr, access, statfs, opendir…): cache or one API call; fail rather than hang ls
   readdir: 120_000, // a large directory pages through the list API under its QPS limit
-  mkdir: 60_000, rmdir: 60_000, unlink: 60_000, rename: 60_000, // one or two API calls with retry/backoff
-  create: 60_000, truncate: 60_000, ftruncate: 60_000, utimens: 60_000, chmod: 60_000, chown: 60_000,
+  mkdir: 60_000,
+  rmdir: 60_000,
+  unlink: 60_000,
+  rename: 60_000, // one or two API calls with retry/backoff
+  create: 60_000,
+  truncate: 60_000,
+  ftruncate: 60_000,
+  utimens: 60_000,
+  chmod: 60_000,
+  chown: 60_000,
   open: 600_000, // opening a remote file for writing without O_TRUNC downloads it into staging first
   read: 120_000, // a ranged GET with retries and a download-link refresh
   write: 120_000, // local staging write; generous for a slow staging disk
-  flush: 120_000, release: 120_000, // enqueue the upload; never wait for it
+  flush: 120_000,
+  release: 120_000, // enqueue the upload; never wait for it
   fsync: 600_000, // waits for the upload to commit (callers that need durability)
 };
 
@@ -96,11 +114,14 @@ const MOUNT_POLL_MS = 1500;
 export function buildMountOptions(o: FuseMountOptions): string[] {
   const sec = (v: number | undefined, dflt: number) => String(v ?? dflt);
   const opts = [
-    `fsname=${o.fsName ?? 'pan123fs'}`, 'subtype=pan123fs',
+    `fsname=${o.fsName ?? 'pan123fs'}`,
+    'subtype=pan123fs',
     'big_writes', // 128 KiB write requests instead of 4 KiB: 17x faster writes
-    'max_background=64', 'congestion_threshold=48', // many async reads in flight with large read-ahead
+    'max_background=64',
+    'congestion_threshold=48', // many async reads in flight with large read-ahead
     'auto_cache', // keep page cache across opens unless mtime/size changed (remote files can change)
-    `attr_timeout=${sec(o.attrTimeoutSec, 5)}`, `entry_timeout=${sec(o.entryTimeoutSec, 5)}`,
+    `attr_timeout=${sec(o.attrTimeoutSec, 5)}`,
+    `entry_timeout=${sec(o.entryTimeoutSec, 5)}`,
     `negative_timeout=${sec(o.negativeTimeoutSec, 1)}`,
     'auto_unmount', // a fusermount helper unmounts if the daemon dies (even SIGKILL)
     'use_ino', // our inode numbers (meta row ids) are stable
@@ -114,13 +135,20 @@ export function buildMountOptions(o: FuseMountOptions): string[] {
   if (o.debug) opts.push('debug');
   // Options are joined with ',' unescaped: a value with ',' or whitespace would smuggle in more options.
   if (o.fsName !== undefined && !/^[^\s,\\]+$/.test(o.fsName)) {
-    throw new MountError('MOUNT_FAILED', `invalid fsName ${JSON.stringify(o.fsName)}: no commas, spaces or backslashes`);
+    throw new MountError(
+      'MOUNT_FAILED',
+      `invalid fsName ${JSON.stringify(o.fsName)}: no commas, spaces or backslashes`,
+    );
   }
   return opts;
 }
 
 export async function mountVfs(
-  vfs: Vfs, mountpoint: string, opts: FuseMountOptions, logger: Logger, clock: Clock = systemClock,
+  vfs: Vfs,
+  mountpoint: string,
+  opts: FuseMountOptions,
+  logger: Logger,
+  clock: Clock = systemClock,
 ): Promise<FuseMount> {
   const mnt = path.resolve(mountpoint);
   const log = logger.child({ component: 'fuse', mountpoint: mnt });
@@ -131,9 +159,19 @@ export async function mountVfs(
   const fuse = new Fuse(mnt, makeFuseOps(vfs, log, clock), { timeout: { ...OP_TIMEOUTS_MS }, extraOptions: raw });
   // An unpatched index.js has no extraOptions: hand it the same list through its private option builder.
   if (!info.jsPatched) (fuse as unknown as { _fuseOptions(): string })._fuseOptions = () => `-o${raw.join(',')}`;
-  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err
-    ? reject(new MountError('MOUNT_FAILED', `mounting ${mnt} failed (${err.message}); run with --debug for libfuse's reason`, err))
-    : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    fuse.mount((err) =>
+      err
+        ? reject(
+            new MountError(
+              'MOUNT_FAILED',
+              `mounting ${mnt} failed (${err.message}); run with --debug for libfuse's reason`,
+              err,
+            ),
+          )
+        : resolve(),
+    ),
+  );
   trackMount(mnt);
   const entry = await findMount(mnt);
   const bdi = entry?.majMin;
@@ -146,33 +184,47 @@ type FuseInternals = FuseNativeInstance & { _thread?: Buffer };
 
 function threadStatsOf(fuse: FuseInternals): ThreadStats {
   const n = fuse.threadStats?.();
-  return n ? { allocated: n.allocated, free: n.free, source: 'native' } : { allocated: fuse._threads?.size ?? 0, source: 'js' };
+  return n
+    ? { allocated: n.allocated, free: n.free, source: 'native' }
+    : { allocated: fuse._threads?.size ?? 0, source: 'js' };
 }
 
 function makeHandle(
-  mnt: string, bdi: string | undefined, fuse: FuseInternals, native: Record<string, unknown>,
-  log: Logger, clock: Clock,
+  mnt: string,
+  bdi: string | undefined,
+  fuse: FuseInternals,
+  native: Record<string, unknown>,
+  log: Logger,
+  clock: Clock,
 ): FuseMount {
   let state: 'mounted' | 'unmounting' | 'gone' = 'mounted';
   const listeners: (() => void)[] = [];
   let timer: { cancel(): void } | undefined;
   const releaseNative = () => {
     // Unrefs fuse-native's loop handle so the process may exit; the libfuse thread ends with the mount.
-    try { (native.fuse_native_unmount as (m: string, t?: Buffer) => void)(mnt, fuse._thread); } catch (err) {
+    try {
+      (native.fuse_native_unmount as (m: string, t?: Buffer) => void)(mnt, fuse._thread);
+    } catch (err) {
       log.warn({ err }, 'native unmount bookkeeping failed');
     }
     untrackMount(mnt);
   };
   const poll = () => {
     timer = clock.setTimer(MOUNT_POLL_MS, () => {
-      findMount(mnt).then((e) => {
-        if (state !== 'mounted') return;
-        if (e) return poll();
-        state = 'gone';
-        log.warn('mount removed from outside (fusermount -u?)');
-        releaseNative();
-        for (const cb of listeners.splice(0)) cb();
-      }, (err: unknown) => { log.warn({ err }, 'reading mountinfo failed'); poll(); });
+      findMount(mnt).then(
+        (e) => {
+          if (state !== 'mounted') return;
+          if (e) return poll();
+          state = 'gone';
+          log.warn('mount removed from outside (fusermount -u?)');
+          releaseNative();
+          for (const cb of listeners.splice(0)) cb();
+        },
+        (err: unknown) => {
+          log.warn({ err }, 'reading mountinfo failed');
+          poll();
+        },
+      );
     });
   };
   poll();
@@ -180,7 +232,9 @@ function makeHandle(
     mountpoint: mnt,
     bdi,
     threadStats: () => threadStatsOf(fuse),
-    onExternalUnmount: (cb) => { listeners.push(cb); },
+    onExternalUnmount: (cb) => {
+      listeners.push(cb);
+    },
     async unmount() {
       if (state !== 'mounted') return;
       state = 'unmounting';
@@ -201,42 +255,67 @@ function makeHandle(
 
 async function preflight(mnt: string, log: Logger): Promise<void> {
   await fsp.access('/dev/fuse', fsc.R_OK | fsc.W_OK).catch((err: unknown) => {
-    throw new MountError('NO_DEV_FUSE', '/dev/fuse is missing or not accessible: load the module (modprobe fuse) or, in a container, add --device /dev/fuse --cap-add SYS_ADMIN', err);
+    throw new MountError(
+      'NO_DEV_FUSE',
+      '/dev/fuse is missing or not accessible: load the module (modprobe fuse) or, in a container, add --device /dev/fuse --cap-add SYS_ADMIN',
+      err,
+    );
   });
   if (!(await findFusermount())) {
     throw new MountError('NO_FUSERMOUNT', 'fusermount not found: apt-get install -y fuse libfuse2');
   }
   if (await clearStaleMount(mnt)) log.warn('cleared a stale mount (Transport endpoint is not connected)');
   const st = await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new MountError('MOUNTPOINT_MISSING', `mountpoint ${mnt} does not exist: mkdir -p ${mnt}`, err);
+    if (err.code === 'ENOENT')
+      throw new MountError('MOUNTPOINT_MISSING', `mountpoint ${mnt} does not exist: mkdir -p ${mnt}`, err);
     throw new MountError('MOUNT_FAILED', `cannot stat mountpoint ${mnt}: ${err.message}`, err);
   });
-  if (!st.isDirectory()) throw new MountError('NOT_A_DIRECTORY', `mountpoint ${mnt} is not a directory: choose an empty directory`);
-  if (await findMount(mnt)) throw new MountError('ALREADY_MOUNTED', `${mnt} is already a mount point: unmount it first (fusermount -u ${mnt})`);
-  if ((await fsp.readdir(mnt)).length > 0) throw new MountError('NOT_EMPTY', `mountpoint ${mnt} is not empty: choose an empty directory`);
+  if (!st.isDirectory())
+    throw new MountError('NOT_A_DIRECTORY', `mountpoint ${mnt} is not a directory: choose an empty directory`);
+  if (await findMount(mnt))
+    throw new MountError('ALREADY_MOUNTED', `${mnt} is already a mount point: unmount it first (fusermount -u ${mnt})`);
+  if ((await fsp.readdir(mnt)).length > 0)
+    throw new MountError('NOT_EMPTY', `mountpoint ${mnt} is not empty: choose an empty directory`);
 }
 
 async function findFusermount(): Promise<string | undefined> {
   const dirs = [...(process.env.PATH ?? '').split(':'), '/bin', '/usr/bin'].filter(Boolean);
   for (const d of dirs) {
     const p = path.join(d, 'fusermount');
-    if (await fsp.access(p, fsc.X_OK).then(() => true, () => false)) return p;
+    if (
+      await fsp.access(p, fsc.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return p;
   }
   return undefined;
 }
 
 function fusermountUnmount(mnt: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('fusermount', ['-uz', mnt], (err, _out, stderr) => (err
-      ? reject(new MountError('MOUNT_FAILED', `fusermount -uz ${mnt} failed: ${String(stderr).trim() || err.message}`, err))
-      : resolve()));
+    execFile('fusermount', ['-uz', mnt], (err, _out, stderr) =>
+      err
+        ? reject(
+            new MountError(
+              'MOUNT_FAILED',
+              `fusermount -uz ${mnt} failed: ${String(stderr).trim() || err.message}`,
+              err,
+            ),
+          )
+        : resolve(),
+    );
   });
 }
 
 /** If `mountpoint` is a dead FUSE mount (ENOTCONN), lazily unmount it. Returns true when it cleared one. */
 export async function clearStaleMount(mountpoint: string): Promise<boolean> {
   const mnt = path.resolve(mountpoint);
-  const err = await fsp.stat(mnt).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+  const err = await fsp.stat(mnt).then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e,
+  );
   if (err?.code !== 'ENOTCONN') return false;
   await fusermountUnmount(mnt);
   return true;
@@ -247,7 +326,10 @@ export async function isMounted(mountpoint: string): Promise<boolean> {
   return (await findMount(path.resolve(mountpoint))) !== undefined;
 }
 
-interface MountEntry { majMin: string; fsType: string }
+interface MountEntry {
+  majMin: string;
+  fsType: string;
+}
 
 async function findMount(mnt: string): Promise<MountEntry | undefined> {
   const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
@@ -256,7 +338,7 @@ async function findMount(mnt: string): Promise<MountEntry | undefined> {
     const f = line.split(' ');
     if (f.length < 5 || unescapeMountinfo(f[4]!) !== mnt) continue;
     const sep = f.indexOf('-');
-    found = { majMin: f[2]!, fsType: sep > 0 ? f[sep + 1] ?? '' : '' }; // the last one is on top
+    found = { majMin: f[2]!, fsType: sep > 0 ? (f[sep + 1] ?? '') : '' }; // the last one is on top
   }
   return found;
 }
@@ -269,6 +351,7 @@ async function raiseReadAhead(bdi: string, log: Logger): Promise<void> {
   const file = `/sys/class/bdi/${bdi}/read_ahead_kb`;
   await fsp.writeFile(file, String(READ_AHEAD_KB)).then(
     () => log.debug({ file, kb: READ_AHEAD_KB }, 'raised read-ahead'),
-    (err: NodeJS.ErrnoException) => log.info({ file, code: err.code }, 'could not raise read-ahead (needs root); sequential reads will be slower'),
+    (err: NodeJS.ErrnoException) =>
+      log.info({ file, code: err.code }, 'could not raise read-ahead (needs root); sequential reads will be slower'),
   );
 }

@@ -18,6 +18,7 @@ import type { FuseCb } from './binding.js';
 import { NEG, negErrno } from './errno.js';
 
 /** What a handler produces: nothing (0), a number (bytes / fh), or [code, ...payload]. */
+// biome-ignore lint/suspicious/noConfusingVoidType: the one-line ops return their vfs call's Promise<void>
 export type Answer = void | number | readonly [number, ...unknown[]];
 export type Runner = (op: string, path: string, cb: FuseCb, fn: () => Promise<Answer> | Answer) => void;
 
@@ -29,7 +30,11 @@ export function makeRunner(log: Logger, clock: Clock = systemClock): Runner {
       if (answered) return log.error({ op, path }, 'bug: second answer to one FUSE request suppressed');
       answered = true;
       log.debug({ op, path, code, durationMs: clock.now() - t0 }, 'fuse op');
-      try { cb(code, ...payload); } catch (err) { log.error({ op, path, err: errInfo(err) }, 'bug: fuse callback threw'); }
+      try {
+        cb(code, ...payload);
+      } catch (err) {
+        log.error({ op, path, err: errInfo(err) }, 'bug: fuse callback threw');
+      }
     };
     const bug = (why: string, detail: object) => {
       log.error({ op, path, ...detail }, `bug: ${why}`);
@@ -37,7 +42,8 @@ export function makeRunner(log: Logger, clock: Clock = systemClock): Runner {
     };
     const ok = (a: Answer) => {
       const [code, ...payload] = a === undefined ? [0] : typeof a === 'number' ? [a] : a;
-      if (typeof code !== 'number' || !Number.isInteger(code)) return bug('handler gave a non-integer answer', { answer: String(code) });
+      if (typeof code !== 'number' || !Number.isInteger(code))
+        return bug('handler gave a non-integer answer', { answer: String(code) });
       answer(code, payload);
     };
     const fail = (err: unknown) => {
@@ -46,11 +52,14 @@ export function makeRunner(log: Logger, clock: Clock = systemClock): Runner {
       // the cause (API code and x-traceID when the error came from the API)
       const cause = err.cause as { code?: unknown; traceId?: unknown } | undefined;
       const detail = { op, path, errno: err.kind, msg: err.message, code: cause?.code, traceId: cause?.traceId };
-      if (LOUD_KINDS.has(err.kind)) log.warn(detail, 'fuse op failed'); else log.debug(detail, 'fuse op failed');
+      if (LOUD_KINDS.has(err.kind)) log.warn(detail, 'fuse op failed');
+      else log.debug(detail, 'fuse op failed');
       answer(negErrno(err), []);
     };
     try {
-      Promise.resolve(fn()).then(ok, fail).catch((err: unknown) => bug('answering failed', { err: errInfo(err) }));
+      Promise.resolve(fn())
+        .then(ok, fail)
+        .catch((err: unknown) => bug('answering failed', { err: errInfo(err) }));
     } catch (err) {
       fail(err);
     }
@@ -79,18 +88,22 @@ export function makeFuseOps(vfs: Vfs, log: Logger, clock: Clock = systemClock): 
     access: (p: string, mode: number, cb: Cb) => run('access', p, cb, () => vfs.access(p, mode)),
     statfs: (p: string, cb: Cb) => run('statfs', p, cb, async () => [0, toFuseStatFs(await vfs.statfs(p))] as const),
     getattr: (p: string, cb: Cb) => run('getattr', p, cb, async () => [0, toFuseStat(await vfs.getattr(p))] as const),
-    fgetattr: (p: string, fh: number, cb: Cb) => run('fgetattr', p, cb, async () => [0, toFuseStat(await vfs.fgetattr(p, fh))] as const),
+    fgetattr: (p: string, fh: number, cb: Cb) =>
+      run('fgetattr', p, cb, async () => [0, toFuseStat(await vfs.fgetattr(p, fh))] as const),
     readdir: (p: string, cb: Cb) => run('readdir', p, cb, async () => readdirAnswer(await vfs.readdir(p))),
     open: (p: string, flags: number, cb: Cb) => run('open', p, cb, async () => [0, await vfs.open(p, flags)] as const),
-    opendir: (p: string, _flags: number, cb: Cb) => run('opendir', p, cb, async () => [0, await vfs.opendir(p)] as const),
+    opendir: (p: string, _flags: number, cb: Cb) =>
+      run('opendir', p, cb, async () => [0, await vfs.opendir(p)] as const),
     releasedir: (p: string, fh: number, cb: Cb) => run('releasedir', p, cb, () => vfs.releasedir(p, fh)),
-    create: (p: string, mode: number, cb: Cb) => run('create', p, cb, async () => [0, await vfs.create(p, mode)] as const),
+    create: (p: string, mode: number, cb: Cb) =>
+      run('create', p, cb, async () => [0, await vfs.create(p, mode)] as const),
     read: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       run('read', p, cb, async () => count(await vfs.read(p, fh, buf, len, pos), len)),
     write: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       run('write', p, cb, async () => count(await vfs.write(p, fh, buf, len, pos), len)),
     truncate: (p: string, size: number, cb: Cb) => run('truncate', p, cb, () => vfs.truncate(p, size)),
-    ftruncate: (p: string, fh: number, size: number, cb: Cb) => run('ftruncate', p, cb, () => vfs.ftruncate(p, fh, size)),
+    ftruncate: (p: string, fh: number, size: number, cb: Cb) =>
+      run('ftruncate', p, cb, () => vfs.ftruncate(p, fh, size)),
     flush: (p: string, fh: number, cb: Cb) => run('flush', p, cb, () => vfs.flush(p, fh)),
     fsync: (p: string, datasync: number, fh: number, cb: Cb) => run('fsync', p, cb, () => vfs.fsync(p, fh, !!datasync)),
     fsyncdir: (p: string, _datasync: number, _fh: number, cb: Cb) => run('fsyncdir', p, cb, () => 0),
@@ -112,7 +125,8 @@ export function makeFuseOps(vfs: Vfs, log: Logger, clock: Clock = systemClock): 
     // Linux) itself from then on, so `cp -a`/`rsync -a` stay quiet and `ls -l` stops paying a JS round
     // trip per file for its ACL probe. See docs/FUSE.md.
     getxattr: (p: string, _n: string, _pos: number, cb: Cb) => run('getxattr', p, cb, () => NEG.ENOSYS),
-    setxattr: (p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: Cb) => run('setxattr', p, cb, () => NEG.ENOSYS),
+    setxattr: (p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: Cb) =>
+      run('setxattr', p, cb, () => NEG.ENOSYS),
     listxattr: (p: string, cb: Cb) => run('listxattr', p, cb, () => NEG.ENOSYS),
     removexattr: (p: string, _n: string, cb: Cb) => run('removexattr', p, cb, () => NEG.ENOSYS),
   };

@@ -84,7 +84,9 @@ export function openMetaDb(path: string, upTo = MIGRATIONS.length): MetaDb {
 function migrate(db: MetaDb, upTo: number): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
-    throw new Error(`metadata database ${db.name} has schema version ${current}, newer than this pan123fs (${MIGRATIONS.length}); use a newer pan123fs or a fresh --cache-dir`);
+    throw new Error(
+      `metadata database ${db.name} has schema version ${current}, newer than this pan123fs (${MIGRATIONS.length}); use a newer pan123fs or a fresh --cache-dir`,
+    );
   }
   if (current >= upTo) return;
   // Foreign keys off while the schema changes (a table rebuild drops a referenced table), checked before
@@ -95,7 +97,8 @@ function migrate(db: MetaDb, upTo: number): void {
       db.transaction(() => {
         db.exec(MIGRATIONS[v]!);
         const broken = db.pragma('foreign_key_check') as unknown[];
-        if (broken.length > 0) throw new Error(`metadata database ${db.name}: migration ${v + 1} left ${broken.length} broken references`);
+        if (broken.length > 0)
+          throw new Error(`metadata database ${db.name}: migration ${v + 1} left ${broken.length} broken references`);
         db.pragma(`user_version = ${v + 1}`);
       })();
     }

@@ -37,16 +37,35 @@ export interface ListedChild {
 }
 
 interface RawRow {
-  ino: number; remote_id: string | null; parent_ino: number | null; name: string; is_dir: number;
-  size: number; md5: string; mtime_ms: number; ctime_ms: number; status: number; dirty: number; listed_at: number | null;
+  ino: number;
+  remote_id: string | null;
+  parent_ino: number | null;
+  name: string;
+  is_dir: number;
+  size: number;
+  md5: string;
+  mtime_ms: number;
+  ctime_ms: number;
+  status: number;
+  dirty: number;
+  listed_at: number | null;
 }
 
 function toRow(r: RawRow | undefined): NodeRow | undefined {
   if (!r) return undefined;
   return {
-    ino: r.ino, remoteId: r.remote_id, parentIno: r.parent_ino, name: r.name, isDir: r.is_dir === 1,
-    size: r.size, md5: r.md5, mtimeMs: r.mtime_ms, ctimeMs: r.ctime_ms, status: r.status,
-    dirty: r.dirty === 1, listedAt: r.listed_at,
+    ino: r.ino,
+    remoteId: r.remote_id,
+    parentIno: r.parent_ino,
+    name: r.name,
+    isDir: r.is_dir === 1,
+    size: r.size,
+    md5: r.md5,
+    mtimeMs: r.mtime_ms,
+    ctimeMs: r.ctime_ms,
+    status: r.status,
+    dirty: r.dirty === 1,
+    listedAt: r.listed_at,
   };
 }
 
@@ -82,9 +101,11 @@ export class NodeStore {
       child: db.prepare('SELECT * FROM nodes WHERE parent_ino = ? AND name = ?'),
       children: db.prepare('SELECT * FROM nodes WHERE parent_ino = ? ORDER BY name'),
       countChildren: db.prepare('SELECT COUNT(*) AS n FROM nodes WHERE parent_ino = ?'),
-      insert: db.prepare(`INSERT INTO nodes (remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty)
+      insert:
+        db.prepare(`INSERT INTO nodes (remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty)
                           VALUES (@remoteId, @parentIno, @name, @isDir, @size, @md5, @mtimeMs, @ctimeMs, @status, @dirty)`),
-      updateFromRemote: db.prepare(`UPDATE nodes SET parent_ino = @parentIno, name = @name, is_dir = @isDir, size = @size, md5 = @md5,
+      updateFromRemote:
+        db.prepare(`UPDATE nodes SET parent_ino = @parentIno, name = @name, is_dir = @isDir, size = @size, md5 = @md5,
                           mtime_ms = @mtimeMs, ctime_ms = @ctimeMs, status = @status WHERE ino = @ino`),
       setListed: db.prepare('UPDATE nodes SET listed_at = ? WHERE ino = ?'),
       clearListedAll: db.prepare('UPDATE nodes SET listed_at = NULL'),
@@ -97,18 +118,24 @@ export class NodeStore {
       clearDirty: db.prepare('UPDATE nodes SET dirty = 0 WHERE ino = ?'),
       danglingDirty: db.prepare(`SELECT n.* FROM nodes n LEFT JOIN upload_journal j ON j.ino = n.ino
                                  WHERE n.dirty = 1 AND j.ino IS NULL`),
-      pendingBelow: db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ? UNION ALL SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
+      pendingBelow:
+        db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ? UNION ALL SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
                                 SELECT 1 AS x FROM nodes n WHERE n.ino IN (SELECT ino FROM sub) AND n.dirty = 1 LIMIT 1`),
       journalCount: db.prepare('SELECT COUNT(*) AS n FROM upload_journal'),
       commit: db.prepare('UPDATE nodes SET remote_id = ?, md5 = ?, size = ?, dirty = 0 WHERE ino = ?'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
-      kvSet: db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      kvSet: db.prepare(
+        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
       root: db.prepare('SELECT * FROM nodes WHERE ino = 1'),
     };
     for (const stmt of Object.values(this.st)) {
       if (stmt.reader) continue;
       const run = stmt.run.bind(stmt);
-      stmt.run = ((...args: unknown[]) => { this.forgetRows(); return run(...args); }) as typeof stmt.run;
+      stmt.run = ((...args: unknown[]) => {
+        this.forgetRows();
+        return run(...args);
+      }) as typeof stmt.run;
     }
   }
 
@@ -128,15 +155,19 @@ export class NodeStore {
       if (built !== undefined && built !== rootRemoteId) {
         const pending = (this.st.journalCount.get() as { n: number }).n;
         if (pending > 0) {
-          throw new Error(`this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: mount root folder ${built} until they are uploaded, or use another --cache-dir`);
+          throw new Error(
+            `this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: mount root folder ${built} until they are uploaded, or use another --cache-dir`,
+          );
         }
         this.forgetRows();
         this.db.exec('DELETE FROM nodes;');
       }
       if (!this.st.root.get()) {
         this.forgetRows();
-        this.db.prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
-                         VALUES (1, ?, NULL, '', 1, ?, ?)`).run(rootRemoteId, now, now);
+        this.db
+          .prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
+                         VALUES (1, ?, NULL, '', 1, ?, ?)`)
+          .run(rootRemoteId, now, now);
       }
       this.st.kvSet.run('root_remote_id', rootRemoteId);
     })();
@@ -152,7 +183,9 @@ export class NodeStore {
     }
     return row;
   }
-  getByRemote(remoteId: string): NodeRow | undefined { return toRow(this.st.byRemote.get(remoteId) as RawRow | undefined); }
+  getByRemote(remoteId: string): NodeRow | undefined {
+    return toRow(this.st.byRemote.get(remoteId) as RawRow | undefined);
+  }
   child(parentIno: number, name: string): NodeRow | undefined {
     const key = `${parentIno}/${name}`; // names never contain '/'
     const hit = this.byName.get(key);
@@ -173,12 +206,18 @@ export class NodeStore {
     }
     return rows;
   }
-  hasChildren(parentIno: number): boolean { return (this.st.countChildren.get(parentIno) as { n: number }).n > 0; }
+  hasChildren(parentIno: number): boolean {
+    return (this.st.countChildren.get(parentIno) as { n: number }).n > 0;
+  }
 
   /** Sequence number of the last local change; a listing remembers it when its request starts. */
-  changeSeq(): number { return this.seq; }
+  changeSeq(): number {
+    return this.seq;
+  }
 
-  private touch(ino: number): void { this.touched.set(ino, ++this.seq); }
+  private touch(ino: number): void {
+    this.touched.set(ino, ++this.seq);
+  }
 
   /**
    * Replace the children of `parentIno` with a fresh listing, in one transaction: known remote ids keep
@@ -192,7 +231,8 @@ export class NodeStore {
     this.db.transaction(() => {
       const ids = new Set(entries.map((e) => e.id));
       for (const n of this.children(parentIno)) {
-        if (!n.dirty && n.remoteId !== null && !ids.has(n.remoteId) && !newer(n.ino) && !this.keepForPending(n)) this.st.delete.run(n.ino);
+        if (!n.dirty && n.remoteId !== null && !ids.has(n.remoteId) && !newer(n.ino) && !this.keepForPending(n))
+          this.st.delete.run(n.ino);
       }
       const seen = new Set<string>();
       const plan: Array<{ e: ListedChild; known?: NodeRow }> = [];
@@ -207,7 +247,8 @@ export class NodeStore {
       // park every known node that changes place under a unique temporary name, so swaps and
       // rename-then-reuse of a name never clash on UNIQUE(parent_ino, name) half way
       for (const { e, known } of plan) {
-        if (known && (known.parentIno !== parentIno || known.name !== e.name)) this.st.park.run(parentIno, parkedName(known.ino), known.ino);
+        if (known && (known.parentIno !== parentIno || known.name !== e.name))
+          this.st.park.run(parentIno, parkedName(known.ino), known.ino);
       }
       for (const { e, known } of plan) {
         const occupant = this.child(parentIno, e.name);
@@ -221,8 +262,14 @@ export class NodeStore {
           this.st.delete.run(occupant.ino);
         }
         const row = {
-          parentIno, name: e.name, isDir: e.isDir ? 1 : 0, size: e.size, md5: e.md5,
-          mtimeMs: e.updatedAt || e.createdAt, ctimeMs: e.updatedAt || e.createdAt, status: e.status,
+          parentIno,
+          name: e.name,
+          isDir: e.isDir ? 1 : 0,
+          size: e.size,
+          md5: e.md5,
+          mtimeMs: e.updatedAt || e.createdAt,
+          ctimeMs: e.updatedAt || e.createdAt,
+          status: e.status,
         };
         if (known) this.st.updateFromRemote.run({ ...row, ino: known.ino });
         else this.st.insert.run({ ...row, remoteId: e.id, dirty: 0 });
@@ -249,26 +296,55 @@ export class NodeStore {
   onKeep?: (n: NodeRow) => void;
 
   /** Insert a node (a new local file: remoteId null, dirty; or a directory just created remotely). */
-  insert(n: { remoteId: string | null; parentIno: number; name: string; isDir: boolean; size?: number; md5?: string; now: number; dirty?: boolean }): number {
-    const ino = Number(this.st.insert.run({
-      remoteId: n.remoteId, parentIno: n.parentIno, name: n.name, isDir: n.isDir ? 1 : 0, size: n.size ?? 0,
-      md5: n.md5 ?? '', mtimeMs: n.now, ctimeMs: n.now, status: 0, dirty: n.dirty ? 1 : 0,
-    }).lastInsertRowid);
+  insert(n: {
+    remoteId: string | null;
+    parentIno: number;
+    name: string;
+    isDir: boolean;
+    size?: number;
+    md5?: string;
+    now: number;
+    dirty?: boolean;
+  }): number {
+    const ino = Number(
+      this.st.insert.run({
+        remoteId: n.remoteId,
+        parentIno: n.parentIno,
+        name: n.name,
+        isDir: n.isDir ? 1 : 0,
+        size: n.size ?? 0,
+        md5: n.md5 ?? '',
+        mtimeMs: n.now,
+        ctimeMs: n.now,
+        status: 0,
+        dirty: n.dirty ? 1 : 0,
+      }).lastInsertRowid,
+    );
     this.touch(ino);
     return ino;
   }
 
   /** A freshly created directory is known to be empty: mark it listed now. */
-  markListed(ino: number, now: number): void { this.st.setListed.run(now, ino); }
+  markListed(ino: number, now: number): void {
+    this.st.setListed.run(now, ino);
+  }
   /** The folder must be listed again; a listing already in flight (older sinceSeq) does not count. */
-  invalidateListing(ino: number): void { this.st.setListed.run(null, ino); this.invalidated.set(ino, ++this.seq); }
-  invalidateAllListings(): void { this.st.clearListedAll.run(); }
+  invalidateListing(ino: number): void {
+    this.st.setListed.run(null, ino);
+    this.invalidated.set(ino, ++this.seq);
+  }
+  invalidateAllListings(): void {
+    this.st.clearListedAll.run();
+  }
 
   /** Move/rename in the store; an existing node at the target (already handled remotely) is removed. */
   rename(ino: number, newParentIno: number, newName: string, now: number): void {
     this.db.transaction(() => {
       const target = this.child(newParentIno, newName);
-      if (target && target.ino !== ino) { this.noteRemoved(target.remoteId); this.st.delete.run(target.ino); }
+      if (target && target.ino !== ino) {
+        this.noteRemoved(target.remoteId);
+        this.st.delete.run(target.ino);
+      }
       this.st.move.run(newParentIno, newName, now, ino);
       this.touch(ino);
     })();
@@ -280,7 +356,9 @@ export class NodeStore {
   }
 
   /** The remote id is back (restored from the trash): listings may show it again. */
-  forgetRemoved(remoteId: string): void { this.removed.delete(remoteId); }
+  forgetRemoved(remoteId: string): void {
+    this.removed.delete(remoteId);
+  }
 
   private noteRemoved(remoteId: string | null): void {
     if (remoteId === null) return;
@@ -288,15 +366,29 @@ export class NodeStore {
     this.removed.set(remoteId, ++this.seq);
     if (this.removed.size > REMOVED_MEMORY) this.removed.delete(this.removed.keys().next().value!);
   }
-  setLocalContent(ino: number, size: number, mtimeMs: number): void { this.st.setLocal.run(size, mtimeMs, ino); this.touch(ino); }
-  setMtime(ino: number, mtimeMs: number): void { this.st.setMtime.run(mtimeMs, ino); }
+  setLocalContent(ino: number, size: number, mtimeMs: number): void {
+    this.st.setLocal.run(size, mtimeMs, ino);
+    this.touch(ino);
+  }
+  setMtime(ino: number, mtimeMs: number): void {
+    this.st.setMtime.run(mtimeMs, ino);
+  }
   /** Local content is changing: a listing must not drop or overwrite this node. */
-  markDirty(ino: number): void { this.st.markDirty.run(ino); this.touch(ino); }
-  clearDirty(ino: number): void { this.st.clearDirty.run(ino); }
+  markDirty(ino: number): void {
+    this.st.markDirty.run(ino);
+    this.touch(ino);
+  }
+  clearDirty(ino: number): void {
+    this.st.clearDirty.run(ino);
+  }
   /** Dirty nodes without an upload journal row (a crash between the first write and close). */
-  danglingDirty(): NodeRow[] { return (this.st.danglingDirty.all() as RawRow[]).map((r) => toRow(r)!); }
+  danglingDirty(): NodeRow[] {
+    return (this.st.danglingDirty.all() as RawRow[]).map((r) => toRow(r)!);
+  }
   /** The node or something below it holds local content not uploaded yet. */
-  hasPendingBelow(ino: number): boolean { return this.st.pendingBelow.get(ino) !== undefined; }
+  hasPendingBelow(ino: number): boolean {
+    return this.st.pendingBelow.get(ino) !== undefined;
+  }
 
   /** Upload committed: the node now has a remote id and the uploaded md5/size; clears dirty. */
   commitUpload(ino: number, remoteId: string, md5: string, size: number): void {
@@ -308,23 +400,34 @@ export class NodeStore {
     })();
   }
 
-  kvGet(key: string): string | undefined { return (this.st.kvGet.get(key) as { value: string } | undefined)?.value; }
-  kvSet(key: string, value: string): void { this.st.kvSet.run(key, value); }
+  kvGet(key: string): string | undefined {
+    return (this.st.kvGet.get(key) as { value: string } | undefined)?.value;
+  }
+  kvSet(key: string, value: string): void {
+    this.st.kvSet.run(key, value);
+  }
 
   /** Path of a node from the root ('' for the root), for logs and status. */
   pathOf(ino: number): string {
     const parts: string[] = [];
     let cur = this.get(ino);
-    while (cur && cur.parentIno !== null) { parts.unshift(cur.name); cur = this.get(cur.parentIno); }
-    return '/' + parts.join('/');
+    while (cur && cur.parentIno !== null) {
+      parts.unshift(cur.name);
+      cur = this.get(cur.parentIno);
+    }
+    return `/${parts.join('/')}`;
   }
 
-  transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
 }
 
 /** How many local removals replaceListing remembers (see NodeStore.removed). */
 const REMOVED_MEMORY = 10_000;
 
 /** A name no real entry can have (123 names cannot contain NUL); used while reordering a listing. */
-export function parkedName(ino: number): string { return `\u0000parked-${ino}`; }
+export function parkedName(ino: number): string {
+  return `\u0000parked-${ino}`;
+}
 export const isParked = (name: string): boolean => name.startsWith('\u0000');

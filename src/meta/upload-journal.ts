@@ -26,29 +26,49 @@ export interface JournalEntry {
 }
 
 interface RawRow {
-  ino: number; staging_path: string; size: number; md5: string | null; generation: number;
-  attempts: number; last_error: string | null; next_attempt_at: number; enqueued_at: number;
+  ino: number;
+  staging_path: string;
+  size: number;
+  md5: string | null;
+  generation: number;
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: number;
+  enqueued_at: number;
 }
 
 function fromRaw(r: RawRow): JournalEntry {
   return {
-    ino: r.ino, stagingPath: r.staging_path, size: r.size, md5: r.md5, generation: r.generation,
-    attempts: r.attempts, lastError: r.last_error, nextAttemptAt: r.next_attempt_at, enqueuedAt: r.enqueued_at,
+    ino: r.ino,
+    stagingPath: r.staging_path,
+    size: r.size,
+    md5: r.md5,
+    generation: r.generation,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    nextAttemptAt: r.next_attempt_at,
+    enqueuedAt: r.enqueued_at,
   };
 }
 
 export class UploadJournal {
   private readonly st;
 
-  constructor(readonly db: MetaDb, private readonly clock: Clock = systemClock) {
+  constructor(
+    readonly db: MetaDb,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.st = {
-      upsert: db.prepare(`INSERT INTO upload_journal (ino, staging_path, size, md5, generation, attempts, last_error, next_attempt_at, enqueued_at)
+      upsert:
+        db.prepare(`INSERT INTO upload_journal (ino, staging_path, size, md5, generation, attempts, last_error, next_attempt_at, enqueued_at)
                           VALUES (@ino, @stagingPath, @size, @md5, 1, 0, NULL, 0, @now)
                           ON CONFLICT (ino) DO UPDATE SET staging_path = excluded.staging_path, size = excluded.size,
                             md5 = excluded.md5, generation = generation + 1, attempts = 0, last_error = NULL, next_attempt_at = 0`),
       get: db.prepare('SELECT * FROM upload_journal WHERE ino = ?'),
       list: db.prepare('SELECT * FROM upload_journal ORDER BY next_attempt_at, enqueued_at, ino'),
-      markAttempt: db.prepare('UPDATE upload_journal SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE ino = ?'),
+      markAttempt: db.prepare(
+        'UPDATE upload_journal SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE ino = ?',
+      ),
       forgetMd5: db.prepare('UPDATE upload_journal SET md5 = NULL WHERE ino = ?'),
       bump: db.prepare('UPDATE upload_journal SET generation = generation + 1, md5 = NULL WHERE ino = ?'),
       remove: db.prepare('DELETE FROM upload_journal WHERE ino = ? AND generation = ?'),

@@ -74,12 +74,33 @@ export interface PanApi {
   downloadInfo(id: FileId): Promise<DownloadLink>;
   /** direct-link/url (query `fileID`), unsigned as returned */
   directLink(id: FileId): Promise<DownloadLink>;
-  uploadCreate(req: { parentId: FileId; filename: string; md5: string; size: number; duplicate?: 1 | 2 }): Promise<UploadCreateResult>;
-  uploadSlice(req: { server: string; preuploadId: string; sliceNo: number; sliceMd5: string; data: Buffer; signal?: AbortSignal }): Promise<void>;
+  uploadCreate(req: {
+    parentId: FileId;
+    filename: string;
+    md5: string;
+    size: number;
+    duplicate?: 1 | 2;
+  }): Promise<UploadCreateResult>;
+  uploadSlice(req: {
+    server: string;
+    preuploadId: string;
+    sliceNo: number;
+    sliceMd5: string;
+    data: Buffer;
+    signal?: AbortSignal;
+  }): Promise<void>;
   /** One poll of upload_complete; code 20103 → {completed:false}. */
   uploadComplete(preuploadId: string): Promise<UploadCompleteResult>;
   uploadDomains(): Promise<string[]>;
-  uploadSingle(req: { server: string; parentId: FileId; filename: string; md5: string; size: number; data: Buffer; duplicate?: 1 | 2 }): Promise<UploadCompleteResult>;
+  uploadSingle(req: {
+    server: string;
+    parentId: FileId;
+    filename: string;
+    md5: string;
+    size: number;
+    data: Buffer;
+    duplicate?: 1 | 2;
+  }): Promise<UploadCompleteResult>;
   /** Ranged GET of [start, end] inclusive; checks 206 + Content-Range; 403/410 → PanError kind 'link-expired'. */
   /** Bytes [start, end] of url; with `into`, received into it when possible (see RangeFetcher.fetch). */
   fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;

@@ -43,25 +43,50 @@ export interface TokenManagerOptions {
 }
 
 export function tokenFilePath(stateDir: string, apiBase: string, clientId: string): string {
-  const h = createHash('sha256').update(apiBase.replace(/\/+$/, '') + clientId).digest('hex').slice(0, 16);
+  const h = createHash('sha256')
+    .update(apiBase.replace(/\/+$/, '') + clientId)
+    .digest('hex')
+    .slice(0, 16);
   return join(stateDir, `token-${h}.json`);
 }
 
 /** POST /api/v1/access_token {clientID, clientSecret} → {accessToken, expiredAt (RFC 3339)}. */
-export async function fetchAccessToken(t: Transport, clientId: string, clientSecret: string, clock: Clock, signal?: AbortSignal): Promise<TokenRecord> {
+export async function fetchAccessToken(
+  t: Transport,
+  clientId: string,
+  clientSecret: string,
+  clock: Clock,
+  signal?: AbortSignal,
+): Promise<TokenRecord> {
   let raw;
   try {
     raw = await t.call(ENDPOINTS.accessToken, { json: { clientID: clientId, clientSecret }, signal });
   } catch (e) {
     // Any business answer of the token endpoint (bad credentials, too many tokens…) is an auth failure.
-    if (e instanceof PanError && e.code !== undefined && (e.kind === 'api' || e.kind === 'not-found' || e.kind === 'invalid-name')) {
-      throw new PanError({ kind: 'auth', code: e.code, traceId: e.traceId, endpoint: e.endpoint, cause: e, message: e.message });
+    if (
+      e instanceof PanError &&
+      e.code !== undefined &&
+      (e.kind === 'api' || e.kind === 'not-found' || e.kind === 'invalid-name')
+    ) {
+      throw new PanError({
+        kind: 'auth',
+        code: e.code,
+        traceId: e.traceId,
+        endpoint: e.endpoint,
+        cause: e,
+        message: e.message,
+      });
     }
     throw e;
   }
   const data = asObj(raw, 'access_token data');
   const accessToken = strField(data, 'accessToken', 'access_token');
-  if (!accessToken) throw new PanError({ kind: 'auth', message: 'access_token: response has no accessToken', endpoint: ENDPOINTS.accessToken.name });
+  if (!accessToken)
+    throw new PanError({
+      kind: 'auth',
+      message: 'access_token: response has no accessToken',
+      endpoint: ENDPOINTS.accessToken.name,
+    });
   const exp = parseRfc3339(strField(data, 'expiredAt'));
   return { accessToken, expiresAt: Number.isFinite(exp) ? exp : clock.now() + FALLBACK_LIFETIME_MS };
 }
@@ -106,15 +131,26 @@ export class TokenManager implements TokenSource {
       this.current = rec;
       this.failures = 0;
       this.blockedUntil = 0;
-      await this.save(rec).catch((e) => this.o.logger.warn({ err: (e as Error).message }, 'pan: could not persist the access token'));
+      await this.save(rec).catch((e) =>
+        this.o.logger.warn({ err: (e as Error).message }, 'pan: could not persist the access token'),
+      );
       this.o.logger.info({ expiresAt: new Date(rec.expiresAt).toISOString() }, 'pan: obtained a new access token');
       return rec.accessToken;
     } catch (e) {
       if (!(e instanceof PanError && e.kind === 'aborted')) {
         this.failures++;
-        this.blockedUntil = this.o.clock.now() + Math.min(FAIL_BACKOFF_CAP_MS, FAIL_BACKOFF_MS * 2 ** (this.failures - 1));
+        this.blockedUntil =
+          this.o.clock.now() + Math.min(FAIL_BACKOFF_CAP_MS, FAIL_BACKOFF_MS * 2 ** (this.failures - 1));
         this.lastError = e;
-        this.o.logger.warn({ code: (e as PanError).code, traceId: (e as PanError).traceId, attempt: this.failures, err: (e as Error).message }, 'pan: token fetch failed');
+        this.o.logger.warn(
+          {
+            code: (e as PanError).code,
+            traceId: (e as PanError).traceId,
+            attempt: this.failures,
+            err: (e as Error).message,
+          },
+          'pan: token fetch failed',
+        );
       }
       throw e;
     }
@@ -122,10 +158,15 @@ export class TokenManager implements TokenSource {
 
   private async load(): Promise<TokenRecord | undefined> {
     let text: string;
-    try { text = await readFile(this.file, 'utf8'); } catch { return undefined; }
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch {
+      return undefined;
+    }
     try {
       const o = JSON.parse(text) as Record<string, unknown>;
-      if (o.clientId !== this.o.clientId || typeof o.accessToken !== 'string' || typeof o.expiresAt !== 'number') return undefined;
+      if (o.clientId !== this.o.clientId || typeof o.accessToken !== 'string' || typeof o.expiresAt !== 'number')
+        return undefined;
       await chmod(this.file, 0o600).catch(() => undefined);
       return { accessToken: o.accessToken, expiresAt: o.expiresAt };
     } catch {
@@ -137,8 +178,11 @@ export class TokenManager implements TokenSource {
   private async save(rec: TokenRecord): Promise<void> {
     await mkdir(this.o.stateDir, { recursive: true, mode: 0o700 });
     const body = JSON.stringify({
-      apiBase: this.o.apiBase, clientId: this.o.clientId, accessToken: rec.accessToken,
-      expiresAt: rec.expiresAt, expiredAt: new Date(rec.expiresAt).toISOString(),
+      apiBase: this.o.apiBase,
+      clientId: this.o.clientId,
+      accessToken: rec.accessToken,
+      expiresAt: rec.expiresAt,
+      expiredAt: new Date(rec.expiresAt).toISOString(),
     });
     const tmp = `${this.file}.${randomBytes(6).toString('hex')}.tmp`; // unique: two clients may save at once
     await writeFile(tmp, body, { mode: 0o600 });

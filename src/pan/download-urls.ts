@@ -13,7 +13,10 @@ import { SingleFlight } from '../core/single-flight.js';
 import type { DownloadLink, PanApi } from './api.js';
 
 export type LinkMode = 'download' | 'direct';
-export interface LinkSigning { key: string; uid: string }
+export interface LinkSigning {
+  key: string;
+  uid: string;
+}
 
 /** Stop using a link this long before its expiry: a read started now must finish before it dies. */
 export const EXPIRY_MARGIN_MS = 60_000;
@@ -35,7 +38,11 @@ export function signDirectLink(url: string, signing: LinkSigning, expireTs: numb
   if (rand.includes('-')) throw new TypeError('rand must not contain "-"');
   const u = new URL(url);
   let path: string;
-  try { path = decodeURIComponent(u.pathname); } catch { path = u.pathname; }
+  try {
+    path = decodeURIComponent(u.pathname);
+  } catch {
+    path = u.pathname;
+  }
   const md5 = createHash('md5').update(`${path}-${expireTs}-${rand}-${signing.uid}-${signing.key}`).digest('hex');
   u.searchParams.set('auth_key', `${expireTs}-${rand}-${signing.uid}-${md5}`);
   return u.toString();
@@ -81,7 +88,10 @@ export class LinkCache {
     if (signing) {
       const expireMs = this.clock.now() + this.validityMs;
       const expireTs = Math.floor(expireMs / 1000);
-      link = { url: signDirectLink(link.url, signing, expireTs, this.rand()), expiresAt: Math.min(link.expiresAt, expireTs * 1000) };
+      link = {
+        url: signDirectLink(link.url, signing, expireTs, this.rand()),
+        expiresAt: Math.min(link.expiresAt, expireTs * 1000),
+      };
     }
     if ((this.epochs.get(fileId) ?? 0) === epoch) this.cache.set(key, link);
     if (this.epochs.size > MAX_ENTRIES) this.epochs.clear();

@@ -22,7 +22,15 @@ export interface EndpointSpec {
   readonly noAuth?: boolean;
 }
 
-function ep(name: string, method: Method, path: string, host: Host, qps: number, idempotent: boolean, noAuth = false): EndpointSpec {
+function ep(
+  name: string,
+  method: Method,
+  path: string,
+  host: Host,
+  qps: number,
+  idempotent: boolean,
+  noAuth = false,
+): EndpointSpec {
   return { name, method, path, host, qps, idempotent, noAuth };
 }
 

@@ -3,20 +3,20 @@
 // place a PanError becomes an FsError.
 
 export type PanErrorKind =
-  | 'api'            // non-zero body code that is not one of the below
-  | 'auth'           // 401 / token could not be obtained
-  | 'rate-limited'   // 429 still after retries
-  | 'not-found'      // 5066
-  | 'quota'          // 5113 download traffic exceeded
-  | 'name-clash'     // code 1 with a duplicate-name message
-  | 'invalid-name'   // refused name (locally or by the server)
-  | 'too-large'      // over the 10 GiB (create) / 1 GiB (single) limits
-  | 'space'          // account storage full
-  | 'link-expired'   // download link answered 403/410
-  | 'range'          // 416 / bad Content-Range / short body
-  | 'upload-failed'  // upload_complete final failure (文件上传失败)
-  | 'direct-link'    // direct link unavailable (no direct-link space, e.g. at the root folder)
-  | 'transport'      // connection reset, timeout, 5xx after retries, bad JSON
+  | 'api' // non-zero body code that is not one of the below
+  | 'auth' // 401 / token could not be obtained
+  | 'rate-limited' // 429 still after retries
+  | 'not-found' // 5066
+  | 'quota' // 5113 download traffic exceeded
+  | 'name-clash' // code 1 with a duplicate-name message
+  | 'invalid-name' // refused name (locally or by the server)
+  | 'too-large' // over the 10 GiB (create) / 1 GiB (single) limits
+  | 'space' // account storage full
+  | 'link-expired' // download link answered 403/410
+  | 'range' // 416 / bad Content-Range / short body
+  | 'upload-failed' // upload_complete final failure (文件上传失败)
+  | 'direct-link' // direct link unavailable (no direct-link space, e.g. at the root folder)
+  | 'transport' // connection reset, timeout, 5xx after retries, bad JSON
   | 'aborted';
 
 export class PanError extends Error {
@@ -26,7 +26,15 @@ export class PanError extends Error {
   readonly endpoint?: string;
   readonly retryable: boolean;
   override readonly cause?: unknown;
-  constructor(opts: { kind: PanErrorKind; message: string; code?: number; traceId?: string; endpoint?: string; retryable?: boolean; cause?: unknown }) {
+  constructor(opts: {
+    kind: PanErrorKind;
+    message: string;
+    code?: number;
+    traceId?: string;
+    endpoint?: string;
+    retryable?: boolean;
+    cause?: unknown;
+  }) {
     super(opts.message);
     this.name = 'PanError';
     this.kind = opts.kind;

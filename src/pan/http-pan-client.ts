@@ -9,7 +9,13 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { toFileId, type FileId } from '../core/ids.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type {
-  DownloadLink, ListPage, PanApi, RemoteEntry, UploadCompleteResult, UploadCreateResult, UserInfo,
+  DownloadLink,
+  ListPage,
+  PanApi,
+  RemoteEntry,
+  UploadCompleteResult,
+  UploadCreateResult,
+  UserInfo,
 } from './api.js';
 import { fetchAccessToken, TokenManager } from './auth.js';
 import { retryPolicy, type RetryOptions } from './backoff.js';
@@ -95,24 +101,37 @@ export class HttpPanClient implements PanApi {
     this.linkTtlMs = o.linkTtlMs ?? DEFAULT_LINK_TTL_MS;
     this.directLinkTtlMs = o.directLinkTtlMs ?? DEFAULT_DIRECT_LINK_TTL_MS;
     this.t = new Transport({
-      apiBase, dispatcher, clock: this.clock, logger, retry,
+      apiBase,
+      dispatcher,
+      clock: this.clock,
+      logger,
+      retry,
       limiter: new RateLimiter(this.clock, o.rateLimitScale ?? 1),
       requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       uploadTimeoutMs: o.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
     });
     this.tokens = new TokenManager({
-      stateDir: o.stateDir, apiBase, clientId: o.clientId, clock: this.clock, logger,
+      stateDir: o.stateDir,
+      apiBase,
+      clientId: o.clientId,
+      clock: this.clock,
+      logger,
       fetchToken: (signal) => fetchAccessToken(this.t, o.clientId, o.clientSecret, this.clock, signal),
     });
     this.t.setAuth(this.tokens);
     this.up = new UploadCalls(this.t, (parentId) => this.listAll(parentId));
     // The lean socket path serves ranged reads unless a dispatcher was injected (tests that mock HTTP)
     // or it is switched off; undici stays the fallback for responses it does not parse.
-    this.lean = (o.leanRanges ?? !o.dispatcher) ? new LeanRangeClient({ connectTimeoutMs: 10_000, tls: o.tls }) : undefined;
+    this.lean =
+      (o.leanRanges ?? !o.dispatcher) ? new LeanRangeClient({ connectTimeoutMs: 10_000, tls: o.tls }) : undefined;
     this.ranges = new RangeFetcher({
       dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
-      clock: this.clock, logger, retry, timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
-      lean: this.lean, maxRedirects: MAX_REDIRECTS,
+      clock: this.clock,
+      logger,
+      retry,
+      timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
+      lean: this.lean,
+      maxRedirects: MAX_REDIRECTS,
     });
   }
 
@@ -124,11 +143,22 @@ export class HttpPanClient implements PanApi {
 
   // ---- listing and metadata ----
 
-  private async listRaw(parentId: FileId, lastFileId: FileId | undefined, signal?: AbortSignal): Promise<{ rows: RemoteEntry[]; next: FileId }> {
-    const data = asObj(await this.t.call(ENDPOINTS.listV2, {
-      query: { parentFileId: parentId, limit: LIST_LIMIT, lastFileId: lastFileId && lastFileId !== '0' ? lastFileId : undefined },
-      signal,
-    }), 'list data');
+  private async listRaw(
+    parentId: FileId,
+    lastFileId: FileId | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ rows: RemoteEntry[]; next: FileId }> {
+    const data = asObj(
+      await this.t.call(ENDPOINTS.listV2, {
+        query: {
+          parentFileId: parentId,
+          limit: LIST_LIMIT,
+          lastFileId: lastFileId && lastFileId !== '0' ? lastFileId : undefined,
+        },
+        signal,
+      }),
+      'list data',
+    );
     const list = field(data, 'fileList');
     const rows = Array.isArray(list) ? list.map(toRemoteEntry) : [];
     const next = field(data, 'lastFileId');
@@ -175,14 +205,17 @@ export class HttpPanClient implements PanApi {
   /** A retried mkdir whose first attempt landed answers a clash: the folder is then looked up. */
   async mkdir(parentId: FileId, name: string): Promise<FileId> {
     checkName(name, ENDPOINTS.mkdir.name);
-    const data = asObj(await this.t.call(ENDPOINTS.mkdir, {
-      json: { name, parentID: wireId(parentId) },
-      recover: async (e, { retried }) => {
-        if (e.kind !== 'name-clash' || !retried) return undefined;
-        const hit = (await this.listAll(parentId)).find((r) => r.isDir && r.name === name);
-        return hit ? { dirID: hit.id } : undefined;
-      },
-    }), 'mkdir data');
+    const data = asObj(
+      await this.t.call(ENDPOINTS.mkdir, {
+        json: { name, parentID: wireId(parentId) },
+        recover: async (e, { retried }) => {
+          if (e.kind !== 'name-clash' || !retried) return undefined;
+          const hit = (await this.listAll(parentId)).find((r) => r.isDir && r.name === name);
+          return hit ? { dirID: hit.id } : undefined;
+        },
+      }),
+      'mkdir data',
+    );
     return idField(data, 'dirID', 'dirId', 'fileID');
   }
 
@@ -249,7 +282,12 @@ export class HttpPanClient implements PanApi {
   async downloadInfo(id: FileId): Promise<DownloadLink> {
     const d = asObj(await this.t.call(ENDPOINTS.downloadInfo, { query: { fileId: id } }), 'download_info data');
     const url = strField(d, 'downloadUrl', 'downloadURL');
-    if (!url) throw new PanError({ kind: 'api', endpoint: ENDPOINTS.downloadInfo.name, message: 'download_info: no downloadUrl in the answer' });
+    if (!url)
+      throw new PanError({
+        kind: 'api',
+        endpoint: ENDPOINTS.downloadInfo.name,
+        message: 'download_info: no downloadUrl in the answer',
+      });
     return { url, expiresAt: this.clock.now() + this.linkTtlMs };
   }
 
@@ -260,12 +298,24 @@ export class HttpPanClient implements PanApi {
       data = await this.t.call(ENDPOINTS.directLink, { query: { fileID: id } });
     } catch (e) {
       if (e instanceof PanError && (e.kind === 'api' || e.kind === 'name-clash' || e.kind === 'invalid-name')) {
-        throw new PanError({ kind: 'direct-link', code: e.code, traceId: e.traceId, endpoint: name, cause: e, message: `${e.message}: ${DIRECT_LINK_HELP}` });
+        throw new PanError({
+          kind: 'direct-link',
+          code: e.code,
+          traceId: e.traceId,
+          endpoint: name,
+          cause: e,
+          message: `${e.message}: ${DIRECT_LINK_HELP}`,
+        });
       }
       throw e;
     }
     const url = data && typeof data === 'object' && !Array.isArray(data) ? strField(data, 'url') : '';
-    if (!url) throw new PanError({ kind: 'direct-link', endpoint: name, message: `${name}: no url in the answer: ${DIRECT_LINK_HELP}` });
+    if (!url)
+      throw new PanError({
+        kind: 'direct-link',
+        endpoint: name,
+        message: `${name}: no url in the answer: ${DIRECT_LINK_HELP}`,
+      });
     return { url, expiresAt: this.clock.now() + this.directLinkTtlMs };
   }
 
@@ -275,9 +325,19 @@ export class HttpPanClient implements PanApi {
 
   // ---- uploading (upload-calls.ts) ----
 
-  uploadCreate(req: Parameters<UploadCalls['create']>[0]): Promise<UploadCreateResult> { return this.up.create(req); }
-  uploadSlice(req: Parameters<UploadCalls['slice']>[0]): Promise<void> { return this.up.slice(req); }
-  uploadComplete(preuploadId: string): Promise<UploadCompleteResult> { return this.up.complete(preuploadId); }
-  uploadDomains(): Promise<string[]> { return this.up.domains(); }
-  uploadSingle(req: Parameters<UploadCalls['single']>[0]): Promise<UploadCompleteResult> { return this.up.single(req); }
+  uploadCreate(req: Parameters<UploadCalls['create']>[0]): Promise<UploadCreateResult> {
+    return this.up.create(req);
+  }
+  uploadSlice(req: Parameters<UploadCalls['slice']>[0]): Promise<void> {
+    return this.up.slice(req);
+  }
+  uploadComplete(preuploadId: string): Promise<UploadCompleteResult> {
+    return this.up.complete(preuploadId);
+  }
+  uploadDomains(): Promise<string[]> {
+    return this.up.domains();
+  }
+  uploadSingle(req: Parameters<UploadCalls['single']>[0]): Promise<UploadCompleteResult> {
+    return this.up.single(req);
+  }
 }

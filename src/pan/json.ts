@@ -29,8 +29,15 @@ class Parser {
     if (c === '[') return this.array();
     if (c === '"') return this.string();
     if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-    for (const [lit, v] of [['true', true], ['false', false], ['null', null]] as const) {
-      if (this.s.startsWith(lit, this.pos)) { this.pos += lit.length; return v; }
+    for (const [lit, v] of [
+      ['true', true],
+      ['false', false],
+      ['null', null],
+    ] as const) {
+      if (this.s.startsWith(lit, this.pos)) {
+        this.pos += lit.length;
+        return v;
+      }
     }
     return this.fail('unexpected token');
   }
@@ -39,7 +46,10 @@ class Parser {
     const out: { [k: string]: Json } = {};
     this.pos++;
     this.ws();
-    if (this.s[this.pos] === '}') { this.pos++; return out; }
+    if (this.s[this.pos] === '}') {
+      this.pos++;
+      return out;
+    }
     for (;;) {
       this.ws();
       if (this.s[this.pos] !== '"') this.fail('expected key');
@@ -58,7 +68,10 @@ class Parser {
     const out: Json[] = [];
     this.pos++;
     this.ws();
-    if (this.s[this.pos] === ']') { this.pos++; return out; }
+    if (this.s[this.pos] === ']') {
+      this.pos++;
+      return out;
+    }
     for (;;) {
       out.push(this.value());
       this.ws();
@@ -74,7 +87,11 @@ class Parser {
     let escaped = false;
     for (; i < this.s.length; i++) {
       const c = this.s.charCodeAt(i);
-      if (c === 0x5c) { escaped = true; i++; continue; }
+      if (c === 0x5c) {
+        escaped = true;
+        i++;
+        continue;
+      }
       if (c === 0x22) break;
     }
     if (i >= this.s.length) this.fail('unterminated string');

@@ -38,7 +38,13 @@ export class LeanUnsupported extends Error {}
 
 /** A socket-level failure; `code` mirrors Node's (ECONNRESET, ETIMEDOUT, …) so retry rules apply. */
 export class LeanSocketError extends Error {
-  constructor(message: string, readonly code: string, readonly reused: boolean) { super(message); }
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly reused: boolean,
+  ) {
+    super(message);
+  }
 }
 
 export interface LeanResult {
@@ -100,28 +106,47 @@ export class LeanRangeClient {
   get(req: LeanRequest): Promise<LeanResult> {
     if (this.closed) return Promise.reject(new LeanSocketError('client closed', 'UND_ERR_CLOSED', false));
     const { url } = req;
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.reject(new LeanUnsupported(`protocol ${url.protocol}`));
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return Promise.reject(new LeanUnsupported(`protocol ${url.protocol}`));
     if (url.username || url.password) return Promise.reject(new LeanUnsupported('credentials in URL'));
     if (req.signal?.aborted) return Promise.reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
     const key = `${url.protocol}//${url.host}`;
     const conn = this.takeIdle(key) ?? this.connect(url, key);
     return new Promise<LeanResult>((resolve, reject) => {
       const a: Active = {
-        req, head: '', headDone: false, status: 0, headers: {}, bodyLength: 0, bodyRead: 0, keep: false, closeAfter: false,
-        resolve, reject,
+        req,
+        head: '',
+        headDone: false,
+        status: 0,
+        headers: {},
+        bodyLength: 0,
+        bodyRead: 0,
+        keep: false,
+        closeAfter: false,
+        resolve,
+        reject,
       };
       conn.active = a;
       const onAbort = () => this.fail(conn, Object.assign(new Error('aborted'), { name: 'AbortError' }));
       if (req.signal) {
         req.signal.addEventListener('abort', onAbort, { once: true });
         const done = () => req.signal!.removeEventListener('abort', onAbort);
-        a.resolve = (r) => { done(); resolve(r); };
-        a.reject = (e) => { done(); reject(e); };
+        a.resolve = (r) => {
+          done();
+          resolve(r);
+        };
+        a.reject = (e) => {
+          done();
+          reject(e);
+        };
       }
       conn.sock.setTimeout(req.timeoutMs);
       const path = `${url.pathname || '/'}${url.search}`;
-      conn.sock.write(`GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nRange: bytes=${req.start}-${req.end}\r\n`
-        + 'Accept-Encoding: identity\r\nUser-Agent: pan123fs\r\nConnection: keep-alive\r\n\r\n', 'latin1');
+      conn.sock.write(
+        `GET ${path} HTTP/1.1\r\nHost: ${url.host}\r\nRange: bytes=${req.start}-${req.end}\r\n` +
+          'Accept-Encoding: identity\r\nUser-Agent: pan123fs\r\nConnection: keep-alive\r\n\r\n',
+        'latin1',
+      );
     });
   }
 
@@ -138,7 +163,11 @@ export class LeanRangeClient {
       const c = list.pop()!;
       if (c.idleTimer) clearTimeout(c.idleTimer);
       c.idleTimer = null;
-      if (!c.sock.destroyed) { c.reused = true; c.sock.ref(); return c; }
+      if (!c.sock.destroyed) {
+        c.reused = true;
+        c.sock.ref();
+        return c;
+      }
     }
     return undefined;
   }
@@ -149,20 +178,39 @@ export class LeanRangeClient {
     let conn: Conn;
     const onread = {
       buffer: () => (conn ? this.nextBuffer(conn) : readBuf),
-      callback: (n: number, buf: Uint8Array) => { this.onData(conn, buf as Buffer, n); return true; },
+      callback: (n: number, buf: Uint8Array) => {
+        this.onData(conn, buf as Buffer, n);
+        return true;
+      },
     };
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-    const sock = url.protocol === 'https:'
-      ? tls.connect({ ...this.o.tls, host, port, servername: net.isIP(host) ? undefined : host, onread, ALPNProtocols: ['http/1.1'] } as tls.ConnectionOptions)
-      : net.connect({ host, port, onread });
+    const sock =
+      url.protocol === 'https:'
+        ? tls.connect({
+            ...this.o.tls,
+            host,
+            port,
+            servername: net.isIP(host) ? undefined : host,
+            onread,
+            ALPNProtocols: ['http/1.1'],
+          } as tls.ConnectionOptions)
+        : net.connect({ host, port, onread });
     sock.setNoDelay(true);
     conn = { sock, key, reused: false, idleTimer: null, active: null, readBuf, directFor: null, directAt: 0 };
-    const connectTimer = setTimeout(() => this.fail(conn, new LeanSocketError('connect timeout', 'UND_ERR_CONNECT_TIMEOUT', false)), this.o.connectTimeoutMs);
+    const connectTimer = setTimeout(
+      () => this.fail(conn, new LeanSocketError('connect timeout', 'UND_ERR_CONNECT_TIMEOUT', false)),
+      this.o.connectTimeoutMs,
+    );
     connectTimer.unref();
     sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
-    sock.on('timeout', () => this.fail(conn, new LeanSocketError('no data before the timeout', 'ETIMEDOUT', conn.reused)));
-    sock.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(connectTimer); this.fail(conn, new LeanSocketError(e.message, e.code ?? 'ECONNRESET', conn.reused)); });
+    sock.on('timeout', () =>
+      this.fail(conn, new LeanSocketError('no data before the timeout', 'ETIMEDOUT', conn.reused)),
+    );
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(connectTimer);
+      this.fail(conn, new LeanSocketError(e.message, e.code ?? 'ECONNRESET', conn.reused));
+    });
     sock.on('close', () => {
       clearTimeout(connectTimer);
       this.drop(conn);
@@ -179,7 +227,7 @@ export class LeanRangeClient {
    */
   private nextBuffer(conn: Conn): Buffer {
     const a = conn.active;
-    if (a && a.headDone && a.keep && a.bodyRead < a.bodyLength) {
+    if (a?.headDone && a.keep && a.bodyRead < a.bodyLength) {
       conn.directFor = a;
       conn.directAt = a.bodyRead;
       return a.req.into.subarray(a.bodyRead, a.bodyLength);
@@ -201,14 +249,20 @@ export class LeanRangeClient {
       if (a.bodyRead === a.bodyLength) this.finish(conn, a, false);
       return;
     }
-    if (!a) { conn.sock.destroy(); return; } // bytes nobody asked for: the connection is unusable
+    if (!a) {
+      conn.sock.destroy();
+      return;
+    } // bytes nobody asked for: the connection is unusable
     let off = 0;
     if (!a.headDone) {
       let head: string;
       if (a.head === '') {
         // usual case: the whole head is in the first read; decode only the head, not the body after it
         const end = buf.subarray(0, n).indexOf(HEAD_END);
-        if (end < 0) { a.head = buf.toString('latin1', 0, n); return; }
+        if (end < 0) {
+          a.head = buf.toString('latin1', 0, n);
+          return;
+        }
         head = buf.toString('latin1', 0, end);
         off = end + 4;
       } else {
@@ -231,8 +285,15 @@ export class LeanRangeClient {
       a.headDone = true;
       // Only a body we keep is read; for anything else (errors, redirects, wrong lengths) the head is
       // all the caller needs, and dropping the connection is cheaper than reading an unknown body.
-      if (!a.keep) { a.closeAfter = true; this.finish(conn, a, false); return; }
-      if (a.bodyLength === 0) { this.finish(conn, a, off < n); return; }
+      if (!a.keep) {
+        a.closeAfter = true;
+        this.finish(conn, a, false);
+        return;
+      }
+      if (a.bodyLength === 0) {
+        this.finish(conn, a, off < n);
+        return;
+      }
     }
     const avail = n - off;
     const take = Math.min(avail, a.bodyLength - a.bodyRead);
@@ -259,7 +320,9 @@ export class LeanRangeClient {
     if (te !== undefined && te.toLowerCase() !== 'identity') throw new LeanUnsupported(`transfer-encoding ${te}`);
     const cl = a.headers['content-length'];
     if (cl === undefined || !/^\d+$/.test(cl)) {
-      if (a.status === 204 || a.status === 304) { a.bodyLength = 0; } else throw new LeanUnsupported('no content-length');
+      if (a.status === 204 || a.status === 304) {
+        a.bodyLength = 0;
+      } else throw new LeanUnsupported('no content-length');
     } else {
       a.bodyLength = Number(cl);
     }
@@ -283,11 +346,17 @@ export class LeanRangeClient {
   private park(conn: Conn): void {
     conn.sock.setTimeout(0);
     const list = this.idle.get(conn.key) ?? [];
-    if (list.length >= MAX_IDLE_PER_ORIGIN) { conn.sock.destroy(); return; }
+    if (list.length >= MAX_IDLE_PER_ORIGIN) {
+      conn.sock.destroy();
+      return;
+    }
     list.push(conn);
     this.idle.set(conn.key, list);
     conn.sock.unref();
-    conn.idleTimer = setTimeout(() => { conn.idleTimer = null; conn.sock.destroy(); }, IDLE_MS);
+    conn.idleTimer = setTimeout(() => {
+      conn.idleTimer = null;
+      conn.sock.destroy();
+    }, IDLE_MS);
     conn.idleTimer.unref();
   }
 

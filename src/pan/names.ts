@@ -6,5 +6,10 @@ import { PanError } from './errors.js';
 
 export function checkName(name: string, endpoint: string): void {
   const p = nameProblem(name);
-  if (p) throw new PanError({ kind: 'invalid-name', endpoint, message: `invalid name ${JSON.stringify(name)}: ${p.reason}` });
+  if (p)
+    throw new PanError({
+      kind: 'invalid-name',
+      endpoint,
+      message: `invalid name ${JSON.stringify(name)}: ${p.reason}`,
+    });
 }

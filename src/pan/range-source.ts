@@ -8,7 +8,11 @@ import type { PanApi } from './api.js';
 import type { LinkCache, LinkMode, LinkSigning } from './download-urls.js';
 import { isPanError } from './errors.js';
 
-export interface RangeRef { id: FileId; size: number; md5: string }
+export interface RangeRef {
+  id: FileId;
+  size: number;
+  md5: string;
+}
 
 export interface PanRangeSourceOptions {
   links: LinkCache;

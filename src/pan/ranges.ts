@@ -31,7 +31,11 @@ export interface RangeFetcherOptions {
 }
 
 function host(url: string): string {
-  try { return new URL(url).host; } catch { return '?'; }
+  try {
+    return new URL(url).host;
+  } catch {
+    return '?';
+  }
 }
 
 function rangeError(message: string, retryable = false, code?: number): PanError {
@@ -43,7 +47,8 @@ function rangeError(message: string, retryable = false, code?: number): PanError
  * arrayBuffer() copy), and the result owns its memory (byteOffset 0, no pool sharing), so the read path
  * can cache views of it without pinning anything else. 'data' events rather than an async iterator: no
  * promise per chunk (a GiB is ~16k chunks). */
-function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?: Buffer): Promise<Buffer> { // into: ≥ want bytes
+function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?: Buffer): Promise<Buffer> {
+  // into: ≥ want bytes
   return new Promise<Buffer>((resolve, reject) => {
     const out = into ? into.subarray(0, want) : Buffer.allocUnsafeSlow(want); // once() dropped an `into` too short
     let n = 0;
@@ -52,7 +57,8 @@ function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?:
       if (settled) return;
       settled = true;
       body.off('data', onData);
-      if (err) reject(err); else resolve(out);
+      if (err) reject(err);
+      else resolve(out);
     };
     const onData = (c: Buffer) => {
       if (n + c.length > want) {
@@ -73,7 +79,9 @@ function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?:
 function contentRangeMismatch(header: string | undefined, start: number, end: number): PanError | null {
   const cr = String(header ?? '');
   const m = CONTENT_RANGE_RE.exec(cr.trim());
-  return m && Number(m[1]) === start && Number(m[2]) === end ? null : rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
+  return m && Number(m[1]) === start && Number(m[2]) === end
+    ? null
+    : rangeError(`Content-Range "${cr}" does not match ${start}-${end}`);
 }
 
 export class RangeFetcher {
@@ -90,38 +98,74 @@ export class RangeFetcher {
     for (let attempt = 1; ; attempt++) {
       let retryAfterMs: number | undefined;
       try {
-        return await this.once(url, start, end, signal, (ms) => { retryAfterMs = ms; }, into);
+        return await this.once(
+          url,
+          start,
+          end,
+          signal,
+          (ms) => {
+            retryAfterMs = ms;
+          },
+          into,
+        );
       } catch (e) {
         const pe = e instanceof PanError ? e : transportError(ENDPOINT, e);
         if (signal?.aborted) throw abortError(ENDPOINT, signal.reason);
         const delay = backoffDelay(retry, attempt, retryAfterMs);
         if (!pe.retryable || attempt >= retry.attempts || clock.now() + delay - began > retry.maxElapsedMs) throw pe;
-        this.o.logger.warn({ endpoint: ENDPOINT, host: host(url), code: pe.code, attempt, delayMs: delay, err: pe.message }, 'pan: retrying ranged read');
-        try { await clock.sleep(delay, signal); } catch (err) { throw abortError(ENDPOINT, err); }
+        this.o.logger.warn(
+          { endpoint: ENDPOINT, host: host(url), code: pe.code, attempt, delayMs: delay, err: pe.message },
+          'pan: retrying ranged read',
+        );
+        try {
+          await clock.sleep(delay, signal);
+        } catch (err) {
+          throw abortError(ENDPOINT, err);
+        }
       }
     }
   }
 
-  private async once(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void,
-    into?: Buffer): Promise<Buffer> {
+  private async once(
+    url: string,
+    start: number,
+    end: number,
+    signal: AbortSignal | undefined,
+    onRetryAfter: (ms?: number) => void,
+    into?: Buffer,
+  ): Promise<Buffer> {
     if (into && into.length < end - start + 1) into = undefined;
     if (this.o.lean) {
       try {
         return await this.onceLean(this.o.lean, url, start, end, signal, onRetryAfter, into);
       } catch (e) {
         if (!(e instanceof LeanUnsupported)) throw e;
-        this.o.logger.debug({ endpoint: ENDPOINT, host: host(url), why: e.message }, 'pan: ranged read falls back to undici');
+        this.o.logger.debug(
+          { endpoint: ENDPOINT, host: host(url), why: e.message },
+          'pan: ranged read falls back to undici',
+        );
       }
     }
     return this.onceUndici(url, start, end, signal, onRetryAfter, into);
   }
 
   /** One ranged GET on the lean path, following redirects; a stale keep-alive connection is retried once. */
-  private async onceLean(lean: LeanRangeClient, url: string, start: number, end: number, signal: AbortSignal | undefined,
-    onRetryAfter: (ms?: number) => void, dest?: Buffer): Promise<Buffer> {
+  private async onceLean(
+    lean: LeanRangeClient,
+    url: string,
+    start: number,
+    end: number,
+    signal: AbortSignal | undefined,
+    onRetryAfter: (ms?: number) => void,
+    dest?: Buffer,
+  ): Promise<Buffer> {
     const want = end - start + 1;
     let target: URL;
-    try { target = new URL(url); } catch { throw rangeError('bad download URL'); }
+    try {
+      target = new URL(url);
+    } catch {
+      throw rangeError('bad download URL');
+    }
     let hops = 0;
     let staleRetried = false;
     for (;;) {
@@ -132,19 +176,27 @@ export class RangeFetcher {
       } catch (e) {
         if (e instanceof LeanUnsupported) throw e;
         if (signal?.aborted) throw abortError(ENDPOINT, e);
-        if (e instanceof LeanSocketError && e.reused && !staleRetried) { staleRetried = true; continue; }
+        if (e instanceof LeanSocketError && e.reused && !staleRetried) {
+          staleRetried = true;
+          continue;
+        }
         throw transportError(ENDPOINT, e);
       }
       const s = r.status;
       if (s >= 300 && s < 400 && r.headers.location !== undefined) {
         if (++hops > (this.o.maxRedirects ?? 5)) throw rangeError(`more than ${this.o.maxRedirects ?? 5} redirects`);
-        try { target = new URL(r.headers.location, target); } catch { throw rangeError('bad redirect location'); }
+        try {
+          target = new URL(r.headers.location, target);
+        } catch {
+          throw rangeError('bad redirect location');
+        }
         continue;
       }
       if (s === 206) {
         const bad = contentRangeMismatch(r.headers['content-range'], start, end);
         if (bad) throw bad;
-        if (r.filled !== want) throw rangeError(`body of ${r.headers['content-length'] ?? '?'} bytes for a ${want}-byte range`, true);
+        if (r.filled !== want)
+          throw rangeError(`body of ${r.headers['content-length'] ?? '?'} bytes for a ${want}-byte range`, true);
         return into;
       }
       if (s === 200 && r.filled === want) return into;
@@ -153,24 +205,50 @@ export class RangeFetcher {
   }
 
   /** The error for a status that carries no range: expired link, bad range, retryable, or final. */
-  private statusError(s: number, url: string, retryAfter: string | undefined, onRetryAfter: (ms?: number) => void): PanError {
+  private statusError(
+    s: number,
+    url: string,
+    retryAfter: string | undefined,
+    onRetryAfter: (ms?: number) => void,
+  ): PanError {
     if (s === 403 || s === 404 || s === 410) {
-      return new PanError({ kind: 'link-expired', code: s, endpoint: ENDPOINT, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
+      return new PanError({
+        kind: 'link-expired',
+        code: s,
+        endpoint: ENDPOINT,
+        message: `${ENDPOINT}: HTTP ${s} from ${host(url)}`,
+      });
     }
     if (s === 416) return rangeError(`HTTP 416: range not satisfiable`, false, 416);
     const retryable = s === 429 || s >= 500;
     if (retryable) onRetryAfter(parseRetryAfter(retryAfter, this.o.clock.now()));
-    return new PanError({ kind: 'transport', code: s, endpoint: ENDPOINT, retryable, message: `${ENDPOINT}: HTTP ${s} from ${host(url)}` });
+    return new PanError({
+      kind: 'transport',
+      code: s,
+      endpoint: ENDPOINT,
+      retryable,
+      message: `${ENDPOINT}: HTTP ${s} from ${host(url)}`,
+    });
   }
 
-  private async onceUndici(url: string, start: number, end: number, signal: AbortSignal | undefined, onRetryAfter: (ms?: number) => void,
-    into?: Buffer): Promise<Buffer> {
+  private async onceUndici(
+    url: string,
+    start: number,
+    end: number,
+    signal: AbortSignal | undefined,
+    onRetryAfter: (ms?: number) => void,
+    into?: Buffer,
+  ): Promise<Buffer> {
     const want = end - start + 1;
     let res: Dispatcher.ResponseData;
     try {
       res = await request(url, {
-        method: 'GET', headers: { Range: `bytes=${start}-${end}` }, dispatcher: this.o.dispatcher, signal,
-        headersTimeout: this.o.timeoutMs, bodyTimeout: this.o.timeoutMs,
+        method: 'GET',
+        headers: { Range: `bytes=${start}-${end}` },
+        dispatcher: this.o.dispatcher,
+        signal,
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
       });
     } catch (e) {
       if (signal?.aborted) throw abortError(ENDPOINT, e);
@@ -184,7 +262,13 @@ export class RangeFetcher {
     throw this.statusError(s, url, Array.isArray(ra) ? ra[0] : ra, onRetryAfter);
   }
 
-  private async partial(res: Dispatcher.ResponseData, start: number, end: number, want: number, into?: Buffer): Promise<Buffer> {
+  private async partial(
+    res: Dispatcher.ResponseData,
+    start: number,
+    end: number,
+    want: number,
+    into?: Buffer,
+  ): Promise<Buffer> {
     const ra = res.headers['content-range'];
     const bad = contentRangeMismatch(Array.isArray(ra) ? ra[0] : ra, start, end);
     if (bad) {
@@ -199,7 +283,9 @@ export class RangeFetcher {
     const exact = start === 0 && len === want;
     if (!exact && !(Number.isFinite(len) && len > end && len <= WHOLE_BODY_FALLBACK_MAX)) {
       res.body.destroy();
-      throw rangeError(`server ignored Range (HTTP 200, ${Number.isFinite(len) ? len : 'unknown'} bytes) for ${start}-${end}`);
+      throw rangeError(
+        `server ignored Range (HTTP 200, ${Number.isFinite(len) ? len : 'unknown'} bytes) for ${start}-${end}`,
+      );
     }
     const buf = await readExactly(res.body, len);
     return exact ? buf : Buffer.from(buf.subarray(start, end + 1));

@@ -18,7 +18,12 @@ export type Release = () => void;
 export const START_GRACE_MS = 50;
 const noop: Release = () => undefined;
 
-interface Waiter { resolve: (r: Release) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort?: () => void }
+interface Waiter {
+  resolve: (r: Release) => void;
+  reject: (e: unknown) => void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
 
 class Window {
   /** per slot: epoch ms at which it frees; Infinity while its request is in flight */
@@ -28,7 +33,10 @@ class Window {
   private timerFor = Infinity;
   private readonly graceMs: number;
 
-  constructor(qps: number, private readonly clock: Clock) {
+  constructor(
+    qps: number,
+    private readonly clock: Clock,
+  ) {
     const n = Math.max(1, Math.floor(qps));
     this.graceMs = START_GRACE_MS;
     this.freeAt = new Array<number>(n).fill(-Infinity);
@@ -40,7 +48,11 @@ class Window {
       if (signal?.aborted) return reject(signal.reason);
       const w: Waiter = { resolve, reject, signal };
       if (signal) {
-        w.onAbort = () => { const i = this.queue.indexOf(w); if (i >= 0) this.queue.splice(i, 1); reject(signal.reason); };
+        w.onAbort = () => {
+          const i = this.queue.indexOf(w);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(signal.reason);
+        };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
       this.queue.push(w);
@@ -55,7 +67,10 @@ class Window {
       const at = this.freeAt[best]!;
       if (at === Infinity) return; // all in flight: a release will pump
       const now = this.clock.now();
-      if (at > now) { this.wake(at); return; }
+      if (at > now) {
+        this.wake(at);
+        return;
+      }
       const w = this.queue.shift()!;
       if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
       this.freeAt[best] = Infinity;
@@ -84,7 +99,10 @@ export class RateLimiter {
   private readonly windows = new Map<string, Window>();
   private readonly off: boolean;
 
-  constructor(private readonly clock: Clock, private readonly scale = 1) {
+  constructor(
+    private readonly clock: Clock,
+    private readonly scale = 1,
+  ) {
     this.off = !(scale > 0) || !Number.isFinite(scale);
   }
 
@@ -93,7 +111,10 @@ export class RateLimiter {
     const eff = qps * this.scale;
     if (this.off || !(eff > 0) || !Number.isFinite(eff)) return noop;
     let w = this.windows.get(key);
-    if (!w) { w = new Window(eff, this.clock); this.windows.set(key, w); }
+    if (!w) {
+      w = new Window(eff, this.clock);
+      this.windows.set(key, w);
+    }
     return w.acquire(signal);
   }
 }

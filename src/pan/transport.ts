@@ -51,8 +51,19 @@ export interface TransportOptions {
 
 /** undici / Node error codes that mean "try again". */
 const RETRY_CODES = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CLOSED',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
 /** Failures that prove the request never reached the server. */
@@ -72,7 +83,10 @@ export function abortError(endpoint: string, cause: unknown): PanError {
 export function transportError(endpoint: string, e: unknown): PanError {
   const code = errCode(e);
   return new PanError({
-    kind: 'transport', endpoint, cause: e, retryable: code !== undefined && RETRY_CODES.has(code),
+    kind: 'transport',
+    endpoint,
+    cause: e,
+    retryable: code !== undefined && RETRY_CODES.has(code),
     message: `${endpoint}: ${code ?? (e as Error)?.message ?? 'request failed'}`,
   });
 }
@@ -88,9 +102,13 @@ export class Transport {
 
   constructor(private readonly o: TransportOptions) {}
 
-  setAuth(auth: TokenSource): void { this.auth = auth; }
+  setAuth(auth: TokenSource): void {
+    this.auth = auth;
+  }
 
-  get apiBase(): string { return this.o.apiBase; }
+  get apiBase(): string {
+    return this.o.apiBase;
+  }
 
   /** One logical call with retries; returns the envelope's `data`. */
   async call(ep: EndpointSpec, opts: CallOptions = {}): Promise<Json> {
@@ -111,7 +129,10 @@ export class Transport {
         if (e.kind === 'auth' && e.code === CODE_TOKEN && token !== undefined && !refreshed && !ep.noAuth) {
           refreshed = true;
           this.auth!.invalidate(token);
-          this.o.logger.warn({ endpoint: ep.name, code: e.code, traceId: e.traceId, attempt }, 'pan: token refused, refreshing');
+          this.o.logger.warn(
+            { endpoint: ep.name, code: e.code, traceId: e.traceId, attempt },
+            'pan: token refused, refreshing',
+          );
           attempt--; // the refresh is not a failure of the call
           continue;
         }
@@ -129,9 +150,16 @@ export class Transport {
         if (ambiguous && !ep.idempotent && !opts.recover) throw e;
         const delay = backoffDelay(retry, attempt, meta.retryAfterMs);
         if (attempt >= retry.attempts || clock.now() + delay - started > retry.maxElapsedMs) throw e;
-        this.o.logger.warn({ endpoint: ep.name, code: e.code, traceId: e.traceId, attempt, delayMs: delay, err: e.message }, 'pan: retrying');
+        this.o.logger.warn(
+          { endpoint: ep.name, code: e.code, traceId: e.traceId, attempt, delayMs: delay, err: e.message },
+          'pan: retrying',
+        );
         if (ambiguous) retried = true;
-        try { await clock.sleep(delay, opts.signal); } catch (err) { throw abortError(ep.name, err); }
+        try {
+          await clock.sleep(delay, opts.signal);
+        } catch (err) {
+          throw abortError(ep.name, err);
+        }
       }
     }
   }
@@ -151,7 +179,9 @@ export class Transport {
 
   private async once(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
     const { limiter } = this.o;
-    const release = await limiter.acquire(ep.name, ep.qps, opts.signal).catch((e) => { throw abortError(ep.name, e); });
+    const release = await limiter.acquire(ep.name, ep.qps, opts.signal).catch((e) => {
+      throw abortError(ep.name, e);
+    });
     try {
       return await this.send(ep, opts, token, meta);
     } finally {
@@ -177,8 +207,13 @@ export class Transport {
     let text: string;
     try {
       res = await request(this.url(ep, opts), {
-        method: ep.method, headers, body, dispatcher, signal: opts.signal,
-        headersTimeout: timeout, bodyTimeout: timeout,
+        method: ep.method,
+        headers,
+        body,
+        dispatcher,
+        signal: opts.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
       text = await res.body.text();
     } catch (e) {
@@ -191,24 +226,52 @@ export class Transport {
     return this.decode(ep, res.statusCode, res.headers, text, clock.now(), meta);
   }
 
-  private decode(ep: EndpointSpec, status: number, headers: Record<string, string | string[] | undefined>, text: string, now: number, meta: Attempt): Json {
+  private decode(
+    ep: EndpointSpec,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    text: string,
+    now: number,
+    meta: Attempt,
+  ): Json {
     let env: Json | undefined;
-    try { env = parseJson(text); } catch { env = undefined; }
+    try {
+      env = parseJson(text);
+    } catch {
+      env = undefined;
+    }
     const obj = env !== null && typeof env === 'object' && !Array.isArray(env) ? env : undefined;
     const rawCode = obj?.code;
     const hasCode = typeof rawCode === 'number' || typeof rawCode === 'bigint';
-    const traceId = typeof obj?.['x-traceID'] === 'string' ? (obj['x-traceID'] as string) : (headers['x-traceid'] as string | undefined) ?? '';
+    const traceId =
+      typeof obj?.['x-traceID'] === 'string'
+        ? (obj['x-traceID'] as string)
+        : ((headers['x-traceid'] as string | undefined) ?? '');
     // HTTP-level 401/429 are unconfirmed on the real server (§10.1): honoured defensively.
     if (status === 429 || status === 401 || (status >= 500 && !hasCode)) {
       meta.retryAfterMs = parseRetryAfter(headers['retry-after'], now);
       if (status === 401) return this.fail(bodyError(CODE_TOKEN, 'HTTP 401', traceId, ep.name));
-      return this.fail(new PanError({
-        kind: status === 429 ? 'rate-limited' : 'transport', code: status, traceId, endpoint: ep.name, retryable: true,
-        message: `${ep.name}: HTTP ${status}`,
-      }));
+      return this.fail(
+        new PanError({
+          kind: status === 429 ? 'rate-limited' : 'transport',
+          code: status,
+          traceId,
+          endpoint: ep.name,
+          retryable: true,
+          message: `${ep.name}: HTTP ${status}`,
+        }),
+      );
     }
     if (!obj || !hasCode) {
-      return this.fail(new PanError({ kind: 'transport', code: status, endpoint: ep.name, traceId, message: `${ep.name}: HTTP ${status} with a body that is not the JSON envelope` }));
+      return this.fail(
+        new PanError({
+          kind: 'transport',
+          code: status,
+          endpoint: ep.name,
+          traceId,
+          message: `${ep.name}: HTTP ${status} with a body that is not the JSON envelope`,
+        }),
+      );
     }
     const code = Number(rawCode);
     if (code === CODE_OK) return obj.data === undefined ? null : obj.data;
@@ -217,5 +280,7 @@ export class Transport {
     return this.fail(bodyError(code, message, traceId, ep.name));
   }
 
-  private fail(e: PanError): never { throw e; }
+  private fail(e: PanError): never {
+    throw e;
+  }
 }

@@ -15,18 +15,46 @@ import { checkName } from './names.js';
 import type { Transport } from './transport.js';
 import { CODE_VERIFYING } from './wire-errors.js';
 
-export interface CreateReq { parentId: FileId; filename: string; md5: string; size: number; duplicate?: 1 | 2 }
-export interface SliceReq { server: string; preuploadId: string; sliceNo: number; sliceMd5: string; data: Buffer; signal?: AbortSignal }
-export interface SingleReq { server: string; parentId: FileId; filename: string; md5: string; size: number; data: Buffer; duplicate?: 1 | 2 }
+export interface CreateReq {
+  parentId: FileId;
+  filename: string;
+  md5: string;
+  size: number;
+  duplicate?: 1 | 2;
+}
+export interface SliceReq {
+  server: string;
+  preuploadId: string;
+  sliceNo: number;
+  sliceMd5: string;
+  data: Buffer;
+  signal?: AbortSignal;
+}
+export interface SingleReq {
+  server: string;
+  parentId: FileId;
+  filename: string;
+  md5: string;
+  size: number;
+  data: Buffer;
+  duplicate?: 1 | 2;
+}
 
 /** Kinds that are not the upload's fault and keep their own meaning. */
 const PASS_THROUGH = new Set(['auth', 'rate-limited', 'transport', 'aborted']);
 
 function checkUpload(ep: EndpointSpec, filename: string, md5: string, size: number, max: number): void {
   checkName(filename, ep.name);
-  if (!/^[0-9a-fA-F]{32}$/.test(md5)) throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: etag must be a hex MD5` });
-  if (!(size >= 0) || !Number.isSafeInteger(size)) throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: bad size ${size}` });
-  if (size > max) throw new PanError({ kind: 'too-large', endpoint: ep.name, message: `${ep.name}: ${size} bytes is over the ${max}-byte limit` });
+  if (!/^[0-9a-fA-F]{32}$/.test(md5))
+    throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: etag must be a hex MD5` });
+  if (!(size >= 0) || !Number.isSafeInteger(size))
+    throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: bad size ${size}` });
+  if (size > max)
+    throw new PanError({
+      kind: 'too-large',
+      endpoint: ep.name,
+      message: `${ep.name}: ${size} bytes is over the ${max}-byte limit`,
+    });
 }
 
 function completion(data: Json): UploadCompleteResult {
@@ -37,24 +65,43 @@ function completion(data: Json): UploadCompleteResult {
 }
 
 export class UploadCalls {
-  constructor(private readonly t: Transport, private readonly listAll: (parentId: FileId) => Promise<RemoteEntry[]>) {}
+  constructor(
+    private readonly t: Transport,
+    private readonly listAll: (parentId: FileId) => Promise<RemoteEntry[]>,
+  ) {}
 
-  private async findUploaded(parentId: FileId, filename: string, md5: string, size: number): Promise<RemoteEntry | undefined> {
-    return (await this.listAll(parentId)).find((r) => !r.isDir && r.name === filename && r.md5 === md5 && r.size === size);
+  private async findUploaded(
+    parentId: FileId,
+    filename: string,
+    md5: string,
+    size: number,
+  ): Promise<RemoteEntry | undefined> {
+    return (await this.listAll(parentId)).find(
+      (r) => !r.isDir && r.name === filename && r.md5 === md5 && r.size === size,
+    );
   }
 
   async create(req: CreateReq): Promise<UploadCreateResult> {
     const ep = ENDPOINTS.uploadCreate;
     checkUpload(ep, req.filename, req.md5, req.size, MAX_CREATE_SIZE);
     const etag = req.md5.toLowerCase();
-    const d = asObj(await this.t.call(ep, {
-      json: { parentFileID: wireId(req.parentId), filename: req.filename, etag, size: req.size, duplicate: req.duplicate },
-      recover: async (e, { retried }) => {
-        if (e.kind !== 'name-clash' || !retried) return undefined;
-        const hit = await this.findUploaded(req.parentId, req.filename, etag, req.size);
-        return hit ? { reuse: true, fileID: hit.id } : undefined;
-      },
-    }), 'create data');
+    const d = asObj(
+      await this.t.call(ep, {
+        json: {
+          parentFileID: wireId(req.parentId),
+          filename: req.filename,
+          etag,
+          size: req.size,
+          duplicate: req.duplicate,
+        },
+        recover: async (e, { retried }) => {
+          if (e.kind !== 'name-clash' || !retried) return undefined;
+          const hit = await this.findUploaded(req.parentId, req.filename, etag, req.size);
+          return hit ? { reuse: true, fileID: hit.id } : undefined;
+        },
+      }),
+      'create data',
+    );
     const fileId = field(d, 'fileID', 'fileId');
     if (boolField(d, 'reuse') && fileId !== undefined && fileId !== null && toFileId(fileId) !== '0') {
       return { reuse: true, fileId: toFileId(fileId) };
@@ -62,10 +109,17 @@ export class UploadCalls {
     const preuploadId = strField(d, 'preuploadID');
     if (!preuploadId) {
       // reuse:true with fileID 0 and no session (seen on the web API, §4.6): nothing to upload into.
-      throw new PanError({ kind: 'api', endpoint: ep.name, retryable: true, message: `${ep.name}: answer has neither a file id nor a preuploadID` });
+      throw new PanError({
+        kind: 'api',
+        endpoint: ep.name,
+        retryable: true,
+        message: `${ep.name}: answer has neither a file id nor a preuploadID`,
+      });
     }
     const rawServers = field(d, 'servers');
-    let servers = Array.isArray(rawServers) ? rawServers.filter((s): s is string => typeof s === 'string' && s !== '') : [];
+    let servers = Array.isArray(rawServers)
+      ? rawServers.filter((s): s is string => typeof s === 'string' && s !== '')
+      : [];
     if (servers.length === 0) servers = await this.domains();
     return { reuse: false, preuploadId, sliceSize: numField(d, 'sliceSize'), servers };
   }
@@ -85,13 +139,22 @@ export class UploadCalls {
   async complete(preuploadId: string): Promise<UploadCompleteResult> {
     const ep = ENDPOINTS.uploadComplete;
     try {
-      return completion(await this.t.call(ep, {
-        json: { preuploadID: preuploadId },
-        recover: (e) => (e.code === CODE_VERIFYING ? { completed: false, fileID: 0 } : undefined),
-      }));
+      return completion(
+        await this.t.call(ep, {
+          json: { preuploadID: preuploadId },
+          recover: (e) => (e.code === CODE_VERIFYING ? { completed: false, fileID: 0 } : undefined),
+        }),
+      );
     } catch (e) {
       if (e instanceof PanError && e.code !== undefined && !PASS_THROUGH.has(e.kind)) {
-        throw new PanError({ kind: 'upload-failed', code: e.code, traceId: e.traceId, endpoint: ep.name, cause: e, message: e.message });
+        throw new PanError({
+          kind: 'upload-failed',
+          code: e.code,
+          traceId: e.traceId,
+          endpoint: ep.name,
+          cause: e,
+          message: e.message,
+        });
       }
       throw e;
     }
@@ -101,25 +164,42 @@ export class UploadCalls {
   async domains(): Promise<string[]> {
     const data = await this.t.call(ENDPOINTS.uploadDomain);
     const list = Array.isArray(data) ? data.filter((s): s is string => typeof s === 'string' && s !== '') : [];
-    if (list.length === 0) throw new PanError({ kind: 'api', endpoint: ENDPOINTS.uploadDomain.name, message: 'upload/domain: no upload server' });
+    if (list.length === 0)
+      throw new PanError({
+        kind: 'api',
+        endpoint: ENDPOINTS.uploadDomain.name,
+        message: 'upload/domain: no upload server',
+      });
     return list;
   }
 
   async single(req: SingleReq): Promise<UploadCompleteResult> {
     const ep = ENDPOINTS.uploadSingle;
     checkUpload(ep, req.filename, req.md5, req.size, MAX_SINGLE_SIZE);
-    if (req.data.length !== req.size) throw new PanError({ kind: 'api', endpoint: ep.name, message: `${ep.name}: data is ${req.data.length} bytes, size says ${req.size}` });
+    if (req.data.length !== req.size)
+      throw new PanError({
+        kind: 'api',
+        endpoint: ep.name,
+        message: `${ep.name}: data is ${req.data.length} bytes, size says ${req.size}`,
+      });
     const etag = req.md5.toLowerCase();
-    const fields: Record<string, string> = { parentFileID: req.parentId, filename: req.filename, etag, size: String(req.size) };
+    const fields: Record<string, string> = {
+      parentFileID: req.parentId,
+      filename: req.filename,
+      etag,
+      size: String(req.size),
+    };
     if (req.duplicate) fields.duplicate = String(req.duplicate);
-    return completion(await this.t.call(ep, {
-      baseUrl: req.server,
-      multipart: buildMultipart(fields, { field: 'file', filename: req.filename, data: req.data }),
-      recover: async (e, { retried }) => {
-        if (e.kind !== 'name-clash' || !retried) return undefined;
-        const hit = await this.findUploaded(req.parentId, req.filename, etag, req.size);
-        return hit ? { fileID: hit.id, completed: true } : undefined;
-      },
-    }));
+    return completion(
+      await this.t.call(ep, {
+        baseUrl: req.server,
+        multipart: buildMultipart(fields, { field: 'file', filename: req.filename, data: req.data }),
+        recover: async (e, { retried }) => {
+          if (e.kind !== 'name-clash' || !retried) return undefined;
+          const hit = await this.findUploaded(req.parentId, req.filename, etag, req.size);
+          return hit ? { fileID: hit.id, completed: true } : undefined;
+        },
+      }),
+    );
   }
 }

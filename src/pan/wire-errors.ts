@@ -41,7 +41,14 @@ export function kindForBody(code: number, message: string): { kind: PanErrorKind
 
 export function bodyError(code: number, message: string, traceId: string, endpoint: string): PanError {
   const { kind, retryable } = kindForBody(code, message);
-  return new PanError({ kind, code, message: `${endpoint}: ${message || `code ${code}`} (code ${code})`, traceId, endpoint, retryable });
+  return new PanError({
+    kind,
+    code,
+    message: `${endpoint}: ${message || `code ${code}`} (code ${code})`,
+    traceId,
+    endpoint,
+    retryable,
+  });
 }
 
 /** A move answer meaning "the items already are in the target folder" (the desired end state). */

@@ -4,25 +4,45 @@ import { FsError, isFsError, type FsErrorKind } from '../core/errors.js';
 import { PanError } from '../pan/errors.js';
 
 const PAN_KIND_TO_FS: Record<PanError['kind'], FsErrorKind> = {
-  'api': 'EIO',
-  'auth': 'EACCES',
+  api: 'EIO',
+  auth: 'EACCES',
   'rate-limited': 'EAGAIN',
   'not-found': 'ENOENT',
-  'quota': 'EIO',
+  quota: 'EIO',
   'name-clash': 'EEXIST',
   'invalid-name': 'EINVAL',
   'too-large': 'EFBIG',
-  'space': 'ENOSPC',
+  space: 'ENOSPC',
   'link-expired': 'EIO',
-  'range': 'EIO',
+  range: 'EIO',
   'upload-failed': 'EIO',
   'direct-link': 'EIO',
-  'transport': 'EIO',
-  'aborted': 'EIO',
+  transport: 'EIO',
+  aborted: 'EIO',
 };
 
-const NODE_CODES = new Set<FsErrorKind>(['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EINVAL', 'ENAMETOOLONG',
-  'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EFBIG', 'EIO', 'ETIMEDOUT', 'ENOTSUP', 'EXDEV', 'EBADF', 'EAGAIN', 'EBUSY', 'EDQUOT']);
+const NODE_CODES = new Set<FsErrorKind>([
+  'ENOENT',
+  'EEXIST',
+  'ENOTDIR',
+  'EISDIR',
+  'ENOTEMPTY',
+  'EINVAL',
+  'ENAMETOOLONG',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOSPC',
+  'EFBIG',
+  'EIO',
+  'ETIMEDOUT',
+  'ENOTSUP',
+  'EXDEV',
+  'EBADF',
+  'EAGAIN',
+  'EBUSY',
+  'EDQUOT',
+]);
 
 export function classify(e: unknown, context: string): FsError {
   if (isFsError(e)) return e;
@@ -33,6 +53,7 @@ export function classify(e: unknown, context: string): FsError {
   }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC') return new FsError('ENOSPC', `${context}: local disk full (staging/cache dir)`, e);
-  if (code && NODE_CODES.has(code as FsErrorKind)) return new FsError(code as FsErrorKind, `${context}: ${(e as Error).message}`, e);
+  if (code && NODE_CODES.has(code as FsErrorKind))
+    return new FsError(code as FsErrorKind, `${context}: ${(e as Error).message}`, e);
   return new FsError('EIO', `${context}: ${(e as Error)?.message ?? String(e)}`, e);
 }

@@ -29,11 +29,20 @@ const FILL_CHUNK = 8 * 1024 * 1024;
 export class LocalFiles {
   private readonly files = new Map<number, LocalFile>();
 
-  constructor(private readonly staging: StagingPort, private readonly log: Logger) {}
+  constructor(
+    private readonly staging: StagingPort,
+    private readonly log: Logger,
+  ) {}
 
-  get(ino: number): LocalFile | undefined { return this.files.get(ino); }
-  all(): LocalFile[] { return [...this.files.values()]; }
-  count(): number { return this.files.size; }
+  get(ino: number): LocalFile | undefined {
+    return this.files.get(ino);
+  }
+  all(): LocalFile[] {
+    return [...this.files.values()];
+  }
+  count(): number {
+    return this.files.size;
+  }
 
   async create(ino: number, mtimeMs: number): Promise<LocalFile> {
     return this.register(ino, await this.staging.create(ino), mtimeMs);
@@ -44,7 +53,18 @@ export class LocalFiles {
   }
 
   private register(ino: number, staging: StagingLike, mtimeMs: number): LocalFile {
-    const lf: LocalFile = { ino, staging, writers: 0, readers: 0, modified: false, unlinked: false, mtimeMs, writeError: undefined, version: 0, commits: Promise.resolve() };
+    const lf: LocalFile = {
+      ino,
+      staging,
+      writers: 0,
+      readers: 0,
+      modified: false,
+      unlinked: false,
+      mtimeMs,
+      writeError: undefined,
+      version: 0,
+      commits: Promise.resolve(),
+    };
     this.files.set(ino, lf);
     return lf;
   }
@@ -73,14 +93,18 @@ export class LocalFiles {
     this.files.clear();
     for (const lf of files) {
       await lf.commits.catch(() => undefined);
-      await lf.staging.close().catch((e) => this.log.warn({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not close a staging file'));
+      await lf.staging
+        .close()
+        .catch((e) => this.log.warn({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not close a staging file'));
     }
   }
 
   async discard(lf: LocalFile): Promise<void> {
     this.files.delete(lf.ino);
     await lf.staging.close().catch(() => undefined);
-    await lf.staging.remove().catch((e) => this.log.warn({ op: 'staging', ino: lf.ino, err: String(e) }, 'could not remove staging file'));
+    await lf.staging
+      .remove()
+      .catch((e) => this.log.warn({ op: 'staging', ino: lf.ino, err: String(e) }, 'could not remove staging file'));
   }
 
   /** Delete the staging file of an uploaded file nobody has open (no LocalFile entry). */

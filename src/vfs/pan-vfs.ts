@@ -75,7 +75,10 @@ export class PanVfs implements Vfs {
   private readonly inoLock = new KeyedMutex<number>();
   private userInfoCache: { at: number; info: UserInfo } | null = null;
 
-  constructor(private readonly d: VfsDeps, private readonly o: VfsOptions) {
+  constructor(
+    private readonly d: VfsDeps,
+    private readonly o: VfsOptions,
+  ) {
     this.tree = new Tree(d.store, d.pan, d.clock, () => o.dirCacheTimeMs, d.logger);
     this.local = new LocalFiles(d.staging, d.logger);
   }
@@ -87,10 +90,16 @@ export class PanVfs implements Vfs {
     const size = n.isDir ? 0 : lf ? lf.staging.size : n.size;
     const mtime = lf?.mtimeMs ?? n.mtimeMs;
     return {
-      ino: n.ino, isDir: n.isDir, size,
+      ino: n.ino,
+      isDir: n.isDir,
+      size,
       perm: (n.isDir ? 0o777 : 0o666) & ~this.o.umask,
-      uid: this.o.uid, gid: this.o.gid, nlink: n.isDir ? 2 : 1,
-      mtimeMs: mtime, ctimeMs: Math.max(n.ctimeMs, mtime), atimeMs: mtime,
+      uid: this.o.uid,
+      gid: this.o.gid,
+      nlink: n.isDir ? 2 : 1,
+      mtimeMs: mtime,
+      ctimeMs: Math.max(n.ctimeMs, mtime),
+      atimeMs: mtime,
     };
   }
 
@@ -118,12 +127,20 @@ export class PanVfs implements Vfs {
     }
     const u = this.userInfoCache.info;
     const total = u.spacePermanent + (u.spaceTempExpireAt === 0 || u.spaceTempExpireAt > now ? u.spaceTemp : 0);
-    return { total, used: u.spaceUsed, free: Math.max(0, total - u.spaceUsed), files: 1_000_000_000, filesFree: 1_000_000_000, nameMax: 255 };
+    return {
+      total,
+      used: u.spaceUsed,
+      free: Math.max(0, total - u.spaceUsed),
+      files: 1_000_000_000,
+      filesFree: 1_000_000_000,
+      nameMax: 255,
+    };
   }
 
   async access(path: string, mode: number): Promise<void> {
     await this.lookup(path);
-    if (this.o.readOnly && (mode & C.W_OK) !== 0 && path !== '/') throw new FsError('EROFS', `${path}: read-only mount`);
+    if (this.o.readOnly && (mode & C.W_OK) !== 0 && path !== '/')
+      throw new FsError('EROFS', `${path}: read-only mount`);
   }
 
   // ---- open / read / write ----------------------------------------------------------------------
@@ -155,8 +172,13 @@ export class PanVfs implements Vfs {
     });
     if (lf) return { ino: n.ino, write: false, local: lf };
     const fresh = this.d.store.get(n.ino) ?? n;
-    if (fresh.remoteId === null) throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
-    return { ino: n.ino, write: false, remote: this.d.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }) };
+    if (fresh.remoteId === null)
+      throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
+    return {
+      ino: n.ino,
+      write: false,
+      remote: this.d.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }),
+    };
   }
 
   /** Frees the staging file of `lf` when nobody uses it (under the per-ino lock, see openForRead). */
@@ -171,10 +193,18 @@ export class PanVfs implements Vfs {
       return await this.local.reopen(n.ino, path, n.mtimeMs);
     } catch (e) {
       // the file exists (it is in the store): a missing staging file is lost content, not ENOENT
-      const err = (e as NodeJS.ErrnoException).code === 'ENOENT'
-        ? new FsError('EIO', `${where}: its local content (${path}) is gone — it was not uploaded yet; was the cache dir cleaned?`, e)
-        : classify(e, `open ${where} (staging file ${path})`);
-      this.d.logger.error({ op: 'open', path: where, err: err.message }, 'cannot open the local content of a file waiting for upload');
+      const err =
+        (e as NodeJS.ErrnoException).code === 'ENOENT'
+          ? new FsError(
+              'EIO',
+              `${where}: its local content (${path}) is gone — it was not uploaded yet; was the cache dir cleaned?`,
+              e,
+            )
+          : classify(e, `open ${where} (staging file ${path})`);
+      this.d.logger.error(
+        { op: 'open', path: where, err: err.message },
+        'cannot open the local content of a file waiting for upload',
+      );
       throw err;
     }
   }
@@ -200,11 +230,16 @@ export class PanVfs implements Vfs {
     }
     const now = this.d.clock.now();
     const ino = this.d.store.insert({ remoteId: null, parentIno: dir.ino, name, isDir: false, now, dirty: true });
-    const lf = await this.inoLock.lock(ino, async () => {
-      const created = await this.guard(`create ${path}`, () => this.local.create(ino, now));
-      created.writers++;
-      return created;
-    }).catch((e) => { this.d.store.delete(ino); throw e; });
+    const lf = await this.inoLock
+      .lock(ino, async () => {
+        const created = await this.guard(`create ${path}`, () => this.local.create(ino, now));
+        created.writers++;
+        return created;
+      })
+      .catch((e) => {
+        this.d.store.delete(ino);
+        throw e;
+      });
     lf.modified = true; // even an empty new file is uploaded
     lf.version++;
     return this.addHandle({ ino, write: true, local: lf });
@@ -212,7 +247,8 @@ export class PanVfs implements Vfs {
 
   async read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh, path);
-    if (h.remote) return this.guard(`read ${path}`, () => h.remote!.readInto(position, Math.min(length, buf.length), buf));
+    if (h.remote)
+      return this.guard(`read ${path}`, () => h.remote!.readInto(position, Math.min(length, buf.length), buf));
     const data = await this.guard(`read ${path}`, () => h.local!.staging.read(position, length));
     return data.copy(buf, 0, 0, Math.min(length, data.length));
   }
@@ -245,7 +281,10 @@ export class PanVfs implements Vfs {
     if (lf.writeError) return;
     lf.writeError = e;
     this.d.uploads.abandon(lf.ino, classify(e, `write ${path}`));
-    this.d.logger.error({ op: 'write', path, err: String(e) }, 'writing the staging file failed; this content will not be uploaded');
+    this.d.logger.error(
+      { op: 'write', path, err: String(e) },
+      'writing the staging file failed; this content will not be uploaded',
+    );
   }
 
   async truncate(path: string, size: number): Promise<void> {
@@ -258,7 +297,11 @@ export class PanVfs implements Vfs {
     if (size === 0) lf.writeError = undefined; // the content is fully defined again
     await this.guard(`truncate ${path}`, () => lf.staging.truncate(size));
     if (lf.writers === 0) {
-      try { await this.commitLocal(lf, path); } finally { await this.freeLocal(lf); }
+      try {
+        await this.commitLocal(lf, path);
+      } finally {
+        await this.freeLocal(lf);
+      }
     }
   }
 
@@ -281,7 +324,8 @@ export class PanVfs implements Vfs {
     // a shell redirect or dd's dup2+close): journal now, start the upload at the last close or after
     // WRITE_BACK_DELAY_MS, so an upload of what is about to change is not started and thrown away
     if (h?.write && h.local?.modified) await this.commitLocal(h.local, path, WRITE_BACK_DELAY_MS);
-    if (h?.write && h.local?.writeError) throw classify(h.local.writeError, `close ${path} (a write to the staging file failed)`);
+    if (h?.write && h.local?.writeError)
+      throw classify(h.local.writeError, `close ${path} (a write to the staging file failed)`);
   }
 
   /**
@@ -311,9 +355,13 @@ export class PanVfs implements Vfs {
     const h = this.handles.get(fh);
     if (!h) return;
     this.handles.delete(fh);
-    if (h.remote) { h.remote.close(); return; }
+    if (h.remote) {
+      h.remote.close();
+      return;
+    }
     const lf = h.local!;
-    if (h.write) lf.writers--; else lf.readers--;
+    if (h.write) lf.writers--;
+    else lf.readers--;
     try {
       if (h.write && lf.writers === 0) {
         await this.commitLocal(lf, path);
@@ -337,7 +385,10 @@ export class PanVfs implements Vfs {
   }
 
   private async journal(lf: LocalFile, path: string, delayMs: number): Promise<void> {
-    if (lf.unlinked) { lf.modified = false; return; }
+    if (lf.unlinked) {
+      lf.modified = false;
+      return;
+    }
     if (!lf.modified) return;
     const version = lf.version;
     try {
@@ -386,10 +437,17 @@ export class PanVfs implements Vfs {
       return lf;
     }
     lf = await this.guard(`open ${path}`, () => this.local.create(n.ino, n.mtimeMs));
-    if (truncate) { this.markModified(lf); return lf; }
+    if (truncate) {
+      this.markModified(lf);
+      return lf;
+    }
     if (n.remoteId !== null && n.size > 0) {
-      await this.guard(`open ${path} (downloading for in-place update)`, () => this.local.fill(lf!, this.d.reader.open({ id: n.remoteId!, size: n.size, md5: n.md5 }), n.size))
-        .catch(async (e) => { await this.local.discard(lf!); throw e; });
+      await this.guard(`open ${path} (downloading for in-place update)`, () =>
+        this.local.fill(lf!, this.d.reader.open({ id: n.remoteId!, size: n.size, md5: n.md5 }), n.size),
+      ).catch(async (e) => {
+        await this.local.discard(lf!);
+        throw e;
+      });
     }
     return lf;
   }
@@ -414,7 +472,8 @@ export class PanVfs implements Vfs {
     const n = await this.lookup(path);
     if (!n.isDir) throw new FsError('ENOTDIR', `${path}: not a directory`);
     if (n.parentIno === null) throw new FsError('EBUSY', 'cannot remove the mount root');
-    if ((await this.tree.children(n)).length > 0 || this.d.store.hasChildren(n.ino)) throw new FsError('ENOTEMPTY', `${path}: directory not empty`);
+    if ((await this.tree.children(n)).length > 0 || this.d.store.hasChildren(n.ino))
+      throw new FsError('ENOTEMPTY', `${path}: directory not empty`);
     await this.guard(`rmdir ${path}`, () => this.d.pan.trash([n.remoteId!]));
     this.d.store.delete(n.ino);
   }
@@ -450,7 +509,10 @@ export class PanVfs implements Vfs {
       await this.local.markUnlinked(n.ino);
       if (staged) await this.inoLock.lock(n.ino, () => this.local.removeStaging(staged));
     } catch (e) {
-      this.d.logger.warn({ op: 'unlink', path, err: String(e) }, 'could not clean up the staging file of a removed file');
+      this.d.logger.warn(
+        { op: 'unlink', path, err: String(e) },
+        'could not clean up the staging file of a removed file',
+      );
     }
     return trashed;
   }
@@ -463,7 +525,8 @@ export class PanVfs implements Vfs {
     const { parent, name } = parentAndName(to);
     assertValidName(name);
     const dstDir = await this.tree.lookupDir(parent);
-    if (src.isDir && this.isAncestor(src.ino, dstDir.ino)) throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
+    if (src.isDir && this.isAncestor(src.ino, dstDir.ino))
+      throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
     let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
     const progress: { asked: RemotePlace | null } = { asked: null };
     try {
@@ -486,9 +549,13 @@ export class PanVfs implements Vfs {
       // Undo only while the source has not been sent anywhere: once a remote rename/move of it was
       // asked for, it may hold the name (a retried call that landed, or a move done before a failed
       // rename), and restoring the target there could clash or make a second file of that name.
-      if (replaced !== null && (!progress.asked || await this.stillAt(progress.asked))) await this.undoReplace(replaced, dstDir, to);
+      if (replaced !== null && (!progress.asked || (await this.stillAt(progress.asked))))
+        await this.undoReplace(replaced, dstDir, to);
       else if (replaced !== null) {
-        this.d.logger.error({ op: 'rename', path: to, fileId: replaced, err: String(e) }, 'the rename failed part way; the replaced file stays in the 123 trash');
+        this.d.logger.error(
+          { op: 'rename', path: to, fileId: replaced, err: String(e) },
+          'the rename failed part way; the replaced file stays in the 123 trash',
+        );
         this.d.store.invalidateListing(dstDir.ino);
         const srcDir = this.d.store.get(src.ino)?.parentIno;
         if (srcDir !== undefined && srcDir !== null) this.d.store.invalidateListing(srcDir);
@@ -504,13 +571,23 @@ export class PanVfs implements Vfs {
   private async undoReplace(id: string, dstDir: NodeRow, to: string): Promise<void> {
     try {
       const abnormal = await this.d.pan.recover([id]);
-      if (abnormal.length > 0) this.d.logger.error({ op: 'rename', path: to, fileId: id }, 'the rename failed and the replaced file could not be restored from the 123 trash');
+      if (abnormal.length > 0)
+        this.d.logger.error(
+          { op: 'rename', path: to, fileId: id },
+          'the rename failed and the replaced file could not be restored from the 123 trash',
+        );
       else {
         this.d.store.forgetRemoved(id); // listings may show it again
-        this.d.logger.warn({ op: 'rename', path: to, fileId: id }, 'the rename failed; the replaced file was restored from the 123 trash');
+        this.d.logger.warn(
+          { op: 'rename', path: to, fileId: id },
+          'the rename failed; the replaced file was restored from the 123 trash',
+        );
       }
     } catch (e) {
-      this.d.logger.error({ op: 'rename', path: to, fileId: id, err: String(e) }, 'the rename failed and restoring the replaced file from the 123 trash failed too');
+      this.d.logger.error(
+        { op: 'rename', path: to, fileId: id, err: String(e) },
+        'the rename failed and restoring the replaced file from the 123 trash failed too',
+      );
     }
     this.d.store.invalidateListing(dstDir.ino);
   }
@@ -521,18 +598,27 @@ export class PanVfs implements Vfs {
       const e = await this.d.pan.detail(was.id);
       return !e.trashed && e.parentId === was.parentId && e.name === was.name;
     } catch (e) {
-      this.d.logger.warn({ op: 'rename', fileId: was.id, err: String(e) }, 'could not tell where the source of a failed rename is');
+      this.d.logger.warn(
+        { op: 'rename', fileId: was.id, err: String(e) },
+        'could not tell where the source of a failed rename is',
+      );
       return false; // unknown: do not risk a second file of that name
     }
   }
 
   /** The remote part of a rename, then the store's. */
-  private async renameRemote(ino: number, dstDir: NodeRow, name: string, from: string, to: string,
-    progress: { asked: RemotePlace | null }): Promise<void> {
+  private async renameRemote(
+    ino: number,
+    dstDir: NodeRow,
+    name: string,
+    from: string,
+    to: string,
+    progress: { asked: RemotePlace | null },
+  ): Promise<void> {
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
     let cur = this.d.store.get(ino);
     if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
-    for (let moved: string | null = null; cur.remoteId !== null && cur.remoteId !== moved;) {
+    for (let moved: string | null = null; cur.remoteId !== null && cur.remoteId !== moved; ) {
       if (moved !== null) {
         // An upload committed while the remote rename ran: it saw the old name (no fixup), so its new copy
         // is still there, while the copy it replaces was just renamed into the new name. Trash that one
@@ -556,7 +642,8 @@ export class PanVfs implements Vfs {
   private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<string | null> {
     if (dst.isDir && !src.isDir) throw new FsError('EISDIR', `${to}: is a directory`);
     if (!dst.isDir && src.isDir) throw new FsError('ENOTDIR', `${to}: not a directory`);
-    if (dst.isDir && ((await this.tree.children(dst)).length > 0 || this.d.store.hasChildren(dst.ino))) throw new FsError('ENOTEMPTY', `${to}: directory not empty`);
+    if (dst.isDir && ((await this.tree.children(dst)).length > 0 || this.d.store.hasChildren(dst.ino)))
+      throw new FsError('ENOTEMPTY', `${to}: directory not empty`);
     if (dst.isDir) {
       await this.guard(`rename over ${to}`, () => this.d.pan.trash([dst.remoteId!]));
       this.d.store.delete(dst.ino);
@@ -570,7 +657,10 @@ export class PanVfs implements Vfs {
     const id = src.remoteId!;
     const moving = src.parentIno !== dstDir.ino;
     const renaming = src.name !== name;
-    if (!moving) { if (renaming) await this.d.pan.rename(id, name); return; }
+    if (!moving) {
+      if (renaming) await this.d.pan.rename(id, name);
+      return;
+    }
     const clashInDst = renaming && this.d.store.child(dstDir.ino, src.name) !== undefined;
     if (clashInDst) {
       await this.d.pan.rename(id, name);
@@ -582,14 +672,24 @@ export class PanVfs implements Vfs {
   }
 
   private isAncestor(ancestor: number, ino: number): boolean {
-    for (let cur = this.d.store.get(ino); cur; cur = cur.parentIno === null ? undefined : this.d.store.get(cur.parentIno)) {
+    for (
+      let cur = this.d.store.get(ino);
+      cur;
+      cur = cur.parentIno === null ? undefined : this.d.store.get(cur.parentIno)
+    ) {
       if (cur.ino === ancestor) return true;
     }
     return false;
   }
 
-  async chmod(path: string): Promise<void> { this.assertWritable(path); await this.lookup(path); }
-  async chown(path: string): Promise<void> { this.assertWritable(path); await this.lookup(path); }
+  async chmod(path: string): Promise<void> {
+    this.assertWritable(path);
+    await this.lookup(path);
+  }
+  async chown(path: string): Promise<void> {
+    this.assertWritable(path);
+    await this.lookup(path);
+  }
 
   async utimens(path: string, _atimeMs: number, mtimeMs: number): Promise<void> {
     this.assertWritable(path);
@@ -611,12 +711,18 @@ export class PanVfs implements Vfs {
     const stagingPath = this.d.uploads.pendingStagingPath(ino);
     this.d.store.commitUpload(ino, fileId, md5, size);
     const lf = this.local.get(ino);
-    const done = lf ? this.freeLocal(lf) : stagingPath ? this.inoLock.lock(ino, async () => {
-      // reopened or journaled again meanwhile (same path): still needed
-      if (this.local.get(ino) || this.d.uploads.pendingStagingPath(ino) === stagingPath) return;
-      await this.local.removeStaging(stagingPath);
-    }) : Promise.resolve();
-    void done.catch((e) => this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free the staging file'));
+    const done = lf
+      ? this.freeLocal(lf)
+      : stagingPath
+        ? this.inoLock.lock(ino, async () => {
+            // reopened or journaled again meanwhile (same path): still needed
+            if (this.local.get(ino) || this.d.uploads.pendingStagingPath(ino) === stagingPath) return;
+            await this.local.removeStaging(stagingPath);
+          })
+        : Promise.resolve();
+    void done.catch((e) =>
+      this.d.logger.warn({ op: 'upload', ino, err: String(e) }, 'could not free the staging file'),
+    );
   }
 
   /** Shutdown: journal every file still open with unjournaled changes, so they upload now or at the next start. */
@@ -625,7 +731,10 @@ export class PanVfs implements Vfs {
     for (const lf of this.local.all()) {
       await lf.commits; // a close being journaled right now
       if (!lf.modified || lf.unlinked) continue;
-      await this.commitLocal(lf, this.d.store.pathOf(lf.ino)).then(() => n++, (e) => this.d.logger.error({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not journal an open file'));
+      await this.commitLocal(lf, this.d.store.pathOf(lf.ino)).then(
+        () => n++,
+        (e) => this.d.logger.error({ op: 'stop', ino: lf.ino, err: String(e) }, 'could not journal an open file'),
+      );
     }
     return n;
   }
@@ -640,7 +749,9 @@ export class PanVfs implements Vfs {
     return this.tree.invalidate(await this.tree.lookupDir(path), recursive);
   }
 
-  openHandleCount(): number { return this.handles.size; }
+  openHandleCount(): number {
+    return this.handles.size;
+  }
 
   // ---- helpers ----------------------------------------------------------------------------------
 
@@ -651,7 +762,11 @@ export class PanVfs implements Vfs {
   /** A hidden entry (review-rejected) still holds its name remotely: refuse to reuse it. */
   private assertNameFree(dir: NodeRow, name: string, visible: NodeRow | undefined, path: string): void {
     const any = this.d.store.child(dir.ino, name);
-    if (any && any.ino !== visible?.ino) throw new FsError('EEXIST', `${path}: the name is taken by an entry hidden from the mount (e.g. review-rejected by 123pan)`);
+    if (any && any.ino !== visible?.ino)
+      throw new FsError(
+        'EEXIST',
+        `${path}: the name is taken by an entry hidden from the mount (e.g. review-rejected by 123pan)`,
+      );
   }
 
   private assertWritable(path: string): void {
@@ -672,7 +787,10 @@ export class PanVfs implements Vfs {
   }
 
   private async guard<T>(context: string, fn: () => Promise<T>): Promise<T> {
-    try { return await fn(); } catch (e) { throw classify(e, context); }
+    try {
+      return await fn();
+    } catch (e) {
+      throw classify(e, context);
+    }
   }
 }
-

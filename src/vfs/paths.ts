@@ -11,5 +11,5 @@ export function parentAndName(path: string): { parent: string; name: string } {
   const parts = splitPath(path);
   if (parts.length === 0) throw new FsError('EINVAL', 'the mount root has no parent');
   const name = parts.pop()!;
-  return { parent: '/' + parts.join('/'), name };
+  return { parent: `/${parts.join('/')}`, name };
 }

@@ -4,7 +4,11 @@
 
 import type { UserInfo } from '../pan/api.js';
 
-export interface FileRef { id: string; size: number; md5: string }
+export interface FileRef {
+  id: string;
+  size: number;
+  md5: string;
+}
 
 export interface ReadHandleLike {
   read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;

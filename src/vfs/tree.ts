@@ -9,7 +9,7 @@ import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { SingleFlight } from '../core/single-flight.js';
-import { NodeStore, ROOT_INO, isParked, type ListedChild, type NodeRow } from '../meta/node-store.js';
+import { type NodeStore, ROOT_INO, isParked, type ListedChild, type NodeRow } from '../meta/node-store.js';
 import { classify } from './classify.js';
 import { splitPath } from './paths.js';
 
@@ -31,7 +31,9 @@ export class Tree {
     private readonly log: Logger,
   ) {}
 
-  root(): NodeRow { return this.store.get(ROOT_INO)!; }
+  root(): NodeRow {
+    return this.store.get(ROOT_INO)!;
+  }
 
   async lookup(path: string): Promise<NodeRow> {
     let cur = this.root();
@@ -85,12 +87,23 @@ export class Tree {
     try {
       const entries = await this.lister.listAll(dir.remoteId!);
       this.store.replaceListing(dir.ino, entries, this.clock.now(), seq);
-      this.log.debug({ op: 'list', path: this.store.pathOf(dir.ino), entries: entries.length, durationMs: this.clock.now() - started }, 'listed directory');
+      this.log.debug(
+        {
+          op: 'list',
+          path: this.store.pathOf(dir.ino),
+          entries: entries.length,
+          durationMs: this.clock.now() - started,
+        },
+        'listed directory',
+      );
     } catch (e) {
       const err = classify(e, `listing ${this.store.pathOf(dir.ino)}`);
       const stored = this.store.get(dir.ino);
       if (stored && stored.listedAt !== null && err.kind !== 'ENOENT') {
-        this.log.warn({ op: 'list', path: this.store.pathOf(dir.ino), err: err.message }, 'listing failed; serving the stored listing');
+        this.log.warn(
+          { op: 'list', path: this.store.pathOf(dir.ino), err: err.message },
+          'listing failed; serving the stored listing',
+        );
         return;
       }
       throw err;

@@ -41,12 +41,18 @@ export async function readFully(fh: FileHandle, offset: number, length: number):
 }
 
 /** Feeds bytes [0, size) of an open file into `hash` in chunks; throws if the file is shorter. */
-export async function hashHandle(fh: FileHandle, size: number, hash: Hash = createHash('md5'), signal?: AbortSignal): Promise<Hash> {
+export async function hashHandle(
+  fh: FileHandle,
+  size: number,
+  hash: Hash = createHash('md5'),
+  signal?: AbortSignal,
+): Promise<Hash> {
   for (let off = 0; off < size; off += HASH_CHUNK_BYTES) {
     signal?.throwIfAborted();
     const want = Math.min(HASH_CHUNK_BYTES, size - off);
     const chunk = await readFully(fh, off, want);
-    if (chunk.length !== want) throw new Error(`file shrank while hashing: expected ${size} bytes, got ${off + chunk.length}`);
+    if (chunk.length !== want)
+      throw new Error(`file shrank while hashing: expected ${size} bytes, got ${off + chunk.length}`);
     hash.update(chunk);
   }
   return hash;
@@ -70,7 +76,10 @@ export interface SliceSource {
 
 /** A read-only SliceSource over a local file (a staging file being uploaded). */
 export class FileSliceSource implements SliceSource {
-  private constructor(private readonly fh: FileHandle, readonly size: number) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+  ) {}
 
   static async open(path: string): Promise<FileSliceSource> {
     const fh = await open(path, 'r');
@@ -84,7 +93,8 @@ export class FileSliceSource implements SliceSource {
 
   async read(offset: number, length: number): Promise<Buffer> {
     const buf = await readFully(this.fh, offset, length);
-    if (buf.length !== length) throw new Error(`short read at ${offset}: wanted ${length} bytes, got ${buf.length} (file changed?)`);
+    if (buf.length !== length)
+      throw new Error(`short read at ${offset}: wanted ${length} bytes, got ${buf.length} (file changed?)`);
     return buf;
   }
 

@@ -31,7 +31,11 @@ export const STAGING_SUBDIR = 'staging';
 /** 1 MiB: eight 128 KiB FUSE writes per disk write and per hash message; the memory is per open file. */
 export const COALESCE_BYTES = 1 << 20;
 
-interface Tail { buf: Buffer; offset: number; length: number }
+interface Tail {
+  buf: Buffer;
+  offset: number;
+  length: number;
+}
 
 export function stagingDir(cacheDir: string): string {
   return join(cacheDir, STAGING_SUBDIR);
@@ -66,7 +70,12 @@ export class StagingFile {
   private failure: unknown = null;
   readonly stats: StagingStats = { rehashes: 0, rehashedBytes: 0, diskWrites: 0 };
 
-  private constructor(readonly path: string, fh: FileHandle, size: number, hashValid: boolean) {
+  private constructor(
+    readonly path: string,
+    fh: FileHandle,
+    size: number,
+    hashValid: boolean,
+  ) {
     this.fh = fh;
     this._size = size;
     this.chainSize = size;
@@ -95,16 +104,22 @@ export class StagingFile {
   }
 
   /** Logical size (after every operation issued so far has been applied). */
-  get size(): number { return this._size; }
+  get size(): number {
+    return this._size;
+  }
 
   /**
    * True while the streaming hash covers the whole file (md5() will not re-read it), as of the operations
    * that have run: gathered writes count once settled() resolved.
    */
-  get md5IsStreaming(): boolean { return this.hash !== null; }
+  get md5IsStreaming(): boolean {
+    return this.hash !== null;
+  }
 
   /** The first failed disk write since the content was last fully defined (truncate to 0), else null. */
-  get writeFailure(): unknown { return this.failure; }
+  get writeFailure(): unknown {
+    return this.failure;
+  }
 
   /** Resolves once every operation issued so far (gathered writes included) has run; never rejects. */
   settled(): Promise<void> {
@@ -113,7 +128,9 @@ export class StagingFile {
   }
 
   /** Whether the last md5() result came from the streaming hash (true) or a re-read (false); null before any. */
-  get lastMd5Streamed(): boolean | null { return this._lastMd5Streamed; }
+  get lastMd5Streamed(): boolean | null {
+    return this._lastMd5Streamed;
+  }
 
   /** Writes buf at offset (the data is copied synchronously). Resolves to the number of bytes written. */
   write(buf: Buffer | Uint8Array, offset: number): Promise<number> {
@@ -141,7 +158,9 @@ export class StagingFile {
   }
 
   /** Bytes accepted by write() and not yet on disk, the gathered tail excluded (at most COALESCE_BYTES more). */
-  get queuedBytes(): number { return this._queuedBytes; }
+  get queuedBytes(): number {
+    return this._queuedBytes;
+  }
 
   /** Resolves once queuedBytes is at most `limit` (write-behind bound for callers that do not await). */
   queuedBelow(limit: number): Promise<void> {
@@ -290,7 +309,9 @@ export class StagingFile {
     this.tail = null; // the content is going away
     return this.run(async () => {
       await this.closeNow();
-      await unlink(this.path).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'ENOENT') throw e; });
+      await unlink(this.path).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
     });
   }
 

@@ -26,8 +26,12 @@ const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
 
 export class LocalHash implements StreamHash {
   constructor(private readonly h: Hash = createHash('md5')) {}
-  update(data: Buffer): void { this.h.update(data); }
-  digest(): Promise<string> { return Promise.resolve(this.h.copy().digest('hex')); }
+  update(data: Buffer): void {
+    this.h.update(data);
+  }
+  digest(): Promise<string> {
+    return Promise.resolve(this.h.copy().digest('hex'));
+  }
   dispose(): void {}
 }
 
@@ -81,7 +85,7 @@ class HashWorker {
     const length = data.length;
     const whole = data.byteOffset === 0 && data.buffer.byteLength === length;
     const transfer = (owned || whole) && data.buffer instanceof ArrayBuffer;
-    const b = transfer ? data.buffer as ArrayBuffer : new Uint8Array(data).buffer;
+    const b = transfer ? (data.buffer as ArrayBuffer) : new Uint8Array(data).buffer;
     const o = transfer ? data.byteOffset : 0;
     this.inflight += length;
     this.ref();
@@ -97,7 +101,9 @@ class HashWorker {
     return p;
   }
 
-  close(id: number): void { this.worker?.postMessage({ t: 'x', id }); }
+  close(id: number): void {
+    this.worker?.postMessage({ t: 'x', id });
+  }
 
   /** Resolves once the queued hash work is under half the limit (immediately when it already is). */
   below(): Promise<void> {
@@ -112,7 +118,8 @@ class HashWorker {
     } else if (m.t === 'd') {
       const d = this.digests.get(m.q!);
       this.digests.delete(m.q!);
-      if (m.md5) d?.resolve(m.md5); else d?.reject(new Error('hash stream unknown to the worker'));
+      if (m.md5) d?.resolve(m.md5);
+      else d?.reject(new Error('hash stream unknown to the worker'));
     }
     this.unrefWhenIdle();
   }
@@ -128,8 +135,12 @@ class HashWorker {
   }
 
   // the worker keeps the process alive only while work is outstanding
-  private ref(): void { this.worker?.ref(); }
-  private unrefWhenIdle(): void { if (this.inflight === 0 && this.digests.size === 0) this.worker?.unref(); }
+  private ref(): void {
+    this.worker?.ref();
+  }
+  private unrefWhenIdle(): void {
+    if (this.inflight === 0 && this.digests.size === 0) this.worker?.unref();
+  }
 }
 
 const shared = new HashWorker();
@@ -141,12 +152,16 @@ class WorkerHash implements StreamHash {
     this.id = shared.open();
     this.epoch = shared.epoch;
   }
-  update(data: Buffer, owned = false): void { if (shared.epoch === this.epoch) shared.update(this.id, data, owned); }
+  update(data: Buffer, owned = false): void {
+    if (shared.epoch === this.epoch) shared.update(this.id, data, owned);
+  }
   digest(): Promise<string> {
     if (shared.epoch !== this.epoch) return Promise.reject(new Error('hash worker restarted: stream lost'));
     return shared.digest(this.id);
   }
-  dispose(): void { if (shared.epoch === this.epoch) shared.close(this.id); }
+  dispose(): void {
+    if (shared.epoch === this.epoch) shared.close(this.id);
+  }
 }
 
 /** A new MD5 stream: on the shared worker thread when possible, else in this thread. */

@@ -86,7 +86,11 @@ export interface UploadResult {
 /** Caches api.uploadDomains() for UPLOAD_DOMAINS_TTL_MS. */
 export class UploadDomainCache {
   private cached: { servers: string[]; at: number } | null = null;
-  constructor(private readonly api: PanApi, private readonly clock: Clock, private readonly ttlMs = UPLOAD_DOMAINS_TTL_MS) {}
+  constructor(
+    private readonly api: PanApi,
+    private readonly clock: Clock,
+    private readonly ttlMs = UPLOAD_DOMAINS_TTL_MS,
+  ) {}
 
   async get(): Promise<string[]> {
     if (this.cached && this.clock.now() - this.cached.at < this.ttlMs) return this.cached.servers;
@@ -96,7 +100,9 @@ export class UploadDomainCache {
     return servers;
   }
 
-  invalidate(): void { this.cached = null; }
+  invalidate(): void {
+    this.cached = null;
+  }
 }
 
 /** Errors worth retrying: the server or the network said so. Local errors (short read, abort) are not. */
@@ -116,7 +122,13 @@ export async function uploadFile(api: PanApi, req: UploadRequest): Promise<Uploa
     const r = await uploadSingle(api, req, md5);
     if (r) return r;
   }
-  const created = await api.uploadCreate({ parentId: req.parentId, filename: req.name, md5, size: req.size, duplicate: req.duplicate });
+  const created = await api.uploadCreate({
+    parentId: req.parentId,
+    filename: req.name,
+    md5,
+    size: req.size,
+    duplicate: req.duplicate,
+  });
   if (created.reuse) {
     if (!created.fileId || created.fileId === '0') {
       // OpenList guards against reuse with fileID 0 (seen on the web API); not a success.
@@ -132,30 +144,49 @@ export async function uploadFile(api: PanApi, req: UploadRequest): Promise<Uploa
 }
 
 function domainsOf(api: PanApi, req: UploadRequest): Promise<string[]> {
-  return req.domains ? req.domains.get() : api.uploadDomains().then((s) => {
-    if (s.length === 0) throw new FsError('EIO', 'upload/v2/file/domain returned no upload server');
-    return s;
-  });
+  return req.domains
+    ? req.domains.get()
+    : api.uploadDomains().then((s) => {
+        if (s.length === 0) throw new FsError('EIO', 'upload/v2/file/domain returned no upload server');
+        return s;
+      });
 }
 
 /** Single-step upload; null when the server did not finish it (then the caller uses the slice flow). */
 async function uploadSingle(api: PanApi, req: UploadRequest, md5: string): Promise<UploadResult | null> {
   const data = await req.source.read(0, req.size);
-  if (data.length !== req.size) throw new FsError('EIO', `${req.name}: short read (${data.length} of ${req.size} bytes)`);
+  if (data.length !== req.size)
+    throw new FsError('EIO', `${req.name}: short read (${data.length} of ${req.size} bytes)`);
   const [server] = await domainsOf(api, req);
   const r: UploadCompleteResult = await api.uploadSingle({
-    server: server!, parentId: req.parentId, filename: req.name, md5, size: req.size, data, duplicate: req.duplicate,
+    server: server!,
+    parentId: req.parentId,
+    filename: req.name,
+    md5,
+    size: req.size,
+    data,
+    duplicate: req.duplicate,
   });
   if (r.completed && r.fileId && r.fileId !== '0') {
     req.onProgress?.(req.size);
     return { fileId: r.fileId, instant: false, bytesSent: req.size };
   }
-  req.logger.warn({ op: 'upload', name: req.name, size: req.size }, 'single-step upload not completed; using the slice flow');
+  req.logger.warn(
+    { op: 'upload', name: req.name, size: req.size },
+    'single-step upload not completed; using the slice flow',
+  );
   return null;
 }
 
-async function sendSlices(api: PanApi, req: UploadRequest, preuploadId: string, sliceSize: number, servers: string[]): Promise<number> {
-  if (!Number.isSafeInteger(sliceSize) || sliceSize <= 0) throw new FsError('EIO', `server gave a bad sliceSize ${sliceSize}`);
+async function sendSlices(
+  api: PanApi,
+  req: UploadRequest,
+  preuploadId: string,
+  sliceSize: number,
+  servers: string[],
+): Promise<number> {
+  if (!Number.isSafeInteger(sliceSize) || sliceSize <= 0)
+    throw new FsError('EIO', `server gave a bad sliceSize ${sliceSize}`);
   const count = Math.ceil(req.size / sliceSize);
   const workers = Math.max(1, Math.min(req.sliceConcurrency ?? DEFAULT_SLICE_CONCURRENCY, count));
   const ac = new AbortController(); // first fatal error stops the other workers
@@ -169,14 +200,22 @@ async function sendSlices(api: PanApi, req: UploadRequest, preuploadId: string, 
       const offset = index * sliceSize;
       const len = Math.min(sliceSize, req.size - offset);
       const data = await req.source.read(offset, len);
-      if (data.length !== len) throw new FsError('EIO', `${req.name}: short read at ${offset} (${data.length} of ${len} bytes)`);
+      if (data.length !== len)
+        throw new FsError('EIO', `${req.name}: short read at ${offset} (${data.length} of ${len} bytes)`);
       await sendOneSlice(api, req, ac.signal, { preuploadId, sliceNo: index + 1, data, servers });
       sent += len;
       req.onProgress?.(sent);
     }
   };
   try {
-    await Promise.all(Array.from({ length: workers }, () => worker().catch((e) => { ac.abort(e); throw e; })));
+    await Promise.all(
+      Array.from({ length: workers }, () =>
+        worker().catch((e) => {
+          ac.abort(e);
+          throw e;
+        }),
+      ),
+    );
   } finally {
     req.signal?.removeEventListener('abort', onOuterAbort);
   }
@@ -184,8 +223,12 @@ async function sendSlices(api: PanApi, req: UploadRequest, preuploadId: string, 
   return sent;
 }
 
-async function sendOneSlice(api: PanApi, req: UploadRequest, signal: AbortSignal,
-  s: { preuploadId: string; sliceNo: number; data: Buffer; servers: string[] }): Promise<void> {
+async function sendOneSlice(
+  api: PanApi,
+  req: UploadRequest,
+  signal: AbortSignal,
+  s: { preuploadId: string; sliceNo: number; data: Buffer; servers: string[] },
+): Promise<void> {
   const sliceMd5 = await md5HexYielding(s.data);
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
@@ -197,7 +240,10 @@ async function sendOneSlice(api: PanApi, req: UploadRequest, signal: AbortSignal
     } catch (e) {
       if (signal.aborted || attempt >= SLICE_ATTEMPTS || !isRetryable(e)) throw e;
       const delay = SLICE_RETRY_BASE_MS * 2 ** (attempt - 1);
-      req.logger.warn({ op: 'upload-slice', name: req.name, sliceNo: s.sliceNo, attempt, server, err: e }, `slice failed; retrying in ${delay} ms`);
+      req.logger.warn(
+        { op: 'upload-slice', name: req.name, sliceNo: s.sliceNo, attempt, server, err: e },
+        `slice failed; retrying in ${delay} ms`,
+      );
       await req.clock.sleep(delay, signal);
     }
   }

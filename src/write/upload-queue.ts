@@ -37,7 +37,9 @@ export interface UploadTarget {
    * or null when it was unlinked (then the upload is cancelled) or its parent is not uploaded yet (then
    * retry later)
    */
-  resolve(ino: number): { parentId: string; name: string; stagingPath: string; remoteId: string | null } | null | 'parent-pending';
+  resolve(
+    ino: number,
+  ): { parentId: string; name: string; stagingPath: string; remoteId: string | null } | null | 'parent-pending';
   /** commit: one transaction sets remote id, md5, size, clears dirty — only if the journal generation is unchanged; returns false if it changed (the file was written again meanwhile → upload again) */
   commit(ino: number, generation: number, result: { fileId: string; md5: string; size: number }): boolean;
 }
@@ -72,7 +74,15 @@ export interface UploadStatusItem {
 
 export interface UploadQueueStatus {
   items: UploadStatusItem[];
-  totals: { files: number; pending: number; uploading: number; waitingRetry: number; bytes: number; sentBytes: number; bytesPerSec: number };
+  totals: {
+    files: number;
+    pending: number;
+    uploading: number;
+    waitingRetry: number;
+    bytes: number;
+    sentBytes: number;
+    bytesPerSec: number;
+  };
 }
 
 export interface UploadQueueOptions {
@@ -94,12 +104,26 @@ export interface UploadQueueOptions {
 }
 
 class QueueAbort extends Error {
-  constructor(readonly why: 'superseded' | 'closed' | 'cancelled') { super(`upload ${why}`); }
+  constructor(readonly why: 'superseded' | 'closed' | 'cancelled') {
+    super(`upload ${why}`);
+  }
 }
 
-interface Waiter { resolve(): void; reject(e: unknown): void }
+interface Waiter {
+  resolve(): void;
+  reject(e: unknown): void;
+}
 
-interface Run { ino: number; ac: AbortController; generation: number; startedAt: number; sentBytes: number; name: string; size: number; done: Promise<void> }
+interface Run {
+  ino: number;
+  ac: AbortController;
+  generation: number;
+  startedAt: number;
+  sentBytes: number;
+  name: string;
+  size: number;
+  done: Promise<void>;
+}
 
 interface Item {
   ino: number;
@@ -147,7 +171,11 @@ export class UploadQueue {
    * without, the caller already wrote it (e.g. in its own release transaction). Ends a hold(ino). A running
    * upload of an older generation is aborted. Returns the row's generation.
    */
-  enqueue(ino: number, entry?: { stagingPath: string; size: number; md5: string | null }, opts: { delayMs?: number } = {}): number {
+  enqueue(
+    ino: number,
+    entry?: { stagingPath: string; size: number; md5: string | null },
+    opts: { delayMs?: number } = {},
+  ): number {
     const row = entry ? this.o.journal.enqueue(ino, entry.stagingPath, entry.size, entry.md5) : this.o.journal.get(ino);
     if (!row) throw new FsError('EINVAL', `enqueue(${ino}): no upload journal row`);
     if (this.closed) return row.generation; // journaled: it uploads at the next start
@@ -216,7 +244,9 @@ export class UploadQueue {
       const left = deadline - this.clock.now();
       if (left <= 0) throw new FsError('EBUSY', `an upload to ${name} is still finishing; try again`);
       let timer: { cancel(): void } | undefined;
-      const timedOut = new Promise<void>((r) => { timer = this.clock.setTimer(left, r); });
+      const timedOut = new Promise<void>((r) => {
+        timer = this.clock.setTimer(left, r);
+      });
       await Promise.race([run.done, timedOut]);
       timer?.cancel();
     }
@@ -260,7 +290,10 @@ export class UploadQueue {
     if (this.items.size > 0 || this.running > 0) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimer(timeoutMs, finish);
-        function finish() { timer.cancel(); resolve(); }
+        function finish() {
+          timer.cancel();
+          resolve();
+        }
         this.idleWaiters.push(finish);
       });
     }
@@ -280,11 +313,17 @@ export class UploadQueue {
         if (t && t !== 'parent-pending') name = t.name;
       }
       items.push({
-        ino: it.ino, name, size: r?.size ?? row?.size ?? 0, sentBytes: r?.sentBytes ?? 0,
+        ino: it.ino,
+        name,
+        size: r?.size ?? row?.size ?? 0,
+        sentBytes: r?.sentBytes ?? 0,
         state: r ? 'uploading' : it.attempts > 0 && it.dueAt > now ? 'waiting-retry' : 'pending',
-        held: it.held, attempts: it.attempts, lastError: it.lastError,
+        held: it.held,
+        attempts: it.attempts,
+        lastError: it.lastError,
         bytesPerSec: r && elapsed > 0 ? Math.round(r.sentBytes / elapsed) : 0,
-        startedAt: r?.startedAt ?? null, nextAttemptAt: it.dueAt,
+        startedAt: r?.startedAt ?? null,
+        nextAttemptAt: it.dueAt,
       });
     }
     const sum = (f: (i: UploadStatusItem) => number) => items.reduce((a, i) => a + f(i), 0);
@@ -295,7 +334,9 @@ export class UploadQueue {
         pending: items.filter((i) => i.state === 'pending').length,
         uploading: items.filter((i) => i.state === 'uploading').length,
         waitingRetry: items.filter((i) => i.state === 'waiting-retry').length,
-        bytes: sum((i) => i.size), sentBytes: sum((i) => i.sentBytes), bytesPerSec: sum((i) => i.bytesPerSec),
+        bytes: sum((i) => i.size),
+        sentBytes: sum((i) => i.sentBytes),
+        bytesPerSec: sum((i) => i.bytesPerSec),
       },
     };
   }
@@ -309,10 +350,14 @@ export class UploadQueue {
     this.timer = null;
     const runs: Promise<void>[] = [];
     for (const it of this.items.values()) {
-      if (it.run) { it.run.ac.abort(new QueueAbort('closed')); runs.push(it.run.done); }
+      if (it.run) {
+        it.run.ac.abort(new QueueAbort('closed'));
+        runs.push(it.run.done);
+      }
     }
     await Promise.allSettled(runs);
-    for (const it of this.items.values()) this.settle(it, new FsError('EIO', 'upload queue closed before the upload finished'));
+    for (const it of this.items.values())
+      this.settle(it, new FsError('EIO', 'upload queue closed before the upload finished'));
     this.items.clear();
     for (const f of this.idleWaiters.splice(0)) f();
   }
@@ -322,7 +367,15 @@ export class UploadQueue {
   private item(row: JournalEntry): Item {
     let it = this.items.get(row.ino);
     if (!it) {
-      it = { ino: row.ino, dueAt: 0, held: false, attempts: row.attempts, lastError: row.lastError, waiters: [], run: null };
+      it = {
+        ino: row.ino,
+        dueAt: 0,
+        held: false,
+        attempts: row.attempts,
+        lastError: row.lastError,
+        waiters: [],
+        run: null,
+      };
       this.items.set(row.ino, it);
     }
     return it;
@@ -346,36 +399,60 @@ export class UploadQueue {
         if (this.running >= this.concurrency) return;
       } else if (it.dueAt < next) next = it.dueAt;
     }
-    if (next < Infinity) this.timer = this.clock.setTimer(next - now, () => { this.timer = null; this.pump(); });
+    if (next < Infinity)
+      this.timer = this.clock.setTimer(next - now, () => {
+        this.timer = null;
+        this.pump();
+      });
   }
 
   private start(it: Item): void {
     this.running++;
     const ac = new AbortController();
-    const run: Run = { ino: it.ino, ac, generation: this.o.journal.get(it.ino)?.generation ?? 0, startedAt: this.clock.now(), sentBytes: 0, name: '', size: 0, done: Promise.resolve() };
+    const run: Run = {
+      ino: it.ino,
+      ac,
+      generation: this.o.journal.get(it.ino)?.generation ?? 0,
+      startedAt: this.clock.now(),
+      sentBytes: 0,
+      name: '',
+      size: 0,
+      done: Promise.resolve(),
+    };
     it.run = run;
-    run.done = this.process(it, run).catch((e: unknown) => {
-      // only a throwing UploadTarget/journal gets here (process handles upload errors): retry later
-      this.log.error({ op: 'upload', ino: it.ino, err: e }, 'upload bookkeeping failed');
-      it.dueAt = this.clock.now() + this.backoff(Math.max(1, it.attempts));
-      this.settle(it, e);
-    }).finally(() => {
-      this.running--;
-      it.run = null;
-      let released = false;
-      this.claims.forEach((owner, key) => { if (owner === run) { this.claims.delete(key); released = true; } });
-      if (released) { // uploads waiting for a name this run held may go now
-        for (const ino of this.claimWaiters) { const w = this.items.get(ino); if (w && !w.run) w.dueAt = 0; }
-        this.claimWaiters.clear();
-      }
-      if (this.items.size === 0 && this.running === 0) for (const f of this.idleWaiters.splice(0)) f();
-      this.pump();
-    });
+    run.done = this.process(it, run)
+      .catch((e: unknown) => {
+        // only a throwing UploadTarget/journal gets here (process handles upload errors): retry later
+        this.log.error({ op: 'upload', ino: it.ino, err: e }, 'upload bookkeeping failed');
+        it.dueAt = this.clock.now() + this.backoff(Math.max(1, it.attempts));
+        this.settle(it, e);
+      })
+      .finally(() => {
+        this.running--;
+        it.run = null;
+        let released = false;
+        this.claims.forEach((owner, key) => {
+          if (owner === run) {
+            this.claims.delete(key);
+            released = true;
+          }
+        });
+        if (released) {
+          // uploads waiting for a name this run held may go now
+          for (const ino of this.claimWaiters) {
+            const w = this.items.get(ino);
+            if (w && !w.run) w.dueAt = 0;
+          }
+          this.claimWaiters.clear();
+        }
+        if (this.items.size === 0 && this.running === 0) for (const f of this.idleWaiters.splice(0)) f();
+        this.pump();
+      });
   }
 
   /** Resolve (error undefined) or reject every waiter of it. */
   private settle(it: Item, error?: unknown): void {
-    for (const w of it.waiters.splice(0)) (error === undefined ? w.resolve() : w.reject(error));
+    for (const w of it.waiters.splice(0)) error === undefined ? w.resolve() : w.reject(error);
   }
 
   private finish(it: Item): void {
@@ -410,14 +487,31 @@ export class UploadQueue {
       // the row's MD5 is trusted only for the size it was computed for; else hash the staging file now
       const md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.ac.signal);
       const res = await uploadFile(this.o.api, {
-        parentId: t.parentId, name: t.name, source: src, size: src.size, md5,
-        sliceConcurrency: this.o.sliceConcurrency, signal: run.ac.signal, stopSignal: this.stopping.signal, logger: this.log, clock: this.clock,
-        duplicate: this.o.duplicate ?? 2, singleMaxBytes: this.o.singleMaxBytes, domains: this.domains,
-        onProgress: (n) => { run.sentBytes = n; },
+        parentId: t.parentId,
+        name: t.name,
+        source: src,
+        size: src.size,
+        md5,
+        sliceConcurrency: this.o.sliceConcurrency,
+        signal: run.ac.signal,
+        stopSignal: this.stopping.signal,
+        logger: this.log,
+        clock: this.clock,
+        duplicate: this.o.duplicate ?? 2,
+        singleMaxBytes: this.o.singleMaxBytes,
+        domains: this.domains,
+        onProgress: (n) => {
+          run.sentBytes = n;
+        },
       });
       await this.afterUpload(it, row.generation, t, { fileId: res.fileId, md5, size: src.size }, res.instant);
     } catch (e) {
-      const abort = e instanceof QueueAbort ? e : run.ac.signal.aborted && run.ac.signal.reason instanceof QueueAbort ? run.ac.signal.reason : null;
+      const abort =
+        e instanceof QueueAbort
+          ? e
+          : run.ac.signal.aborted && run.ac.signal.reason instanceof QueueAbort
+            ? run.ac.signal.reason
+            : null;
       if (abort) {
         this.log.debug({ op: 'upload', ino: it.ino, name: t.name, why: abort.why }, 'upload aborted');
         return; // superseded: due again (unless held); cancelled: finished as gone when next due; closed: nothing to do
@@ -428,13 +522,19 @@ export class UploadQueue {
     }
   }
 
-  private async afterUpload(it: Item, generation: number, was: { parentId: string; name: string },
-    result: { fileId: string; md5: string; size: number }, instant: boolean): Promise<void> {
+  private async afterUpload(
+    it: Item,
+    generation: number,
+    was: { parentId: string; name: string },
+    result: { fileId: string; md5: string; size: number },
+    instant: boolean,
+  ): Promise<void> {
     const j = this.o.journal;
     const before = this.o.target.resolve(it.ino); // the remote id this commit replaces (same synchronous stretch)
     const outcome = j.transaction((): 'committed' | 'stale' | 'refused' => {
       if (j.get(it.ino)?.generation !== generation) return 'stale';
-      if (!this.o.target.commit(it.ino, generation, result)) return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
+      if (!this.o.target.commit(it.ino, generation, result))
+        return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
       j.remove(it.ino, generation);
       return 'committed';
     });
@@ -446,13 +546,19 @@ export class UploadQueue {
     }
     if (outcome === 'stale') {
       // written again (or unlinked) meanwhile: this copy is stale; the row, if any, uploads again
-      this.log.info({ op: 'upload', ino: it.ino, name: was.name, fileId: result.fileId }, 'content changed during the upload; discarding this copy');
+      this.log.info(
+        { op: 'upload', ino: it.ino, name: was.name, fileId: result.fileId },
+        'content changed during the upload; discarding this copy',
+      );
       await this.trashQuietly(result.fileId);
       if (!j.get(it.ino)) this.finish(it);
       else it.dueAt = 0;
       return;
     }
-    this.log.info({ op: 'upload', ino: it.ino, name: was.name, size: result.size, fileId: result.fileId, instant }, 'uploaded');
+    this.log.info(
+      { op: 'upload', ino: it.ino, name: was.name, size: result.size, fileId: result.fileId, instant },
+      'uploaded',
+    );
     if (now && now !== 'parent-pending' && (now.parentId !== was.parentId || now.name !== was.name)) {
       // The node was renamed or moved during the upload, and its previous remote copy with it: that copy
       // now holds the new name with the old content. Trash it, then give the new copy the name.
@@ -462,7 +568,8 @@ export class UploadQueue {
       // run's name claims are released when it ends)
       await this.fixup(result.fileId, it.ino, was);
     }
-    if (j.get(it.ino)) it.dueAt = 0; // new content arrived during the fixup: it uploads next
+    if (j.get(it.ino))
+      it.dueAt = 0; // new content arrived during the fixup: it uploads next
     else this.finish(it);
   }
 
@@ -472,19 +579,33 @@ export class UploadQueue {
       const now = this.o.target.resolve(ino);
       if (!now || now === 'parent-pending') return;
       try {
-        if (now.parentId !== was.parentId) { await this.o.api.move([fileId], now.parentId); was = { ...was, parentId: now.parentId }; }
-        if (now.name !== was.name) { await this.o.api.rename(fileId, now.name); was = { ...was, name: now.name }; }
+        if (now.parentId !== was.parentId) {
+          await this.o.api.move([fileId], now.parentId);
+          was = { ...was, parentId: now.parentId };
+        }
+        if (now.name !== was.name) {
+          await this.o.api.rename(fileId, now.name);
+          was = { ...was, name: now.name };
+        }
         return;
       } catch (e) {
-        this.log.warn({ op: 'upload-fixup', ino, fileId, attempt, err: e }, 'could not rename/move the uploaded file to its current name');
+        this.log.warn(
+          { op: 'upload-fixup', ino, fileId, attempt, err: e },
+          'could not rename/move the uploaded file to its current name',
+        );
         if (attempt < FIXUP_ATTEMPTS) await this.clock.sleep(this.backoff(attempt)).catch(() => undefined);
       }
     }
-    this.log.error({ op: 'upload-fixup', ino, fileId, name: was.name }, 'the uploaded file keeps its old name remotely');
+    this.log.error(
+      { op: 'upload-fixup', ino, fileId, name: was.name },
+      'the uploaded file keeps its old name remotely',
+    );
   }
 
   private async trashQuietly(fileId: string): Promise<void> {
-    try { await this.o.api.trash([fileId]); } catch (e) {
+    try {
+      await this.o.api.trash([fileId]);
+    } catch (e) {
       this.log.warn({ op: 'upload', fileId, err: e }, 'could not trash a stale uploaded copy');
     }
   }
@@ -500,7 +621,10 @@ export class UploadQueue {
     const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     const current = this.o.journal.get(it.ino);
     if (!current) return this.finish(it);
-    if (current.generation !== row.generation) { it.dueAt = 0; return; } // new content arrived: try it now
+    if (current.generation !== row.generation) {
+      it.dueAt = 0;
+      return;
+    } // new content arrived: try it now
     const attempts = current.attempts + 1;
     const delay = this.backoff(attempts);
     it.attempts = attempts;

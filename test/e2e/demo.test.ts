@@ -15,18 +15,29 @@ describe.runIf(fuseAvailable())('npm run demo', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.stderr.on('data', (d) => {
+      out += d;
+    });
     const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
     try {
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`demo not ready:\n${out}`)), 240_000);
-        const check = () => { if (out.includes('Press Ctrl-C')) { clearTimeout(t); resolve(); } };
+        const check = () => {
+          if (out.includes('Press Ctrl-C')) {
+            clearTimeout(t);
+            resolve();
+          }
+        };
         p.stdout.on('data', check);
         void exited.then(() => reject(new Error(`demo exited early:\n${out}`)));
       });
       expect(out).toContain(`mounted at\n      ${mnt}`);
-      const { stdout } = await sh(`ls ${mnt}; cat ${mnt}/README.txt; ls ${mnt}/many-files | wc -l; ls ${mnt}/pictures | wc -l`);
+      const { stdout } = await sh(
+        `ls ${mnt}; cat ${mnt}/README.txt; ls ${mnt}/many-files | wc -l; ls ${mnt}/pictures | wc -l`,
+      );
       expect(stdout).toContain('videos');
       expect(stdout).toContain('Welcome to the pan123fs demo');
       expect(stdout).toMatch(/\n300\n6\n$/);

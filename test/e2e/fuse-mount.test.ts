@@ -8,7 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isMounted, READ_AHEAD_KB } from '../../src/fuse/mount.js';
-import { buildTestDaemon, forceUnmount, runCommand, startDaemon, type TestDaemon } from '../helpers/fuse-test-daemon.js';
+import {
+  buildTestDaemon,
+  forceUnmount,
+  runCommand,
+  startDaemon,
+  type TestDaemon,
+} from '../helpers/fuse-test-daemon.js';
 
 let script: string;
 let work: string;
@@ -98,7 +104,9 @@ describe('fuse adapter through a real mount', () => {
     // as root the mount's kernel read-ahead is set (the kernel's default is 128 KiB)
     if (process.getuid?.() === 0) {
       expect(READ_AHEAD_KB).not.toBe(128);
-      expect((await fsp.readFile(`/sys/class/bdi/${d.ready.bdi}/read_ahead_kb`, 'utf8')).trim()).toBe(String(READ_AHEAD_KB));
+      expect((await fsp.readFile(`/sys/class/bdi/${d.ready.bdi}/read_ahead_kb`, 'utf8')).trim()).toBe(
+        String(READ_AHEAD_KB),
+      );
     }
     expect(await fsp.readFile(path.join(mnt, 'hello.txt'), 'utf8')).toBe('hello world\n');
     await fsp.mkdir(path.join(mnt, 'dir'));
@@ -156,8 +164,16 @@ describe('fuse adapter through a real mount', () => {
     const b = await runCommand('cp', ['-a', src, path.join(mnt, 'copied.txt')]);
     expect([a.code, a.stderr, b.code, b.stderr]).toEqual([0, '', 0, '']);
     expect(await fsp.readFile(path.join(mnt, 'copied.txt'), 'utf8')).toBe('local');
-    const py = await runCommand('python3', ['-c', 'import os,sys\nfor _ in range(2):\n  try: os.getxattr(sys.argv[1], "user.x")\n  except OSError as e: print(e.errno)', path.join(mnt, 'hello.txt')]);
-    if (py.code === 0) expect(py.stdout.trim().split('\n').map(Number)).toEqual([os.constants.errno.ENOTSUP, os.constants.errno.ENOTSUP]);
+    const py = await runCommand('python3', [
+      '-c',
+      'import os,sys\nfor _ in range(2):\n  try: os.getxattr(sys.argv[1], "user.x")\n  except OSError as e: print(e.errno)',
+      path.join(mnt, 'hello.txt'),
+    ]);
+    if (py.code === 0)
+      expect(py.stdout.trim().split('\n').map(Number)).toEqual([
+        os.constants.errno.ENOTSUP,
+        os.constants.errno.ENOTSUP,
+      ]);
   });
 
   it('an external fusermount -u makes the daemon exit 0 with no stale mount', async () => {
@@ -191,7 +207,10 @@ describe('fuse adapter through a real mount', () => {
     d.proc.kill('SIGKILL');
     await d.exited;
     await sleep(200);
-    const err = await fsp.stat(mnt).then(() => undefined, (e: NodeJS.ErrnoException) => e.code);
+    const err = await fsp.stat(mnt).then(
+      () => undefined,
+      (e: NodeJS.ErrnoException) => e.code,
+    );
     console.log(`[fuse e2e] stale mountpoint stat: ${err ?? 'ok'}`);
     const d2 = await daemon(mnt);
     expect((await fsp.stat(path.join(mnt, 'hello.txt'))).size).toBe(12);
@@ -226,7 +245,9 @@ describe('fuse adapter through a real mount', () => {
     const rest = await runCommand(burst, [path.join(mnt, 'r'), '64', '190']);
     expect(rest.stdout.trim()).toBe('0');
     const end = (await d.stats()).threads;
-    console.log(`[fuse e2e] thread states after 10 bursts: ${JSON.stringify(base)}; after 200: ${JSON.stringify(end)}; 190 bursts took ${Date.now() - t0} ms`);
+    console.log(
+      `[fuse e2e] thread states after 10 bursts: ${JSON.stringify(base)}; after 200: ${JSON.stringify(end)}; 190 bursts took ${Date.now() - t0} ms`,
+    );
     expect(end.source).toBe('native');
     expect(end.allocated).toBeLessThanOrEqual(base.allocated + 64);
     expect(end.allocated).toBeLessThan(400); // unpatched: ~12,000 after 200 bursts
@@ -234,18 +255,24 @@ describe('fuse adapter through a real mount', () => {
 
   // Proves the leak test can fail: the same bursts against upstream's prebuilt binary (selected with
   // node-gyp-build's FUSE_NATIVE_PREBUILD override) grow the count by ~50 per burst.
-  it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('control: the upstream prebuilt binary does leak', async () => {
-    const pre = path.join(work, 'prebuilt');
-    await fsp.mkdir(path.join(pre, 'prebuilds/linux-x64'), { recursive: true });
-    const fn = path.dirname(createRequire(import.meta.url).resolve('fuse-native/package.json'));
-    await fsp.copyFile(path.join(fn, 'prebuilds/linux-x64/node.napi.node'), path.join(pre, 'prebuilds/linux-x64/node.napi.node'));
-    const mnt = await newMountpoint('leak-control');
-    const d = await daemon(mnt, { FUSE_TEST_FILES: '64', FUSE_TEST_READ_DELAY_MS: '20', FUSE_NATIVE_PREBUILD: pre });
-    expect(d.ready.binding).toMatchObject({ kind: 'prebuilt', nativePatched: false });
-    expect((await runCommand(burst, [path.join(mnt, 'r'), '64', '30'])).stdout.trim()).toBe('0');
-    const { threads } = await d.stats();
-    console.log(`[fuse e2e] upstream prebuilt after 30 bursts: ${JSON.stringify(threads)}`);
-    expect(threads.allocated).toBeGreaterThan(500);
-    expect(await d.stop()).toBe(0);
-  });
+  it.skipIf(process.platform !== 'linux' || process.arch !== 'x64')(
+    'control: the upstream prebuilt binary does leak',
+    async () => {
+      const pre = path.join(work, 'prebuilt');
+      await fsp.mkdir(path.join(pre, 'prebuilds/linux-x64'), { recursive: true });
+      const fn = path.dirname(createRequire(import.meta.url).resolve('fuse-native/package.json'));
+      await fsp.copyFile(
+        path.join(fn, 'prebuilds/linux-x64/node.napi.node'),
+        path.join(pre, 'prebuilds/linux-x64/node.napi.node'),
+      );
+      const mnt = await newMountpoint('leak-control');
+      const d = await daemon(mnt, { FUSE_TEST_FILES: '64', FUSE_TEST_READ_DELAY_MS: '20', FUSE_NATIVE_PREBUILD: pre });
+      expect(d.ready.binding).toMatchObject({ kind: 'prebuilt', nativePatched: false });
+      expect((await runCommand(burst, [path.join(mnt, 'r'), '64', '30'])).stdout.trim()).toBe('0');
+      const { threads } = await d.stats();
+      console.log(`[fuse e2e] upstream prebuilt after 30 bursts: ${JSON.stringify(threads)}`);
+      expect(threads.allocated).toBeGreaterThan(500);
+      expect(await d.stop()).toBe(0);
+    },
+  );
 });

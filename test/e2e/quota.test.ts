@@ -27,7 +27,9 @@ describe.runIf(fuseAvailable())('storage quota', () => {
     // copy is followed to its end and trashed - a real server would finish that merge anyway.)
     expect(emu.tree().filter((e) => e.name === 'big.bin' && !e.trashed)).toEqual([]);
     for (const e of emu.tree().filter((x) => x.name === 'big.bin')) expect(e.size).toBe(0);
-    const st = await sh(`node ${process.cwd()}/bin/pan123fs.js status --json --state-dir ${d.stateDir} ${d.mountpoint}`);
+    const st = await sh(
+      `node ${process.cwd()}/bin/pan123fs.js status --json --state-dir ${d.stateDir} ${d.mountpoint}`,
+    );
     const items = JSON.parse(st.stdout).uploads.items as Array<{ name: string; lastError: string | null }>;
     expect(items.find((i) => i.name === 'big.bin')?.lastError).toMatch(/空间不足|space/i);
   });

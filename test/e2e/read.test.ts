@@ -6,7 +6,16 @@ import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { cleanup, execFileP, fuseAvailable, ramp, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import {
+  cleanup,
+  execFileP,
+  fuseAvailable,
+  ramp,
+  sh,
+  startDaemon,
+  tempDir,
+  type Daemon,
+} from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const KiB = 1024;
@@ -57,7 +66,9 @@ describe.runIf(run)('mount and read (issue 3)', () => {
   });
 
   it('ls -l, stat, find and du see the tree with the right sizes', async () => {
-    const { stdout: found } = await sh(`cd ${d.mountpoint} && find . -path ./many -prune -o -type f -printf '%P %s\\n' | sort`);
+    const { stdout: found } = await sh(
+      `cd ${d.mountpoint} && find . -path ./many -prune -o -type f -printf '%P %s\\n' | sort`,
+    );
     const expected = [...Object.entries(FILES), [BIG, BIG_SIZE] as const].map(([p, s]) => `${p} ${s}`).sort();
     expect(found.trim().split('\n')).toEqual(expected);
     const { stdout: st } = await sh(`stat -c '%F %s' ${d.mountpoint}/sizes/16m+1.bin ${d.mountpoint}/deep/a`);
@@ -95,7 +106,11 @@ describe.runIf(run)('mount and read (issue 3)', () => {
         if (nx !== ny || !x.subarray(0, nx).equals(y.subarray(0, ny))) bad++;
       }
       console.log(bad);`;
-    const { stdout } = await execFileP(process.execPath, ['-e', script, join(d.mountpoint, BIG), join(seed, BIG), '300'], { timeout: 120_000 });
+    const { stdout } = await execFileP(
+      process.execPath,
+      ['-e', script, join(d.mountpoint, BIG), join(seed, BIG), '300'],
+      { timeout: 120_000 },
+    );
     expect(stdout.trim()).toBe('0');
   });
 
@@ -106,7 +121,9 @@ describe.runIf(run)('mount and read (issue 3)', () => {
   });
 
   it('lists a 10,000-entry directory completely', async () => {
-    const { stdout } = await sh(`ls ${d.mountpoint}/many | wc -l; ls ${d.mountpoint}/many | sort | head -1; ls ${d.mountpoint}/many | sort | tail -1`);
+    const { stdout } = await sh(
+      `ls ${d.mountpoint}/many | wc -l; ls ${d.mountpoint}/many | sort | head -1; ls ${d.mountpoint}/many | sort | tail -1`,
+    );
     expect(stdout.trim().split('\n')).toEqual([String(MANY), 'f00001.txt', `f${MANY}.txt`]);
   });
 
@@ -114,7 +131,9 @@ describe.runIf(run)('mount and read (issue 3)', () => {
     emu.setConfig({ linkTtlSec: 1 });
     try {
       // read slowly so the link dies between requests: 1 MiB every 150 ms
-      const { stdout } = await sh(`(for i in $(seq 0 23); do dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=$i count=1 status=none; sleep 0.15; done; dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=24 status=none) | sha256sum`);
+      const { stdout } = await sh(
+        `(for i in $(seq 0 23); do dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=$i count=1 status=none; sleep 0.15; done; dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=24 status=none) | sha256sum`,
+      );
       expect(stdout.split(' ')[0]).toBe(sums.get('expiring/e1.bin'));
     } finally {
       emu.setConfig({ linkTtlSec: 7200 });
@@ -141,7 +160,12 @@ describe.runIf(run)('mount and read (issue 3)', () => {
     const code = await d.stop();
     expect(code).toBe(0);
     emu.resetCounters();
-    d = await startDaemon({ apiBase: emu.baseUrl, mountpoint: d.mountpoint, cacheDir: d.cacheDir, stateDir: d.stateDir });
+    d = await startDaemon({
+      apiBase: emu.baseUrl,
+      mountpoint: d.mountpoint,
+      cacheDir: d.cacheDir,
+      stateDir: d.stateDir,
+    });
     const { stdout } = await sh(`ls -R ${d.mountpoint}/deep ${d.mountpoint}/sizes`);
     expect(stdout).toContain('note.txt');
     expect(stdout).toContain('128k+1.bin');

@@ -10,7 +10,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { BIN, ROOT, cleanup, execFileP, forceUnmount, fuseAvailable, ramp, sh, tempDir } from '../helpers/pan-daemon.js';
+import {
+  BIN,
+  ROOT,
+  cleanup,
+  execFileP,
+  forceUnmount,
+  fuseAvailable,
+  ramp,
+  sh,
+  tempDir,
+} from '../helpers/pan-daemon.js';
 import { startNotifySocket, type NotifySocket } from '../helpers/notify-socket.js';
 
 const run = fuseAvailable();
@@ -22,7 +32,9 @@ const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 function mountedNow(mnt: string): boolean {
   // procfs, not the mount: safe to read synchronously from this process
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === mnt);
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === mnt);
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -54,11 +66,17 @@ interface Unit {
 /** As ExecStart= does: `pan123fs mount --config FILE`, in its own process group (so a "crash" can take the auto_unmount helper along). */
 function startUnit(config: string, env: Record<string, string> = {}): Unit {
   const proc = spawn(process.execPath, [BIN, 'mount', '--config', config], {
-    env: { ...process.env, PAN123_CLIENT_SECRET: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    env: { ...process.env, PAN123_CLIENT_SECRET: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
+  proc.stdout!.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr!.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   return { proc, out: () => out, exited };
 }
@@ -67,16 +85,27 @@ async function stopUnit(u: Unit, mnt: string): Promise<void> {
   if (u.proc.exitCode === null && u.proc.signalCode === null) {
     u.proc.kill('SIGTERM');
     const r = await Promise.race([u.exited, new Promise((res) => setTimeout(() => res('timeout'), 60_000))]);
-    if (r === 'timeout') { try { process.kill(-u.proc.pid!, 'SIGKILL'); } catch { /* gone */ } await u.exited; }
+    if (r === 'timeout') {
+      try {
+        process.kill(-u.proc.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await u.exited;
+    }
   }
   await forceUnmount(mnt);
 }
 
 async function waitReadyLine(u: Unit): Promise<void> {
-  await until('the (ready) line', () => {
-    if (u.proc.exitCode !== null) throw new Error(`daemon exited ${u.proc.exitCode}:\n${u.out().slice(-3000)}`);
-    return u.out().includes('(ready)');
-  }, 30_000);
+  await until(
+    'the (ready) line',
+    () => {
+      if (u.proc.exitCode !== null) throw new Error(`daemon exited ${u.proc.exitCode}:\n${u.out().slice(-3000)}`);
+      return u.out().includes('(ready)');
+    },
+    30_000,
+  );
 }
 
 describe.runIf(run)('service (issue 5)', () => {
@@ -87,15 +116,24 @@ describe.runIf(run)('service (issue 5)', () => {
   const units: Unit[] = [];
 
   /** A fresh mountpoint/cache/state and a 0600 config file for it. */
-  async function makeConfig(extra: Record<string, unknown> = {}): Promise<{ config: string; mnt: string; stateDir: string; cacheDir: string }> {
+  async function makeConfig(
+    extra: Record<string, unknown> = {},
+  ): Promise<{ config: string; mnt: string; stateDir: string; cacheDir: string }> {
     const d = await tempDir('svc');
     dirs.push(d);
     const mnt = join(d, 'mnt');
     await mkdir(mnt);
     mounts.push(mnt);
     const cfg = {
-      mountpoint: mnt, apiBase: emu.baseUrl, clientId: CLIENT_ID, clientSecret: SECRET,
-      cacheDir: join(d, 'cache'), stateDir: join(d, 'state'), rateLimitScale: 0, logLevel: 'debug', ...extra,
+      mountpoint: mnt,
+      apiBase: emu.baseUrl,
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      cacheDir: join(d, 'cache'),
+      stateDir: join(d, 'state'),
+      rateLimitScale: 0,
+      logLevel: 'debug',
+      ...extra,
     };
     const config = join(d, 'svc.json');
     await writeFile(config, JSON.stringify(cfg, null, 2), { mode: 0o600 });
@@ -114,14 +152,26 @@ describe.runIf(run)('service (issue 5)', () => {
     await writeFile(join(base, 'seed', 'hello.txt'), ramp(300_000, 3));
     await writeFile(join(base, 'seed', 'public', 'pub.bin'), ramp(200_000, 5));
     emu = await startEmulator({
-      dataDir: join(base, 'emu'), seedDir: join(base, 'seed'), rateLimitScale: 0, sliceSize: MiB,
-      clientId: CLIENT_ID, clientSecret: SECRET, directLinkKey: DL_KEY,
+      dataDir: join(base, 'emu'),
+      seedDir: join(base, 'seed'),
+      rateLimitScale: 0,
+      sliceSize: MiB,
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      directLinkKey: DL_KEY,
     });
     emu.enableDirectLink('/public');
   }, 60_000);
 
   afterAll(async () => {
-    for (const u of units) if (u.proc.exitCode === null && u.proc.signalCode === null) { try { process.kill(-u.proc.pid!, 'SIGKILL'); } catch { /* gone */ } }
+    for (const u of units)
+      if (u.proc.exitCode === null && u.proc.signalCode === null) {
+        try {
+          process.kill(-u.proc.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     for (const m of mounts) await forceUnmount(m);
     await emu?.close();
     await cleanup(base, ...dirs);
@@ -132,7 +182,10 @@ describe.runIf(run)('service (issue 5)', () => {
     const sock: NotifySocket = await startNotifySocket(dirs.at(-1)!);
     try {
       let mountedAtReady: boolean | undefined;
-      const ready = sock.waitFor('READY=1').then((m) => { mountedAtReady ??= mountedNow(mnt); return m; });
+      const ready = sock.waitFor('READY=1').then((m) => {
+        mountedAtReady ??= mountedNow(mnt);
+        return m;
+      });
       const u = unit(config, { NOTIFY_SOCKET: sock.path });
       const msg = await ready;
       expect(mountedAtReady).toBe(true);
@@ -143,7 +196,9 @@ describe.runIf(run)('service (issue 5)', () => {
       await stopUnit(u, mnt);
       expect(await u.exited).toBe(0);
       await sock.waitFor('STOPPING=1', 5000);
-    } finally { sock.close(); }
+    } finally {
+      sock.close();
+    }
   });
 
   it('`status` (and --json) shows a running upload; SIGTERM finishes it, then unmounts', async () => {
@@ -156,11 +211,17 @@ describe.runIf(run)('service (issue 5)', () => {
     try {
       await sh(`cp ${join(dirs.at(-1)!, 'big.bin')} ${mnt}/big.bin`);
       let item: { name: string; size: number; sentBytes: number; state: string } | undefined;
-      await until('status to show the upload with bytes sent', async () => {
-        const { stdout } = await execFileP(process.execPath, [BIN, 'status', '--json', '--state-dir', stateDir, mnt]);
-        item = (JSON.parse(stdout) as { uploads: { items: NonNullable<typeof item>[] } }).uploads.items.find((i) => i.name === 'big.bin');
-        return !!item && item.state === 'uploading' && item.sentBytes > 0;
-      }, 30_000);
+      await until(
+        'status to show the upload with bytes sent',
+        async () => {
+          const { stdout } = await execFileP(process.execPath, [BIN, 'status', '--json', '--state-dir', stateDir, mnt]);
+          item = (JSON.parse(stdout) as { uploads: { items: NonNullable<typeof item>[] } }).uploads.items.find(
+            (i) => i.name === 'big.bin',
+          );
+          return !!item && item.state === 'uploading' && item.sentBytes > 0;
+        },
+        30_000,
+      );
       expect(item!.size).toBe(data.length);
       expect(item!.sentBytes).toBeLessThan(data.length);
       const human = (await execFileP(process.execPath, [BIN, 'status', '--state-dir', stateDir])).stdout;
@@ -186,9 +247,18 @@ describe.runIf(run)('service (issue 5)', () => {
       const helpers = await childrenOf(u.proc.pid!);
       expect(helpers.length).toBeGreaterThan(0);
       process.kill(-u.proc.pid!, 'SIGKILL');
-      for (const pid of helpers) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      for (const pid of helpers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
       await u.exited;
-      const st = await execFileP('stat', [mnt]).then(() => 'ok', (e: { stderr: string }) => e.stderr);
+      const st = await execFileP('stat', [mnt]).then(
+        () => 'ok',
+        (e: { stderr: string }) => e.stderr,
+      );
       expect(st).toContain('Transport endpoint is not connected');
     };
     await crash();
@@ -210,9 +280,14 @@ describe.runIf(run)('service (issue 5)', () => {
     await chmod(config, 0o644);
     const u = unit(config);
     expect(await u.exited).toBe(2);
-    expect(u.out()).toContain(`config file ${config} is readable by other users (mode 644) and holds a secret: run \`chmod 600 ${config}\``);
+    expect(u.out()).toContain(
+      `config file ${config} is readable by other users (mode 644) and holds a secret: run \`chmod 600 ${config}\``,
+    );
     expect(mountedNow(mnt)).toBe(false);
-    const check = await execFileP(process.execPath, [BIN, 'config', 'check', '--config', config]).then(() => null, (e: { code: number; stderr: string }) => e);
+    const check = await execFileP(process.execPath, [BIN, 'config', 'check', '--config', config]).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(check?.code).toBe(2);
     expect(check?.stderr).toContain('readable by other users');
   });
@@ -221,7 +296,8 @@ describe.runIf(run)('service (issue 5)', () => {
     const { config, mnt } = await makeConfig();
     const log = join(dirs.at(-1)!, 'helper.log');
     await execFileP('bash', [join(ROOT, 'scripts', 'mount.fuse.pan123fs'), config, mnt, '-o', 'rw,nodev,_netdev'], {
-      env: { ...process.env, PAN123FS_BIN: `${process.execPath} ${BIN}`, PAN123FS_LOG: log }, timeout: 60_000,
+      env: { ...process.env, PAN123FS_BIN: `${process.execPath} ${BIN}`, PAN123FS_LOG: log },
+      timeout: 60_000,
     });
     try {
       expect(mountedNow(mnt)).toBe(true);
@@ -257,9 +333,13 @@ describe.runIf(run)('service (issue 5)', () => {
     expect(emu.counters().directLinkBytesServed).toBeGreaterThan(0);
 
     const tokenFile = (await readdir(stateDir)).find((f) => f.startsWith('token-'))!;
-    const token = (JSON.parse(await readFile(join(stateDir, tokenFile), 'utf8')) as { accessToken: string }).accessToken;
+    const token = (JSON.parse(await readFile(join(stateDir, tokenFile), 'utf8')) as { accessToken: string })
+      .accessToken;
     expect(token.length).toBeGreaterThan(10);
-    for (const [name, log] of [['full run', u.out()], ['direct-link run', u2.out()]] as const) {
+    for (const [name, log] of [
+      ['full run', u.out()],
+      ['direct-link run', u2.out()],
+    ] as const) {
       expect(log.length, name).toBeGreaterThan(1000);
       expect(log, name).toContain('"level":20'); // it really is a debug log
       expect(log.includes(SECRET), `${name}: client secret`).toBe(false);

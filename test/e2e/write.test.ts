@@ -6,7 +6,17 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle, type EmulatorTreeEntry } from '../../src/emulator/index.js';
-import { cleanup, execFileP, forceUnmount, fuseAvailable, ramp, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import {
+  cleanup,
+  execFileP,
+  forceUnmount,
+  fuseAvailable,
+  ramp,
+  sh,
+  startDaemon,
+  tempDir,
+  type Daemon,
+} from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
@@ -15,7 +25,12 @@ const SLICE = 4 * MiB;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 function live(emu: EmulatorHandle): Map<string, EmulatorTreeEntry> {
-  return new Map(emu.tree().filter((e) => !e.trashed).map((e) => [e.path, e]));
+  return new Map(
+    emu
+      .tree()
+      .filter((e) => !e.trashed)
+      .map((e) => [e.path, e]),
+  );
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -32,7 +47,12 @@ function arrived(emu: EmulatorHandle, path: string, expectedMd5: string, timeout
 }
 
 async function errnoOf(cmd: string): Promise<string> {
-  try { await sh(cmd); return 'OK'; } catch (e) { return String((e as { stderr?: string }).stderr ?? e); }
+  try {
+    await sh(cmd);
+    return 'OK';
+  } catch (e) {
+    return String((e as { stderr?: string }).stderr ?? e);
+  }
 }
 
 describe.runIf(run)('write path and namespace (issue 4)', () => {
@@ -50,7 +70,11 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       local.set(`tree/small/s${i}.txt`, b);
       await writeFile(join(src, 'tree', 'small', `s${i}.txt`), b);
     }
-    for (const [name, size] of [['exact-slice.bin', SLICE], ['slice+1.bin', SLICE + 1], ['multi.bin', 5 * SLICE + 123]] as const) {
+    for (const [name, size] of [
+      ['exact-slice.bin', SLICE],
+      ['slice+1.bin', SLICE + 1],
+      ['multi.bin', 5 * SLICE + 123],
+    ] as const) {
       const b = ramp(size, size % 251);
       local.set(`tree/large/${name}`, b);
       await writeFile(join(src, 'tree', 'large', name), b);
@@ -69,7 +93,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
 
   it('cp -r of many small files and a few multi-slice files arrives with the right MD5s', async () => {
     await sh(`cp -r ${join(src, 'tree')} ${d.mountpoint}/copied`);
-    for (const [rel, b] of local) await arrived(emu, '/' + rel.replace(/^tree/, 'copied'), md5(b));
+    for (const [rel, b] of local) await arrived(emu, `/${rel.replace(/^tree/, 'copied')}`, md5(b));
     const { stdout } = await sh(`cd ${d.mountpoint}/copied && find . -type f | wc -l`);
     expect(Number(stdout)).toBe(local.size);
   });
@@ -91,7 +115,8 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     await arrived(emu, '/edit.bin', md5(base));
     // overwrite 5 bytes at offset 1000 without truncating
     await sh(`printf 'HELLO' | dd of=${d.mountpoint}/edit.bin bs=1 seek=1000 conv=notrunc status=none`);
-    const edited = Buffer.from(base); edited.write('HELLO', 1000);
+    const edited = Buffer.from(base);
+    edited.write('HELLO', 1000);
     await arrived(emu, '/edit.bin', md5(edited));
     await sh(`printf 'tail' >> ${d.mountpoint}/edit.bin`);
     const appended = Buffer.concat([edited, Buffer.from('tail')]);
@@ -100,16 +125,29 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     await arrived(emu, '/edit.bin', md5(appended.subarray(0, 1234)));
     const { stdout } = await sh(`stat -c %s ${d.mountpoint}/edit.bin; sha256sum < ${d.mountpoint}/edit.bin`);
     expect(stdout.split('\n')[0]).toBe('1234');
-    expect(stdout.split('\n')[1]!.split(' ')[0]).toBe(createHash('sha256').update(appended.subarray(0, 1234)).digest('hex'));
+    expect(stdout.split('\n')[1]!.split(' ')[0]).toBe(
+      createHash('sha256').update(appended.subarray(0, 1234)).digest('hex'),
+    );
   });
 
   it('renames and moves files and directories (with contents) and shows the new state at once', async () => {
-    await sh(`mkdir -p ${d.mountpoint}/ns/a/inner && echo one > ${d.mountpoint}/ns/a/inner/f1.txt && echo two > ${d.mountpoint}/ns/f2.txt`);
+    await sh(
+      `mkdir -p ${d.mountpoint}/ns/a/inner && echo one > ${d.mountpoint}/ns/a/inner/f1.txt && echo two > ${d.mountpoint}/ns/f2.txt`,
+    );
     await arrived(emu, '/ns/a/inner/f1.txt', md5(Buffer.from('one\n')));
     await arrived(emu, '/ns/f2.txt', md5(Buffer.from('two\n')));
-    await sh(`cd ${d.mountpoint}/ns && mv f2.txt f2-renamed.txt && mkdir b && mv f2-renamed.txt b/moved.txt && mv a b/a2`);
+    await sh(
+      `cd ${d.mountpoint}/ns && mv f2.txt f2-renamed.txt && mkdir b && mv f2-renamed.txt b/moved.txt && mv a b/a2`,
+    );
     const { stdout } = await sh(`cd ${d.mountpoint}/ns && find . | sort`);
-    expect(stdout.trim().split('\n')).toEqual(['.', './b', './b/a2', './b/a2/inner', './b/a2/inner/f1.txt', './b/moved.txt']);
+    expect(stdout.trim().split('\n')).toEqual([
+      '.',
+      './b',
+      './b/a2',
+      './b/a2/inner',
+      './b/a2/inner/f1.txt',
+      './b/moved.txt',
+    ]);
     const t = live(emu);
     expect(t.get('/ns/b/moved.txt')?.md5).toBe(md5(Buffer.from('two\n')));
     expect(t.get('/ns/b/a2/inner/f1.txt')?.md5).toBe(md5(Buffer.from('one\n')));
@@ -125,7 +163,9 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     const t = live(emu);
     expect(t.get('/victim.txt')?.md5).toBe(md5(Buffer.from('new\n')));
     expect(t.has('/winner.txt')).toBe(false);
-    expect(emu.tree().some((e) => e.trashed && e.name === 'victim.txt' && e.md5 === md5(Buffer.from('old\n')))).toBe(true);
+    expect(emu.tree().some((e) => e.trashed && e.name === 'victim.txt' && e.md5 === md5(Buffer.from('old\n')))).toBe(
+      true,
+    );
     const { stdout } = await sh(`cat ${d.mountpoint}/victim.txt`);
     expect(stdout).toBe('new\n');
   });
@@ -135,7 +175,9 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     try {
       const b = ramp(3 * SLICE, 77);
       await writeFile(join(src, 'pending.bin'), b);
-      await sh(`mkdir -p ${d.mountpoint}/later && cp ${join(src, 'pending.bin')} ${d.mountpoint}/pending.bin && mv ${d.mountpoint}/pending.bin ${d.mountpoint}/later/moved-while-pending.bin`);
+      await sh(
+        `mkdir -p ${d.mountpoint}/later && cp ${join(src, 'pending.bin')} ${d.mountpoint}/pending.bin && mv ${d.mountpoint}/pending.bin ${d.mountpoint}/later/moved-while-pending.bin`,
+      );
       await arrived(emu, '/later/moved-while-pending.bin', md5(b));
       expect(live(emu).has('/pending.bin')).toBe(false);
       // unlink while pending cancels the upload
@@ -157,7 +199,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       const b = ramp(2 * SLICE + 5, 42);
       await writeFile(join(src, 'reuse-a.bin'), a);
       await writeFile(join(src, 'reuse-b.bin'), b);
-      const slices = () => emu.counters().requests['upload_slice'] ?? 0;
+      const slices = () => emu.counters().requests.upload_slice ?? 0;
       const before = slices();
       await sh(`mkdir ${d.mountpoint}/reuse && cp ${join(src, 'reuse-a.bin')} ${d.mountpoint}/reuse/a.bin`);
       const inoA = (await sh(`stat -c %i ${d.mountpoint}/reuse/a.bin`)).stdout.trim();
@@ -187,7 +229,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     try {
       const a = ramp(3 * SLICE, 51);
       await writeFile(join(src, 'over-a.bin'), a);
-      const slices = () => emu.counters().requests['upload_slice'] ?? 0;
+      const slices = () => emu.counters().requests.upload_slice ?? 0;
       const before = slices();
       await sh(`cp ${join(src, 'over-a.bin')} ${d.mountpoint}/over/a.bin`);
       await until('the upload of a.bin to send slices', () => slices() > before, 20_000);
@@ -205,7 +247,10 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
   // a shell redirect (and dd) dup2 the new file onto stdout and close the first descriptor: that FLUSH used
   // to start an upload of the empty file, which the first write then threw away into the 123 trash
   it('echo > file and dd into a new file make one upload each and leave nothing in the trash', async () => {
-    const calls = () => { const r = emu.counters().requests; return (r['upload_create'] ?? 0) + (r['upload_single'] ?? 0); };
+    const calls = () => {
+      const r = emu.counters().requests;
+      return (r.upload_create ?? 0) + (r.upload_single ?? 0);
+    };
     const before = calls();
     await sh(`mkdir ${d.mountpoint}/redir && echo hello > ${d.mountpoint}/redir/echo.txt`);
     await sh(`dd if=/dev/urandom of=${d.mountpoint}/redir/dd.bin bs=64k count=4 2>/dev/null`);
@@ -240,13 +285,22 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     const b = ramp(6 * SLICE + 17, 5);
     await writeFile(join(src, 'crash.bin'), b);
     await sh(`cp ${join(src, 'crash.bin')} ${d.mountpoint}/crash.bin`);
-    await until('slices to start', () => (emu.counters().requests['upload_slice'] ?? 0) > 0 || emu.counters().sliceBytesReceived > 0, 20_000).catch(() => undefined);
+    await until(
+      'slices to start',
+      () => (emu.counters().requests.upload_slice ?? 0) > 0 || emu.counters().sliceBytesReceived > 0,
+      20_000,
+    ).catch(() => undefined);
     d.proc.kill('SIGKILL');
     await d.exited;
     await forceUnmount(d.mountpoint);
     emu.setFaults([]);
     expect(live(emu).get('/crash.bin')?.md5).not.toBe(md5(b));
-    d = await startDaemon({ apiBase: emu.baseUrl, mountpoint: d.mountpoint, cacheDir: d.cacheDir, stateDir: d.stateDir });
+    d = await startDaemon({
+      apiBase: emu.baseUrl,
+      mountpoint: d.mountpoint,
+      cacheDir: d.cacheDir,
+      stateDir: d.stateDir,
+    });
     await arrived(emu, '/crash.bin', md5(b), 120_000);
     const { stdout } = await sh(`sha256sum < ${d.mountpoint}/crash.bin`);
     expect(stdout.split(' ')[0]).toBe(createHash('sha256').update(b).digest('hex'));
@@ -255,13 +309,26 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
   it('after a crash, a file that was never closed is dropped (new) and no staging file is left behind', async () => {
     // a writer that never closes: it writes, then sleeps holding the descriptor (python: no dup, no fork,
     // so no FLUSH reaches the daemon — any close of a descriptor, even a dup's, journals the file)
-    const holder = execFileP('python3', ['-c', `import os,time; fd=os.open(${JSON.stringify(d.mountpoint + '/never-closed.txt')}, os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'partial'); time.sleep(30)`]).catch(() => undefined);
-    await until('the write to land', async () => (await sh(`stat -c %s ${d.mountpoint}/never-closed.txt`).catch(() => ({ stdout: '0' }))).stdout.trim() === '7', 10_000);
+    const holder = execFileP('python3', [
+      '-c',
+      `import os,time; fd=os.open(${JSON.stringify(`${d.mountpoint}/never-closed.txt`)}, os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'partial'); time.sleep(30)`,
+    ]).catch(() => undefined);
+    await until(
+      'the write to land',
+      async () =>
+        (await sh(`stat -c %s ${d.mountpoint}/never-closed.txt`).catch(() => ({ stdout: '0' }))).stdout.trim() === '7',
+      10_000,
+    );
     d.proc.kill('SIGKILL');
     await d.exited;
     await forceUnmount(d.mountpoint);
     void holder;
-    d = await startDaemon({ apiBase: emu.baseUrl, mountpoint: d.mountpoint, cacheDir: d.cacheDir, stateDir: d.stateDir });
+    d = await startDaemon({
+      apiBase: emu.baseUrl,
+      mountpoint: d.mountpoint,
+      cacheDir: d.cacheDir,
+      stateDir: d.stateDir,
+    });
     const { stdout } = await sh(`ls ${d.mountpoint}; ls ${d.cacheDir}/staging | wc -l`);
     expect(stdout).not.toContain('never-closed.txt');
     expect(d.output()).toMatch(/still open for writing when the daemon stopped/);
@@ -287,11 +354,13 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     expect(await errnoOf(`ln ${d.mountpoint}/victim.txt ${d.mountpoint}/hard`)).toMatch(/Operation not permitted/);
     expect(await errnoOf(`truncate -s 11G ${d.mountpoint}/victim.txt`)).toMatch(/File too large/);
     const c = emu.counters();
-    expect((c.requests['mkdir'] ?? 0) + (c.requests['upload_create'] ?? 0)).toBe(0);
+    expect((c.requests.mkdir ?? 0) + (c.requests.upload_create ?? 0)).toBe(0);
   });
 
   it('chmod, chown and touch -d are accepted (cp -a / tar x work)', async () => {
-    await sh(`mkdir -p ${join(src, 'attrs')} && echo attrs > ${join(src, 'attrs', 'f.txt')} && chmod 600 ${join(src, 'attrs', 'f.txt')} && touch -d '2001-02-03 04:05:06' ${join(src, 'attrs', 'f.txt')}`);
+    await sh(
+      `mkdir -p ${join(src, 'attrs')} && echo attrs > ${join(src, 'attrs', 'f.txt')} && chmod 600 ${join(src, 'attrs', 'f.txt')} && touch -d '2001-02-03 04:05:06' ${join(src, 'attrs', 'f.txt')}`,
+    );
     await sh(`cp -a ${join(src, 'attrs')} ${d.mountpoint}/attrs-cp`);
     await sh(`tar -C ${src} -cf - attrs | tar -C ${d.mountpoint} -xf - --transform 's/^attrs/attrs-tar/'`);
     await arrived(emu, '/attrs-cp/f.txt', md5(Buffer.from('attrs\n')));

@@ -9,19 +9,31 @@
 //    the daemon's process; they use async child_process and fs.promises.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = path.join(REPO, 'node_modules/.cache/pan123fs-fuse-e2e');
 
-function run(cmd: string, args: string[], opts: { cwd?: string; timeout?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; timeout?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: opts.cwd ?? REPO, timeout: opts.timeout ?? 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-    });
+    execFile(
+      cmd,
+      args,
+      { cwd: opts.cwd ?? REPO, timeout: opts.timeout ?? 120_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
   });
 }
 export { run as runCommand };
@@ -29,9 +41,25 @@ export { run as runCommand };
 /** Compile this file (and what it imports from src/) to plain JS; returns the daemon script path. */
 export async function buildTestDaemon(): Promise<string> {
   const tsc = path.join(REPO, 'node_modules/typescript/bin/tsc');
-  const r = await run(process.execPath, [tsc, '--outDir', OUT, '--rootDir', REPO, '--module', 'NodeNext',
-    '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--strict', '--skipLibCheck', '--esModuleInterop',
-    '--types', 'node', 'test/helpers/fuse-test-daemon.ts']);
+  const r = await run(process.execPath, [
+    tsc,
+    '--outDir',
+    OUT,
+    '--rootDir',
+    REPO,
+    '--module',
+    'NodeNext',
+    '--moduleResolution',
+    'NodeNext',
+    '--target',
+    'ES2022',
+    '--strict',
+    '--skipLibCheck',
+    '--esModuleInterop',
+    '--types',
+    'node',
+    'test/helpers/fuse-test-daemon.ts',
+  ]);
   if (r.code !== 0) throw new Error(`compiling the test daemon failed:\n${r.stdout}${r.stderr}`);
   return path.join(OUT, 'test/helpers/fuse-test-daemon.js');
 }
@@ -53,26 +81,41 @@ export interface DaemonStats {
 }
 
 export async function startDaemon(script: string, mnt: string, env: Record<string, string> = {}): Promise<TestDaemon> {
-  const proc = spawn(process.execPath, [script, mnt], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [script, mnt], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   const waiters: { prefix: string; resolve: (line: string) => void }[] = [];
   proc.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
-    let i;
-    while ((i = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, i); out = out.slice(i + 1);
+    for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n')) {
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
       const w = waiters.findIndex((x) => line.startsWith(x.prefix));
       if (w >= 0) waiters.splice(w, 1)[0]!.resolve(line);
     }
   });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const next = (prefix: string, ms: number) => new Promise<string>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`daemon gave no ${prefix} within ${ms} ms; stderr:\n${err}`)), ms);
-    waiters.push({ prefix, resolve: (l) => { clearTimeout(t); resolve(l); } });
-    void exited.then((code) => { clearTimeout(t); reject(new Error(`daemon exited (${code}) before ${prefix}; stderr:\n${err}`)); });
+  proc.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
   });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const next = (prefix: string, ms: number) =>
+    new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`daemon gave no ${prefix} within ${ms} ms; stderr:\n${err}`)), ms);
+      waiters.push({
+        prefix,
+        resolve: (l) => {
+          clearTimeout(t);
+          resolve(l);
+        },
+      });
+      void exited.then((code) => {
+        clearTimeout(t);
+        reject(new Error(`daemon exited (${code}) before ${prefix}; stderr:\n${err}`));
+      });
+    });
   const readyLine = await next('READY', 30_000);
   return {
     proc,
@@ -107,7 +150,8 @@ async function main(): Promise<void> {
   const logger = stderrLogger(env.FUSE_TEST_DEBUG ? 10 : 40);
   installCrashGuard(logger);
   const vfs = new MemVfs({
-    throwOn: env.FUSE_TEST_THROW_ON, rejectOn: env.FUSE_TEST_REJECT_ON,
+    throwOn: env.FUSE_TEST_THROW_ON,
+    rejectOn: env.FUSE_TEST_REJECT_ON,
     readDelayMs: env.FUSE_TEST_READ_DELAY_MS ? Number(env.FUSE_TEST_READ_DELAY_MS) : undefined,
   });
   const nFiles = Number(env.FUSE_TEST_FILES ?? 0);
@@ -116,24 +160,39 @@ async function main(): Promise<void> {
   vfs.put('/hello.txt', 'hello world\n');
   const writes: Record<string, number> = {};
   const write = vfs.write.bind(vfs);
-  vfs.write = (p, fh, buf, len, pos) => { writes[len] = (writes[len] ?? 0) + 1; return write(p, fh, buf, len, pos); };
+  vfs.write = (p, fh, buf, len, pos) => {
+    writes[len] = (writes[len] ?? 0) + 1;
+    return write(p, fh, buf, len, pos);
+  };
   const crashOn = env.FUSE_TEST_CRASH_ON;
   if (crashOn) {
     const getattr = vfs.getattr.bind(vfs);
     vfs.getattr = (p) => {
-      if (p === crashOn) setImmediate(() => { throw new Error(`injected uncaught exception after getattr ${p}`); });
+      if (p === crashOn)
+        setImmediate(() => {
+          throw new Error(`injected uncaught exception after getattr ${p}`);
+        });
       return getattr(p);
     };
   }
   const attr = env.FUSE_TEST_ATTR_TIMEOUT !== undefined ? Number(env.FUSE_TEST_ATTR_TIMEOUT) : undefined;
   const mount = await mountVfs(vfs, mnt, { attrTimeoutSec: attr, entryTimeoutSec: attr }, logger);
   const binding = loadFuseNative().info;
-  mount.onExternalUnmount(() => { process.stdout.write('EXTERNAL_UNMOUNT\n'); process.exit(0); });
+  mount.onExternalUnmount(() => {
+    process.stdout.write('EXTERNAL_UNMOUNT\n');
+    process.exit(0);
+  });
   process.on('SIGUSR2', () => {
     process.stdout.write(`STATS ${JSON.stringify({ threads: mount.threadStats(), writes, binding })}\n`);
   });
   process.on('SIGTERM', () => {
-    mount.unmount().then(() => process.exit(0), (e: unknown) => { logger.error({ err: String(e) }, 'unmount failed'); process.exit(2); });
+    mount.unmount().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        logger.error({ err: String(e) }, 'unmount failed');
+        process.exit(2);
+      },
+    );
   });
   process.stdout.write(`READY ${JSON.stringify({ binding, bdi: mount.bdi, pid: process.pid })}\n`);
 }
@@ -147,13 +206,21 @@ function stderrLogger(minLevel: number) {
       process.stderr.write(`${JSON.stringify({ level: name, ...bindings, ...o })}\n`);
     };
     return {
-      trace: at(10, 'trace'), debug: at(20, 'debug'), info: at(30, 'info'), warn: at(40, 'warn'),
-      error: at(50, 'error'), fatal: at(60, 'fatal'), child: (b) => mk({ ...bindings, ...b }),
+      trace: at(10, 'trace'),
+      debug: at(20, 'debug'),
+      info: at(30, 'info'),
+      warn: at(40, 'warn'),
+      error: at(50, 'error'),
+      fatal: at(60, 'fatal'),
+      child: (b) => mk({ ...bindings, ...b }),
     } as L;
   };
   return mk({});
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => { process.stderr.write(`daemon failed: ${err instanceof Error ? err.stack : String(err)}\n`); process.exit(1); });
+  main().catch((err: unknown) => {
+    process.stderr.write(`daemon failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -14,7 +14,16 @@ export interface MemVfsFaults {
   readDelayMs?: number;
 }
 
-interface Node { ino: number; isDir: boolean; data: Buffer; size: number; perm: number; mtimeMs: number; atimeMs: number; ctimeMs: number }
+interface Node {
+  ino: number;
+  isDir: boolean;
+  data: Buffer;
+  size: number;
+  perm: number;
+  mtimeMs: number;
+  atimeMs: number;
+  ctimeMs: number;
+}
 
 const TOTAL_BYTES = 10 * 2 ** 50; // 10 PiB: exercises the statfs scaling
 
@@ -24,7 +33,10 @@ export class MemVfs implements Vfs {
   private nextIno = 2;
   private nextFh = 1;
 
-  constructor(readonly faults: MemVfsFaults = {}, private readonly now: () => number = () => Date.now()) {
+  constructor(
+    readonly faults: MemVfsFaults = {},
+    private readonly now: () => number = () => Date.now(),
+  ) {
     this.nodes.set('/', this.mk(true, 0o755));
     this.nodes.get('/')!.ino = 1;
   }
@@ -32,15 +44,27 @@ export class MemVfs implements Vfs {
   /** test setup: create a file with content */
   put(path: string, data: Buffer | string): void {
     const n = this.mk(false, 0o644);
-    n.data = Buffer.from(data); n.size = n.data.length;
+    n.data = Buffer.from(data);
+    n.size = n.data.length;
     this.nodes.set(path, n);
   }
 
-  mkdirSync(path: string): void { this.nodes.set(path, this.mk(true, 0o755)); }
+  mkdirSync(path: string): void {
+    this.nodes.set(path, this.mk(true, 0o755));
+  }
 
   private mk(isDir: boolean, perm: number): Node {
     const t = this.now();
-    return { ino: this.nextIno++, isDir, data: Buffer.alloc(0), size: 0, perm: perm & 0o7777, mtimeMs: t, atimeMs: t, ctimeMs: t };
+    return {
+      ino: this.nextIno++,
+      isDir,
+      data: Buffer.alloc(0),
+      size: 0,
+      perm: perm & 0o7777,
+      mtimeMs: t,
+      atimeMs: t,
+      ctimeMs: t,
+    };
   }
 
   private fault(path: string): void {
@@ -72,32 +96,65 @@ export class MemVfs implements Vfs {
   }
 
   private stat(n: Node): Stat {
-    return { ino: n.ino, isDir: n.isDir, size: n.isDir ? 4096 : n.size, perm: n.perm, uid: 0, gid: 0, nlink: n.isDir ? 2 : 1, mtimeMs: n.mtimeMs, ctimeMs: n.ctimeMs, atimeMs: n.atimeMs };
+    return {
+      ino: n.ino,
+      isDir: n.isDir,
+      size: n.isDir ? 4096 : n.size,
+      perm: n.perm,
+      uid: 0,
+      gid: 0,
+      nlink: n.isDir ? 2 : 1,
+      mtimeMs: n.mtimeMs,
+      ctimeMs: n.ctimeMs,
+      atimeMs: n.atimeMs,
+    };
   }
 
-  private open_(n: Node): number { const fh = this.nextFh++; this.handles.set(fh, n); return fh; }
+  private open_(n: Node): number {
+    const fh = this.nextFh++;
+    this.handles.set(fh, n);
+    return fh;
+  }
 
   private resize(n: Node, size: number): void {
-    if (size > n.data.length) { const b = Buffer.alloc(Math.max(size, n.data.length * 2)); n.data.copy(b); n.data = b; }
-    else if (size < n.size) n.data.fill(0, size, n.size);
-    n.size = size; n.mtimeMs = this.now();
+    if (size > n.data.length) {
+      const b = Buffer.alloc(Math.max(size, n.data.length * 2));
+      n.data.copy(b);
+      n.data = b;
+    } else if (size < n.size) n.data.fill(0, size, n.size);
+    n.size = size;
+    n.mtimeMs = this.now();
   }
 
-  getattr(p: string) { this.fault(p); return this.guard(p, () => this.stat(this.get(p))); }
-  fgetattr(p: string, fh: number) { this.fault(p); return this.guard(p, () => this.stat(this.handles.get(fh) ?? this.get(p))); }
+  getattr(p: string) {
+    this.fault(p);
+    return this.guard(p, () => this.stat(this.get(p)));
+  }
+  fgetattr(p: string, fh: number) {
+    this.fault(p);
+    return this.guard(p, () => this.stat(this.handles.get(fh) ?? this.get(p)));
+  }
   readdir(p: string) {
     this.fault(p);
     return this.guard(p, (): DirEntry[] => {
       if (!this.get(p).isDir) throw new FsError('ENOTDIR', p);
       const prefix = p === '/' ? '/' : `${p}/`;
-      return [...this.nodes].filter(([k]) => k !== p && k.startsWith(prefix) && !k.slice(prefix.length).includes('/'))
+      return [...this.nodes]
+        .filter(([k]) => k !== p && k.startsWith(prefix) && !k.slice(prefix.length).includes('/'))
         .map(([k, n]) => ({ name: k.slice(prefix.length), stat: this.stat(n) }));
     });
   }
   statfs(p: string) {
     return this.guard(p, (): StatFs => {
       const used = [...this.nodes.values()].reduce((s, n) => s + n.size, 0);
-      return { total: TOTAL_BYTES, used, free: TOTAL_BYTES - used, files: this.nodes.size, filesFree: 1e9, nameMax: 255 };
+      return {
+        total: TOTAL_BYTES,
+        used,
+        free: TOTAL_BYTES - used,
+        files: this.nodes.size,
+        filesFree: 1e9,
+        nameMax: 255,
+      };
     });
   }
   open(p: string, flags: number) {
@@ -109,8 +166,15 @@ export class MemVfs implements Vfs {
       return this.open_(n);
     });
   }
-  opendir(p: string) { this.fault(p); return this.guard(p, () => this.open_(this.get(p))); }
-  releasedir(p: string, fh: number) { return this.guard(p, () => { this.handles.delete(fh); }); }
+  opendir(p: string) {
+    this.fault(p);
+    return this.guard(p, () => this.open_(this.get(p)));
+  }
+  releasedir(p: string, fh: number) {
+    return this.guard(p, () => {
+      this.handles.delete(fh);
+    });
+  }
   create(p: string, mode: number) {
     this.fault(p);
     return this.guard(p, () => {
@@ -139,11 +203,24 @@ export class MemVfs implements Vfs {
       return length;
     });
   }
-  truncate(p: string, size: number) { this.fault(p); return this.guard(p, () => this.resize(this.get(p), size)); }
-  ftruncate(p: string, fh: number, size: number) { return this.guard(p, () => this.resize(this.fh(fh), size)); }
-  flush(p: string, _fh: number) { return this.guard(p, () => undefined); }
-  fsync(p: string, _fh: number, _datasync: boolean) { return this.guard(p, () => undefined); }
-  release(p: string, fh: number) { return this.guard(p, () => { this.handles.delete(fh); }); }
+  truncate(p: string, size: number) {
+    this.fault(p);
+    return this.guard(p, () => this.resize(this.get(p), size));
+  }
+  ftruncate(p: string, fh: number, size: number) {
+    return this.guard(p, () => this.resize(this.fh(fh), size));
+  }
+  flush(p: string, _fh: number) {
+    return this.guard(p, () => undefined);
+  }
+  fsync(p: string, _fh: number, _datasync: boolean) {
+    return this.guard(p, () => undefined);
+  }
+  release(p: string, fh: number) {
+    return this.guard(p, () => {
+      this.handles.delete(fh);
+    });
+  }
   mkdir(p: string, mode: number) {
     this.fault(p);
     return this.guard(p, () => {
@@ -176,10 +253,27 @@ export class MemVfs implements Vfs {
       n.ctimeMs = this.now();
     });
   }
-  chmod(p: string, mode: number) { return this.guard(p, () => { this.get(p).perm = mode & 0o7777; }); }
-  chown(p: string, _uid: number, _gid: number) { return this.guard(p, () => { this.get(p); }); }
-  utimens(p: string, atimeMs: number, mtimeMs: number) {
-    return this.guard(p, () => { const n = this.get(p); n.atimeMs = atimeMs; n.mtimeMs = mtimeMs; });
+  chmod(p: string, mode: number) {
+    return this.guard(p, () => {
+      this.get(p).perm = mode & 0o7777;
+    });
   }
-  access(p: string, _mode: number) { this.fault(p); return this.guard(p, () => { this.get(p); }); }
+  chown(p: string, _uid: number, _gid: number) {
+    return this.guard(p, () => {
+      this.get(p);
+    });
+  }
+  utimens(p: string, atimeMs: number, mtimeMs: number) {
+    return this.guard(p, () => {
+      const n = this.get(p);
+      n.atimeMs = atimeMs;
+      n.mtimeMs = mtimeMs;
+    });
+  }
+  access(p: string, _mode: number) {
+    this.fault(p);
+    return this.guard(p, () => {
+      this.get(p);
+    });
+  }
 }

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
-const PY = String.raw`
+const PY = `
 import socket, sys, os, json, array
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
@@ -35,30 +35,50 @@ export async function startNotifySocket(dir: string): Promise<NotifySocket> {
   const waiters: Array<{ text: string; res: (m: string) => void }> = [];
   let buf = '';
   let bound!: () => void;
-  const ready = new Promise<void>((r) => { bound = r; });
+  const ready = new Promise<void>((r) => {
+    bound = r;
+  });
   proc.stdout!.setEncoding('utf8');
   proc.stdout!.on('data', (d: string) => {
     buf += d;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
       const o = JSON.parse(buf.slice(0, nl)) as { bound?: boolean; msg?: string };
       buf = buf.slice(nl + 1);
-      if (o.bound) { bound(); continue; }
+      if (o.bound) {
+        bound();
+        continue;
+      }
       messages.push(o.msg!);
-      for (const w of waiters.splice(0)) (o.msg!.includes(w.text) ? w.res(o.msg!) : waiters.push(w));
+      for (const w of waiters.splice(0)) o.msg!.includes(w.text) ? w.res(o.msg!) : waiters.push(w);
     }
   });
-  await Promise.race([ready, new Promise((_, rej) => proc.on('exit', (c) => rej(new Error(`notify socket helper exited with ${c}`))))]);
+  await Promise.race([
+    ready,
+    new Promise((_, rej) => proc.on('exit', (c) => rej(new Error(`notify socket helper exited with ${c}`)))),
+  ]);
   return {
-    path, messages,
+    path,
+    messages,
     waitFor(text, timeoutMs = 30_000) {
       const hit = messages.find((m) => m.includes(text));
       if (hit) return Promise.resolve(hit);
       return new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`no "${text}" on the notify socket in ${timeoutMs} ms (got ${JSON.stringify(messages)})`)), timeoutMs);
-        waiters.push({ text, res: (m) => { clearTimeout(t); res(m); } });
+        const t = setTimeout(
+          () =>
+            rej(new Error(`no "${text}" on the notify socket in ${timeoutMs} ms (got ${JSON.stringify(messages)})`)),
+          timeoutMs,
+        );
+        waiters.push({
+          text,
+          res: (m) => {
+            clearTimeout(t);
+            res(m);
+          },
+        });
       });
     },
-    close() { proc.kill(); },
+    close() {
+      proc.kill();
+    },
   };
 }

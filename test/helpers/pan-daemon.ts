@@ -19,7 +19,8 @@ export const BIN = join(ROOT, 'bin', 'pan123fs.js');
 /** FUSE available? In CI (PAN123_REQUIRE_FUSE=1) a missing FUSE is a failure, not a skip. */
 export function fuseAvailable(): boolean {
   const ok = existsSync('/dev/fuse') && process.env.PAN123_NO_FUSE !== '1';
-  if (!ok && process.env.PAN123_REQUIRE_FUSE === '1') throw new Error('FUSE is required (PAN123_REQUIRE_FUSE=1) but /dev/fuse or fusermount is missing');
+  if (!ok && process.env.PAN123_REQUIRE_FUSE === '1')
+    throw new Error('FUSE is required (PAN123_REQUIRE_FUSE=1) but /dev/fuse or fusermount is missing');
   return ok;
 }
 
@@ -50,34 +51,73 @@ export interface Daemon {
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
-  const mountpoint = o.mountpoint ?? await tempDir('mnt');
-  const cacheDir = o.cacheDir ?? await tempDir('cache');
-  const stateDir = o.stateDir ?? await tempDir('state');
+  const mountpoint = o.mountpoint ?? (await tempDir('mnt'));
+  const cacheDir = o.cacheDir ?? (await tempDir('cache'));
+  const stateDir = o.stateDir ?? (await tempDir('state'));
   await mkdir(mountpoint, { recursive: true });
-  const args = [BIN, 'mount', mountpoint, '--api-base', o.apiBase, '--client-id', o.clientId ?? 'pan123fs-demo',
-    '--cache-dir', cacheDir, '--state-dir', stateDir, '--log-level', 'debug', ...(o.args ?? [])];
+  const args = [
+    BIN,
+    'mount',
+    mountpoint,
+    '--api-base',
+    o.apiBase,
+    '--client-id',
+    o.clientId ?? 'pan123fs-demo',
+    '--cache-dir',
+    cacheDir,
+    '--state-dir',
+    stateDir,
+    '--log-level',
+    'debug',
+    ...(o.args ?? []),
+  ];
   const proc = spawn(process.execPath, args, {
     env: { ...process.env, PAN123_CLIENT_SECRET: o.clientSecret ?? 'pan123fs-demo-secret', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stdout!.on('data', (d) => { out += d; });
-  proc.stderr!.on('data', (d) => { out += d; });
+  proc.stdout!.on('data', (d) => {
+    out += d;
+  });
+  proc.stderr!.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
   const ready = new Promise<void>((res, rej) => {
     const t = setTimeout(() => rej(new Error(`daemon not ready after 30 s:\n${out.slice(-4000)}`)), 30_000);
-    const check = () => { if (out.includes('(ready)')) { clearTimeout(t); res(); } };
+    const check = () => {
+      if (out.includes('(ready)')) {
+        clearTimeout(t);
+        res();
+      }
+    };
     proc.stdout!.on('data', check);
-    void exited.then((code) => { clearTimeout(t); rej(new Error(`daemon exited with ${code} before ready:\n${out.slice(-4000)}`)); });
+    void exited.then((code) => {
+      clearTimeout(t);
+      rej(new Error(`daemon exited with ${code} before ready:\n${out.slice(-4000)}`));
+    });
   });
   const d: Daemon = {
-    proc, mountpoint, cacheDir, stateDir, exited,
+    proc,
+    mountpoint,
+    cacheDir,
+    stateDir,
+    exited,
     output: () => out,
     async stop(signal = 'SIGTERM', timeoutMs = 60_000) {
-      if (proc.exitCode !== null || proc.signalCode !== null) { await forceUnmount(mountpoint); return proc.exitCode; }
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        await forceUnmount(mountpoint);
+        return proc.exitCode;
+      }
       proc.kill(signal);
-      const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs))]);
-      if (code === 'timeout') { proc.kill('SIGKILL'); await exited; }
+      const code = await Promise.race([
+        exited,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs)),
+      ]);
+      if (code === 'timeout') {
+        proc.kill('SIGKILL');
+        await exited;
+      }
       await forceUnmount(mountpoint);
       return code === 'timeout' ? null : code;
     },
@@ -106,7 +146,10 @@ export async function sha256(path: string): Promise<string> {
   return stdout.split(' ')[0]!;
 }
 
-export async function sh(cmd: string, opts: { cwd?: string; timeoutMs?: number } = {}): Promise<{ stdout: string; stderr: string }> {
+export async function sh(
+  cmd: string,
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<{ stdout: string; stderr: string }> {
   return execFileP('bash', ['-c', cmd], { cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 });
 }
 

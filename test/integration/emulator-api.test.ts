@@ -8,13 +8,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
 import { md5, ramp, WireClient } from '../unit/emulator/wire-helpers.js';
 
-let emu: EmulatorHandle; let c: WireClient;
+let emu: EmulatorHandle;
+let c: WireClient;
 beforeAll(async () => {
   emu = await startEmulator({ rateLimitScale: 0, sliceSize: 1024 });
   c = new WireClient(emu.baseUrl);
   await c.login();
 });
-afterAll(async () => { await emu.close(); });
+afterAll(async () => {
+  await emu.close();
+});
 
 describe('envelope and headers', () => {
   test('success envelope shape', async () => {
@@ -33,7 +36,10 @@ describe('envelope and headers', () => {
   test('missing Platform header is refused (code 1), on access_token too', async () => {
     const r = await c.get('/api/v1/user/info', { authorization: `Bearer ${c.token}` });
     expect(r.code).toBe(1);
-    const t = await c.raw('/api/v1/access_token', { method: 'POST', body: JSON.stringify({ clientID: c.clientID, clientSecret: c.clientSecret }) });
+    const t = await c.raw('/api/v1/access_token', {
+      method: 'POST',
+      body: JSON.stringify({ clientID: c.clientID, clientSecret: c.clientSecret }),
+    });
     expect(JSON.parse(t.text).code).toBe(1);
   });
   test('missing or malformed token → 401', async () => {
@@ -41,7 +47,10 @@ describe('envelope and headers', () => {
     expect((await c.get('/api/v1/user/info', { platform: 'open_platform', authorization: c.token })).code).toBe(401);
   });
   test('bad credentials → code 1', async () => {
-    const r = await new WireClient(emu.baseUrl, 'pan123fs-demo', 'wrong').post('/api/v1/access_token', { clientID: 'pan123fs-demo', clientSecret: 'wrong' });
+    const r = await new WireClient(emu.baseUrl, 'pan123fs-demo', 'wrong').post('/api/v1/access_token', {
+      clientID: 'pan123fs-demo',
+      clientSecret: 'wrong',
+    });
     expect(r.code).toBe(1);
   });
   test('access_token answers an RFC 3339 +08:00 expiry ~30 days out; body keys any case', async () => {
@@ -89,17 +98,49 @@ describe('tree over the wire', () => {
     expect(pages).toBe(3);
     expect(seen.map((e) => e.fileId)).toEqual(ids);
     expect(seen.find((e) => e.fileId === ids[5]).trashed).toBe(1);
-    expect((await c.get(`/api/v2/file/list?parentFileId=${d}&limit=100&trashed=false`)).data.fileList[5].trashed).toBe(1);
-    expect(Object.keys(seen[0]).sort()).toEqual(['category', 'createAt', 'etag', 'fileId', 'filename', 'parentFileId', 'punishFlag',
-      's3KeyFlag', 'size', 'status', 'storageNode', 'trashed', 'type', 'updateAt'].sort());
+    expect((await c.get(`/api/v2/file/list?parentFileId=${d}&limit=100&trashed=false`)).data.fileList[5].trashed).toBe(
+      1,
+    );
+    expect(Object.keys(seen[0]).sort()).toEqual(
+      [
+        'category',
+        'createAt',
+        'etag',
+        'fileId',
+        'filename',
+        'parentFileId',
+        'punishFlag',
+        's3KeyFlag',
+        'size',
+        'status',
+        'storageNode',
+        'trashed',
+        'type',
+        'updateAt',
+      ].sort(),
+    );
     expect(seen[0].createAt).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   });
   test('mkdir/rename/move errors carry the documented messages', async () => {
-    const a = await c.mkdir(0, 'ops'); const b = await c.mkdir(a, 'b'); await c.mkdir(a, 'c');
-    expect(await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'b' })).toMatchObject({ code: 1, message: '该目录下已经有同名文件夹,无法进行创建' });
-    expect(await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'x?y' })).toMatchObject({ code: 1, message: '文件名要小于256个字符且不能包含以下任何字符："\\/:*?|><' });
-    expect(await c.send('PUT', '/api/v1/file/name', { fileId: b, fileName: 'c' })).toMatchObject({ code: 1, message: '当前目录有重名文件' });
-    expect(await c.post('/api/v1/file/move', { fileIDs: [b], toParentFileID: a })).toMatchObject({ code: 1, message: '文件已在当前文件夹中，请选择其他文件夹' });
+    const a = await c.mkdir(0, 'ops');
+    const b = await c.mkdir(a, 'b');
+    await c.mkdir(a, 'c');
+    expect(await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'b' })).toMatchObject({
+      code: 1,
+      message: '该目录下已经有同名文件夹,无法进行创建',
+    });
+    expect(await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'x?y' })).toMatchObject({
+      code: 1,
+      message: '文件名要小于256个字符且不能包含以下任何字符："\\/:*?|><',
+    });
+    expect(await c.send('PUT', '/api/v1/file/name', { fileId: b, fileName: 'c' })).toMatchObject({
+      code: 1,
+      message: '当前目录有重名文件',
+    });
+    expect(await c.post('/api/v1/file/move', { fileIDs: [b], toParentFileID: a })).toMatchObject({
+      code: 1,
+      message: '文件已在当前文件夹中，请选择其他文件夹',
+    });
     expect((await c.post('/api/v1/file/move', { fileIDs: [a], toParentFileID: b })).code).toBe(1);
     expect((await c.post('/api/v1/file/delete', { fileIDs: [b] })).code).toBe(1);
     expect((await c.post('/api/v1/file/trash', { fileIDs: [b] })).code).toBe(0);
@@ -114,7 +155,17 @@ describe('tree over the wire', () => {
     const d = await c.get(`/api/v1/file/detail?fileID=${a}`);
     expect(d.data.size).toBe(3000);
     expect(d.data).not.toHaveProperty('updateAt');
-    expect(Object.keys(d.data).sort()).toEqual(['createAt', 'etag', 'fileID', 'filename', 'parentFileID', 'size', 'status', 'trashed', 'type']);
+    expect(Object.keys(d.data).sort()).toEqual([
+      'createAt',
+      'etag',
+      'fileID',
+      'filename',
+      'parentFileID',
+      'size',
+      'status',
+      'trashed',
+      'type',
+    ]);
     const i = await c.post('/api/v1/file/infos', { fileIds: [up.fileID, a] });
     expect(i.data.list.map((e: any) => e.fileId).sort()).toEqual([a, up.fileID].sort());
   });
@@ -133,9 +184,21 @@ describe('int64 ids and persistence', () => {
     expect(text).toContain(`"fileId":${base}`);
     expect(raw).toBeTruthy();
     // child created with the exact id sent as a raw JSON number and as a string
-    const m1 = (await k.raw('/upload/v1/file/mkdir', { method: 'POST', headers: k.headers(), body: `{"parentID":${base},"name":"kid"}` })).text;
+    const m1 = (
+      await k.raw('/upload/v1/file/mkdir', {
+        method: 'POST',
+        headers: k.headers(),
+        body: `{"parentID":${base},"name":"kid"}`,
+      })
+    ).text;
     expect(m1).toContain(`"dirID":${base + 1n}`);
-    const m2 = (await k.raw('/upload/v1/file/mkdir', { method: 'POST', headers: k.headers(), body: `{"parentID":"${base + 1n}","name":"grandkid"}` })).text;
+    const m2 = (
+      await k.raw('/upload/v1/file/mkdir', {
+        method: 'POST',
+        headers: k.headers(),
+        body: `{"parentID":"${base + 1n}","name":"grandkid"}`,
+      })
+    ).text;
     expect(m2).toContain(`"dirID":${base + 2n}`);
     const det = (await k.raw(`/api/v1/file/detail?fileID=${base + 2n}`, { headers: k.headers() })).text;
     expect(det).toContain(`"parentFileID":${base + 1n}`);
@@ -144,7 +207,12 @@ describe('int64 ids and persistence', () => {
     e = await startEmulator({ dataDir, rateLimitScale: 0 });
     k = new WireClient(e.baseUrl);
     await k.login();
-    expect(e.tree().map((t) => t.path).sort()).toEqual(['/big', '/big/kid', '/big/kid/grandkid', '/keep.bin']);
+    expect(
+      e
+        .tree()
+        .map((t) => t.path)
+        .sort(),
+    ).toEqual(['/big', '/big/kid', '/big/kid/grandkid', '/keep.bin']);
     expect(e.tree().find((t) => t.name === 'grandkid')!.id).toBe(String(base + 2n));
     const di = await k.get(`/api/v1/file/download_info?fileId=${up.fileID}`);
     const body = Buffer.from(await (await fetch(di.data.downloadUrl)).arrayBuffer());
@@ -166,15 +234,23 @@ describe('direct links', () => {
     const rootFile = await k.upload(0, 'root.txt', Buffer.from('root'));
     expect((await k.get(`/api/v1/direct-link/url?fileID=${f.fileID}`)).code).toBe(1); // not enabled yet
     expect((await k.post('/api/v1/direct-link/enable', { fileID: sub })).code).toBe(1); // not under root
-    expect(await k.post('/api/v1/direct-link/enable', { fileID: top })).toMatchObject({ code: 0, data: { filename: '直链 space' } });
+    expect(await k.post('/api/v1/direct-link/enable', { fileID: top })).toMatchObject({
+      code: 0,
+      data: { filename: '直链 space' },
+    });
     expect((await k.get(`/api/v1/direct-link/url?fileId=${f.fileID}`)).code).toBe(1); // wrong-case name
     expect((await k.get(`/api/v1/direct-link/url?fileID=${rootFile.fileID}`)).code).toBe(1);
     expect((await k.get(`/api/v1/direct-link/url?fileID=${sub}`)).code).toBe(1); // folders have none
     const u = (await k.get(`/api/v1/direct-link/url?fileID=${f.fileID}`)).data.url as string;
     const url = new URL(u);
-    expect(url.pathname).toBe(`/dl/4242/${encodeURIComponent('直链 space')}/${encodeURIComponent('sub dir')}/${encodeURIComponent('a b#.txt')}`);
+    expect(url.pathname).toBe(
+      `/dl/4242/${encodeURIComponent('直链 space')}/${encodeURIComponent('sub dir')}/${encodeURIComponent('a b#.txt')}`,
+    );
     expect((await fetch(u)).status).toBe(403);
-    const sign = (p: string, ts: number) => { const rand = crypto.randomUUID().replace(/-/g, ''); return `${ts}-${rand}-4242-${md5(`${p}-${ts}-${rand}-4242-${key}`)}`; };
+    const sign = (p: string, ts: number) => {
+      const rand = crypto.randomUUID().replace(/-/g, '');
+      return `${ts}-${rand}-4242-${md5(`${p}-${ts}-${rand}-4242-${key}`)}`;
+    };
     const ts = Math.floor(Date.now() / 1000) + 60;
     for (const p of [url.pathname, decodeURIComponent(url.pathname)]) {
       const r = await fetch(`${u}?auth_key=${sign(p, ts)}`, { headers: { range: 'bytes=6-' } });

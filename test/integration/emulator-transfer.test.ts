@@ -9,18 +9,25 @@ import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js'
 import { md5, ramp, WireClient } from '../unit/emulator/wire-helpers.js';
 
 const run = promisify(execFile);
-let emu: EmulatorHandle; let c: WireClient;
+let emu: EmulatorHandle;
+let c: WireClient;
 beforeAll(async () => {
   emu = await startEmulator({ rateLimitScale: 0, sliceSize: 1000, completePolls: 2 });
   c = new WireClient(emu.baseUrl);
   await c.login();
 });
-afterAll(async () => { await emu.close(); });
+afterAll(async () => {
+  await emu.close();
+});
 
 async function curl(args: string[]): Promise<{ status: number; headers: string; body: string }> {
   const { stdout } = await run('curl', ['-s', '-D', '-', ...args], { encoding: 'latin1', maxBuffer: 1 << 24 });
   const i = stdout.indexOf('\r\n\r\n');
-  return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(stdout)![1]), headers: stdout.slice(0, i).toLowerCase(), body: stdout.slice(i + 4) };
+  return {
+    status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(stdout)![1]),
+    headers: stdout.slice(0, i).toLowerCase(),
+    body: stdout.slice(i + 4),
+  };
 }
 
 describe('upload v2', () => {
@@ -37,8 +44,14 @@ describe('upload v2', () => {
   // again (an emulator that created the file only on a later poll hid an abandoned merge's orphan file)
   test('the merge settles without further polls: one upload_complete (20103), and the file appears', async () => {
     const data = ramp(2100, 11);
-    const cr = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'unpolled.bin', etag: md5(data), size: 2100 });
-    for (let i = 0; i < 3; i++) expect((await c.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
+    const cr = await c.post('/upload/v2/file/create', {
+      parentFileID: 0,
+      filename: 'unpolled.bin',
+      etag: md5(data),
+      size: 2100,
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await c.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
     expect((await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);
     let e;
     for (let i = 0; i < 100 && !e; i++) {
@@ -59,19 +72,38 @@ describe('upload v2', () => {
       const c1 = new WireClient(e1.baseUrl);
       await c1.login();
       const data = ramp(2100, 12);
-      const cr = await c1.post('/upload/v2/file/create', { parentFileID: 0, filename: 'closing.bin', etag: md5(data), size: 2100 });
-      for (let i = 0; i < 3; i++) expect((await c1.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
+      const cr = await c1.post('/upload/v2/file/create', {
+        parentFileID: 0,
+        filename: 'closing.bin',
+        etag: md5(data),
+        size: 2100,
+      });
+      for (let i = 0; i < 3; i++)
+        expect((await c1.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
       expect((await c1.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);
       await e1.close(); // at once: the merge is still hashing
       const e2 = await startEmulator({ dataDir, rateLimitScale: 0 });
       try {
-        expect(e2.tree().find((t) => t.name === 'closing.bin')).toMatchObject({ size: 2100, md5: md5(data), trashed: false });
-      } finally { await e2.close(); }
-    } finally { fs.rmSync(dataDir, { recursive: true, force: true }); }
+        expect(e2.tree().find((t) => t.name === 'closing.bin')).toMatchObject({
+          size: 2100,
+          md5: md5(data),
+          trashed: false,
+        });
+      } finally {
+        await e2.close();
+      }
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
   test('bad sliceMD5 and wrong slice size are refused', async () => {
     const data = ramp(1500, 2);
-    const cr = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'bad.bin', etag: md5(data), size: 1500 });
+    const cr = await c.post('/upload/v2/file/create', {
+      parentFileID: 0,
+      filename: 'bad.bin',
+      etag: md5(data),
+      size: 1500,
+    });
     expect(cr.data).toMatchObject({ fileID: 0, reuse: false, sliceSize: 1000, servers: [emu.baseUrl] });
     expect((await c.slice(cr.data.preuploadID, 1, data.subarray(0, 1000), md5('nope'))).code).not.toBe(0);
     expect((await c.slice(cr.data.preuploadID, 1, data.subarray(0, 999))).code).not.toBe(0);
@@ -82,7 +114,9 @@ describe('upload v2', () => {
   });
   test('refused and repeated slices never damage accepted bytes (slices are assembled in place)', async () => {
     const data = ramp(2500, 7);
-    const id = (await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'inplace.bin', etag: md5(data), size: 2500 })).data.preuploadID;
+    const id = (
+      await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'inplace.bin', etag: md5(data), size: 2500 })
+    ).data.preuploadID;
     expect((await c.slice(id, 1, data.subarray(0, 1000))).code).toBe(0);
     const junk = Buffer.alloc(1000, 0x5a);
     expect((await c.slice(id, 1, junk, md5('nope'))).code).not.toBe(0); // a bad repeat of an accepted slice
@@ -111,24 +145,38 @@ describe('upload v2', () => {
   test('name clash at create and at completion; duplicate 1 and 2', async () => {
     const d = await c.mkdir(0, 'dups');
     const first = await c.upload(d, 'a.txt', Buffer.from('one'));
-    expect((await c.post('/upload/v2/file/create', { parentFileID: d, filename: 'a.txt', etag: md5('two'), size: 3 }))).toMatchObject({ code: 1, message: '该目录下文件名重复无法创建' });
+    expect(
+      await c.post('/upload/v2/file/create', { parentFileID: d, filename: 'a.txt', etag: md5('two'), size: 3 }),
+    ).toMatchObject({ code: 1, message: '该目录下文件名重复无法创建' });
     const second = await c.upload(d, 'a.txt', Buffer.from('two'), { duplicate: 1 });
     expect(emu.tree().find((t) => t.id === String(second.fileID))!.name).toBe('a(1).txt');
     const third = await c.upload(d, 'a.txt', Buffer.from('three'), { duplicate: 2 });
     expect(third.fileID).not.toBe(first.fileID);
     expect(emu.tree().find((t) => t.id === String(first.fileID))!.trashed).toBe(true);
     // clash appearing between create and complete
-    const cr = await c.post('/upload/v2/file/create', { parentFileID: d, filename: 'late.txt', etag: md5('late!'), size: 5 });
+    const cr = await c.post('/upload/v2/file/create', {
+      parentFileID: d,
+      filename: 'late.txt',
+      etag: md5('late!'),
+      size: 5,
+    });
     await c.slice(cr.data.preuploadID, 1, Buffer.from('late!'));
     await c.mkdir(d, 'late.txt');
     let r;
-    do { r = await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID }); } while (r.code === 20103 || (r.code === 0 && !r.data.completed));
+    do {
+      r = await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID });
+    } while (r.code === 20103 || (r.code === 0 && !r.data.completed));
     expect(r).toMatchObject({ code: 1, message: '该目录下文件名重复无法创建' });
   });
   test('instant upload: reuse:true with a new id, counted', async () => {
     const before = emu.counters().instantUploadHits;
     const data = ramp(2500, 1); // same content as u.bin
-    const r = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'u-copy.bin', etag: md5(data), size: data.length });
+    const r = await c.post('/upload/v2/file/create', {
+      parentFileID: 0,
+      filename: 'u-copy.bin',
+      etag: md5(data),
+      size: data.length,
+    });
     expect(r.data.reuse).toBe(true);
     expect(r.data.fileID).toBeGreaterThan(0);
     expect(r.data).not.toHaveProperty('preuploadID');
@@ -144,19 +192,48 @@ describe('upload v2', () => {
     expect((await c.get('/upload/v2/file/domain')).data).toEqual([emu.baseUrl]);
     const data = ramp(4000, 9);
     const fd = new FormData();
-    for (const [k, v] of Object.entries({ parentFileID: '0', filename: 'single.bin', etag: md5(data), size: String(data.length) })) fd.set(k, v);
+    for (const [k, v] of Object.entries({
+      parentFileID: '0',
+      filename: 'single.bin',
+      etag: md5(data),
+      size: String(data.length),
+    }))
+      fd.set(k, v);
     fd.set('file', new Blob([data]), 'single.bin');
-    const r = JSON.parse(await (await fetch(`${emu.baseUrl}/upload/v2/file/single/create`, { method: 'POST', headers: c.headers(), body: fd })).text());
+    const r = JSON.parse(
+      await (
+        await fetch(`${emu.baseUrl}/upload/v2/file/single/create`, { method: 'POST', headers: c.headers(), body: fd })
+      ).text(),
+    );
     expect(r.data.completed).toBe(true);
     expect(emu.tree().find((t) => t.id === String(r.data.fileID))!.md5).toBe(md5(data));
     expect(emu.counters().singleUploadBytes).toBe(4000);
-    expect((await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'huge', etag: md5('x'), size: 10 * 1024 ** 3 + 1 })).code).toBe(1);
-    expect((await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'up', etag: md5('x').toUpperCase(), size: 1 })).code).toBe(1);
+    expect(
+      (
+        await c.post('/upload/v2/file/create', {
+          parentFileID: 0,
+          filename: 'huge',
+          etag: md5('x'),
+          size: 10 * 1024 ** 3 + 1,
+        })
+      ).code,
+    ).toBe(1);
+    expect(
+      (
+        await c.post('/upload/v2/file/create', {
+          parentFileID: 0,
+          filename: 'up',
+          etag: md5('x').toUpperCase(),
+          size: 1,
+        })
+      ).code,
+    ).toBe(1);
   });
 });
 
 describe('CDN downloads', () => {
-  let url: string; const data = ramp(10_000, 7);
+  let url: string;
+  const data = ramp(10_000, 7);
   beforeAll(async () => {
     const up = await c.upload(0, 'range.bin', data);
     url = (await c.get(`/api/v1/file/download_info?fileId=${up.fileID}`)).data.downloadUrl;
@@ -187,7 +264,8 @@ describe('CDN downloads', () => {
   });
   test('daily quota → 5113 once exceeded', async () => {
     const e = await startEmulator({ rateLimitScale: 0, downloadQuotaBytes: 15_000 });
-    const k = new WireClient(e.baseUrl); await k.login();
+    const k = new WireClient(e.baseUrl);
+    await k.login();
     const up = await k.upload(0, 'q.bin', data);
     const get = () => k.get(`/api/v1/file/download_info?fileId=${up.fileID}`);
     await (await fetch((await get()).data.downloadUrl)).arrayBuffer();
@@ -200,14 +278,18 @@ describe('CDN downloads', () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-xcdn-'));
     const e = await startEmulator({ rateLimitScale: 0, dataDir, externalCdn: 'http://127.0.0.1:18081/' });
     try {
-      const w = new WireClient(e.baseUrl); await w.login();
+      const w = new WireClient(e.baseUrl);
+      await w.login();
       const data = ramp(3000, 9);
       const up = await w.upload(0, 'x.bin', data);
       const u = (await w.get(`/api/v1/file/download_info?fileId=${up.fileID}`)).data.downloadUrl as string;
       expect(u).toMatch(/^http:\/\/127\.0\.0\.1:18081\/[0-9a-f]{2}\/[0-9a-f]{32}-3000$/);
       const rel = u.slice('http://127.0.0.1:18081/'.length);
       expect(fs.readFileSync(path.join(dataDir, 'blobs', rel)).equals(data)).toBe(true);
-    } finally { await e.close(); fs.rmSync(dataDir, { recursive: true, force: true }); }
+    } finally {
+      await e.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
   test('1 GiB streams fast with bounded memory', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-big-'));
@@ -242,13 +324,20 @@ describe('rate limits and faults', () => {
     expect(emu.counters().rateLimited).toBeGreaterThanOrEqual(5);
   });
   test('http500, code, delay, revoke-tokens', async () => {
-    emu.setFaults([{ match: 'user_info', kind: 'http500', count: 1 }, { match: '/api/v1/file/detail', kind: 'code', code: 429, count: 1 }]);
+    emu.setFaults([
+      { match: 'user_info', kind: 'http500', count: 1 },
+      { match: '/api/v1/file/detail', kind: 'code', code: 429, count: 1 },
+    ]);
     expect((await c.raw('/api/v1/user/info', { headers: c.headers() })).status).toBe(500);
     expect((await c.get('/api/v1/user/info')).code).toBe(0);
     expect(await c.get('/api/v1/file/detail?fileID=1')).toMatchObject({ code: 429, message: '请求太频繁' });
     emu.setFaults([{ match: 'user_info', kind: 'delay', ms: 300, after: 1 }]);
-    let t = performance.now(); await c.get('/api/v1/user/info'); expect(performance.now() - t).toBeLessThan(250);
-    t = performance.now(); await c.get('/api/v1/user/info'); expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+    let t = performance.now();
+    await c.get('/api/v1/user/info');
+    expect(performance.now() - t).toBeLessThan(250);
+    t = performance.now();
+    await c.get('/api/v1/user/info');
+    expect(performance.now() - t).toBeGreaterThanOrEqual(290);
     emu.setFaults([{ match: 'user_info', kind: 'revoke-tokens', count: 1 }]);
     expect((await c.get('/api/v1/user/info')).code).toBe(401);
     await c.login();
@@ -265,18 +354,31 @@ describe('rate limits and faults', () => {
     expect(Number(r.stdout)).toBe(4096);
     expect(r.code).not.toBe(0);
     emu.setFaults([{ match: '/upload/v2/file/slice', kind: 'http500', count: 1 }]);
-    const cr = await c.post('/upload/v2/file/create', { parentFileID: 0, filename: 'f.bin', etag: md5('abc'), size: 3 });
-    const sres = await fetch(`${emu.baseUrl}/upload/v2/file/slice`, { method: 'POST', headers: c.headers(), body: new FormData() });
+    const cr = await c.post('/upload/v2/file/create', {
+      parentFileID: 0,
+      filename: 'f.bin',
+      etag: md5('abc'),
+      size: 3,
+    });
+    const sres = await fetch(`${emu.baseUrl}/upload/v2/file/slice`, {
+      method: 'POST',
+      headers: c.headers(),
+      body: new FormData(),
+    });
     expect(sres.status).toBe(500);
     expect((await c.slice(cr.data.preuploadID, 1, Buffer.from('abc'))).code).toBe(0);
   });
   test('admin API: counters, reset, tree, faults, config', async () => {
-    const a = (p: string, init?: RequestInit) => fetch(`${emu.baseUrl}/__emulator/${p}`, init).then((r) => r.json() as Promise<any>);
+    const a = (p: string, init?: RequestInit) =>
+      fetch(`${emu.baseUrl}/__emulator/${p}`, init).then((r) => r.json() as Promise<any>);
     expect((await a('counters')).requests.file_list).toBeGreaterThan(0);
     await a('counters/reset', { method: 'POST' });
     expect((await a('counters')).requests).toEqual({});
     expect((await a('tree')).some((t: any) => t.path === '/u.bin')).toBe(true);
-    await a('faults', { method: 'POST', body: JSON.stringify([{ match: 'user_info', kind: 'code', code: 1, count: 1 }]) });
+    await a('faults', {
+      method: 'POST',
+      body: JSON.stringify([{ match: 'user_info', kind: 'code', code: 1, count: 1 }]),
+    });
     expect((await c.get('/api/v1/user/info')).code).toBe(1);
     expect((await a('config', { method: 'POST', body: JSON.stringify({ completePolls: 3 }) })).completePolls).toBe(3);
     await a('config', { method: 'POST', body: JSON.stringify({ completePolls: 2 }) });
@@ -295,7 +397,8 @@ describe('seed', () => {
     await e.seed(dir);
     expect(performance.now() - t0).toBeLessThan(10_000);
     expect(e.tree().filter((t) => t.type === 'file').length).toBe(10_000);
-    const k = new WireClient(e.baseUrl); await k.login();
+    const k = new WireClient(e.baseUrl);
+    await k.login();
     const id = e.tree().find((t) => t.path === '/d42/f7.txt')!.id;
     const u = (await k.get(`/api/v1/file/download_info?fileId=${id}`)).data.downloadUrl;
     expect(await (await fetch(u)).text()).toBe('file 42/7\n');

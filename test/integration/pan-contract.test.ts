@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
 import { LinkCache } from '../../src/pan/download-urls.js';
-import { isPanError, PanError } from '../../src/pan/errors.js';
+import { isPanError, type PanError } from '../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../src/pan/http-pan-client.js';
 import { PanRangeSource } from '../../src/pan/range-source.js';
 
@@ -21,8 +21,13 @@ const clients: HttpPanClient[] = [];
 
 function client(extra: Partial<HttpPanClientOptions> = {}): HttpPanClient {
   const c = new HttpPanClient({
-    apiBase: emu.baseUrl, clientId: 'pan123fs-demo', clientSecret: 'pan123fs-demo-secret', stateDir,
-    rateLimitScale: 0, retry: { baseMs: 5, capMs: 50 }, ...extra,
+    apiBase: emu.baseUrl,
+    clientId: 'pan123fs-demo',
+    clientSecret: 'pan123fs-demo-secret',
+    stateDir,
+    rateLimitScale: 0,
+    retry: { baseMs: 5, capMs: 50 },
+    ...extra,
   });
   clients.push(c);
   return c;
@@ -44,19 +49,36 @@ async function waitComplete(c: HttpPanClient, preuploadId: string): Promise<{ fi
   throw new Error('upload never completed');
 }
 
-async function upload(c: HttpPanClient, parentId: string, name: string, data: Buffer): Promise<{ fileId: string; reuse: boolean; polls: number }> {
+async function upload(
+  c: HttpPanClient,
+  parentId: string,
+  name: string,
+  data: Buffer,
+): Promise<{ fileId: string; reuse: boolean; polls: number }> {
   const cr = await c.uploadCreate({ parentId, filename: name, md5: md5(data), size: data.length });
   if (cr.reuse) return { fileId: cr.fileId, reuse: true, polls: 0 };
   for (let no = 1, off = 0; off < data.length || no === 1; no++, off += cr.sliceSize) {
     const part = data.subarray(off, Math.min(off + cr.sliceSize, data.length));
-    await c.uploadSlice({ server: cr.servers[0]!, preuploadId: cr.preuploadId, sliceNo: no, sliceMd5: md5(part), data: part });
+    await c.uploadSlice({
+      server: cr.servers[0]!,
+      preuploadId: cr.preuploadId,
+      sliceNo: no,
+      sliceMd5: md5(part),
+      data: part,
+    });
     if (off + cr.sliceSize >= data.length) break;
   }
   return { ...(await waitComplete(c, cr.preuploadId)), reuse: false };
 }
 
 beforeAll(async () => {
-  emu = await startEmulator({ sliceSize: SLICE, rateLimitScale: 0, completePolls: 2, directLinkKey: DL_KEY, idBase: 9007199254741000n });
+  emu = await startEmulator({
+    sliceSize: SLICE,
+    rateLimitScale: 0,
+    completePolls: 2,
+    directLinkKey: DL_KEY,
+    idBase: 9007199254741000n,
+  });
   stateDir = await mkdtemp(join(tmpdir(), 'pan-contract-'));
 });
 afterEach(() => emu.setFaults([]));
@@ -113,7 +135,11 @@ describe('pan client ↔ emulator', () => {
   it('lists 260 entries over 3 pages, dropping trashed rows', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pan-seed-'));
     await mkdir(join(dir, 'many'));
-    await Promise.all(Array.from({ length: 260 }, (_, i) => writeFile(join(dir, 'many', `f${String(i).padStart(3, '0')}.txt`), `file ${i}`)));
+    await Promise.all(
+      Array.from({ length: 260 }, (_, i) =>
+        writeFile(join(dir, 'many', `f${String(i).padStart(3, '0')}.txt`), `file ${i}`),
+      ),
+    );
     await emu.seed(dir);
     const c = client();
     const many = (await c.listAll('0')).find((e) => e.name === 'many')!;
@@ -133,7 +159,10 @@ describe('pan client ↔ emulator', () => {
 
   it('429 and HTTP 500 are backed off and retried', async () => {
     const c = client();
-    emu.setFaults([{ match: 'user_info', kind: 'code', code: 429, count: 2 }, { match: 'file_detail', kind: 'http500', count: 1 }]);
+    emu.setFaults([
+      { match: 'user_info', kind: 'code', code: 429, count: 2 },
+      { match: 'file_detail', kind: 'http500', count: 1 },
+    ]);
     emu.resetCounters();
     await c.userInfo();
     await c.detail((await c.listAll('0'))[0]!.id);
@@ -180,7 +209,9 @@ describe('pan client ↔ emulator', () => {
     const data = ramp(1000, 9);
     const cr = await c.uploadCreate({ parentId: '0', filename: 'liar.bin', md5: md5(ramp(1000, 8)), size: 1000 });
     if (cr.reuse) throw new Error('unexpected reuse');
-    await expect(c.uploadSlice({ server: cr.servers[0]!, preuploadId: cr.preuploadId, sliceNo: 1, sliceMd5: md5(data), data })).resolves.toBeUndefined();
+    await expect(
+      c.uploadSlice({ server: cr.servers[0]!, preuploadId: cr.preuploadId, sliceNo: 1, sliceMd5: md5(data), data }),
+    ).resolves.toBeUndefined();
     await expect(waitComplete(c, cr.preuploadId)).rejects.toMatchObject({ kind: 'upload-failed' });
   });
 
@@ -188,7 +219,14 @@ describe('pan client ↔ emulator', () => {
     const c = client();
     const [server] = await c.uploadDomains();
     const data = ramp(5000, 5);
-    const r = await c.uploadSingle({ server: server!, parentId: '0', filename: 'single.bin', md5: md5(data), size: data.length, data });
+    const r = await c.uploadSingle({
+      server: server!,
+      parentId: '0',
+      filename: 'single.bin',
+      md5: md5(data),
+      size: data.length,
+      data,
+    });
     expect(r.completed).toBe(true);
     expect((await c.detail(r.fileId)).md5).toBe(md5(data));
   });
@@ -231,10 +269,24 @@ describe('pan client ↔ emulator', () => {
     const data = ramp(70_000, 13);
     const { fileId } = await upload(c, space, 'in space.bin', data);
     const uid = (await c.userInfo()).uid;
-    const signed = new PanRangeSource({ links: new LinkCache({ api: c }), api: c, mode: 'direct', signing: { key: DL_KEY, uid } });
-    expect((await signed.read({ id: fileId, size: data.length, md5: md5(data) }, 5, 1000)).equals(data.subarray(5, 1005))).toBe(true);
-    const wrongKey = new PanRangeSource({ links: new LinkCache({ api: c }), api: c, mode: 'direct', signing: { key: 'nope', uid } });
-    await expect(wrongKey.read({ id: fileId, size: data.length, md5: md5(data) }, 0, 10)).rejects.toMatchObject({ kind: 'link-expired' });
+    const signed = new PanRangeSource({
+      links: new LinkCache({ api: c }),
+      api: c,
+      mode: 'direct',
+      signing: { key: DL_KEY, uid },
+    });
+    expect(
+      (await signed.read({ id: fileId, size: data.length, md5: md5(data) }, 5, 1000)).equals(data.subarray(5, 1005)),
+    ).toBe(true);
+    const wrongKey = new PanRangeSource({
+      links: new LinkCache({ api: c }),
+      api: c,
+      mode: 'direct',
+      signing: { key: 'nope', uid },
+    });
+    await expect(wrongKey.read({ id: fileId, size: data.length, md5: md5(data) }, 0, 10)).rejects.toMatchObject({
+      kind: 'link-expired',
+    });
     const root = await upload(c, '0', 'at-root.bin', ramp(100, 1));
     const err = (await c.directLink(root.fileId).catch((e: unknown) => e)) as PanError;
     expect(isPanError(err, 'direct-link')).toBe(true);
@@ -243,7 +295,11 @@ describe('pan client ↔ emulator', () => {
 
   it('errors are typed: not-found, quota', async () => {
     const c = client();
-    await expect(c.downloadInfo('123456789')).rejects.toMatchObject({ kind: 'not-found', code: 5066, endpoint: 'download_info' });
+    await expect(c.downloadInfo('123456789')).rejects.toMatchObject({
+      kind: 'not-found',
+      code: 5066,
+      endpoint: 'download_info',
+    });
     emu.setFaults([{ match: 'download_info', kind: 'code', code: 5113, count: 1 }]);
     await expect(c.downloadInfo('123456789')).rejects.toMatchObject({ kind: 'quota', code: 5113 });
   });

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  startEmulator,
+  type EmulatorHandle,
+} from '../../src/emulator/index.js';
 import { HttpPanClient } from '../../src/pan/http-pan-client.js';
 import { uploadFile, UploadDomainCache, type UploadRequest } from '../../src/write/upload-flow.js';
 
@@ -27,7 +32,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pan123fs-wint-'));
   emu = await startEmulator({ dataDir: join(dir, 'emu'), sliceSize: SLICE, completePolls: 1, rateLimitScale: 0 });
   pan = new HttpPanClient({
-    apiBase: emu.baseUrl, clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET, stateDir: join(dir, 'state'),
+    apiBase: emu.baseUrl,
+    clientId: DEFAULT_CLIENT_ID,
+    clientSecret: DEFAULT_CLIENT_SECRET,
+    stateDir: join(dir, 'state'),
     rateLimitScale: 0,
   });
 });
@@ -40,8 +48,15 @@ afterAll(async () => {
 
 function req(name: string, data: Buffer, extra: Partial<UploadRequest> = {}): UploadRequest {
   return {
-    parentId: '0', name, size: data.length, md5: md5(data), logger: silentLogger, clock: systemClock, singleMaxBytes: 0,
-    source: { read: async (off, len) => Buffer.from(data.subarray(off, off + len)) }, ...extra,
+    parentId: '0',
+    name,
+    size: data.length,
+    md5: md5(data),
+    logger: silentLogger,
+    clock: systemClock,
+    singleMaxBytes: 0,
+    source: { read: async (off, len) => Buffer.from(data.subarray(off, off + len)) },
+    ...extra,
   };
 }
 
@@ -80,7 +95,10 @@ describe('uploadFile against the emulator', () => {
   it('small file through the single-step upload', async () => {
     const data = ramp(5000, 3);
     const before = emu.counters().singleUploadBytes;
-    const r = await uploadFile(pan, req('small.txt', data, { singleMaxBytes: 1 << 20, domains: new UploadDomainCache(pan, systemClock) }));
+    const r = await uploadFile(
+      pan,
+      req('small.txt', data, { singleMaxBytes: 1 << 20, domains: new UploadDomainCache(pan, systemClock) }),
+    );
     expect(emu.counters().singleUploadBytes - before).toBe(data.length);
     expect(remote('small.txt')).toMatchObject({ id: r.fileId, md5: md5(data) });
   });

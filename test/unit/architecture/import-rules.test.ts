@@ -15,8 +15,11 @@ function files(dir: string): string[] {
 const all = files(SRC).map((p) => {
   const rel = relative(SRC, p).split(sep).join('/');
   const text = readFileSync(p, 'utf8');
-  const imports = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g)]
-    .map((m) => m[1] ?? m[2] ?? m[3]!);
+  const imports = [
+    ...text.matchAll(
+      /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g,
+    ),
+  ].map((m) => m[1] ?? m[2] ?? m[3]!);
   return { rel, layer: rel.includes('/') ? rel.split('/')[0]! : rel, text, imports };
 });
 
@@ -25,16 +28,17 @@ function targetLayer(fromRel: string, spec: string): string | null {
   if (!spec.startsWith('.')) return null;
   const parts = fromRel.split('/').slice(0, -1);
   for (const seg of spec.split('/')) {
-    if (seg === '..') parts.pop(); else if (seg !== '.') parts.push(seg);
+    if (seg === '..') parts.pop();
+    else if (seg !== '.') parts.push(seg);
   }
   return parts.length > 1 ? parts[0]! : parts[0]!.replace(/\.js$/, '');
 }
 
 const PACKAGE_RULES: Record<string, (layer: string, rel: string) => boolean> = {
   'fuse-native': (l) => l === 'fuse',
-  'undici': (l) => l === 'pan' || l === 'emulator',
+  undici: (l) => l === 'pan' || l === 'emulator',
   'better-sqlite3': (l) => l === 'meta' || l === 'emulator',
-  'pino': (l, rel) => l === 'daemon' || rel === 'main.ts',
+  pino: (l, rel) => l === 'daemon' || rel === 'main.ts',
 };
 
 // Which layers each layer may import (fuse → vfs → meta/data/write → pan → core; nothing points back up).

@@ -13,8 +13,12 @@ const run = promisify(execFile);
 const BIN = join(__dirname, '..', '..', '..', 'bin', 'pan123fs.js');
 const built = existsSync(join(__dirname, '..', '..', '..', 'dist', 'main.js'));
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'pan123fs-cfgcheck-')); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pan123fs-cfgcheck-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function cfgFile(obj: object, mode = 0o600): Promise<string> {
   const p = join(dir, `c${Math.random().toString(36).slice(2)}.json`);
@@ -24,7 +28,12 @@ async function cfgFile(obj: object, mode = 0o600): Promise<string> {
 
 describe('config check', () => {
   it('shows every option with its source; secrets only as (set)', async () => {
-    const config = await cfgFile({ clientId: 'abc', clientSecret: 'very-secret-value', mountpoint: '/mnt/pan', dirCacheTime: '90s' });
+    const config = await cfgFile({
+      clientId: 'abc',
+      clientSecret: 'very-secret-value',
+      mountpoint: '/mnt/pan',
+      dirCacheTime: '90s',
+    });
     const r = await checkConfig({ config, cacheMaxSize: '2G' }, { PAN123_LOG_LEVEL: 'debug' });
     const by = Object.fromEntries(r.options.map((o) => [o.key, o]));
     expect(by.clientSecret).toMatchObject({ value: '(set)', source: 'file' });
@@ -50,13 +59,22 @@ describe('config check', () => {
 
   it.runIf(built)('CLI: exit 2 and the exact reason for a bad config; exit 0 and "(set)" for a good one', async () => {
     const bad = await cfgFile({ clientId: 'abc', clientSecret: 'x-secret-1', umask: '999' });
-    const e = await run(process.execPath, [BIN, 'config', 'check', '--config', bad]).then(() => null, (x: { code: number; stderr: string }) => x);
+    const e = await run(process.execPath, [BIN, 'config', 'check', '--config', bad]).then(
+      () => null,
+      (x: { code: number; stderr: string }) => x,
+    );
     expect(e).toMatchObject({ code: 2, stderr: expect.stringContaining('--umask: not an octal mode: "999"') });
     const unknown = await cfgFile({ clientId: 'abc', clientSecrt: 'typo' });
-    const e2 = await run(process.execPath, [BIN, 'config', 'check', '--config', unknown]).then(() => null, (x: { code: number; stderr: string }) => x);
+    const e2 = await run(process.execPath, [BIN, 'config', 'check', '--config', unknown]).then(
+      () => null,
+      (x: { code: number; stderr: string }) => x,
+    );
     expect(e2?.stderr).toContain('unknown key "clientSecrt"');
     const rel = await cfgFile({ clientId: 'abc', clientSecret: 'x-secret-1', mountpoint: 'mnt' });
-    const e3 = await run(process.execPath, [BIN, 'config', 'check', '--config', rel]).then(() => null, (x: { code: number; stderr: string }) => x);
+    const e3 = await run(process.execPath, [BIN, 'config', 'check', '--config', rel]).then(
+      () => null,
+      (x: { code: number; stderr: string }) => x,
+    );
     expect(e3?.stderr).toContain('--mountpoint must be an absolute path');
     const good = await cfgFile({ clientId: 'abc', clientSecret: 'good-secret-1', mountpoint: '/mnt/p' });
     const ok = await run(process.execPath, [BIN, 'config', 'check', '--config', good]);
@@ -68,7 +86,9 @@ describe('config check', () => {
 
   it.runIf(built)('the example config in the repo is valid once its secret file exists', async () => {
     const { readFile } = await import('node:fs/promises');
-    const ex = JSON.parse(await readFile(join(__dirname, '..', '..', '..', 'config', 'example.json'), 'utf8')) as Record<string, unknown>;
+    const ex = JSON.parse(
+      await readFile(join(__dirname, '..', '..', '..', 'config', 'example.json'), 'utf8'),
+    ) as Record<string, unknown>;
     await writeFile(join(dir, 'ex.secret'), 's3cret-example', { mode: 0o600 });
     const p = await cfgFile({ ...ex, clientSecretFile: join(dir, 'ex.secret') }, 0o644);
     const r = await run(process.execPath, [BIN, 'config', 'check', '--config', p]);

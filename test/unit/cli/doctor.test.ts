@@ -5,8 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  checkAllowOther, checkCacheSpace, checkFusermount, checkLibfuse, checkMountpoint, checkBinding, formatChecks,
-  realDoctorDeps, runDoctor, type DoctorDeps,
+  checkAllowOther,
+  checkCacheSpace,
+  checkFusermount,
+  checkLibfuse,
+  checkMountpoint,
+  checkBinding,
+  formatChecks,
+  realDoctorDeps,
+  runDoctor,
+  type DoctorDeps,
 } from '../../../src/cli/doctor.js';
 import type { MountConfig } from '../../../src/config/resolve.js';
 import { startEmulator, type EmulatorHandle } from '../../../src/emulator/index.js';
@@ -15,7 +23,8 @@ const GiB = 1024 ** 3;
 
 function fakeDeps(over: Partial<DoctorDeps> = {}): DoctorDeps {
   return {
-    uid: 1000, path: '/usr/bin',
+    uid: 1000,
+    path: '/usr/bin',
     access: async (p) => p === '/dev/fuse' || p === '/usr/bin/fusermount' || p === '/',
     fileMode: async () => 0o104755,
     readText: async () => undefined,
@@ -23,16 +32,38 @@ function fakeDeps(over: Partial<DoctorDeps> = {}): DoctorDeps {
     binding: () => ({ kind: 'source', file: '/x/fuse.node', nativePatched: true, jsPatched: true }),
     freeBytes: async () => 100 * GiB,
     mountState: async () => 'empty',
-    pan: () => { throw new Error('no pan in this test'); },
+    pan: () => {
+      throw new Error('no pan in this test');
+    },
     ...over,
   };
 }
 
 const cfg = (over: Partial<MountConfig> = {}): MountConfig => ({
-  apiBase: 'http://x', clientId: 'id', clientSecret: 'secret', rootFolderId: '0', readOnly: false, allowOther: false,
-  uid: 1000, gid: 1000, umask: 0o22, dirCacheTimeMs: 1, attrTimeoutMs: 1, cacheDir: '/cache/pan', stateDir: '/state',
-  cacheMaxSize: 10 * GiB, memCacheSize: 1, readAheadMax: 1, directLink: false, uploadConcurrency: 1, sliceConcurrency: 1,
-  drainTimeoutMs: 1, rateLimitScale: 0, logLevel: 'info', mountpoint: '/mnt/x', ...over,
+  apiBase: 'http://x',
+  clientId: 'id',
+  clientSecret: 'secret',
+  rootFolderId: '0',
+  readOnly: false,
+  allowOther: false,
+  uid: 1000,
+  gid: 1000,
+  umask: 0o22,
+  dirCacheTimeMs: 1,
+  attrTimeoutMs: 1,
+  cacheDir: '/cache/pan',
+  stateDir: '/state',
+  cacheMaxSize: 10 * GiB,
+  memCacheSize: 1,
+  readAheadMax: 1,
+  directLink: false,
+  uploadConcurrency: 1,
+  sliceConcurrency: 1,
+  drainTimeoutMs: 1,
+  rateLimitScale: 0,
+  logLevel: 'info',
+  mountpoint: '/mnt/x',
+  ...over,
 });
 
 describe('doctor checks (fakes)', () => {
@@ -46,30 +77,60 @@ describe('doctor checks (fakes)', () => {
   it('libfuse: from ldconfig, else from a loaded binding, else a fix', async () => {
     expect((await checkLibfuse(fakeDeps(), false)).status).toBe('ok');
     expect((await checkLibfuse(fakeDeps({ run: async () => '' }), true)).status).toBe('ok');
-    expect(await checkLibfuse(fakeDeps({ run: async () => undefined }), false)).toMatchObject({ status: 'fail', fix: expect.stringContaining('libfuse2') });
+    expect(await checkLibfuse(fakeDeps({ run: async () => undefined }), false)).toMatchObject({
+      status: 'fail',
+      fix: expect.stringContaining('libfuse2'),
+    });
   });
 
   it('binding: unpatched is a warning, unloadable a failure', () => {
-    expect(checkBinding(fakeDeps({ binding: () => ({ kind: 'prebuilt', file: 'f', nativePatched: false, jsPatched: false }) })).result.status).toBe('warn');
-    const r = checkBinding(fakeDeps({ binding: () => { throw new Error('libfuse.so.2: cannot open shared object file'); } }));
+    expect(
+      checkBinding(
+        fakeDeps({ binding: () => ({ kind: 'prebuilt', file: 'f', nativePatched: false, jsPatched: false }) }),
+      ).result.status,
+    ).toBe('warn');
+    const r = checkBinding(
+      fakeDeps({
+        binding: () => {
+          throw new Error('libfuse.so.2: cannot open shared object file');
+        },
+      }),
+    );
     expect(r).toMatchObject({ loaded: false, result: { status: 'fail' } });
   });
 
   it('allow_other: needs user_allow_other for a non-root user', async () => {
     expect((await checkAllowOther(fakeDeps(), cfg())).status).toBe('skip');
-    expect(await checkAllowOther(fakeDeps(), cfg({ allowOther: true }))).toMatchObject({ status: 'fail', fix: expect.stringContaining('user_allow_other') });
-    expect((await checkAllowOther(fakeDeps({ readText: async () => '# x\nuser_allow_other\n' }), cfg({ allowOther: true }))).status).toBe('ok');
+    expect(await checkAllowOther(fakeDeps(), cfg({ allowOther: true }))).toMatchObject({
+      status: 'fail',
+      fix: expect.stringContaining('user_allow_other'),
+    });
+    expect(
+      (await checkAllowOther(fakeDeps({ readText: async () => '# x\nuser_allow_other\n' }), cfg({ allowOther: true })))
+        .status,
+    ).toBe('ok');
     expect((await checkAllowOther(fakeDeps({ uid: 0 }), cfg({ allowOther: true }))).status).toBe('ok');
   });
 
   it('mountpoint: stale is a failure with the cleanup command', async () => {
-    expect(await checkMountpoint(fakeDeps({ mountState: async () => 'stale' }), cfg())).toMatchObject({ status: 'fail', fix: expect.stringContaining('cleanup-mount') });
+    expect(await checkMountpoint(fakeDeps({ mountState: async () => 'stale' }), cfg())).toMatchObject({
+      status: 'fail',
+      fix: expect.stringContaining('cleanup-mount'),
+    });
     expect((await checkMountpoint(fakeDeps({ mountState: async () => 'not-empty' }), cfg())).status).toBe('fail');
   });
 
   it('cache dir: statfs on the nearest existing parent; too little space fails, less than the limit warns', async () => {
     let asked = '';
-    const r = await checkCacheSpace(fakeDeps({ freeBytes: async (p) => { asked = p; return 100 * 1024 ** 2; } }), cfg());
+    const r = await checkCacheSpace(
+      fakeDeps({
+        freeBytes: async (p) => {
+          asked = p;
+          return 100 * 1024 ** 2;
+        },
+      }),
+      cfg(),
+    );
     expect(asked).toBe('/');
     expect(r).toMatchObject({ status: 'fail', fix: expect.stringContaining('--cache-dir') });
     expect((await checkCacheSpace(fakeDeps({ freeBytes: async () => 5 * GiB }), cfg())).status).toBe('warn');
@@ -95,19 +156,33 @@ describe('doctor against the emulator', () => {
     await writeFile(join(dir, 'seed', 'dl', 'a.bin'), 'some bytes');
     await emu.seed(join(dir, 'seed'), '/');
   });
-  afterAll(async () => { await emu?.close(); await rm(dir, { recursive: true, force: true }); });
+  afterAll(async () => {
+    await emu?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
 
   const flags = (over: Record<string, unknown> = {}) => ({
-    apiBase: emu.baseUrl, clientId: 'pan123fs-demo', clientSecretFile: join(dir, 'secret'),
-    cacheDir: join(dir, 'cache'), stateDir: join(dir, 'state'), mountpoint: join(dir, 'mnt'), ...over,
+    apiBase: emu.baseUrl,
+    clientId: 'pan123fs-demo',
+    clientSecretFile: join(dir, 'secret'),
+    cacheDir: join(dir, 'cache'),
+    stateDir: join(dir, 'state'),
+    mountpoint: join(dir, 'mnt'),
+    ...over,
   });
-  const localOk = (d: DoctorDeps): DoctorDeps => ({ ...d, binding: () => ({ kind: 'source', file: 'f', nativePatched: true, jsPatched: true }) });
+  const localOk = (d: DoctorDeps): DoctorDeps => ({
+    ...d,
+    binding: () => ({ kind: 'source', file: 'f', nativePatched: true, jsPatched: true }),
+  });
 
   it('accepts good credentials, reuses the token file, and explains the root folder', async () => {
     const rs = await runDoctor(flags(), {}, localOk(realDoctorDeps()));
     const by = Object.fromEntries(rs.map((r) => [r.name, r]));
     expect(by.credentials).toMatchObject({ status: 'ok', detail: expect.stringContaining('pan123fs-emulator') });
-    expect(by['mount root']).toMatchObject({ status: 'ok', detail: expect.stringContaining('direct links cannot be used at the root') });
+    expect(by['mount root']).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('direct links cannot be used at the root'),
+    });
     const before = emu.counters().tokensIssued;
     await runDoctor(flags(), {}, localOk(realDoctorDeps()));
     expect(emu.counters().tokensIssued).toBe(before); // the persisted token was reused
@@ -115,18 +190,30 @@ describe('doctor against the emulator', () => {
 
   it('a wrong secret fails the credentials check with a fix', async () => {
     await writeFile(join(dir, 'bad'), 'wrong-secret', { mode: 0o600 });
-    const rs = await runDoctor(flags({ clientSecretFile: join(dir, 'bad'), stateDir: join(dir, 'state2') }), {}, localOk(realDoctorDeps()));
-    expect(rs.find((r) => r.name === 'credentials')).toMatchObject({ status: 'fail', fix: expect.stringContaining('client secret') });
+    const rs = await runDoctor(
+      flags({ clientSecretFile: join(dir, 'bad'), stateDir: join(dir, 'state2') }),
+      {},
+      localOk(realDoctorDeps()),
+    );
+    expect(rs.find((r) => r.name === 'credentials')).toMatchObject({
+      status: 'fail',
+      fix: expect.stringContaining('client secret'),
+    });
   });
 
   it('direct links: a folder without 直链空间 fails when --direct-link is on, works once enabled', async () => {
     const folder = emu.tree().find((e) => e.path === '/dl');
     const id = String(folder!.id);
     const off = await runDoctor(flags({ rootFolderId: id, directLink: true }), {}, localOk(realDoctorDeps()));
-    expect(off.find((r) => r.name === 'mount root')).toMatchObject({ status: 'fail', fix: expect.stringContaining('直链空间') });
+    expect(off.find((r) => r.name === 'mount root')).toMatchObject({
+      status: 'fail',
+      fix: expect.stringContaining('直链空间'),
+    });
     emu.enableDirectLink(folder!.path);
     const on = await runDoctor(flags({ rootFolderId: id, directLink: true }), {}, localOk(realDoctorDeps()));
-    expect(on.find((r) => r.name === 'mount root')).toMatchObject({ status: 'ok', detail: expect.stringContaining('direct links work') });
+    expect(on.find((r) => r.name === 'mount root')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining('direct links work'),
+    });
   });
 });
-

@@ -5,9 +5,21 @@ import { ConfigError, parseDuration, parseSize, parseValue } from '../../../src/
 
 describe('parseDuration (milliseconds)', () => {
   it.each([
-    ['5m', 300_000], ['2s', 2000], ['1h', 3_600_000], ['1d', 86_400_000], ['100ms', 100],
-    ['30', 30_000], ['0', 0], ['1.5s', 1500], ['1.5m', 90_000], [' 10 s ', 10_000], ['2H', 7_200_000], ['250MS', 250],
-  ])('%j → %d', (v, ms) => { expect(parseDuration(v)).toBe(ms); });
+    ['5m', 300_000],
+    ['2s', 2000],
+    ['1h', 3_600_000],
+    ['1d', 86_400_000],
+    ['100ms', 100],
+    ['30', 30_000],
+    ['0', 0],
+    ['1.5s', 1500],
+    ['1.5m', 90_000],
+    [' 10 s ', 10_000],
+    ['2H', 7_200_000],
+    ['250MS', 250],
+  ])('%j → %d', (v, ms) => {
+    expect(parseDuration(v)).toBe(ms);
+  });
 
   it.each(['', 'abc', '5x', '-1s', '1h30m', 's', '1e3s'])('refuses %j', (v) => {
     expect(() => parseDuration(v)).toThrow(/not a duration/);
@@ -16,9 +28,21 @@ describe('parseDuration (milliseconds)', () => {
 
 describe('parseSize (bytes, binary units)', () => {
   it.each([
-    ['10G', 10 * 1024 ** 3], ['128M', 128 * 1024 ** 2], ['64m', 64 * 1024 ** 2], ['4k', 4096], ['1T', 1024 ** 4],
-    ['512', 512], ['0', 0], ['1.5K', 1536], ['10GiB', 10 * 1024 ** 3], ['10GB', 10 * 1024 ** 3], ['7B', 7], [' 2 M ', 2 * 1024 ** 2],
-  ])('%j → %d', (v, n) => { expect(parseSize(v)).toBe(n); });
+    ['10G', 10 * 1024 ** 3],
+    ['128M', 128 * 1024 ** 2],
+    ['64m', 64 * 1024 ** 2],
+    ['4k', 4096],
+    ['1T', 1024 ** 4],
+    ['512', 512],
+    ['0', 0],
+    ['1.5K', 1536],
+    ['10GiB', 10 * 1024 ** 3],
+    ['10GB', 10 * 1024 ** 3],
+    ['7B', 7],
+    [' 2 M ', 2 * 1024 ** 2],
+  ])('%j → %d', (v, n) => {
+    expect(parseSize(v)).toBe(n);
+  });
 
   it.each(['', 'big', '-5', '10X', '10 GiBs', 'M'])('refuses %j', (v) => {
     expect(() => parseSize(v)).toThrow(/not a size/);
@@ -97,7 +121,11 @@ describe('the option table', () => {
   it('secret options are marked secret', () => {
     expect(optionByKey('clientSecret').secret).toBe(true);
     expect(optionByKey('directLinkKey').secret).toBe(true);
-    expect(OPTIONS.filter((o) => o.secret).map((o) => o.key).sort()).toEqual(['clientSecret', 'directLinkKey']);
+    expect(
+      OPTIONS.filter((o) => o.secret)
+        .map((o) => o.key)
+        .sort(),
+    ).toEqual(['clientSecret', 'directLinkKey']);
   });
 
   it('optionByKey throws for an unknown key', () => {

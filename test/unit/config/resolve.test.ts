@@ -27,7 +27,10 @@ function file(name: string, content: string, mode: number): string {
 const creds = { clientId: 'cid', clientSecret: 'csecret' };
 
 async function rejection(p: Promise<unknown>): Promise<ConfigError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(ConfigError);
   return e as ConfigError;
 }
@@ -36,10 +39,24 @@ describe('defaults', () => {
   it('fills every option from the table defaults', async () => {
     const c = await resolveMountConfig({ ...creds }, {});
     expect(c).toMatchObject({
-      apiBase: 'https://open-api.123pan.com', clientId: 'cid', clientSecret: 'csecret', rootFolderId: '0',
-      readOnly: false, allowOther: false, umask: 0o022, dirCacheTimeMs: 300_000, attrTimeoutMs: 5000,
-      cacheMaxSize: 10 * 1024 ** 3, memCacheSize: 64 * 1024 ** 2, readAheadMax: 64 * 1024 ** 2, directLink: false,
-      uploadConcurrency: 2, sliceConcurrency: 3, drainTimeoutMs: 600_000, rateLimitScale: 1, logLevel: 'info',
+      apiBase: 'https://open-api.123pan.com',
+      clientId: 'cid',
+      clientSecret: 'csecret',
+      rootFolderId: '0',
+      readOnly: false,
+      allowOther: false,
+      umask: 0o022,
+      dirCacheTimeMs: 300_000,
+      attrTimeoutMs: 5000,
+      cacheMaxSize: 10 * 1024 ** 3,
+      memCacheSize: 64 * 1024 ** 2,
+      readAheadMax: 64 * 1024 ** 2,
+      directLink: false,
+      uploadConcurrency: 2,
+      sliceConcurrency: 3,
+      drainTimeoutMs: 600_000,
+      rateLimitScale: 1,
+      logLevel: 'info',
     });
     expect(c.directLinkKey).toBeUndefined();
     expect(c.uid).toBe(process.getuid!());
@@ -54,7 +71,10 @@ describe('defaults', () => {
   });
 
   it('strips trailing slashes from the API base and keeps concurrencies at least 1', async () => {
-    const c = await resolveMountConfig({ ...creds, apiBase: 'http://127.0.0.1:9999//', uploadConcurrency: '0', sliceConcurrency: '-3' }, {});
+    const c = await resolveMountConfig(
+      { ...creds, apiBase: 'http://127.0.0.1:9999//', uploadConcurrency: '0', sliceConcurrency: '-3' },
+      {},
+    );
     expect(c.apiBase).toBe('http://127.0.0.1:9999');
     expect(c.uploadConcurrency).toBe(1);
     expect(c.sliceConcurrency).toBe(1);
@@ -63,21 +83,27 @@ describe('defaults', () => {
 
 describe('precedence: flag > environment > config file > default', () => {
   it('applies to each option independently', async () => {
-    const cfg = file('c.json', JSON.stringify({ ...creds, dirCacheTime: '3m', memCacheSize: '32M', logLevel: 'warn', umask: '077' }), 0o600);
+    const cfg = file(
+      'c.json',
+      JSON.stringify({ ...creds, dirCacheTime: '3m', memCacheSize: '32M', logLevel: 'warn', umask: '077' }),
+      0o600,
+    );
     const env = { PAN123_DIR_CACHE_TIME: '2m', PAN123_MEM_CACHE_SIZE: '16M', PAN123_CONFIG: cfg };
     const flags = { dirCacheTime: '1m' };
     const c = await resolveMountConfig(flags, env);
-    expect(c.dirCacheTimeMs).toBe(60_000);          // flag
-    expect(c.memCacheSize).toBe(16 * 1024 ** 2);    // env
-    expect(c.logLevel).toBe('warn');                // file
-    expect(c.umask).toBe(0o077);                    // file
-    expect(c.readAheadMax).toBe(64 * 1024 ** 2);    // default
+    expect(c.dirCacheTimeMs).toBe(60_000); // flag
+    expect(c.memCacheSize).toBe(16 * 1024 ** 2); // env
+    expect(c.logLevel).toBe('warn'); // file
+    expect(c.umask).toBe(0o077); // file
+    expect(c.readAheadMax).toBe(64 * 1024 ** 2); // default
   });
 
   it('falls through level by level as values are removed', async () => {
     const cfg = file('c.json', JSON.stringify({ dirCacheTime: '3m' }), 0o644);
     const base = { ...creds, config: cfg };
-    expect((await resolveMountConfig({ ...base, dirCacheTime: '1m' }, { PAN123_DIR_CACHE_TIME: '2m' })).dirCacheTimeMs).toBe(60_000);
+    expect(
+      (await resolveMountConfig({ ...base, dirCacheTime: '1m' }, { PAN123_DIR_CACHE_TIME: '2m' })).dirCacheTimeMs,
+    ).toBe(60_000);
     expect((await resolveMountConfig({ ...base }, { PAN123_DIR_CACHE_TIME: '2m' })).dirCacheTimeMs).toBe(120_000);
     expect((await resolveMountConfig({ ...base }, {})).dirCacheTimeMs).toBe(180_000);
     expect((await resolveMountConfig({ ...creds }, {})).dirCacheTimeMs).toBe(300_000);
@@ -90,7 +116,10 @@ describe('precedence: flag > environment > config file > default', () => {
   });
 
   it('credentials come from the environment too', async () => {
-    const c = await resolveMountConfig({}, { PAN123_CLIENT_ID: 'env-id', PAN123_CLIENT_SECRET: 'env-secret', PAN123_READ_ONLY: 'yes' });
+    const c = await resolveMountConfig(
+      {},
+      { PAN123_CLIENT_ID: 'env-id', PAN123_CLIENT_SECRET: 'env-secret', PAN123_READ_ONLY: 'yes' },
+    );
     expect(c).toMatchObject({ clientId: 'env-id', clientSecret: 'env-secret', readOnly: true });
   });
 
@@ -101,9 +130,19 @@ describe('precedence: flag > environment > config file > default', () => {
   });
 
   it('JSON-typed config values are accepted (booleans, numbers as seconds/bytes)', async () => {
-    const cfg = file('c.json', JSON.stringify({ readOnly: true, dirCacheTime: 30, cacheMaxSize: 0, uploadConcurrency: 5, uid: 1000 }), 0o644);
+    const cfg = file(
+      'c.json',
+      JSON.stringify({ readOnly: true, dirCacheTime: 30, cacheMaxSize: 0, uploadConcurrency: 5, uid: 1000 }),
+      0o644,
+    );
     const c = await resolveMountConfig({ ...creds, config: cfg }, {});
-    expect(c).toMatchObject({ readOnly: true, dirCacheTimeMs: 30_000, cacheMaxSize: 0, uploadConcurrency: 5, uid: 1000 });
+    expect(c).toMatchObject({
+      readOnly: true,
+      dirCacheTimeMs: 30_000,
+      cacheMaxSize: 0,
+      uploadConcurrency: 5,
+      uid: 1000,
+    });
   });
 
   it('a bad value names the option', async () => {
@@ -156,7 +195,9 @@ describe('config file', () => {
     expect((await rejection(readConfigFile(file('bad.json', '{ nope', 0o600)))).message).toMatch(/not valid JSON/);
     expect((await rejection(readConfigFile(file('arr.json', '[1,2]', 0o600)))).message).toMatch(/JSON object/);
     expect((await rejection(readConfigFile(file('null.json', 'null', 0o600)))).message).toMatch(/JSON object/);
-    expect((await rejection(readConfigFile(join(dir, 'missing.json')))).message).toMatch(/cannot read config file .*ENOENT/);
+    expect((await rejection(readConfigFile(join(dir, 'missing.json')))).message).toMatch(
+      /cannot read config file .*ENOENT/,
+    );
   });
 });
 
@@ -169,7 +210,9 @@ describe('--client-secret-file', () => {
 
   it('works from PAN123_CLIENT_SECRET_FILE and from the config file', async () => {
     const p = file('secret', 'from-file\n', 0o600);
-    expect((await resolveMountConfig({ clientId: 'cid' }, { PAN123_CLIENT_SECRET_FILE: p })).clientSecret).toBe('from-file');
+    expect((await resolveMountConfig({ clientId: 'cid' }, { PAN123_CLIENT_SECRET_FILE: p })).clientSecret).toBe(
+      'from-file',
+    );
     const cfg = file('c.json', JSON.stringify({ clientId: 'cid', clientSecretFile: p }), 0o644);
     expect((await resolveMountConfig({ config: cfg }, {})).clientSecret).toBe('from-file');
   });
@@ -221,7 +264,10 @@ describe('credentials and root folder checks', () => {
   });
 
   it('--direct-link with a folder id is accepted', async () => {
-    const c = await resolveMountConfig({ ...creds, directLink: true, rootFolderId: '123456789012345678', directLinkKey: 'k' }, {});
+    const c = await resolveMountConfig(
+      { ...creds, directLink: true, rootFolderId: '123456789012345678', directLinkKey: 'k' },
+      {},
+    );
     expect(c).toMatchObject({ directLink: true, rootFolderId: '123456789012345678', directLinkKey: 'k' });
   });
 

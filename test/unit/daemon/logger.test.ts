@@ -6,22 +6,39 @@ import { createLogger, Redactor } from '../../../src/daemon/logger.js';
 
 function capture() {
   const lines: string[] = [];
-  const destination = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(String(chunk));
+      cb();
+    },
+  });
   return { lines, destination };
 }
 
 describe('redacting logger', () => {
   const secret = 'super-secret-client-key';
-  const jwt = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+  const jwt =
+    'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
 
   it('scrubs registered secrets, JWTs, Bearer tokens, auth_key and URL paths in messages and fields', () => {
     const r = new Redactor();
     r.addSecret(secret);
     const { lines, destination } = capture();
     const log = createLogger({ level: 'debug', redactor: r, destination: destination as never, pretty: false });
-    log.info({ op: 'x', note: `secret is ${secret}`, hdr: `Bearer ${jwt}`, nested: { deep: [`https://cdn.example.com/123-61/abc?e=1&s=2`] } }, `token ${jwt}`);
+    log.info(
+      {
+        op: 'x',
+        note: `secret is ${secret}`,
+        hdr: `Bearer ${jwt}`,
+        nested: { deep: [`https://cdn.example.com/123-61/abc?e=1&s=2`] },
+      },
+      `token ${jwt}`,
+    );
     log.warn(`https://vip.123pan.cn/1814435920/dir/f.bin?auth_key=1700000000-rand-1814435920-0123456789abcdef`);
-    log.error({ err: new Error(`failed with ${secret} at https://download-cdn.cjjd19.com/123-61/ab6dd0cf/18?x=1`) }, 'boom');
+    log.error(
+      { err: new Error(`failed with ${secret} at https://download-cdn.cjjd19.com/123-61/ab6dd0cf/18?x=1`) },
+      'boom',
+    );
     log.debug({ clientSecret: 'abc', accessToken: 'def', url: 'https://h/p' }, 'keys');
     const out = lines.join('');
     expect(out).not.toContain(secret);
@@ -38,7 +55,12 @@ describe('redacting logger', () => {
 
   it('bound methods can be passed around', () => {
     const { lines, destination } = capture();
-    const log = createLogger({ level: 'info', redactor: new Redactor(), destination: destination as never, pretty: false });
+    const log = createLogger({
+      level: 'info',
+      redactor: new Redactor(),
+      destination: destination as never,
+      pretty: false,
+    });
     const f = Math.random() > 2 ? log.warn : log.info;
     f({ op: 'y' }, 'hello');
     expect(lines.join('')).toContain('hello');

@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifySystemd } from '../../../src/daemon/sd-notify.js';
 import { startNotifySocket, type NotifySocket } from '../../helpers/notify-socket.js';
 
-const have = (() => { try { execFileSync('sh', ['-c', 'command -v systemd-notify && command -v python3'], { stdio: 'ignore' }); return true; } catch { return false; } })();
+const have = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v systemd-notify && command -v python3'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 describe.runIf(have)('sd-notify', () => {
   let dir: string;
@@ -21,7 +28,8 @@ describe.runIf(have)('sd-notify', () => {
   });
   afterAll(() => {
     sock?.close();
-    if (saved === undefined) delete process.env.NOTIFY_SOCKET; else process.env.NOTIFY_SOCKET = saved;
+    if (saved === undefined) delete process.env.NOTIFY_SOCKET;
+    else process.env.NOTIFY_SOCKET = saved;
     rmSync(dir, { recursive: true, force: true });
   });
 

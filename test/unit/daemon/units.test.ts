@@ -15,7 +15,13 @@ const run = promisify(execFile);
 const ROOT = join(__dirname, '..', '..', '..');
 const SYSTEM = readFileSync(join(ROOT, 'systemd', 'pan123fs@.service'), 'utf8');
 const USER = readFileSync(join(ROOT, 'systemd', 'pan123fs-user@.service'), 'utf8');
-const haveAnalyze = (() => { try { return existsSync('/usr/bin/systemd-analyze') || existsSync('/bin/systemd-analyze'); } catch { return false; } })();
+const haveAnalyze = (() => {
+  try {
+    return existsSync('/usr/bin/systemd-analyze') || existsSync('/bin/systemd-analyze');
+  } catch {
+    return false;
+  }
+})();
 
 /** Service-section settings, last value wins, `Key=` lists collected. */
 function settings(unit: string): Map<string, string[]> {
@@ -38,12 +44,38 @@ function span(v: string): number {
 }
 
 // Each of these sets up a private mount namespace: the FUSE mount would be invisible to the host.
-const NAMESPACE_OPTIONS = ['ProtectSystem', 'ProtectHome', 'PrivateTmp', 'PrivateDevices', 'PrivateMounts', 'ReadWritePaths',
-  'ReadOnlyPaths', 'InaccessiblePaths', 'TemporaryFileSystem', 'BindPaths', 'BindReadOnlyPaths', 'ProtectKernelTunables',
-  'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectHostname', 'ProtectProc', 'ProcSubset',
-  'MountFlags', 'RootDirectory', 'RootImage', 'DynamicUser', 'PrivateUsers', 'MountAPIVFS', 'ProtectClock'];
+const NAMESPACE_OPTIONS = [
+  'ProtectSystem',
+  'ProtectHome',
+  'PrivateTmp',
+  'PrivateDevices',
+  'PrivateMounts',
+  'ReadWritePaths',
+  'ReadOnlyPaths',
+  'InaccessiblePaths',
+  'TemporaryFileSystem',
+  'BindPaths',
+  'BindReadOnlyPaths',
+  'ProtectKernelTunables',
+  'ProtectKernelModules',
+  'ProtectKernelLogs',
+  'ProtectControlGroups',
+  'ProtectHostname',
+  'ProtectProc',
+  'ProcSubset',
+  'MountFlags',
+  'RootDirectory',
+  'RootImage',
+  'DynamicUser',
+  'PrivateUsers',
+  'MountAPIVFS',
+  'ProtectClock',
+];
 
-describe.each([['system', SYSTEM], ['user', USER]])('%s unit', (_kind, unit) => {
+describe.each([
+  ['system', SYSTEM],
+  ['user', USER],
+])('%s unit', (_kind, unit) => {
   const s = settings(unit);
   const one = (k: string) => s.get(k)?.at(-1);
 
@@ -113,13 +145,21 @@ describe.runIf(haveAnalyze)('systemd-analyze verify', () => {
     const fix = (u: string) => u.replaceAll('/usr/local/bin/pan123fs', join(dir, 'bin', 'pan123fs'));
     writeFileSync(join(dir, 'system', 'pan123fs@.service'), fix(SYSTEM));
     writeFileSync(join(dir, 'user', 'pan123fs@.service'), fix(USER));
-    writeFileSync(join(dir, 'broken', 'pan123fs@.service'), fix(SYSTEM).replace('[Service]', '[Service]\nNotAKey=1\nExecStartPre=/nonexistent/x'));
+    writeFileSync(
+      join(dir, 'broken', 'pan123fs@.service'),
+      fix(SYSTEM).replace('[Service]', '[Service]\nNotAKey=1\nExecStartPre=/nonexistent/x'),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const verify = (sub: string, user = false) => run('systemd-analyze', [...(user ? ['--user'] : []), 'verify', './pan123fs@demo.service'], {
-    cwd: join(dir, sub), env: { ...process.env, XDG_RUNTIME_DIR: join(dir, 'run'), SYSTEMD_LOG_COLOR: '0' },
-  }).then((r) => ({ code: 0, stderr: r.stderr }), (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }));
+  const verify = (sub: string, user = false) =>
+    run('systemd-analyze', [...(user ? ['--user'] : []), 'verify', './pan123fs@demo.service'], {
+      cwd: join(dir, sub),
+      env: { ...process.env, XDG_RUNTIME_DIR: join(dir, 'run'), SYSTEMD_LOG_COLOR: '0' },
+    }).then(
+      (r) => ({ code: 0, stderr: r.stderr }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
 
   it('passes on the system template unit, without warnings', async () => {
     expect(await verify('system')).toEqual({ code: 0, stderr: '' });
@@ -136,9 +176,12 @@ describe.runIf(haveAnalyze)('systemd-analyze verify', () => {
 
 describe('scripts/install-systemd.sh (staged with DESTDIR)', () => {
   let dest: string;
-  beforeAll(() => { dest = mkdtempSync(join(tmpdir(), 'pan123fs-install-')); });
+  beforeAll(() => {
+    dest = mkdtempSync(join(tmpdir(), 'pan123fs-install-'));
+  });
   afterAll(() => rmSync(dest, { recursive: true, force: true }));
-  const install = () => run('bash', [join(ROOT, 'scripts', 'install-systemd.sh')], { env: { ...process.env, DESTDIR: dest } });
+  const install = () =>
+    run('bash', [join(ROOT, 'scripts', 'install-systemd.sh')], { env: { ...process.env, DESTDIR: dest } });
 
   it('installs the wrapper, units, fstab helper and 0700 dirs, prints next steps, and is idempotent', async () => {
     if (!existsSync(join(ROOT, 'dist', 'main.js'))) return; // needs npm run build
@@ -150,7 +193,8 @@ describe('scripts/install-systemd.sh (staged with DESTDIR)', () => {
     expect(readFileSync(join(dest, 'etc/systemd/system/pan123fs@.service'), 'utf8')).toBe(SYSTEM);
     expect(readFileSync(join(dest, 'etc/systemd/user/pan123fs@.service'), 'utf8')).toBe(USER);
     expect(statSync(join(dest, 'sbin/mount.fuse.pan123fs')).mode & 0o777).toBe(0o755);
-    for (const d of ['etc/pan123fs', 'var/lib/pan123fs', 'var/cache/pan123fs']) expect(statSync(join(dest, d)).mode & 0o777).toBe(0o700);
+    for (const d of ['etc/pan123fs', 'var/lib/pan123fs', 'var/cache/pan123fs'])
+      expect(statSync(join(dest, d)).mode & 0o777).toBe(0o700);
     expect(statSync(join(dest, 'etc/pan123fs/example.json.sample')).mode & 0o777).toBe(0o600);
     const second = await install();
     expect(second.stdout).not.toContain('installed  ');

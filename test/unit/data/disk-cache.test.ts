@@ -6,7 +6,9 @@ import { DiskCache } from '../../../src/data/disk-cache.js';
 import { ramp, refOf } from './fake-source.js';
 
 const dirs: string[] = [];
-afterEach(async () => { await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true }))); });
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
 async function tmp(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'pan123fs-disk-'));
   dirs.push(d);
@@ -23,7 +25,10 @@ describe('DiskCache', () => {
     const c = new DiskCache({ dir, maxBytes: 4 * B });
     await c.ready;
     // one at a time: concurrent writes enter the LRU in completion order, which a loaded machine reorders
-    for (let i = 0; i < 4; i++) { c.put(ref, i, blk(i)); await c.flush(); }
+    for (let i = 0; i < 4; i++) {
+      c.put(ref, i, blk(i));
+      await c.flush();
+    }
     expect((await c.get(ref, 0, B))!.equals(blk(0))).toBe(true); // 0 becomes most recent
     c.put(ref, 4, blk(4));
     await c.flush();
@@ -63,7 +68,8 @@ describe('DiskCache', () => {
     c.put(ref, 1, blk(1));
     await c.flush();
     const [f0, f1] = await blkFiles(dir);
-    const bad = Buffer.from(blk(0)); bad[100] ^= 0xff;
+    const bad = Buffer.from(blk(0));
+    bad[100] ^= 0xff;
     await writeFile(join(dir, f0!), bad);
     await writeFile(join(dir, f1!), blk(1).subarray(0, 10));
     expect(await c.get(ref, 0, B)).toBeUndefined();

@@ -24,7 +24,15 @@ export function refOf(size: number, md5 = 'aaaa', id = '42'): FileRef {
   return { id, size, md5 };
 }
 
-export interface Call { id: string; md5: string; start: number; length: number; aborted: boolean; failed: boolean; settled: boolean }
+export interface Call {
+  id: string;
+  md5: string;
+  start: number;
+  length: number;
+  aborted: boolean;
+  failed: boolean;
+  settled: boolean;
+}
 
 export class FakeSource implements RangeSource {
   readonly calls: Call[] = [];
@@ -37,16 +45,28 @@ export class FakeSource implements RangeSource {
   async read(ref: FileRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const call: Call = { id: ref.id, md5: ref.md5, start, length, aborted: false, failed: false, settled: false };
     this.calls.push(call);
-    if (start < 0 || length <= 0 || start + length > ref.size) throw new Error(`bad range ${start}+${length} of ${ref.size}`);
+    if (start < 0 || length <= 0 || start + length > ref.size)
+      throw new Error(`bad range ${start}+${length} of ${ref.size}`);
     const fail = this.failNext > 0;
     if (fail) this.failNext--;
     this.inflight++;
     this.maxInflight = Math.max(this.maxInflight, this.inflight);
     try {
       await new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) { call.aborted = true; return reject(signal.reason); }
+        if (signal?.aborted) {
+          call.aborted = true;
+          return reject(signal.reason);
+        }
         const t = setTimeout(resolve, this.latencyMs);
-        signal?.addEventListener('abort', () => { clearTimeout(t); call.aborted = true; reject(signal.reason); }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            call.aborted = true;
+            reject(signal.reason);
+          },
+          { once: true },
+        );
       });
     } finally {
       this.inflight--;

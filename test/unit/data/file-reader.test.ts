@@ -41,7 +41,21 @@ describe('FileReader: bytes', () => {
     const r = mk(src, { blockSize: bs });
     const h = r.open(refOf(size));
     const seed = seedOf('aaaa');
-    const offsets = [0, 1, 4095, 4096, bs - 1, bs, bs + 1, 2 * bs - 7, 3 * bs, size - bs - 1, size - 1234, size - 2, size - 1];
+    const offsets = [
+      0,
+      1,
+      4095,
+      4096,
+      bs - 1,
+      bs,
+      bs + 1,
+      2 * bs - 7,
+      3 * bs,
+      size - bs - 1,
+      size - 1234,
+      size - 2,
+      size - 1,
+    ];
     const lengths = [1, 2, 4096, bs - 1, bs, bs + 1, 2 * bs + 3, 128 * KiB, 10 * bs];
     for (const pos of offsets) {
       for (const len of lengths) {
@@ -109,7 +123,9 @@ describe('FileReader: access patterns', () => {
     expect(firstMax).toBeLessThan(8);
     expect(src.bytesFetched).toBe(size);
     const sorted = [...src.calls].sort((a, b) => a.start - b.start);
-    sorted.forEach((c, k) => { if (k > 0) expect(c.start).toBe(sorted[k - 1]!.start + sorted[k - 1]!.length); });
+    sorted.forEach((c, k) => {
+      if (k > 0) expect(c.start).toBe(sorted[k - 1]!.start + sorted[k - 1]!.length);
+    });
     const st = r.stats();
     expect(st.bytesServed).toBe(size);
     expect(st.fetchRequests).toBe(src.calls.length);
@@ -131,7 +147,10 @@ describe('FileReader: access patterns', () => {
     const size = 4 * 1024 * MiB;
     const h = r.open(refOf(size));
     let x = 12345;
-    const rnd = () => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x / 2 ** 32; };
+    const rnd = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x / 2 ** 32;
+    };
     const n = 200;
     for (let k = 0; k < n; k++) {
       const pos = Math.floor(rnd() * (size - 64 * KiB));
@@ -213,7 +232,10 @@ describe('FileReader: failures and cancellation', () => {
       try {
         const b = await h.read(pos, 128 * KiB);
         expect(b.equals(ramp(pos, b.length, seedOf('aaaa')))).toBe(true);
-      } catch { failed++; pos -= 128 * KiB; }
+      } catch {
+        failed++;
+        pos -= 128 * KiB;
+      }
       if (failed > 4) throw new Error('stuck');
     }
     expect(r.stats().bytesServed).toBe(size);

@@ -13,7 +13,13 @@ function expected(id: string, start: number, length: number): Buffer {
   return b;
 }
 
-interface Call { ref: FileRef; start: number; length: number; into?: Buffer; resolve(): void }
+interface Call {
+  ref: FileRef;
+  start: number;
+  length: number;
+  into?: Buffer;
+  resolve(): void;
+}
 
 /** A source whose answers the test releases one by one; it fills `into` like pan's RangeFetcher. */
 class ControlledSource implements RangeSource {
@@ -24,7 +30,10 @@ class ControlledSource implements RangeSource {
     if (into) this.intos.add(into.buffer);
     return new Promise<Buffer>((resolve) => {
       const call: Call = {
-        ref, start, length, into,
+        ref,
+        start,
+        length,
+        into,
         resolve: () => {
           const out = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
           for (let i = 0; i < length; i++) out[i] = byteAt(ref.id, start + i);
@@ -83,7 +92,12 @@ describe('FileReader with pooled range buffers', () => {
   it('never reuses a buffer a pending read still needs, even after the cache evicted it', async () => {
     const src = new ControlledSource();
     // 1 MiB ranges; the memory cache holds 2 of them; read-ahead kept at one block
-    const r = new FileReader(src, { memCacheBytes: 2 * MiB, maxRequestBytes: MiB, maxReadAheadBytes: MiB, initialReadAheadBytes: MiB });
+    const r = new FileReader(src, {
+      memCacheBytes: 2 * MiB,
+      maxRequestBytes: MiB,
+      maxReadAheadBytes: MiB,
+      initialReadAheadBytes: MiB,
+    });
     const x = r.open({ id: 'x', md5: 'm', size: 4 * MiB });
     const into = Buffer.alloc(20);
     const spanning = x.readInto(MiB - 10, 20, into); // blocks 0 and 1: two requests

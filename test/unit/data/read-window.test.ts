@@ -19,7 +19,10 @@ describe('ReadWindow', () => {
       const plan = w.onRead(p, p + 128 * KiB, 100 * MiB);
       if (plan.prefetch) ranges.push(plan.prefetch);
     }
-    for (const r of ranges) { expect(r.start % MiB).toBe(0); expect(r.end % MiB === 0 || r.end === 100 * MiB).toBe(true); }
+    for (const r of ranges) {
+      expect(r.start % MiB).toBe(0);
+      expect(r.end % MiB === 0 || r.end === 100 * MiB).toBe(true);
+    }
     expect(w.windowBytes).toBe(16 * MiB);
     const sizes = ranges.map((r) => r.end - r.start);
     expect(sizes[0]).toBeLessThanOrEqual(3 * MiB);

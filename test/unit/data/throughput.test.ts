@@ -52,7 +52,10 @@ server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 class FetchSource implements RangeSource {
   constructor(private readonly base: string) {}
   async read(ref: FileRef, start: number, length: number, signal?: AbortSignal): Promise<Buffer> {
-    const res = await fetch(`${this.base}/?size=${ref.size}`, { headers: { range: `bytes=${start}-${start + length - 1}` }, signal });
+    const res = await fetch(`${this.base}/?size=${ref.size}`, {
+      headers: { range: `bytes=${start}-${start + length - 1}` },
+      signal,
+    });
     if (res.status !== 206) throw new Error(`status ${res.status}`);
     // Like pan/ranges.ts: one Buffer of exactly `length` bytes, filled as the body arrives.
     const buf = Buffer.allocUnsafeSlow(length);
@@ -95,7 +98,9 @@ describe.skipIf(!enabled)('read-path throughput (loopback)', () => {
     const port = await new Promise<string>((r) => server.stdout!.once('data', (d: Buffer) => r(d.toString().trim())));
     base = `http://127.0.0.1:${port}`;
   });
-  afterAll(() => { server?.kill(); });
+  afterAll(() => {
+    server?.kill();
+  });
 
   it('FileReader reaches ≥ 0.8 of a plain download', async () => {
     const t0 = performance.now();
@@ -111,7 +116,9 @@ describe.skipIf(!enabled)('read-path throughput (loopback)', () => {
     const viaReader = got / ((performance.now() - t1) / 1000);
     await reader.close();
     const ratio = viaReader / direct;
-    console.log(`direct ${(direct / MiB).toFixed(0)} MiB/s, FileReader ${(viaReader / MiB).toFixed(0)} MiB/s, ratio ${ratio.toFixed(2)}`);
+    console.log(
+      `direct ${(direct / MiB).toFixed(0)} MiB/s, FileReader ${(viaReader / MiB).toFixed(0)} MiB/s, ratio ${ratio.toFixed(2)}`,
+    );
     expect(got).toBe(SIZE);
     if (process.env.BENCH_STRICT === '1') expect(ratio).toBeGreaterThanOrEqual(0.8);
   }, 300_000);
@@ -121,7 +128,9 @@ describe.skipIf(!enabled)('read-path throughput (loopback)', () => {
     const before = process.memoryUsage().rss;
     let peak = before;
     let k = 0;
-    await kernelLikeStream(reader, 2048 * MiB, () => { if (++k % 64 === 0) peak = Math.max(peak, process.memoryUsage().rss); });
+    await kernelLikeStream(reader, 2048 * MiB, () => {
+      if (++k % 64 === 0) peak = Math.max(peak, process.memoryUsage().rss);
+    });
     await reader.close();
     console.log(`RSS before ${(before / MiB).toFixed(0)} MiB, peak ${(peak / MiB).toFixed(0)} MiB`);
     expect(peak - before).toBeLessThan(240 * MiB);

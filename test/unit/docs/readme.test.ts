@@ -17,7 +17,9 @@ describe('README', () => {
 
   it('is in sync with the generator (node scripts/gen-readme-options.mjs --check)', async () => {
     // the generator reads dist/; npm test builds before running the tests
-    await expect(promisify(execFile)(process.execPath, [join(root, 'scripts', 'gen-readme-options.mjs'), '--check'])).resolves.toBeDefined();
+    await expect(
+      promisify(execFile)(process.execPath, [join(root, 'scripts', 'gen-readme-options.mjs'), '--check']),
+    ).resolves.toBeDefined();
   });
 
   it('starts with the two commands', () => {

@@ -8,17 +8,28 @@ import { isValidName, suffixedName } from '../../../src/emulator/names.js';
 import { Store } from '../../../src/emulator/store.js';
 import { FakeClock } from './fake-clock.js';
 
-let dir: string; let store: Store; let model: Model; let clock: FakeClock;
+let dir: string;
+let store: Store;
+let model: Model;
+let clock: FakeClock;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-model-'));
   store = new Store(dir, 100n);
   clock = new FakeClock();
   model = new Model(store, clock);
 });
-afterEach(() => { store.close(); fs.rmSync(dir, { recursive: true, force: true }); });
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function err(fn: () => unknown): ApiError {
-  try { fn(); } catch (e) { if (e instanceof ApiError) return e; throw e; }
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ApiError) return e;
+    throw e;
+  }
   throw new Error('expected an ApiError');
 }
 
@@ -64,7 +75,9 @@ describe('tree', () => {
     expect(model.get(a)!.name).toBe('c');
   });
   test('move: same folder, into itself, into descendant, clash, all-or-nothing', () => {
-    const a = model.mkdir(0n, 'a'); const b = model.mkdir(a, 'b'); const c = model.mkdir(0n, 'c');
+    const a = model.mkdir(0n, 'a');
+    const b = model.mkdir(a, 'b');
+    const c = model.mkdir(0n, 'c');
     expect(err(() => model.move([b], a)).message).toBe(MSG.moveSame);
     expect(err(() => model.move([a], a)).code).toBe(1);
     expect(err(() => model.move([a], b)).message).toBe(MSG.moveIntoSelf);
@@ -89,7 +102,8 @@ describe('tree', () => {
     expect(err(() => model.createFile(0n, 'dir', 'z'.repeat(32), 1, 2)).message).toBe(MSG.createClash);
   });
   test('trash, delete only trashed, recover, trashed names do not clash', () => {
-    const a = model.mkdir(0n, 'a'); const f = model.createFile(a, 'f', 'x'.repeat(32), 5, 0);
+    const a = model.mkdir(0n, 'a');
+    const f = model.createFile(a, 'f', 'x'.repeat(32), 5, 0);
     expect(err(() => model.delete([a])).code).toBe(1);
     model.trash([a]);
     expect(model.get(a)!.trashed).toBe(1);
@@ -113,7 +127,8 @@ describe('tree', () => {
     expect(model.page(0n, ids[2]!, 10).map((r) => r.id)).toEqual(ids.slice(3));
   });
   test('folder size accumulates live descendants', () => {
-    const a = model.mkdir(0n, 'a'); const b = model.mkdir(a, 'b');
+    const a = model.mkdir(0n, 'a');
+    const b = model.mkdir(a, 'b');
     model.createFile(a, 'x', 'x'.repeat(32), 10, 0);
     const y = model.createFile(b, 'y', 'y'.repeat(32), 32, 0);
     expect(model.folderSize(a)).toBe(42);

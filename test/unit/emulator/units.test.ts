@@ -17,7 +17,9 @@ describe('json', () => {
     const v = parseJson('{"fileId": 9007199254740993, "n": 5, "f": 1.5, "s": "x"}') as Record<string, unknown>;
     expect(v.fileId).toBe(9007199254740993n);
     expect(v.n).toBe(5);
-    expect(stringifyJson({ id: 9007199254740993n, a: [1, 'b', null] })).toBe('{"id":9007199254740993,"a":[1,"b",null]}');
+    expect(stringifyJson({ id: 9007199254740993n, a: [1, 'b', null] })).toBe(
+      '{"id":9007199254740993,"a":[1,"b",null]}',
+    );
   });
   test('case-insensitive keys and lenient ids', () => {
     const v = parseJson('{"parentFileId": "12", "PREUPLOADID": "x"}');
@@ -91,7 +93,10 @@ describe('tokens', () => {
     const store = new Store(dir, 1n);
     const clock = new FakeClock();
     const t = new Tokens(store, clock, 60);
-    const issued = Array.from({ length: 4 }, () => { clock.advance(1); return t.issue('c').token; });
+    const issued = Array.from({ length: 4 }, () => {
+      clock.advance(1);
+      return t.issue('c').token;
+    });
     expect(MAX_LIVE).toBe(3);
     expect(t.check(`Bearer ${issued[0]}`)).toBe('expired');
     for (const x of issued.slice(1)) expect(t.check(`Bearer ${x}`)).toBe('ok');
@@ -108,7 +113,10 @@ describe('tokens', () => {
 describe('faults', () => {
   test('match by name or prefix, after, count, probability', () => {
     const f = new Faults(() => 0.5);
-    f.set([{ match: '/api/v2/', kind: 'http500', after: 1, count: 2 }, { match: 'user_info', kind: 'delay', ms: 5, probability: 0.4 }]);
+    f.set([
+      { match: '/api/v2/', kind: 'http500', after: 1, count: 2 },
+      { match: 'user_info', kind: 'delay', ms: 5, probability: 0.4 },
+    ]);
     const hits = [1, 2, 3, 4].map(() => f.pick('file_list', '/api/v2/file/list')?.kind);
     expect(hits).toEqual([undefined, 'http500', 'http500', undefined]);
     expect(f.pick('user_info', '/api/v1/user/info')).toBeUndefined(); // 0.5 ≥ 0.4
@@ -120,15 +128,23 @@ describe('multipart parser', () => {
   const boundary = '----b0undary';
   const body = Buffer.concat([
     Buffer.from(`preamble\r\n--${boundary}\r\nContent-Disposition: form-data; name="preuploadID"\r\n\r\nabc\r\n`),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="slice"; filename="x.part1"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-    Buffer.from('bin\r\n------b0undar'), Buffer.from('X-not\r\r\n\r\n--'), // near-miss delimiters inside the data
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="slice"; filename="x.part1"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+    ),
+    Buffer.from('bin\r\n------b0undar'),
+    Buffer.from('X-not\r\r\n\r\n--'), // near-miss delimiters inside the data
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
   function parse(chunkSize: number) {
     const parts: Record<string, { filename?: string; data: string }> = {};
     const p = new MultipartParser(boundary, (info) => {
       const bufs: Buffer[] = [];
-      return { write: (d) => bufs.push(Buffer.from(d)), end: () => { parts[info.name] = { filename: info.filename, data: Buffer.concat(bufs).toString('latin1') }; } };
+      return {
+        write: (d) => bufs.push(Buffer.from(d)),
+        end: () => {
+          parts[info.name] = { filename: info.filename, data: Buffer.concat(bufs).toString('latin1') };
+        },
+      };
     });
     for (let i = 0; i < body.length; i += chunkSize) p.push(body.subarray(i, i + chunkSize));
     p.end();

@@ -13,11 +13,20 @@ export function ramp(n: number, seed = 0): Buffer {
   return b;
 }
 
-export interface Envelope<T = any> { code: number; message: string; data: T; 'x-traceID': string }
+export interface Envelope<T = any> {
+  code: number;
+  message: string;
+  data: T;
+  'x-traceID': string;
+}
 
 export class WireClient {
   token = '';
-  constructor(readonly base: string, readonly clientID = 'pan123fs-demo', readonly clientSecret = 'pan123fs-demo-secret') {}
+  constructor(
+    readonly base: string,
+    readonly clientID = 'pan123fs-demo',
+    readonly clientSecret = 'pan123fs-demo-secret',
+  ) {}
 
   headers(extra: Record<string, string> = {}): Record<string, string> {
     return { platform: 'open_platform', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
@@ -43,13 +52,16 @@ export class WireClient {
   /** body: an object (JSON.stringify'd) or a pre-serialised string (for raw int64 numbers). */
   async send<T = any>(method: string, path: string, body: unknown): Promise<Envelope<T>> {
     const r = await this.raw(path, {
-      method, headers: this.headers({ 'content-type': 'application/json' }),
+      method,
+      headers: this.headers({ 'content-type': 'application/json' }),
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
     return JSON.parse(r.text) as Envelope<T>;
   }
 
-  post<T = any>(path: string, body: unknown): Promise<Envelope<T>> { return this.send<T>('POST', path, body); }
+  post<T = any>(path: string, body: unknown): Promise<Envelope<T>> {
+    return this.send<T>('POST', path, body);
+  }
 
   async mkdir(parentID: number | string, name: string): Promise<number> {
     const r = await this.post('/upload/v1/file/mkdir', { parentID, name });
@@ -68,13 +80,28 @@ export class WireClient {
   }
 
   /** create → slices → complete (polling through 20103 / completed:false). Returns the new id. */
-  async upload(parentFileID: number | string, filename: string, data: Buffer, opts: { etag?: string; duplicate?: number } = {}): Promise<{ fileID: number; reuse: boolean; polls: number[] }> {
-    const c = await this.post('/upload/v2/file/create', { parentFileID, filename, etag: opts.etag ?? md5(data), size: data.length, duplicate: opts.duplicate });
+  async upload(
+    parentFileID: number | string,
+    filename: string,
+    data: Buffer,
+    opts: { etag?: string; duplicate?: number } = {},
+  ): Promise<{ fileID: number; reuse: boolean; polls: number[] }> {
+    const c = await this.post('/upload/v2/file/create', {
+      parentFileID,
+      filename,
+      etag: opts.etag ?? md5(data),
+      size: data.length,
+      duplicate: opts.duplicate,
+    });
     if (c.code !== 0) throw new Error(`create: ${c.code} ${c.message}`);
     if (c.data.reuse) return { fileID: c.data.fileID, reuse: true, polls: [] };
     const n = Math.ceil(data.length / c.data.sliceSize);
     for (let i = 0; i < n; i++) {
-      const r = await this.slice(c.data.preuploadID, i + 1, data.subarray(i * c.data.sliceSize, (i + 1) * c.data.sliceSize));
+      const r = await this.slice(
+        c.data.preuploadID,
+        i + 1,
+        data.subarray(i * c.data.sliceSize, (i + 1) * c.data.sliceSize),
+      );
       if (r.code !== 0) throw new Error(`slice: ${r.code} ${r.message}`);
     }
     const polls: number[] = [];
@@ -82,13 +109,16 @@ export class WireClient {
       const r = await this.post('/upload/v2/file/upload_complete', { preuploadID: c.data.preuploadID });
       polls.push(r.code === 0 ? (r.data.completed ? 0 : -1) : r.code);
       if (r.code === 0 && r.data.completed) return { fileID: r.data.fileID, reuse: false, polls };
-      if (r.code !== 0 && r.code !== 20103) throw Object.assign(new Error(`complete: ${r.code} ${r.message}`), { code: r.code, message2: r.message });
+      if (r.code !== 0 && r.code !== 20103)
+        throw Object.assign(new Error(`complete: ${r.code} ${r.message}`), { code: r.code, message2: r.message });
       await new Promise((res) => setTimeout(res, 20));
     }
     throw new Error('complete: never completed');
   }
 
   async list(parentFileId: number | string, limit = 100, lastFileId?: number | string): Promise<Envelope> {
-    return this.get(`/api/v2/file/list?parentFileId=${parentFileId}&limit=${limit}${lastFileId !== undefined ? `&lastFileId=${lastFileId}` : ''}`);
+    return this.get(
+      `/api/v2/file/list?parentFileId=${parentFileId}&limit=${limit}${lastFileId !== undefined ? `&lastFileId=${lastFileId}` : ''}`,
+    );
   }
 }

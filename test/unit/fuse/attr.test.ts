@@ -3,7 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { resolveTimes, statfsBlockSize, toFuseStat, toFuseStatFs } from '../../../src/fuse/attr.js';
 import type { Stat } from '../../../src/vfs/types.js';
 
-const base: Stat = { ino: 7, isDir: false, size: 1025, perm: 0o644, uid: 1000, gid: 100, nlink: 1, mtimeMs: 2000, ctimeMs: 3000, atimeMs: 1000 };
+const base: Stat = {
+  ino: 7,
+  isDir: false,
+  size: 1025,
+  perm: 0o644,
+  uid: 1000,
+  gid: 100,
+  nlink: 1,
+  mtimeMs: 2000,
+  ctimeMs: 3000,
+  atimeMs: 1000,
+};
 
 describe('fuse/attr', () => {
   it('file stat: S_IFREG | perm, blocks = ceil(size/512), ms times', () => {
@@ -22,7 +33,8 @@ describe('fuse/attr', () => {
   it('statfs counts fit in 32 bits for a 10 PiB account', () => {
     const total = 10 * 2 ** 50;
     const s = toFuseStatFs({ total, used: 2 ** 40, free: total - 2 ** 40, files: 5, filesFree: 2 ** 40, nameMax: 255 });
-    for (const k of ['blocks', 'bfree', 'bavail', 'files', 'ffree', 'favail'] as const) expect(s[k]).toBeLessThan(2 ** 32);
+    for (const k of ['blocks', 'bfree', 'bavail', 'files', 'ffree', 'favail'] as const)
+      expect(s[k]).toBeLessThan(2 ** 32);
     expect(s.bsize).toBe(s.frsize);
     expect(s.blocks * s.frsize).toBeGreaterThanOrEqual(total);
     expect(s.bfree * s.frsize).toBeLessThanOrEqual(total - 2 ** 40);

@@ -5,9 +5,27 @@ import { errnoOf, negErrno } from '../../../src/fuse/errno.js';
 
 // Every kind in core/errors.ts; the type below fails to compile when a kind is added and not listed here.
 const ALL = {
-  ENOENT: 1, EEXIST: 1, ENOTDIR: 1, EISDIR: 1, ENOTEMPTY: 1, EINVAL: 1, ENAMETOOLONG: 1, EACCES: 1, EPERM: 1,
-  EROFS: 1, ENOSPC: 1, EFBIG: 1, EIO: 1, ETIMEDOUT: 1, ENOTSUP: 1, EXDEV: 1, EBADF: 1, EAGAIN: 1, ENOSYS: 1,
-  EBUSY: 1, EDQUOT: 1,
+  ENOENT: 1,
+  EEXIST: 1,
+  ENOTDIR: 1,
+  EISDIR: 1,
+  ENOTEMPTY: 1,
+  EINVAL: 1,
+  ENAMETOOLONG: 1,
+  EACCES: 1,
+  EPERM: 1,
+  EROFS: 1,
+  ENOSPC: 1,
+  EFBIG: 1,
+  EIO: 1,
+  ETIMEDOUT: 1,
+  ENOTSUP: 1,
+  EXDEV: 1,
+  EBADF: 1,
+  EAGAIN: 1,
+  ENOSYS: 1,
+  EBUSY: 1,
+  EDQUOT: 1,
 } satisfies Record<FsErrorKind, 1>;
 
 describe('fuse/errno', () => {

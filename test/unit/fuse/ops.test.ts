@@ -9,15 +9,36 @@ const E = constants.errno;
 
 function recordingLogger() {
   const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
-  const at = (level: string) => (a: object | string, msg?: string) => { lines.push({ level, obj: typeof a === 'string' ? {} : a as Record<string, unknown>, msg: typeof a === 'string' ? a : msg }); };
-  const log: Logger = { trace: at('trace'), debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), fatal: at('fatal'), child: () => log };
+  const at = (level: string) => (a: object | string, msg?: string) => {
+    lines.push({
+      level,
+      obj: typeof a === 'string' ? {} : (a as Record<string, unknown>),
+      msg: typeof a === 'string' ? a : msg,
+    });
+  };
+  const log: Logger = {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+    child: () => log,
+  };
   return { log, lines };
 }
 
 /** Call a runner-wrapped handler and collect every cb invocation (after a few ticks). */
 async function answers(fn: () => unknown, log = recordingLogger().log) {
   const got: unknown[][] = [];
-  makeRunner(log)('op', '/p', (...a: unknown[]) => { got.push(a); }, fn as never);
+  makeRunner(log)(
+    'op',
+    '/p',
+    (...a: unknown[]) => {
+      got.push(a);
+    },
+    fn as never,
+  );
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
   return got;
 }
@@ -31,13 +52,25 @@ describe('fuse/ops runner', () => {
   });
 
   it('FsError rejection / throw → mapped -errno, exactly once', async () => {
-    expect(await answers(async () => { throw new FsError('ENOENT', 'x'); })).toEqual([[-E.ENOENT]]);
-    expect(await answers(() => { throw new FsError('EEXIST', 'x'); })).toEqual([[-E.EEXIST]]);
+    expect(
+      await answers(async () => {
+        throw new FsError('ENOENT', 'x');
+      }),
+    ).toEqual([[-E.ENOENT]]);
+    expect(
+      await answers(() => {
+        throw new FsError('EEXIST', 'x');
+      }),
+    ).toEqual([[-E.EEXIST]]);
   });
 
   it('non-FsError throw / rejection → -EIO, logged as a bug with op, path and stack', async () => {
     const { log, lines } = recordingLogger();
-    expect(await answers(() => { throw new TypeError('oops'); }, log)).toEqual([[-E.EIO]]);
+    expect(
+      await answers(() => {
+        throw new TypeError('oops');
+      }, log),
+    ).toEqual([[-E.EIO]]);
     expect(await answers(() => Promise.reject('a string'), log)).toEqual([[-E.EIO]]);
     const bugs = lines.filter((l) => l.level === 'error');
     expect(bugs).toHaveLength(2);
@@ -55,16 +88,24 @@ describe('fuse/ops runner', () => {
 
   it('a throwing cb is contained', async () => {
     const { log, lines } = recordingLogger();
-    makeRunner(log)('op', '/p', () => { throw new Error('cb'); }, async () => 0);
+    makeRunner(log)(
+      'op',
+      '/p',
+      () => {
+        throw new Error('cb');
+      },
+      async () => 0,
+    );
     await new Promise((r) => setImmediate(r));
     expect(lines.some((l) => l.level === 'error' && /callback threw/.test(l.msg ?? ''))).toBe(true);
   });
 });
 
 describe('fuse/ops table over MemVfs', () => {
-  const call = (ops: Record<string, unknown>, name: string, ...args: unknown[]) => new Promise<unknown[]>((resolve) => {
-    (ops[name] as (...a: unknown[]) => void)(...args, (...r: unknown[]) => resolve(r));
-  });
+  const call = (ops: Record<string, unknown>, name: string, ...args: unknown[]) =>
+    new Promise<unknown[]>((resolve) => {
+      (ops[name] as (...a: unknown[]) => void)(...args, (...r: unknown[]) => resolve(r));
+    });
 
   it('getattr, readdir, read, write, errors', async () => {
     const vfs = new MemVfs();

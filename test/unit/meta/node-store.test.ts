@@ -27,21 +27,46 @@ afterEach(() => {
 });
 
 function file(id: string, name: string, extra: Partial<ListedChild> = {}): ListedChild {
-  return { id, name, isDir: false, size: 10, md5: `md5-${id}`, status: 0, createdAt: T0 - 1000, updatedAt: T0 - 500, ...extra };
+  return {
+    id,
+    name,
+    isDir: false,
+    size: 10,
+    md5: `md5-${id}`,
+    status: 0,
+    createdAt: T0 - 1000,
+    updatedAt: T0 - 500,
+    ...extra,
+  };
 }
 function folder(id: string, name: string, extra: Partial<ListedChild> = {}): ListedChild {
   return { id, name, isDir: true, size: 0, md5: '', status: 0, createdAt: T0 - 1000, updatedAt: T0 - 500, ...extra };
 }
 const names = (parent: number) => store.children(parent).map((c) => c.name);
-const journalRows = (ino: number) => (db.prepare('SELECT COUNT(*) AS n FROM upload_journal WHERE ino = ?').get(ino) as { n: number }).n;
+const journalRows = (ino: number) =>
+  (db.prepare('SELECT COUNT(*) AS n FROM upload_journal WHERE ino = ?').get(ino) as { n: number }).n;
 function addJournalRow(ino: number): void {
-  db.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (?, ?, ?, ?, ?)').run(ino, `/tmp/staging-${ino}`, 3, null, T0);
+  db.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (?, ?, ?, ?, ?)').run(
+    ino,
+    `/tmp/staging-${ino}`,
+    3,
+    null,
+    T0,
+  );
 }
 
 describe('ensureRoot', () => {
   it('creates ino 1 as the root directory for the given remote id', () => {
     const root = store.get(ROOT_INO)!;
-    expect(root).toMatchObject({ ino: 1, remoteId: '100', parentIno: null, name: '', isDir: true, dirty: false, listedAt: null });
+    expect(root).toMatchObject({
+      ino: 1,
+      remoteId: '100',
+      parentIno: null,
+      name: '',
+      isDir: true,
+      dirty: false,
+      listedAt: null,
+    });
     expect(store.kvGet('root_remote_id')).toBe('100');
   });
 
@@ -62,9 +87,18 @@ describe('ensureRoot', () => {
   });
 
   it('refuses to switch roots while uploads are pending (they would be lost), and says what to do', () => {
-    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'new', isDir: false, now: T0, dirty: true });
+    const local = store.insert({
+      remoteId: null,
+      parentIno: ROOT_INO,
+      name: 'new',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     addJournalRow(local);
-    expect(() => store.ensureRoot('200', T0 + 1)).toThrow(/1 file\(s\) not uploaded yet for root folder .*another --cache-dir/);
+    expect(() => store.ensureRoot('200', T0 + 1)).toThrow(
+      /1 file\(s\) not uploaded yet for root folder .*another --cache-dir/,
+    );
     expect(store.get(local)).toBeDefined();
     expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(1);
   });
@@ -76,7 +110,14 @@ describe('insert / child / children / get', () => {
     const f = store.insert({ remoteId: null, parentIno: d, name: 'f.bin', isDir: false, now: T0 + 1, dirty: true });
     expect(d).not.toBe(f);
     expect(store.child(ROOT_INO, 'dir')).toMatchObject({ ino: d, isDir: true, remoteId: '7', dirty: false });
-    expect(store.child(d, 'f.bin')).toMatchObject({ ino: f, remoteId: null, dirty: true, size: 0, md5: '', mtimeMs: T0 + 1 });
+    expect(store.child(d, 'f.bin')).toMatchObject({
+      ino: f,
+      remoteId: null,
+      dirty: true,
+      size: 0,
+      md5: '',
+      mtimeMs: T0 + 1,
+    });
     expect(store.child(ROOT_INO, 'f.bin')).toBeUndefined();
     expect(store.getByRemote('7')!.ino).toBe(d);
     expect(store.hasChildren(d)).toBe(true);
@@ -90,7 +131,9 @@ describe('insert / child / children / get', () => {
 
   it('refuses two nodes with the same name in one directory (UNIQUE(parent, name))', () => {
     store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'x', isDir: false, now: T0, dirty: true });
-    expect(() => store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'x', isDir: false, now: T0, dirty: true })).toThrow();
+    expect(() =>
+      store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'x', isDir: false, now: T0, dirty: true }),
+    ).toThrow();
   });
 });
 
@@ -100,7 +143,14 @@ describe('replaceListing', () => {
     const d = store.getByRemote('2')!.ino;
     store.replaceListing(d, [folder('3', 'sub')], T0);
     const sub = store.getByRemote('3')!.ino;
-    const local = store.insert({ remoteId: null, parentIno: sub, name: 'unsent.bin', isDir: false, now: T0, dirty: true });
+    const local = store.insert({
+      remoteId: null,
+      parentIno: sub,
+      name: 'unsent.bin',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     addJournalRow(local);
     const kept: string[] = [];
     store.onKeep = (n) => kept.push(n.name);
@@ -115,7 +165,15 @@ describe('replaceListing', () => {
 
   it('maps entries to rows and marks the directory listed', () => {
     store.replaceListing(ROOT_INO, [file('1', 'a.txt', { size: 123, md5: 'abc', status: 101, updatedAt: T0 - 7 })], T0);
-    expect(store.child(ROOT_INO, 'a.txt')).toMatchObject({ remoteId: '1', size: 123, md5: 'abc', status: 101, mtimeMs: T0 - 7, isDir: false, dirty: false });
+    expect(store.child(ROOT_INO, 'a.txt')).toMatchObject({
+      remoteId: '1',
+      size: 123,
+      md5: 'abc',
+      status: 101,
+      mtimeMs: T0 - 7,
+      isDir: false,
+      dirty: false,
+    });
     expect(store.get(ROOT_INO)!.listedAt).toBe(T0);
   });
 
@@ -187,7 +245,14 @@ describe('replaceListing', () => {
   });
 
   it('never deletes a dirty local node (not in any listing yet)', () => {
-    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'writing.bin', isDir: false, now: T0, dirty: true });
+    const local = store.insert({
+      remoteId: null,
+      parentIno: ROOT_INO,
+      name: 'writing.bin',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     addJournalRow(local);
     store.replaceListing(ROOT_INO, [file('1', 'a')], T0 + 1);
     expect(store.get(local)).toMatchObject({ name: 'writing.bin', dirty: true });
@@ -211,7 +276,14 @@ describe('replaceListing', () => {
   });
 
   it('a dirty local node shadows a remote entry of the same name (no row for the remote entry)', () => {
-    const local = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'same', isDir: false, now: T0, dirty: true });
+    const local = store.insert({
+      remoteId: null,
+      parentIno: ROOT_INO,
+      name: 'same',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     store.replaceListing(ROOT_INO, [file('9', 'same', { size: 1234 })], T0 + 1);
     expect(store.child(ROOT_INO, 'same')).toMatchObject({ ino: local, remoteId: null, dirty: true, size: 0 });
     expect(store.getByRemote('9')).toBeUndefined();
@@ -274,7 +346,14 @@ describe('replaceListing', () => {
     store.replaceListing(ROOT_INO, [folder('1', 'photos')], T0);
     const photos = store.child(ROOT_INO, 'photos')!.ino;
     store.replaceListing(photos, [], T0);
-    const local = store.insert({ remoteId: null, parentIno: photos, name: 'new.jpg', isDir: false, now: T0, dirty: true });
+    const local = store.insert({
+      remoteId: null,
+      parentIno: photos,
+      name: 'new.jpg',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     addJournalRow(local);
     store.replaceListing(ROOT_INO, [folder('3', 'photos'), folder('1', 'photos-2023')], T0 + 1);
     expect(store.get(local)?.name).toBe('new.jpg'); // (a rowid may be reused: compare the name)
@@ -358,7 +437,14 @@ describe('delete', () => {
     const top = store.insert({ remoteId: null, parentIno: d, name: 'top', isDir: false, now: T0, dirty: true });
     addJournalRow(deep);
     addJournalRow(top);
-    const other = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'other', isDir: false, now: T0, dirty: true });
+    const other = store.insert({
+      remoteId: null,
+      parentIno: ROOT_INO,
+      name: 'other',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     addJournalRow(other);
 
     store.delete(d);
@@ -389,10 +475,18 @@ describe('inode numbers are never reused', () => {
     rmSync(dbPath);
     // build the version-1 schema by hand (what pan123fs before the AUTOINCREMENT migration created)
     const v1 = openMetaDb(dbPath, 1);
-    v1.prepare("INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (1, '100', NULL, '', 1, 0, 0)").run();
-    v1.prepare("INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (7, '10', 1, 'd', 1, 0, 0)").run();
-    v1.prepare("INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (9, NULL, 7, 'f', 0, 0, 0, 1)").run();
-    v1.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (9, ?, 3, NULL, 0)').run('/tmp/s9');
+    v1.prepare(
+      "INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (1, '100', NULL, '', 1, 0, 0)",
+    ).run();
+    v1.prepare(
+      "INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (7, '10', 1, 'd', 1, 0, 0)",
+    ).run();
+    v1.prepare(
+      "INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (9, NULL, 7, 'f', 0, 0, 0, 1)",
+    ).run();
+    v1.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (9, ?, 3, NULL, 0)').run(
+      '/tmp/s9',
+    );
     v1.prepare("INSERT INTO kv (key, value) VALUES ('k', 'v')").run();
     v1.close();
 
@@ -498,15 +592,24 @@ describe('persistence', () => {
     expect(journalRows(local)).toBe(1);
     expect(store.kvGet('uid')).toBe('42');
     // a new node after reopening does not reuse an ino
-    const fresh = store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'fresh', isDir: false, now: T0, dirty: true });
+    const fresh = store.insert({
+      remoteId: null,
+      parentIno: ROOT_INO,
+      name: 'fresh',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
     expect([ROOT_INO, d, a, local]).not.toContain(fresh);
   });
 
   it('transaction() rolls back every change when the function throws', () => {
-    expect(() => store.transaction(() => {
-      store.insert({ remoteId: '1', parentIno: ROOT_INO, name: 'a', isDir: false, now: T0 });
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      store.transaction(() => {
+        store.insert({ remoteId: '1', parentIno: ROOT_INO, name: 'a', isDir: false, now: T0 });
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect(store.child(ROOT_INO, 'a')).toBeUndefined();
   });
 });
@@ -533,19 +636,23 @@ describe('row read cache', () => {
   it('a rolled-back transaction leaves no uncommitted row in the cache', () => {
     store.replaceListing(ROOT_INO, [file('1', 'a.txt')], T0);
     const a = store.child(ROOT_INO, 'a.txt')!;
-    expect(() => store.transaction(() => {
-      store.setLocalContent(a.ino, 7, T0 + 1);
-      expect(store.get(a.ino)!.size).toBe(7); // seen inside
-      expect(store.child(ROOT_INO, 'a.txt')!.size).toBe(7);
-      throw new Error('roll back');
-    })).toThrow('roll back');
+    expect(() =>
+      store.transaction(() => {
+        store.setLocalContent(a.ino, 7, T0 + 1);
+        expect(store.get(a.ino)!.size).toBe(7); // seen inside
+        expect(store.child(ROOT_INO, 'a.txt')!.size).toBe(7);
+        throw new Error('roll back');
+      }),
+    ).toThrow('roll back');
     expect(store.get(a.ino)!.size).toBe(10);
     expect(store.child(ROOT_INO, 'a.txt')!.size).toBe(10);
   });
 
   it('cached rows are frozen', () => {
     const root = store.get(ROOT_INO)!;
-    expect(() => { (root as { name: string }).name = 'x'; }).toThrow(TypeError);
+    expect(() => {
+      (root as { name: string }).name = 'x';
+    }).toThrow(TypeError);
     expect(store.get(ROOT_INO)!.name).toBe('');
   });
 });

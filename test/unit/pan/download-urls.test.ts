@@ -24,7 +24,12 @@ function fakeApi(clock: { now(): number }, ttl = 3600_000) {
 
 describe('signDirectLink', () => {
   it('signs the decoded path as <expire>-<rand>-<uid>-md5(path-expire-rand-uid-key)', () => {
-    const url = signDirectLink('https://vip.123pan.cn/1814435920/%E7%9B%B4%E9%93%BE/a%20b.txt', { key: 'K', uid: '1814435920' }, 1700000000, 'r4nd');
+    const url = signDirectLink(
+      'https://vip.123pan.cn/1814435920/%E7%9B%B4%E9%93%BE/a%20b.txt',
+      { key: 'K', uid: '1814435920' },
+      1700000000,
+      'r4nd',
+    );
     const md5 = createHash('md5').update('/1814435920/直链/a b.txt-1700000000-r4nd-1814435920-K').digest('hex');
     expect(new URL(url).searchParams.get('auth_key')).toBe(`1700000000-r4nd-1814435920-${md5}`);
     expect(url.startsWith('https://vip.123pan.cn/1814435920/%E7%9B%B4%E9%93%BE/a%20b.txt?auth_key=')).toBe(true);
@@ -95,7 +100,15 @@ describe('PanRangeSource', () => {
     const api = fakeApi(clock);
     const links = new LinkCache({ api, clock });
     let n = 0;
-    const src = new PanRangeSource({ links, api: { async fetchRange() { n++; throw new PanError({ kind: 'link-expired', message: '403' }); } } });
+    const src = new PanRangeSource({
+      links,
+      api: {
+        async fetchRange() {
+          n++;
+          throw new PanError({ kind: 'link-expired', message: '403' });
+        },
+      },
+    });
     await expect(src.read({ id: '7', size: 100, md5: '' }, 0, 10)).rejects.toMatchObject({ kind: 'link-expired' });
     expect(n).toBe(2);
     expect((await src.read({ id: '7', size: 100, md5: '' }, 100, 10)).length).toBe(0);

@@ -7,12 +7,17 @@ export function instantClock(start = 1_700_000_000_000): Clock & { sleeps: numbe
   return {
     sleeps,
     now: () => now,
-    advance(ms) { now += ms; },
+    advance(ms) {
+      now += ms;
+    },
     async sleep(ms, signal) {
       signal?.throwIfAborted();
       sleeps.push(ms);
       now += ms;
     },
-    setTimer(_ms, fn) { queueMicrotask(fn); return { cancel() {} }; },
+    setTimer(_ms, fn) {
+      queueMicrotask(fn);
+      return { cancel() {} };
+    },
   };
 }

@@ -20,7 +20,13 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
-export function envelope(res: ServerResponse, code: number, data: unknown = null, message = code === 0 ? 'ok' : 'error', raw?: string): void {
+export function envelope(
+  res: ServerResponse,
+  code: number,
+  data: unknown = null,
+  message = code === 0 ? 'ok' : 'error',
+  raw?: string,
+): void {
   res.setHeader('content-type', 'application/json');
   res.end(raw ?? JSON.stringify({ code, message, data, 'x-traceID': `trace-${code}` }));
 }
@@ -39,11 +45,24 @@ export async function startFake(): Promise<FakeServer> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const u = new URL(req.url ?? '/', 'http://x');
-      const s: Seen = { method: req.method ?? '', path: u.pathname, query: u.searchParams, headers: req.headers, body: Buffer.concat(chunks) };
+      const s: Seen = {
+        method: req.method ?? '',
+        path: u.pathname,
+        query: u.searchParams,
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
       seen.push(s);
       const h = routes.get(u.pathname);
-      if (!h) { res.statusCode = 404; res.end('no route'); return; }
-      Promise.resolve(h(s, res)).catch((e) => { res.statusCode = 500; res.end(String(e)); });
+      if (!h) {
+        res.statusCode = 404;
+        res.end('no route');
+        return;
+      }
+      Promise.resolve(h(s, res)).catch((e) => {
+        res.statusCode = 500;
+        res.end(String(e));
+      });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -52,7 +71,13 @@ export async function startFake(): Promise<FakeServer> {
     baseUrl: `http://127.0.0.1:${port}`,
     seen,
     count: (path) => seen.filter((s) => s.path === path).length,
-    route: (path, h) => { routes.set(path, h); },
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    route: (path, h) => {
+      routes.set(path, h);
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

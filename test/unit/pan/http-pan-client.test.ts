@@ -3,14 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/core/logger.js';
-import { isPanError, PanError } from '../../../src/pan/errors.js';
+import { isPanError, type PanError } from '../../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../../src/pan/http-pan-client.js';
 import { tokenFilePath } from '../../../src/pan/auth.js';
 import { envelope, startFake, type FakeServer } from './fake-server.js';
 import { instantClock } from './fake-clock.js';
 
 function captureLogger(lines: string[]): Logger {
-  const log = (o: unknown, m?: string) => { lines.push(JSON.stringify(o) + (m ?? '')); };
+  const log = (o: unknown, m?: string) => {
+    lines.push(JSON.stringify(o) + (m ?? ''));
+  };
   const l: Logger = { trace: log, debug: log, info: log, warn: log, error: log, fatal: log, child: () => l } as Logger;
   return l;
 }
@@ -21,14 +23,28 @@ const clients: HttpPanClient[] = [];
 
 function client(extra: Partial<HttpPanClientOptions> = {}): HttpPanClient {
   const c = new HttpPanClient({
-    apiBase: srv.baseUrl, clientId: 'cid', clientSecret: 'sekrit', stateDir,
-    rateLimitScale: 0, retry: { baseMs: 2, capMs: 10 }, ...extra,
+    apiBase: srv.baseUrl,
+    clientId: 'cid',
+    clientSecret: 'sekrit',
+    stateDir,
+    rateLimitScale: 0,
+    retry: { baseMs: 2, capMs: 10 },
+    ...extra,
   });
   clients.push(c);
   return c;
 }
 
-const USER = { uid: 1814435920, nickname: 'n', spaceUsed: 1, spacePermanent: 6_900_000_000_000_000, spaceTemp: 0, spaceTempExpr: 0, vip: false, directTraffic: 5 };
+const USER = {
+  uid: 1814435920,
+  nickname: 'n',
+  spaceUsed: 1,
+  spacePermanent: 6_900_000_000_000_000,
+  spaceTemp: 0,
+  spaceTempExpr: 0,
+  vip: false,
+  directTraffic: 5,
+};
 
 beforeEach(async () => {
   srv = await startFake();
@@ -62,7 +78,10 @@ describe('auth', () => {
     expect(await readFile(file, 'utf8')).not.toContain('sekrit');
     await client().userInfo();
     expect(srv.count('/api/v1/access_token')).toBe(1);
-    expect(srv.seen.filter((s) => s.path === '/api/v1/user/info').map((s) => s.headers.authorization)).toEqual(['Bearer tok-1', 'Bearer tok-1']);
+    expect(srv.seen.filter((s) => s.path === '/api/v1/user/info').map((s) => s.headers.authorization)).toEqual([
+      'Bearer tok-1',
+      'Bearer tok-1',
+    ]);
   });
 
   it('refreshes a saved token that is within 5 min of expiry', async () => {
@@ -73,7 +92,11 @@ describe('auth', () => {
   });
 
   it('body code 401 → one refresh → retry', async () => {
-    srv.route('/api/v1/user/info', (r, res) => (r.headers.authorization === 'Bearer tok-1' ? envelope(res, 401, null, 'token is expired') : envelope(res, 0, USER)));
+    srv.route('/api/v1/user/info', (r, res) =>
+      r.headers.authorization === 'Bearer tok-1'
+        ? envelope(res, 401, null, 'token is expired')
+        : envelope(res, 0, USER),
+    );
     const c = client();
     await expect(c.userInfo()).resolves.toMatchObject({ nickname: 'n' });
     expect(srv.count('/api/v1/access_token')).toBe(2);
@@ -81,24 +104,38 @@ describe('auth', () => {
   });
 
   it('50 concurrent calls refused with the same token trigger one refresh', async () => {
-    srv.route('/api/v1/user/info', (r, res) => (r.headers.authorization === 'Bearer tok-1' ? envelope(res, 401, null, 'token is expired') : envelope(res, 0, USER)));
+    srv.route('/api/v1/user/info', (r, res) =>
+      r.headers.authorization === 'Bearer tok-1'
+        ? envelope(res, 401, null, 'token is expired')
+        : envelope(res, 0, USER),
+    );
     const c = client();
     await c.userInfo().catch(() => undefined); // tok-1 is fetched, refused, tok-2 fetched
-    srv.route('/api/v1/user/info', (r, res) => (r.headers.authorization === 'Bearer tok-2' ? envelope(res, 401, null, 'token is expired') : envelope(res, 0, USER)));
+    srv.route('/api/v1/user/info', (r, res) =>
+      r.headers.authorization === 'Bearer tok-2'
+        ? envelope(res, 401, null, 'token is expired')
+        : envelope(res, 0, USER),
+    );
     await Promise.all(Array.from({ length: 50 }, () => c.userInfo()));
     expect(srv.count('/api/v1/access_token')).toBe(3);
   });
 
   it('a token that keeps being refused surfaces as auth after one refresh', async () => {
     srv.route('/api/v1/user/info', (_r, res) => envelope(res, 401, null, 'token is expired'));
-    const err = await client().userInfo().catch((e: unknown) => e);
+    const err = await client()
+      .userInfo()
+      .catch((e: unknown) => e);
     expect(isPanError(err, 'auth')).toBe(true);
     expect(srv.count('/api/v1/access_token')).toBe(2);
   });
 
   it('a failed token fetch does not wedge: later calls retry after the back-off window', async () => {
     let fail = true;
-    srv.route('/api/v1/access_token', (_r, res) => (fail ? envelope(res, 1, null, 'clientSecret错误') : envelope(res, 0, { accessToken: 'good', expiredAt: '2099-01-01T00:00:00+08:00' })));
+    srv.route('/api/v1/access_token', (_r, res) =>
+      fail
+        ? envelope(res, 1, null, 'clientSecret错误')
+        : envelope(res, 0, { accessToken: 'good', expiredAt: '2099-01-01T00:00:00+08:00' }),
+    );
     const clock = instantClock(Date.now());
     const c = client({ clock });
     await expect(c.userInfo()).rejects.toMatchObject({ kind: 'auth', code: 1, endpoint: 'access_token' });
@@ -115,7 +152,9 @@ describe('auth', () => {
 describe('retries and errors', () => {
   it('body 429 backs off and retries; logs endpoint, code, attempt, never the token', async () => {
     let n = 0;
-    srv.route('/api/v1/user/info', (_r, res) => (++n <= 2 ? envelope(res, 429, null, '请求太频繁') : envelope(res, 0, USER)));
+    srv.route('/api/v1/user/info', (_r, res) =>
+      ++n <= 2 ? envelope(res, 429, null, '请求太频繁') : envelope(res, 0, USER),
+    );
     const lines: string[] = [];
     await client({ logger: captureLogger(lines) }).userInfo();
     expect(n).toBe(3);
@@ -131,8 +170,17 @@ describe('retries and errors', () => {
     let n = 0;
     srv.route('/api/v1/user/info', (_r, res) => {
       n++;
-      if (n === 1) { res.statusCode = 503; res.end('busy'); return; }
-      if (n === 2) { res.statusCode = 429; res.setHeader('retry-after', '0'); res.end(); return; }
+      if (n === 1) {
+        res.statusCode = 503;
+        res.end('busy');
+        return;
+      }
+      if (n === 2) {
+        res.statusCode = 429;
+        res.setHeader('retry-after', '0');
+        res.end();
+        return;
+      }
       envelope(res, 0, USER);
     });
     await client().userInfo();
@@ -141,14 +189,18 @@ describe('retries and errors', () => {
 
   it('gives up after the configured attempts with a typed error', async () => {
     srv.route('/api/v1/user/info', (_r, res) => envelope(res, 429, null, '请求太频繁'));
-    const err = await client({ retry: { attempts: 3, baseMs: 1, capMs: 2 } }).userInfo().catch((e: unknown) => e);
+    const err = await client({ retry: { attempts: 3, baseMs: 1, capMs: 2 } })
+      .userInfo()
+      .catch((e: unknown) => e);
     expect(isPanError(err, 'rate-limited')).toBe(true);
     expect(srv.count('/api/v1/user/info')).toBe(3);
   });
 
   it('non-retryable codes surface at once with code, message, traceId, endpoint', async () => {
     srv.route('/api/v1/file/download_info', (_r, res) => envelope(res, 5066, null, '文件不存在'));
-    const err = (await client().downloadInfo('42').catch((e: unknown) => e)) as PanError;
+    const err = (await client()
+      .downloadInfo('42')
+      .catch((e: unknown) => e)) as PanError;
     expect(err.kind).toBe('not-found');
     expect(err.code).toBe(5066);
     expect(err.traceId).toBe('trace-5066');
@@ -173,7 +225,9 @@ describe('retries and errors', () => {
       expect(err.kind).toBe('invalid-name');
     }
     await expect(c.rename('1', 'q?')).rejects.toMatchObject({ kind: 'invalid-name' });
-    await expect(c.uploadCreate({ parentId: '0', filename: 'a|b', md5: 'd41d8cd98f00b204e9800998ecf8427e', size: 0 })).rejects.toMatchObject({ kind: 'invalid-name' });
+    await expect(
+      c.uploadCreate({ parentId: '0', filename: 'a|b', md5: 'd41d8cd98f00b204e9800998ecf8427e', size: 0 }),
+    ).rejects.toMatchObject({ kind: 'invalid-name' });
     expect(srv.seen).toHaveLength(0);
   });
 
@@ -191,20 +245,45 @@ describe('endpoints', () => {
     const big = '9007199254740993';
     srv.route('/api/v2/file/list', (r, res) => {
       const last = r.query.get('lastFileId');
-      const row = (id: string, trashed = 0) => `{"fileId":${id},"filename":"f${id}","type":0,"size":3,"etag":"ABC","status":0,"parentFileId":7,"trashed":${trashed},"createAt":"2024-04-30 11:58:36","updateAt":"2024-04-30 11:58:37"}`;
-      if (!last) return envelope(res, 0, null, 'ok', `{"code":0,"message":"ok","data":{"lastFileId":${big},"fileList":[${row('1')},${row('2', 1)}]},"x-traceID":""}`);
+      const row = (id: string, trashed = 0) =>
+        `{"fileId":${id},"filename":"f${id}","type":0,"size":3,"etag":"ABC","status":0,"parentFileId":7,"trashed":${trashed},"createAt":"2024-04-30 11:58:36","updateAt":"2024-04-30 11:58:37"}`;
+      if (!last)
+        return envelope(
+          res,
+          0,
+          null,
+          'ok',
+          `{"code":0,"message":"ok","data":{"lastFileId":${big},"fileList":[${row('1')},${row('2', 1)}]},"x-traceID":""}`,
+        );
       expect(last).toBe(big);
-      envelope(res, 0, null, 'ok', `{"code":0,"message":"ok","data":{"lastFileId":-1,"fileList":[${row(big)}]},"x-traceID":""}`);
+      envelope(
+        res,
+        0,
+        null,
+        'ok',
+        `{"code":0,"message":"ok","data":{"lastFileId":-1,"fileList":[${row(big)}]},"x-traceID":""}`,
+      );
     });
     const rows = await client().listAll('7');
     expect(rows.map((r) => r.id)).toEqual(['1', big]);
-    expect(rows[0]).toMatchObject({ md5: 'abc', parentId: '7', isDir: false, createdAt: Date.UTC(2024, 3, 30, 3, 58, 36), updatedAt: Date.UTC(2024, 3, 30, 3, 58, 37) });
+    expect(rows[0]).toMatchObject({
+      md5: 'abc',
+      parentId: '7',
+      isDir: false,
+      createdAt: Date.UTC(2024, 3, 30, 3, 58, 36),
+      updatedAt: Date.UTC(2024, 3, 30, 3, 58, 37),
+    });
     const q = srv.seen[1]!.query;
     expect([q.get('parentFileId'), q.get('limit'), q.get('lastFileId')]).toEqual(['7', '100', null]);
   });
 
   it('stops listing on an unchanged cursor', async () => {
-    srv.route('/api/v2/file/list', (_r, res) => envelope(res, 0, { lastFileId: 5, fileList: [{ fileId: 5, filename: 'a', type: 1, size: 0, etag: '', parentFileId: 0, trashed: 0 }] }));
+    srv.route('/api/v2/file/list', (_r, res) =>
+      envelope(res, 0, {
+        lastFileId: 5,
+        fileList: [{ fileId: 5, filename: 'a', type: 1, size: 0, etag: '', parentFileId: 0, trashed: 0 }],
+      }),
+    );
     const rows = await client().listAll('0');
     expect(rows).toHaveLength(1);
     expect(srv.count('/api/v2/file/list')).toBe(2);
@@ -212,7 +291,19 @@ describe('endpoints', () => {
 
   it('sends ids as raw JSON numbers and reads detail keys', async () => {
     srv.route('/api/v1/file/move', (_r, res) => envelope(res, 0));
-    srv.route('/api/v1/file/detail', (_r, res) => envelope(res, 0, { fileID: 14749954, filename: 'k.exe', type: 0, size: 10, etag: 'ab', status: 2, parentFileID: 14749926, createAt: '2025-02-28 09:25:54', trashed: 0 }));
+    srv.route('/api/v1/file/detail', (_r, res) =>
+      envelope(res, 0, {
+        fileID: 14749954,
+        filename: 'k.exe',
+        type: 0,
+        size: 10,
+        etag: 'ab',
+        status: 2,
+        parentFileID: 14749926,
+        createAt: '2025-02-28 09:25:54',
+        trashed: 0,
+      }),
+    );
     const c = client();
     await c.move(['9223372036854775807'], '0');
     const body = srv.seen.find((s) => s.path === '/api/v1/file/move')!.body.toString();
@@ -226,12 +317,23 @@ describe('endpoints', () => {
   it('a retried create that clashes with its own landed instant upload answers reuse', async () => {
     let n = 0;
     srv.route('/upload/v2/file/create', (_r, res) => {
-      if (++n === 1) { res.socket?.destroy(); return; }
+      if (++n === 1) {
+        res.socket?.destroy();
+        return;
+      }
       envelope(res, 1, null, '该目录下文件名重复无法创建');
     });
     const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
-    srv.route('/api/v2/file/list', (_r, res) => envelope(res, 0, { lastFileId: -1, fileList: [{ fileId: 88, filename: 'e', type: 0, size: 0, etag: md5, parentFileId: 0, trashed: 0 }] }));
-    expect(await client().uploadCreate({ parentId: '0', filename: 'e', md5, size: 0 })).toEqual({ reuse: true, fileId: '88' });
+    srv.route('/api/v2/file/list', (_r, res) =>
+      envelope(res, 0, {
+        lastFileId: -1,
+        fileList: [{ fileId: 88, filename: 'e', type: 0, size: 0, etag: md5, parentFileId: 0, trashed: 0 }],
+      }),
+    );
+    expect(await client().uploadCreate({ parentId: '0', filename: 'e', md5, size: 0 })).toEqual({
+      reuse: true,
+      fileId: '88',
+    });
   });
 
   it('a first-attempt clash is not second-guessed', async () => {
@@ -243,7 +345,12 @@ describe('endpoints', () => {
   it('the total time budget bounds retries', async () => {
     srv.route('/api/v1/user/info', (_r, res) => envelope(res, 429, null, '请求太频繁'));
     const clock = instantClock(Date.now());
-    const err = await client({ clock, retry: { attempts: 100, baseMs: 1000, capMs: 1000, maxElapsedMs: 3000, random: () => 0.999 } }).userInfo().catch((e: unknown) => e);
+    const err = await client({
+      clock,
+      retry: { attempts: 100, baseMs: 1000, capMs: 1000, maxElapsedMs: 3000, random: () => 0.999 },
+    })
+      .userInfo()
+      .catch((e: unknown) => e);
     expect(isPanError(err, 'rate-limited')).toBe(true);
     expect(srv.count('/api/v1/user/info')).toBeLessThanOrEqual(4);
   });
@@ -256,16 +363,27 @@ describe('endpoints', () => {
   it('a retried mkdir that clashes returns the existing folder id', async () => {
     let n = 0;
     srv.route('/upload/v1/file/mkdir', (_r, res) => {
-      if (++n === 1) { res.statusCode = 502; res.end('bad gateway'); return; }
+      if (++n === 1) {
+        res.statusCode = 502;
+        res.end('bad gateway');
+        return;
+      }
       envelope(res, 1, null, '该目录下已经有同名文件夹,无法进行创建');
     });
-    srv.route('/api/v2/file/list', (_r, res) => envelope(res, 0, { lastFileId: -1, fileList: [{ fileId: 77, filename: 'd', type: 1, size: 0, etag: '', parentFileId: 0, trashed: 0 }] }));
+    srv.route('/api/v2/file/list', (_r, res) =>
+      envelope(res, 0, {
+        lastFileId: -1,
+        fileList: [{ fileId: 77, filename: 'd', type: 1, size: 0, etag: '', parentFileId: 0, trashed: 0 }],
+      }),
+    );
     expect(await client().mkdir('0', 'd')).toBe('77');
   });
 
   it('a rename clash on a file that already has the name is success', async () => {
     srv.route('/api/v1/file/name', (_r, res) => envelope(res, 1, null, '当前目录有重名文件'));
-    srv.route('/api/v1/file/detail', (_r, res) => envelope(res, 0, { fileID: 5, filename: 'new', type: 0, size: 1, etag: 'a', parentFileID: 0, trashed: 0 }));
+    srv.route('/api/v1/file/detail', (_r, res) =>
+      envelope(res, 0, { fileID: 5, filename: 'new', type: 0, size: 1, etag: 'a', parentFileID: 0, trashed: 0 }),
+    );
     await expect(client().rename('5', 'new')).resolves.toBeUndefined();
     await expect(client().rename('5', 'other')).rejects.toMatchObject({ kind: 'name-clash' });
   });
@@ -279,7 +397,9 @@ describe('endpoints', () => {
 
   it('direct-link failure becomes kind direct-link with the root-folder hint', async () => {
     srv.route('/api/v1/direct-link/url', (_r, res) => envelope(res, 1, null, '该文件未在直链空间'));
-    const err = (await client().directLink('9').catch((e: unknown) => e)) as PanError;
+    const err = (await client()
+      .directLink('9')
+      .catch((e: unknown) => e)) as PanError;
     expect(err.kind).toBe('direct-link');
     expect(err.message).toMatch(/直链空间/);
     expect(err.message).toMatch(/--root-folder-id/);
@@ -295,11 +415,19 @@ describe('endpoints', () => {
     });
     srv.route('/upload/v2/file/domain', (_r, res) => envelope(res, 0, [srv.baseUrl]));
     const c = client();
-    expect(await c.uploadCreate({ parentId: '0', filename: 'a', md5, size: 0 })).toEqual({ reuse: true, fileId: '123' });
+    expect(await c.uploadCreate({ parentId: '0', filename: 'a', md5, size: 0 })).toEqual({
+      reuse: true,
+      fileId: '123',
+    });
     const body = JSON.parse(srv.seen.at(-1)!.body.toString());
     expect(body).toEqual({ parentFileID: 0, filename: 'a', etag: md5.toLowerCase(), size: 0 });
     mode = 1;
-    expect(await c.uploadCreate({ parentId: '0', filename: 'a', md5, size: 5 })).toEqual({ reuse: false, preuploadId: 'pre', sliceSize: 1024, servers: [srv.baseUrl] });
+    expect(await c.uploadCreate({ parentId: '0', filename: 'a', md5, size: 5 })).toEqual({
+      reuse: false,
+      preuploadId: 'pre',
+      sliceSize: 1024,
+      servers: [srv.baseUrl],
+    });
   });
 
   it('upload slice is multipart with preuploadID, sliceNo, sliceMD5 and the slice bytes', async () => {
@@ -316,15 +444,27 @@ describe('endpoints', () => {
       expect(text).toContain('\r\n\r\nHELLO\r\n--');
       envelope(res, 0);
     });
-    await client().uploadSlice({ server: srv.baseUrl, preuploadId: 'pre', sliceNo: 2, sliceMd5: 'ABC', data: Buffer.from('HELLO') });
+    await client().uploadSlice({
+      server: srv.baseUrl,
+      preuploadId: 'pre',
+      sliceNo: 2,
+      sliceMd5: 'ABC',
+      data: Buffer.from('HELLO'),
+    });
     expect(srv.count('/upload/v2/file/slice')).toBe(1);
   });
 
   it('upload complete: 20103 and completed=false poll, 文件上传失败 is upload-failed', async () => {
     const answers: Array<[number, unknown, string]> = [
-      [20103, null, '文件正在校验中,请间隔1秒后再试'], [0, { completed: false, fileID: 0 }, 'ok'], [0, { completed: true, fileID: 99 }, 'ok'], [1, null, '文件上传失败'],
+      [20103, null, '文件正在校验中,请间隔1秒后再试'],
+      [0, { completed: false, fileID: 0 }, 'ok'],
+      [0, { completed: true, fileID: 99 }, 'ok'],
+      [1, null, '文件上传失败'],
     ];
-    srv.route('/upload/v2/file/upload_complete', (_r, res) => { const [c, d, m] = answers.shift()!; envelope(res, c, d, m); });
+    srv.route('/upload/v2/file/upload_complete', (_r, res) => {
+      const [c, d, m] = answers.shift()!;
+      envelope(res, c, d, m);
+    });
     const c = client();
     expect(await c.uploadComplete('p')).toEqual({ completed: false, fileId: '0' });
     expect(await c.uploadComplete('p')).toEqual({ completed: false, fileId: '0' });
@@ -334,7 +474,9 @@ describe('endpoints', () => {
 
   it('too-large uploads are refused locally', async () => {
     const c = client();
-    await expect(c.uploadCreate({ parentId: '0', filename: 'a', md5: 'd41d8cd98f00b204e9800998ecf8427e', size: 11 * 1024 ** 3 })).rejects.toMatchObject({ kind: 'too-large' });
+    await expect(
+      c.uploadCreate({ parentId: '0', filename: 'a', md5: 'd41d8cd98f00b204e9800998ecf8427e', size: 11 * 1024 ** 3 }),
+    ).rejects.toMatchObject({ kind: 'too-large' });
     expect(srv.seen).toHaveLength(0);
   });
 });
@@ -347,7 +489,11 @@ describe('fetchRange', () => {
       expect(r.headers.authorization).toBeUndefined();
       const s = Number(m![1]);
       const e = Math.min(Number(m![2]), data.length - 1);
-      if (s >= data.length) { res.statusCode = 416; res.end(); return; }
+      if (s >= data.length) {
+        res.statusCode = 416;
+        res.end();
+        return;
+      }
       res.statusCode = 206;
       res.setHeader('content-range', `bytes ${s}-${e}/${data.length}`);
       res.end(data.subarray(s, e + 1));
@@ -366,18 +512,30 @@ describe('fetchRange', () => {
     const c = client();
     await expect(c.fetchRange(`${srv.baseUrl}/cdn/file`, 25, 30)).rejects.toMatchObject({ kind: 'range' });
     await expect(c.fetchRange(`${srv.baseUrl}/cdn/file`, 15, 30)).rejects.toMatchObject({ kind: 'range' });
-    srv.route('/cdn/gone', (_r, res) => { res.statusCode = 403; res.end('expired'); });
+    srv.route('/cdn/gone', (_r, res) => {
+      res.statusCode = 403;
+      res.end('expired');
+    });
     await expect(c.fetchRange(`${srv.baseUrl}/cdn/gone`, 0, 1)).rejects.toMatchObject({ kind: 'link-expired' });
     let n = 0;
     srv.route('/cdn/flaky', (_r, res) => {
-      if (++n === 1) { res.statusCode = 500; res.end(); return; }
-      res.statusCode = 206; res.setHeader('content-range', 'bytes 0-1/20'); res.end('01');
+      if (++n === 1) {
+        res.statusCode = 500;
+        res.end();
+        return;
+      }
+      res.statusCode = 206;
+      res.setHeader('content-range', 'bytes 0-1/20');
+      res.end('01');
     });
     expect((await c.fetchRange(`${srv.baseUrl}/cdn/flaky`, 0, 1)).toString()).toBe('01');
   });
 
   it('accepts 200 with the whole file, and slices a small 200', async () => {
-    srv.route('/cdn/whole', (_r, res) => { res.statusCode = 200; res.end(data); });
+    srv.route('/cdn/whole', (_r, res) => {
+      res.statusCode = 200;
+      res.end(data);
+    });
     const c = client();
     expect((await c.fetchRange(`${srv.baseUrl}/cdn/whole`, 0, 19)).equals(data)).toBe(true);
     expect((await c.fetchRange(`${srv.baseUrl}/cdn/whole`, 5, 6)).toString()).toBe('56');
@@ -387,8 +545,14 @@ describe('fetchRange', () => {
     const lines: string[] = [];
     let n = 0;
     srv.route('/cdn/flaky2', (_r, res) => {
-      if (++n === 1) { res.statusCode = 503; res.end(); return; }
-      res.statusCode = 206; res.setHeader('content-range', 'bytes 0-0/20'); res.end('0');
+      if (++n === 1) {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
+      res.statusCode = 206;
+      res.setHeader('content-range', 'bytes 0-0/20');
+      res.end('0');
     });
     await client({ logger: captureLogger(lines) }).fetchRange(`${srv.baseUrl}/cdn/flaky2?auth_key=SECRETKEY`, 0, 0);
     expect(lines.length).toBeGreaterThan(0);

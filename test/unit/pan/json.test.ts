@@ -4,7 +4,10 @@ import { toFileId } from '../../../src/core/ids.js';
 
 describe('lossless json', () => {
   it('keeps integers beyond 2^53 exact', () => {
-    const v = parseJson('{"fileId": 9007199254740993, "size": 12, "neg": -9223372036854775808}') as Record<string, unknown>;
+    const v = parseJson('{"fileId": 9007199254740993, "size": 12, "neg": -9223372036854775808}') as Record<
+      string,
+      unknown
+    >;
     expect(v.fileId).toBe(9007199254740993n);
     expect(toFileId(v.fileId)).toBe('9007199254740993');
     expect(v.size).toBe(12);

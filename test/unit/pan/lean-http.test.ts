@@ -39,7 +39,9 @@ function listen(s: http.Server): Promise<string> {
 
 beforeAll(async () => {
   server = http.createServer((req, res) => handler(req, res));
-  server.on('connection', () => { connections++; });
+  server.on('connection', () => {
+    connections++;
+  });
   base = `http://127.0.0.1:${await listen(server)}`;
 });
 afterEach(async () => {
@@ -53,8 +55,14 @@ afterAll(() => {
 
 function client(extra: Partial<ConstructorParameters<typeof HttpPanClient>[0]> = {}): HttpPanClient {
   const c = new HttpPanClient({
-    apiBase: base, clientId: 'cid', clientSecret: 'secret', stateDir: dir, rateLimitScale: 0,
-    retry: { baseMs: 2, capMs: 10 }, downloadTimeoutMs: 2000, ...extra,
+    apiBase: base,
+    clientId: 'cid',
+    clientSecret: 'secret',
+    stateDir: dir,
+    rateLimitScale: 0,
+    retry: { baseMs: 2, capMs: 10 },
+    downloadTimeoutMs: 2000,
+    ...extra,
   });
   clients.push(c);
   return c;
@@ -63,10 +71,18 @@ function client(extra: Partial<ConstructorParameters<typeof HttpPanClient>[0]> =
 describe('lean ranged GETs', () => {
   it('reads exact ranges over one kept-alive connection, without undici', async () => {
     const agents: string[] = [];
-    handler = (req, res) => { agents.push(String(req.headers['user-agent'])); ranged(req, res); };
+    handler = (req, res) => {
+      agents.push(String(req.headers['user-agent']));
+      ranged(req, res);
+    };
     const c = client();
     const before = connections;
-    for (const [s, e] of [[0, 0], [5, 1_000_000], [data.length - 1, data.length - 1], [1 << 20, 3 << 20]] as const) {
+    for (const [s, e] of [
+      [0, 0],
+      [5, 1_000_000],
+      [data.length - 1, data.length - 1],
+      [1 << 20, 3 << 20],
+    ] as const) {
       const b = await c.fetchRange(`${base}/cdn/f?sig=x`, s, e);
       expect(b.equals(data.subarray(s, e + 1))).toBe(true);
     }
@@ -76,7 +92,11 @@ describe('lean ranged GETs', () => {
 
   it('follows a redirect to the CDN', async () => {
     handler = (req, res) => {
-      if (req.url!.startsWith('/jump')) { res.writeHead(302, { location: '/cdn/real', 'content-length': 0 }); res.end(); return; }
+      if (req.url!.startsWith('/jump')) {
+        res.writeHead(302, { location: '/cdn/real', 'content-length': 0 });
+        res.end();
+        return;
+      }
       ranged(req, res);
     };
     const b = await client().fetchRange(`${base}/jump?x=1`, 10, 20);
@@ -95,8 +115,9 @@ describe('lean ranged GETs', () => {
     const b = await client().fetchRange(`${base}/cdn/chunked`, 100, 200);
     expect(b.equals(data.subarray(100, 201))).toBe(true);
     const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
-    await expect(lean.get({ url: new URL(`${base}/cdn/chunked`), start: 0, end: 9, into: Buffer.alloc(10), timeoutMs: 1000 }))
-      .rejects.toBeInstanceOf(LeanUnsupported);
+    await expect(
+      lean.get({ url: new URL(`${base}/cdn/chunked`), start: 0, end: 9, into: Buffer.alloc(10), timeoutMs: 1000 }),
+    ).rejects.toBeInstanceOf(LeanUnsupported);
     lean.close();
   });
 
@@ -113,7 +134,11 @@ describe('lean ranged GETs', () => {
         res.end(data.subarray(1, 11));
         return;
       }
-      if (req.url!.startsWith('/cdn/gone')) { res.writeHead(403, { 'content-length': 7 }); res.end('expired'); return; }
+      if (req.url!.startsWith('/cdn/gone')) {
+        res.writeHead(403, { 'content-length': 7 });
+        res.end('expired');
+        return;
+      }
       ranged(req, res);
     };
     const c = client();
@@ -140,15 +165,23 @@ describe('lean ranged GETs', () => {
   });
 
   it('a stalled body times out; an abort ends the request at once', async () => {
-    handler = (req, res) => {
+    handler = (_req, res) => {
       res.writeHead(206, { 'content-range': `bytes 0-99/${data.length}`, 'content-length': 100 });
       res.write(data.subarray(0, 10)); // and never the rest
     };
     const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
-    await expect(lean.get({ url: new URL(`${base}/cdn/stall`), start: 0, end: 99, into: Buffer.alloc(100), timeoutMs: 150 }))
-      .rejects.toMatchObject({ code: 'ETIMEDOUT' });
+    await expect(
+      lean.get({ url: new URL(`${base}/cdn/stall`), start: 0, end: 99, into: Buffer.alloc(100), timeoutMs: 150 }),
+    ).rejects.toMatchObject({ code: 'ETIMEDOUT' });
     const ac = new AbortController();
-    const p = lean.get({ url: new URL(`${base}/cdn/stall`), start: 0, end: 99, into: Buffer.alloc(100), timeoutMs: 10_000, signal: ac.signal });
+    const p = lean.get({
+      url: new URL(`${base}/cdn/stall`),
+      start: 0,
+      end: 99,
+      into: Buffer.alloc(100),
+      timeoutMs: 10_000,
+      signal: ac.signal,
+    });
     setTimeout(() => ac.abort(), 50);
     const t0 = Date.now();
     await expect(p).rejects.toThrow(/abort/i);
@@ -165,7 +198,9 @@ describe('lean ranged GETs', () => {
       const before = connections;
       const ac = new AbortController();
       ac.abort();
-      await expect(lean.get({ url, start: 0, end: 9, into: Buffer.alloc(10), timeoutMs: 2000, signal: ac.signal })).rejects.toThrow(/abort/i);
+      await expect(
+        lean.get({ url, start: 0, end: 9, into: Buffer.alloc(10), timeoutMs: 2000, signal: ac.signal }),
+      ).rejects.toThrow(/abort/i);
       const into = Buffer.alloc(10);
       await lean.get({ url, start: 10, end: 19, into, timeoutMs: 2000 }); // the idle connection is still there
       expect(into.equals(data.subarray(10, 20))).toBe(true);
@@ -181,7 +216,11 @@ describe('lean response parsing', () => {
     const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
     try {
       const before = connections;
-      for (const [s, e] of [[7, (3 << 20) + 6], [0, 99], [1 << 20, (2 << 20) - 1]] as const) {
+      for (const [s, e] of [
+        [7, (3 << 20) + 6],
+        [0, 99],
+        [1 << 20, (2 << 20) - 1],
+      ] as const) {
         const into = Buffer.alloc(e - s + 1, 0xee);
         const res = await lean.get({ url: new URL(`${base}/cdn/f`), start: s, end: e, into, timeoutMs: 2000 });
         expect(res).toMatchObject({ status: 206, filled: e - s + 1 });
@@ -196,17 +235,33 @@ describe('lean response parsing', () => {
   });
 
   it('a head split across reads (even inside the blank line) and a body in the same read as the head', async () => {
-    const pieces = ['HTTP/1.1 206 Partial Content\r\nContent-Ra', 'nge: bytes 0-4/10\r\nContent-Length: 5\r\n\r', '\nab', 'cde'];
+    const pieces = [
+      'HTTP/1.1 206 Partial Content\r\nContent-Ra',
+      'nge: bytes 0-4/10\r\nContent-Length: 5\r\n\r',
+      '\nab',
+      'cde',
+    ];
     const raw = net.createServer((sock) => {
       sock.once('data', async () => {
-        for (const p of pieces) { sock.write(p); await new Promise((r) => setTimeout(r, 20)); }
+        for (const p of pieces) {
+          sock.write(p);
+          await new Promise((r) => setTimeout(r, 20));
+        }
       });
     });
-    const port = await new Promise<number>((r) => raw.listen(0, '127.0.0.1', () => r((raw.address() as AddressInfo).port)));
+    const port = await new Promise<number>((r) =>
+      raw.listen(0, '127.0.0.1', () => r((raw.address() as AddressInfo).port)),
+    );
     const lean = new LeanRangeClient({ connectTimeoutMs: 1000 });
     try {
       const into = Buffer.alloc(5);
-      const res = await lean.get({ url: new URL(`http://127.0.0.1:${port}/x`), start: 0, end: 4, into, timeoutMs: 2000 });
+      const res = await lean.get({
+        url: new URL(`http://127.0.0.1:${port}/x`),
+        start: 0,
+        end: 4,
+        into,
+        timeoutMs: 2000,
+      });
       expect(res).toMatchObject({ status: 206, filled: 5, headers: { 'content-range': 'bytes 0-4/10' } });
       expect(into.toString()).toBe('abcde');
     } finally {
@@ -223,13 +278,34 @@ describe('lean ranged GETs over https', () => {
   beforeAll(async () => {
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost', '-keyout', key, '-out', cert, '-days', '1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(cert);
     tlsServer = https.createServer({ key: readFileSync(key), cert: ca }, (req, res) => ranged(req, res));
     tlsBase = `https://localhost:${await listen(tlsServer)}`;
   });
-  afterAll(() => { tlsServer.close(); });
+  afterAll(() => {
+    tlsServer.close();
+  });
 
   it('reads ranges and verifies the certificate', async () => {
     const c = client({ tls: { ca } });

@@ -8,14 +8,20 @@ type C = ReturnType<typeof instantClock>;
 async function startTimes(l: RateLimiter, clock: C, n: number, qps: number, key = 'ep'): Promise<number[]> {
   const t0 = clock.now();
   const out: number[] = [];
-  for (let i = 0; i < n; i++) { const release = await l.acquire(key, qps); out.push(clock.now() - t0); release(); }
+  for (let i = 0; i < n; i++) {
+    const release = await l.acquire(key, qps);
+    out.push(clock.now() - t0);
+    release();
+  }
   return out;
 }
 
 describe('RateLimiter', () => {
   it('lets qps requests start per window, then waits', async () => {
     const clock = instantClock();
-    expect(await startTimes(new RateLimiter(clock), clock, 11, 5)).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000]);
+    expect(await startTimes(new RateLimiter(clock), clock, 11, 5)).toEqual([
+      0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000,
+    ]);
   });
 
   it('handles fractional budgets (0.2 qps = one per 5 s)', async () => {
@@ -44,7 +50,12 @@ describe('RateLimiter', () => {
     clock.advance(30);
     r1();
     let got = -1;
-    (await l.acquire('a', 1).then((r) => { got = clock.now() - t0; return r; }))();
+    (
+      await l.acquire('a', 1).then((r) => {
+        got = clock.now() - t0;
+        return r;
+      })
+    )();
     expect(got).toBe(1030);
     // slow: still in flight 5 s later → it holds its slot until it finishes, then the slot is free at
     // once (start + grace + window has long passed)
@@ -53,7 +64,10 @@ describe('RateLimiter', () => {
     expect(clock.now() - t1).toBe(1000); // waited for the previous window
     const t2 = clock.now();
     let got2 = -1;
-    const fourth = l.acquire('a', 1).then((r) => { got2 = clock.now() - t2; return r; });
+    const fourth = l.acquire('a', 1).then((r) => {
+      got2 = clock.now() - t2;
+      return r;
+    });
     clock.advance(5000);
     await Promise.resolve();
     expect(got2).toBe(-1); // never two in flight on one slot
@@ -70,7 +84,14 @@ describe('RateLimiter', () => {
     expect(clock.sleeps).toEqual([]);
     const order: number[] = [];
     const t0 = clock.now();
-    await Promise.all([1, 2, 3].map((i) => l.acquire('a', 1).then((r) => { order.push(i); r(); })));
+    await Promise.all(
+      [1, 2, 3].map((i) =>
+        l.acquire('a', 1).then((r) => {
+          order.push(i);
+          r();
+        }),
+      ),
+    );
     expect(order).toEqual([1, 2, 3]);
     expect(clock.now() - t0).toBe(3000);
   });

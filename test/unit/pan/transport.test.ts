@@ -10,36 +10,65 @@ import { envelope, startFake, type FakeServer } from './fake-server.js';
 
 let srv: FakeServer;
 let agent: Agent;
-beforeEach(async () => { srv = await startFake(); agent = new Agent(); });
-afterEach(async () => { await agent.close(); await srv.close(); });
+beforeEach(async () => {
+  srv = await startFake();
+  agent = new Agent();
+});
+afterEach(async () => {
+  await agent.close();
+  await srv.close();
+});
 
 function transport(): Transport {
   const t = new Transport({
-    apiBase: srv.baseUrl, dispatcher: agent, clock: systemClock, logger: silentLogger, limiter: new RateLimiter(systemClock, 0),
-    retry: retryPolicy({ baseMs: 1, capMs: 2 }), requestTimeoutMs: 2000, uploadTimeoutMs: 2000,
+    apiBase: srv.baseUrl,
+    dispatcher: agent,
+    clock: systemClock,
+    logger: silentLogger,
+    limiter: new RateLimiter(systemClock, 0),
+    retry: retryPolicy({ baseMs: 1, capMs: 2 }),
+    requestTimeoutMs: 2000,
+    uploadTimeoutMs: 2000,
   });
   t.setAuth({ get: async () => 'T', invalidate: () => undefined });
   return t;
 }
 
-const unsafe: EndpointSpec = { name: 'unsafe', method: 'POST', path: '/unsafe', host: 'api', qps: 0, idempotent: false };
+const unsafe: EndpointSpec = {
+  name: 'unsafe',
+  method: 'POST',
+  path: '/unsafe',
+  host: 'api',
+  qps: 0,
+  idempotent: false,
+};
 
 describe('Transport', () => {
   it('does not blindly repeat a non-idempotent request that may have landed', async () => {
-    srv.route('/unsafe', (_r, res) => { res.statusCode = 502; res.end(); });
+    srv.route('/unsafe', (_r, res) => {
+      res.statusCode = 502;
+      res.end();
+    });
     await expect(transport().call(unsafe, { json: {} })).rejects.toMatchObject({ kind: 'transport', code: 502 });
     expect(srv.count('/unsafe')).toBe(1);
   });
 
   it('but does retry it on 429 (not processed)', async () => {
     let n = 0;
-    srv.route('/unsafe', (_r, res) => (++n === 1 ? envelope(res, 429, null, '请求太频繁') : envelope(res, 0, { ok: 1 })));
+    srv.route('/unsafe', (_r, res) =>
+      ++n === 1 ? envelope(res, 429, null, '请求太频繁') : envelope(res, 0, { ok: 1 }),
+    );
     expect(await transport().call(unsafe, { json: {} })).toEqual({ ok: 1 });
   });
 
   it('a non-JSON 200 is a transport error quoting the status', async () => {
-    srv.route('/unsafe', (_r, res) => { res.end('<html>'); });
-    await expect(transport().call({ ...unsafe, idempotent: true })).rejects.toMatchObject({ kind: 'transport', code: 200 });
+    srv.route('/unsafe', (_r, res) => {
+      res.end('<html>');
+    });
+    await expect(transport().call({ ...unsafe, idempotent: true })).rejects.toMatchObject({
+      kind: 'transport',
+      code: 200,
+    });
   });
 
   it('sends Platform, Bearer and JSON content type', async () => {
@@ -62,8 +91,14 @@ describe('Transport', () => {
   it('a request that exceeds the timeout is retried, then reported', async () => {
     srv.route('/unsafe', () => undefined);
     const t = new Transport({
-      apiBase: srv.baseUrl, dispatcher: agent, clock: systemClock, logger: silentLogger, limiter: new RateLimiter(systemClock, 0),
-      retry: retryPolicy({ attempts: 2, baseMs: 1, capMs: 2 }), requestTimeoutMs: 100, uploadTimeoutMs: 100,
+      apiBase: srv.baseUrl,
+      dispatcher: agent,
+      clock: systemClock,
+      logger: silentLogger,
+      limiter: new RateLimiter(systemClock, 0),
+      retry: retryPolicy({ attempts: 2, baseMs: 1, capMs: 2 }),
+      requestTimeoutMs: 100,
+      uploadTimeoutMs: 100,
     });
     t.setAuth({ get: async () => 'T', invalidate: () => undefined });
     await expect(t.call({ ...unsafe, idempotent: true })).rejects.toMatchObject({ kind: 'transport', retryable: true });

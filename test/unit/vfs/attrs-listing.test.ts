@@ -30,7 +30,9 @@ describe('getattr', () => {
   });
 
   it('honours another umask', async () => {
-    h = makeHarness({ umask: 0o077 }, (pan) => { pan.addFile(ROOT_ID, 'f', ramp(1)); });
+    h = makeHarness({ umask: 0o077 }, (pan) => {
+      pan.addFile(ROOT_ID, 'f', ramp(1));
+    });
     expect((await h.vfs.getattr('/f')).perm).toBe(0o600);
     expect((await h.vfs.getattr('/')).perm).toBe(0o700);
   });
@@ -57,7 +59,10 @@ describe('readdir', () => {
     const root = await h.vfs.readdir('/');
     expect(root.map((e) => e.name)).toEqual(['docs', 'top.bin']);
     expect(root[1]!.stat).toMatchObject({ isDir: false, size: 5000 });
-    expect((await h.vfs.readdir('/docs')).map((e) => [e.name, e.stat.isDir])).toEqual([['a.txt', false], ['sub', true]]);
+    expect((await h.vfs.readdir('/docs')).map((e) => [e.name, e.stat.isDir])).toEqual([
+      ['a.txt', false],
+      ['sub', true],
+    ]);
     expect(await h.vfs.readdir('/docs/sub')).toEqual([]);
   });
 
@@ -121,7 +126,12 @@ describe('directory cache (dir-cache-time)', () => {
     h = seedBasic();
     const gate = new Deferred();
     h.pan.gates.set('listAll', gate.promise);
-    const all = Promise.all([h.vfs.getattr('/top.bin'), h.vfs.readdir('/'), h.vfs.getattr('/docs'), h.vfs.getattr('/missing').catch((e) => e)]);
+    const all = Promise.all([
+      h.vfs.getattr('/top.bin'),
+      h.vfs.readdir('/'),
+      h.vfs.getattr('/docs'),
+      h.vfs.getattr('/missing').catch((e) => e),
+    ]);
     await new Promise((r) => setImmediate(r));
     expect(h.pan.count('listAll')).toBe(1);
     h.pan.gates.delete('listAll');
@@ -140,7 +150,14 @@ describe('directory cache (dir-cache-time)', () => {
     const gate = new Deferred();
     h.pan.gates.set('listAll', gate.promise);
     h.pan.failNext('listAll', panError('transport', 'ECONNRESET'));
-    const all = Promise.all([h.vfs.getattr('/top.bin'), h.vfs.readdir('/'), h.vfs.getattr('/docs')].map((p) => p.then(() => 'ok', (e: FsError) => e.kind)));
+    const all = Promise.all(
+      [h.vfs.getattr('/top.bin'), h.vfs.readdir('/'), h.vfs.getattr('/docs')].map((p) =>
+        p.then(
+          () => 'ok',
+          (e: FsError) => e.kind,
+        ),
+      ),
+    );
     await new Promise((r) => setImmediate(r));
     h.pan.gates.delete('listAll');
     gate.resolve();
@@ -203,7 +220,13 @@ describe('directory cache (dir-cache-time)', () => {
 describe('statfs', () => {
   it('total = permanent + unexpired temporary space; free = total - used', async () => {
     h = seedBasic();
-    h.account.info = { ...h.account.info, spacePermanent: 1000, spaceTemp: 500, spaceTempExpireAt: h.clock.now() + 1000, spaceUsed: 300 };
+    h.account.info = {
+      ...h.account.info,
+      spacePermanent: 1000,
+      spaceTemp: 500,
+      spaceTempExpireAt: h.clock.now() + 1000,
+      spaceUsed: 300,
+    };
     expect(await h.vfs.statfs('/')).toMatchObject({ total: 1500, used: 300, free: 1200, nameMax: 255 });
   });
 
@@ -213,7 +236,13 @@ describe('statfs', () => {
     expect((await h.vfs.statfs('/')).total).toBe(1500);
     await h.close();
     h = seedBasic();
-    h.account.info = { ...h.account.info, spacePermanent: 1000, spaceTemp: 500, spaceTempExpireAt: h.clock.now() - 1, spaceUsed: 1200 };
+    h.account.info = {
+      ...h.account.info,
+      spacePermanent: 1000,
+      spaceTemp: 500,
+      spaceTempExpireAt: h.clock.now() - 1,
+      spaceUsed: 1200,
+    };
     expect(await h.vfs.statfs('/')).toMatchObject({ total: 1000, used: 1200, free: 0 });
   });
 

@@ -21,8 +21,16 @@ function seed(opts = {}): Harness {
 }
 
 const BAD_NAMES: Array<[string, 'EINVAL' | 'ENAMETOOLONG']> = [
-  ['a:b', 'EINVAL'], ['a*b', 'EINVAL'], ['a?b', 'EINVAL'], ['a"b', 'EINVAL'], ['a<b', 'EINVAL'], ['a>b', 'EINVAL'],
-  ['a|b', 'EINVAL'], ['a\\b', 'EINVAL'], ['   ', 'EINVAL'], ['tab\there', 'EINVAL'],
+  ['a:b', 'EINVAL'],
+  ['a*b', 'EINVAL'],
+  ['a?b', 'EINVAL'],
+  ['a"b', 'EINVAL'],
+  ['a<b', 'EINVAL'],
+  ['a>b', 'EINVAL'],
+  ['a|b', 'EINVAL'],
+  ['a\\b', 'EINVAL'],
+  ['   ', 'EINVAL'],
+  ['tab\there', 'EINVAL'],
   ['x'.repeat(256), 'ENAMETOOLONG'],
   ['文'.repeat(86), 'ENAMETOOLONG'], // 86 characters but 258 UTF-8 bytes
 ];

@@ -38,20 +38,43 @@ export function panError(kind: PanErrorKind, message: string = kind): PanError {
 export class Deferred<T = void> {
   resolve!: (v: T) => void;
   reject!: (e: unknown) => void;
-  readonly promise = new Promise<T>((res, rej) => { this.resolve = res; this.reject = rej; });
+  readonly promise = new Promise<T>((res, rej) => {
+    this.resolve = res;
+    this.reject = rej;
+  });
 }
 
 export class FakeClock implements Clock {
   nowMs = T0;
-  now(): number { return this.nowMs; }
-  advance(ms: number): void { this.nowMs += ms; }
-  sleep(): Promise<void> { return Promise.resolve(); }
-  setTimer(): { cancel(): void } { return { cancel: () => undefined }; }
+  now(): number {
+    return this.nowMs;
+  }
+  advance(ms: number): void {
+    this.nowMs += ms;
+  }
+  sleep(): Promise<void> {
+    return Promise.resolve();
+  }
+  setTimer(): { cancel(): void } {
+    return { cancel: () => undefined };
+  }
 }
 
-interface RNode { id: string; parentId: string; name: string; isDir: boolean; data: Buffer; status: number; trashed: boolean; createdAt: number }
+interface RNode {
+  id: string;
+  parentId: string;
+  name: string;
+  isDir: boolean;
+  data: Buffer;
+  status: number;
+  trashed: boolean;
+  createdAt: number;
+}
 type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash' | 'recover' | 'detail';
-export interface PanCall { method: PanMethod; args: unknown[] }
+export interface PanCall {
+  method: PanMethod;
+  args: unknown[];
+}
 
 /** The remote tree, as far as PanVfs needs it. */
 export class FakePan {
@@ -64,15 +87,37 @@ export class FakePan {
   private nextId = 1000;
 
   constructor(private readonly clock: FakeClock) {
-    this.nodes.set(ROOT_ID, { id: ROOT_ID, parentId: '', name: '', isDir: true, data: Buffer.alloc(0), status: 0, trashed: false, createdAt: T0 });
+    this.nodes.set(ROOT_ID, {
+      id: ROOT_ID,
+      parentId: '',
+      name: '',
+      isDir: true,
+      data: Buffer.alloc(0),
+      status: 0,
+      trashed: false,
+      createdAt: T0,
+    });
   }
 
   // ---- seeding ----
-  addDir(parentId: string, name: string): string { return this.add(parentId, name, true, Buffer.alloc(0)); }
-  addFile(parentId: string, name: string, data: Buffer, status = 0): string { return this.add(parentId, name, false, data, status); }
+  addDir(parentId: string, name: string): string {
+    return this.add(parentId, name, true, Buffer.alloc(0));
+  }
+  addFile(parentId: string, name: string, data: Buffer, status = 0): string {
+    return this.add(parentId, name, false, data, status);
+  }
   private add(parentId: string, name: string, isDir: boolean, data: Buffer, status = 0): string {
     const id = String(this.nextId++);
-    this.nodes.set(id, { id, parentId, name, isDir, data, status, trashed: false, createdAt: this.clock.now() - 60_000 });
+    this.nodes.set(id, {
+      id,
+      parentId,
+      name,
+      isDir,
+      data,
+      status,
+      trashed: false,
+      createdAt: this.clock.now() - 60_000,
+    });
     return id;
   }
   /** live (not trashed) node at a path like "/a/b" */
@@ -85,14 +130,20 @@ export class FakePan {
     }
     return cur;
   }
-  kids(parentId: string): RNode[] { return [...this.nodes.values()].filter((n) => n.parentId === parentId && !n.trashed && n.id !== ROOT_ID); }
+  kids(parentId: string): RNode[] {
+    return [...this.nodes.values()].filter((n) => n.parentId === parentId && !n.trashed && n.id !== ROOT_ID);
+  }
   failNext(method: PanMethod, err: unknown): void {
     const q = this.failures.get(method) ?? [];
     q.push(err);
     this.failures.set(method, q);
   }
-  count(method: PanMethod): number { return this.calls.filter((c) => c.method === method).length; }
-  mutations(): PanCall[] { return this.calls.filter((c) => c.method !== 'listAll' && c.method !== 'detail'); }
+  count(method: PanMethod): number {
+    return this.calls.filter((c) => c.method === method).length;
+  }
+  mutations(): PanCall[] {
+    return this.calls.filter((c) => c.method !== 'listAll' && c.method !== 'detail');
+  }
 
   private async enter(method: PanMethod, args: unknown[]): Promise<void> {
     this.calls.push({ method, args });
@@ -118,7 +169,8 @@ export class FakePan {
     // the snapshot is taken when the request is made; the answer may arrive later (gate)
     const snapshot = this.nodes.has(parentId) ? this.kids(parentId).map((n) => this.entry(n)) : null;
     await this.enter('listAll', [parentId]);
-    if (snapshot === null || this.nodes.get(parentId)!.trashed) throw new PanError({ kind: 'not-found', message: 'folder not found', code: 5066 });
+    if (snapshot === null || this.nodes.get(parentId)!.trashed)
+      throw new PanError({ kind: 'not-found', message: 'folder not found', code: 5066 });
     return snapshot;
   }
   async mkdir(parentId: string, name: string): Promise<string> {
@@ -136,7 +188,10 @@ export class FakePan {
   async move(ids: string[], toParentId: string): Promise<void> {
     await this.enter('move', [ids, toParentId]);
     this.live(toParentId);
-    for (const id of ids) { const n = this.live(id); this.clash(toParentId, n.name, id); }
+    for (const id of ids) {
+      const n = this.live(id);
+      this.clash(toParentId, n.name, id);
+    }
     for (const id of ids) this.live(id).parentId = toParentId;
   }
   async trash(ids: string[]): Promise<void> {
@@ -154,7 +209,10 @@ export class FakePan {
     const abnormal: string[] = [];
     for (const id of ids) {
       const n = this.nodes.get(id);
-      if (!n?.trashed || this.kids(n.parentId).some((k) => k.name === n.name)) { abnormal.push(id); continue; }
+      if (!n?.trashed || this.kids(n.parentId).some((k) => k.name === n.name)) {
+        abnormal.push(id);
+        continue;
+      }
       n.trashed = false;
     }
     return abnormal;
@@ -162,8 +220,16 @@ export class FakePan {
 
   private entry(n: RNode): RemoteEntry {
     return {
-      id: n.id, name: n.name, isDir: n.isDir, size: n.isDir ? 0 : n.data.length, md5: n.isDir ? '' : md5(n.data),
-      parentId: n.parentId, status: n.status, trashed: false, createdAt: n.createdAt, updatedAt: n.createdAt,
+      id: n.id,
+      name: n.name,
+      isDir: n.isDir,
+      size: n.isDir ? 0 : n.data.length,
+      md5: n.isDir ? '' : md5(n.data),
+      parentId: n.parentId,
+      status: n.status,
+      trashed: false,
+      createdAt: n.createdAt,
+      updatedAt: n.createdAt,
     };
   }
 }
@@ -172,8 +238,14 @@ export class FakeAccount {
   calls = 0;
   failWith: unknown = null;
   info: UserInfo = {
-    uid: '42', nickname: 'tester', spaceUsed: 300, spacePermanent: 1000, spaceTemp: 500,
-    spaceTempExpireAt: 0, vip: false, directTraffic: 0,
+    uid: '42',
+    nickname: 'tester',
+    spaceUsed: 300,
+    spacePermanent: 1000,
+    spaceTemp: 500,
+    spaceTempExpireAt: 0,
+    vip: false,
+    directTraffic: 0,
   };
   async userInfo(): Promise<UserInfo> {
     this.calls++;
@@ -202,13 +274,23 @@ export class FakeReader implements ReadPort {
     return {
       read,
       readInto: async (position, length, into) => (await read(position, length)).copy(into),
-      close: () => { this.closed++; },
+      close: () => {
+        this.closed++;
+      },
     };
   }
-  dropFile(fileId: string): void { this.dropped.push(fileId); }
+  dropFile(fileId: string): void {
+    this.dropped.push(fileId);
+  }
 }
 
-export interface Enqueued { ino: number; stagingPath: string; size: number; md5: string; delayMs?: number }
+export interface Enqueued {
+  ino: number;
+  stagingPath: string;
+  size: number;
+  md5: string;
+  delayMs?: number;
+}
 
 /** UploadPort journaling into the real upload_journal table; nothing is uploaded unless a test commits. */
 export class FakeUploads implements UploadPort {
@@ -221,20 +303,40 @@ export class FakeUploads implements UploadPort {
     this.enqueued.push({ ino, stagingPath, size, md5: md5sum, ...(opts?.delayMs ? { delayMs: opts.delayMs } : {}) });
     this.journal.enqueue(ino, stagingPath, size, md5sum);
   }
-  hold(ino: number): void { this.held.push(ino); this.journal.bump(ino); }
+  hold(ino: number): void {
+    this.held.push(ino);
+    this.journal.bump(ino);
+  }
   abandoned: number[] = [];
-  abandon(ino: number): void { this.abandoned.push(ino); this.journal.drop(ino); }
-  waitFor(ino: number): Promise<void> { this.waited.push(ino); return this.waitResult(); }
-  pendingStagingPath(ino: number): string | undefined { return this.journal.get(ino)?.stagingPath; }
+  abandon(ino: number): void {
+    this.abandoned.push(ino);
+    this.journal.drop(ino);
+  }
+  waitFor(ino: number): Promise<void> {
+    this.waited.push(ino);
+    return this.waitResult();
+  }
+  pendingStagingPath(ino: number): string | undefined {
+    return this.journal.get(ino)?.stagingPath;
+  }
   readonly expedited: number[] = [];
-  expedite(ino: number): void { this.expedited.push(ino); }
+  expedite(ino: number): void {
+    this.expedited.push(ino);
+  }
   readonly cancelled: number[] = [];
-  cancel(ino: number): void { this.cancelled.push(ino); }
+  cancel(ino: number): void {
+    this.cancelled.push(ino);
+  }
   /** names asked for by nameFree (parentId/name); `nameGate` holds the answer */
   readonly namesAwaited: string[] = [];
   nameGate: Promise<void> = Promise.resolve();
-  nameFree(parentId: string, name: string): Promise<void> { this.namesAwaited.push(`${parentId}/${name}`); return this.nameGate; }
-  last(): Enqueued | undefined { return this.enqueued.at(-1); }
+  nameFree(parentId: string, name: string): Promise<void> {
+    this.namesAwaited.push(`${parentId}/${name}`);
+    return this.nameGate;
+  }
+  last(): Enqueued | undefined {
+    return this.enqueued.at(-1);
+  }
 }
 
 export interface Harness {
@@ -260,7 +362,11 @@ export interface Harness {
 
 export const DEFAULT_OPTS: VfsOptions = { readOnly: false, uid: 1234, gid: 5678, umask: 0o022, dirCacheTimeMs: 60_000 };
 
-export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan) => void, logger: Logger = silentLogger): Harness {
+export function makeHarness(
+  opts: Partial<VfsOptions> = {},
+  seed?: (pan: FakePan) => void,
+  logger: Logger = silentLogger,
+): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'pan123fs-vfs-'));
   const clock = new FakeClock();
   const pan = new FakePan(clock);
@@ -275,8 +381,14 @@ export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan
   const staging = {
     created: 0,
     reopened: [] as string[],
-    create(ino: number) { this.created++; return StagingFile.create(dir, `i${ino}`); },
-    reopen(p: string) { this.reopened.push(p); return StagingFile.fromExisting(p); },
+    create(ino: number) {
+      this.created++;
+      return StagingFile.create(dir, `i${ino}`);
+    },
+    reopen(p: string) {
+      this.reopened.push(p);
+      return StagingFile.fromExisting(p);
+    },
     removePath: (p: string) => rm(p, { force: true }),
   };
   const built: PanVfs[] = [];
@@ -287,8 +399,25 @@ export function makeHarness(opts: Partial<VfsOptions> = {}, seed?: (pan: FakePan
   };
   const vfs = build(opts);
   return {
-    vfs, fs: vfs, pan, store, db, journal, clock, account, reader, uploads, staging, dir,
-    stagingFiles: () => { try { return readdirSync(stagingDir(dir)); } catch { return []; } },
+    vfs,
+    fs: vfs,
+    pan,
+    store,
+    db,
+    journal,
+    clock,
+    account,
+    reader,
+    uploads,
+    staging,
+    dir,
+    stagingFiles: () => {
+      try {
+        return readdirSync(stagingDir(dir));
+      } catch {
+        return [];
+      }
+    },
     restart: (o = {}) => build({ ...opts, ...o }),
     close: async () => {
       for (const v of built) await v.close();
@@ -303,8 +432,13 @@ export const flags = { RDONLY: 0, WRONLY: 1, RDWR: 2 } as const;
 /** await a promise expected to reject with FsError of `kind` */
 export async function expectFsError(p: Promise<unknown>, kind: FsErrorKind): Promise<FsError> {
   let err: unknown;
-  try { await p; } catch (e) { err = e; }
-  if (!(err instanceof FsError)) throw new Error(`expected FsError ${kind}, got ${err === undefined ? 'success' : String(err)}`);
+  try {
+    await p;
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof FsError))
+    throw new Error(`expected FsError ${kind}, got ${err === undefined ? 'success' : String(err)}`);
   if (err.kind !== kind) throw new Error(`expected FsError ${kind}, got ${err.kind}: ${err.message}`);
   return err;
 }
@@ -332,5 +466,9 @@ export async function readHandle(vfs: PanVfs, path: string, fh: number, chunk = 
 /** open read-only, read everything, release */
 export async function readAll(vfs: PanVfs, path: string): Promise<Buffer> {
   const fh = await vfs.open(path, flags.RDONLY);
-  try { return await readHandle(vfs, path, fh); } finally { await vfs.release(path, fh); }
+  try {
+    return await readHandle(vfs, path, fh);
+  } finally {
+    await vfs.release(path, fh);
+  }
 }

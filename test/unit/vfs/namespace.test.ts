@@ -2,7 +2,19 @@
 // both the answer (readdir/getattr through the vfs) and the remote calls made (and their order).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
-import { Deferred, ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, writeNew, type Harness } from './harness.js';
+import {
+  Deferred,
+  ROOT_ID,
+  expectFsError,
+  flags,
+  makeHarness,
+  md5,
+  panError,
+  ramp,
+  readAll,
+  writeNew,
+  type Harness,
+} from './harness.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -151,7 +163,10 @@ describe('unlink', () => {
     gate.resolve();
     h.pan.gates.delete('trash');
     await unlinked;
-    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }, { method: 'trash', args: [[fresh]] }]);
+    expect(h.pan.mutations()).toEqual([
+      { method: 'trash', args: [[ids.ax]] },
+      { method: 'trash', args: [[fresh]] },
+    ]);
     expect(h.store.get(ino)).toBeUndefined();
     await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
   });
@@ -233,7 +248,7 @@ describe('unlink', () => {
 describe('rename', () => {
   // regression (found in review): `mv b a` while a's upload still ran - that upload landed on the name
   // after b was renamed into it, and with duplicate 2 the server sent b to the trash
-  it('over a file: stops the replaced file\'s upload and waits until no upload holds the name before renaming into it', async () => {
+  it("over a file: stops the replaced file's upload and waits until no upload holds the name before renaming into it", async () => {
     h = seed();
     const aIno = (await h.vfs.getattr('/a/x.txt')).ino;
     const gate = new Deferred();
@@ -245,7 +260,10 @@ describe('rename', () => {
     expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
     gate.resolve();
     await renamed;
-    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }, { method: 'rename', args: [ids.ay, 'x.txt'] }]);
+    expect(h.pan.mutations()).toEqual([
+      { method: 'trash', args: [[ids.ax]] },
+      { method: 'rename', args: [ids.ay, 'x.txt'] },
+    ]);
     expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
   });
 
@@ -316,10 +334,18 @@ describe('rename', () => {
     h = seed();
     h.pan.gates.set('rename', Promise.resolve());
     const realRename = h.pan.rename.bind(h.pan);
-    h.pan.rename = async (id: string, newName: string) => { await realRename(id, newName); throw panError('transport', 'reset after the change landed'); };
+    h.pan.rename = async (id: string, newName: string) => {
+      await realRename(id, newName);
+      throw panError('transport', 'reset after the change landed');
+    };
     await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
     expect(h.pan.mutations().map((m) => m.method)).toEqual(['trash', 'rename']); // no recover
-    expect(h.pan.kids(ids.a).filter((n) => n.name === 'x.txt').map((n) => n.id)).toEqual([ids.ay]);
+    expect(
+      h.pan
+        .kids(ids.a)
+        .filter((n) => n.name === 'x.txt')
+        .map((n) => n.id),
+    ).toEqual([ids.ay]);
   });
 
   it('a listing in flight when the replaced file is restored does not hide it', async () => {
@@ -330,7 +356,12 @@ describe('rename', () => {
     await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO'); // trashed, then restored
     // a listing that started before all that lands now: it must neither hide x.txt nor mark /a fresh
     const aIno = (await h.vfs.getattr('/a')).ino;
-    h.store.replaceListing(aIno, (await h.pan.listAll(ids.a)).map((e) => ({ ...e })), h.clock.now(), since);
+    h.store.replaceListing(
+      aIno,
+      (await h.pan.listAll(ids.a)).map((e) => ({ ...e })),
+      h.clock.now(),
+      since,
+    );
     expect(h.store.child(aIno, 'x.txt')?.remoteId).toBe(ids.ax);
   });
 

@@ -9,7 +9,20 @@ import { FsError } from '../../../src/core/errors.js';
 import type { Logger, LogFn } from '../../../src/core/logger.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import { MAX_FILE_SIZE, WRITE_BACK_DELAY_MS } from '../../../src/vfs/pan-vfs.js';
-import { Deferred, ROOT_ID, expectFsError, flags, makeHarness, md5, panError, ramp, readAll, readHandle, writeNew, type Harness } from './harness.js';
+import {
+  Deferred,
+  ROOT_ID,
+  expectFsError,
+  flags,
+  makeHarness,
+  md5,
+  panError,
+  ramp,
+  readAll,
+  readHandle,
+  writeNew,
+  type Harness,
+} from './harness.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -111,24 +124,36 @@ describe('create + write + release', () => {
     h = seed();
     const model = { b: Buffer.alloc(0) };
     const apply = (data: Buffer, off: number) => {
-      if (off + data.length > model.b.length) model.b = Buffer.concat([model.b, Buffer.alloc(off + data.length - model.b.length)]);
+      if (off + data.length > model.b.length)
+        model.b = Buffer.concat([model.b, Buffer.alloc(off + data.length - model.b.length)]);
       data.copy(model.b, off);
     };
-    const trunc = (n: number) => { model.b = n <= model.b.length ? Buffer.from(model.b.subarray(0, n)) : Buffer.concat([model.b, Buffer.alloc(n - model.b.length)]); };
+    const trunc = (n: number) => {
+      model.b =
+        n <= model.b.length
+          ? Buffer.from(model.b.subarray(0, n))
+          : Buffer.concat([model.b, Buffer.alloc(n - model.b.length)]);
+    };
     const p = '/r.bin';
     const fh = await h.vfs.create(p, 0o644);
     const ops: Array<['w', number, Buffer] | ['t', number]> = [
-      ['w', 5000, ramp(3000, 1)],      // hole at the start
+      ['w', 5000, ramp(3000, 1)], // hole at the start
       ['w', 0, ramp(100, 2)],
-      ['w', 4900, ramp(200, 3)],       // overlaps both
-      ['t', 6000],                      // shrink
-      ['w', 6000, ramp(1234, 4)],      // append at the end
-      ['t', 9000],                      // grow with zeros
-      ['w', 8999, ramp(10, 5)],         // across the grown tail
+      ['w', 4900, ramp(200, 3)], // overlaps both
+      ['t', 6000], // shrink
+      ['w', 6000, ramp(1234, 4)], // append at the end
+      ['t', 9000], // grow with zeros
+      ['w', 8999, ramp(10, 5)], // across the grown tail
       ['w', 1, ramp(1, 6)],
     ];
     for (const op of ops) {
-      if (op[0] === 'w') { apply(op[2], op[1]); await h.vfs.write(p, fh, op[2], op[2].length, op[1]); } else { trunc(op[1]); await h.vfs.ftruncate(p, fh, op[1]); }
+      if (op[0] === 'w') {
+        apply(op[2], op[1]);
+        await h.vfs.write(p, fh, op[2], op[2].length, op[1]);
+      } else {
+        trunc(op[1]);
+        await h.vfs.ftruncate(p, fh, op[1]);
+      }
     }
     expect((await h.vfs.fgetattr(p, fh)).size).toBe(model.b.length);
     expect(await readHandle(h.vfs, p, fh, 777)).toEqual(model.b); // read through the writing handle
@@ -323,8 +348,19 @@ describe('pending uploads', () => {
 
   it('a gathered write whose disk write fails only when close flushes it: ENOSPC at close, fsync and later closes, logged, upload abandoned, nothing journaled', async () => {
     const errors: string[] = [];
-    const note = (level: string) => ((a: unknown, m?: string) => { if (level === 'error') errors.push(`${m ?? a}`); }) as LogFn;
-    const log: Logger = { trace: note('trace'), debug: note('debug'), info: note('info'), warn: note('warn'), error: note('error'), fatal: note('fatal'), child: () => log };
+    const note = (level: string) =>
+      ((a: unknown, m?: string) => {
+        if (level === 'error') errors.push(`${m ?? a}`);
+      }) as LogFn;
+    const log: Logger = {
+      trace: note('trace'),
+      debug: note('debug'),
+      info: note('info'),
+      warn: note('warn'),
+      error: note('error'),
+      fatal: note('fatal'),
+      child: () => log,
+    };
     h = makeHarness({}, undefined, log);
     const fh = await h.vfs.create('/g.txt', 0o644);
     const ino = h.store.child(1, 'g.txt')!.ino;
@@ -406,15 +442,28 @@ describe('pending uploads', () => {
     await writeNew(h.vfs, '/p.bin', ramp(10));
     rmSync(h.uploads.last()!.stagingPath);
     const vfs2 = h.restart();
-    const errR = await vfs2.open('/p.bin', flags.RDONLY).then(() => null, (e: unknown) => e);
-    const errW = await vfs2.open('/p.bin', flags.RDWR).then(() => null, (e: unknown) => e);
+    const errR = await vfs2.open('/p.bin', flags.RDONLY).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const errW = await vfs2.open('/p.bin', flags.RDWR).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(errR).toBeInstanceOf(FsError);
     expect(errW).toBeInstanceOf(FsError);
   });
 
   it('a node without remote id and without staging/journal is EIO on open, not a crash', async () => {
     h = seed();
-    h.store.insert({ remoteId: null, parentIno: ROOT_INO, name: 'ghost', isDir: false, now: h.clock.now(), dirty: true });
+    h.store.insert({
+      remoteId: null,
+      parentIno: ROOT_INO,
+      name: 'ghost',
+      isDir: false,
+      now: h.clock.now(),
+      dirty: true,
+    });
     await expectFsError(h.vfs.open('/ghost', flags.RDONLY), 'EIO');
   });
 });
@@ -425,7 +474,9 @@ describe('fsync', () => {
     const fh = await h.vfs.create('/s.txt', 0o644);
     await h.vfs.write('/s.txt', fh, Buffer.from('durable'), 7, 0);
     const order: string[] = [];
-    h.uploads.waitResult = async () => { order.push(`wait after ${h.uploads.enqueued.length} enqueue(s)`); };
+    h.uploads.waitResult = async () => {
+      order.push(`wait after ${h.uploads.enqueued.length} enqueue(s)`);
+    };
     await h.fs.fsync('/s.txt', fh, false);
     expect(order).toEqual(['wait after 1 enqueue(s)']);
     expect(h.uploads.last()).toMatchObject({ size: 7, md5: md5(Buffer.from('durable')) });
@@ -483,7 +534,16 @@ describe('uploadCommittedSync', () => {
     await tick();
     expect(h.stagingFiles()).toEqual([]);
     // now read from the remote by the committed ref
-    h.pan.nodes.set('777', { id: '777', parentId: h.pan.at('/dir')!.id, name: 'up.bin', isDir: false, data, status: 0, trashed: false, createdAt: 0 });
+    h.pan.nodes.set('777', {
+      id: '777',
+      parentId: h.pan.at('/dir')!.id,
+      name: 'up.bin',
+      isDir: false,
+      data,
+      status: 0,
+      trashed: false,
+      createdAt: 0,
+    });
     expect(await readAll(h.vfs, '/dir/up.bin')).toEqual(data);
     expect(h.reader.opened.at(-1)).toEqual({ id: '777', size: 3000, md5: md5(data) });
   });
@@ -536,7 +596,10 @@ describe('an open for writing that waited for the per-file lock', () => {
     h.staging.create = async (ino: number) => {
       const st = await create(ino);
       const close = st.close.bind(st);
-      st.close = async () => { await closeGate.promise; return close(); };
+      st.close = async () => {
+        await closeGate.promise;
+        return close();
+      };
       return st;
     };
     const fh = await h.vfs.create('/log.txt', 0o644);
@@ -547,7 +610,16 @@ describe('an open for writing that waited for the per-file lock', () => {
     const second = h.vfs.open('/log.txt', flags.WRONLY); // looks the node up, then waits for the lock
     await new Promise((r) => setTimeout(r, 30));
     commitLikeQueue(ino, '4242', data); // the upload commits while the open waits
-    h.pan.nodes.set('4242', { id: '4242', parentId: ROOT_ID, name: 'log.txt', isDir: false, data, status: 0, trashed: false, createdAt: 0 });
+    h.pan.nodes.set('4242', {
+      id: '4242',
+      parentId: ROOT_ID,
+      name: 'log.txt',
+      isDir: false,
+      data,
+      status: 0,
+      trashed: false,
+      createdAt: 0,
+    });
     closeGate.resolve();
     await released;
     const fh2 = await second;
@@ -612,9 +684,14 @@ describe('create edge cases', () => {
   // store.insert() with a (parent, name) that already exists: the UNIQUE constraint's SqliteError escapes
   // (not an FsError). Same for mkdir of such a name.
   it('create of a name held by a hidden (review-rejected) entry fails with an FsError', async () => {
-    h = makeHarness({}, (pan) => { pan.addFile(ROOT_ID, 'banned.mp4', ramp(5), 101); });
+    h = makeHarness({}, (pan) => {
+      pan.addFile(ROOT_ID, 'banned.mp4', ramp(5), 101);
+    });
     expect(await h.vfs.readdir('/')).toEqual([]); // hidden
-    const err = await h.vfs.create('/banned.mp4', 0o644).then(() => null, (e: unknown) => e);
+    const err = await h.vfs.create('/banned.mp4', 0o644).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(FsError);
   });
 });
@@ -645,19 +722,24 @@ describe('utimens / chmod / chown / access', () => {
 describe('shutdown', () => {
   /** descriptors of this process open on the harness's staging files (Linux /proc) */
   const stagingFds = async () => {
-    const links = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    const links = await Promise.all(
+      (await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')),
+    );
     return links.filter((l) => l.startsWith(h.dir) && l.includes('/staging/')).length;
   };
-  it.skipIf(process.platform !== 'linux')('close() closes the staging files of handles still open; the files stay for the next start', async () => {
-    h = seed();
-    const a = await h.vfs.create('/a.txt', 0o644);
-    await h.vfs.write('/a.txt', a, Buffer.from('aaa'), 3, 0);
-    const b = await h.vfs.open('/remote.bin', flags.RDWR);
-    await h.vfs.write('/remote.bin', b, Buffer.from('b'), 1, 0);
-    expect(await stagingFds()).toBe(2);
-    expect(await h.vfs.journalOpenWrites()).toBe(2);
-    await h.vfs.close();
-    expect(await stagingFds()).toBe(0);
-    expect(h.stagingFiles()).toHaveLength(2); // journaled: they upload at the next start
-  });
+  it.skipIf(process.platform !== 'linux')(
+    'close() closes the staging files of handles still open; the files stay for the next start',
+    async () => {
+      h = seed();
+      const a = await h.vfs.create('/a.txt', 0o644);
+      await h.vfs.write('/a.txt', a, Buffer.from('aaa'), 3, 0);
+      const b = await h.vfs.open('/remote.bin', flags.RDWR);
+      await h.vfs.write('/remote.bin', b, Buffer.from('b'), 1, 0);
+      expect(await stagingFds()).toBe(2);
+      expect(await h.vfs.journalOpenWrites()).toBe(2);
+      await h.vfs.close();
+      expect(await stagingFds()).toBe(0);
+      expect(h.stagingFiles()).toHaveLength(2); // journaled: they upload at the next start
+    },
+  );
 });

@@ -2,7 +2,11 @@
 // delay (fast, keeps ordering). 'manual': nothing fires until advance(ms).
 import type { Clock } from '../../../src/core/clock.js';
 
-interface Pending { due: number; fire: () => void; seq: number }
+interface Pending {
+  due: number;
+  fire: () => void;
+  seq: number;
+}
 
 export class FakeClock implements Clock {
   nowMs = 1_700_000_000_000;
@@ -11,14 +15,22 @@ export class FakeClock implements Clock {
   private seq = 0;
   constructor(readonly mode: 'auto' | 'manual' = 'auto') {}
 
-  now(): number { return this.nowMs; }
+  now(): number {
+    return this.nowMs;
+  }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const onAbort = () => { t.cancel(); reject(signal!.reason); };
-      const t = this.setTimer(ms, () => { signal?.removeEventListener('abort', onAbort); resolve(); });
+      const onAbort = () => {
+        t.cancel();
+        reject(signal!.reason);
+      };
+      const t = this.setTimer(ms, () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -27,11 +39,24 @@ export class FakeClock implements Clock {
     const p: Pending = { due: this.nowMs + ms, fire: fn, seq: this.seq++ };
     if (this.mode === 'auto') {
       let cancelled = false;
-      setImmediate(() => { if (!cancelled) { this.nowMs = Math.max(this.nowMs, p.due); fn(); } });
-      return { cancel: () => { cancelled = true; } };
+      setImmediate(() => {
+        if (!cancelled) {
+          this.nowMs = Math.max(this.nowMs, p.due);
+          fn();
+        }
+      });
+      return {
+        cancel: () => {
+          cancelled = true;
+        },
+      };
     }
     this.pending.push(p);
-    return { cancel: () => { this.pending = this.pending.filter((x) => x !== p); } };
+    return {
+      cancel: () => {
+        this.pending = this.pending.filter((x) => x !== p);
+      },
+    };
   }
 
   /** manual mode: move time forward, firing what falls due (in order). */
@@ -48,5 +73,7 @@ export class FakeClock implements Clock {
     this.nowMs = target;
   }
 
-  get pendingTimers(): number[] { return this.pending.map((p) => p.due - this.nowMs); }
+  get pendingTimers(): number[] {
+    return this.pending.map((p) => p.due - this.nowMs);
+  }
 }

@@ -7,9 +7,34 @@ import { PanError } from '../../../src/pan/errors.js';
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
-export interface FakeFile { id: string; parentId: string; name: string; md5: string; size: number; data: Buffer; trashed: boolean }
-interface Session { parentId: string; name: string; md5: string; size: number; duplicate?: 1 | 2; slices: Map<number, Buffer>; polls: number }
-type Method = 'uploadCreate' | 'uploadSlice' | 'uploadComplete' | 'uploadDomains' | 'uploadSingle' | 'rename' | 'move' | 'trash' | 'recover';
+export interface FakeFile {
+  id: string;
+  parentId: string;
+  name: string;
+  md5: string;
+  size: number;
+  data: Buffer;
+  trashed: boolean;
+}
+interface Session {
+  parentId: string;
+  name: string;
+  md5: string;
+  size: number;
+  duplicate?: 1 | 2;
+  slices: Map<number, Buffer>;
+  polls: number;
+}
+type Method =
+  | 'uploadCreate'
+  | 'uploadSlice'
+  | 'uploadComplete'
+  | 'uploadDomains'
+  | 'uploadSingle'
+  | 'rename'
+  | 'move'
+  | 'trash'
+  | 'recover';
 
 export function transient(msg = 'connection reset'): PanError {
   return new PanError({ kind: 'transport', message: msg, retryable: true });
@@ -29,17 +54,29 @@ export class FakePan implements PanApi {
   readonly calls: Array<{ method: Method; args: Record<string, unknown> }> = [];
   readonly files = new Map<string, FakeFile>();
   private readonly sessions = new Map<string, Session>();
-  private readonly faults: Array<{ method: Method; times: number; error: () => Error; when?: (args: Record<string, unknown>) => boolean }> = [];
+  private readonly faults: Array<{
+    method: Method;
+    times: number;
+    error: () => Error;
+    when?: (args: Record<string, unknown>) => boolean;
+  }> = [];
   private nextId = 1000;
   /** hook run before each call resolves (e.g. to rename a node mid-upload) */
   onCall?: (method: Method, args: Record<string, unknown>) => void | Promise<void>;
 
   /** Make the next `times` calls of method (matching `when`) throw error(). */
-  fail(method: Method, times: number, error: () => Error = () => transient(), when?: (args: Record<string, unknown>) => boolean): void {
+  fail(
+    method: Method,
+    times: number,
+    error: () => Error = () => transient(),
+    when?: (args: Record<string, unknown>) => boolean,
+  ): void {
     this.faults.push({ method, times, error, when });
   }
 
-  count(method: Method): number { return this.calls.filter((c) => c.method === method).length; }
+  count(method: Method): number {
+    return this.calls.filter((c) => c.method === method).length;
+  }
 
   addFile(parentId: string, name: string, data: Buffer): FakeFile {
     const f = { id: String(this.nextId++), parentId, name, md5: md5(data), size: data.length, data, trashed: false };
@@ -55,7 +92,10 @@ export class FakePan implements PanApi {
     this.calls.push({ method, args });
     await this.onCall?.(method, args);
     const f = this.faults.find((x) => x.method === method && x.times > 0 && (!x.when || x.when(args)));
-    if (f) { f.times--; throw f.error(); }
+    if (f) {
+      f.times--;
+      throw f.error();
+    }
   }
 
   private place(parentId: string, name: string, data: Buffer, duplicate?: 1 | 2): string {
@@ -68,30 +108,62 @@ export class FakePan implements PanApi {
     return this.addFile(parentId, name, data).id;
   }
 
-  async uploadCreate(req: { parentId: string; filename: string; md5: string; size: number; duplicate?: 1 | 2 }): Promise<UploadCreateResult> {
+  async uploadCreate(req: {
+    parentId: string;
+    filename: string;
+    md5: string;
+    size: number;
+    duplicate?: 1 | 2;
+  }): Promise<UploadCreateResult> {
     await this.enter('uploadCreate', { ...req });
     if (req.size > 10 * 1024 ** 3) throw new PanError({ kind: 'too-large', message: 'too large' });
     const known = [...this.files.values()].find((f) => f.md5 === req.md5 && f.size === req.size);
     if (known) return { reuse: true, fileId: this.place(req.parentId, req.filename, known.data, req.duplicate) };
     const id = `pre-${this.nextId++}`;
-    this.sessions.set(id, { parentId: req.parentId, name: req.filename, md5: req.md5, size: req.size, duplicate: req.duplicate, slices: new Map(), polls: 0 });
+    this.sessions.set(id, {
+      parentId: req.parentId,
+      name: req.filename,
+      md5: req.md5,
+      size: req.size,
+      duplicate: req.duplicate,
+      slices: new Map(),
+      polls: 0,
+    });
     return { reuse: false, preuploadId: id, sliceSize: this.sliceSize, servers: [...this.servers] };
   }
 
-  async uploadSlice(req: { server: string; preuploadId: string; sliceNo: number; sliceMd5: string; data: Buffer; signal?: AbortSignal }): Promise<void> {
+  async uploadSlice(req: {
+    server: string;
+    preuploadId: string;
+    sliceNo: number;
+    sliceMd5: string;
+    data: Buffer;
+    signal?: AbortSignal;
+  }): Promise<void> {
     this.inflight++;
     this.maxInflight = Math.max(this.maxInflight, this.inflight);
     try {
-      await this.enter('uploadSlice', { server: req.server, preuploadId: req.preuploadId, sliceNo: req.sliceNo, sliceMd5: req.sliceMd5, length: req.data.length });
+      await this.enter('uploadSlice', {
+        server: req.server,
+        preuploadId: req.preuploadId,
+        sliceNo: req.sliceNo,
+        sliceMd5: req.sliceMd5,
+        length: req.data.length,
+      });
       for (let i = 0; i < this.sliceDelayTicks; i++) await new Promise((r) => setImmediate(r));
       const s = this.sessions.get(req.preuploadId);
       if (!s) throw new PanError({ kind: 'api', code: 1, message: 'no such preuploadID' });
-      if (!this.servers.includes(req.server) && !this.domains.includes(req.server)) throw new Error(`unknown server ${req.server}`);
+      if (!this.servers.includes(req.server) && !this.domains.includes(req.server))
+        throw new Error(`unknown server ${req.server}`);
       if (md5(req.data) !== req.sliceMd5) throw new PanError({ kind: 'api', code: 1, message: 'slice md5 mismatch' });
       const count = Math.max(1, Math.ceil(s.size / this.sliceSize));
       const expected = req.sliceNo < count ? this.sliceSize : s.size - (count - 1) * this.sliceSize;
       if (req.sliceNo < 1 || req.sliceNo > count || req.data.length !== expected) {
-        throw new PanError({ kind: 'api', code: 1, message: `bad slice ${req.sliceNo} (${req.data.length} bytes, expected ${expected})` });
+        throw new PanError({
+          kind: 'api',
+          code: 1,
+          message: `bad slice ${req.sliceNo} (${req.data.length} bytes, expected ${expected})`,
+        });
       }
       s.slices.set(req.sliceNo, Buffer.from(req.data));
     } finally {
@@ -118,9 +190,24 @@ export class FakePan implements PanApi {
     return [...this.domains];
   }
 
-  async uploadSingle(req: { server: string; parentId: string; filename: string; md5: string; size: number; data: Buffer; duplicate?: 1 | 2 }): Promise<UploadCompleteResult> {
-    await this.enter('uploadSingle', { server: req.server, parentId: req.parentId, filename: req.filename, md5: req.md5, size: req.size });
-    if (md5(req.data) !== req.md5 || req.data.length !== req.size) throw new PanError({ kind: 'upload-failed', message: '文件上传失败' });
+  async uploadSingle(req: {
+    server: string;
+    parentId: string;
+    filename: string;
+    md5: string;
+    size: number;
+    data: Buffer;
+    duplicate?: 1 | 2;
+  }): Promise<UploadCompleteResult> {
+    await this.enter('uploadSingle', {
+      server: req.server,
+      parentId: req.parentId,
+      filename: req.filename,
+      md5: req.md5,
+      size: req.size,
+    });
+    if (md5(req.data) !== req.md5 || req.data.length !== req.size)
+      throw new PanError({ kind: 'upload-failed', message: '文件上传失败' });
     return { completed: true, fileId: this.place(req.parentId, req.filename, Buffer.from(req.data), req.duplicate) };
   }
 
@@ -136,23 +223,45 @@ export class FakePan implements PanApi {
 
   async trash(ids: string[]): Promise<void> {
     await this.enter('trash', { ids });
-    for (const id of ids) { const f = this.files.get(id); if (f) f.trashed = true; }
+    for (const id of ids) {
+      const f = this.files.get(id);
+      if (f) f.trashed = true;
+    }
   }
 
   async recover(ids: string[]): Promise<string[]> {
     await this.enter('recover', { ids });
-    for (const id of ids) { const f = this.files.get(id); if (f) f.trashed = false; }
+    for (const id of ids) {
+      const f = this.files.get(id);
+      if (f) f.trashed = false;
+    }
     return [];
   }
 
-  listPage(): never { throw new Error('not in the fake'); }
-  listAll(): never { throw new Error('not in the fake'); }
-  detail(): never { throw new Error('not in the fake'); }
-  mkdir(): never { throw new Error('not in the fake'); }
-  userInfo(): never { throw new Error('not in the fake'); }
-  downloadInfo(): never { throw new Error('not in the fake'); }
-  directLink(): never { throw new Error('not in the fake'); }
-  fetchRange(): never { throw new Error('not in the fake'); }
+  listPage(): never {
+    throw new Error('not in the fake');
+  }
+  listAll(): never {
+    throw new Error('not in the fake');
+  }
+  detail(): never {
+    throw new Error('not in the fake');
+  }
+  mkdir(): never {
+    throw new Error('not in the fake');
+  }
+  userInfo(): never {
+    throw new Error('not in the fake');
+  }
+  downloadInfo(): never {
+    throw new Error('not in the fake');
+  }
+  directLink(): never {
+    throw new Error('not in the fake');
+  }
+  fetchRange(): never {
+    throw new Error('not in the fake');
+  }
 }
 
 /** Deterministic test data ("ramp" bytes with a seed). */
@@ -162,4 +271,6 @@ export function ramp(n: number, seed = 0): Buffer {
   return b;
 }
 
-export function md5hex(b: Buffer): string { return md5(b); }
+export function md5hex(b: Buffer): string {
+  return md5(b);
+}

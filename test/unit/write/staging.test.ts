@@ -7,18 +7,24 @@ import { COALESCE_BYTES, StagingFile, stagingDir } from '../../../src/write/stag
 import { md5hex, ramp } from './fake-pan.js';
 
 let dir: string;
-beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'pan123fs-staging-')); });
-afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pan123fs-staging-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** A plain in-memory model of the same operations. */
 class Model {
   buf = Buffer.alloc(0);
   write(b: Buffer, off: number) {
-    if (off + b.length > this.buf.length) this.buf = Buffer.concat([this.buf, Buffer.alloc(off + b.length - this.buf.length)]);
+    if (off + b.length > this.buf.length)
+      this.buf = Buffer.concat([this.buf, Buffer.alloc(off + b.length - this.buf.length)]);
     b.copy(this.buf, off);
   }
   truncate(n: number) {
-    this.buf = n <= this.buf.length ? this.buf.subarray(0, n) : Buffer.concat([this.buf, Buffer.alloc(n - this.buf.length)]);
+    this.buf =
+      n <= this.buf.length ? this.buf.subarray(0, n) : Buffer.concat([this.buf, Buffer.alloc(n - this.buf.length)]);
   }
 }
 
@@ -37,7 +43,13 @@ describe('StagingFile', () => {
     const m = new Model();
     const ops: Array<Promise<unknown>> = [];
     const step = (kind: 'w' | 't', a: number, b?: Buffer) => {
-      if (kind === 'w') { ops.push(f.write(b!, a)); m.write(b!, a); } else { ops.push(f.truncate(a)); m.truncate(a); }
+      if (kind === 'w') {
+        ops.push(f.write(b!, a));
+        m.write(b!, a);
+      } else {
+        ops.push(f.truncate(a));
+        m.truncate(a);
+      }
       expect(f.size).toBe(m.buf.length); // the logical size is right at once
     };
     step('w', 0, ramp(200, 1));
@@ -84,11 +96,23 @@ describe('StagingFile', () => {
     const f = await StagingFile.create(dir);
     const m = new Model();
     const ops: Array<['w', number, Buffer] | ['t', number]> = [
-      ['w', 0, ramp(5000, 1)], ['w', 100, ramp(50, 2)], ['w', 9000, ramp(700, 3)], ['t', 7000],
-      ['w', 6990, ramp(100, 4)], ['t', 12_000], ['w', 11_999, ramp(3, 5)], ['w', 12_002, ramp(10, 6)],
+      ['w', 0, ramp(5000, 1)],
+      ['w', 100, ramp(50, 2)],
+      ['w', 9000, ramp(700, 3)],
+      ['t', 7000],
+      ['w', 6990, ramp(100, 4)],
+      ['t', 12_000],
+      ['w', 11_999, ramp(3, 5)],
+      ['w', 12_002, ramp(10, 6)],
     ];
     for (const op of ops) {
-      if (op[0] === 'w') { await f.write(op[2], op[1]); m.write(op[2], op[1]); } else { await f.truncate(op[1]); m.truncate(op[1]); }
+      if (op[0] === 'w') {
+        await f.write(op[2], op[1]);
+        m.write(op[2], op[1]);
+      } else {
+        await f.truncate(op[1]);
+        m.truncate(op[1]);
+      }
       expect(f.size).toBe(m.buf.length);
     }
     await f.settled();
@@ -168,8 +192,12 @@ describe('StagingFile', () => {
     const data = ramp(16 * 1024 * 1024, 8);
     await f.write(data, 1); // not from 0: no streaming hash
     let ticks = 0;
-    const iv = setInterval(() => { ticks++; }, 0);
-    const t = setImmediate(() => { ticks++; });
+    const iv = setInterval(() => {
+      ticks++;
+    }, 0);
+    const t = setImmediate(() => {
+      ticks++;
+    });
     try {
       expect(await f.md5()).toBe(md5hex(Buffer.concat([Buffer.alloc(1), data])));
     } finally {
@@ -185,7 +213,7 @@ describe('StagingFile', () => {
     const data = ramp(3 * 1024 * 1024 + 17, 4); // > one hash chunk
     await f.write(data, 0);
     await f.close();
-    expect((await f.read(10, 5))).toEqual(data.subarray(10, 15)); // reopened lazily
+    expect(await f.read(10, 5)).toEqual(data.subarray(10, 15)); // reopened lazily
     await f.close();
 
     const g = await StagingFile.fromExisting(f.path);
@@ -222,7 +250,10 @@ describe('StagingFile', () => {
   it('a write elsewhere flushes the gathered tail first (order kept), and close flushes the rest', async () => {
     const f = await StagingFile.create(dir);
     const m = new Model();
-    const w = (b: Buffer, off: number) => { void f.write(b, off); m.write(b, off); };
+    const w = (b: Buffer, off: number) => {
+      void f.write(b, off);
+      m.write(b, off);
+    };
     w(ramp(1000, 1), 0);
     w(ramp(1000, 2), 1000);
     w(ramp(500, 3), 200); // overlaps the tail: must land after it

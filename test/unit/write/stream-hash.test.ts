@@ -10,7 +10,7 @@ describe('stream hash (worker thread)', () => {
     const parts: Buffer[] = [];
     for (let i = 0; i < 40; i++) {
       const own = Buffer.from(Buffer.alloc(131072 + i, i)); // an exclusive ArrayBuffer: transferred
-      const shared = Buffer.from('small part ' + i);          // a pooled slice: copied
+      const shared = Buffer.from(`small part ${i}`); // a pooled slice: copied
       parts.push(Buffer.from(own), shared);
       h.update(own);
       h.update(shared);
@@ -23,7 +23,7 @@ describe('stream hash (worker thread)', () => {
 
   it('many streams at once stay separate', async () => {
     const hs = Array.from({ length: 5 }, () => newStreamHash());
-    hs.forEach((h, i) => h.update(Buffer.from(`stream ${i}`)));
+    for (const [i, h] of hs.entries()) h.update(Buffer.from(`stream ${i}`));
     const got = await Promise.all(hs.map((h) => h.digest()));
     expect(got).toEqual(hs.map((_, i) => md5(Buffer.from(`stream ${i}`))));
   });

@@ -3,19 +3,38 @@ import { isFsError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { PanError } from '../../../src/pan/errors.js';
 import { EMPTY_MD5 } from '../../../src/write/md5.js';
-import { MAX_UPLOAD_BYTES, UploadDomainCache, uploadFile, type SliceSource, type UploadRequest } from '../../../src/write/upload-flow.js';
+import {
+  MAX_UPLOAD_BYTES,
+  UploadDomainCache,
+  uploadFile,
+  type SliceSource,
+  type UploadRequest,
+} from '../../../src/write/upload-flow.js';
 import { FakeClock } from './fake-clock.js';
 import { FakePan, md5hex, ramp, transient } from './fake-pan.js';
 
 function bufferSource(data: Buffer): SliceSource & { reads: Array<[number, number]> } {
   const reads: Array<[number, number]> = [];
-  return { reads, read: async (off, len) => { reads.push([off, len]); return Buffer.from(data.subarray(off, off + len)); } };
+  return {
+    reads,
+    read: async (off, len) => {
+      reads.push([off, len]);
+      return Buffer.from(data.subarray(off, off + len));
+    },
+  };
 }
 
 function req(data: Buffer, extra: Partial<UploadRequest> = {}): UploadRequest {
   return {
-    parentId: '7', name: 'f.bin', source: bufferSource(data), size: data.length, md5: md5hex(data),
-    logger: silentLogger, clock: new FakeClock('auto'), singleMaxBytes: 0, ...extra,
+    parentId: '7',
+    name: 'f.bin',
+    source: bufferSource(data),
+    size: data.length,
+    md5: md5hex(data),
+    logger: silentLogger,
+    clock: new FakeClock('auto'),
+    singleMaxBytes: 0,
+    ...extra,
   };
 }
 
@@ -42,7 +61,9 @@ describe('uploadFile', () => {
     expect(r.instant).toBe(false);
     expect(r.bytesSent).toBe(data.length);
     const slices = pan.calls.filter((c) => c.method === 'uploadSlice').map((c) => c.args);
-    expect(slices.map((s) => s.sliceNo).sort((a, b) => (a as number) - (b as number))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(slices.map((s) => s.sliceNo).sort((a, b) => (a as number) - (b as number))).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
     for (const s of slices) {
       const n = s.sliceNo as number;
       const chunk = data.subarray((n - 1) * 1000, n * 1000);
@@ -56,20 +77,34 @@ describe('uploadFile', () => {
   });
 
   it('exactly one slice, and one slice + 1 byte', async () => {
-    for (const [size, slices] of [[1024, 1], [1025, 2]] as const) {
+    for (const [size, slices] of [
+      [1024, 1],
+      [1025, 2],
+    ] as const) {
       const pan = new FakePan();
       const data = ramp(size, 3);
       const r = await uploadFile(pan, req(data));
       expect(pan.count('uploadSlice')).toBe(slices);
       expect(pan.files.get(r.fileId)!.data).toEqual(data);
-      if (size === 1025) expect(pan.calls.filter((c) => c.method === 'uploadSlice').map((c) => c.args.length).sort()).toEqual([1, 1024]);
+      if (size === 1025)
+        expect(
+          pan.calls
+            .filter((c) => c.method === 'uploadSlice')
+            .map((c) => c.args.length)
+            .sort(),
+        ).toEqual([1, 1024]);
     }
   });
 
   it('retries failed slices (moving to the next server) with backoff', async () => {
     const pan = new FakePan();
     const clock = new FakeClock('auto');
-    pan.fail('uploadSlice', 2, () => transient(), (a) => a.sliceNo === 2);
+    pan.fail(
+      'uploadSlice',
+      2,
+      () => transient(),
+      (a) => a.sliceNo === 2,
+    );
     const data = ramp(3000, 4);
     const r = await uploadFile(pan, req(data, { clock }));
     const s2 = pan.calls.filter((c) => c.method === 'uploadSlice' && c.args.sliceNo === 2).map((c) => c.args.server);
@@ -80,7 +115,12 @@ describe('uploadFile', () => {
 
   it('a slice that keeps failing fails the upload; nothing is reported uploaded', async () => {
     const pan = new FakePan();
-    pan.fail('uploadSlice', 100, () => transient(), (a) => a.sliceNo === 1);
+    pan.fail(
+      'uploadSlice',
+      100,
+      () => transient(),
+      (a) => a.sliceNo === 1,
+    );
     await expect(uploadFile(pan, req(ramp(3000, 5)))).rejects.toMatchObject({ kind: 'transport' });
     expect(pan.count('uploadComplete')).toBe(0);
     expect(pan.files.size).toBe(0);
@@ -117,7 +157,9 @@ describe('uploadFile', () => {
   it('a final complete failure (文件上传失败) is an error', async () => {
     const pan = new FakePan();
     const data = ramp(2000, 8);
-    await expect(uploadFile(pan, req(data, { md5: md5hex(ramp(2000, 9)) }))).rejects.toMatchObject({ kind: 'upload-failed' });
+    await expect(uploadFile(pan, req(data, { md5: md5hex(ramp(2000, 9)) }))).rejects.toMatchObject({
+      kind: 'upload-failed',
+    });
   });
 
   it('zero bytes: create; reuse when the server has the empty blob, else no slice and complete', async () => {
@@ -144,7 +186,9 @@ describe('uploadFile', () => {
     pan.servers = [];
     await uploadFile(pan, req(ramp(1500, 10)));
     expect(pan.count('uploadDomains')).toBe(1);
-    expect(new Set(pan.calls.filter((c) => c.method === 'uploadSlice').map((c) => c.args.server))).toEqual(new Set(['https://domain-1']));
+    expect(new Set(pan.calls.filter((c) => c.method === 'uploadSlice').map((c) => c.args.server))).toEqual(
+      new Set(['https://domain-1']),
+    );
   });
 
   it('small files use the single-step upload: 1 call each (plus one cached domain lookup)', async () => {
@@ -174,7 +218,9 @@ describe('uploadFile', () => {
   it('abort stops the upload', async () => {
     const pan = new FakePan();
     const ac = new AbortController();
-    pan.onCall = (m) => { if (m === 'uploadSlice') ac.abort(new Error('stop')); };
+    pan.onCall = (m) => {
+      if (m === 'uploadSlice') ac.abort(new Error('stop'));
+    };
     await expect(uploadFile(pan, req(ramp(5000, 12), { signal: ac.signal, sliceConcurrency: 1 }))).rejects.toThrow();
     expect(pan.count('uploadComplete')).toBe(0);
     expect(pan.count('uploadSlice')).toBe(1);
@@ -184,8 +230,17 @@ describe('uploadFile', () => {
     const pan = new FakePan();
     const ac = new AbortController();
     const data = ramp(5000, 13);
-    await expect(uploadFile(pan, req(data, { signal: ac.signal, onProgress: (n) => { if (n === data.length) ac.abort(new Error('stop')); } })))
-      .rejects.toThrow('stop');
+    await expect(
+      uploadFile(
+        pan,
+        req(data, {
+          signal: ac.signal,
+          onProgress: (n) => {
+            if (n === data.length) ac.abort(new Error('stop'));
+          },
+        }),
+      ),
+    ).rejects.toThrow('stop');
     expect(pan.count('uploadComplete')).toBe(0);
   });
 
@@ -195,7 +250,9 @@ describe('uploadFile', () => {
     const pan = new FakePan();
     pan.pendingPolls = 2;
     const ac = new AbortController();
-    pan.onCall = (m) => { if (m === 'uploadComplete') ac.abort(new Error('stop')); };
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') ac.abort(new Error('stop'));
+    };
     const data = ramp(3000, 14);
     const r = await uploadFile(pan, req(data, { signal: ac.signal }));
     expect(pan.count('uploadComplete')).toBe(3);
@@ -204,7 +261,9 @@ describe('uploadFile', () => {
     const pan2 = new FakePan();
     pan2.pendingPolls = 1_000;
     const stop = new AbortController();
-    pan2.onCall = (m) => { if (m === 'uploadComplete' && pan2.count('uploadComplete') === 2) stop.abort(new Error('shutdown')); };
+    pan2.onCall = (m) => {
+      if (m === 'uploadComplete' && pan2.count('uploadComplete') === 2) stop.abort(new Error('shutdown'));
+    };
     await expect(uploadFile(pan2, req(data, { stopSignal: stop.signal }))).rejects.toThrow('shutdown');
     expect(pan2.count('uploadComplete')).toBe(2);
   });

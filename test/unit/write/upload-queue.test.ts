@@ -5,11 +5,23 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
 import { UploadJournal } from '../../../src/meta/upload-journal.js';
 import { PanError } from '../../../src/pan/errors.js';
-import { NAME_WAIT_MS, UploadQueue, type UploadQueueOptions, type UploadTarget } from '../../../src/write/upload-queue.js';
+import {
+  NAME_WAIT_MS,
+  UploadQueue,
+  type UploadQueueOptions,
+  type UploadTarget,
+} from '../../../src/write/upload-queue.js';
 import { FakeClock } from './fake-clock.js';
 import { FakePan, md5hex, ramp } from './fake-pan.js';
 
-interface Node { parentId: string; name: string; stagingPath: string; remoteId?: string | null; gone?: boolean; parentPending?: boolean }
+interface Node {
+  parentId: string;
+  name: string;
+  stagingPath: string;
+  remoteId?: string | null;
+  gone?: boolean;
+  parentPending?: boolean;
+}
 
 /** What the vfs implements: resolve at upload time, commit only for an unchanged generation. */
 class FakeTarget implements UploadTarget {
@@ -45,7 +57,11 @@ function makeQueue(extra: Partial<UploadQueueOptions> = {}): UploadQueue {
 }
 
 async function addFile(name: string, data: Buffer, parentId = '7'): Promise<{ ino: number; path: string }> {
-  const ino = Number(db.prepare('INSERT INTO nodes (parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (NULL, ?, 0, 0, 0, 1)').run(name).lastInsertRowid);
+  const ino = Number(
+    db
+      .prepare('INSERT INTO nodes (parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (NULL, ?, 0, 0, 0, 1)')
+      .run(name).lastInsertRowid,
+  );
   const path = join(dir, `staging-${ino}`);
   await writeFile(path, data);
   target.nodes.set(ino, { parentId, name, stagingPath: path });
@@ -107,7 +123,9 @@ describe('UploadQueue', () => {
     const f = await addFile('a.bin', data);
     const gen = enqueue(f, data);
     await queue.waitFor(f.ino);
-    expect(target.commits).toEqual([{ ino: f.ino, generation: gen, fileId: expect.any(String), md5: md5hex(data), size: 5000 }]);
+    expect(target.commits).toEqual([
+      { ino: f.ino, generation: gen, fileId: expect.any(String), md5: md5hex(data), size: 5000 },
+    ]);
     expect(pan.files.get(target.commits[0]!.fileId)).toMatchObject({ name: 'a.bin', parentId: '7', data });
     expect(journal.get(f.ino)).toBeUndefined();
     expect(queue.status().items).toEqual([]);
@@ -135,7 +153,12 @@ describe('UploadQueue', () => {
     target.nodes.get(b.ino)!.name = 'new-name';
     target.nodes.get(b.ino)!.parentId = '8';
     await queue.waitFor(b.ino);
-    expect(pan.calls.filter((c) => c.method === 'uploadCreate').map((c) => [c.args.filename, c.args.parentId])).toEqual([['first', '7'], ['new-name', '8']]);
+    expect(pan.calls.filter((c) => c.method === 'uploadCreate').map((c) => [c.args.filename, c.args.parentId])).toEqual(
+      [
+        ['first', '7'],
+        ['new-name', '8'],
+      ],
+    );
     expect(pan.count('rename') + pan.count('move')).toBe(0);
   });
 
@@ -143,7 +166,9 @@ describe('UploadQueue', () => {
     makeQueue();
     const data = ramp(2000, 5);
     const f = await addFile('before', data);
-    pan.onCall = (m) => { if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9' }); };
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9' });
+    };
     enqueue(f, data);
     await queue.waitFor(f.ino);
     await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
@@ -160,7 +185,9 @@ describe('UploadQueue', () => {
     const d2 = ramp(2100, 6);
     const f = await addFile('before', d1);
     let release!: () => void;
-    const renameGate = new Promise<void>((r) => { release = r; });
+    const renameGate = new Promise<void>((r) => {
+      release = r;
+    });
     pan.onCall = async (m) => {
       if (m === 'uploadComplete' && target.nodes.get(f.ino)!.name === 'before') target.nodes.get(f.ino)!.name = 'after';
       if (m === 'rename') await renameGate;
@@ -227,11 +254,14 @@ describe('UploadQueue', () => {
     const f = await addFile('a', data);
     let liveWhenFree: string[] | null = null;
     pan.onCall = (m) => {
-      if (m === 'uploadComplete' && pan.count('uploadComplete') === 1) { // the merge is asked for: too late to abort
+      if (m === 'uploadComplete' && pan.count('uploadComplete') === 1) {
+        // the merge is asked for: too late to abort
         db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino);
         target.nodes.get(f.ino)!.gone = true;
         queue.cancel(f.ino);
-        void queue.nameFree('7', 'a').then(() => { liveWhenFree = pan.live('7').map((x) => x.name); });
+        void queue.nameFree('7', 'a').then(() => {
+          liveWhenFree = pan.live('7').map((x) => x.name);
+        });
       }
     };
     enqueue(f, data);
@@ -241,19 +271,25 @@ describe('UploadQueue', () => {
     await queue.nameFree('7', 'a'); // nothing holds it now
   });
 
-  it('nameFree(): the renamed file\'s own upload does not block it; a live holder renamed away restarts under its new name; a stuck one gives EBUSY', async () => {
+  it("nameFree(): the renamed file's own upload does not block it; a live holder renamed away restarts under its new name; a stuck one gives EBUSY", async () => {
     clock = new FakeClock('manual');
     makeQueue();
     const data = ramp(5000, 12);
     const f = await addFile('a', data);
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
-    pan.onCall = async (m) => { if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) await gate; };
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    pan.onCall = async (m) => {
+      if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) await gate;
+    };
     enqueue(f, data);
     try {
       await vi.waitFor(() => expect(pan.count('uploadSlice')).toBeGreaterThanOrEqual(1));
       await stuckThenRenamed();
-    } finally { release(); }
+    } finally {
+      release();
+    }
     await clock.advance(1);
     await queue.waitFor(f.ino);
     expect(pan.live('7').map((x) => x.name)).toEqual(['b']);
@@ -263,7 +299,10 @@ describe('UploadQueue', () => {
       await queue.nameFree('7', 'a', { except: f.ino }); // its own upload: at once
       // stuck (the slice never answers, the abort cannot interrupt the fake): EBUSY after NAME_WAIT_MS
       const stuck = queue.nameFree('7', 'a');
-      const outcome = stuck.then(() => 'free', (e: unknown) => e);
+      const outcome = stuck.then(
+        () => 'free',
+        (e: unknown) => e,
+      );
       await new Promise((r) => setImmediate(r));
       await clock.advance(NAME_WAIT_MS);
       expect(await outcome).toMatchObject({ kind: 'EBUSY' });
@@ -321,7 +360,10 @@ describe('UploadQueue', () => {
     const data = ramp(2000, 8);
     const f = await addFile('doomed', data);
     pan.onCall = (m) => {
-      if (m === 'uploadComplete') { target.nodes.get(f.ino)!.gone = true; db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); }
+      if (m === 'uploadComplete') {
+        target.nodes.get(f.ino)!.gone = true;
+        db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino);
+      }
     };
     enqueue(f, data);
     await queue.waitFor(f.ino);
@@ -358,7 +400,9 @@ describe('UploadQueue', () => {
     const v1 = ramp(5000, 11);
     const v2 = ramp(100, 12);
     const f = await addFile('held', v1);
-    pan.onCall = (m, a) => { if (m === 'uploadSlice' && a.sliceNo === 1) queue.hold(f.ino); };
+    pan.onCall = (m, a) => {
+      if (m === 'uploadSlice' && a.sliceNo === 1) queue.hold(f.ino);
+    };
     enqueue(f, v1);
     await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ held: true, state: 'pending' }));
     const slicesBefore = pan.count('uploadSlice');
@@ -388,7 +432,9 @@ describe('UploadQueue', () => {
     expect(await w1).toMatchObject({ kind: 'transport', message: 'offline' });
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 4; attempt++) {
-      await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: attempt }));
+      await vi.waitFor(() =>
+        expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: attempt }),
+      );
       const row = journal.get(f.ino)!;
       expect(row.attempts).toBe(attempt);
       expect(row.lastError).toContain('offline');
@@ -470,10 +516,15 @@ describe('UploadQueue', () => {
     const old = ramp(5000, 1);
     const a = await addFile('doc.txt', old);
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     let gated = false;
-    pan.onCall = async (method, args) => {
-      if (!gated && (args as { filename?: string }).filename === 'doc.txt') { gated = true; await gate; } // A's upload hangs
+    pan.onCall = async (_method, args) => {
+      if (!gated && (args as { filename?: string }).filename === 'doc.txt') {
+        gated = true;
+        await gate;
+      } // A's upload hangs
     };
     enqueue(a, old);
     await new Promise((r) => setTimeout(r, 20));
@@ -485,7 +536,12 @@ describe('UploadQueue', () => {
     expect(target.commits).toEqual([]); // B waits for A: it must not land first and then be overwritten by A
     release();
     for (let i = 0; i < 200 && target.commits.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    const order = pan.calls.filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method)).map((c) => `${c.method}:${(c.args as { filename?: string; newName?: string }).filename ?? (c.args as { newName?: string }).newName ?? ''}`);
+    const order = pan.calls
+      .filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method))
+      .map(
+        (c) =>
+          `${c.method}:${(c.args as { filename?: string; newName?: string }).filename ?? (c.args as { newName?: string }).newName ?? ''}`,
+      );
     const renameAt = order.findIndex((x) => x.startsWith('rename'));
     const bCreateAt = order.lastIndexOf(order.find((x, i) => i > 0 && x.endsWith(':doc.txt'))!);
     expect(renameAt).toBeGreaterThanOrEqual(0);
@@ -498,8 +554,12 @@ describe('UploadQueue', () => {
     const data = ramp(4000, 3);
     const f = await addFile('bad.bin', data);
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
-    pan.onCall = async () => { await gate; };
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    pan.onCall = async () => {
+      await gate;
+    };
     enqueue(f, data);
     const waiting = queue.waitFor(f.ino);
     await new Promise((r) => setTimeout(r, 20));
@@ -517,7 +577,9 @@ describe('UploadQueue', () => {
     target = new FakeTarget(journal);
     makeQueue({ concurrency: 2 });
     let maxUploading = 0;
-    pan.onCall = () => { maxUploading = Math.max(maxUploading, queue.status().totals.uploading); };
+    pan.onCall = () => {
+      maxUploading = Math.max(maxUploading, queue.status().totals.uploading);
+    };
     const files = [];
     for (let i = 0; i < 6; i++) {
       const data = ramp(3000 + i, 20 + i);
@@ -551,11 +613,23 @@ describe('UploadQueue', () => {
     const data = ramp(4096, 31);
     const f = await addFile('watched', data);
     let seen: unknown;
-    pan.onCall = (m, a) => { if (m === 'uploadSlice' && a.sliceNo === 4) seen = queue.status(); };
+    pan.onCall = (m, a) => {
+      if (m === 'uploadSlice' && a.sliceNo === 4) seen = queue.status();
+    };
     enqueue(f, data);
     await queue.waitFor(f.ino);
     expect(seen).toMatchObject({
-      items: [{ ino: f.ino, name: 'watched', size: 4096, state: 'uploading', attempts: 0, lastError: null, startedAt: expect.any(Number) }],
+      items: [
+        {
+          ino: f.ino,
+          name: 'watched',
+          size: 4096,
+          state: 'uploading',
+          attempts: 0,
+          lastError: null,
+          startedAt: expect.any(Number),
+        },
+      ],
       totals: { files: 1, uploading: 1 },
     });
   });
