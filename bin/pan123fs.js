@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Entry point for `npx pan123fs` / the installed bin. The real code lives in dist/ (npm run build).
+// Entry point for `npx pan123fs` / the installed bin. The real code lives in dist/ (npm run build in a
+// checkout; `npm pack` builds it through prepack, so an installed package always has it).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));

@@ -8,14 +8,17 @@ import { registerEmulatorCommand } from './emulator/cli.js';
 import { registerConfigCommand } from './cli/config-command.js';
 import { registerDoctorCommand } from './cli/doctor.js';
 import { registerCleanupCommand } from './cli/cleanup-command.js';
+import { registerInstallServiceCommand } from './cli/install-service-command.js';
+import { programVersion } from './cli/version.js';
 
 const program = new Command('pan123fs')
   .description('Mount a 123云盘 (123pan) account as a local directory through the 123 Open API')
-  .version('0.1.0');
+  .version(programVersion());
 registerMountCommand(program);
 registerControlCommands(program);
 registerEmulatorCommand(program);
 registerConfigCommand(program);
 registerDoctorCommand(program);
 registerCleanupCommand(program);
+registerInstallServiceCommand(program);
 await program.parseAsync(process.argv);

@@ -37,6 +37,8 @@ export interface DaemonOptions {
   env?: Record<string, string>;
   clientId?: string;
   clientSecret?: string;
+  /** the pan123fs entry script to run (default: this checkout's bin/pan123fs.js) */
+  bin?: string;
 }
 
 export interface Daemon {
@@ -56,7 +58,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const stateDir = o.stateDir ?? (await tempDir('state'));
   await mkdir(mountpoint, { recursive: true });
   const args = [
-    BIN,
+    o.bin ?? BIN,
     'mount',
     mountpoint,
     '--api-base',
