@@ -49,11 +49,12 @@ const LAYER_RULES: Record<string, string[]> = {
   data: ['core'],
   write: ['core', 'pan', 'meta'],
   vfs: ['core', 'pan', 'meta', 'data', 'write'],
-  fuse: ['core', 'vfs'],
+  fuse: ['core', 'vfs', 'platform'],
   emulator: ['core'],
-  config: ['core'],
-  daemon: ['core', 'config', 'pan', 'meta', 'data', 'write', 'vfs', 'fuse'],
-  cli: ['core', 'config', 'daemon', 'emulator', 'pan', 'fuse'],
+  config: ['core', 'platform'],
+  platform: ['core'],
+  daemon: ['core', 'config', 'pan', 'meta', 'data', 'write', 'vfs', 'fuse', 'platform'],
+  cli: ['core', 'config', 'daemon', 'emulator', 'pan', 'fuse', 'platform'],
 };
 
 describe('architecture import rules', () => {
