@@ -1,7 +1,8 @@
-// The mount daemon's lifecycle. Start order: config → logger → API client + credential check (user
-// info) → metadata store + crash recovery (never-closed files, orphan staging files) → read path →
-// upload queue → Vfs → FUSE mount → control socket → resume journaled uploads → "ready" (one stdout
-// line + systemd READY=1).
+// The mount daemon's lifecycle: wiring and the stop sequence only. Start order: config → logger → API
+// client + credential check (user info) → metadata store → read path → writeback + upload queue
+// (attached to each other) → crash recovery (writeback.recover: never-closed files, orphan staging
+// files) → Vfs → FUSE mount → control socket → resume journaled uploads → "ready" (one stdout line +
+// systemd READY=1).
 // Stop (SIGINT/SIGTERM, `pan123fs unmount`, or an external unmount): journal files still open with
 // changes → drain uploads (bounded by --drain-timeout) → unmount → close the store. What could not be
 // uploaded stays in the journal and is resumed on the next start.
@@ -21,6 +22,8 @@ import { FileReader } from '../data/file-reader.js';
 import { StagingFile, stagingDir } from '../write/staging.js';
 import { UploadQueue } from '../write/upload-queue.js';
 import { PanVfs } from '../vfs/pan-vfs.js';
+import type { StagingPort } from '../vfs/ports.js';
+import { Writeback } from '../vfs/writeback.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
 import { installCrashGuard } from '../fuse/crash-guard.js';
 import { checkAccount } from './preflight.js';
@@ -65,7 +68,6 @@ export async function runMount(
       { op: 'list', path: store.pathOf(n.ino) },
       'a folder is gone remotely but holds files not uploaded yet; keeping it until they are',
     );
-  await recoverLocalState(store, journal, cfg.cacheDir, log);
 
   const links = new LinkCache({ api: pan, clock });
   const source = new PanRangeSource({
@@ -84,59 +86,46 @@ export async function runMount(
     clock,
   });
 
-  let vfs!: PanVfs;
+  // the write path: the writeback owns local content and is the queue's upload target; attach() closes
+  // the cycle (the queue is the writeback's UploadPort)
+  const writeback = new Writeback({
+    store,
+    journal,
+    staging: stagingPort(cfg.cacheDir),
+    reader,
+    clock,
+    logger: log.child({ module: 'vfs' }),
+  });
   const queue = new UploadQueue({
     api: pan,
     journal,
+    target: writeback,
     clock,
     logger: log,
     concurrency: cfg.uploadConcurrency,
     sliceConcurrency: cfg.sliceConcurrency,
-    target: {
-      resolve: (ino) => {
-        const n = store.get(ino);
-        if (!n) return null;
-        const parent = n.parentIno === null ? undefined : store.get(n.parentIno);
-        if (!parent?.remoteId) return 'parent-pending';
-        // after the commit the journal row is gone, but the queue still resolves the name (rename fixup)
-        return {
-          parentId: parent.remoteId,
-          name: n.name,
-          stagingPath: journal.get(ino)?.stagingPath ?? '',
-          remoteId: n.remoteId,
-        };
-      },
-      commit: (ino, _generation, r) => {
-        if (!store.get(ino)) return false;
-        vfs.uploadCommittedSync(ino, r.fileId, r.md5, r.size);
-        return true;
-      },
-    },
   });
+  writeback.attach({
+    enqueue: (ino, stagingPath, size, md5, opts) => {
+      queue.enqueue(ino, { stagingPath, size, md5 }, opts);
+    },
+    expedite: (ino) => queue.expedite(ino),
+    hold: (ino) => queue.hold(ino),
+    abandon: (ino, why) => queue.abandon(ino, why),
+    waitFor: (ino) => queue.waitFor(ino),
+    pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
+    cancel: (ino) => queue.cancel(ino),
+    nameFree: (parentId, name, opts) => queue.nameFree(parentId, name, opts),
+  });
+  await writeback.recover();
 
-  vfs = new PanVfs(
+  const vfs = new PanVfs(
     {
       store,
       pan,
       account: { userInfo: () => pan.userInfo() },
       reader,
-      staging: {
-        create: (ino) => StagingFile.create(cfg.cacheDir, `i${ino}`),
-        reopen: (path) => StagingFile.fromExisting(path),
-        removePath: (path) => rm(path, { force: true }),
-      },
-      uploads: {
-        enqueue: (ino, stagingPath, size, md5, opts) => {
-          queue.enqueue(ino, { stagingPath, size, md5 }, opts);
-        },
-        expedite: (ino) => queue.expedite(ino),
-        hold: (ino) => queue.hold(ino),
-        abandon: (ino, why) => queue.abandon(ino, why),
-        waitFor: (ino) => queue.waitFor(ino),
-        pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
-        cancel: (ino) => queue.cancel(ino),
-        nameFree: (parentId, name, opts) => queue.nameFree(parentId, name, opts),
-      },
+      writeback,
       clock,
       logger: log.child({ module: 'vfs' }),
     },
@@ -212,7 +201,7 @@ export async function runMount(
     stopping = (async () => {
       log.info({ op: 'stop', reason }, 'stopping: draining uploads');
       notifySystemd('STOPPING=1');
-      const journaled = await vfs.journalOpenWrites();
+      const journaled = await writeback.journalOpenWrites();
       if (journaled)
         log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
       const drained = await queue.drain(cfg.drainTimeoutMs);
@@ -232,7 +221,7 @@ export async function runMount(
         });
       }
       await queue.close();
-      await vfs.close();
+      await writeback.close();
       await control.close();
       await reader.close();
       db.close();
@@ -260,42 +249,13 @@ export async function runMount(
   return { vfs, stop, done };
 }
 
-/**
- * After a crash: a dirty node without a journal row was being written when the daemon died (never
- * closed, so never journaled): a new file is dropped, an existing one falls back to its remote version.
- * Staging files no journal row points at are deleted. Both are logged.
- */
-async function recoverLocalState(
-  store: NodeStore,
-  journal: UploadJournal,
-  cacheDir: string,
-  log: Logger,
-): Promise<void> {
-  for (const n of store.danglingDirty()) {
-    const path = store.pathOf(n.ino);
-    if (n.remoteId === null) store.delete(n.ino);
-    else {
-      store.clearDirty(n.ino);
-      if (n.parentIno !== null) store.invalidateListing(n.parentIno);
-    }
-    log.warn(
-      { op: 'recover', path },
-      n.remoteId === null
-        ? 'a new file was still open for writing when the daemon stopped; its unfinished content is dropped'
-        : 'a file was still open for writing when the daemon stopped; it keeps its uploaded version',
-    );
-  }
-  const keep = new Set(journal.list().map((r) => r.stagingPath));
+/** Staging files under <cacheDir>/staging (write/staging.ts), as the writeback sees them. */
+function stagingPort(cacheDir: string): StagingPort {
   const dir = stagingDir(cacheDir);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  let removed = 0;
-  for (const name of names) {
-    const p = join(dir, name);
-    if (keep.has(p)) continue;
-    await rm(p, { force: true }).then(
-      () => removed++,
-      () => undefined,
-    );
-  }
-  if (removed) log.info({ op: 'recover', files: removed }, 'removed staging files of no pending upload');
+  return {
+    create: (ino) => StagingFile.create(cacheDir, `i${ino}`),
+    reopen: (path) => StagingFile.fromExisting(path),
+    removePath: (path) => rm(path, { force: true }),
+    list: async () => (await readdir(dir).catch(() => [] as string[])).map((name) => join(dir, name)),
+  };
 }

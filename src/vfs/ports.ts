@@ -1,6 +1,6 @@
 // The narrow interfaces the Vfs needs from the read path, the write path and the upload queue
-// (ARCHITECTURE.md convention 5). main.ts adapts the real data/ and write/ objects to these; tests pass
-// small fakes.
+// (ARCHITECTURE.md convention 5). daemon/run-mount.ts passes the real data/ and write/ objects (the upload
+// queue implements UploadPort itself); tests pass small fakes.
 
 import type { UserInfo } from '../pan/api.js';
 
@@ -46,6 +46,8 @@ export interface StagingPort {
   reopen(path: string): Promise<StagingLike>;
   /** delete a staging file that is not open */
   removePath(path: string): Promise<void>;
+  /** paths of every staging file on disk (recovery at start deletes the ones no journal row points at) */
+  list(): Promise<string[]>;
 }
 
 export interface UploadPort {

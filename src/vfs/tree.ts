@@ -122,3 +122,12 @@ export class Tree {
     return count;
   }
 }
+
+/** Run fn, turning whatever it throws into an FsError (classify) with `context`. */
+export async function guard<T>(context: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw classify(e, context);
+  }
+}

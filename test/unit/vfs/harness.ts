@@ -16,6 +16,7 @@ import { UploadJournal } from '../../../src/meta/upload-journal.js';
 import type { RemoteEntry, UserInfo } from '../../../src/pan/api.js';
 import { PanError, type PanErrorKind } from '../../../src/pan/errors.js';
 import { PanVfs, type VfsOptions } from '../../../src/vfs/pan-vfs.js';
+import { Writeback } from '../../../src/vfs/writeback.js';
 import type { Vfs } from '../../../src/vfs/types.js';
 import type { FileRef, ReadHandleLike, ReadPort, StagingPort, UploadPort } from '../../../src/vfs/ports.js';
 import { StagingFile, stagingDir } from '../../../src/write/staging.js';
@@ -341,6 +342,8 @@ export class FakeUploads implements UploadPort {
 
 export interface Harness {
   vfs: PanVfs;
+  /** vfs's writeback (local content, upload target), attached to `uploads` */
+  writeback: Writeback;
   /** the same object seen through the Vfs interface (full op signatures, e.g. fsync's datasync) */
   fs: Vfs;
   pan: FakePan;
@@ -356,7 +359,7 @@ export interface Harness {
   stagingFiles(): string[];
   /** a second PanVfs over the same store/journal/staging (a restarted daemon) */
   restart(opts?: Partial<VfsOptions>): PanVfs;
-  /** closes every PanVfs built (their open staging files), the store, and removes the dir */
+  /** closes every PanVfs built (their writebacks' open staging files), the store, and removes the dir */
   close(): Promise<void>;
 }
 
@@ -390,16 +393,26 @@ export function makeHarness(
       return StagingFile.fromExisting(p);
     },
     removePath: (p: string) => rm(p, { force: true }),
+    list: async () => {
+      try {
+        return readdirSync(stagingDir(dir)).map((n) => join(stagingDir(dir), n));
+      } catch {
+        return [];
+      }
+    },
   };
   const built: PanVfs[] = [];
   const build = (o: Partial<VfsOptions>) => {
-    const v = new PanVfs({ store, pan, account, reader, staging, uploads, clock, logger }, { ...DEFAULT_OPTS, ...o });
+    const writeback = new Writeback({ store, journal, staging, reader, clock, logger });
+    writeback.attach(uploads);
+    const v = new PanVfs({ store, pan, account, reader, writeback, clock, logger }, { ...DEFAULT_OPTS, ...o });
     built.push(v);
     return v;
   };
   const vfs = build(opts);
   return {
     vfs,
+    writeback: vfs.writeback,
     fs: vfs,
     pan,
     store,
@@ -420,7 +433,7 @@ export function makeHarness(
     },
     restart: (o = {}) => build({ ...opts, ...o }),
     close: async () => {
-      for (const v of built) await v.close();
+      for (const v of built) await v.writeback.close();
       db.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -49,7 +49,7 @@ async function rewrite(path: string, data: Buffer): Promise<number> {
 function commitLikeQueue(ino: number, fileId: string, data: Buffer): void {
   h.journal.transaction(() => {
     const gen = h.journal.get(ino)!.generation;
-    h.vfs.uploadCommittedSync(ino, fileId, md5(data), data.length);
+    h.writeback.commit(ino, gen, { fileId, md5: md5(data), size: data.length });
     h.journal.remove(ino, gen);
   });
 }
@@ -197,7 +197,7 @@ describe('unlink', () => {
     await tick();
     expect(h.uploads.enqueued).toEqual([]);
     expect(h.stagingFiles()).toEqual([]);
-    expect(h.vfs.local.count()).toBe(0);
+    expect(h.writeback.count()).toBe(0);
     expect(h.pan.mutations()).toEqual([]);
   });
 
@@ -220,7 +220,7 @@ describe('unlink', () => {
     await tick();
     expect(h.uploads.enqueued).toEqual([]);
     expect(h.pan.mutations()).toEqual([]);
-    expect(h.vfs.local.count()).toBe(0);
+    expect(h.writeback.count()).toBe(0);
     expect(h.stagingFiles()).toEqual([]);
   });
 

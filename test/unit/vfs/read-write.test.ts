@@ -331,7 +331,7 @@ describe('pending uploads', () => {
     h = seed();
     const fh = await h.vfs.create('/wb.txt', 0o644);
     await h.vfs.write('/wb.txt', fh, Buffer.from('ok'), 2, 0);
-    const lf = h.vfs.local.get(h.store.child(1, 'wb.txt')!.ino)!;
+    const lf = h.writeback.get(h.store.child(1, 'wb.txt')!.ino)!;
     const realWrite = lf.staging.write.bind(lf.staging);
     (lf.staging as { write: unknown }).write = (buf: Buffer, off: number) => {
       void realWrite(buf, off);
@@ -365,7 +365,7 @@ describe('pending uploads', () => {
     const fh = await h.vfs.create('/g.txt', 0o644);
     const ino = h.store.child(1, 'g.txt')!.ino;
     // the staging file's descriptor refuses every disk write from now on (a full or failing disk)
-    const handle = (h.vfs.local.get(ino)!.staging as unknown as { fh: { write: unknown } }).fh;
+    const handle = (h.writeback.get(ino)!.staging as unknown as { fh: { write: unknown } }).fh;
     handle.write = () => Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
     // small sequential writes are gathered in memory and answered at once: nothing has failed yet
     await expect(h.vfs.write('/g.txt', fh, Buffer.from('gathered '), 9, 0)).resolves.toBe(9);
@@ -511,12 +511,12 @@ describe('fsync', () => {
 function commitLikeQueue(ino: number, fileId: string, data: Buffer): void {
   h.journal.transaction(() => {
     const gen = h.journal.get(ino)!.generation;
-    h.vfs.uploadCommittedSync(ino, fileId, md5(data), data.length);
+    h.writeback.commit(ino, gen, { fileId, md5: md5(data), size: data.length });
     h.journal.remove(ino, gen);
   });
 }
 
-describe('uploadCommittedSync', () => {
+describe('writeback.commit (the upload target)', () => {
   it('records the remote id/md5/size and clears dirty; a staging file still read is freed on its release', async () => {
     h = seed();
     const data = ramp(3000, 4);
@@ -736,8 +736,8 @@ describe('shutdown', () => {
       const b = await h.vfs.open('/remote.bin', flags.RDWR);
       await h.vfs.write('/remote.bin', b, Buffer.from('b'), 1, 0);
       expect(await stagingFds()).toBe(2);
-      expect(await h.vfs.journalOpenWrites()).toBe(2);
-      await h.vfs.close();
+      expect(await h.writeback.journalOpenWrites()).toBe(2);
+      await h.writeback.close();
       expect(await stagingFds()).toBe(0);
       expect(h.stagingFiles()).toHaveLength(2); // journaled: they upload at the next start
     },

@@ -1,0 +1,283 @@
+// Namespace: mkdir, rmdir, unlink and rename over the store, the remote tree and the writeback.
+//
+// Invariants:
+//  - remote namespace changes (mkdir, rename, move, trash) happen remotely first, then in the store in one
+//    step, so `ls` right after shows the new state.
+//  - a file's upload is told through the writeback (removed / renaming): the queue side of the protocol
+//    (one run per ino, one run per remote name, commit only on an unchanged generation, a merge asked for
+//    is followed to its end and then trashed) is in write/name-claims.ts and write/upload-queue.ts.
+//  - the vfs side of the protocol, here: an unlink trashes every remote id the node has had (an upload may
+//    commit while a trash call is in flight); a rename waits until no other upload holds the destination
+//    name, looks at the destination again after every await, trashes the copy a commit replaced while the
+//    remote rename ran and moves the new one; a rename over a file that fails after the target went to
+//    the trash restores it while the source is known to be where it was.
+// No store transaction spans an await; every row is read again after one.
+
+import type { Clock } from '../core/clock.js';
+import { FsError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { assertValidName } from '../core/names.js';
+import type { NodeRow, NodeStore } from '../meta/node-store.js';
+import type { PanApi } from '../pan/api.js';
+import { parentAndName } from './paths.js';
+import type { ReadPort } from './ports.js';
+import { type DirectoryLister, guard, type Tree } from './tree.js';
+import type { Writeback } from './writeback.js';
+
+/** The remote calls the namespace makes. */
+export type NamespacePan = Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash' | 'recover' | 'detail'> & DirectoryLister;
+
+export interface NamespaceDeps {
+  store: NodeStore;
+  pan: NamespacePan;
+  tree: Tree;
+  reader: ReadPort;
+  writeback: Writeback;
+  clock: Clock;
+  logger: Logger;
+}
+
+/** Where a remote file was before a rename/move of it was asked for (parentId '' = unknown). */
+type RemotePlace = { id: string; parentId: string; name: string };
+
+/** A hidden entry (review-rejected) still holds its name remotely: refuse to reuse it. */
+export function assertNameFree(
+  store: NodeStore,
+  dir: NodeRow,
+  name: string,
+  visible: NodeRow | undefined,
+  path: string,
+): void {
+  const any = store.child(dir.ino, name);
+  if (any && any.ino !== visible?.ino)
+    throw new FsError(
+      'EEXIST',
+      `${path}: the name is taken by an entry hidden from the mount (e.g. review-rejected by 123pan)`,
+    );
+}
+
+export class Namespace {
+  constructor(private readonly deps: NamespaceDeps) {}
+
+  async mkdir(path: string): Promise<void> {
+    const { store, tree, pan, clock } = this.deps;
+    const { parent, name } = parentAndName(path);
+    assertValidName(name);
+    const dir = await tree.lookupDir(parent);
+    if (await tree.child(dir, name)) throw new FsError('EEXIST', `${path}: already exists`);
+    assertNameFree(store, dir, name, undefined, path);
+    const id = await guard(`mkdir ${path}`, () => pan.mkdir(dir.remoteId!, name));
+    const now = clock.now();
+    const ino = store.insert({ remoteId: id, parentIno: dir.ino, name, isDir: true, now });
+    store.markListed(ino, now);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const { store, tree, pan } = this.deps;
+    const n = await this.lookup(path);
+    if (!n.isDir) throw new FsError('ENOTDIR', `${path}: not a directory`);
+    if (n.parentIno === null) throw new FsError('EBUSY', 'cannot remove the mount root');
+    if ((await tree.children(n)).length > 0 || store.hasChildren(n.ino))
+      throw new FsError('ENOTEMPTY', `${path}: directory not empty`);
+    await guard(`rmdir ${path}`, () => pan.trash([n.remoteId!]));
+    store.delete(n.ino);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const n = await this.lookup(path);
+    if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
+    await this.removeFile(n, path);
+  }
+
+  /** Trash the remote file (if any), stop its upload, forget it; open handles keep reading. */
+  private async removeFile(n: NodeRow, path: string): Promise<string | null> {
+    const { store, pan, reader } = this.deps;
+    // Trash every remote id the node has had. An upload of new content that commits while a trash call
+    // is in flight gives the node a new id; left alone it would come back with the next listing.
+    let trashed: string | null = null;
+    for (;;) {
+      const cur = store.get(n.ino);
+      if (!cur) return trashed; // removed meanwhile (a concurrent unlink or listing)
+      n = cur;
+      if (n.remoteId === null || n.remoteId === trashed) break;
+      const id: string = n.remoteId;
+      await guard(`unlink ${path}`, () => pan.trash([id]));
+      reader.dropFile(id);
+      trashed = id;
+    }
+    // the file is gone remotely: the store forgets it and its upload stops (local clean-up failures are
+    // logged, so the caller still learns which remote id went to the trash)
+    await this.deps.writeback.removed(n.ino, path);
+    return trashed;
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    const { store, tree, logger } = this.deps;
+    if (from === to) return;
+    const src = await this.lookup(from);
+    if (src.parentIno === null) throw new FsError('EBUSY', 'cannot rename the mount root');
+    const { parent, name } = parentAndName(to);
+    assertValidName(name);
+    const dstDir = await tree.lookupDir(parent);
+    if (src.isDir && this.isAncestor(src.ino, dstDir.ino))
+      throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
+    let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
+    const progress: { asked: RemotePlace | null } = { asked: null };
+    try {
+      for (let round = 1; ; round++) {
+        const dst = await tree.child(dstDir, name);
+        if (dst && dst.ino === src.ino) return;
+        assertNameFree(store, dstDir, name, dst, to);
+        if (dst) replaced = (await this.replaceTarget(src, dst, to)) ?? replaced;
+        // An upload still running for the destination name (of the file just replaced, or unlinked a moment
+        // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
+        if (dstDir.remoteId !== null) await this.deps.writeback.renaming(src.ino, { parentId: dstDir.remoteId, name });
+        // the waits may have let another file take the name, or the destination folder go
+        if (!store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
+        const now = store.child(dstDir.ino, name);
+        if (!now || now.ino === src.ino) break;
+        if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
+      }
+      await this.renameRemote(src.ino, dstDir, name, from, to, progress);
+    } catch (e) {
+      // Undo only while the source has not been sent anywhere: once a remote rename/move of it was
+      // asked for, it may hold the name (a retried call that landed, or a move done before a failed
+      // rename), and restoring the target there could clash or make a second file of that name.
+      if (replaced !== null && (!progress.asked || (await this.stillAt(progress.asked))))
+        await this.undoReplace(replaced, dstDir, to);
+      else if (replaced !== null) {
+        logger.error(
+          { op: 'rename', path: to, fileId: replaced, err: String(e) },
+          'the rename failed part way; the replaced file stays in the 123 trash',
+        );
+        store.invalidateListing(dstDir.ino);
+        const srcDir = store.get(src.ino)?.parentIno;
+        if (srcDir !== undefined && srcDir !== null) store.invalidateListing(srcDir);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * A rename over an existing file failed after that file was sent to the trash: restore it (recover),
+   * so a failed `mv` leaves the destination as it was, and relist the folder to pick it up again.
+   */
+  private async undoReplace(id: string, dstDir: NodeRow, to: string): Promise<void> {
+    const { store, pan, logger } = this.deps;
+    try {
+      const abnormal = await pan.recover([id]);
+      if (abnormal.length > 0)
+        logger.error(
+          { op: 'rename', path: to, fileId: id },
+          'the rename failed and the replaced file could not be restored from the 123 trash',
+        );
+      else {
+        store.forgetRemoved(id); // listings may show it again
+        logger.warn(
+          { op: 'rename', path: to, fileId: id },
+          'the rename failed; the replaced file was restored from the 123 trash',
+        );
+      }
+    } catch (e) {
+      logger.error(
+        { op: 'rename', path: to, fileId: id, err: String(e) },
+        'the rename failed and restoring the replaced file from the 123 trash failed too',
+      );
+    }
+    store.invalidateListing(dstDir.ino);
+  }
+
+  /** Whether the remote file is still where it was before a rename/move of it was asked for. */
+  private async stillAt(was: RemotePlace): Promise<boolean> {
+    try {
+      const e = await this.deps.pan.detail(was.id);
+      return !e.trashed && e.parentId === was.parentId && e.name === was.name;
+    } catch (e) {
+      this.deps.logger.warn(
+        { op: 'rename', fileId: was.id, err: String(e) },
+        'could not tell where the source of a failed rename is',
+      );
+      return false; // unknown: do not risk a second file of that name
+    }
+  }
+
+  /** The remote part of a rename, then the store's. */
+  private async renameRemote(
+    ino: number,
+    dstDir: NodeRow,
+    name: string,
+    from: string,
+    to: string,
+    progress: { asked: RemotePlace | null },
+  ): Promise<void> {
+    const { store, pan, reader, clock } = this.deps;
+    // read again after the awaits: an upload may have committed (new remote id) or the file gone
+    let cur = store.get(ino);
+    if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
+    for (let moved: string | null = null; cur.remoteId !== null && cur.remoteId !== moved; ) {
+      if (moved !== null) {
+        // An upload committed while the remote rename ran: it saw the old name (no fixup), so its new copy
+        // is still there, while the copy it replaces was just renamed into the new name. Trash that one
+        // and move the new copy.
+        const stale = moved;
+        await guard(`rename ${from} -> ${to}`, () => pan.trash([stale]));
+        reader.dropFile(stale);
+      }
+      const n: NodeRow = cur;
+      const fromDir = n.parentIno === null ? undefined : store.get(n.parentIno)?.remoteId;
+      progress.asked ??= { id: n.remoteId!, parentId: fromDir ?? '', name: n.name }; // '' never matches: no undo
+      await guard(`rename ${from} -> ${to}`, () => this.remoteRename(n, dstDir, name));
+      moved = n.remoteId;
+      cur = store.get(ino);
+      if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
+    }
+    store.rename(cur.ino, dstDir.ino, name, clock.now());
+  }
+
+  /** Sends the destination to the 123 trash; returns the remote id it trashed last (null if none). */
+  private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<string | null> {
+    const { store, tree, pan } = this.deps;
+    if (dst.isDir && !src.isDir) throw new FsError('EISDIR', `${to}: is a directory`);
+    if (!dst.isDir && src.isDir) throw new FsError('ENOTDIR', `${to}: not a directory`);
+    if (dst.isDir && ((await tree.children(dst)).length > 0 || store.hasChildren(dst.ino)))
+      throw new FsError('ENOTEMPTY', `${to}: directory not empty`);
+    if (dst.isDir) {
+      await guard(`rename over ${to}`, () => pan.trash([dst.remoteId!]));
+      store.delete(dst.ino);
+      return dst.remoteId;
+    }
+    return this.removeFile(dst, to); // the replaced version goes to the 123 trash
+  }
+
+  /** move (when the parent changes) and rename (when the name changes), ordered to avoid a transient clash. */
+  private async remoteRename(src: NodeRow, dstDir: NodeRow, name: string): Promise<void> {
+    const { store, pan } = this.deps;
+    const id = src.remoteId!;
+    const moving = src.parentIno !== dstDir.ino;
+    const renaming = src.name !== name;
+    if (!moving) {
+      if (renaming) await pan.rename(id, name);
+      return;
+    }
+    const clashInDst = renaming && store.child(dstDir.ino, src.name) !== undefined;
+    if (clashInDst) {
+      await pan.rename(id, name);
+      await pan.move([id], dstDir.remoteId!);
+    } else {
+      await pan.move([id], dstDir.remoteId!);
+      if (renaming) await pan.rename(id, name);
+    }
+  }
+
+  private isAncestor(ancestor: number, ino: number): boolean {
+    const { store } = this.deps;
+    for (let cur = store.get(ino); cur; cur = cur.parentIno === null ? undefined : store.get(cur.parentIno)) {
+      if (cur.ino === ancestor) return true;
+    }
+    return false;
+  }
+
+  private lookup(path: string): Promise<NodeRow> {
+    return guard(`lookup ${path}`, () => this.deps.tree.lookup(path));
+  }
+}
