@@ -105,18 +105,7 @@ export async function runMount(
     concurrency: cfg.uploadConcurrency,
     sliceConcurrency: cfg.sliceConcurrency,
   });
-  writeback.attach({
-    enqueue: (ino, stagingPath, size, md5, opts) => {
-      queue.enqueue(ino, { stagingPath, size, md5 }, opts);
-    },
-    expedite: (ino) => queue.expedite(ino),
-    hold: (ino) => queue.hold(ino),
-    abandon: (ino, why) => queue.abandon(ino, why),
-    waitFor: (ino) => queue.waitFor(ino),
-    pendingStagingPath: (ino) => journal.get(ino)?.stagingPath,
-    cancel: (ino) => queue.cancel(ino),
-    nameFree: (parentId, name, opts) => queue.nameFree(parentId, name, opts),
-  });
+  writeback.attach(queue);
   await writeback.recover();
 
   const vfs = new PanVfs(

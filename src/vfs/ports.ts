@@ -50,12 +50,16 @@ export interface StagingPort {
   list(): Promise<string[]>;
 }
 
+/**
+ * What the writeback needs from the upload queue; write/upload-queue.ts's UploadQueue implements it as it
+ * is (the rules behind removed/renaming are stated in write/name-claims.ts).
+ */
 export interface UploadPort {
   /**
    * journal the file (survives a crash) and queue it; `delayMs`: start the upload no sooner (a flush of a
    * file still open: more writes may follow), unless expedite(ino), waitFor(ino) or a drain comes first
    */
-  enqueue(ino: number, stagingPath: string, size: number, md5: string, opts?: { delayMs?: number }): void;
+  enqueue(ino: number, entry: { stagingPath: string; size: number; md5: string }, opts?: { delayMs?: number }): void;
   /** the file's last writer closed: start a delayed upload now */
   expedite(ino: number): void;
   /** a write to a queued file started: its running upload must not commit; it is re-queued on release */
@@ -64,15 +68,13 @@ export interface UploadPort {
   abandon(ino: number, why: unknown): void;
   /** resolves once the current content is uploaded; rejects with the last error */
   waitFor(ino: number): Promise<void>;
-  /** staging path of a journaled (pending) upload, if any */
-  pendingStagingPath(ino: number): string | undefined;
   /** the node is gone: stop its running upload where that is safe (a copy it still makes is trashed) */
-  cancel(ino: number): void;
+  removed(ino: number): void;
   /**
-   * resolves once no running upload (other than `except`'s own) holds the remote name parentId/name
-   * (before renaming into it); rejects with EBUSY if that takes too long
+   * ino is about to take the remote name `to`: resolves once no other upload holds that name (a holder is
+   * stopped where that is safe); rejects with EBUSY if that takes too long
    */
-  nameFree(parentId: string, name: string, opts?: { except?: number }): Promise<void>;
+  renaming(ino: number, to: { parentId: string; name: string }): Promise<void>;
 }
 
 export interface AccountPort {

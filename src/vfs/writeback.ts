@@ -25,6 +25,7 @@ import { KeyedMutex } from '../core/keyed-mutex.js';
 import type { Logger } from '../core/logger.js';
 import type { NodeRow, NodeStore } from '../meta/node-store.js';
 import type { UploadJournal } from '../meta/upload-journal.js';
+import type { RemoteName } from '../write/name-claims.js';
 import type { UploadTarget } from '../write/upload-queue.js';
 import { classify } from './classify.js';
 import { guard } from './tree.js';
@@ -55,12 +56,6 @@ export interface WritebackDeps {
   reader: ReadPort;
   clock: Clock;
   logger: Logger;
-}
-
-/** Where a file goes: the remote folder id and name (the destination of a rename). */
-export interface RemoteName {
-  parentId: string;
-  name: string;
 }
 
 /** Download granularity when an existing file is opened for an in-place update. */
@@ -366,7 +361,7 @@ export class Writeback implements UploadTarget {
       if (lf.writeError) throw lf.writeError;
       if (lf.unlinked) return;
       this.deps.store.setLocalContent(lf.ino, size, lf.mtimeMs);
-      this.uploads.enqueue(lf.ino, lf.staging.path, size, md5, delayMs > 0 ? { delayMs } : undefined);
+      this.uploads.enqueue(lf.ino, { stagingPath: lf.staging.path, size, md5 }, delayMs > 0 ? { delayMs } : undefined);
     } catch (e) {
       // a gathered write that failed when this md5 flushed it: same policy as a failed write() (logged,
       // this content is never uploaded, every later close/fsync reports it)
@@ -415,7 +410,7 @@ export class Writeback implements UploadTarget {
   async removed(ino: number, path: string): Promise<void> {
     const staged = this.files.get(ino) ? undefined : this.pendingStagingPath(ino);
     this.deps.store.delete(ino);
-    this.uploads.cancel(ino);
+    this.uploads.removed(ino);
     try {
       const lf = this.files.get(ino);
       if (lf) {
@@ -437,7 +432,7 @@ export class Writeback implements UploadTarget {
    * EBUSY if that takes too long). See write/name-claims.ts.
    */
   renaming(ino: number, to: RemoteName): Promise<void> {
-    return this.uploads.nameFree(to.parentId, to.name, { except: ino });
+    return this.uploads.renaming(ino, to);
   }
 
   // ---- UploadTarget (called by the upload queue) ------------------------------------------------

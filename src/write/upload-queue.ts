@@ -29,6 +29,7 @@ import type { JournalEntry, UploadJournal } from '../meta/upload-journal.js';
 import type { PanApi } from '../pan/api.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
+import { NameClaims, type RemoteName } from './name-claims.js';
 import { UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
@@ -116,7 +117,8 @@ interface Waiter {
 
 interface Run {
   ino: number;
-  ac: AbortController;
+  /** aborts this run (QueueAbort says why) */
+  controller: AbortController;
   generation: number;
   startedAt: number;
   sentBytes: number;
@@ -135,7 +137,7 @@ interface Item {
   run: Run | null;
 }
 
-/** nameFree gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
+/** renaming() gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
 export const NAME_WAIT_MS = 40_000;
 
 export class UploadQueue {
@@ -145,25 +147,19 @@ export class UploadQueue {
   private readonly concurrency: number;
   private readonly domains: UploadDomainCache;
   private running = 0;
-  /**
-   * `${parentId}/${name}` → the run that targets it (held until that run, fixup included, ends). The run
-   * itself, not its ino: an abandoned item's run may still be finishing a merge, and a later run of the
-   * same ino must not release it.
-   */
-  private readonly claims = new Map<string, Run>();
-  /** inos whose upload waits for a claim held by another run */
-  private readonly claimWaiters = new Set<number>();
+  /** which run holds which remote name (name-claims.ts states the rules) */
+  private readonly claims = new NameClaims<Run>();
   private timer: { cancel(): void } | null = null;
   private closed = false;
   /** aborted by close(): stops runs even while they poll upload_complete (their rows stay journaled) */
   private readonly stopping = new AbortController();
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly o: UploadQueueOptions) {
-    this.clock = o.clock ?? systemClock;
-    this.log = (o.logger ?? silentLogger).child({ module: 'upload-queue' });
-    this.concurrency = Math.max(1, o.concurrency ?? DEFAULT_FILE_CONCURRENCY);
-    this.domains = new UploadDomainCache(o.api, this.clock);
+  constructor(private readonly opts: UploadQueueOptions) {
+    this.clock = opts.clock ?? systemClock;
+    this.log = (opts.logger ?? silentLogger).child({ module: 'upload-queue' });
+    this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_FILE_CONCURRENCY);
+    this.domains = new UploadDomainCache(opts.api, this.clock);
   }
 
   /**
@@ -176,7 +172,9 @@ export class UploadQueue {
     entry?: { stagingPath: string; size: number; md5: string | null },
     opts: { delayMs?: number } = {},
   ): number {
-    const row = entry ? this.o.journal.enqueue(ino, entry.stagingPath, entry.size, entry.md5) : this.o.journal.get(ino);
+    const row = entry
+      ? this.opts.journal.enqueue(ino, entry.stagingPath, entry.size, entry.md5)
+      : this.opts.journal.get(ino);
     if (!row) throw new FsError('EINVAL', `enqueue(${ino}): no upload journal row`);
     if (this.closed) return row.generation; // journaled: it uploads at the next start
     const item = this.item(row);
@@ -184,7 +182,7 @@ export class UploadQueue {
     item.dueAt = opts.delayMs ? this.clock.now() + opts.delayMs : 0;
     item.attempts = row.attempts;
     item.lastError = row.lastError;
-    if (item.run && item.run.generation !== row.generation) item.run.ac.abort(new QueueAbort('superseded'));
+    if (item.run && item.run.generation !== row.generation) item.run.controller.abort(new QueueAbort('superseded'));
     this.pump();
     return row.generation;
   }
@@ -199,11 +197,11 @@ export class UploadQueue {
 
   /** A write to ino started: a running upload must not commit, and none starts until enqueue(ino). */
   hold(ino: number): void {
-    const gen = this.o.journal.bump(ino);
+    const gen = this.opts.journal.bump(ino);
     if (gen === undefined) return; // nothing queued for it
-    const item = this.item(this.o.journal.get(ino)!);
+    const item = this.item(this.opts.journal.get(ino)!);
     item.held = true;
-    item.run?.ac.abort(new QueueAbort('superseded'));
+    item.run?.controller.abort(new QueueAbort('superseded'));
   }
 
   /**
@@ -211,38 +209,40 @@ export class UploadQueue {
    * the journal row, so it is never uploaded — now or after a restart. Waiters are rejected with `why`.
    */
   abandon(ino: number, why: unknown): void {
-    this.o.journal.drop(ino);
+    this.opts.journal.drop(ino);
     const item = this.items.get(ino);
     if (!item) return;
-    item.run?.ac.abort(new QueueAbort('superseded'));
+    item.run?.controller.abort(new QueueAbort('superseded'));
     this.items.delete(ino);
     this.settle(item, why);
   }
 
   /**
    * ino's node is gone (unlinked, or replaced by a rename): stop its running upload, if any, where that
-   * is safe. A copy it still creates (the merge was already asked for) is trashed as stale when it lands.
+   * is safe. A copy it still creates (the merge was already asked for) is trashed as stale when it lands
+   * (name-claims.ts rule 5).
    */
-  cancel(ino: number): void {
-    this.items.get(ino)?.run?.ac.abort(new QueueAbort('cancelled'));
+  removed(ino: number): void {
+    this.items.get(ino)?.run?.controller.abort(new QueueAbort('cancelled'));
   }
 
   /**
-   * Resolves once no running upload holds the remote name parentId/name. A rename into that name must
-   * wait: an upload still running for it (of a file since removed) would land there, and with duplicate 2
-   * the server would send whatever took the name meanwhile to the trash.
+   * ino is about to take the remote name `to` (a rename into it): resolves once no other run holds that
+   * name. An upload still running for it (of a file since removed or renamed away) would land there, and
+   * with duplicate 2 the server would send whatever took the name meanwhile to the trash. Rejects with
+   * EBUSY after NAME_WAIT_MS (name-claims.ts rule 6).
    */
-  async nameFree(parentId: string, name: string, opts: { except?: number } = {}): Promise<void> {
+  async renaming(ino: number, to: RemoteName): Promise<void> {
     const deadline = this.clock.now() + NAME_WAIT_MS;
     for (;;) {
-      const run = this.claims.get(`${parentId}/${name}`);
+      const run = this.claims.holder(to);
       // the file being renamed may itself be uploading to this name: that copy lands where it belongs
-      if (!run || run.ino === opts.except) return;
+      if (!run || run.ino === ino) return;
       // A holder still live (renamed away meanwhile) restarts under its new name; one already merging,
       // or a removed file's, is followed to its end. Aborting is safe either way (see uploadFile's signal).
-      run.ac.abort(new QueueAbort('superseded'));
+      run.controller.abort(new QueueAbort('superseded'));
       const left = deadline - this.clock.now();
-      if (left <= 0) throw new FsError('EBUSY', `an upload to ${name} is still finishing; try again`);
+      if (left <= 0) throw new FsError('EBUSY', `an upload to ${to.name} is still finishing; try again`);
       let timer: { cancel(): void } | undefined;
       const timedOut = new Promise<void>((r) => {
         timer = this.clock.setTimer(left, r);
@@ -256,7 +256,7 @@ export class UploadQueue {
   waitFor(ino: number): Promise<void> {
     let item = this.items.get(ino);
     if (!item) {
-      const row = this.o.journal.get(ino);
+      const row = this.opts.journal.get(ino);
       if (!row) return Promise.resolve();
       item = this.item(row);
     }
@@ -270,7 +270,7 @@ export class UploadQueue {
 
   /** Re-enqueue every journal row (daemon start). Returns how many. */
   resume(): number {
-    const rows = this.o.journal.list();
+    const rows = this.opts.journal.list();
     for (const row of rows) {
       const item = this.item(row);
       item.dueAt = 0;
@@ -304,12 +304,12 @@ export class UploadQueue {
     const now = this.clock.now();
     const items: UploadStatusItem[] = [];
     for (const it of this.items.values()) {
-      const row = this.o.journal.get(it.ino);
+      const row = this.opts.journal.get(it.ino);
       const r = it.run;
       const elapsed = r ? (now - r.startedAt) / 1000 : 0;
       let name = r?.name ?? '';
       if (!r) {
-        const t = this.o.target.resolve(it.ino);
+        const t = this.opts.target.resolve(it.ino);
         if (t && t !== 'parent-pending') name = t.name;
       }
       items.push({
@@ -351,7 +351,7 @@ export class UploadQueue {
     const runs: Promise<void>[] = [];
     for (const it of this.items.values()) {
       if (it.run) {
-        it.run.ac.abort(new QueueAbort('closed'));
+        it.run.controller.abort(new QueueAbort('closed'));
         runs.push(it.run.done);
       }
     }
@@ -408,11 +408,10 @@ export class UploadQueue {
 
   private start(it: Item): void {
     this.running++;
-    const ac = new AbortController();
     const run: Run = {
       ino: it.ino,
-      ac,
-      generation: this.o.journal.get(it.ino)?.generation ?? 0,
+      controller: new AbortController(),
+      generation: this.opts.journal.get(it.ino)?.generation ?? 0,
       startedAt: this.clock.now(),
       sentBytes: 0,
       name: '',
@@ -430,20 +429,10 @@ export class UploadQueue {
       .finally(() => {
         this.running--;
         it.run = null;
-        let released = false;
-        this.claims.forEach((owner, key) => {
-          if (owner === run) {
-            this.claims.delete(key);
-            released = true;
-          }
-        });
-        if (released) {
-          // uploads waiting for a name this run held may go now
-          for (const ino of this.claimWaiters) {
-            const w = this.items.get(ino);
-            if (w && !w.run) w.dueAt = 0;
-          }
-          this.claimWaiters.clear();
+        // uploads waiting for a name this run held may go now
+        for (const ino of this.claims.release(run)) {
+          const waiting = this.items.get(ino);
+          if (waiting && !waiting.run) waiting.dueAt = 0;
         }
         if (this.items.size === 0 && this.running === 0) for (const f of this.idleWaiters.splice(0)) f();
         this.pump();
@@ -463,42 +452,41 @@ export class UploadQueue {
   // --- one attempt --------------------------------------------------------------------------------
 
   private async process(it: Item, run: Run): Promise<void> {
-    const row = this.o.journal.get(it.ino);
+    const row = this.opts.journal.get(it.ino);
     if (!row) return this.finish(it); // node deleted (cascade): nothing to upload
-    const t = this.o.target.resolve(it.ino);
+    const t = this.opts.target.resolve(it.ino);
     if (t === null) return this.dropGone(it, row);
     if (t === 'parent-pending') return this.fail(it, row, new FsError('EAGAIN', 'parent folder is not uploaded yet'));
     // One upload per remote name at a time: with duplicate=2 the one that completes last wins, so an
     // older upload still running for this name (e.g. the file was renamed or removed and a new one took
     // its name) must finish — and be renamed or trashed — before this one starts.
-    const claim = `${t.parentId}/${t.name}`;
-    const holder = this.claims.get(claim);
+    const holder = this.claims.holder(t);
     if (holder !== undefined && holder !== run) {
       it.dueAt = this.clock.now() + CLAIM_WAIT_MS; // made due at once when the holder's run ends
-      this.claimWaiters.add(it.ino);
+      this.claims.wait(it.ino);
       return;
     }
-    this.claims.set(claim, run);
+    this.claims.claim(t, run);
     run.name = t.name;
     let src: FileSliceSource | null = null;
     try {
       src = await FileSliceSource.open(t.stagingPath || row.stagingPath);
       run.size = src.size;
       // the row's MD5 is trusted only for the size it was computed for; else hash the staging file now
-      const md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.ac.signal);
-      const res = await uploadFile(this.o.api, {
+      const md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.controller.signal);
+      const res = await uploadFile(this.opts.api, {
         parentId: t.parentId,
         name: t.name,
         source: src,
         size: src.size,
         md5,
-        sliceConcurrency: this.o.sliceConcurrency,
-        signal: run.ac.signal,
+        sliceConcurrency: this.opts.sliceConcurrency,
+        signal: run.controller.signal,
         stopSignal: this.stopping.signal,
         logger: this.log,
         clock: this.clock,
-        duplicate: this.o.duplicate ?? 2,
-        singleMaxBytes: this.o.singleMaxBytes,
+        duplicate: this.opts.duplicate ?? 2,
+        singleMaxBytes: this.opts.singleMaxBytes,
         domains: this.domains,
         onProgress: (n) => {
           run.sentBytes = n;
@@ -509,8 +497,8 @@ export class UploadQueue {
       const abort =
         e instanceof QueueAbort
           ? e
-          : run.ac.signal.aborted && run.ac.signal.reason instanceof QueueAbort
-            ? run.ac.signal.reason
+          : run.controller.signal.aborted && run.controller.signal.reason instanceof QueueAbort
+            ? run.controller.signal.reason
             : null;
       if (abort) {
         this.log.debug({ op: 'upload', ino: it.ino, name: t.name, why: abort.why }, 'upload aborted');
@@ -529,16 +517,16 @@ export class UploadQueue {
     result: { fileId: string; md5: string; size: number },
     instant: boolean,
   ): Promise<void> {
-    const j = this.o.journal;
-    const before = this.o.target.resolve(it.ino); // the remote id this commit replaces (same synchronous stretch)
+    const j = this.opts.journal;
+    const before = this.opts.target.resolve(it.ino); // the remote id this commit replaces (same synchronous stretch)
     const outcome = j.transaction((): 'committed' | 'stale' | 'refused' => {
       if (j.get(it.ino)?.generation !== generation) return 'stale';
-      if (!this.o.target.commit(it.ino, generation, result))
+      if (!this.opts.target.commit(it.ino, generation, result))
         return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
       j.remove(it.ino, generation);
       return 'committed';
     });
-    const now = this.o.target.resolve(it.ino); // same synchronous stretch as the commit: no rename in between
+    const now = this.opts.target.resolve(it.ino); // same synchronous stretch as the commit: no rename in between
     if (outcome === 'refused') {
       // the target broke its contract (false with an unchanged generation): back off instead of spinning
       await this.trashQuietly(result.fileId);
@@ -576,15 +564,15 @@ export class UploadQueue {
   /** The node was renamed/moved while its upload ran: make the remote file match the current name. */
   private async fixup(fileId: string, ino: number, was: { parentId: string; name: string }): Promise<void> {
     for (let attempt = 1; attempt <= FIXUP_ATTEMPTS; attempt++) {
-      const now = this.o.target.resolve(ino);
+      const now = this.opts.target.resolve(ino);
       if (!now || now === 'parent-pending') return;
       try {
         if (now.parentId !== was.parentId) {
-          await this.o.api.move([fileId], now.parentId);
+          await this.opts.api.move([fileId], now.parentId);
           was = { ...was, parentId: now.parentId };
         }
         if (now.name !== was.name) {
-          await this.o.api.rename(fileId, now.name);
+          await this.opts.api.rename(fileId, now.name);
           was = { ...was, name: now.name };
         }
         return;
@@ -604,14 +592,14 @@ export class UploadQueue {
 
   private async trashQuietly(fileId: string): Promise<void> {
     try {
-      await this.o.api.trash([fileId]);
+      await this.opts.api.trash([fileId]);
     } catch (e) {
       this.log.warn({ op: 'upload', fileId, err: e }, 'could not trash a stale uploaded copy');
     }
   }
 
   private dropGone(it: Item, row: JournalEntry): void {
-    if (this.o.journal.remove(it.ino, row.generation) || !this.o.journal.get(it.ino)) {
+    if (this.opts.journal.remove(it.ino, row.generation) || !this.opts.journal.get(it.ino)) {
       this.log.info({ op: 'upload', ino: it.ino }, 'node unlinked; upload cancelled');
       this.finish(it);
     }
@@ -619,7 +607,7 @@ export class UploadQueue {
 
   private fail(it: Item, row: JournalEntry, e: unknown): void {
     const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    const current = this.o.journal.get(it.ino);
+    const current = this.opts.journal.get(it.ino);
     if (!current) return this.finish(it);
     if (current.generation !== row.generation) {
       it.dueAt = 0;
@@ -630,15 +618,15 @@ export class UploadQueue {
     it.attempts = attempts;
     it.lastError = msg;
     it.dueAt = this.clock.now() + delay;
-    this.o.journal.markAttempt(it.ino, msg, it.dueAt);
-    if (isPanError(e, 'upload-failed')) this.o.journal.forgetMd5(it.ino); // a wrong MD5 would fail forever
+    this.opts.journal.markAttempt(it.ino, msg, it.dueAt);
+    if (isPanError(e, 'upload-failed')) this.opts.journal.forgetMd5(it.ino); // a wrong MD5 would fail forever
     this.log.warn({ op: 'upload', ino: it.ino, attempts, retryInMs: delay, err: e }, `upload failed: ${msg}`);
     this.settle(it, e);
   }
 
   private backoff(attempts: number): number {
-    const base = this.o.retryBaseMs ?? RETRY_BASE_MS;
-    const max = this.o.retryMaxMs ?? RETRY_MAX_MS;
+    const base = this.opts.retryBaseMs ?? RETRY_BASE_MS;
+    const max = this.opts.retryMaxMs ?? RETRY_MAX_MS;
     return Math.min(max, base * 2 ** Math.min(attempts - 1, 30));
   }
 }

@@ -300,7 +300,11 @@ export class FakeUploads implements UploadPort {
   readonly waited: number[] = [];
   waitResult: () => Promise<void> = () => Promise.resolve();
   constructor(readonly journal: UploadJournal) {}
-  enqueue(ino: number, stagingPath: string, size: number, md5sum: string, opts?: { delayMs?: number }): void {
+  enqueue(
+    ino: number,
+    { stagingPath, size, md5: md5sum }: { stagingPath: string; size: number; md5: string },
+    opts?: { delayMs?: number },
+  ): void {
     this.enqueued.push({ ino, stagingPath, size, md5: md5sum, ...(opts?.delayMs ? { delayMs: opts.delayMs } : {}) });
     this.journal.enqueue(ino, stagingPath, size, md5sum);
   }
@@ -317,22 +321,22 @@ export class FakeUploads implements UploadPort {
     this.waited.push(ino);
     return this.waitResult();
   }
-  pendingStagingPath(ino: number): string | undefined {
-    return this.journal.get(ino)?.stagingPath;
-  }
   readonly expedited: number[] = [];
   expedite(ino: number): void {
     this.expedited.push(ino);
   }
-  readonly cancelled: number[] = [];
-  cancel(ino: number): void {
-    this.cancelled.push(ino);
+  /** inos whose removal the queue was told of */
+  readonly removedInos: number[] = [];
+  removed(ino: number): void {
+    this.removedInos.push(ino);
   }
-  /** names asked for by nameFree (parentId/name); `nameGate` holds the answer */
+  /** destinations renames waited for (parentId/name), with the renamed ino; `nameGate` holds the answer */
   readonly namesAwaited: string[] = [];
+  readonly renamedInos: number[] = [];
   nameGate: Promise<void> = Promise.resolve();
-  nameFree(parentId: string, name: string): Promise<void> {
-    this.namesAwaited.push(`${parentId}/${name}`);
+  renaming(ino: number, to: { parentId: string; name: string }): Promise<void> {
+    this.renamedInos.push(ino);
+    this.namesAwaited.push(`${to.parentId}/${to.name}`);
     return this.nameGate;
   }
   last(): Enqueued | undefined {

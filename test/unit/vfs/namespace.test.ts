@@ -251,12 +251,14 @@ describe('rename', () => {
   it("over a file: stops the replaced file's upload and waits until no upload holds the name before renaming into it", async () => {
     h = seed();
     const aIno = (await h.vfs.getattr('/a/x.txt')).ino;
+    const srcIno = (await h.vfs.getattr('/a/y.txt')).ino;
     const gate = new Deferred();
     h.uploads.nameGate = gate.promise;
     const renamed = h.vfs.rename('/a/y.txt', '/a/x.txt');
     await new Promise((r) => setTimeout(r, 20));
-    expect(h.uploads.cancelled).toEqual([aIno]);
+    expect(h.uploads.removedInos).toEqual([aIno]);
     expect(h.uploads.namesAwaited).toEqual([`${ids.a}/x.txt`]);
+    expect(h.uploads.renamedInos).toEqual([srcIno]); // its own upload never blocks its rename
     expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
     gate.resolve();
     await renamed;
@@ -267,7 +269,7 @@ describe('rename', () => {
     expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
   });
 
-  // found in review: a file created under the destination name while the rename waited for nameFree was
+  // found in review: a file created under the destination name while the rename waited for renaming() was
   // silently dropped by the store's rename (no unlink: its release then failed with a FOREIGN KEY error)
   it('a file created under the destination name while the rename waits is replaced like any target', async () => {
     h = seed();
@@ -282,7 +284,7 @@ describe('rename', () => {
     gate.resolve();
     await renamed;
     expect(await readAll(h.vfs, '/a/z.txt')).toEqual(Buffer.from('y-content'));
-    expect(h.uploads.cancelled).toContain(newcomer);
+    expect(h.uploads.removedInos).toContain(newcomer);
     await h.vfs.release('/a/z.txt', fh); // the replaced file's handle: nothing to upload, no error
     expect(h.uploads.enqueued.map((e) => e.ino)).not.toContain(newcomer);
   });

@@ -42,6 +42,9 @@ class FakeTarget implements UploadTarget {
   }
 }
 
+/** an ino no test file has: a rename of some other file into the name */
+const OTHER_INO = 1_000_000;
+
 let dir: string;
 let dbPath: string;
 let db: MetaDb;
@@ -229,7 +232,7 @@ describe('UploadQueue', () => {
     expect(pan.files.get(fresh)!.md5).toBe(md5hex(data));
   });
 
-  it('cancel() of a removed node stops its upload during the slices: nothing is merged, waiters resolve', async () => {
+  it('removed() of a removed node stops its upload during the slices: nothing is merged, waiters resolve', async () => {
     makeQueue();
     const data = ramp(5000, 9);
     const f = await addFile('gone', data);
@@ -237,7 +240,7 @@ describe('UploadQueue', () => {
       if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) {
         db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); // the vfs's unlink (cascades the journal row)
         target.nodes.get(f.ino)!.gone = true;
-        queue.cancel(f.ino);
+        queue.removed(f.ino);
       }
     };
     enqueue(f, data);
@@ -247,8 +250,8 @@ describe('UploadQueue', () => {
     expect(target.commits).toEqual([]);
   });
 
-  it('nameFree() waits for a running upload of that name, and its stale copy is trashed before', async () => {
-    clock = new FakeClock('manual'); // nameFree's bound must not fire
+  it('renaming() waits for a running upload of that name, and its stale copy is trashed before', async () => {
+    clock = new FakeClock('manual'); // renaming's bound must not fire
     makeQueue();
     const data = ramp(3000, 10);
     const f = await addFile('a', data);
@@ -258,8 +261,8 @@ describe('UploadQueue', () => {
         // the merge is asked for: too late to abort
         db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino);
         target.nodes.get(f.ino)!.gone = true;
-        queue.cancel(f.ino);
-        void queue.nameFree('7', 'a').then(() => {
+        queue.removed(f.ino);
+        void queue.renaming(OTHER_INO, { parentId: '7', name: 'a' }).then(() => {
           liveWhenFree = pan.live('7').map((x) => x.name);
         });
       }
@@ -268,10 +271,10 @@ describe('UploadQueue', () => {
     await vi.waitFor(() => expect(liveWhenFree).not.toBeNull());
     expect(liveWhenFree).toEqual([]);
     expect(pan.count('trash')).toBe(1);
-    await queue.nameFree('7', 'a'); // nothing holds it now
+    await queue.renaming(OTHER_INO, { parentId: '7', name: 'a' }); // nothing holds it now
   });
 
-  it("nameFree(): the renamed file's own upload does not block it; a live holder renamed away restarts under its new name; a stuck one gives EBUSY", async () => {
+  it("renaming(): the renamed file's own upload does not block it; a live holder renamed away restarts under its new name; a stuck one gives EBUSY", async () => {
     clock = new FakeClock('manual');
     makeQueue();
     const data = ramp(5000, 12);
@@ -296,9 +299,9 @@ describe('UploadQueue', () => {
     expect(pan.count('uploadComplete')).toBe(1);
 
     async function stuckThenRenamed(): Promise<void> {
-      await queue.nameFree('7', 'a', { except: f.ino }); // its own upload: at once
+      await queue.renaming(f.ino, { parentId: '7', name: 'a' }); // its own upload: at once
       // stuck (the slice never answers, the abort cannot interrupt the fake): EBUSY after NAME_WAIT_MS
-      const stuck = queue.nameFree('7', 'a');
+      const stuck = queue.renaming(OTHER_INO, { parentId: '7', name: 'a' });
       const outcome = stuck.then(
         () => 'free',
         (e: unknown) => e,
@@ -306,9 +309,9 @@ describe('UploadQueue', () => {
       await new Promise((r) => setImmediate(r));
       await clock.advance(NAME_WAIT_MS);
       expect(await outcome).toMatchObject({ kind: 'EBUSY' });
-      // renamed away while uploading: nameFree aborts it, it restarts under the new name
+      // renamed away while uploading: renaming() aborts it, it restarts under the new name
       target.nodes.get(f.ino)!.name = 'b';
-      const freed = queue.nameFree('7', 'a');
+      const freed = queue.renaming(OTHER_INO, { parentId: '7', name: 'a' });
       release();
       await freed;
     }
