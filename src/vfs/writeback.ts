@@ -185,7 +185,8 @@ export class Writeback implements UploadTarget {
         (e as NodeJS.ErrnoException).code === 'ENOENT'
           ? new FsError(
               'EIO',
-              `${where}: its local content (${stagingPath}) is gone — it was not uploaded yet; was the cache dir cleaned?`,
+              `${where}: its local content (${stagingPath}) is gone — it was not uploaded yet; ` +
+                'was the cache dir cleaned?',
               e,
             )
           : classify(e, `open ${where} (staging file ${stagingPath})`);

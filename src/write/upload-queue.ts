@@ -41,7 +41,11 @@ export interface UploadTarget {
   resolve(
     ino: number,
   ): { parentId: string; name: string; stagingPath: string; remoteId: string | null } | null | 'parent-pending';
-  /** commit: one transaction sets remote id, md5, size, clears dirty — only if the journal generation is unchanged; returns false if it changed (the file was written again meanwhile → upload again) */
+  /**
+   * commit (synchronous, inside the queue's journal transaction): sets remote id, md5, size, clears dirty —
+   * only if the journal generation is unchanged; returns false if it changed (the file was written again
+   * meanwhile → upload again) or the node is gone
+   */
   commit(ino: number, generation: number, result: { fileId: string; md5: string; size: number }): boolean;
 }
 
