@@ -21,6 +21,10 @@ interface CliOpts {
   directLinkKey?: string;
   directLinkFolder?: string[];
   externalCdn?: string;
+  wanFirstByteMs?: string;
+  wanConnRate?: string;
+  wanLinkRate?: string;
+  wanApiDelayMs?: string;
   verbose?: boolean;
 }
 
@@ -71,6 +75,10 @@ export function registerEmulatorCommand(program: Command): void {
       '--external-cdn <url>',
       'benchmarks: download_info links point at this static server, whose root must be <data-dir>/blobs (unsigned, never expire)',
     )
+    .option('--wan-first-byte-ms <ms>', 'WAN emulation: delay before the first byte of every CDN response')
+    .option('--wan-conn-rate <bytes/s>', 'WAN emulation: rate of one download response (0 = unlimited)')
+    .option('--wan-link-rate <bytes/s>', 'WAN emulation: shared rate of all downloads together (0 = unlimited)')
+    .option('--wan-api-delay-ms <ms>', 'WAN emulation: delay before every API answer')
     .option('--verbose', 'log requests to stderr')
     .action(async (o: CliOpts) => {
       await runEmulator(o);
@@ -92,6 +100,12 @@ async function runEmulator(o: CliOpts): Promise<void> {
     downloadQuotaBytes: num('download-quota', o.downloadQuota),
     directLinkKey: o.directLinkKey,
     externalCdn: o.externalCdn,
+    wan: {
+      firstByteMs: num('wan-first-byte-ms', o.wanFirstByteMs),
+      connBytesPerSec: num('wan-conn-rate', o.wanConnRate),
+      linkBytesPerSec: num('wan-link-rate', o.wanLinkRate),
+      apiDelayMs: num('wan-api-delay-ms', o.wanApiDelayMs),
+    },
     logger: stderrLogger(o.verbose ?? false),
   }).start(o.listen);
   for (const name of o.directLinkFolder ?? []) {

@@ -1,6 +1,7 @@
 // The CDN side: signed, expiring download_info links (/cdn/<fileId>/<name>?e=&s=) and path-based
 // direct links (/dl/<uid>/<folder>/.../<name>, optional URL authentication with auth_key). Both serve
-// the blob from disk with fs.createReadStream (bounded memory) and single-range support.
+// the blob from disk with fs.createReadStream (bounded memory) and single-range support; with WAN
+// emulation on (wan.ts) bodies are paced in slices instead.
 // Invariants: an expired or badly signed link is HTTP 403 (no envelope: this is the CDN, not the API);
 // download_info traffic counts toward the daily quota, direct-link traffic does not; signed URLs are
 // never logged.
@@ -15,6 +16,7 @@ import { parseRange } from './ranges.js';
 import type { EmuState, RouteCtx } from './state.js';
 import { cstDay } from './time.js';
 import type { FaultRule } from './types.js';
+import { PACE_CHUNK } from './wan.js';
 
 function hmac(s: EmuState, text: string): string {
   return crypto.createHmac('sha256', s.linkSecret).update(text).digest('hex').slice(0, 32);
@@ -157,6 +159,10 @@ function serveBlob(
     return;
   }
   const last = cut !== undefined ? start + cut - 1 : end;
+  if (s.wan.paced) {
+    void sendPaced(s, res, s.store.blobPath(f.md5, f.size), start, last, cut !== undefined, onBytes);
+    return;
+  }
   const rs = fs.createReadStream(s.store.blobPath(f.md5, f.size), { start, end: last, highWaterMark: READ_CHUNK });
   rs.on('data', (c) => {
     s.counters.c.bytesServed += c.length;
@@ -170,6 +176,56 @@ function serveBlob(
   }
   rs.pipe(res, { end: false });
   rs.on('end', () => res.write(Buffer.alloc(0), () => res.destroy()));
+}
+
+/** WAN emulation (wan.ts): the body [start, last] in PACE_CHUNK slices at the configured rates; `cut`
+ * destroys the socket after the last slice (a 'reset' fault). */
+async function sendPaced(
+  s: EmuState,
+  res: ServerResponse,
+  file: string,
+  start: number,
+  last: number,
+  cut: boolean,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const ctrl = new AbortController();
+  const stop = () => ctrl.abort(new Error('response closed'));
+  res.on('close', stop);
+  const pacer = s.wan.conn();
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(file, 'r');
+    const buf = Buffer.allocUnsafe(PACE_CHUNK);
+    for (let pos = start; pos <= last; ) {
+      const n = Math.min(PACE_CHUNK, last - pos + 1);
+      await pacer.slot(n, ctrl.signal);
+      const { bytesRead } = await fh.read(buf, 0, n, pos);
+      if (bytesRead !== n) throw new Error('short blob read');
+      pos += n;
+      s.counters.c.bytesServed += n;
+      onBytes(n);
+      // a copy per slice: res.write may still hold the previous one while we read the next
+      if (!res.write(Buffer.from(buf.subarray(0, n))) && !ctrl.signal.aborted)
+        await new Promise<void>((r) => {
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            r();
+          };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      if (ctrl.signal.aborted) return;
+    }
+    if (cut) res.write(Buffer.alloc(0), () => res.destroy());
+    else res.end();
+  } catch {
+    res.destroy();
+  } finally {
+    res.off('close', stop);
+    await fh?.close().catch(() => undefined);
+  }
 }
 
 export function requireDownloadable(s: EmuState, id: bigint): FileRow {

@@ -1,4 +1,4 @@
-// The request pipeline for every 123 endpoint, in this order: route lookup → request counter → fault
+// The request pipeline for every 123 endpoint, in this order: route lookup → request counter → WAN delay (wan.ts, when configured) → fault
 // rule → (API only) Platform header → token → rate limit → handler → envelope. CDN routes get faults
 // and then serve bytes themselves. Anything unexpected becomes HTTP 500 and one error log line
 // (method and pathname only: query strings may carry signatures).
@@ -25,6 +25,8 @@ export async function dispatch(
   const methodOk = req.method === route.method || (route.kind === 'cdn' && req.method === 'HEAD');
   if (!methodOk) return plain(res, 405, '405 method not allowed');
   s.counters.request(route.name);
+  const wait = s.wan.responseDelay(route.kind); // WAN emulation (wan.ts): null unless configured
+  if (wait) await wait;
   const ctx: RouteCtx = { req, res, url, endpoint: route.name };
   const fault = s.faults.pick(route.name, url.pathname);
   if (fault) {

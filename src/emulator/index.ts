@@ -12,6 +12,7 @@ export type {
   FaultKind,
   FaultRule,
   RuntimeConfig,
+  WanOptions,
 } from './types.js';
 export {
   DEFAULT_CLIENT_ID,

@@ -33,6 +33,7 @@ import type {
   RuntimeConfig,
 } from './types.js';
 import { Uploads } from './uploads.js';
+import { Wan } from './wan.js';
 
 export const DEFAULT_CLIENT_ID = 'pan123fs-demo';
 export const DEFAULT_CLIENT_SECRET = 'pan123fs-demo-secret';
@@ -106,6 +107,7 @@ export class EmulatorServer implements EmulatorHandle {
       baseUrl: '',
       linkSecret: Buffer.from(secret, 'hex'),
       quota: { day: '', bytes: 0 },
+      wan: new Wan(o.wan ?? {}, clock),
     };
     if (this.s.opts.sliceSize < 1) throw new TypeError('sliceSize must be positive');
     this.setConfig({

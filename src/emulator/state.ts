@@ -12,6 +12,7 @@ import type { Store } from './store.js';
 import type { Tokens } from './tokens.js';
 import type { FaultRule, RuntimeConfig } from './types.js';
 import type { Uploads } from './uploads.js';
+import type { Wan } from './wan.js';
 
 export interface FixedOptions {
   clientId: string;
@@ -41,6 +42,8 @@ export interface EmuState {
   linkSecret: Buffer;
   /** Own-download traffic for the daily quota (download_info links only). */
   quota: { day: string; bytes: number };
+  /** WAN emulation (wan.ts): response delays and download pacing; inert by default. */
+  wan: Wan;
 }
 
 export interface RouteCtx {

@@ -3,6 +3,9 @@
 
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
+import type { WanOptions } from './wan.js';
+
+export type { WanOptions } from './wan.js';
 
 export type FaultKind = 'http500' | 'reset' | 'delay' | 'code' | 'revoke-tokens';
 
@@ -49,6 +52,8 @@ export interface EmulatorOptions {
   spacePermanent?: number;
   idBase?: bigint | number;
   faults?: FaultRule[];
+  /** WAN emulation (first-byte delay, per-connection and link rates, API delay); all off by default. */
+  wan?: WanOptions;
   logger?: Logger;
   /** Injected time source (tests). Default: the system clock. */
   clock?: Clock;
