@@ -6,7 +6,9 @@ import { ApiError, MSG } from '../../../src/emulator/errors.js';
 import { Model } from '../../../src/emulator/model.js';
 import { isValidName, suffixedName } from '../../../src/emulator/names.js';
 import { Store } from '../../../src/emulator/store.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../support/clock.js';
+
+const EMULATOR_T0 = Date.UTC(2025, 2, 23, 7, 48, 37);
 
 let dir: string;
 let store: Store;
@@ -15,7 +17,7 @@ let clock: FakeClock;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-model-'));
   store = new Store(dir, 100n);
-  clock = new FakeClock();
+  clock = new FakeClock('instant', EMULATOR_T0);
   model = new Model(store, clock);
 });
 afterEach(() => {

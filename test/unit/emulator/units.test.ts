@@ -10,7 +10,9 @@ import { RateLimiter } from '../../../src/emulator/rate-limit.js';
 import { Store } from '../../../src/emulator/store.js';
 import { formatCst, formatRfc3339Cst } from '../../../src/emulator/time.js';
 import { MAX_LIVE, Tokens } from '../../../src/emulator/tokens.js';
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../support/clock.js';
+
+const EMULATOR_T0 = Date.UTC(2025, 2, 23, 7, 48, 37);
 
 describe('json', () => {
   test('int64 ids keep every digit both ways', () => {
@@ -60,7 +62,7 @@ describe('ranges', () => {
 
 describe('rate limiter', () => {
   test('sliding one-second window, scale, off', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock('instant', EMULATOR_T0);
     const rl = new RateLimiter(clock);
     for (let i = 0; i < 5; i++) expect(rl.admit('file_list', 'k')).toBe(true);
     expect(rl.admit('file_list', 'k')).toBe(false);
@@ -77,7 +79,7 @@ describe('rate limiter', () => {
     expect(rl.admit('file_list', 'k')).toBe(true);
   });
   test('fractional QPS: 0.2/s admits one per 5 s', () => {
-    const clock = new FakeClock();
+    const clock = new FakeClock('instant', EMULATOR_T0);
     const rl = new RateLimiter(clock);
     expect(rl.admit('file_list_v1', 'k')).toBe(true);
     clock.advance(4999);
@@ -91,7 +93,7 @@ describe('tokens', () => {
   test('at most 3 live per client; the 4th revokes the oldest; expiry', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-tok-'));
     const store = new Store(dir, 1n);
-    const clock = new FakeClock();
+    const clock = new FakeClock('instant', EMULATOR_T0);
     const t = new Tokens(store, clock, 60);
     const issued = Array.from({ length: 4 }, () => {
       clock.advance(1);

@@ -2,16 +2,9 @@
 // reading, no src/pan code), MD5 helpers and deterministic "ramp" data. Shared by unit and integration
 // emulator tests.
 
-import crypto from 'node:crypto';
+import { md5hex as md5 } from '../../support/data.js';
 
-export const md5 = (b: Buffer | string): string => crypto.createHash('md5').update(b).digest('hex');
-
-/** Deterministic test bytes: byte i = (i * 31 + seed) & 0xff. */
-export function ramp(n: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
+export { md5hex as md5, ramp } from '../../support/data.js';
 
 export interface Envelope<T = any> {
   code: number;

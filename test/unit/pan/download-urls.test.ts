@@ -4,7 +4,7 @@ import type { DownloadLink } from '../../../src/pan/api.js';
 import { EXPIRY_MARGIN_MS, LinkCache, signDirectLink } from '../../../src/pan/download-urls.js';
 import { PanError } from '../../../src/pan/errors.js';
 import { PanRangeSource } from '../../../src/pan/range-source.js';
-import { instantClock } from './fake-clock.js';
+import { FakeClock } from '../../support/clock.js';
 
 function fakeApi(clock: { now(): number }, ttl = 3600_000) {
   const calls = { download: 0, direct: 0 };
@@ -39,7 +39,7 @@ describe('signDirectLink', () => {
 
 describe('LinkCache', () => {
   it('caches until shortly before expiry; single-flight per file', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const api = fakeApi(clock);
     const links = new LinkCache({ api, clock });
     const urls = await Promise.all(Array.from({ length: 10 }, () => links.get('7', 'download', null)));
@@ -54,7 +54,7 @@ describe('LinkCache', () => {
   });
 
   it('invalidate forces a fresh link', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const api = fakeApi(clock);
     const links = new LinkCache({ api, clock });
     const a = await links.get('7', 'download', null);
@@ -64,7 +64,7 @@ describe('LinkCache', () => {
   });
 
   it('signed direct links expire with their signature', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const api = fakeApi(clock, 365 * 86400_000);
     const links = new LinkCache({ api, clock, signValiditySec: 600, rand: () => 'abc' });
     const u = await links.get('7', 'direct', { key: 'K', uid: '1814435920' });
@@ -78,7 +78,7 @@ describe('LinkCache', () => {
 
 describe('PanRangeSource', () => {
   it('refreshes the link once on link-expired, then succeeds', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const api = fakeApi(clock);
     const links = new LinkCache({ api, clock });
     const seen: string[] = [];
@@ -96,7 +96,7 @@ describe('PanRangeSource', () => {
   });
 
   it('a second link-expired surfaces; reads at or past EOF are empty without requests', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const api = fakeApi(clock);
     const links = new LinkCache({ api, clock });
     let n = 0;

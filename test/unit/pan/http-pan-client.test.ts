@@ -7,7 +7,7 @@ import { isPanError, type PanError } from '../../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../../src/pan/http-pan-client.js';
 import { tokenFilePath } from '../../../src/pan/auth.js';
 import { envelope, startFake, type FakeServer } from './fake-server.js';
-import { instantClock } from './fake-clock.js';
+import { FakeClock } from '../../support/clock.js';
 
 function captureLogger(lines: string[]): Logger {
   const log = (o: unknown, m?: string) => {
@@ -136,7 +136,7 @@ describe('auth', () => {
         ? envelope(res, 1, null, 'clientSecret错误')
         : envelope(res, 0, { accessToken: 'good', expiredAt: '2099-01-01T00:00:00+08:00' }),
     );
-    const clock = instantClock(Date.now());
+    const clock = new FakeClock('instant', Date.now());
     const c = client({ clock });
     await expect(c.userInfo()).rejects.toMatchObject({ kind: 'auth', code: 1, endpoint: 'access_token' });
     fail = false;
@@ -344,7 +344,7 @@ describe('endpoints', () => {
 
   it('the total time budget bounds retries', async () => {
     srv.route('/api/v1/user/info', (_r, res) => envelope(res, 429, null, '请求太频繁'));
-    const clock = instantClock(Date.now());
+    const clock = new FakeClock('instant', Date.now());
     const err = await client({
       clock,
       retry: { attempts: 100, baseMs: 1000, capMs: 1000, maxElapsedMs: 3000, random: () => 0.999 },

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RateLimiter } from '../../../src/pan/rate-limiter.js';
-import { instantClock } from './fake-clock.js';
+import { FakeClock } from '../../support/clock.js';
 
-type C = ReturnType<typeof instantClock>;
+type C = FakeClock;
 
 /** n sequential requests that finish instantly; returns their start offsets. */
 async function startTimes(l: RateLimiter, clock: C, n: number, qps: number, key = 'ep'): Promise<number[]> {
@@ -18,31 +18,31 @@ async function startTimes(l: RateLimiter, clock: C, n: number, qps: number, key 
 
 describe('RateLimiter', () => {
   it('lets qps requests start per window, then waits', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     expect(await startTimes(new RateLimiter(clock), clock, 11, 5)).toEqual([
       0, 0, 0, 0, 0, 1000, 1000, 1000, 1000, 1000, 2000,
     ]);
   });
 
   it('handles fractional budgets (0.2 qps = one per 5 s)', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     expect(await startTimes(new RateLimiter(clock), clock, 3, 0.2)).toEqual([0, 5000, 10000]);
   });
 
   it('scale multiplies the budget', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     expect(await startTimes(new RateLimiter(clock, 2), clock, 11, 5)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1000]);
   });
 
   it('0 and Infinity switch it off', async () => {
     for (const s of [0, Infinity]) {
-      const clock = instantClock();
+      const clock = new FakeClock('instant');
       expect(await startTimes(new RateLimiter(clock, s), clock, 20, 1)).toEqual(new Array(20).fill(0));
     }
   });
 
   it('the window counts from when a fast request finished, and from start + grace for a slow one', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const l = new RateLimiter(clock);
     const t0 = clock.now();
     // fast: finished 30 ms after it started (inside the grace) → free 1 s after it finished
@@ -77,7 +77,7 @@ describe('RateLimiter', () => {
   });
 
   it('keeps endpoints independent and serves waiters FIFO', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const l = new RateLimiter(clock);
     (await l.acquire('a', 1))();
     (await l.acquire('b', 1))();
@@ -97,7 +97,7 @@ describe('RateLimiter', () => {
   });
 
   it('an aborted waiter leaves the queue', async () => {
-    const clock = instantClock();
+    const clock = new FakeClock('instant');
     const l = new RateLimiter(clock);
     const r1 = await l.acquire('a', 1);
     const ac = new AbortController();
