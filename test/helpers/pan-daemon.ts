@@ -155,9 +155,4 @@ export async function sh(
   return execFileP('bash', ['-c', cmd], { cwd: opts.cwd, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 << 20 });
 }
 
-/** Deterministic "ramp" content: byte i = (i * 31 + seed) & 255 with a per-MiB twist so blocks differ. */
-export function ramp(size: number, seed = 0): Buffer {
-  const b = Buffer.alloc(size);
-  for (let i = 0; i < size; i++) b[i] = (i * 31 + seed + (i >>> 20) * 7) & 255;
-  return b;
-}
+export { ramp } from '../support/data.js';

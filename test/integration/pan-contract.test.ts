@@ -10,6 +10,7 @@ import { LinkCache } from '../../src/pan/download-urls.js';
 import { isPanError, type PanError } from '../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../src/pan/http-pan-client.js';
 import { PanRangeSource } from '../../src/pan/range-source.js';
+import { ramp } from '../support/data.js';
 
 const MiB = 1024 * 1024;
 const SLICE = MiB; // small slices keep the multi-slice test fast
@@ -33,11 +34,6 @@ function client(extra: Partial<HttpPanClientOptions> = {}): HttpPanClient {
   return c;
 }
 
-function ramp(n: number, seed = 0): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-}
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 async function waitComplete(c: HttpPanClient, preuploadId: string): Promise<{ fileId: string; polls: number }> {

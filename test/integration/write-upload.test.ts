@@ -15,14 +15,10 @@ import {
 } from '../../src/emulator/index.js';
 import { HttpPanClient } from '../../src/pan/http-pan-client.js';
 import { uploadFile, UploadDomainCache, type UploadRequest } from '../../src/write/upload-flow.js';
+import { ramp } from '../support/data.js';
 
 const SLICE = 64 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-function ramp(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed * 13 + (i >> 8)) & 0xff;
-  return b;
-}
 
 let dir: string;
 let emu: EmulatorHandle;

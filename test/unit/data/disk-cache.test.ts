@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DiskCache } from '../../../src/data/disk-cache.js';
-import { ramp, refOf } from './fake-source.js';
+import { until } from '../../support/gate.js';
+import { rampAt, refOf } from './fake-source.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -16,7 +17,7 @@ async function tmp(): Promise<string> {
 }
 const B = 64 * 1024;
 const ref = refOf(100 * B, 'abc', '7');
-const blk = (i: number) => ramp(i * B, B);
+const blk = (i: number) => rampAt(i * B, B);
 const blkFiles = async (dir: string) => (await readdir(dir)).filter((n) => n.endsWith('.blk')).sort();
 
 describe('DiskCache', () => {
@@ -35,7 +36,8 @@ describe('DiskCache', () => {
     expect(c.has(ref, 1)).toBe(false);
     for (const i of [0, 2, 3, 4]) expect(c.has(ref, i)).toBe(true);
     expect(c.stats()).toMatchObject({ bytes: 4 * B, files: 4 });
-    await new Promise((r) => setTimeout(r, 20)); // unlink of the evicted file is asynchronous
+    // the unlink of the evicted file is asynchronous: wait until it has happened
+    await until(async () => (await blkFiles(dir)).length === 4, 'the evicted block file to be unlinked');
     expect(await blkFiles(dir)).toHaveLength(4);
   });
 

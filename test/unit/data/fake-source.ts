@@ -3,16 +3,9 @@
 
 import type { FileRef, RangeSource } from '../../../src/data/range-source.js';
 
-/** Byte i of the file whose content seed is `seed`. */
-export function rampByte(i: number, seed = 0): number {
-  return Math.imul((i + seed * 7919) | 0, 0x9e3779b1) >>> 24;
-}
+import { rampAt } from '../../support/data.js';
 
-export function ramp(start: number, length: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(length);
-  for (let k = 0; k < length; k++) b[k] = rampByte(start + k, seed);
-  return b;
-}
+export { rampAt, rampByte } from '../../support/data.js';
 
 export function seedOf(md5: string): number {
   let h = 0;
@@ -74,7 +67,7 @@ export class FakeSource implements RangeSource {
     }
     call.failed = fail;
     if (fail) throw Object.assign(new Error('injected failure'), { code: 'EINJECTED' });
-    return ramp(start, length, seedOf(ref.md5));
+    return rampAt(start, length, seedOf(ref.md5));
   }
 
   get bytesFetched(): number {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileReader, STREAM_HEAD_BYTES, type ReadHandle } from '../../../src/data/file-reader.js';
-import { FakeSource, KiB, MiB, ramp, refOf, seedOf } from './fake-source.js';
+import { FakeSource, KiB, MiB, rampAt, refOf, seedOf } from './fake-source.js';
 
 const readers: FileReader[] = [];
 const dirs: string[] = [];
@@ -27,7 +27,7 @@ async function readAll(h: ReadHandle, size: number, chunk = 128 * KiB, seed = se
   for (let pos = 0; pos < size; pos += chunk) {
     const b = await h.read(pos, chunk);
     expect(b.length).toBe(Math.min(chunk, size - pos));
-    expect(b.equals(ramp(pos, b.length, seed))).toBe(true);
+    expect(b.equals(rampAt(pos, b.length, seed))).toBe(true);
     check?.();
   }
   expect((await h.read(size, chunk)).length).toBe(0);
@@ -62,7 +62,7 @@ describe('FileReader: bytes', () => {
         const b = await h.read(pos, len);
         const n = Math.min(len, size - pos);
         expect(b.length, `read(${pos}, ${len})`).toBe(n);
-        expect(b.equals(ramp(pos, n, seed)), `read(${pos}, ${len})`).toBe(true);
+        expect(b.equals(rampAt(pos, n, seed)), `read(${pos}, ${len})`).toBe(true);
       }
     }
     expect(src.bytesFetched).toBe(size);
@@ -78,7 +78,7 @@ describe('FileReader: bytes', () => {
     const one = r.open(refOf(1, 'o', '2'));
     const b = await one.read(0, 4096);
     expect(b.length).toBe(1);
-    expect(b[0]).toBe(ramp(0, 1, seedOf('o'))[0]);
+    expect(b[0]).toBe(rampAt(0, 1, seedOf('o'))[0]);
     expect((await one.read(1, 4096)).length).toBe(0);
     expect((await one.read(1e12, 1)).length).toBe(0);
     expect((await one.read(0, 0)).length).toBe(0);
@@ -156,7 +156,7 @@ describe('FileReader: access patterns', () => {
       const pos = Math.floor(rnd() * (size - 64 * KiB));
       const len = 1 + Math.floor(rnd() * 64 * KiB);
       const b = await h.read(pos, len);
-      expect(b.equals(ramp(pos, len, seedOf('aaaa')))).toBe(true);
+      expect(b.equals(rampAt(pos, len, seedOf('aaaa')))).toBe(true);
     }
     expect(src.bytesFetched).toBeLessThanOrEqual(n * 2 * MiB);
     expect(Math.max(...src.calls.map((c) => c.length))).toBeLessThanOrEqual(2 * MiB);
@@ -218,7 +218,7 @@ describe('FileReader: failures and cancellation', () => {
     expect(b).toMatchObject({ status: 'rejected', reason: { code: 'EINJECTED' } });
     expect(r.stats()).toMatchObject({ memCacheBytes: 0, inflightFetches: 0, fetchErrors: 1 });
     const ok = await h1.read(0, 4096);
-    expect(ok.equals(ramp(0, 4096, seedOf('aaaa')))).toBe(true);
+    expect(ok.equals(rampAt(0, 4096, seedOf('aaaa')))).toBe(true);
   });
 
   it('a failed read-ahead does not break the stream', async () => {
@@ -231,7 +231,7 @@ describe('FileReader: failures and cancellation', () => {
       if (pos === 3 * MiB) src.failNext = 2;
       try {
         const b = await h.read(pos, 128 * KiB);
-        expect(b.equals(ramp(pos, b.length, seedOf('aaaa')))).toBe(true);
+        expect(b.equals(rampAt(pos, b.length, seedOf('aaaa')))).toBe(true);
       } catch {
         failed++;
         pos -= 128 * KiB;
@@ -253,7 +253,7 @@ describe('FileReader: failures and cancellation', () => {
     const waiting = other.read(pending[0]!.start, 4096);
     h.close();
     await expect(h.read(0, 1)).rejects.toMatchObject({ kind: 'EBADF' });
-    expect((await waiting).equals(ramp(pending[0]!.start, 4096, seedOf('aaaa')))).toBe(true);
+    expect((await waiting).equals(rampAt(pending[0]!.start, 4096, seedOf('aaaa')))).toBe(true);
     expect(pending[0]!.aborted).toBe(false);
     expect(pending.slice(1).every((c) => c.aborted)).toBe(true);
     expect(r.stats().fetchesAborted).toBe(pending.length - 1);
@@ -269,7 +269,7 @@ describe('FileReader: failures and cancellation', () => {
     ac.abort(new Error('interrupted'));
     await expect(p).rejects.toThrow('interrupted');
     const b = await h.read(0, 4096);
-    expect(b.equals(ramp(0, 4096, seedOf('aaaa')))).toBe(true);
+    expect(b.equals(rampAt(0, 4096, seedOf('aaaa')))).toBe(true);
     expect(src.calls).toHaveLength(1);
   });
 });
@@ -299,7 +299,7 @@ describe('FileReader: disk cache', () => {
     const far = r.open(refOf(size, 'far', '9'));
     const at = STREAM_HEAD_BYTES + 8 * MiB;
     const b = await far.read(at, 4096);
-    expect(b.equals(ramp(at, 4096, seedOf('far')))).toBe(true);
+    expect(b.equals(rampAt(at, 4096, seedOf('far')))).toBe(true);
     await readAll(r.open(refOf(size)), size); // front to back: read-ahead does most of the fetching
     await r.close();
     const blocks = (await readdir(dir)).filter((n) => n.endsWith('.blk'));
@@ -316,7 +316,7 @@ describe('FileReader: disk cache', () => {
     const r = mk(new FakeSource(), { diskCacheDir: dir, diskCacheBytes: 256 * MiB, cacheStreams: true });
     const h = r.open(refOf(size));
     for (let off = STREAM_HEAD_BYTES; off < size; off += 128 * KiB) {
-      expect((await h.read(off, 128 * KiB)).equals(ramp(off, 128 * KiB, seedOf('aaaa')))).toBe(true);
+      expect((await h.read(off, 128 * KiB)).equals(rampAt(off, 128 * KiB, seedOf('aaaa')))).toBe(true);
     }
     await r.close();
     const idx = (await readdir(dir)).filter((n) => n.endsWith('.blk')).map((n) => Number(n.split('_')[2]));

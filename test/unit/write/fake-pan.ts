@@ -265,12 +265,4 @@ export class FakePan implements PanApi {
 }
 
 /** Deterministic test data ("ramp" bytes with a seed). */
-export function ramp(n: number, seed = 0): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed * 13 + (i >> 8)) & 0xff;
-  return b;
-}
-
-export function md5hex(b: Buffer): string {
-  return md5(b);
-}
+export { md5hex, ramp } from '../../support/data.js';
