@@ -7,13 +7,15 @@
  * own, one extra copy through the pipe. Reads must arrive in order, so run it single-threaded (-s); an
  * out-of-order read answers EIO and is reported on stderr, so a broken measurement fails loudly.
  *
- *   curl -s URL | PIPEFS_SIZE=N pipefs MNT -f -s -o big_writes 3<&0
+ *   curl -s URL | PIPEFS_SIZE=N pipefs MNT -f -s -o max_background=64,congestion_threshold=48 3<&0
  *
- * Built by scripts/bench.sh with `cc ... $(pkg-config --cflags --libs fuse)` (libfuse-dev, which the
- * fuse-native source build needs anyway).
+ * libfuse 3, like the fuse-native build: requests are up to 1 MiB (max_pages follows max_write). The
+ * connection options (max_write=, max_background=, ...) are parsed before fuse_main, which would refuse
+ * them, and applied in init. Built by scripts/bench.sh with `cc ... $(pkg-config --cflags --libs fuse3)`
+ * (libfuse3-dev, which the fuse-native source build needs anyway).
  */
 #define _GNU_SOURCE
-#define FUSE_USE_VERSION 29
+#define FUSE_USE_VERSION 35
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
@@ -24,17 +26,26 @@
 #include <unistd.h>
 
 static off_t size, pos;
+static struct fuse_conn_info_opts *conn_opts;
 
-static int pf_getattr(const char *p, struct stat *st) {
+static void *pf_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
+  (void)cfg;
+  fuse_apply_conn_info_opts(conn_opts, conn);
+  return NULL;
+}
+
+static int pf_getattr(const char *p, struct stat *st, struct fuse_file_info *fi) {
+  (void)fi;
   memset(st, 0, sizeof *st);
   if (strcmp(p, "/") == 0) { st->st_mode = S_IFDIR | 0755; st->st_nlink = 2; return 0; }
   if (strcmp(p, "/big.bin") == 0) { st->st_mode = S_IFREG | 0444; st->st_nlink = 1; st->st_size = size; return 0; }
   return -ENOENT;
 }
 
-static int pf_readdir(const char *p, void *b, fuse_fill_dir_t fill, off_t o, struct fuse_file_info *fi) {
-  (void)p; (void)o; (void)fi;
-  fill(b, ".", 0, 0); fill(b, "..", 0, 0); fill(b, "big.bin", 0, 0);
+static int pf_readdir(const char *p, void *b, fuse_fill_dir_t fill, off_t o, struct fuse_file_info *fi,
+                      enum fuse_readdir_flags fl) {
+  (void)p; (void)o; (void)fi; (void)fl;
+  fill(b, ".", 0, 0, 0); fill(b, "..", 0, 0, 0); fill(b, "big.bin", 0, 0, 0);
   return 0;
 }
 
@@ -54,12 +65,17 @@ static int pf_read(const char *p, char *buf, size_t n, off_t o, struct fuse_file
   return (int)n;
 }
 
-static struct fuse_operations ops = { .getattr = pf_getattr, .readdir = pf_readdir, .read = pf_read };
+static struct fuse_operations ops = { .init = pf_init, .getattr = pf_getattr, .readdir = pf_readdir, .read = pf_read };
 
 int main(int argc, char **argv) {
   const char *s = getenv("PIPEFS_SIZE");
   if (!s) { fprintf(stderr, "pipefs: set PIPEFS_SIZE and give the data on fd 3\n"); return 2; }
   size = (off_t)strtoll(s, NULL, 10);
   fcntl(3, F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; ignored if fd 3 is not a pipe */
-  return fuse_main(argc, argv, &ops, NULL);
+  struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+  conn_opts = fuse_parse_conn_info_opts(&args);
+  if (!conn_opts) return 2;
+  int r = fuse_main(args.argc, args.argv, &ops, NULL);
+  fuse_opt_free_args(&args);
+  return r;
 }

@@ -374,14 +374,14 @@ async function benchRead() {
 }
 
 /**
- * The ceiling for any FUSE mount on this machine: bench/pipefs.c, a minimal single-threaded libfuse 2
+ * The ceiling for any FUSE mount on this machine: bench/pipefs.c, a minimal single-threaded libfuse 3
  * filesystem whose read() is answered straight from a pipe that `curl` of the same download link fills
  * (no cache, no JavaScript). Cold `dd bs=1M` through it, compared with curl alone and with our mount.
  * Its read-ahead is 256 KiB, the best of a sweep for one thread. Info rows; skipped if it did not build.
  */
 async function benchReadCeiling(url, curlS, readS) {
   if (!existsSync(C.pipefs)) {
-    out('read ceiling: skipped (bench/pipefs.c needs libfuse-dev to build)');
+    out('read ceiling: skipped (bench/pipefs.c needs libfuse3-dev to build)');
     return;
   }
   const mnt = join(W.dir, 'mnt-ceiling');
@@ -392,7 +392,7 @@ async function benchReadCeiling(url, curlS, readS) {
       'bash',
       [
         '-c',
-        'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o big_writes,max_background=64,congestion_threshold=48 3<&0',
+        'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o max_background=64,congestion_threshold=48 3<&0',
         'pipefs',
         url,
         String(CFG.readSize),

@@ -15,8 +15,8 @@ done
 # Optional: bench/pipefs.c (the "read ceiling" step) needs libfuse's headers; the step is skipped without it.
 if [ ! -x "$BENCH_BIN/pipefs" ] || [ bench/pipefs.c -nt "$BENCH_BIN/pipefs" ]; then
   # shellcheck disable=SC2046 # pkg-config prints several flags
-  cc -O2 -Wall -o "$BENCH_BIN/pipefs" bench/pipefs.c $(pkg-config --cflags --libs fuse 2>/dev/null || echo -D_FILE_OFFSET_BITS=64 -I/usr/include/fuse -lfuse -pthread) 2>"$BENCH_BIN/pipefs.err" \
-    || { rm -f "$BENCH_BIN/pipefs"; echo "bench: bench/pipefs.c did not build (needs libfuse-dev); the read ceiling step is skipped" >&2; }
+  cc -O2 -Wall -o "$BENCH_BIN/pipefs" bench/pipefs.c $(pkg-config --cflags --libs fuse3 2>/dev/null || echo -I/usr/include/fuse3 -lfuse3 -pthread) 2>"$BENCH_BIN/pipefs.err" \
+    || { rm -f "$BENCH_BIN/pipefs"; echo "bench: bench/pipefs.c did not build (needs libfuse3-dev); the read ceiling step is skipped" >&2; }
 fi
 for t in curl openssl md5sum fusermount; do command -v "$t" >/dev/null || { echo "bench: $t is required" >&2; exit 1; }; done
 [ -e /dev/fuse ] || { echo "bench: /dev/fuse is required" >&2; exit 1; }

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// npm postinstall: patch fuse-native 2.2.6 with patches/fuse-native+2.2.6.patch and build it from source
-// against the system libfuse (pkg-config fuse) into node_modules/fuse-native/build/Release, which
+// npm postinstall: patch fuse-native 2.2.6 with patches/fuse-native+2.2.6.patch (our libfuse 3 port) and
+// build it from source against the system libfuse 3 (pkg-config fuse3) into node_modules/fuse-native/build/Release, which
 // node-gyp-build loads in preference to the upstream prebuilds/. Idempotent: a stamp (sha256 of the
 // patch) records what is applied and built; pristine copies of the patched files are kept in
 // .pan123fs-orig/ so a changed patch is re-applied to the originals.
-// When the toolchain or libfuse-dev is missing, it keeps the upstream prebuilt binary and says so
-// loudly (src/fuse/binding.ts reports which binary is in use at mount time). A patch that does not
+// When the toolchain or libfuse3-dev is missing, it keeps the upstream prebuilt binary and says so
+// loudly (that binary is libfuse 2 based; src/fuse/binding.ts reports which binary is in use at mount time). A patch that does not
 // apply is a bug in this repo and fails the install.
 // Env: PAN123FS_SKIP_FUSE_BUILD=1 skips everything; PAN123FS_FORCE_FUSE_BUILD=1 rebuilds.
 
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PATCH = path.join(ROOT, 'patches/fuse-native+2.2.6.patch');
-const INSTALL_HINT = 'apt-get install -y libfuse-dev build-essential pkg-config';
+const INSTALL_HINT = 'apt-get install -y libfuse3-dev fuse3 build-essential pkg-config';
 
 const log = (m) => console.log(`[build-fuse-native] ${m}`);
 function loud(lines) {
@@ -126,7 +126,8 @@ function build(dir, sha) {
   if (!hasCommand(process.env.CC || 'cc')) missing.push('a C compiler (build-essential)');
   if (!hasCommand('make')) missing.push('make (build-essential)');
   if (!hasCommand('pkg-config')) missing.push('pkg-config');
-  else if (spawnSync('pkg-config', ['--exists', 'fuse']).status !== 0) missing.push('libfuse headers (libfuse-dev)');
+  else if (spawnSync('pkg-config', ['--exists', 'fuse3 >= 3.9']).status !== 0)
+    missing.push('libfuse 3.9+ headers (libfuse3-dev)');
   if (!hasCommand('python3')) missing.push('python3 (node-gyp)');
   const gyp = findNodeGyp();
   if (!gyp) missing.push('node-gyp (bundled with npm)');
@@ -149,16 +150,18 @@ function build(dir, sha) {
   }
   fs.writeFileSync(stamp, sha);
   log(
-    `built ${path.relative(ROOT, binary)} against the system libfuse (pkg-config fuse); it takes precedence over prebuilds/`,
+    `built ${path.relative(ROOT, binary)} against the system libfuse ${pkgVersion()} (pkg-config fuse3); ` +
+      'it takes precedence over prebuilds/',
   );
 }
 
 function fallback(reason) {
   loud([
     reason,
-    'FALLING BACK to the upstream prebuilt fuse-native binary (linux-x64/darwin-x64 only), which',
-    'LEAKS a libuv handle per retired FUSE thread (the daemon slows down over time) and gets',
-    `utimens mtime wrong. Fix: ${INSTALL_HINT}`,
+    'FALLING BACK to the upstream prebuilt fuse-native binary (libfuse 2, linux-x64/darwin-x64 only),',
+    'which LEAKS a libuv handle per retired FUSE thread (the daemon slows down over time), gets utimens',
+    'mtime wrong and has none of libfuse 3 (1 MiB requests, readdirplus, cache invalidation).',
+    `Fix: ${INSTALL_HINT}`,
     'then run: npm run postinstall',
   ]);
 }
@@ -166,7 +169,8 @@ function fallback(reason) {
 function loads(binary) {
   const r = spawnSync(process.execPath, [
     '-e',
-    `process.exit(typeof require(${JSON.stringify(binary)}).fuse_native_thread_stats === 'function' ? 0 : 3)`,
+    `const b = require(${JSON.stringify(binary)}); const fn = (n) => typeof b[n] === 'function';` +
+      "process.exit(fn('fuse_native_thread_stats') && fn('fuse_native_invalidate') ? 0 : 3)",
   ]);
   return r.status === 0;
 }
@@ -190,6 +194,11 @@ function findNodeGyp() {
     /* no npm on PATH */
   }
   return candidates.find((c) => fs.existsSync(c));
+}
+
+function pkgVersion() {
+  const r = spawnSync('pkg-config', ['--modversion', 'fuse3'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '3';
 }
 
 function hasCommand(cmd) {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Makes sure this machine has what pan123fs needs from the OS: /dev/fuse, fusermount (Debian `fuse`),
-# libfuse.so.2 (`libfuse2`), and for building the FUSE addon from source: libfuse-dev, pkg-config and a
-# C/C++ toolchain. As root it installs what is missing with apt-get; otherwise it prints the exact
-# command to run and exits non-zero.
+# Makes sure this machine has what pan123fs needs from the OS: /dev/fuse, fusermount3 + the `fusermount`
+# link (Debian `fuse3`, which replaces `fuse`), libfuse3.so.3 (`libfuse3-3`), and for building the FUSE
+# addon from source against libfuse 3: libfuse3-dev, pkg-config and a C/C++ toolchain. libfuse 2 is not
+# needed (only upstream's prebuilt fuse-native fallback uses it). As root it installs what is missing
+# with apt-get; otherwise it prints the exact command to run and exits non-zero.
 set -euo pipefail
 
 missing=()
-command -v fusermount >/dev/null 2>&1 || command -v fusermount3 >/dev/null 2>&1 || missing+=(fuse)
-ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=(libfuse2)
-pkg-config --exists fuse 2>/dev/null || missing+=(libfuse-dev)
+{ command -v fusermount3 >/dev/null 2>&1 && command -v fusermount >/dev/null 2>&1; } || missing+=(fuse3)
+ldconfig -p 2>/dev/null | grep -q 'libfuse3\.so\.3' || missing+=(libfuse3-3)
+pkg-config --exists 'fuse3 >= 3.9' 2>/dev/null || missing+=(libfuse3-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 { command -v g++ >/dev/null 2>&1 && command -v make >/dev/null 2>&1; } || missing+=(build-essential)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)

@@ -48,7 +48,7 @@ export interface DoctorDeps {
   path: string;
 }
 
-const FUSE_INSTALL = 'apt-get install -y fuse libfuse2 (Debian/Ubuntu) or dnf install fuse fuse-libs (Fedora)';
+const FUSE_INSTALL = 'apt-get install -y fuse3 libfuse3-3 (Debian/Ubuntu) or dnf install fuse3 fuse3-libs (Fedora)';
 /** Below this much free space the staging files of a few uploads no longer fit. */
 const MIN_FREE_BYTES = 512 * 1024 ** 2;
 
@@ -84,28 +84,32 @@ export async function checkFusermount(d: DoctorDeps): Promise<CheckResult> {
   return { name: 'fusermount', status: 'fail', detail: 'not found in PATH, /bin or /usr/bin', fix: FUSE_INSTALL };
 }
 
-export async function checkLibfuse(d: DoctorDeps, bindingLoaded: boolean): Promise<CheckResult> {
+/** libfuse 3 (libfuse3.so.3): what our fuse-native build links. `libfuse` is the loaded binding's
+ * fuse_version() (e.g. 314), when it loaded. */
+export async function checkLibfuse(d: DoctorDeps, libfuse: number | undefined): Promise<CheckResult> {
+  const name = 'libfuse 3';
   const out = await d.run('ldconfig', ['-p']);
-  const line = out?.split('\n').find((l) => /\blibfuse\.so\.2\b/.test(l));
-  if (line) return { name: 'libfuse 2', status: 'ok', detail: line.trim().replace(/\s+/g, ' ') };
-  if (bindingLoaded)
-    return { name: 'libfuse 2', status: 'ok', detail: 'loaded by the fuse-native binding (not in the ldconfig cache)' };
-  return { name: 'libfuse 2', status: 'fail', detail: 'libfuse.so.2 not found (ldconfig -p)', fix: FUSE_INSTALL };
+  const line = out?.split('\n').find((l) => /\blibfuse3\.so\.3\b/.test(l));
+  if (line) return { name, status: 'ok', detail: line.trim().replace(/\s+/g, ' ') };
+  if (libfuse !== undefined && libfuse >= 300)
+    return { name, status: 'ok', detail: 'loaded by the fuse-native binding (not in the ldconfig cache)' };
+  return { name, status: 'fail', detail: 'libfuse3.so.3 not found (ldconfig -p)', fix: FUSE_INSTALL };
 }
 
-export function checkBinding(d: DoctorDeps): { result: CheckResult; loaded: boolean } {
+export function checkBinding(d: DoctorDeps): { result: CheckResult; loaded: boolean; libfuse?: number } {
   try {
     const info = d.binding();
-    const good = info.kind === 'source' && info.nativePatched && info.jsPatched;
+    const good = info.kind === 'source' && info.nativePatched && info.jsPatched && info.libfuse >= 300;
     return {
       loaded: true,
+      libfuse: info.libfuse,
       result: good
         ? { name: 'fuse-native', status: 'ok', detail: describeBinding(info) }
         : {
             name: 'fuse-native',
             status: 'warn',
             detail: describeBinding(info),
-            fix: 'apt-get install -y libfuse-dev build-essential pkg-config && npm run postinstall (in the pan123fs checkout)',
+            fix: 'apt-get install -y libfuse3-dev fuse3 build-essential pkg-config && npm run postinstall (in the pan123fs checkout)',
           },
     };
   } catch (e) {
@@ -326,7 +330,7 @@ export async function runDoctor(
   }
   out.push(await checkDevFuse(d), await checkFusermount(d));
   const b = checkBinding(d);
-  out.push(await checkLibfuse(d, b.loaded), b.result);
+  out.push(await checkLibfuse(d, b.libfuse), b.result);
   if (!cfg) return out;
   out.push(await checkAllowOther(d, cfg), await checkMountpoint(d, cfg));
   out.push(...(await checkAccount(d, cfg)));

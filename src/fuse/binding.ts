@@ -20,13 +20,30 @@ export interface FuseNativeInstance {
   unmount(cb: (err: Error | null) => void): void;
   /** added by our patch: live per-thread states (each owns one uv_async_t) */
   threadStats?: () => { allocated: number; free: number; inUse: number } | null;
+  /** libfuse 3 port: what init negotiated (null before init) */
+  connInfo?: () => ConnInfo | null;
+  /** libfuse 3 port: drop the kernel's cached attributes and pages of a path; cb(0 | -errno) */
+  invalidate?: (path: string, cb: (res: number) => void) => void;
   _threads?: Set<unknown>;
+}
+
+export interface ConnInfo {
+  protoMajor: number;
+  protoMinor: number;
+  maxWrite: number;
+  maxRead: number;
+  maxReadahead: number;
+  maxBackground: number;
+  capable: number;
+  want: number;
 }
 
 export interface FuseNativeClass {
   new (mnt: string, ops: Record<string, unknown>, opts: FuseNativeOptions): FuseNativeInstance;
   unmount(mnt: string, cb: (err: Error | null) => void): void;
   PAN123FS_PATCH?: string;
+  /** added by our patch (libfuse 3 port) */
+  libfuseVersion?: () => number;
 }
 
 export interface BindingInfo {
@@ -38,6 +55,8 @@ export interface BindingInfo {
   nativePatched: boolean;
   /** the JS part of our patch is present (extraOptions, timeouts of 0, fgetattr) */
   jsPatched: boolean;
+  /** fuse_version() of the libfuse the binary runs on: 314 = 3.14; 29 = upstream's prebuilt on libfuse 2.9 */
+  libfuse: number;
 }
 
 export interface LoadedFuse {
@@ -61,17 +80,33 @@ export function loadFuseNative(): LoadedFuse {
     file,
     nativePatched: typeof native.fuse_native_thread_stats === 'function',
     jsPatched: typeof Fuse.PAN123FS_PATCH === 'string',
+    libfuse:
+      typeof native.fuse_native_libfuse_version === 'function'
+        ? (native.fuse_native_libfuse_version as () => number)()
+        : 29,
   };
   cached = { Fuse, info, native };
   return cached;
 }
 
+/** fuse_version(): major * 100 + minor on libfuse 3 (314), major * 10 + minor on libfuse 2 (29). */
+export function libfuseVersionString(v: number): string {
+  return v >= 300 ? `${Math.floor(v / 100)}.${v % 100}` : `${Math.floor(v / 10)}.${v % 10}`;
+}
+
+/** The libfuse major version of a binary (fuse_version() value). */
+export function libfuseMajor(v: number): 2 | 3 {
+  return v >= 300 ? 3 : 2;
+}
+
 /** One line for the startup log / `doctor`. */
 export function describeBinding(info: BindingInfo): string {
+  const lib = `libfuse ${libfuseVersionString(info.libfuse)}`;
   if (info.kind === 'source' && info.nativePatched)
-    return `fuse-native: source build with pan123fs patch (${info.file})`;
+    return `fuse-native: source build with pan123fs patch on ${lib} (${info.file})`;
   return (
-    `fuse-native: ${info.kind} binary WITHOUT the pan123fs native patch (${info.file}): per-thread handles leak ` +
-    'and utimens mtime is wrong; install libfuse-dev build-essential pkg-config and run `npm run postinstall`'
+    `fuse-native: ${info.kind} binary on ${lib} WITHOUT the pan123fs native patch (${info.file}): per-thread ` +
+    'handles leak, utimens mtime is wrong, requests stay at 128 KiB; install libfuse3-dev fuse3 build-essential ' +
+    'pkg-config and run `npm run postinstall`'
   );
 }

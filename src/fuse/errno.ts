@@ -75,4 +75,5 @@ export const NEG = {
   EINVAL: -E.EINVAL,
   ENOTSUP: -(E.ENOTSUP ?? E.EOPNOTSUPP),
   ENOSYS: -E.ENOSYS,
+  EEXIST: -E.EEXIST,
 } as const;

@@ -12,7 +12,7 @@ import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Vfs } from '../vfs/types.js';
 import type { FuseNativeInstance } from './binding.js';
-import { describeBinding, loadFuseNative } from './binding.js';
+import { describeBinding, libfuseMajor, loadFuseNative } from './binding.js';
 import { trackMount, untrackMount } from './crash-guard.js';
 import { makeFuseOps } from './ops.js';
 
@@ -110,13 +110,34 @@ export const READ_AHEAD_KB = 512;
 /** External-unmount poll period: quick enough for a human, cheap (one small procfs read). */
 const MOUNT_POLL_MS = 1500;
 
-/** The libfuse -o list (libfuse 2.9). Exported for tests and docs/FUSE.md. */
-export function buildMountOptions(o: FuseMountOptions): string[] {
+/** libfuse 3: the largest READ/WRITE request (the kernel's max_pages follows max_write). */
+export const MAX_REQUEST_BYTES = 1 << 20;
+/**
+ * libfuse 3 worker threads (libfuse >= 3.12 caps them at 10 unless told). Each blocked worker is one
+ * request in flight in JS, so this bounds the daemon's concurrency like max_background does the kernel's.
+ * max_idle_threads = max_threads: a burst never retires threads it will need again a moment later.
+ */
+export const MAX_THREADS = 64;
+
+/**
+ * The libfuse -o list. `libfuse` is the major version of the loaded binary: 3 for our source build, 2
+ * for upstream's prebuilt fallback (which knows big_writes and none of the libfuse 3 options).
+ * Exported for tests and docs/FUSE.md.
+ */
+export function buildMountOptions(o: FuseMountOptions, libfuse: 2 | 3 = 3): string[] {
   const sec = (v: number | undefined, dflt: number) => String(v ?? dflt);
+  const requests =
+    libfuse === 3
+      ? [
+          `max_write=${MAX_REQUEST_BYTES}`, // 1 MiB READ/WRITE requests (max_pages=256): 8x fewer JS round trips
+          `max_threads=${MAX_THREADS}`,
+          `max_idle_threads=${MAX_THREADS}`,
+        ]
+      : ['big_writes']; // libfuse 2: 128 KiB write requests instead of 4 KiB (17x faster writes)
   const opts = [
     `fsname=${o.fsName ?? 'pan123fs'}`,
     'subtype=pan123fs',
-    'big_writes', // 128 KiB write requests instead of 4 KiB: 17x faster writes
+    ...requests,
     'max_background=64',
     'congestion_threshold=48', // many async reads in flight with large read-ahead
     'auto_cache', // keep page cache across opens unless mtime/size changed (remote files can change)
@@ -155,7 +176,7 @@ export async function mountVfs(
   const { Fuse, info, native } = loadFuseNative();
   (info.kind === 'source' && info.nativePatched ? log.info : log.warn)({ binding: info }, describeBinding(info));
   await preflight(mnt, log);
-  const raw = buildMountOptions(opts);
+  const raw = buildMountOptions(opts, libfuseMajor(info.libfuse));
   const fuse = new Fuse(mnt, makeFuseOps(vfs, log, clock), { timeout: { ...OP_TIMEOUTS_MS }, extraOptions: raw });
   // An unpatched index.js has no extraOptions: hand it the same list through its private option builder.
   if (!info.jsPatched) (fuse as unknown as { _fuseOptions(): string })._fuseOptions = () => `-o${raw.join(',')}`;
@@ -262,7 +283,7 @@ async function preflight(mnt: string, log: Logger): Promise<void> {
     );
   });
   if (!(await findFusermount())) {
-    throw new MountError('NO_FUSERMOUNT', 'fusermount not found: apt-get install -y fuse libfuse2');
+    throw new MountError('NO_FUSERMOUNT', 'fusermount not found: apt-get install -y fuse3 libfuse3-3');
   }
   if (await clearStaleMount(mnt)) log.warn('cleared a stale mount (Transport endpoint is not connected)');
   const st = await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {

@@ -111,7 +111,8 @@ export function makeFuseOps(vfs: Vfs, log: Logger, clock: Clock = systemClock): 
     mkdir: (p: string, mode: number, cb: Cb) => run('mkdir', p, cb, () => vfs.mkdir(p, mode)),
     rmdir: (p: string, cb: Cb) => run('rmdir', p, cb, () => vfs.rmdir(p)),
     unlink: (p: string, cb: Cb) => run('unlink', p, cb, () => vfs.unlink(p)),
-    rename: (p: string, dest: string, cb: Cb) => run('rename', p, cb, () => vfs.rename(p, dest)),
+    rename: (p: string, dest: string, flags: number, cb: Cb) =>
+      run('rename', p, cb, () => renameWith(vfs, p, dest, flags)),
     chmod: (p: string, mode: number, cb: Cb) => run('chmod', p, cb, () => vfs.chmod(p, mode)),
     chown: (p: string, uid: number, gid: number, cb: Cb) => run('chown', p, cb, () => vfs.chown(p, uid, gid)),
     utimens: (p: string, at: number | null, mt: number | null, cb: Cb) =>
@@ -130,6 +131,24 @@ export function makeFuseOps(vfs: Vfs, log: Logger, clock: Clock = systemClock): 
     listxattr: (p: string, cb: Cb) => run('listxattr', p, cb, () => NEG.ENOSYS),
     removexattr: (p: string, _n: string, cb: Cb) => run('removexattr', p, cb, () => NEG.ENOSYS),
   };
+}
+
+/** renameat2 flags (libfuse 3 passes them; 0 otherwise): RENAME_NOREPLACE checks first; RENAME_EXCHANGE
+ * cannot be done on 123pan (EINVAL, which callers such as mv take as "not supported here"). */
+const RENAME_NOREPLACE = 1;
+async function renameWith(vfs: Vfs, p: string, dest: string, flags: number): Promise<Answer> {
+  if (flags & ~RENAME_NOREPLACE) return NEG.EINVAL;
+  if (flags & RENAME_NOREPLACE) {
+    const exists = await vfs.getattr(dest).then(
+      () => true,
+      (err: unknown) => {
+        if (isFsError(err) && err.kind === 'ENOENT') return false;
+        throw err;
+      },
+    );
+    if (exists) return NEG.EEXIST;
+  }
+  return vfs.rename(p, dest);
 }
 
 function readdirAnswer(entries: readonly { name: string; stat: import('../vfs/types.js').Stat }[]): Answer {

@@ -28,8 +28,8 @@ function fakeDeps(over: Partial<DoctorDeps> = {}): DoctorDeps {
     access: async (p) => p === '/dev/fuse' || p === '/usr/bin/fusermount' || p === '/',
     fileMode: async () => 0o104755,
     readText: async () => undefined,
-    run: async () => 'libfuse.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfuse.so.2\n',
-    binding: () => ({ kind: 'source', file: '/x/fuse.node', nativePatched: true, jsPatched: true }),
+    run: async () => 'libfuse3.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfuse3.so.3\n',
+    binding: () => ({ kind: 'source', file: '/x/fuse.node', nativePatched: true, jsPatched: true, libfuse: 314 }),
     freeBytes: async () => 100 * GiB,
     mountState: async () => 'empty',
     pan: () => {
@@ -74,21 +74,26 @@ describe('doctor checks (fakes)', () => {
     expect((await checkFusermount(fakeDeps({ uid: 0, fileMode: async () => 0o100755 }))).status).toBe('ok');
   });
 
-  it('libfuse: from ldconfig, else from a loaded binding, else a fix', async () => {
-    expect((await checkLibfuse(fakeDeps(), false)).status).toBe('ok');
-    expect((await checkLibfuse(fakeDeps({ run: async () => '' }), true)).status).toBe('ok');
-    expect(await checkLibfuse(fakeDeps({ run: async () => undefined }), false)).toMatchObject({
+  it('libfuse: from ldconfig, else from a loaded libfuse 3 binding, else a fix', async () => {
+    expect((await checkLibfuse(fakeDeps(), undefined)).status).toBe('ok');
+    expect((await checkLibfuse(fakeDeps({ run: async () => '' }), 314)).status).toBe('ok');
+    const libfuse2Only = 'libfuse.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfuse.so.2\n';
+    expect((await checkLibfuse(fakeDeps({ run: async () => libfuse2Only }), 29)).status).toBe('fail');
+    expect(await checkLibfuse(fakeDeps({ run: async () => undefined }), undefined)).toMatchObject({
       status: 'fail',
-      fix: expect.stringContaining('libfuse2'),
+      fix: expect.stringContaining('libfuse3'),
     });
   });
 
   it('binding: unpatched is a warning, unloadable a failure', () => {
     expect(
       checkBinding(
-        fakeDeps({ binding: () => ({ kind: 'prebuilt', file: 'f', nativePatched: false, jsPatched: false }) }),
+        fakeDeps({
+          binding: () => ({ kind: 'prebuilt', file: 'f', nativePatched: false, jsPatched: false, libfuse: 29 }),
+        }),
       ).result.status,
     ).toBe('warn');
+    expect(checkBinding(fakeDeps()).result.status).toBe('ok');
     const r = checkBinding(
       fakeDeps({
         binding: () => {

@@ -1,22 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { buildMountOptions, OP_TIMEOUTS_MS } from '../../../src/fuse/mount.js';
+import { buildMountOptions, MAX_REQUEST_BYTES, OP_TIMEOUTS_MS } from '../../../src/fuse/mount.js';
 
 describe('fuse/mount options', () => {
-  it('defaults carry the tuned options', () => {
+  it('libfuse 3: 1 MiB requests and a bounded, never-retiring worker pool; no libfuse 2 options', () => {
     const o = buildMountOptions({});
-    for (const want of [
-      'big_writes',
-      'max_background=64',
-      'congestion_threshold=48',
-      'auto_cache',
-      'auto_unmount',
-      'use_ino',
-      'default_permissions',
-      'negative_timeout=1',
-      'subtype=pan123fs',
-      'fsname=pan123fs',
-    ])
-      expect(o).toContain(want);
+    expect(o).toEqual(
+      expect.arrayContaining([`max_write=${MAX_REQUEST_BYTES}`, 'max_threads=64', 'max_idle_threads=64']),
+    );
+    expect(MAX_REQUEST_BYTES).toBe(1 << 20);
+    expect(o).not.toContain('big_writes'); // libfuse 3's fuse_new refuses it
+  });
+
+  it('libfuse 2 (upstream prebuilt fallback): big_writes, none of the libfuse 3 options', () => {
+    const o = buildMountOptions({}, 2);
+    expect(o).toContain('big_writes');
+    expect(o.filter((x) => /^max_(write|threads|idle_threads)=/.test(x))).toEqual([]);
+  });
+
+  it('defaults carry the tuned options', () => {
+    for (const o of [buildMountOptions({}), buildMountOptions({}, 2)])
+      for (const want of [
+        'max_background=64',
+        'congestion_threshold=48',
+        'auto_cache',
+        'auto_unmount',
+        'use_ino',
+        'default_permissions',
+        'negative_timeout=1',
+        'subtype=pan123fs',
+        'fsname=pan123fs',
+      ])
+        expect(o).toContain(want);
+    const o = buildMountOptions({});
     expect(o).toContain('attr_timeout=5');
     expect(o).not.toContain('allow_other');
   });

@@ -152,4 +152,18 @@ describe('fuse/ops table over MemVfs', () => {
     const ops = makeFuseOps(vfs, recordingLogger().log);
     expect(await call(ops, 'read', '/f', 1, Buffer.alloc(8), 8, 0)).toEqual([-E.EIO]);
   });
+
+  it('rename flags (libfuse 3): 0 renames, NOREPLACE refuses an existing target, EXCHANGE is EINVAL', async () => {
+    const vfs = new MemVfs();
+    vfs.put('/a', 'a');
+    vfs.put('/b', 'b');
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    expect(await call(ops, 'rename', '/a', '/b', 1)).toEqual([-E.EEXIST]);
+    expect(await call(ops, 'rename', '/a', '/b', 2)).toEqual([-E.EINVAL]);
+    expect((await vfs.getattr('/b')).size).toBe(1);
+    expect(await call(ops, 'rename', '/a', '/c', 1)).toEqual([0]);
+    await expect(vfs.getattr('/a')).rejects.toMatchObject({ kind: 'ENOENT' });
+    expect(await call(ops, 'rename', '/c', '/b', 0)).toEqual([0]);
+    await expect(vfs.getattr('/c')).rejects.toMatchObject({ kind: 'ENOENT' });
+  });
 });
