@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { LinkCache } from '../../src/pan/download-urls.js';
+import { LinkCache } from '../../src/pan/cdn/download-urls.js';
 import { isPanError, type PanError } from '../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../src/pan/http-pan-client.js';
-import { PanRangeSource } from '../../src/pan/range-source.js';
+import { PanRangeSource } from '../../src/pan/cdn/range-source.js';
 import { ramp } from '../support/data.js';
 
 const MiB = 1024 * 1024;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { DownloadLink } from '../../../src/pan/api.js';
-import { EXPIRY_MARGIN_MS, LinkCache, signDirectLink } from '../../../src/pan/download-urls.js';
+import { EXPIRY_MARGIN_MS, LinkCache, signDirectLink } from '../../../src/pan/cdn/download-urls.js';
 import { PanError } from '../../../src/pan/errors.js';
-import { PanRangeSource } from '../../../src/pan/range-source.js';
+import { PanRangeSource } from '../../../src/pan/cdn/range-source.js';
 import { FakeClock } from '../../support/clock.js';
 
 function fakeApi(clock: { now(): number }, ttl = 3600_000) {

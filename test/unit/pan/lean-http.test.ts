@@ -1,4 +1,4 @@
-// The lean ranged-GET path (src/pan/lean-http.ts) against real local HTTP and HTTPS servers: what it
+// The lean ranged-GET path (src/pan/cdn/lean-http.ts) against real local HTTP and HTTPS servers: what it
 // parses itself, what it hands to undici, and how it fails. Everything goes through HttpPanClient.fetchRange
 // (the only user), plus direct LeanRangeClient checks where the connection behaviour is the point.
 
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpPanClient } from '../../../src/pan/http-pan-client.js';
-import { LeanRangeClient, LeanUnsupported } from '../../../src/pan/lean-http.js';
+import { LeanRangeClient, LeanUnsupported } from '../../../src/pan/cdn/lean-http.js';
 
 const data = Buffer.alloc(3 * 1024 * 1024 + 7);
 for (let i = 0; i < data.length; i++) data[i] = (i * 31 + (i >> 10)) & 0xff;

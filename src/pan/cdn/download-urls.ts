@@ -7,10 +7,10 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { systemClock, type Clock } from '../core/clock.js';
-import type { FileId } from '../core/ids.js';
-import { SingleFlight } from '../core/single-flight.js';
-import type { DownloadLink, PanApi } from './api.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import type { FileId } from '../../core/ids.js';
+import { SingleFlight } from '../../core/single-flight.js';
+import type { DownloadLink, PanApi } from '../api.js';
 
 export type LinkMode = 'download' | 'direct';
 export interface LinkSigning {

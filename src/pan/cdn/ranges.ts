@@ -6,12 +6,12 @@
 // the requested length (+ the small whole-file fallback below).
 
 import { request, type Dispatcher } from 'undici';
-import type { Clock } from '../core/clock.js';
-import type { Logger } from '../core/logger.js';
-import { backoffDelay, parseRetryAfter, type RetryPolicy } from './backoff.js';
-import { PanError } from './errors.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../backoff.js';
+import { PanError } from '../errors.js';
 import { LeanSocketError, LeanUnsupported, type LeanRangeClient } from './lean-http.js';
-import { abortError, transportError } from './transport.js';
+import { abortError, transportError } from '../transport.js';
 
 const ENDPOINT = 'cdn/range';
 /** A server that ignores Range on a small file is tolerated up to this size (then we slice). */

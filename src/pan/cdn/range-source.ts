@@ -3,10 +3,10 @@
 // 'link-expired' (403/404/410) the file's links are invalidated and the read is retried ONCE with a
 // fresh link; a second failure surfaces.
 
-import type { FileId } from '../core/ids.js';
-import type { PanApi } from './api.js';
+import type { FileId } from '../../core/ids.js';
+import type { PanApi } from '../api.js';
 import type { LinkCache, LinkMode, LinkSigning } from './download-urls.js';
-import { isPanError } from './errors.js';
+import { isPanError } from '../errors.js';
 
 export interface RangeRef {
   id: FileId;
