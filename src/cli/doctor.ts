@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../config/parse.js';
 import { resolveMountConfig, type MountConfig } from '../config/resolve.js';
-import type { PanApi, UserInfo } from '../pan/api.js';
+import type { PanAccount, PanLinks, PanTree, UserInfo } from '../pan/api.js';
 import { HttpPanClient } from '../pan/http-pan-client.js';
 import { describeBinding, loadFuseNative, type BindingInfo } from '../fuse/binding.js';
 import { isMounted } from '../fuse/mount.js';
@@ -26,10 +26,12 @@ export interface CheckResult {
   fix?: string;
 }
 
-type Pan = Pick<PanApi, 'userInfo' | 'detail' | 'listPage' | 'directLink'> & {
-  token(): Promise<string>;
-  close(): Promise<void>;
-};
+type Pan = PanAccount &
+  Pick<PanTree, 'detail' | 'listPage'> &
+  Pick<PanLinks, 'directLink'> & {
+    token(): Promise<string>;
+    close(): Promise<void>;
+  };
 
 export interface DoctorDeps {
   uid: number;

@@ -4,12 +4,12 @@
 
 import type { Logger } from '../core/logger.js';
 import type { MountConfig } from '../config/resolve.js';
-import type { PanApi, UserInfo } from '../pan/api.js';
+import type { PanAccount, PanTree, UserInfo } from '../pan/api.js';
 import { PanError } from '../pan/errors.js';
 import { UserFacingError } from '../core/user-error.js';
 
 export async function checkAccount(
-  pan: Pick<PanApi, 'userInfo' | 'detail'>,
+  pan: PanAccount & Pick<PanTree, 'detail'>,
   cfg: MountConfig,
   log: Logger,
 ): Promise<UserInfo> {

@@ -16,6 +16,7 @@ import { openMetaDb } from '../meta/db.js';
 import { NodeStore } from '../meta/node-store.js';
 import { UploadJournal } from '../meta/upload-journal.js';
 import { HttpPanClient } from '../pan/http-pan-client.js';
+import { CdnClient } from '../pan/cdn/cdn-client.js';
 import { LinkCache } from '../pan/cdn/download-urls.js';
 import { PanRangeSource } from '../pan/cdn/range-source.js';
 import { FileReader } from '../data/file-reader.js';
@@ -70,9 +71,10 @@ export async function runMount(
     );
 
   const links = new LinkCache({ api: pan, clock });
+  const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }) });
   const source = new PanRangeSource({
     links,
-    api: pan,
+    cdn,
     mode: cfg.directLink ? 'direct' : 'download',
     signing: cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null,
   });
@@ -213,6 +215,7 @@ export async function runMount(
       await writeback.close();
       await control.close();
       await reader.close();
+      await cdn.close();
       db.close();
       log.info({ op: 'stop', code }, code === 0 ? 'unmounted' : 'stopped');
       resolveDone(code);

@@ -1,5 +1,7 @@
-// The 123 Open client's public surface, as the rest of the daemon sees it. Knows nothing of FUSE, SQLite
-// or mount paths. Implemented by http-pan-client.ts; tests may pass fakes.
+// The 123 Open client's public surface, as the rest of the daemon sees it, in four roles: PanTree (the
+// file tree), PanUploads (the v2 upload flow), PanLinks (download_info, direct links), PanAccount (user
+// info). Consumers name the role they use; PanApi is their union. Knows nothing of FUSE, SQLite or mount
+// paths, nor of the CDN bytes (pan/cdn/). Implemented by http-pan-client.ts; tests may pass fakes.
 //
 // Conventions: ids are FileId strings (int64-safe); times are epoch milliseconds (the wire's
 // "YYYY-MM-DD HH:MM:SS" is UTC+8); every method throws PanError (pan/errors.ts) on a non-zero body code
@@ -57,7 +59,8 @@ export interface DownloadLink {
   expiresAt: number;
 }
 
-export interface PanApi {
+/** The file tree: listing, metadata and the namespace operations. */
+export interface PanTree {
   /** One page of v2 list (limit ≤ 100); trashed rows dropped. */
   listPage(parentId: FileId, lastFileId?: FileId, signal?: AbortSignal): Promise<ListPage>;
   /** Every page until lastFileId == -1 (also stops on an empty page or an unchanged cursor). */
@@ -69,11 +72,23 @@ export interface PanApi {
   trash(ids: FileId[]): Promise<void>;
   /** Restore trashed items to their old place; returns the ids that could not be (`abnormalFileIDs`). */
   recover(ids: FileId[]): Promise<FileId[]>;
+}
+
+/** The account: who we are, space, VIP. */
+export interface PanAccount {
   userInfo(): Promise<UserInfo>;
+}
+
+/** Download links of a file (the bytes themselves come from pan/cdn/). */
+export interface PanLinks {
   /** download_info (query `fileId`) */
   downloadInfo(id: FileId): Promise<DownloadLink>;
   /** direct-link/url (query `fileID`), unsigned as returned */
   directLink(id: FileId): Promise<DownloadLink>;
+}
+
+/** The v2 upload flow (123open-api.md §4.2). */
+export interface PanUploads {
   uploadCreate(req: {
     parentId: FileId;
     filename: string;
@@ -101,7 +116,7 @@ export interface PanApi {
     data: Buffer;
     duplicate?: 1 | 2;
   }): Promise<UploadCompleteResult>;
-  /** Ranged GET of [start, end] inclusive; checks 206 + Content-Range; 403/410 → PanError kind 'link-expired'. */
-  /** Bytes [start, end] of url; with `into`, received into it when possible (see RangeFetcher.fetch). */
-  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
 }
+
+/** Every role: what HttpPanClient implements and full fakes stand in for. */
+export interface PanApi extends PanTree, PanAccount, PanLinks, PanUploads {}

@@ -1,10 +1,11 @@
-// HttpPanClient: PanApi over the real 123 Open HTTP API. Owns: one small method per endpoint (request
-// shape → typed result; the upload endpoints live in upload-calls.ts), name checks before any request, and the recovery rules for non-idempotent
-// calls whose earlier attempt may have landed (see each method). Composition: Transport (retry,
-// envelope), TokenManager (auth), RateLimiter, RangeFetcher (CDN reads). Invariant: every id crosses the
-// wire as a raw JSON integer (wireId) and comes back as a FileId string.
+// HttpPanClient: PanApi (every role of api.ts) over the real 123 Open HTTP API. Owns: one small method
+// per endpoint (request shape → typed result; the upload endpoints live in upload-calls.ts), name checks
+// before any request, and the recovery rules for non-idempotent calls whose earlier attempt may have
+// landed (see each method). Composition: Transport (retry, envelope), TokenManager (auth), RateLimiter.
+// CDN reads are not here: see cdn/cdn-client.ts. Invariant: every id crosses the wire as a raw JSON
+// integer (wireId) and comes back as a FileId string.
 
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
 import { toFileId, type FileId } from '../core/ids.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -24,8 +25,6 @@ import { BATCH_LIMIT, ENDPOINTS, LIST_LIMIT } from './endpoints.js';
 import { PanError } from './errors.js';
 import { wireId, type Json } from './json.js';
 import { checkName } from './names.js';
-import { LeanRangeClient } from './cdn/lean-http.js';
-import { RangeFetcher } from './cdn/ranges.js';
 import { RateLimiter } from './rate-limiter.js';
 import { wireTimeMs } from './time.js';
 import { Transport } from './transport.js';
@@ -41,10 +40,6 @@ export const DEFAULT_DIRECT_LINK_TTL_MS = 60 * 60_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** Upload bodies: a 16 MiB slice at 1 Mbit/s takes ~2 min; allow 5. */
 const DEFAULT_UPLOAD_TIMEOUT_MS = 5 * 60_000;
-/** CDN reads: a 4–8 MiB read-ahead block on a slow line. */
-const DEFAULT_DOWNLOAD_TIMEOUT_MS = 60_000;
-/** Redirects a CDN may chain (clients follow them; RES uses reqwest's defaults). */
-const MAX_REDIRECTS = 5;
 
 export const DIRECT_LINK_HELP =
   'direct links need a folder with 直链空间 (direct-link space) enabled directly under the root, and do not work for ' +
@@ -63,15 +58,10 @@ export interface HttpPanClientOptions {
   retry?: RetryOptions;
   requestTimeoutMs?: number;
   uploadTimeoutMs?: number;
-  downloadTimeoutMs?: number;
   /** assumed lifetime of a download_info URL */
   linkTtlMs?: number;
   /** how long an unsigned direct link is reused */
   directLinkTtlMs?: number;
-  /** ranged reads over the lean socket path (default: yes unless `dispatcher` is given) */
-  leanRanges?: boolean;
-  /** extra TLS options for the lean path's https connections (tests: a private CA) */
-  tls?: import('node:tls').ConnectionOptions;
 }
 
 function chunks<T>(xs: T[], n: number): T[][] {
@@ -83,8 +73,6 @@ function chunks<T>(xs: T[], n: number): T[][] {
 export class HttpPanClient implements PanApi {
   readonly tokens: TokenManager;
   private readonly t: Transport;
-  private readonly ranges: RangeFetcher;
-  private readonly lean: LeanRangeClient | undefined;
   private readonly up: UploadCalls;
   private readonly clock: Clock;
   private readonly ownDispatcher: Agent | undefined;
@@ -120,24 +108,10 @@ export class HttpPanClient implements PanApi {
     });
     this.t.setAuth(this.tokens);
     this.up = new UploadCalls(this.t, (parentId) => this.listAll(parentId));
-    // The lean socket path serves ranged reads unless a dispatcher was injected (tests that mock HTTP)
-    // or it is switched off; undici stays the fallback for responses it does not parse.
-    this.lean =
-      (o.leanRanges ?? !o.dispatcher) ? new LeanRangeClient({ connectTimeoutMs: 10_000, tls: o.tls }) : undefined;
-    this.ranges = new RangeFetcher({
-      dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
-      clock: this.clock,
-      logger,
-      retry,
-      timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
-      lean: this.lean,
-      maxRedirects: MAX_REDIRECTS,
-    });
   }
 
   /** Closes the connection pool this client created (not an injected dispatcher). */
   async close(): Promise<void> {
-    this.lean?.close();
     await this.ownDispatcher?.close();
   }
 
@@ -317,10 +291,6 @@ export class HttpPanClient implements PanApi {
         message: `${name}: no url in the answer: ${DIRECT_LINK_HELP}`,
       });
     return { url, expiresAt: this.clock.now() + this.directLinkTtlMs };
-  }
-
-  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
-    return this.ranges.fetch(url, start, end, signal, into);
   }
 
   // ---- uploading (upload-calls.ts) ----

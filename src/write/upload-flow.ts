@@ -1,5 +1,5 @@
-// uploadFile: one file's upload through the 123 Open v2 flow (123open-api.md §4.2), against the PanApi
-// interface. create with the whole-file MD5 → reuse (instant upload, no byte sent) or slices of exactly the
+// uploadFile: one file's upload through the 123 Open v2 flow (123open-api.md §4.2), against the
+// PanUploads role. create with the whole-file MD5 → reuse (instant upload, no byte sent) or slices of exactly the
 // server's sliceSize, each with its MD5, a few in parallel and each retried → upload_complete polled
 // until completed with a non-zero fileID. Small files may go through the single-step upload instead.
 //
@@ -18,7 +18,7 @@ import type { Clock } from '../core/clock.js';
 import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { PanApi, UploadCompleteResult } from '../pan/api.js';
+import type { PanUploads, UploadCompleteResult } from '../pan/api.js';
 import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import { isPanError } from '../pan/errors.js';
 import { md5HexYielding, type SliceSource } from './md5.js';
@@ -87,7 +87,7 @@ export interface UploadResult {
 export class UploadDomainCache {
   private cached: { servers: string[]; at: number } | null = null;
   constructor(
-    private readonly api: PanApi,
+    private readonly api: PanUploads,
     private readonly clock: Clock,
     private readonly ttlMs = UPLOAD_DOMAINS_TTL_MS,
   ) {}
@@ -110,7 +110,7 @@ export function isRetryable(e: unknown): boolean {
   return isPanError(e) && (e.retryable || e.kind === 'transport' || e.kind === 'rate-limited');
 }
 
-export async function uploadFile(api: PanApi, req: UploadRequest): Promise<UploadResult> {
+export async function uploadFile(api: PanUploads, req: UploadRequest): Promise<UploadResult> {
   if (req.size > MAX_UPLOAD_BYTES) {
     throw new FsError('EFBIG', `${req.name}: ${req.size} bytes is over the 10 GiB upload limit of the 123 Open API`);
   }
@@ -143,7 +143,7 @@ export async function uploadFile(api: PanApi, req: UploadRequest): Promise<Uploa
   return { fileId, instant: false, bytesSent };
 }
 
-function domainsOf(api: PanApi, req: UploadRequest): Promise<string[]> {
+function domainsOf(api: PanUploads, req: UploadRequest): Promise<string[]> {
   return req.domains
     ? req.domains.get()
     : api.uploadDomains().then((s) => {
@@ -153,7 +153,7 @@ function domainsOf(api: PanApi, req: UploadRequest): Promise<string[]> {
 }
 
 /** Single-step upload; null when the server did not finish it (then the caller uses the slice flow). */
-async function uploadSingle(api: PanApi, req: UploadRequest, md5: string): Promise<UploadResult | null> {
+async function uploadSingle(api: PanUploads, req: UploadRequest, md5: string): Promise<UploadResult | null> {
   const data = await req.source.read(0, req.size);
   if (data.length !== req.size)
     throw new FsError('EIO', `${req.name}: short read (${data.length} of ${req.size} bytes)`);
@@ -179,7 +179,7 @@ async function uploadSingle(api: PanApi, req: UploadRequest, md5: string): Promi
 }
 
 async function sendSlices(
-  api: PanApi,
+  api: PanUploads,
   req: UploadRequest,
   preuploadId: string,
   sliceSize: number,
@@ -224,7 +224,7 @@ async function sendSlices(
 }
 
 async function sendOneSlice(
-  api: PanApi,
+  api: PanUploads,
   req: UploadRequest,
   signal: AbortSignal,
   s: { preuploadId: string; sliceNo: number; data: Buffer; servers: string[] },
@@ -249,7 +249,7 @@ async function sendOneSlice(
   }
 }
 
-async function pollComplete(api: PanApi, req: UploadRequest, preuploadId: string): Promise<FileId> {
+async function pollComplete(api: PanUploads, req: UploadRequest, preuploadId: string): Promise<FileId> {
   const deadline = req.clock.now() + (req.completeTimeoutMs ?? COMPLETE_TIMEOUT_MS);
   let polls = 0;
   req.signal?.throwIfAborted(); // the last point at which no merge was asked for (see UploadRequest.signal)

@@ -26,7 +26,7 @@ import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import type { JournalEntry, UploadJournal } from '../meta/upload-journal.js';
-import type { PanApi } from '../pan/api.js';
+import type { PanTree, PanUploads } from '../pan/api.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
@@ -91,7 +91,7 @@ export interface UploadQueueStatus {
 }
 
 export interface UploadQueueOptions {
-  api: PanApi;
+  api: PanUploads & Pick<PanTree, 'move' | 'rename' | 'trash'>;
   journal: UploadJournal;
   target: UploadTarget;
   clock?: Clock;

@@ -10,7 +10,7 @@ import { LRUCache } from 'lru-cache';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { FileId } from '../../core/ids.js';
 import { SingleFlight } from '../../core/single-flight.js';
-import type { DownloadLink, PanApi } from '../api.js';
+import type { DownloadLink, PanLinks } from '../api.js';
 
 export type LinkMode = 'download' | 'direct';
 export interface LinkSigning {
@@ -26,7 +26,7 @@ export const DEFAULT_SIGN_VALIDITY_SEC = 30 * 60;
 const MAX_ENTRIES = 10_000;
 
 export interface LinkCacheOptions {
-  api: Pick<PanApi, 'downloadInfo' | 'directLink'>;
+  api: PanLinks;
   clock?: Clock;
   signValiditySec?: number;
   /** injected for tests; must not contain '-' */

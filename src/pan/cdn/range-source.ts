@@ -1,10 +1,11 @@
-// PanRangeSource: what the read path calls to get bytes of a remote file. Owns: clamping a read to the
-// file size, getting a link from LinkCache, fetching the range, and the refresh-once rule: on
+// PanRangeSource: what the read path calls to get bytes of a remote file (data/range-source.ts's
+// RangeSource). Owns: clamping a read to the file size, getting a link from LinkCache, fetching the range
+// through the injected CdnFetcher (cdn-client.ts, never the API client), and the refresh-once rule: on
 // 'link-expired' (403/404/410) the file's links are invalidated and the read is retried ONCE with a
 // fresh link; a second failure surfaces.
 
 import type { FileId } from '../../core/ids.js';
-import type { PanApi } from '../api.js';
+import type { CdnFetcher } from './cdn-client.js';
 import type { LinkCache, LinkMode, LinkSigning } from './download-urls.js';
 import { isPanError } from '../errors.js';
 
@@ -16,7 +17,8 @@ export interface RangeRef {
 
 export interface PanRangeSourceOptions {
   links: LinkCache;
-  api: Pick<PanApi, 'fetchRange'>;
+  /** the CDN side: ranged GETs on the links */
+  cdn: CdnFetcher;
   /** 'download' = download_info (default), 'direct' = direct-link/url */
   mode?: LinkMode;
   /** direct-link URL-auth settings, or null for unsigned links */
@@ -38,12 +40,12 @@ export class PanRangeSource {
     if (length <= 0 || start >= ref.size || end < start) return Buffer.alloc(0);
     const url = await this.o.links.get(ref.id, this.mode, this.signing, signal);
     try {
-      return await this.o.api.fetchRange(url, start, end, signal, into);
+      return await this.o.cdn.fetchRange(url, start, end, signal, into);
     } catch (e) {
       if (!isPanError(e, 'link-expired')) throw e;
       this.o.links.invalidate(ref.id);
       const fresh = await this.o.links.get(ref.id, this.mode, this.signing, signal);
-      return this.o.api.fetchRange(fresh, start, end, signal, into);
+      return this.o.cdn.fetchRange(fresh, start, end, signal, into);
     }
   }
 }

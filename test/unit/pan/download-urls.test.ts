@@ -89,7 +89,7 @@ describe('PanRangeSource', () => {
         return Buffer.alloc(end - start + 1, 1);
       },
     };
-    const src = new PanRangeSource({ links, api: fetcher });
+    const src = new PanRangeSource({ links, cdn: fetcher });
     const buf = await src.read({ id: '7', size: 100, md5: '' }, 90, 50);
     expect(buf.length).toBe(10);
     expect(seen).toEqual(['https://cdn.example/7?v=1:90-99', 'https://cdn.example/7?v=2:90-99']);
@@ -102,7 +102,7 @@ describe('PanRangeSource', () => {
     let n = 0;
     const src = new PanRangeSource({
       links,
-      api: {
+      cdn: {
         async fetchRange() {
           n++;
           throw new PanError({ kind: 'link-expired', message: '403' });

@@ -6,6 +6,7 @@ import type { Logger } from '../../../src/core/logger.js';
 import { isPanError, type PanError } from '../../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../../src/pan/http-pan-client.js';
 import { tokenFilePath } from '../../../src/pan/auth.js';
+import { CdnClient, type CdnClientOptions } from '../../../src/pan/cdn/cdn-client.js';
 import { envelope, startFake, type FakeServer } from './fake-server.js';
 import { FakeClock } from '../../support/clock.js';
 
@@ -19,7 +20,7 @@ function captureLogger(lines: string[]): Logger {
 
 let srv: FakeServer;
 let stateDir: string;
-const clients: HttpPanClient[] = [];
+const clients: { close(): Promise<void> }[] = [];
 
 function client(extra: Partial<HttpPanClientOptions> = {}): HttpPanClient {
   const c = new HttpPanClient({
@@ -31,6 +32,12 @@ function client(extra: Partial<HttpPanClientOptions> = {}): HttpPanClient {
     retry: { baseMs: 2, capMs: 10 },
     ...extra,
   });
+  clients.push(c);
+  return c;
+}
+
+function cdn(extra: Partial<CdnClientOptions> = {}): CdnClient {
+  const c = new CdnClient({ retry: { baseMs: 2, capMs: 10 }, ...extra });
   clients.push(c);
   return c;
 }
@@ -481,7 +488,7 @@ describe('endpoints', () => {
   });
 });
 
-describe('fetchRange', () => {
+describe('CdnClient.fetchRange', () => {
   const data = Buffer.from('0123456789abcdefghij');
   beforeEach(() => {
     srv.route('/cdn/file', (r, res) => {
@@ -501,7 +508,7 @@ describe('fetchRange', () => {
   });
 
   it('reads first byte, last byte and a middle range', async () => {
-    const c = client();
+    const c = cdn();
     const url = `${srv.baseUrl}/cdn/file?sign=secret`;
     expect((await c.fetchRange(url, 0, 0)).toString()).toBe('0');
     expect((await c.fetchRange(url, 19, 19)).toString()).toBe('j');
@@ -509,7 +516,7 @@ describe('fetchRange', () => {
   });
 
   it('past end → range; mismatched Content-Range → range; 403 → link-expired; 5xx retried', async () => {
-    const c = client();
+    const c = cdn();
     await expect(c.fetchRange(`${srv.baseUrl}/cdn/file`, 25, 30)).rejects.toMatchObject({ kind: 'range' });
     await expect(c.fetchRange(`${srv.baseUrl}/cdn/file`, 15, 30)).rejects.toMatchObject({ kind: 'range' });
     srv.route('/cdn/gone', (_r, res) => {
@@ -536,7 +543,7 @@ describe('fetchRange', () => {
       res.statusCode = 200;
       res.end(data);
     });
-    const c = client();
+    const c = cdn();
     expect((await c.fetchRange(`${srv.baseUrl}/cdn/whole`, 0, 19)).equals(data)).toBe(true);
     expect((await c.fetchRange(`${srv.baseUrl}/cdn/whole`, 5, 6)).toString()).toBe('56');
   });
@@ -554,7 +561,7 @@ describe('fetchRange', () => {
       res.setHeader('content-range', 'bytes 0-0/20');
       res.end('0');
     });
-    await client({ logger: captureLogger(lines) }).fetchRange(`${srv.baseUrl}/cdn/flaky2?auth_key=SECRETKEY`, 0, 0);
+    await cdn({ logger: captureLogger(lines) }).fetchRange(`${srv.baseUrl}/cdn/flaky2?auth_key=SECRETKEY`, 0, 0);
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.join('\n')).not.toMatch(/SECRETKEY|flaky2/);
   });

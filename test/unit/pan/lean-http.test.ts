@@ -1,5 +1,5 @@
 // The lean ranged-GET path (src/pan/cdn/lean-http.ts) against real local HTTP and HTTPS servers: what it
-// parses itself, what it hands to undici, and how it fails. Everything goes through HttpPanClient.fetchRange
+// parses itself, what it hands to undici, and how it fails. Everything goes through CdnClient.fetchRange
 // (the only user), plus direct LeanRangeClient checks where the connection behaviour is the point.
 
 import { execFileSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HttpPanClient } from '../../../src/pan/http-pan-client.js';
+import { CdnClient, type CdnClientOptions } from '../../../src/pan/cdn/cdn-client.js';
 import { LeanRangeClient, LeanUnsupported } from '../../../src/pan/cdn/lean-http.js';
 
 const data = Buffer.alloc(3 * 1024 * 1024 + 7);
@@ -22,7 +22,7 @@ let connections = 0;
 let server: http.Server;
 let base: string;
 const dir = mkdtempSync(join(tmpdir(), 'pan123fs-lean-'));
-const clients: HttpPanClient[] = [];
+const clients: CdnClient[] = [];
 
 /** A 206 for the request's Range, like a CDN. */
 const ranged: Handler = (req, res) => {
@@ -53,13 +53,8 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function client(extra: Partial<ConstructorParameters<typeof HttpPanClient>[0]> = {}): HttpPanClient {
-  const c = new HttpPanClient({
-    apiBase: base,
-    clientId: 'cid',
-    clientSecret: 'secret',
-    stateDir: dir,
-    rateLimitScale: 0,
+function client(extra: Partial<CdnClientOptions> = {}): CdnClient {
+  const c = new CdnClient({
     retry: { baseMs: 2, capMs: 10 },
     downloadTimeoutMs: 2000,
     ...extra,

@@ -259,9 +259,6 @@ export class FakePan implements PanApi {
   directLink(): never {
     throw new Error('not in the fake');
   }
-  fetchRange(): never {
-    throw new Error('not in the fake');
-  }
 }
 
 /** Deterministic test data ("ramp" bytes with a seed). */

@@ -1,0 +1,70 @@
+// CdnClient: the CDN read plane's own HTTP client, apart from the API client (issue 12): ranged GETs on
+// download / direct-link URLs through RangeFetcher (ranges.ts), over the lean socket path (lean-http.ts)
+// with undici as the fallback. Owns: its connection pool (closed by close()), the redirect interceptor,
+// the download timeout. Invariants: no Authorization or Platform header goes to a CDN (this client has
+// no token at all); a URL is never logged, only its host.
+
+import { Agent, interceptors, type Dispatcher } from 'undici';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { silentLogger, type Logger } from '../../core/logger.js';
+import { retryPolicy, type RetryOptions } from '../backoff.js';
+import { LeanRangeClient } from './lean-http.js';
+import { RangeFetcher } from './ranges.js';
+
+/** CDN reads: a 4–8 MiB read-ahead block on a slow line. */
+const DEFAULT_DOWNLOAD_TIMEOUT_MS = 60_000;
+/** Redirects a CDN may chain (clients follow them; RES uses reqwest's defaults). */
+const MAX_REDIRECTS = 5;
+
+/** What the range source needs from the CDN: bytes [start, end] inclusive of a URL. */
+export interface CdnFetcher {
+  /** With `into` (≥ end-start+1 bytes) the body is received into it when possible (see RangeFetcher.fetch). */
+  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
+}
+
+export interface CdnClientOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** injected HTTP (tests); the lean path is then off unless `leanRanges` says otherwise */
+  dispatcher?: Dispatcher;
+  retry?: RetryOptions;
+  downloadTimeoutMs?: number;
+  /** ranged reads over the lean socket path (default: yes unless `dispatcher` is given) */
+  leanRanges?: boolean;
+  /** extra TLS options for the lean path's https connections (tests: a private CA) */
+  tls?: import('node:tls').ConnectionOptions;
+}
+
+export class CdnClient implements CdnFetcher {
+  private readonly ranges: RangeFetcher;
+  private readonly lean: LeanRangeClient | undefined;
+  private readonly ownDispatcher: Agent | undefined;
+
+  constructor(o: CdnClientOptions = {}) {
+    this.ownDispatcher = o.dispatcher ? undefined : new Agent({ connect: { timeout: 10_000 } });
+    const dispatcher = o.dispatcher ?? this.ownDispatcher!;
+    // The lean socket path serves ranged reads unless a dispatcher was injected (tests that mock HTTP)
+    // or it is switched off; undici stays the fallback for responses it does not parse.
+    this.lean =
+      (o.leanRanges ?? !o.dispatcher) ? new LeanRangeClient({ connectTimeoutMs: 10_000, tls: o.tls }) : undefined;
+    this.ranges = new RangeFetcher({
+      dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
+      clock: o.clock ?? systemClock,
+      logger: (o.logger ?? silentLogger).child({ mod: 'cdn' }),
+      retry: retryPolicy(o.retry),
+      timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
+      lean: this.lean,
+      maxRedirects: MAX_REDIRECTS,
+    });
+  }
+
+  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+    return this.ranges.fetch(url, start, end, signal, into);
+  }
+
+  /** Closes the connection pools this client created (not an injected dispatcher). */
+  async close(): Promise<void> {
+    this.lean?.close();
+    await this.ownDispatcher?.close();
+  }
+}
