@@ -2,14 +2,9 @@
 // of HTTP or FUSE: pan/ implements RangeSource over ranged GETs with link caching, vfs/ wires it in.
 // Invariant: a RangeSource answers exactly `length` bytes or throws (it has already retried).
 
-import type { FileId } from '../core/ids.js';
+import type { FileRef } from '../core/file-ref.js';
 
-/** What an open file is pinned to: bytes are identified by (id, md5), size bounds every read. */
-export interface FileRef {
-  id: FileId;
-  size: number;
-  md5: string;
-}
+export type { FileRef } from '../core/file-ref.js';
 
 export interface RangeSource {
   /**

@@ -2,13 +2,10 @@
 // (ARCHITECTURE.md convention 5). daemon/run-mount.ts passes the real data/ and write/ objects (the upload
 // queue implements UploadPort itself); tests pass small fakes.
 
+import type { FileRef } from '../core/file-ref.js';
 import type { UserInfo } from '../pan/api.js';
 
-export interface FileRef {
-  id: string;
-  size: number;
-  md5: string;
-}
+export type { FileRef } from '../core/file-ref.js';
 
 export interface ReadHandleLike {
   read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;

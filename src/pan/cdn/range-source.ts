@@ -4,16 +4,10 @@
 // 'link-expired' (403/404/410) the file's links are invalidated and the read is retried ONCE with a
 // fresh link; a second failure surfaces.
 
-import type { FileId } from '../../core/ids.js';
+import type { FileRef } from '../../core/file-ref.js';
 import type { CdnFetcher } from './cdn-client.js';
 import type { LinkCache, LinkMode, LinkSigning } from './download-urls.js';
 import { isPanError } from '../errors.js';
-
-export interface RangeRef {
-  id: FileId;
-  size: number;
-  md5: string;
-}
 
 export interface PanRangeSourceOptions {
   links: LinkCache;
@@ -35,7 +29,7 @@ export class PanRangeSource {
   }
 
   /** Up to `length` bytes from `start`; shorter at end of file, empty at or past it. */
-  async read(ref: RangeRef, start: number, length: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+  async read(ref: FileRef, start: number, length: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
     const end = Math.min(start + length, ref.size) - 1;
     if (length <= 0 || start >= ref.size || end < start) return Buffer.alloc(0);
     const url = await this.o.links.get(ref.id, this.mode, this.signing, signal);
