@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { SingleFlight } from '../core/single-flight.js';
+import { Backoff } from './backoff.js';
 import { asObj, strField } from './decode.js';
 import { ENDPOINTS } from './endpoints.js';
 import { PanError } from './errors.js';
@@ -95,13 +96,13 @@ export class TokenManager implements TokenSource {
   private current: TokenRecord | undefined;
   private loaded = false;
   private readonly flight = new SingleFlight<'token', string>();
-  private failures = 0;
-  private blockedUntil = 0;
+  private readonly failures: Backoff;
   private lastError: unknown;
   readonly file: string;
 
   constructor(private readonly o: TokenManagerOptions) {
     this.file = tokenFilePath(o.stateDir, o.apiBase, o.clientId);
+    this.failures = new Backoff({ baseMs: FAIL_BACKOFF_MS, capMs: FAIL_BACKOFF_CAP_MS }, o.clock);
   }
 
   async get(signal?: AbortSignal): Promise<string> {
@@ -124,13 +125,11 @@ export class TokenManager implements TokenSource {
       this.loaded = true;
     }
     if (this.current && this.fresh(this.current)) return this.current.accessToken;
-    const now = this.o.clock.now();
-    if (now < this.blockedUntil) throw this.lastError;
+    if (this.failures.waitMs() > 0) throw this.lastError;
     try {
       const rec = await this.o.fetchToken(signal);
       this.current = rec;
-      this.failures = 0;
-      this.blockedUntil = 0;
+      this.failures.succeeded();
       await this.save(rec).catch((e) =>
         this.o.logger.warn({ err: (e as Error).message }, 'pan: could not persist the access token'),
       );
@@ -138,15 +137,14 @@ export class TokenManager implements TokenSource {
       return rec.accessToken;
     } catch (e) {
       if (!(e instanceof PanError && e.kind === 'aborted')) {
-        this.failures++;
-        this.blockedUntil =
-          this.o.clock.now() + Math.min(FAIL_BACKOFF_CAP_MS, FAIL_BACKOFF_MS * 2 ** (this.failures - 1));
+        const delayMs = this.failures.failed();
         this.lastError = e;
         this.o.logger.warn(
           {
             code: (e as PanError).code,
             traceId: (e as PanError).traceId,
-            attempt: this.failures,
+            attempt: this.failures.failures,
+            retryInMs: delayMs,
             err: (e as Error).message,
           },
           'pan: token fetch failed',

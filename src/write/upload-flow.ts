@@ -19,6 +19,7 @@ import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import type { PanUploads, UploadCompleteResult } from '../pan/api.js';
+import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import { isPanError } from '../pan/errors.js';
 import { md5HexYielding, type SliceSource } from './md5.js';
@@ -33,6 +34,7 @@ export const DEFAULT_SLICE_CONCURRENCY = 3;
 export const SLICE_ATTEMPTS = 4;
 /** 1 s first slice retry delay, doubling: the same pace as OpenList's slice retry. */
 export const SLICE_RETRY_BASE_MS = 1000;
+const SLICE_BACKOFF: BackoffOptions = { baseMs: SLICE_RETRY_BASE_MS, capMs: Number.POSITIVE_INFINITY };
 /** 1 s between upload_complete polls: the documented interval ("请间隔1秒后再试"). */
 export const COMPLETE_POLL_INTERVAL_MS = 1000;
 /** 10 min total for the server to verify/merge: AList gives up after 60 polls; big files need more. */
@@ -239,7 +241,7 @@ async function sendOneSlice(
       return;
     } catch (e) {
       if (signal.aborted || attempt >= SLICE_ATTEMPTS || !isRetryable(e)) throw e;
-      const delay = SLICE_RETRY_BASE_MS * 2 ** (attempt - 1);
+      const delay = expBackoff(SLICE_BACKOFF, attempt);
       req.logger.warn(
         { op: 'upload-slice', name: req.name, sliceNo: s.sliceNo, attempt, server, err: e },
         `slice failed; retrying in ${delay} ms`,
