@@ -18,14 +18,14 @@ import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { assertValidName } from '../core/names.js';
 import type { NodeRow, NodeStore } from '../meta/node-store.js';
-import type { PanApi } from '../pan/api.js';
+import type { PanTree } from '../pan/api.js';
 import { parentAndName } from './paths.js';
 import type { ReadPort } from './ports.js';
 import { type DirectoryLister, guard, type Tree } from './tree.js';
 import type { Writeback } from './writeback.js';
 
 /** The remote calls the namespace makes. */
-export type NamespacePan = Pick<PanApi, 'mkdir' | 'rename' | 'move' | 'trash' | 'recover' | 'detail'> & DirectoryLister;
+export type NamespacePan = Omit<PanTree, 'listPage' | 'listAll'> & DirectoryLister;
 
 export interface NamespaceDeps {
   store: NodeStore;
