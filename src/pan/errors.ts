@@ -25,6 +25,8 @@ export class PanError extends Error {
   readonly traceId?: string;
   readonly endpoint?: string;
   readonly retryable: boolean;
+  /** a transport failure that was a timeout (connect, headers, body, idle socket): ETIMEDOUT, not EIO */
+  readonly timedOut: boolean;
   override readonly cause?: unknown;
   constructor(opts: {
     kind: PanErrorKind;
@@ -33,6 +35,7 @@ export class PanError extends Error {
     traceId?: string;
     endpoint?: string;
     retryable?: boolean;
+    timedOut?: boolean;
     cause?: unknown;
   }) {
     super(opts.message);
@@ -42,6 +45,7 @@ export class PanError extends Error {
     this.traceId = opts.traceId;
     this.endpoint = opts.endpoint;
     this.retryable = opts.retryable ?? false;
+    this.timedOut = opts.timedOut ?? false;
     this.cause = opts.cause;
   }
 }

@@ -66,6 +66,13 @@ const RETRY_CODES = new Set([
   'UND_ERR_CLOSED',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
 ]);
+/** undici / Node / lean-http error codes that mean "no answer in time". */
+const TIMEOUT_CODES = new Set([
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 /** Failures that prove the request never reached the server. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
@@ -87,6 +94,7 @@ export function transportError(endpoint: string, e: unknown): PanError {
     endpoint,
     cause: e,
     retryable: code !== undefined && RETRY_CODES.has(code),
+    timedOut: (code !== undefined && TIMEOUT_CODES.has(code)) || (e as Error)?.name === 'TimeoutError',
     message: `${endpoint}: ${code ?? (e as Error)?.message ?? 'request failed'}`,
   });
 }

@@ -1,4 +1,6 @@
 // The one place a PanError or a Node fs error becomes an FsError (ARCHITECTURE.md convention 1).
+// Invariant: decided by PanError kind and flags and Node error codes only, never by message text (the
+// server's text is read once, in pan/wire-errors.ts).
 
 import { FsError, isFsError, type FsErrorKind } from '../core/errors.js';
 import { PanError } from '../pan/errors.js';
@@ -47,8 +49,7 @@ const NODE_CODES = new Set<FsErrorKind>([
 export function classify(e: unknown, context: string): FsError {
   if (isFsError(e)) return e;
   if (e instanceof PanError) {
-    let kind = PAN_KIND_TO_FS[e.kind];
-    if (e.kind === 'transport' && /timeout|timed out/i.test(e.message)) kind = 'ETIMEDOUT';
+    const kind = e.kind === 'transport' && e.timedOut ? 'ETIMEDOUT' : PAN_KIND_TO_FS[e.kind];
     return new FsError(kind, `${context}: ${e.message}`, e);
   }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;

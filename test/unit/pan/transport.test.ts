@@ -5,7 +5,8 @@ import { silentLogger } from '../../../src/core/logger.js';
 import { retryPolicy } from '../../../src/pan/backoff.js';
 import type { EndpointSpec } from '../../../src/pan/endpoints.js';
 import { RateLimiter } from '../../../src/pan/rate-limiter.js';
-import { Transport } from '../../../src/pan/transport.js';
+import { Transport, transportError } from '../../../src/pan/transport.js';
+import { classify } from '../../../src/vfs/classify.js';
 import { envelope, startFake, type FakeServer } from './fake-server.js';
 
 let srv: FakeServer;
@@ -19,7 +20,7 @@ afterEach(async () => {
   await srv.close();
 });
 
-function transport(): Transport {
+function transport(requestTimeoutMs = 2000): Transport {
   const t = new Transport({
     apiBase: srv.baseUrl,
     dispatcher: agent,
@@ -27,7 +28,7 @@ function transport(): Transport {
     logger: silentLogger,
     limiter: new RateLimiter(systemClock, 0),
     retry: retryPolicy({ baseMs: 1, capMs: 2 }),
-    requestTimeoutMs: 2000,
+    requestTimeoutMs,
     uploadTimeoutMs: 2000,
   });
   t.setAuth({ get: async () => 'T', invalidate: () => undefined });
@@ -44,6 +45,24 @@ const unsafe: EndpointSpec = {
 };
 
 describe('Transport', () => {
+  it('a request that gets no answer in time is a transport error flagged timedOut, classified ETIMEDOUT', async () => {
+    srv.route('/unsafe', () => undefined); // never answers
+    const e = await transport(150)
+      .call(unsafe, { json: {} })
+      .catch((x: unknown) => x);
+    expect(e).toMatchObject({ kind: 'transport', timedOut: true });
+    expect(classify(e, 'op').kind).toBe('ETIMEDOUT');
+  });
+
+  it('timedOut comes from the error code, not from message text', () => {
+    const code = (c: string) => Object.assign(new Error('whatever'), { code: c });
+    expect(transportError('x', code('UND_ERR_HEADERS_TIMEOUT')).timedOut).toBe(true);
+    expect(transportError('x', code('ETIMEDOUT')).timedOut).toBe(true);
+    expect(transportError('x', { cause: code('UND_ERR_CONNECT_TIMEOUT') }).timedOut).toBe(true);
+    expect(transportError('x', code('ECONNRESET')).timedOut).toBe(false);
+    expect(transportError('x', new Error('timed out')).timedOut).toBe(false);
+  });
+
   it('does not blindly repeat a non-idempotent request that may have landed', async () => {
     srv.route('/unsafe', (_r, res) => {
       res.statusCode = 502;

@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/core/errors.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
+import { PanError } from '../../../src/pan/errors.js';
 import { Deferred, ROOT_ID, expectFsError, makeHarness, md5, panError, ramp, type Harness } from './harness.js';
 
 let h: Harness;
@@ -197,7 +198,7 @@ describe('directory cache (dir-cache-time)', () => {
     h = seedBasic();
     h.pan.failNext('listAll', panError('transport', 'socket hang up'));
     await expectFsError(h.vfs.readdir('/'), 'EIO');
-    h.pan.failNext('listAll', panError('transport', 'request timed out'));
+    h.pan.failNext('listAll', new PanError({ kind: 'transport', message: 'request timed out', timedOut: true }));
     await expectFsError(h.vfs.readdir('/'), 'ETIMEDOUT');
     h.pan.failNext('listAll', panError('auth', 'token refused'));
     await expectFsError(h.vfs.getattr('/docs'), 'EACCES');

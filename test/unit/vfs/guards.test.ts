@@ -106,11 +106,12 @@ describe('read-only mount', () => {
 });
 
 describe('classification of remote errors', () => {
-  const cases: Array<[PanErrorKind, string, FsError['kind']]> = [
+  const cases: Array<[PanErrorKind, string, FsError['kind'], { timedOut?: boolean }?]> = [
     ['not-found', 'file not found', 'ENOENT'],
     ['name-clash', '文件名重复', 'EEXIST'],
     ['transport', 'connect ECONNRESET', 'EIO'],
-    ['transport', 'request timed out after 30s', 'ETIMEDOUT'],
+    ['transport', 'timed out, says only the text', 'EIO'], // classify reads flags, not message text
+    ['transport', 'request timed out after 30s', 'ETIMEDOUT', { timedOut: true }],
     ['auth', 'token expired', 'EACCES'],
     ['rate-limited', 'too many requests', 'EAGAIN'],
     ['space', 'storage full', 'ENOSPC'],
@@ -119,12 +120,15 @@ describe('classification of remote errors', () => {
     ['api', 'code 12345', 'EIO'],
   ];
 
-  it.each(cases)('a %s PanError (%s) from the remote answers %s through the vfs', async (kind, message, expected) => {
-    h = seed();
-    h.pan.failNext('mkdir', new PanError({ kind, message }));
-    const e = await expectFsError(h.vfs.mkdir('/d/n', 0o755), expected);
-    expect(e.cause).toBeInstanceOf(PanError);
-  });
+  it.each(cases)(
+    'a %s PanError (%s) from the remote answers %s through the vfs',
+    async (kind, message, expected, o) => {
+      h = seed();
+      h.pan.failNext('mkdir', new PanError({ kind, message, ...o }));
+      const e = await expectFsError(h.vfs.mkdir('/d/n', 0o755), expected);
+      expect(e.cause).toBeInstanceOf(PanError);
+    },
+  );
 
   it('classify keeps FsErrors, maps Node errno codes, and turns anything else into EIO', () => {
     const fe = new FsError('ENOTEMPTY', 'x');
