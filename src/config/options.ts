@@ -2,6 +2,20 @@
 // the environment variables, the config file keys, validation, and the README's option list
 // (scripts/gen-options-doc.mjs). Precedence: flag > environment > config file > default.
 
+import { DEFAULTS } from '../core/defaults.js';
+
+/** Bytes in the table's notation: 67108864 → '64M' (exact multiples of K/M/G only). */
+function sizeText(bytes: number): string {
+  for (const [u, n] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const) {
+    if (bytes % n === 0) return `${bytes / n}${u}`;
+  }
+  return String(bytes);
+}
+
 export type OptionType = 'string' | 'int' | 'number' | 'bool' | 'duration' | 'size' | 'octal';
 
 export interface OptionSpec {
@@ -31,7 +45,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'apiBase',
     flag: 'api-base',
     type: 'string',
-    default: 'https://open-api.123pan.com',
+    default: DEFAULTS.apiBase,
     env: 'PAN123_API_BASE',
     group: 'account',
     help: '123 Open API base URL (point it at `pan123fs emulator` to try things out)',
@@ -134,7 +148,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'attrTimeout',
     flag: 'attr-timeout',
     type: 'duration',
-    default: '5s',
+    default: `${DEFAULTS.attrTimeoutSec}s`,
     env: 'PAN123_ATTR_TIMEOUT',
     group: 'cache',
     help: 'how long the kernel caches attributes and names (0 allowed; remote changes show up after --dir-cache-time anyway)',
@@ -177,7 +191,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'memCacheSize',
     flag: 'mem-cache-size',
     type: 'size',
-    default: '64M',
+    default: sizeText(DEFAULTS.memCacheBytes),
     env: 'PAN123_MEM_CACHE_SIZE',
     group: 'read',
     help: 'in-memory block cache limit',
@@ -186,7 +200,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'readAheadMax',
     flag: 'read-ahead-max',
     type: 'size',
-    default: '64M',
+    default: sizeText(DEFAULTS.readAheadMaxBytes),
     env: 'PAN123_READ_AHEAD_MAX',
     group: 'read',
     help: 'largest read-ahead window for a sequential reader',
@@ -213,7 +227,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'uploadConcurrency',
     flag: 'upload-concurrency',
     type: 'int',
-    default: 2,
+    default: DEFAULTS.uploadConcurrency,
     env: 'PAN123_UPLOAD_CONCURRENCY',
     group: 'write',
     help: 'files uploaded at the same time',
@@ -222,7 +236,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'sliceConcurrency',
     flag: 'slice-concurrency',
     type: 'int',
-    default: 3,
+    default: DEFAULTS.sliceConcurrency,
     env: 'PAN123_SLICE_CONCURRENCY',
     group: 'write',
     help: 'slices of one file uploaded in parallel',
@@ -240,7 +254,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'rateLimitScale',
     flag: 'rate-limit-scale',
     type: 'number',
-    default: 1,
+    default: DEFAULTS.rateLimitScale,
     env: 'PAN123_RATE_LIMIT_SCALE',
     group: 'account',
     help: 'multiplier on the client-side per-endpoint QPS limits (0 = no client-side limit)',

@@ -10,13 +10,14 @@
 // when it is hit (compaction), so a few surviving blocks never keep whole multi-MiB responses alive;
 // cached Buffers are never mutated (readers get subarrays of them).
 
+import { DEFAULTS } from '../core/defaults.js';
 import { filePrefix } from './blocks.js';
 import type { RangePool } from './range-pool.js';
 
 /** 64 MiB: holds a 32 MiB read-ahead window plus recently read blocks. The cap counts real pinned
  * memory, so RSS ≈ baseline + this + in-flight ranges + garbage awaiting V8's next mark-compact
  * (see docs/READ-PATH.md "Memory"). Re-reads at scale go to the disk cache. */
-export const DEFAULT_MEM_CACHE_BYTES = 64 << 20;
+export const DEFAULT_MEM_CACHE_BYTES = DEFAULTS.memCacheBytes;
 
 /** A view is cached as is only if its backing is at most maxBytes/4: one 8 MiB response in a 64 MiB
  * cache is fine, one response filling a small cache would make every other block unstorable. */

@@ -10,12 +10,14 @@
 // Invariants: prefetch ranges are block aligned, within the file, and never more than the window ahead
 // of the frontier; a random read resets the window to 0.
 
+import { DEFAULTS } from '../core/defaults.js';
+
 /** ~1 MiB first read-ahead: cheap if the "run" turns out to be two adjacent random reads. */
 export const DEFAULT_INITIAL_READ_AHEAD = 1 << 20;
 /** 64 MiB cap: at ~100 MB/s and 100 ms first-byte latency that is several round trips of buffer.
  * FileReader further caps the window at half the memory cache, so a stream never evicts its own unread
  * read-ahead (32 MiB with the default 64 MiB cache). */
-export const DEFAULT_MAX_READ_AHEAD = 64 << 20;
+export const DEFAULT_MAX_READ_AHEAD = DEFAULTS.readAheadMaxBytes;
 /** 2 MiB either side of the frontier still counts as sequential: absorbs reordering among the up to 64
  * concurrent 128 KiB kernel readahead requests and small skips, while a real seek resets the window. */
 export const DEFAULT_SEQ_TOLERANCE = 2 << 20;

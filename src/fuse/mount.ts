@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { DEFAULTS } from '../core/defaults.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -141,8 +142,8 @@ export function buildMountOptions(o: FuseMountOptions, libfuse: 2 | 3 = 3): stri
     'max_background=64',
     'congestion_threshold=48', // many async reads in flight with large read-ahead
     'auto_cache', // keep page cache across opens unless mtime/size changed (remote files can change)
-    `attr_timeout=${sec(o.attrTimeoutSec, 5)}`,
-    `entry_timeout=${sec(o.entryTimeoutSec, 5)}`,
+    `attr_timeout=${sec(o.attrTimeoutSec, DEFAULTS.attrTimeoutSec)}`,
+    `entry_timeout=${sec(o.entryTimeoutSec, DEFAULTS.attrTimeoutSec)}`,
     `negative_timeout=${sec(o.negativeTimeoutSec, 1)}`,
     'auto_unmount', // a fusermount helper unmounts if the daemon dies (even SIGKILL)
     'use_ino', // our inode numbers (meta row ids) are stable

@@ -7,6 +7,7 @@
 
 import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../core/clock.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { toFileId, type FileId } from '../core/ids.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type {
@@ -31,7 +32,7 @@ import { Transport } from './transport.js';
 import { UploadCalls } from './upload-calls.js';
 import { isAlreadyInFolder } from './wire-errors.js';
 
-export const DEFAULT_API_BASE = 'https://open-api.123pan.com';
+export const DEFAULT_API_BASE = DEFAULTS.apiBase;
 /** download_info URL lifetime is undocumented; one client reads "2 h", so 2 h minus 15 min margin. */
 export const DEFAULT_LINK_TTL_MS = 105 * 60_000;
 /** Unsigned direct links live while the space is enabled but change on rename/move: re-ask hourly. */
@@ -94,7 +95,7 @@ export class HttpPanClient implements PanApi {
       clock: this.clock,
       logger,
       retry,
-      limiter: new RateLimiter(this.clock, o.rateLimitScale ?? 1),
+      limiter: new RateLimiter(this.clock, o.rateLimitScale ?? DEFAULTS.rateLimitScale),
       requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       uploadTimeoutMs: o.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
     });

@@ -15,6 +15,7 @@
 // a refusal there surfaces as an error and the queue retries with backoff.
 
 import type { Clock } from '../core/clock.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
@@ -29,7 +30,7 @@ export type { SliceSource } from './md5.js';
 /** 10 GiB: the developer limit for create + slices (§4.1); checked before any request. */
 export const MAX_UPLOAD_BYTES = MAX_CREATE_SIZE;
 /** 3 slices in flight: what OpenList and AList default to (UploadThread 3); 3 × 16 MiB of RAM per file. */
-export const DEFAULT_SLICE_CONCURRENCY = 3;
+export const DEFAULT_SLICE_CONCURRENCY = DEFAULTS.sliceConcurrency;
 /** 4 tries per slice (3 retries): the transport already retried each request; this rides out a longer blip. */
 export const SLICE_ATTEMPTS = 4;
 /** 1 s first slice retry delay, doubling: the same pace as OpenList's slice retry. */

@@ -22,6 +22,7 @@
 
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
@@ -50,7 +51,7 @@ export interface UploadTarget {
 }
 
 /** 2 files at a time: with 3 slices each that is 6 parallel slice PUTs, enough to fill a home uplink. */
-export const DEFAULT_FILE_CONCURRENCY = 2;
+export const DEFAULT_FILE_CONCURRENCY = DEFAULTS.uploadConcurrency;
 /** 1 s first retry: long enough to ride out a blip, short enough that fsync callers are not kept waiting. */
 export const RETRY_BASE_MS = 1000;
 /** 5 min cap: an offline daemon retries a few times an hour instead of hammering the API. */
