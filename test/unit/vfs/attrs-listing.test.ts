@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FsError } from '../../../src/core/errors.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import { PanError } from '../../../src/pan/errors.js';
-import { Deferred, ROOT_ID, expectFsError, makeHarness, md5, panError, ramp, type Harness } from './harness.js';
+import { ROOT_ID, expectFsError, makeHarness, md5, panError, ramp, type Harness } from './harness.js';
 
 let h: Harness;
 afterEach(() => h?.close());
@@ -125,18 +125,16 @@ describe('directory cache (dir-cache-time)', () => {
 
   it('concurrent lookups of one directory share a single listAll (single-flight)', async () => {
     h = seedBasic();
-    const gate = new Deferred();
-    h.pan.gates.set('listAll', gate.promise);
+    const gate = h.pan.gates.hold('listAll');
     const all = Promise.all([
       h.vfs.getattr('/top.bin'),
       h.vfs.readdir('/'),
       h.vfs.getattr('/docs'),
       h.vfs.getattr('/missing').catch((e) => e),
     ]);
-    await new Promise((r) => setImmediate(r));
+    await gate.reached();
     expect(h.pan.count('listAll')).toBe(1);
-    h.pan.gates.delete('listAll');
-    gate.resolve();
+    h.pan.gates.release('listAll');
     const [top, root, docs, missing] = await all;
     expect(top.size).toBe(5000);
     expect(root.map((e: { name: string }) => e.name)).toEqual(['docs', 'top.bin']);
@@ -148,8 +146,7 @@ describe('directory cache (dir-cache-time)', () => {
 
   it('concurrent lookups share a failing listing too: all fail once, the next access retries', async () => {
     h = seedBasic();
-    const gate = new Deferred();
-    h.pan.gates.set('listAll', gate.promise);
+    const gate = h.pan.gates.hold('listAll');
     h.pan.failNext('listAll', panError('transport', 'ECONNRESET'));
     const all = Promise.all(
       [h.vfs.getattr('/top.bin'), h.vfs.readdir('/'), h.vfs.getattr('/docs')].map((p) =>
@@ -159,9 +156,8 @@ describe('directory cache (dir-cache-time)', () => {
         ),
       ),
     );
-    await new Promise((r) => setImmediate(r));
-    h.pan.gates.delete('listAll');
-    gate.resolve();
+    await gate.reached();
+    h.pan.gates.release('listAll');
     expect(await all).toEqual(['EIO', 'EIO', 'EIO']);
     expect(h.pan.count('listAll')).toBe(1);
     expect((await h.vfs.getattr('/top.bin')).size).toBe(5000);

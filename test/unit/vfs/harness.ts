@@ -2,12 +2,13 @@
 // gates to hold a call), a fake account, a ReadPort over the fake tree's bytes, the REAL StagingFile in a
 // tmp dir, and an UploadPort that journals into the real upload_journal table (so unlink's cascade is
 // observable) and records enqueue/hold/waitFor. Real NodeStore on a tmp SQLite file.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../../src/core/clock.js';
+import { FakeClock, T0 } from '../../support/clock.js';
+import { md5hex, ramp } from '../../support/data.js';
+import { Deferred, Gate, Gates } from '../../support/gate.js';
 import { FsError, type FsErrorKind } from '../../../src/core/errors.js';
 import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
@@ -21,44 +22,14 @@ import type { Vfs } from '../../../src/vfs/types.js';
 import type { FileRef, ReadHandleLike, ReadPort, StagingPort, UploadPort } from '../../../src/vfs/ports.js';
 import { StagingFile, stagingDir } from '../../../src/write/staging.js';
 
-export const T0 = 1_700_000_000_000;
+export { T0 };
 export const ROOT_ID = '0';
 
-export const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
-/** deterministic test bytes */
-export function ramp(n: number, seed = 0): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
-  return b;
-}
+export const md5 = md5hex;
+export { Deferred, ramp };
 
 export function panError(kind: PanErrorKind, message: string = kind): PanError {
   return new PanError({ kind, message, code: kind === 'not-found' ? 5066 : 1 });
-}
-
-export class Deferred<T = void> {
-  resolve!: (v: T) => void;
-  reject!: (e: unknown) => void;
-  readonly promise = new Promise<T>((res, rej) => {
-    this.resolve = res;
-    this.reject = rej;
-  });
-}
-
-export class FakeClock implements Clock {
-  nowMs = T0;
-  now(): number {
-    return this.nowMs;
-  }
-  advance(ms: number): void {
-    this.nowMs += ms;
-  }
-  sleep(): Promise<void> {
-    return Promise.resolve();
-  }
-  setTimer(): { cancel(): void } {
-    return { cancel: () => undefined };
-  }
 }
 
 interface RNode {
@@ -83,8 +54,8 @@ export class FakePan {
   readonly calls: PanCall[] = [];
   /** errors thrown by the next call(s) of a method (FIFO) */
   private readonly failures = new Map<PanMethod, unknown[]>();
-  /** calls of a method wait on this before acting (set to hold them) */
-  readonly gates = new Map<PanMethod, Promise<void>>();
+  /** calls of a method are held here before acting (`gates.hold(method)`; `reached()` once one is) */
+  readonly gates = new Gates<PanMethod>();
   private nextId = 1000;
 
   constructor(private readonly clock: FakeClock) {
@@ -149,8 +120,7 @@ export class FakePan {
   private async enter(method: PanMethod, args: unknown[]): Promise<void> {
     this.calls.push({ method, args });
     await Promise.resolve();
-    const gate = this.gates.get(method);
-    if (gate) await gate;
+    await this.gates.pass(method);
     const err = this.failures.get(method)?.shift();
     if (err !== undefined) throw err;
   }
@@ -330,14 +300,19 @@ export class FakeUploads implements UploadPort {
   removed(ino: number): void {
     this.removedInos.push(ino);
   }
-  /** destinations renames waited for (parentId/name), with the renamed ino; `nameGate` holds the answer */
+  /** destinations renames waited for (parentId/name), with the renamed ino; `holdRenames()` holds them */
   readonly namesAwaited: string[] = [];
   readonly renamedInos: number[] = [];
-  nameGate: Promise<void> = Promise.resolve();
+  private renameGate: Gate | null = null;
+  /** hold every renaming() until the gate opens; `reached()` resolves once a rename waits there */
+  holdRenames(): Gate {
+    this.renameGate = new Gate();
+    return this.renameGate;
+  }
   renaming(ino: number, to: { parentId: string; name: string }): Promise<void> {
     this.renamedInos.push(ino);
     this.namesAwaited.push(`${to.parentId}/${to.name}`);
-    return this.nameGate;
+    return this.renameGate?.pass() ?? Promise.resolve();
   }
   last(): Enqueued | undefined {
     return this.enqueued.at(-1);
@@ -375,7 +350,7 @@ export function makeHarness(
   logger: Logger = silentLogger,
 ): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'pan123fs-vfs-'));
-  const clock = new FakeClock();
+  const clock = new FakeClock('instant'); // the vfs neither sleeps nor sets timers
   const pan = new FakePan(clock);
   seed?.(pan);
   const db = openMetaDb(join(dir, 'meta.db'));

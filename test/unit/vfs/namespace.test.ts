@@ -3,7 +3,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import {
-  Deferred,
   ROOT_ID,
   expectFsError,
   flags,
@@ -154,14 +153,12 @@ describe('unlink', () => {
     h = seed();
     const data = Buffer.from('rewritten');
     const ino = await rewrite('/a/x.txt', data);
-    const gate = new Deferred();
-    h.pan.gates.set('trash', gate.promise);
+    const gate = h.pan.gates.hold('trash');
     const unlinked = h.vfs.unlink('/a/x.txt');
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reached();
     const fresh = h.pan.addFile(ids.a, 'x.txt.new', data); // what the upload created (the server renamed nothing yet)
     commitLikeQueue(ino, fresh, data);
-    gate.resolve();
-    h.pan.gates.delete('trash');
+    h.pan.gates.release('trash');
     await unlinked;
     expect(h.pan.mutations()).toEqual([
       { method: 'trash', args: [[ids.ax]] },
@@ -252,15 +249,14 @@ describe('rename', () => {
     h = seed();
     const aIno = (await h.vfs.getattr('/a/x.txt')).ino;
     const srcIno = (await h.vfs.getattr('/a/y.txt')).ino;
-    const gate = new Deferred();
-    h.uploads.nameGate = gate.promise;
+    const gate = h.uploads.holdRenames();
     const renamed = h.vfs.rename('/a/y.txt', '/a/x.txt');
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reached();
     expect(h.uploads.removedInos).toEqual([aIno]);
     expect(h.uploads.namesAwaited).toEqual([`${ids.a}/x.txt`]);
     expect(h.uploads.renamedInos).toEqual([srcIno]); // its own upload never blocks its rename
     expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
-    gate.resolve();
+    gate.open();
     await renamed;
     expect(h.pan.mutations()).toEqual([
       { method: 'trash', args: [[ids.ax]] },
@@ -273,15 +269,13 @@ describe('rename', () => {
   // silently dropped by the store's rename (no unlink: its release then failed with a FOREIGN KEY error)
   it('a file created under the destination name while the rename waits is replaced like any target', async () => {
     h = seed();
-    const gate = new Deferred();
-    h.uploads.nameGate = gate.promise;
+    const gate = h.uploads.holdRenames();
     const renamed = h.vfs.rename('/a/y.txt', '/a/z.txt');
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reached();
     const fh = await h.vfs.create('/a/z.txt', 0o644); // an app creates the name meanwhile and keeps it open
     await h.vfs.write('/a/z.txt', fh, Buffer.from('newcomer'), 8, 0);
     const newcomer = (await h.vfs.getattr('/a/z.txt')).ino;
-    h.uploads.nameGate = Promise.resolve();
-    gate.resolve();
+    gate.open(); // this wait and every later one
     await renamed;
     expect(await readAll(h.vfs, '/a/z.txt')).toEqual(Buffer.from('y-content'));
     expect(h.uploads.removedInos).toContain(newcomer);
@@ -296,14 +290,12 @@ describe('rename', () => {
     h = seed();
     const data = Buffer.from('rewritten');
     const ino = await rewrite('/a/x.txt', data);
-    const gate = new Deferred();
-    h.pan.gates.set('rename', gate.promise);
+    const gate = h.pan.gates.hold('rename');
     const renamed = h.vfs.rename('/a/x.txt', '/a/w.txt');
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reached();
     const fresh = h.pan.addFile(ids.a, 'x.txt', data); // the upload landed under the name it started with
     commitLikeQueue(ino, fresh, data);
-    gate.resolve();
-    h.pan.gates.delete('rename');
+    h.pan.gates.release('rename');
     await renamed;
     expect(h.pan.mutations()).toEqual([
       { method: 'rename', args: [ids.ax, 'w.txt'] },
@@ -334,7 +326,7 @@ describe('rename', () => {
   // move done before a failed rename) could clash or make a second file of that name
   it('over a file, when the remote rename failed but landed: the replaced file stays in the trash (no second file of the name)', async () => {
     h = seed();
-    h.pan.gates.set('rename', Promise.resolve());
+    h.pan.gates.hold('rename').open();
     const realRename = h.pan.rename.bind(h.pan);
     h.pan.rename = async (id: string, newName: string) => {
       await realRename(id, newName);
@@ -527,16 +519,14 @@ describe('listing races', () => {
     await writeNew(h.vfs, '/a/fresh.bin', ramp(32));
     const { ino } = h.uploads.last()!;
     await h.vfs.refresh('/a', false); // only /a is stale; the root listing stays fresh
-    const gate = new Deferred();
-    h.pan.gates.set('listAll', gate.promise);
+    const gate = h.pan.gates.hold('listAll');
     const listing = h.vfs.readdir('/a'); // the /a listing request is made now (its answer: no fresh.bin)
-    await tick();
+    await gate.reached();
     expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args[0] === ids.a)).toHaveLength(2);
     // meanwhile the upload commits
     const id = h.pan.addFile(ids.a, 'fresh.bin', ramp(32));
     commitLikeQueue(ino, id, ramp(32));
-    h.pan.gates.delete('listAll');
-    gate.resolve();
+    h.pan.gates.release('listAll');
     await listing;
     expect((await h.vfs.getattr('/a/fresh.bin')).size).toBe(32);
   });
@@ -545,14 +535,12 @@ describe('listing races', () => {
     h = seed();
     await h.vfs.readdir('/a');
     h.clock.advance(120_000);
-    const gate = new Deferred();
-    h.pan.gates.set('listAll', gate.promise);
+    const gate = h.pan.gates.hold('listAll');
     const listing = h.vfs.readdir('/');
-    await tick();
+    await gate.reached();
     // root listing in flight; /a is known from the store, so create under it does not wait for the root
     const created = h.vfs.create('/a/during.txt', 0o644);
-    h.pan.gates.delete('listAll');
-    gate.resolve();
+    h.pan.gates.release('listAll');
     await listing;
     const fh = await created;
     await h.vfs.release('/a/during.txt', fh);

@@ -9,8 +9,8 @@ import { FsError } from '../../../src/core/errors.js';
 import type { Logger, LogFn } from '../../../src/core/logger.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import { MAX_FILE_SIZE, WRITE_BACK_DELAY_MS } from '../../../src/vfs/pan-vfs.js';
+import { Gate, until } from '../../support/gate.js';
 import {
-  Deferred,
   ROOT_ID,
   expectFsError,
   flags,
@@ -568,7 +568,7 @@ describe('writeback.commit (the upload target)', () => {
     await writeNew(h.vfs, '/x.bin', ramp(10));
     expect(h.stagingFiles()).toHaveLength(1);
     commitLikeQueue(h.uploads.last()!.ino, '888', ramp(10));
-    for (let i = 0; i < 100 && h.stagingFiles().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => h.stagingFiles().length === 0, "the committed file's staging file to be deleted");
     expect(h.stagingFiles()).toEqual([]);
   });
 
@@ -591,24 +591,32 @@ describe('an open for writing that waited for the per-file lock', () => {
   it('uses the row as it is after the wait: an upload that committed meanwhile is downloaded, not lost', async () => {
     h = seed();
     const data = ramp(100, 3);
-    const closeGate = new Deferred();
+    const closeGate = new Gate();
     const create = h.staging.create.bind(h.staging);
     h.staging.create = async (ino: number) => {
       const st = await create(ino);
       const close = st.close.bind(st);
       st.close = async () => {
-        await closeGate.promise;
+        await closeGate.pass();
         return close();
       };
       return st;
     };
+    // the second open has looked the node up and asks the writeback for it (then waits for the lock)
+    const asked = new Gate();
+    asked.open();
+    const openForWrite = h.writeback.openForWrite.bind(h.writeback);
+    h.writeback.openForWrite = (...args) => {
+      void asked.pass();
+      return openForWrite(...args);
+    };
     const fh = await h.vfs.create('/log.txt', 0o644);
     await h.vfs.write('/log.txt', fh, data, data.length, 0);
     const released = h.vfs.release('/log.txt', fh); // journals, then closes the staging file under the lock
-    for (let i = 0; i < 200 && !h.uploads.last(); i++) await new Promise((r) => setTimeout(r, 5));
+    await closeGate.reached();
     const { ino } = h.uploads.last()!;
     const second = h.vfs.open('/log.txt', flags.WRONLY); // looks the node up, then waits for the lock
-    await new Promise((r) => setTimeout(r, 30));
+    await asked.reached();
     commitLikeQueue(ino, '4242', data); // the upload commits while the open waits
     h.pan.nodes.set('4242', {
       id: '4242',
@@ -620,7 +628,7 @@ describe('an open for writing that waited for the per-file lock', () => {
       trashed: false,
       createdAt: 0,
     });
-    closeGate.resolve();
+    closeGate.open();
     await released;
     const fh2 = await second;
     await h.vfs.write('/log.txt', fh2, Buffer.from('more'), 4, 100); // append

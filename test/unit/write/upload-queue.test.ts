@@ -11,6 +11,7 @@ import {
   type UploadQueueOptions,
   type UploadTarget,
 } from '../../../src/write/upload-queue.js';
+import { Gate } from '../../support/gate.js';
 import { FakeClock } from './fake-clock.js';
 import { FakePan, md5hex, ramp } from './fake-pan.js';
 
@@ -449,6 +450,26 @@ describe('UploadQueue', () => {
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
+  it('retry delays take the injected jitter (pan/backoff.ts full jitter)', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ retryBaseMs: 1000, retryMaxMs: 3000, retryJitter: () => 0.5 });
+    pan.fail('uploadCreate', 2, () => new PanError({ kind: 'transport', message: 'offline', retryable: true }));
+    const data = ramp(1500, 14);
+    const f = await addFile('jittered', data);
+    enqueue(f, data);
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ attempts: attempt }));
+      const row = journal.get(f.ino)!;
+      delays.push(row.nextAttemptAt - clock.now());
+      await clock.advance(row.nextAttemptAt - clock.now());
+    }
+    expect(delays).toEqual([500, 1000]);
+    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+  });
+
   it('waitFor retries a file waiting out its backoff at once', async () => {
     clock = new FakeClock('manual');
     journal = new UploadJournal(db, clock);
@@ -530,15 +551,18 @@ describe('UploadQueue', () => {
       } // A's upload hangs
     };
     enqueue(a, old);
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(gated).toBe(true)); // A's upload is held at its first call
     target.nodes.get(a.ino)!.name = 'doc.txt~'; // an editor renames the original to a backup…
     const fresh = ramp(100, 2);
     const b = await addFile('doc.txt', fresh); // …and writes the new version under the name
     enqueue(b, fresh);
-    await new Promise((r) => setTimeout(r, 50));
+    // B was looked at and put off for the name A's run holds (due again later, not started)
+    await vi.waitFor(() =>
+      expect(queue.status().items.find((i) => i.ino === b.ino)?.nextAttemptAt).toBeGreaterThan(clock.now()),
+    );
     expect(target.commits).toEqual([]); // B waits for A: it must not land first and then be overwritten by A
     release();
-    for (let i = 0; i < 200 && target.commits.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await vi.waitFor(() => expect(target.commits.length).toBe(2));
     const order = pan.calls
       .filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method))
       .map(
@@ -556,18 +580,13 @@ describe('UploadQueue', () => {
     makeQueue();
     const data = ramp(4000, 3);
     const f = await addFile('bad.bin', data);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    pan.onCall = async () => {
-      await gate;
-    };
+    const gate = new Gate();
+    pan.onCall = () => gate.pass();
     enqueue(f, data);
     const waiting = queue.waitFor(f.ino);
-    await new Promise((r) => setTimeout(r, 20));
+    await gate.reached(); // the upload is under way, held at its first call
     queue.abandon(f.ino, new Error('disk full'));
-    release();
+    gate.open();
     await expect(waiting).rejects.toThrow('disk full');
     await new Promise((r) => setTimeout(r, 50));
     expect(journal.get(f.ino)).toBeUndefined();
