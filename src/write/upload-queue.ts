@@ -28,6 +28,7 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import type { JournalEntry, UploadJournal } from '../meta/upload-journal.js';
 import type { PanTree, PanUploads } from '../pan/api.js';
+import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
@@ -103,6 +104,13 @@ export interface UploadQueueOptions {
   sliceConcurrency?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * share of each retry delay taken at random (pan/backoff.ts: 0 = none, 1 = full jitter); default 0: each
+   * file's row shows the plain doubling schedule, and files fail at their own times anyway
+   */
+  retryJitter?: number;
+  /** randomness for the jitter, in [0, 1) (default Math.random) */
+  random?: () => number;
   /** default 2 (overwrite): the local file is the truth for its name; the old version goes to the trash */
   duplicate?: 1 | 2;
   /** passed to uploadFile */
@@ -151,6 +159,7 @@ export class UploadQueue {
   private readonly log: Logger;
   private readonly concurrency: number;
   private readonly domains: UploadDomainCache;
+  private readonly retry: BackoffOptions;
   private running = 0;
   /** which run holds which remote name (name-claims.ts states the rules) */
   private readonly claims = new NameClaims<Run>();
@@ -165,6 +174,12 @@ export class UploadQueue {
     this.log = (opts.logger ?? silentLogger).child({ module: 'upload-queue' });
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_FILE_CONCURRENCY);
     this.domains = new UploadDomainCache(opts.api, this.clock);
+    this.retry = {
+      baseMs: opts.retryBaseMs ?? RETRY_BASE_MS,
+      capMs: opts.retryMaxMs ?? RETRY_MAX_MS,
+      jitter: opts.retryJitter ?? 0,
+      random: opts.random,
+    };
   }
 
   /**
@@ -629,9 +644,8 @@ export class UploadQueue {
     this.settle(it, e);
   }
 
+  /** Delay before the next attempt: pan/backoff.ts's doubling, capped; retried forever (no attempt limit). */
   private backoff(attempts: number): number {
-    const base = this.opts.retryBaseMs ?? RETRY_BASE_MS;
-    const max = this.opts.retryMaxMs ?? RETRY_MAX_MS;
-    return Math.min(max, base * 2 ** Math.min(attempts - 1, 30));
+    return expBackoff(this.retry, attempts);
   }
 }
