@@ -17,6 +17,7 @@ import { Faults, validateRules } from './faults.js';
 import { dispatch } from './front.js';
 import { Model } from './model.js';
 import { RateLimiter } from './rate-limit.js';
+import { accountRoutes } from './routes-account.js';
 import { ADMIN_PREFIX, handleAdmin } from './routes-admin.js';
 import { fileRoutes } from './routes-files.js';
 import { transferRoutes } from './routes-transfer.js';
@@ -66,7 +67,7 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
 export class EmulatorServer implements EmulatorHandle {
   baseUrl = '';
   private readonly s: EmuState;
-  private readonly routes: Route[] = [...fileRoutes(), ...transferRoutes()];
+  private readonly routes: Route[] = [...fileRoutes(), ...transferRoutes(), ...accountRoutes()];
   private readonly http: http.Server;
   private readonly tempDir: string | undefined;
 

@@ -69,6 +69,10 @@ export const ENDPOINTS = {
   uploadDomain: ep('upload/domain', 'GET', '/upload/v2/file/domain', 'api', 5, true),
   // not in any table: ≤ 5; a retry that landed may answer a name clash (duplicate unset)
   uploadSingle: ep('upload/single', 'POST', '/upload/v2/file/single/create', 'upload', 5, false),
+  // account features (§3.11, §11), not in any table: ≤ 5; a repeated create makes a second share/task
+  shareCreate: ep('share/create', 'POST', '/api/v1/share/create', 'api', 5, false),
+  offlineDownload: ep('offline/download', 'POST', '/api/v1/offline/download', 'api', 5, false),
+  offlineProgress: ep('offline/process', 'GET', '/api/v1/offline/download/process', 'api', 5, true),
 } as const satisfies Record<string, EndpointSpec>;
 
 export type EndpointName = keyof typeof ENDPOINTS;

@@ -19,6 +19,7 @@ import type {
   UploadCreateResult,
   UserInfo,
 } from './api.js';
+import { AccountCalls } from './account-calls.js';
 import { fetchAccessToken, TokenManager } from './auth.js';
 import { retryPolicy, type RetryOptions } from './backoff.js';
 import { asObj, boolField, field, idField, numField, strField, toRemoteEntry } from './decode.js';
@@ -73,6 +74,8 @@ function chunks<T>(xs: T[], n: number): T[][] {
 
 export class HttpPanClient implements PanApi {
   readonly tokens: TokenManager;
+  /** share links and offline downloads (the CLI's account commands; the mount does not use them) */
+  readonly account: AccountCalls;
   private readonly t: Transport;
   private readonly up: UploadCalls;
   private readonly clock: Clock;
@@ -109,6 +112,7 @@ export class HttpPanClient implements PanApi {
     });
     this.t.setAuth(this.tokens);
     this.up = new UploadCalls(this.t, (parentId) => this.listAll(parentId));
+    this.account = new AccountCalls(this.t);
   }
 
   /** Closes the connection pool this client created (not an injected dispatcher). */
