@@ -5,7 +5,7 @@
 // - 'instant': sleeps resolve at once and move time forward by their delay; timers wait for advance();
 // - 'manual': nothing fires until advance(ms).
 // Every sleep's delay is recorded in `sleeps`. advance() is synchronous when nothing falls due, so a test
-// may call it without awaiting when no timer is pending.
+// may call it without awaiting when no timer is pending; runUntil(done) runs virtual time until done().
 import type { Clock } from '../../src/core/clock.js';
 
 export const T0 = 1_700_000_000_000;
@@ -94,6 +94,22 @@ export class FakeClock implements Clock {
       return new Promise<void>((r) => setImmediate(r)).then(step);
     };
     return step();
+  }
+
+  /**
+   * Virtual time: once every pending task has settled, fires the earliest waiting timer (time jumps to
+   * it), until done() holds. Throws when nothing is left to fire.
+   */
+  async runUntil(done: () => boolean): Promise<void> {
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      if (done()) return;
+      const next = [...this.pending].sort((a, b) => a.due - b.due || a.seq - b.seq)[0];
+      if (!next) throw new Error('nothing left to wake');
+      this.pending = this.pending.filter((p) => p !== next);
+      this.nowMs = Math.max(this.nowMs, next.due);
+      next.fire();
+    }
   }
 
   /** The delays (from now) of the timers waiting for advance(). */

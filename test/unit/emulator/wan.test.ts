@@ -2,41 +2,19 @@
 // time): one sender gets the per-connection rate, parallel senders share the link rate fairly, a sender
 // held back by its own rate leaves the link to the others, and an idle sender bursts at most CATCH_UP_MS.
 import { describe, expect, test } from 'vitest';
-import type { Clock } from '../../../src/core/clock.js';
 import { PACE_CHUNK, Wan } from '../../../src/emulator/wan.js';
+import { FakeClock } from '../../support/clock.js';
 
-/** Virtual time: sleepers wake in order of their wake time, once every pending task has settled. */
-class VirtualClock implements Clock {
-  t = 1_000_000;
-  private sleepers: { at: number; wake: () => void }[] = [];
-  now = () => this.t;
-  sleep(ms: number): Promise<void> {
-    return new Promise((wake) => this.sleepers.push({ at: this.t + ms, wake }));
-  }
-  setTimer(): { cancel(): void } {
-    return { cancel() {} };
-  }
-  async run(done: () => boolean): Promise<void> {
-    for (;;) {
-      await new Promise((r) => setImmediate(r));
-      if (done()) return;
-      this.sleepers.sort((a, b) => a.at - b.at);
-      const next = this.sleepers.shift();
-      if (!next) throw new Error('nothing left to wake');
-      this.t = Math.max(this.t, next.at);
-      next.wake();
-    }
-  }
-}
+const virtualClock = () => new FakeClock('manual', 1_000_000);
 
 /** Sends `bytes` through one pacer; resolves to the virtual time the last slice left. */
-async function send(wan: Wan, clock: VirtualClock, bytes: number): Promise<number> {
+async function send(wan: Wan, clock: FakeClock, bytes: number): Promise<number> {
   const p = wan.conn();
   for (let left = bytes; left > 0; left -= PACE_CHUNK) await p.slot(Math.min(PACE_CHUNK, left));
   return clock.now();
 }
 
-async function race(wan: Wan, clock: VirtualClock, sizes: number[]): Promise<number[]> {
+async function race(wan: Wan, clock: FakeClock, sizes: number[]): Promise<number[]> {
   const t0 = clock.now();
   const ends: number[] = [];
   let left = sizes.length;
@@ -47,7 +25,7 @@ async function race(wan: Wan, clock: VirtualClock, sizes: number[]): Promise<num
         left--;
       }),
   );
-  await clock.run(() => left === 0);
+  await clock.runUntil(() => left === 0);
   return ends;
 }
 
@@ -55,7 +33,7 @@ const MB = 1e6;
 
 describe('WAN pacing (virtual time)', () => {
   test('one sender runs at the per-connection rate', async () => {
-    const clock = new VirtualClock();
+    const clock = virtualClock();
     const wan = new Wan({ connBytesPerSec: 4 * MB, linkBytesPerSec: 100 * MB }, clock);
     const [ms] = await race(wan, clock, [64 * PACE_CHUNK]);
     // the last slice leaves 63 slices after the first, less the 5 ms an idle sender may burst
@@ -63,7 +41,7 @@ describe('WAN pacing (virtual time)', () => {
   });
 
   test('parallel senders share the link fairly', async () => {
-    const clock = new VirtualClock();
+    const clock = virtualClock();
     const wan = new Wan({ connBytesPerSec: 4 * MB, linkBytesPerSec: 8 * MB }, clock);
     const ends = await race(
       wan,
@@ -78,7 +56,7 @@ describe('WAN pacing (virtual time)', () => {
   });
 
   test('a sender at its own limit leaves the rest of the link to others', async () => {
-    const clock = new VirtualClock();
+    const clock = virtualClock();
     // 2 senders at 5 MB/s each on a 20 MB/s link: both get their full 5 MB/s
     const wan = new Wan({ connBytesPerSec: 5 * MB, linkBytesPerSec: 20 * MB }, clock);
     const ends = await race(wan, clock, [40 * PACE_CHUNK, 40 * PACE_CHUNK]);
@@ -91,7 +69,7 @@ describe('WAN pacing (virtual time)', () => {
   });
 
   test('delays by kind; everything off by default', async () => {
-    const clock = new VirtualClock();
+    const clock = virtualClock();
     const off = new Wan({}, clock);
     expect(off.paced).toBe(false);
     expect(off.responseDelay('cdn')).toBeNull();
@@ -101,7 +79,7 @@ describe('WAN pacing (virtual time)', () => {
     let woke = 0;
     void on.responseDelay('cdn')!.then(() => (woke = clock.now()));
     const t0 = clock.now();
-    await clock.run(() => woke > 0);
+    await clock.runUntil(() => woke > 0);
     expect(woke - t0).toBe(30);
     expect(() => new Wan({ connBytesPerSec: -1 }, clock)).toThrow(/connBytesPerSec/);
   });
