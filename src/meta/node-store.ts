@@ -4,8 +4,14 @@
 //  - remote_id is unique; it is null only for a file created locally and not uploaded yet.
 //  - a listing replace never deletes or overwrites a dirty node (local content not uploaded yet).
 //  - every method is synchronous; multi-row changes run in one transaction.
+//  - every statement that changes a row runs through write(), which empties the row cache first.
+//  - a listing merge is planned by listing-merge.ts (pure) and applied here in one transaction.
 
+import type Database from 'better-sqlite3';
 import type { MetaDb } from './db.js';
+import { type MergeStep, parkedName, planListingMerge } from './listing-merge.js';
+
+export { isParked, parkedName } from './listing-merge.js';
 
 export const ROOT_INO = 1;
 
@@ -72,76 +78,93 @@ function toRow(r: RawRow | undefined): NodeRow | undefined {
 /** Rows kept by the read cache before it starts over (a 10,000-entry folder's LOOKUPs fit). */
 const ROW_CACHE_MAX = 20_000;
 
+/** Statements that change `nodes` or `kv` (NodeStore runs them only through write()). */
+function prepareUpdates(db: MetaDb) {
+  return {
+    insert:
+      db.prepare(`INSERT INTO nodes (remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty)
+                        VALUES (@remoteId, @parentIno, @name, @isDir, @size, @md5, @mtimeMs, @ctimeMs, @status, @dirty)`),
+    updateFromRemote:
+      db.prepare(`UPDATE nodes SET parent_ino = @parentIno, name = @name, is_dir = @isDir, size = @size, md5 = @md5,
+                        mtime_ms = @mtimeMs, ctime_ms = @ctimeMs, status = @status WHERE ino = @ino`),
+    setListed: db.prepare('UPDATE nodes SET listed_at = ? WHERE ino = ?'),
+    clearListedAll: db.prepare('UPDATE nodes SET listed_at = NULL'),
+    delete: db.prepare('DELETE FROM nodes WHERE ino = ?'),
+    move: db.prepare('UPDATE nodes SET parent_ino = ?, name = ?, ctime_ms = ? WHERE ino = ?'),
+    park: db.prepare('UPDATE nodes SET parent_ino = ?, name = ? WHERE ino = ?'),
+    setLocal: db.prepare('UPDATE nodes SET size = ?, mtime_ms = ?, dirty = 1 WHERE ino = ?'),
+    setMtime: db.prepare('UPDATE nodes SET mtime_ms = ? WHERE ino = ?'),
+    markDirty: db.prepare('UPDATE nodes SET dirty = 1 WHERE ino = ?'),
+    clearDirty: db.prepare('UPDATE nodes SET dirty = 0 WHERE ino = ?'),
+    commit: db.prepare('UPDATE nodes SET remote_id = ?, md5 = ?, size = ?, dirty = 0 WHERE ino = ?'),
+    kvSet: db.prepare(
+      'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ),
+    deleteAll: db.prepare('DELETE FROM nodes'),
+    insertRoot: db.prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
+                              VALUES (1, ?, NULL, '', 1, ?, ?)`),
+  };
+}
+type UpdateName = keyof ReturnType<typeof prepareUpdates>;
+
 export class NodeStore {
-  private readonly st;
+  /** SELECTs: they never change a row, so they run directly. */
+  private readonly queries;
+  /** Statements that change `nodes` or `kv`: they run only through write(), which empties the row cache. */
+  private readonly updates: ReturnType<typeof prepareUpdates>;
   /** ino → sequence number of its last local change (in memory: only races within one run matter) */
-  private readonly touched = new Map<number, number>();
+  private readonly changeSeqOf = new Map<number, number>();
   /**
    * remote id → sequence number of its local removal (unlink, rmdir, replaced by a rename). A listing that
    * started before the removal may still show the entry; it must not bring it back. Bounded: only races
    * with listings in flight matter, so the oldest entries go first.
    */
-  private readonly removed = new Map<string, number>();
+  private readonly removalSeqOf = new Map<string, number>();
   /** folder ino → sequence number of its last invalidateListing (until a newer listing lands) */
-  private readonly invalidated = new Map<number, number>();
-  private seq = 0;
+  private readonly invalidationSeqOf = new Map<number, number>();
+  /** the last sequence number handed out (changes, removals, invalidations share one counter) */
+  private lastSeq = 0;
   /**
    * Read cache for get(ino) and child(parent, name), the queries of every LOOKUP/GETATTR path walk
-   * (3 per lookup of /dir/file; ~25 µs of a ~140 µs LOOKUP). Coherent by construction: every statement
-   * that writes empties it, and nothing is cached while a transaction is open (so a rollback cannot leave
-   * uncommitted rows behind). Cached rows are frozen: a caller mutating one would throw, not corrupt it.
+   * (3 per lookup of /dir/file; ~25 µs of a ~140 µs LOOKUP). Coherent by construction: write() empties it
+   * before every statement that changes a row (also a cascade), and nothing is cached while a transaction
+   * is open (so a rollback cannot leave uncommitted rows behind). Cached rows are frozen: a caller mutating
+   * one would throw, not corrupt it.
    */
-  private readonly byIno = new Map<number, NodeRow | null>();
-  private readonly byName = new Map<string, NodeRow | null>();
+  private readonly rowByIno = new Map<number, NodeRow | null>();
+  private readonly rowByName = new Map<string, NodeRow | null>();
 
   constructor(private readonly db: MetaDb) {
-    this.st = {
+    this.queries = {
       get: db.prepare('SELECT * FROM nodes WHERE ino = ?'),
       byRemote: db.prepare('SELECT * FROM nodes WHERE remote_id = ?'),
       child: db.prepare('SELECT * FROM nodes WHERE parent_ino = ? AND name = ?'),
       children: db.prepare('SELECT * FROM nodes WHERE parent_ino = ? ORDER BY name'),
       countChildren: db.prepare('SELECT COUNT(*) AS n FROM nodes WHERE parent_ino = ?'),
-      insert:
-        db.prepare(`INSERT INTO nodes (remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty)
-                          VALUES (@remoteId, @parentIno, @name, @isDir, @size, @md5, @mtimeMs, @ctimeMs, @status, @dirty)`),
-      updateFromRemote:
-        db.prepare(`UPDATE nodes SET parent_ino = @parentIno, name = @name, is_dir = @isDir, size = @size, md5 = @md5,
-                          mtime_ms = @mtimeMs, ctime_ms = @ctimeMs, status = @status WHERE ino = @ino`),
-      setListed: db.prepare('UPDATE nodes SET listed_at = ? WHERE ino = ?'),
-      clearListedAll: db.prepare('UPDATE nodes SET listed_at = NULL'),
-      delete: db.prepare('DELETE FROM nodes WHERE ino = ?'),
-      move: db.prepare('UPDATE nodes SET parent_ino = ?, name = ?, ctime_ms = ? WHERE ino = ?'),
-      park: db.prepare('UPDATE nodes SET parent_ino = ?, name = ? WHERE ino = ?'),
-      setLocal: db.prepare('UPDATE nodes SET size = ?, mtime_ms = ?, dirty = 1 WHERE ino = ?'),
-      setMtime: db.prepare('UPDATE nodes SET mtime_ms = ? WHERE ino = ?'),
-      markDirty: db.prepare('UPDATE nodes SET dirty = 1 WHERE ino = ?'),
-      clearDirty: db.prepare('UPDATE nodes SET dirty = 0 WHERE ino = ?'),
       danglingDirty: db.prepare(`SELECT n.* FROM nodes n LEFT JOIN upload_journal j ON j.ino = n.ino
                                  WHERE n.dirty = 1 AND j.ino IS NULL`),
       pendingBelow:
         db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ? UNION ALL SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
                                 SELECT 1 AS x FROM nodes n WHERE n.ino IN (SELECT ino FROM sub) AND n.dirty = 1 LIMIT 1`),
+      below: db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ino FROM nodes WHERE parent_ino = ? UNION ALL
+                                  SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
+                                SELECT ino FROM sub`),
       journalCount: db.prepare('SELECT COUNT(*) AS n FROM upload_journal'),
-      commit: db.prepare('UPDATE nodes SET remote_id = ?, md5 = ?, size = ?, dirty = 0 WHERE ino = ?'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
-      kvSet: db.prepare(
-        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      ),
       root: db.prepare('SELECT * FROM nodes WHERE ino = 1'),
     };
-    for (const stmt of Object.values(this.st)) {
-      if (stmt.reader) continue;
-      const run = stmt.run.bind(stmt);
-      stmt.run = ((...args: unknown[]) => {
-        this.forgetRows();
-        return run(...args);
-      }) as typeof stmt.run;
-    }
+    this.updates = prepareUpdates(db);
+  }
+
+  /** The one way a row changes: empties the row cache, then runs the statement. */
+  private write(statement: UpdateName, ...params: unknown[]): Database.RunResult {
+    this.forgetRows();
+    return this.updates[statement].run(...params);
   }
 
   private forgetRows(): void {
-    if (this.byIno.size > 0) this.byIno.clear();
-    if (this.byName.size > 0) this.byName.clear();
+    if (this.rowByIno.size > 0) this.rowByIno.clear();
+    if (this.rowByName.size > 0) this.rowByName.clear();
   }
 
   private cacheable(): boolean {
@@ -151,72 +174,65 @@ export class NodeStore {
   /** Make sure ino 1 is the root for `rootRemoteId`; a store built for another root is wiped first. */
   ensureRoot(rootRemoteId: string, now: number): void {
     this.db.transaction(() => {
-      const built = (this.st.kvGet.get('root_remote_id') as { value: string } | undefined)?.value;
+      const built = (this.queries.kvGet.get('root_remote_id') as { value: string } | undefined)?.value;
       if (built !== undefined && built !== rootRemoteId) {
-        const pending = (this.st.journalCount.get() as { n: number }).n;
+        const pending = (this.queries.journalCount.get() as { n: number }).n;
         if (pending > 0) {
           throw new Error(
             `this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: mount root folder ${built} until they are uploaded, or use another --cache-dir`,
           );
         }
-        this.forgetRows();
-        this.db.exec('DELETE FROM nodes;');
+        this.write('deleteAll');
       }
-      if (!this.st.root.get()) {
-        this.forgetRows();
-        this.db
-          .prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
-                         VALUES (1, ?, NULL, '', 1, ?, ?)`)
-          .run(rootRemoteId, now, now);
-      }
-      this.st.kvSet.run('root_remote_id', rootRemoteId);
+      if (!this.queries.root.get()) this.write('insertRoot', rootRemoteId, now, now);
+      this.write('kvSet', 'root_remote_id', rootRemoteId);
     })();
   }
 
   get(ino: number): NodeRow | undefined {
-    const hit = this.byIno.get(ino);
+    const hit = this.rowByIno.get(ino);
     if (hit !== undefined) return hit ?? undefined;
-    const row = toRow(this.st.get.get(ino) as RawRow | undefined);
+    const row = toRow(this.queries.get.get(ino) as RawRow | undefined);
     if (this.cacheable()) {
-      if (this.byIno.size >= ROW_CACHE_MAX) this.byIno.clear();
-      this.byIno.set(ino, row ? Object.freeze(row) : null);
+      if (this.rowByIno.size >= ROW_CACHE_MAX) this.rowByIno.clear();
+      this.rowByIno.set(ino, row ? Object.freeze(row) : null);
     }
     return row;
   }
   getByRemote(remoteId: string): NodeRow | undefined {
-    return toRow(this.st.byRemote.get(remoteId) as RawRow | undefined);
+    return toRow(this.queries.byRemote.get(remoteId) as RawRow | undefined);
   }
   child(parentIno: number, name: string): NodeRow | undefined {
     const key = `${parentIno}/${name}`; // names never contain '/'
-    const hit = this.byName.get(key);
+    const hit = this.rowByName.get(key);
     if (hit !== undefined) return hit ?? undefined;
-    const row = toRow(this.st.child.get(parentIno, name) as RawRow | undefined);
+    const row = toRow(this.queries.child.get(parentIno, name) as RawRow | undefined);
     if (this.cacheable()) {
-      if (this.byName.size >= ROW_CACHE_MAX) this.byName.clear();
-      this.byName.set(key, row ? Object.freeze(row) : null);
+      if (this.rowByName.size >= ROW_CACHE_MAX) this.rowByName.clear();
+      this.rowByName.set(key, row ? Object.freeze(row) : null);
     }
     return row;
   }
   children(parentIno: number): NodeRow[] {
-    const rows = (this.st.children.all(parentIno) as RawRow[]).map((r) => toRow(r)!);
+    const rows = (this.queries.children.all(parentIno) as RawRow[]).map((r) => toRow(r)!);
     // a listing is usually followed by a LOOKUP of each name (`ls -l`): have them ready
     if (this.cacheable() && rows.length <= ROW_CACHE_MAX / 2) {
-      if (this.byName.size + rows.length > ROW_CACHE_MAX) this.byName.clear();
-      for (const r of rows) this.byName.set(`${parentIno}/${r.name}`, Object.freeze(r));
+      if (this.rowByName.size + rows.length > ROW_CACHE_MAX) this.rowByName.clear();
+      for (const r of rows) this.rowByName.set(`${parentIno}/${r.name}`, Object.freeze(r));
     }
     return rows;
   }
   hasChildren(parentIno: number): boolean {
-    return (this.st.countChildren.get(parentIno) as { n: number }).n > 0;
+    return (this.queries.countChildren.get(parentIno) as { n: number }).n > 0;
   }
 
   /** Sequence number of the last local change; a listing remembers it when its request starts. */
   changeSeq(): number {
-    return this.seq;
+    return this.lastSeq;
   }
 
   private touch(ino: number): void {
-    this.touched.set(ino, ++this.seq);
+    this.changeSeqOf.set(ino, ++this.lastSeq);
   }
 
   /**
@@ -225,42 +241,48 @@ export class NodeStore {
    * a dirty local node shadows a remote entry of the same name (its upload will replace it).
    * `sinceSeq` is changeSeq() when the listing request started: nodes changed locally after it (an upload
    * that committed, a mkdir or rename answered meanwhile) are newer than the listing and left alone.
+   * The steps are planned by listing-merge.ts (its header has the rules) and applied here in order.
    */
-  replaceListing(parentIno: number, entries: ListedChild[], now: number, sinceSeq: number = this.seq): void {
-    const newer = (ino: number) => (this.touched.get(ino) ?? 0) > sinceSeq;
+  replaceListing(parentIno: number, entries: ListedChild[], now: number, sinceSeq: number = this.lastSeq): void {
+    const changedSince = (ino: number) => (this.changeSeqOf.get(ino) ?? 0) > sinceSeq;
     this.db.transaction(() => {
-      const ids = new Set(entries.map((e) => e.id));
-      for (const n of this.children(parentIno)) {
-        if (!n.dirty && n.remoteId !== null && !ids.has(n.remoteId) && !newer(n.ino) && !this.keepForPending(n))
-          this.st.delete.run(n.ino);
+      const steps = planListingMerge(
+        {
+          parentIno,
+          children: this.children(parentIno),
+          byRemoteId: (id) => this.getByRemote(id),
+          ancestors: (ino) => this.ancestors(ino),
+          changedSince,
+          removedSince: (id) => (this.removalSeqOf.get(id) ?? 0) > sinceSeq,
+          pendingBelow: (ino) => this.hasPendingBelow(ino),
+          changedBelow: (ino) =>
+            this.lastSeq > sinceSeq &&
+            (this.queries.below.all(ino) as { ino: number }[]).some((r) => changedSince(r.ino)),
+        },
+        entries,
+      );
+      for (const step of steps) this.apply(parentIno, step);
+      if ((this.invalidationSeqOf.get(parentIno) ?? 0) <= sinceSeq) {
+        this.write('setListed', now, parentIno);
+        this.invalidationSeqOf.delete(parentIno);
       }
-      const seen = new Set<string>();
-      const plan: Array<{ e: ListedChild; known?: NodeRow }> = [];
-      for (const e of entries) {
-        if (seen.has(e.name)) continue; // the server should never list a name twice; keep the first
-        seen.add(e.name);
-        const known = this.getByRemote(e.id);
-        if (known && (known.dirty || newer(known.ino))) continue;
-        if (!known && (this.removed.get(e.id) ?? 0) > sinceSeq) continue; // removed here after the listing started
-        plan.push({ e, known });
-      }
-      // park every known node that changes place under a unique temporary name, so swaps and
-      // rename-then-reuse of a name never clash on UNIQUE(parent_ino, name) half way
-      for (const { e, known } of plan) {
-        if (known && (known.parentIno !== parentIno || known.name !== e.name))
-          this.st.park.run(parentIno, parkedName(known.ino), known.ino);
-      }
-      for (const { e, known } of plan) {
-        const occupant = this.child(parentIno, e.name);
-        if (occupant && occupant.ino !== known?.ino) {
-          if (occupant.dirty || newer(occupant.ino)) {
-            // local content wins until uploaded; a parked remote file of that name is superseded by it
-            if (known && !known.isDir) this.st.delete.run(known.ino);
-            continue;
-          }
-          if (this.keepForPending(occupant)) continue; // a directory holding unsent files keeps its name
-          this.st.delete.run(occupant.ino);
-        }
+    })();
+  }
+
+  private apply(parentIno: number, step: MergeStep): void {
+    switch (step.kind) {
+      case 'delete':
+        this.write('delete', step.ino);
+        return;
+      case 'park':
+        this.write('park', parentIno, parkedName(step.ino), step.ino);
+        return;
+      case 'keep':
+        if (step.because === 'pending uploads') this.onKeep?.(step.row);
+        return;
+      case 'update':
+      case 'insert': {
+        const e = step.entry;
         const row = {
           parentIno,
           name: e.name,
@@ -271,25 +293,18 @@ export class NodeStore {
           ctimeMs: e.updatedAt || e.createdAt,
           status: e.status,
         };
-        if (known) this.st.updateFromRemote.run({ ...row, ino: known.ino });
-        else this.st.insert.run({ ...row, remoteId: e.id, dirty: 0 });
+        if (step.kind === 'update') this.write('updateFromRemote', { ...row, ino: step.ino });
+        else this.write('insert', { ...row, remoteId: e.id, dirty: 0 });
+        return;
       }
-      if ((this.invalidated.get(parentIno) ?? 0) <= sinceSeq) {
-        this.st.setListed.run(now, parentIno);
-        this.invalidated.delete(parentIno);
-      }
-    })();
+    }
   }
 
-  /**
-   * A directory gone from a listing (moved or trashed elsewhere) but holding files not uploaded yet is
-   * kept: deleting it would cascade to their journal rows. Their uploads go to the folder's id wherever
-   * it is now.
-   */
-  private keepForPending(n: NodeRow): boolean {
-    if (!n.isDir || !this.hasPendingBelow(n.ino)) return false;
-    this.onKeep?.(n);
-    return true;
+  /** The inos above ino, nearest first, up to the root. */
+  private ancestors(ino: number): number[] {
+    const out: number[] = [];
+    for (let p = this.get(ino)?.parentIno ?? null; p !== null; p = this.get(p)?.parentIno ?? null) out.push(p);
+    return out;
   }
 
   /** Told when a listing keeps a directory because of pending uploads below it (for a log line). */
@@ -307,7 +322,7 @@ export class NodeStore {
     dirty?: boolean;
   }): number {
     const ino = Number(
-      this.st.insert.run({
+      this.write('insert', {
         remoteId: n.remoteId,
         parentIno: n.parentIno,
         name: n.name,
@@ -326,15 +341,15 @@ export class NodeStore {
 
   /** A freshly created directory is known to be empty: mark it listed now. */
   markListed(ino: number, now: number): void {
-    this.st.setListed.run(now, ino);
+    this.write('setListed', now, ino);
   }
   /** The folder must be listed again; a listing already in flight (older sinceSeq) does not count. */
   invalidateListing(ino: number): void {
-    this.st.setListed.run(null, ino);
-    this.invalidated.set(ino, ++this.seq);
+    this.write('setListed', null, ino);
+    this.invalidationSeqOf.set(ino, ++this.lastSeq);
   }
   invalidateAllListings(): void {
-    this.st.clearListedAll.run();
+    this.write('clearListedAll');
   }
 
   /** Move/rename in the store; an existing node at the target (already handled remotely) is removed. */
@@ -343,68 +358,68 @@ export class NodeStore {
       const target = this.child(newParentIno, newName);
       if (target && target.ino !== ino) {
         this.noteRemoved(target.remoteId);
-        this.st.delete.run(target.ino);
+        this.write('delete', target.ino);
       }
-      this.st.move.run(newParentIno, newName, now, ino);
+      this.write('move', newParentIno, newName, now, ino);
       this.touch(ino);
     })();
   }
 
   delete(ino: number): void {
     this.noteRemoved(this.get(ino)?.remoteId ?? null);
-    this.st.delete.run(ino);
+    this.write('delete', ino);
   }
 
   /** The remote id is back (restored from the trash): listings may show it again. */
   forgetRemoved(remoteId: string): void {
-    this.removed.delete(remoteId);
+    this.removalSeqOf.delete(remoteId);
   }
 
   private noteRemoved(remoteId: string | null): void {
     if (remoteId === null) return;
-    this.removed.delete(remoteId);
-    this.removed.set(remoteId, ++this.seq);
-    if (this.removed.size > REMOVED_MEMORY) this.removed.delete(this.removed.keys().next().value!);
+    this.removalSeqOf.delete(remoteId);
+    this.removalSeqOf.set(remoteId, ++this.lastSeq);
+    if (this.removalSeqOf.size > REMOVED_MEMORY) this.removalSeqOf.delete(this.removalSeqOf.keys().next().value!);
   }
   setLocalContent(ino: number, size: number, mtimeMs: number): void {
-    this.st.setLocal.run(size, mtimeMs, ino);
+    this.write('setLocal', size, mtimeMs, ino);
     this.touch(ino);
   }
   setMtime(ino: number, mtimeMs: number): void {
-    this.st.setMtime.run(mtimeMs, ino);
+    this.write('setMtime', mtimeMs, ino);
   }
   /** Local content is changing: a listing must not drop or overwrite this node. */
   markDirty(ino: number): void {
-    this.st.markDirty.run(ino);
+    this.write('markDirty', ino);
     this.touch(ino);
   }
   clearDirty(ino: number): void {
-    this.st.clearDirty.run(ino);
+    this.write('clearDirty', ino);
   }
   /** Dirty nodes without an upload journal row (a crash between the first write and close). */
   danglingDirty(): NodeRow[] {
-    return (this.st.danglingDirty.all() as RawRow[]).map((r) => toRow(r)!);
+    return (this.queries.danglingDirty.all() as RawRow[]).map((r) => toRow(r)!);
   }
   /** The node or something below it holds local content not uploaded yet. */
   hasPendingBelow(ino: number): boolean {
-    return this.st.pendingBelow.get(ino) !== undefined;
+    return this.queries.pendingBelow.get(ino) !== undefined;
   }
 
   /** Upload committed: the node now has a remote id and the uploaded md5/size; clears dirty. */
   commitUpload(ino: number, remoteId: string, md5: string, size: number): void {
     this.db.transaction(() => {
       const other = this.getByRemote(remoteId);
-      if (other && other.ino !== ino) this.st.delete.run(other.ino);
-      this.st.commit.run(remoteId, md5, size, ino);
+      if (other && other.ino !== ino) this.write('delete', other.ino);
+      this.write('commit', remoteId, md5, size, ino);
       this.touch(ino);
     })();
   }
 
   kvGet(key: string): string | undefined {
-    return (this.st.kvGet.get(key) as { value: string } | undefined)?.value;
+    return (this.queries.kvGet.get(key) as { value: string } | undefined)?.value;
   }
   kvSet(key: string, value: string): void {
-    this.st.kvSet.run(key, value);
+    this.write('kvSet', key, value);
   }
 
   /** Path of a node from the root ('' for the root), for logs and status. */
@@ -425,9 +440,3 @@ export class NodeStore {
 
 /** How many local removals replaceListing remembers (see NodeStore.removed). */
 const REMOVED_MEMORY = 10_000;
-
-/** A name no real entry can have (123 names cannot contain NUL); used while reordering a listing. */
-export function parkedName(ino: number): string {
-  return `\u0000parked-${ino}`;
-}
-export const isParked = (name: string): boolean => name.startsWith('\u0000');

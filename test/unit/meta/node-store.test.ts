@@ -163,6 +163,28 @@ describe('replaceListing', () => {
     expect(store.get(d)).toBeUndefined();
   });
 
+  it('keeps a vanished directory that holds a node changed after the listing was requested', () => {
+    store.replaceListing(ROOT_INO, [folder('2', 'd'), file('5', 'x')], T0);
+    const d = store.getByRemote('2')!.ino;
+    const x = store.getByRemote('5')!.ino;
+    const seq = store.changeSeq(); // a listing of the root is requested ...
+    store.rename(x, d, 'x', T0 + 1); // ... then `mv x d/` is answered
+    store.replaceListing(ROOT_INO, [], T0 + 2, seq); // the old listing: neither d nor x
+    expect(store.get(d)).toBeDefined();
+    expect(store.child(d, 'x')).toMatchObject({ ino: x, remoteId: '5' });
+    store.replaceListing(ROOT_INO, [], T0 + 3); // a listing requested after the move
+    expect(store.get(d)).toBeUndefined();
+  });
+
+  it('drops a remote file whose name a directory kept for pending uploads holds (nothing left parked)', () => {
+    store.replaceListing(ROOT_INO, [folder('2', 'd'), file('5', 'x')], T0);
+    const d = store.getByRemote('2')!.ino;
+    addJournalRow(store.insert({ remoteId: null, parentIno: d, name: 'u', isDir: false, now: T0, dirty: true }));
+    store.replaceListing(ROOT_INO, [file('5', 'd')], T0 + 1); // d gone remotely, x renamed to d
+    expect(store.children(ROOT_INO).map((n) => [n.name, n.remoteId])).toEqual([['d', '2']]);
+    expect(store.getByRemote('5')).toBeUndefined();
+  });
+
   it('maps entries to rows and marks the directory listed', () => {
     store.replaceListing(ROOT_INO, [file('1', 'a.txt', { size: 123, md5: 'abc', status: 101, updatedAt: T0 - 7 })], T0);
     expect(store.child(ROOT_INO, 'a.txt')).toMatchObject({
