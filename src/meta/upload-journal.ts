@@ -52,13 +52,13 @@ function fromRaw(r: RawRow): JournalEntry {
 }
 
 export class UploadJournal {
-  private readonly st;
+  private readonly statements;
 
   constructor(
     readonly db: MetaDb,
     private readonly clock: Clock = systemClock,
   ) {
-    this.st = {
+    this.statements = {
       upsert:
         db.prepare(`INSERT INTO upload_journal (ino, staging_path, size, md5, generation, attempts, last_error, next_attempt_at, enqueued_at)
                           VALUES (@ino, @stagingPath, @size, @md5, 1, 0, NULL, 0, @now)
@@ -79,29 +79,29 @@ export class UploadJournal {
   /** Insert or replace the row for ino (bumps generation, resets attempts, due now). Returns the row. */
   enqueue(ino: number, stagingPath: string, size: number, md5: string | null): JournalEntry {
     return this.db.transaction(() => {
-      this.st.upsert.run({ ino, stagingPath, size, md5, now: this.clock.now() });
+      this.statements.upsert.run({ ino, stagingPath, size, md5, now: this.clock.now() });
       return this.get(ino)!;
     })();
   }
 
   get(ino: number): JournalEntry | undefined {
-    const r = this.st.get.get(ino) as RawRow | undefined;
+    const r = this.statements.get.get(ino) as RawRow | undefined;
     return r ? fromRaw(r) : undefined;
   }
 
   /** Every row, the most due first. */
   list(): JournalEntry[] {
-    return (this.st.list.all() as RawRow[]).map(fromRaw);
+    return (this.statements.list.all() as RawRow[]).map(fromRaw);
   }
 
   /** Record a failed attempt: attempts + 1, the error text, and when to try again. */
   markAttempt(ino: number, error: string | null, nextAttemptAt: number): void {
-    this.st.markAttempt.run(error, nextAttemptAt, ino);
+    this.statements.markAttempt.run(error, nextAttemptAt, ino);
   }
 
   /** The server refused the declared MD5 (upload failed): hash the staging file again next time. */
   forgetMd5(ino: number): void {
-    this.st.forgetMd5.run(ino);
+    this.statements.forgetMd5.run(ino);
   }
 
   /**
@@ -109,18 +109,18 @@ export class UploadJournal {
    * and forget the MD5. Returns the new generation, or undefined when there is no row.
    */
   bump(ino: number): number | undefined {
-    const r = this.st.bump.run(ino);
+    const r = this.statements.bump.run(ino);
     return r.changes > 0 ? this.get(ino)?.generation : undefined;
   }
 
   /** Delete the row whatever its generation (the content must not be uploaded). */
   drop(ino: number): void {
-    this.st.drop.run(ino);
+    this.statements.drop.run(ino);
   }
 
   /** Delete the row only if its generation is still `generation`. True when deleted. */
   remove(ino: number, generation: number): boolean {
-    return this.st.remove.run(ino, generation).changes > 0;
+    return this.statements.remove.run(ino, generation).changes > 0;
   }
 
   /** Run fn in one transaction (nested transactions become savepoints). */
