@@ -7,7 +7,7 @@
 // Env: BENCH_QUICK=1 (256 MiB files, 2,000-entry dir, 1 write round), BENCH_DIR (work dir, default a new
 // dir under /tmp), BENCH_KEEP=1 (keep it), BENCH_BIN (where scripts/bench.sh put the C programs),
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
-// BENCH_ONLY=read,fuse,write (run a subset).
+// BENCH_ONLY=read,fuse,write,wan (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential read size).
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -40,9 +40,10 @@ import {
   summary,
   waitCommitted,
 } from './lib.mjs';
+import { benchWan } from './wan.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write,wan').split(','));
 const SAVE = process.env.BENCH_SAVE ? process.env.BENCH_SAVE === '1' : !QUICK;
 const CFG = {
   readSize: QUICK ? 256 * MiB : GiB,
@@ -61,6 +62,7 @@ const C = {
   statloop: join(BINDIR, 'statloop'),
   parread: join(BINDIR, 'parread'),
   mkfiles: join(BINDIR, 'mkfiles'),
+  seekread: join(BINDIR, 'seekread'),
   pipefs: join(BINDIR, 'pipefs'),
 };
 
@@ -965,6 +967,10 @@ async function main() {
   if (ONLY.has('read') || ONLY.has('fuse')) await benchRead();
   out(`(${f0(now() - t0)} s elapsed)`);
   if (ONLY.has('write')) await benchWrite();
+  if (ONLY.has('wan')) {
+    await benchWan({ W, C, out, row, verdict, settle, genFile, readSize: CFG.readSize });
+    out(`(${f0(now() - t0)} s elapsed)`);
+  }
   out('');
   out(`## Summary (${f0(now() - t0)} s, ${loadNote()})`);
   for (const l of table()) out(l);

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then npm run -s build; fi
 export BENCH_BIN="${BENCH_BIN:-${TMPDIR:-/tmp}/pan123fs-bench-bin}"
 mkdir -p "$BENCH_BIN"
-for p in statloop parread mkfiles; do
+for p in statloop parread mkfiles seekread; do
   if [ ! -x "$BENCH_BIN/$p" ] || [ "bench/$p.c" -nt "$BENCH_BIN/$p" ]; then cc -O2 -Wall -o "$BENCH_BIN/$p" "bench/$p.c"; fi
 done
 # Optional: bench/pipefs.c (the "read ceiling" step) needs libfuse's headers; the step is skipped without it.
