@@ -4,9 +4,11 @@
 
 import type { FileRef } from './range-source.js';
 
-/** 1 MiB: 8 kernel reads (128 KiB) per block, a random 4 KiB read costs at most 1 MiB of transfer, and
- * big HTTP ranges come from coalescing many blocks per request rather than from big blocks. */
-export const DEFAULT_BLOCK_SIZE = 1 << 20;
+/** 256 KiB: a random 4 KiB read costs at most 256 KiB of transfer and, at 4 MB/s per connection, ~65 ms
+ * after the first byte (1 MiB blocks: 262 ms; seek p50 was 4.2x the latency on the slow WAN profile,
+ * docs/BENCHMARKS.md); 2 kernel reads (128 KiB) per block; big HTTP ranges come from coalescing many
+ * blocks per request rather than from big blocks. */
+export const DEFAULT_BLOCK_SIZE = 256 << 10;
 
 export function blockKey(ref: FileRef, index: number): string {
   return `${ref.id}:${ref.md5}:${index}`;

@@ -81,6 +81,8 @@ export interface ReadStats {
   fetchRequests: number;
   fetchErrors: number;
   fetchesAborted: number;
+  /** read-ahead ranges aborted because their handle jumped elsewhere (cancelAhead) */
+  fetchesCancelled: number;
   inflightFetches: number;
   inflightBytes: number;
   memCacheBytes: number;
@@ -174,6 +176,7 @@ export class FileReader {
       fetchRequests: f.fetchRequests,
       fetchErrors: f.fetchErrors,
       fetchesAborted: f.fetchesAborted,
+      fetchesCancelled: f.fetchesCancelled,
       inflightFetches: f.inflightFetches,
       inflightBytes: f.inflightBytes,
       memCacheBytes: m.bytes,
@@ -237,11 +240,16 @@ class Handle implements ReadHandle {
     if (ready) await ready;
     const bs = this.blockSize;
     const first = Math.floor(position / bs);
-    const parts = this.fetcher.demand(this.ref, first, Math.floor((end - 1) / bs), this.owner);
-    const plan = this.window.onRead(position, end, this.ref.size);
+    const parts = this.fetcher.demand(this.ref, first, Math.floor((end - 1) / bs), this.owner, position, end);
+    const starved = !parts.every((p) => p instanceof Buffer);
+    const plan = this.window.onRead(position, end, this.ref.size, starved);
+    // a jump: read-ahead of the old run that no read asked for is of no use now (demand() has already
+    // marked what this read needs)
+    if (!plan.sequential) this.fetcher.cancelAhead(this.owner, first * bs, end);
     if (plan.prefetch) {
-      const reached = this.fetcher.prefetch(this.ref, plan.prefetch.start, plan.prefetch.end, this.owner);
-      if (reached < plan.prefetch.end) this.window.issuedTo(reached);
+      const { start, end: stop } = plan.prefetch;
+      const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes);
+      if (reached < stop) this.window.issuedTo(reached);
     }
     // Hold every block's range buffer until its bytes are copied out: cached blocks now, fetched ones as
     // soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).

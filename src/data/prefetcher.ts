@@ -29,6 +29,27 @@ export const DEFAULT_MAX_CONCURRENT_FETCHES = 8;
 interface Job {
   readonly ctrl: AbortController;
   readonly owners: Set<FetchOwner>;
+  /** byte range of the request */
+  readonly start: number;
+  readonly length: number;
+  /** read-ahead no read has asked for yet: a jump of its handle may cancel it (cancelAhead) */
+  ahead: boolean;
+  /** the (pooled) buffer the source fills; with it, reads are answered from the bytes already in */
+  readonly buf: Buffer | undefined;
+  /** bytes of buf from 0 that are final (RangeSource onProgress) */
+  filled: number;
+  /** reads waiting for part of this range: resolved as soon as their bytes are in */
+  readonly waiters: Waiter[];
+}
+
+interface Waiter {
+  /** filled must reach this (relative to job.start) */
+  need: number;
+  /** the block's offset and length within the range */
+  off: number;
+  len: number;
+  resolve(b: Buffer): void;
+  reject(e: unknown): void;
 }
 
 interface Pending {
@@ -65,7 +86,7 @@ export class Prefetcher {
   private inflightBytes = 0;
   private diskReady: boolean;
   private closed = false;
-  private s = { fetchRequests: 0, bytesFetched: 0, fetchErrors: 0, fetchesAborted: 0 };
+  private s = { fetchRequests: 0, bytesFetched: 0, fetchErrors: 0, fetchesAborted: 0, fetchesCancelled: 0 };
 
   constructor(
     private readonly source: RangeSource,
@@ -84,8 +105,12 @@ export class Prefetcher {
     return this.diskReady ? null : this.disk!.ready;
   }
 
-  /** The blocks [first, last] of ref for a read that needs them now: cached Buffers or promises. */
-  demand(ref: FileRef, first: number, last: number, owner: FetchOwner): BlockPart[] {
+  /**
+   * The blocks [first, last] of ref for a read that needs them now: cached Buffers or promises. With the
+   * read's byte range [pos, end), a block still arriving resolves as soon as the read's own bytes are in
+   * (a view of the range buffer whose bytes past them may not be final yet: copy only [pos, end)).
+   */
+  demand(ref: FileRef, first: number, last: number, owner: FetchOwner, pos?: number, end?: number): BlockPart[] {
     const parts: (BlockPart | undefined)[] = [];
     for (let i = first; i <= last; i++) parts.push(this.mem.get(blockKey(ref, i)) ?? this.lookup(ref, i, owner));
     let runStart = -1;
@@ -97,11 +122,47 @@ export class Prefetcher {
       if (runStart >= 0) this.fetchRun(ref, runStart, i - 1, owner, true);
       runStart = -1;
     }
-    return parts.map((p, k) => p ?? this.inflight.get(blockKey(ref, first + k))!.promise);
+    return parts.map((p, k) => {
+      if (p instanceof Buffer) return p;
+      const pending = this.inflight.get(blockKey(ref, first + k));
+      const job = pending?.job;
+      if (!job) return p ?? pending!.promise;
+      job.ahead = false; // a read wants it now: never cancelled by a jump
+      return pos !== undefined && end !== undefined && job.buf
+        ? this.partial(job, ref, first + k, end)
+        : (p ?? pending.promise);
+    });
   }
 
-  /** Read-ahead for byte range [start, end) (block aligned). Returns how far it got within the limits. */
-  prefetch(ref: FileRef, start: number, end: number, owner: FetchOwner): number {
+  /** Block `index` of an in-flight job, as soon as its bytes up to `end` (file offset) are in. */
+  private partial(job: Job, ref: FileRef, index: number, end: number): Promise<Buffer> {
+    const bs = this.o.blockSize;
+    const off = index * bs - job.start;
+    const len = blockLength(ref.size, bs, index);
+    const need = Math.min(end, index * bs + len) - job.start;
+    if (job.filled >= need) return Promise.resolve(job.buf!.subarray(off, off + len));
+    return new Promise<Buffer>((resolve, reject) => job.waiters.push({ need, off, len, resolve, reject }));
+  }
+
+  /**
+   * The handle jumped: its read-ahead that nobody asked for and that lies outside [keepStart, keepEnd) is
+   * of no use now. The handle lets go of it; a range no other handle holds is aborted.
+   */
+  cancelAhead(owner: FetchOwner, keepStart: number, keepEnd: number): void {
+    for (const job of owner.jobs) {
+      if (!job.ahead || (job.start < keepEnd && job.start + job.length > keepStart)) continue;
+      job.owners.delete(owner);
+      owner.jobs.delete(job);
+      if (job.owners.size === 0) {
+        this.s.fetchesCancelled++;
+        job.ctrl.abort(new FsError('EIO', 'read-ahead cancelled by a seek'));
+      }
+    }
+  }
+
+  /** Read-ahead for byte range [start, end) (block aligned), in requests of ≤ requestBytes (and ≤
+   * maxRequestBytes). Returns how far it got within the limits. */
+  prefetch(ref: FileRef, start: number, end: number, owner: FetchOwner, requestBytes?: number): number {
     const bs = this.o.blockSize;
     const first = Math.floor(start / bs);
     const last = Math.ceil(end / bs) - 1;
@@ -113,7 +174,7 @@ export class Prefetcher {
         continue;
       }
       if (runStart < 0) continue;
-      const stopped = this.fetchRun(ref, runStart, i - 1, owner, false);
+      const stopped = this.fetchRun(ref, runStart, i - 1, owner, false, requestBytes);
       if (stopped >= 0) return stopped * bs;
       runStart = -1;
     }
@@ -167,10 +228,19 @@ export class Prefetcher {
 
   /** Fetches blocks [first, last] in requests of ≤ maxRequestBytes. For read-ahead, stops at the limits
    * and returns the first block not issued; returns -1 when everything was issued. */
-  private fetchRun(ref: FileRef, first: number, last: number, owner: FetchOwner, isDemand: boolean): number {
-    const per = Math.max(1, Math.floor(this.o.maxRequestBytes / this.o.blockSize));
-    for (let a = first; a <= last; a += per) {
-      const b = Math.min(last, a + per - 1);
+  private fetchRun(
+    ref: FileRef,
+    first: number,
+    last: number,
+    owner: FetchOwner,
+    isDemand: boolean,
+    requestBytes = this.o.maxRequestBytes,
+  ): number {
+    const per = Math.max(1, Math.floor(Math.min(requestBytes, this.o.maxRequestBytes) / this.o.blockSize));
+    const most = Math.max(1, Math.floor(this.o.maxRequestBytes / this.o.blockSize));
+    for (let a = first, b = 0; a <= last; a = b + 1) {
+      b = Math.min(last, a + per - 1);
+      if (last - b < per && last - a < most) b = last; // no small remainder: the last request takes it
       const bytes = Math.min(ref.size, (b + 1) * this.o.blockSize) - a * this.o.blockSize;
       if (
         !isDemand &&
@@ -185,16 +255,46 @@ export class Prefetcher {
         b,
         owner,
         isDemand || a * this.o.blockSize < (this.o.streamHeadBytes ?? Number.MAX_SAFE_INTEGER),
+        isDemand,
       );
     }
     return -1;
   }
 
-  private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner, toDisk: boolean): void {
+  private startFetch(
+    ref: FileRef,
+    first: number,
+    last: number,
+    owner: FetchOwner,
+    toDisk: boolean,
+    isDemand: boolean,
+  ): void {
     const bs = this.o.blockSize;
     const start = first * bs;
     const length = Math.min(ref.size, (last + 1) * bs) - start;
-    const job: Job = { ctrl: new AbortController(), owners: new Set([owner]) };
+    const pool = this.o.pool;
+    const into = pool && length <= pool.bufferBytes ? pool.take() : undefined;
+    const job: Job = {
+      ctrl: new AbortController(),
+      owners: new Set([owner]),
+      start,
+      length,
+      ahead: !isDemand,
+      buf: into,
+      filled: 0,
+      waiters: [],
+    };
+    const onProgress = (filled: number): void => {
+      if (filled <= job.filled || job.ctrl.signal.aborted) return;
+      job.filled = Math.min(filled, length);
+      if (job.waiters.length === 0) return;
+      const still: Waiter[] = [];
+      for (const w of job.waiters) {
+        if (w.need <= job.filled) w.resolve(into!.subarray(w.off, w.off + w.len));
+        else still.push(w);
+      }
+      job.waiters.splice(0, job.waiters.length, ...still);
+    };
     owner.jobs.add(job);
     this.jobs.add(job);
     this.activeFetches++;
@@ -204,11 +304,11 @@ export class Prefetcher {
     const keys: string[] = [];
     for (let i = first; i <= last; i++) keys.push(blockKey(ref, i));
     const blocks: Buffer[] = [];
-    const pool = this.o.pool;
-    const into = pool && length <= pool.bufferBytes ? pool.take() : undefined;
     // Cache, then clear the in-flight entries, and only then settle the block promises: a waiter that
     // retries right after a failure must start a new fetch, not join the failed one.
-    const done = new Promise<Buffer>((r) => r(this.source.read(ref, start, length, job.ctrl.signal, into)))
+    const done = new Promise<Buffer>((r) =>
+      r(this.source.read(ref, start, length, job.ctrl.signal, into, into ? onProgress : undefined)),
+    )
       .then(
         (buf) => {
           if (buf.length !== length)
@@ -243,6 +343,16 @@ export class Prefetcher {
         for (const o of job.owners) o.jobs.delete(job);
         for (const key of keys) if (this.inflight.get(key)?.job === job) this.inflight.delete(key);
       });
+    // reads still waiting on part of the range get the final blocks (the source may have answered with
+    // another buffer than `into`), or the error once the in-flight entries are gone
+    void done.then(
+      () => {
+        for (const w of job.waiters.splice(0)) w.resolve(blocks[Math.floor(w.off / bs)]!);
+      },
+      (err: unknown) => {
+        for (const w of job.waiters.splice(0)) w.reject(err);
+      },
+    );
     keys.forEach((key, k) => {
       const promise = done.then(() => blocks[k]!);
       promise.catch(noop);
@@ -275,7 +385,7 @@ export class Prefetcher {
     if (cached) return Promise.resolve(cached);
     const joined = this.inflight.get(key);
     if (joined && !joined.job?.ctrl.signal.aborted) return joined.promise;
-    this.startFetch(ref, index, index, owner, true); // it was on disk: keep it there
+    this.startFetch(ref, index, index, owner, true, true); // it was on disk: keep it there
     return this.inflight.get(key)!.promise;
   }
 }

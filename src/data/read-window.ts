@@ -4,9 +4,14 @@
 //  - the first read of a handle, and any read far from the previous ones, is random: no read-ahead, only
 //    the blocks the read touches are fetched (a block is the "small window" of a random reader);
 //  - a read near the frontier (the furthest byte read so far in this run) continues a sequential run:
-//    the window starts at initialReadAheadBytes and doubles each time it is topped up, up to the cap;
-//  - the window is topped up when less than half of it is left ahead of the frontier (hysteresis: a
-//    128 KiB kernel read does not produce a 128 KiB request; top-ups are large and go out in parallel).
+//    the window starts at initialReadAheadBytes and doubles each time it is topped up, and again when a
+//    sequential read had to wait for its bytes (the stream is starved: the link could carry more), up to
+//    the cap; a stream whose reads are answered from memory stops growing;
+//  - the window is kept full: it is topped up as soon as a quarter of it (at least one block) is not
+//    issued, not when a batch has arrived (the link never idles between batches; on WAN profiles the
+//    half-window rule left the link idle every cycle: 0.19-0.28 of the link, docs/BENCHMARKS.md);
+//  - requests are a quarter of the window (≥ one block; the prefetcher caps them at maxRequestBytes), so
+//    a full window is ≥ 4 requests in flight: one connection often carries only part of the line.
 // Invariants: prefetch ranges are block aligned, within the file, and never more than the window ahead
 // of the frontier; a random read resets the window to 0.
 
@@ -33,6 +38,8 @@ export interface ReadPlan {
   sequential: boolean;
   /** Byte range [start, end) to prefetch, block aligned; absent when nothing needs to be issued. */
   prefetch?: { start: number; end: number };
+  /** Largest request to cut the prefetch range into (a quarter of the window, ≥ one block). */
+  requestBytes?: number;
 }
 
 export class ReadWindow {
@@ -50,8 +57,9 @@ export class ReadWindow {
     return this.window;
   }
 
-  /** Records a read of [pos, end) in a file of `size` bytes and says what to prefetch. */
-  onRead(pos: number, end: number, size: number): ReadPlan {
+  /** Records a read of [pos, end) in a file of `size` bytes and says what to prefetch. `starved`: the read
+   * had to wait for bytes not yet in memory. */
+  onRead(pos: number, end: number, size: number, starved = false): ReadPlan {
     const bs = this.o.blockSize;
     const sequential =
       this.frontier >= 0 && pos >= this.frontier - this.tol && pos <= this.frontier + Math.max(this.tol, this.window);
@@ -64,12 +72,15 @@ export class ReadWindow {
     this.frontier = Math.max(this.frontier, end);
     this.aheadTo = Math.max(this.aheadTo, Math.ceil(this.frontier / bs) * bs);
     if (this.window === 0) this.window = Math.min(this.o.initialReadAheadBytes, this.o.maxReadAheadBytes);
-    if (this.aheadTo >= size || this.aheadTo - this.frontier >= this.window / 2) return { sequential };
+    else if (starved) this.window = Math.min(this.o.maxReadAheadBytes, this.window * 2);
+    const quarter = Math.max(bs, Math.floor(this.window / 4 / bs) * bs);
+    if (this.aheadTo >= size || this.frontier + this.window - this.aheadTo < quarter) return { sequential };
     this.window = Math.min(this.o.maxReadAheadBytes, this.window * 2);
     const start = Math.floor(this.frontier / bs) * bs;
     const stop = Math.min(size, Math.ceil((this.frontier + this.window) / bs) * bs);
     this.aheadTo = stop;
-    return start < stop ? { sequential, prefetch: { start, end: stop } } : { sequential };
+    const requestBytes = Math.max(bs, Math.floor(this.window / 4 / bs) * bs);
+    return start < stop ? { sequential, prefetch: { start, end: stop }, requestBytes } : { sequential };
   }
 
   /** The prefetcher issued only up to `end` (limits reached): retry the rest on a later read. */

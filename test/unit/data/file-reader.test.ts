@@ -7,8 +7,10 @@ import { FakeSource, KiB, MiB, rampAt, refOf, seedOf } from './fake-source.js';
 
 const readers: FileReader[] = [];
 const dirs: string[] = [];
+/** These tests were written for 1 MiB blocks (the default until the WAN read path made it 256 KiB); they
+ * keep it unless a test passes its own. */
 function mk(src: FakeSource, opts: ConstructorParameters<typeof FileReader>[1] = {}): FileReader {
-  const r = new FileReader(src, opts);
+  const r = new FileReader(src, { blockSize: MiB, ...opts });
   readers.push(r);
   return r;
 }
@@ -112,7 +114,7 @@ describe('FileReader: bytes', () => {
 describe('FileReader: access patterns', () => {
   it('sequential reads grow the request size up to the cap and fetch each byte once', async () => {
     const src = new FakeSource();
-    const r = mk(src); // defaults: 1 MiB blocks, 1 MiB → 64 MiB window, 8 MiB requests
+    const r = mk(src); // 1 MiB blocks; defaults: 1 MiB → 32 MiB window, 8 MiB requests
     const size = 96 * MiB;
     await readAll(r.open(refOf(size)), size);
     const lens = src.calls.map((c) => c.length / MiB);

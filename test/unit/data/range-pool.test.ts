@@ -93,6 +93,7 @@ describe('FileReader with pooled range buffers', () => {
     const src = new ControlledSource();
     // 1 MiB ranges; the memory cache holds 2 of them; read-ahead kept at one block
     const r = new FileReader(src, {
+      blockSize: MiB,
       memCacheBytes: 2 * MiB,
       maxRequestBytes: MiB,
       maxReadAheadBytes: MiB,
