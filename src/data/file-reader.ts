@@ -25,6 +25,7 @@ import {
   FetchOwner,
   Prefetcher,
   type BlockPart,
+  type Demand,
 } from './prefetcher.js';
 import type { FileRef, RangeSource } from './range-source.js';
 import { DEFAULT_INITIAL_READ_AHEAD, DEFAULT_MAX_READ_AHEAD, ReadWindow } from './read-window.js';
@@ -240,7 +241,9 @@ class Handle implements ReadHandle {
     if (ready) await ready;
     const bs = this.blockSize;
     const first = Math.floor(position / bs);
-    const parts = this.fetcher.demand(this.ref, first, Math.floor((end - 1) / bs), this.owner, position, end);
+    const demanded: Demand[] = [];
+    const last = Math.floor((end - 1) / bs);
+    const parts = this.fetcher.demand(this.ref, first, last, this.owner, position, end, demanded);
     const starved = !parts.every((p) => p instanceof Buffer);
     const plan = this.window.onRead(position, end, this.ref.size, starved);
     // a jump: read-ahead of the old run that no read asked for is of no use now (demand() has already
@@ -271,6 +274,7 @@ class Handle implements ReadHandle {
     } finally {
       finished = true;
       for (const b of held) this.pool.release(b);
+      this.fetcher.undemand(demanded);
     }
   }
 

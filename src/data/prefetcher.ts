@@ -32,8 +32,8 @@ interface Job {
   /** byte range of the request */
   readonly start: number;
   readonly length: number;
-  /** read-ahead no read has asked for yet: a jump of its handle may cancel it (cancelAhead) */
-  ahead: boolean;
+  /** reads waiting on this range right now: a jump never cancels it while one is (cancelAhead) */
+  demands: number;
   /** the (pooled) buffer the source fills; with it, reads are answered from the bytes already in */
   readonly buf: Buffer | undefined;
   /** bytes of buf from 0 that are final (RangeSource onProgress) */
@@ -75,6 +75,8 @@ export interface PrefetcherOptions {
 }
 
 export type BlockPart = Buffer | Promise<Buffer>;
+/** An in-flight range a read waits on (opaque outside the prefetcher): see demand() / undemand(). */
+export type Demand = object;
 
 const noop = (): void => undefined;
 
@@ -110,7 +112,15 @@ export class Prefetcher {
    * read's byte range [pos, end), a block still arriving resolves as soon as the read's own bytes are in
    * (a view of the range buffer whose bytes past them may not be final yet: copy only [pos, end)).
    */
-  demand(ref: FileRef, first: number, last: number, owner: FetchOwner, pos?: number, end?: number): BlockPart[] {
+  demand(
+    ref: FileRef,
+    first: number,
+    last: number,
+    owner: FetchOwner,
+    pos?: number,
+    end?: number,
+    held?: Demand[],
+  ): BlockPart[] {
     const parts: (BlockPart | undefined)[] = [];
     for (let i = first; i <= last; i++) parts.push(this.mem.get(blockKey(ref, i)) ?? this.lookup(ref, i, owner));
     let runStart = -1;
@@ -127,7 +137,10 @@ export class Prefetcher {
       const pending = this.inflight.get(blockKey(ref, first + k));
       const job = pending?.job;
       if (!job) return p ?? pending!.promise;
-      job.ahead = false; // a read wants it now: never cancelled by a jump
+      if (held) {
+        job.demands++; // a read waits on it: never cancelled by a jump until undemand()
+        held.push(job);
+      }
       return pos !== undefined && end !== undefined && job.buf
         ? this.partial(job, ref, first + k, end)
         : (p ?? pending.promise);
@@ -144,13 +157,18 @@ export class Prefetcher {
     return new Promise<Buffer>((resolve, reject) => job.waiters.push({ need, off, len, resolve, reject }));
   }
 
+  /** The read that demand() gave these to has finished. */
+  undemand(held: Demand[]): void {
+    for (const job of held as Job[]) job.demands--;
+  }
+
   /**
-   * The handle jumped: its read-ahead that nobody asked for and that lies outside [keepStart, keepEnd) is
-   * of no use now. The handle lets go of it; a range no other handle holds is aborted.
+   * The handle jumped: its ranges outside [keepStart, keepEnd) that no read is waiting on are of no use
+   * now. The handle lets go of them; a range no other handle holds is aborted.
    */
   cancelAhead(owner: FetchOwner, keepStart: number, keepEnd: number): void {
     for (const job of owner.jobs) {
-      if (!job.ahead || (job.start < keepEnd && job.start + job.length > keepStart)) continue;
+      if (job.demands > 0 || (job.start < keepEnd && job.start + job.length > keepStart)) continue;
       job.owners.delete(owner);
       owner.jobs.delete(job);
       if (job.owners.size === 0) {
@@ -279,7 +297,7 @@ export class Prefetcher {
       owners: new Set([owner]),
       start,
       length,
-      ahead: !isDemand,
+      demands: 0,
       buf: into,
       filled: 0,
       waiters: [],
