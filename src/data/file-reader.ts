@@ -106,7 +106,10 @@ export class FileReader {
   private bytesServed = 0;
   private closed = false;
 
-  constructor(source: RangeSource, opts: ReaderOptions = {}) {
+  constructor(
+    private readonly source: RangeSource,
+    opts: ReaderOptions = {},
+  ) {
     this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     assertBlockSize(this.blockSize);
     this.log = opts.logger ?? silentLogger;
@@ -146,7 +149,8 @@ export class FileReader {
     });
   }
 
-  /** Cheap, no I/O. The handle is pinned to this ref (id, md5, size). */
+  /** Cheap: no bytes are fetched; the source may prepare (pan/: fetch the download link now). The handle is
+   * pinned to this ref (id, md5, size). */
   open(ref: FileRef): ReadHandle {
     if (this.closed) throw new FsError('EIO', 'file reader is closed');
     if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new FsError('EINVAL', `bad file size ${ref.size}`);
@@ -159,6 +163,7 @@ export class FileReader {
       this.pool,
     );
     this.handles.add(h);
+    this.source.prepare?.(ref); // e.g. the download link, fetched now rather than at the first read
     return h;
   }
 

@@ -273,20 +273,12 @@ export class Prefetcher {
         b,
         owner,
         isDemand || a * this.o.blockSize < (this.o.streamHeadBytes ?? Number.MAX_SAFE_INTEGER),
-        isDemand,
       );
     }
     return -1;
   }
 
-  private startFetch(
-    ref: FileRef,
-    first: number,
-    last: number,
-    owner: FetchOwner,
-    toDisk: boolean,
-    isDemand: boolean,
-  ): void {
+  private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner, toDisk: boolean): void {
     const bs = this.o.blockSize;
     const start = first * bs;
     const length = Math.min(ref.size, (last + 1) * bs) - start;
@@ -403,7 +395,7 @@ export class Prefetcher {
     if (cached) return Promise.resolve(cached);
     const joined = this.inflight.get(key);
     if (joined && !joined.job?.ctrl.signal.aborted) return joined.promise;
-    this.startFetch(ref, index, index, owner, true, true); // it was on disk: keep it there
+    this.startFetch(ref, index, index, owner, true); // it was on disk: keep it there
     return this.inflight.get(key)!.promise;
   }
 }

@@ -18,8 +18,16 @@ const MAX_REDIRECTS = 5;
 
 /** What the range source needs from the CDN: bytes [start, end] inclusive of a URL. */
 export interface CdnFetcher {
-  /** With `into` (≥ end-start+1 bytes) the body is received into it when possible (see RangeFetcher.fetch). */
-  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer>;
+  /** With `into` (≥ end-start+1 bytes) the body is received into it when possible, and onProgress says how
+   * much of it is final as it arrives (see RangeFetcher.fetch). */
+  fetchRange(
+    url: string,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+    into?: Buffer,
+    onProgress?: (filled: number) => void,
+  ): Promise<Buffer>;
 }
 
 export interface CdnClientOptions {
@@ -58,8 +66,15 @@ export class CdnClient implements CdnFetcher {
     });
   }
 
-  fetchRange(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
-    return this.ranges.fetch(url, start, end, signal, into);
+  fetchRange(
+    url: string,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+    into?: Buffer,
+    onProgress?: (filled: number) => void,
+  ): Promise<Buffer> {
+    return this.ranges.fetch(url, start, end, signal, into, onProgress);
   }
 
   /** Closes the connection pools this client created (not an injected dispatcher). */

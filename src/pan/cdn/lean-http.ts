@@ -36,6 +36,12 @@ const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
 export class LeanUnsupported extends Error {}
 
+/** Content-Range names exactly bytes [start, end] (what RangeFetcher checks again on completion). */
+function exactContentRange(v: string | undefined, start: number, end: number): boolean {
+  const m = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec((v ?? '').trim());
+  return m !== null && Number(m[1]) === start && Number(m[2]) === end;
+}
+
 /** A socket-level failure; `code` mirrors Node's (ECONNRESET, ETIMEDOUT, …) so retry rules apply. */
 export class LeanSocketError extends Error {
   constructor(
@@ -63,6 +69,9 @@ export interface LeanRequest {
   into: Buffer;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** body bytes of `into` from 0 that are final, as they arrive: only for a 206 whose Content-Range is
+   * exactly [start, end] (or a 200 of the whole file from 0); never called with the final count */
+  onProgress?: (filled: number) => void;
 }
 
 interface Conn {
@@ -89,6 +98,8 @@ interface Active {
   bodyRead: number;
   /** copy the body into req.into (else discard it) */
   keep: boolean;
+  /** the body is exactly the bytes asked for: report progress (req.onProgress) */
+  report: boolean;
   closeAfter: boolean;
   resolve(r: LeanResult): void;
   reject(e: Error): void;
@@ -122,6 +133,7 @@ export class LeanRangeClient {
         bodyLength: 0,
         bodyRead: 0,
         keep: false,
+        report: false,
         closeAfter: false,
         resolve,
         reject,
@@ -247,6 +259,7 @@ export class LeanRangeClient {
       a.bodyRead += n;
       this.stats.directBytes += n;
       if (a.bodyRead === a.bodyLength) this.finish(conn, a, false);
+      else if (a.report) a.req.onProgress!(a.bodyRead);
       return;
     }
     if (!a) {
@@ -300,6 +313,7 @@ export class LeanRangeClient {
     if (a.keep) buf.copy(a.req.into, a.bodyRead, off, off + take);
     a.bodyRead += take;
     if (a.bodyRead === a.bodyLength) this.finish(conn, a, take < avail);
+    else if (a.report && take > 0) a.req.onProgress!(a.bodyRead);
   }
 
   private parseHead(a: Active, head: string): void {
@@ -330,6 +344,10 @@ export class LeanRangeClient {
     a.keep = (a.status === 206 || (a.status === 200 && a.req.start === 0)) && a.bodyLength === want;
     // a 200 of another length (a server ignoring Range): undici's path knows the whole-file fallback
     if (a.status === 200 && !a.keep) throw new LeanUnsupported('200 with a different length');
+    a.report =
+      a.keep &&
+      a.req.onProgress !== undefined &&
+      (a.status === 200 || exactContentRange(a.headers['content-range'], a.req.start, a.req.end));
     const connection = (a.headers.connection ?? '').toLowerCase();
     if (m[1] === '0' ? !connection.includes('keep-alive') : connection.includes('close')) a.closeAfter = true;
   }

@@ -28,18 +28,33 @@ export class PanRangeSource {
     this.signing = o.signing ?? null;
   }
 
-  /** Up to `length` bytes from `start`; shorter at end of file, empty at or past it. */
-  async read(ref: FileRef, start: number, length: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+  /** Up to `length` bytes from `start`; shorter at end of file, empty at or past it. `onProgress`: see
+   * data/range-source.ts (the bytes of a refetch after a link refresh are the same bytes). */
+  async read(
+    ref: FileRef,
+    start: number,
+    length: number,
+    signal?: AbortSignal,
+    into?: Buffer,
+    onProgress?: (filled: number) => void,
+  ): Promise<Buffer> {
     const end = Math.min(start + length, ref.size) - 1;
     if (length <= 0 || start >= ref.size || end < start) return Buffer.alloc(0);
     const url = await this.o.links.get(ref.id, this.mode, this.signing, signal);
     try {
-      return await this.o.cdn.fetchRange(url, start, end, signal, into);
+      return await this.o.cdn.fetchRange(url, start, end, signal, into, onProgress);
     } catch (e) {
       if (!isPanError(e, 'link-expired')) throw e;
       this.o.links.invalidate(ref.id);
       const fresh = await this.o.links.get(ref.id, this.mode, this.signing, signal);
-      return this.o.cdn.fetchRange(fresh, start, end, signal, into);
+      return this.o.cdn.fetchRange(fresh, start, end, signal, into, onProgress);
     }
+  }
+
+  /** At open: fetch the download link now (cached), so the first read waits for one round trip, not two.
+   * Failures are left for the first read to meet (and retry). */
+  prepare(ref: FileRef): void {
+    if (ref.size === 0) return;
+    this.o.links.get(ref.id, this.mode, this.signing).catch(() => undefined);
   }
 }

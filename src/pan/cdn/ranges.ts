@@ -90,8 +90,17 @@ export class RangeFetcher {
   /**
    * Bytes [start, end] inclusive of `url`. With `into` (≥ end-start+1 bytes) the body is received into it
    * and the result is its subarray (only a server ignoring Range makes the result another Buffer).
+   * `onProgress(filled)` (with `into`, lean path only): the first `filled` bytes of `into` are final; a
+   * retry starts again from 0 and rewrites the same bytes.
    */
-  async fetch(url: string, start: number, end: number, signal?: AbortSignal, into?: Buffer): Promise<Buffer> {
+  async fetch(
+    url: string,
+    start: number,
+    end: number,
+    signal?: AbortSignal,
+    into?: Buffer,
+    onProgress?: (filled: number) => void,
+  ): Promise<Buffer> {
     if (!(start >= 0) || !(end >= start) || !Number.isSafeInteger(end)) throw rangeError(`bad range ${start}-${end}`);
     const { clock, retry } = this.o;
     const began = clock.now();
@@ -107,6 +116,7 @@ export class RangeFetcher {
             retryAfterMs = ms;
           },
           into,
+          onProgress,
         );
       } catch (e) {
         const pe = e instanceof PanError ? e : transportError(ENDPOINT, e);
@@ -133,11 +143,12 @@ export class RangeFetcher {
     signal: AbortSignal | undefined,
     onRetryAfter: (ms?: number) => void,
     into?: Buffer,
+    onProgress?: (filled: number) => void,
   ): Promise<Buffer> {
     if (into && into.length < end - start + 1) into = undefined;
     if (this.o.lean) {
       try {
-        return await this.onceLean(this.o.lean, url, start, end, signal, onRetryAfter, into);
+        return await this.onceLean(this.o.lean, url, start, end, signal, onRetryAfter, into, into && onProgress);
       } catch (e) {
         if (!(e instanceof LeanUnsupported)) throw e;
         this.o.logger.debug(
@@ -158,6 +169,7 @@ export class RangeFetcher {
     signal: AbortSignal | undefined,
     onRetryAfter: (ms?: number) => void,
     dest?: Buffer,
+    onProgress?: (filled: number) => void,
   ): Promise<Buffer> {
     const want = end - start + 1;
     let target: URL;
@@ -172,7 +184,7 @@ export class RangeFetcher {
       const into = dest ? dest.subarray(0, want) : Buffer.allocUnsafeSlow(want);
       let r;
       try {
-        r = await lean.get({ url: target, start, end, into, timeoutMs: this.o.timeoutMs, signal });
+        r = await lean.get({ url: target, start, end, into, timeoutMs: this.o.timeoutMs, signal, onProgress });
       } catch (e) {
         if (e instanceof LeanUnsupported) throw e;
         if (signal?.aborted) throw abortError(ENDPOINT, e);
