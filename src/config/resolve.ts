@@ -3,10 +3,10 @@
 // holds a secret), and fills the XDG / system default paths.
 
 import { readFile, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { OPTIONS, type OptionSpec } from './options.js';
 import { ConfigError, parseValue } from './parse.js';
+import { currentPlatform } from '../platform/index.js';
 
 export interface MountConfig {
   /** absolute; undefined when neither flag, env nor config file names one (the CLI argument may) */
@@ -82,15 +82,9 @@ export function defaultStateDir(): string {
   return defaultDirs(process.getuid?.() ?? 0, '').stateDir;
 }
 
-function defaultDirs(uid: number, clientId: string): { cacheDir: string; stateDir: string } {
-  const safe = clientId.replace(/[^A-Za-z0-9._-]/g, '_') || 'default';
-  if (uid === 0 && !process.env.XDG_CACHE_HOME) {
-    return { cacheDir: join('/var/cache/pan123fs', safe), stateDir: '/var/lib/pan123fs' };
-  }
-  const home = homedir();
-  const cache = process.env.XDG_CACHE_HOME || join(home, '.cache');
-  const state = process.env.XDG_STATE_HOME || join(home, '.local', 'state');
-  return { cacheDir: join(cache, 'pan123fs', safe), stateDir: join(state, 'pan123fs') };
+function defaultDirs(_uid: number, clientId: string): { cacheDir: string; stateDir: string } {
+  // Linux: XDG dirs (system dirs for root); macOS: ~/Library (src/platform)
+  return currentPlatform().defaultDirs(clientId);
 }
 
 /**

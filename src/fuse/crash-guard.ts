@@ -1,10 +1,11 @@
 // Last-resort cleanup: when the process is dying from an uncaught exception or unhandled rejection,
 // lazily unmount every mount this process made, so no "Transport endpoint is not connected" is left,
-// then exit non-zero. The synchronous fusermount here is deliberate and the only one allowed: the
+// then exit non-zero. The synchronous unmount here is deliberate and the only one allowed: the
 // event loop is finished anyway. Everywhere else unmounting is async (mount.ts).
 
 import { execFileSync } from 'node:child_process';
 import type { Logger } from '../core/logger.js';
+import { currentPlatform } from '../platform/index.js';
 
 const mounts = new Set<string>();
 let installed = false;
@@ -30,7 +31,8 @@ export function installCrashGuard(logger: Logger, exit: (code: number) => void =
     );
     for (const m of mounts) {
       try {
-        execFileSync('fusermount', ['-uz', m], { stdio: 'ignore', timeout: 10_000 });
+        const { file, args } = currentPlatform().unmountCommand(m, true); // fusermount3 -uz; macOS: diskutil
+        execFileSync(file, args, { stdio: 'ignore', timeout: 10_000 });
       } catch {
         /* best effort */
       }
