@@ -18,7 +18,10 @@
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
 //    a restart the staging file is uploaded as it is, its MD5 recomputed.
-//  - staging files are never deleted here: the vfs owns them (it may delete one in commit()).
+//  - staging files are never deleted here: the vfs's writeback owns them (it may delete one in commit()).
+//  - one run per ino and one run per remote name; removed(ino) and renaming(ino, to) are the vfs's intents.
+//    The rules are stated once, in name-claims.ts.
+// The queue is the vfs's UploadPort as it is (vfs/ports.ts); the vfs's Writeback is its UploadTarget.
 
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
