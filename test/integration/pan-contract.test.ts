@@ -1,4 +1,6 @@
-// Contract tests: the real HttpPanClient against the emulator over loopback (port 0).
+// Contract tests: the real HttpPanClient against the emulator over loopback (port 0): the shared PanApi
+// contract (test/support/pan-contract.ts, also run against the in-process FakePan) and the client's own
+// behaviour against the emulator (tokens, retries, rate limits, CDN ranges, links, counters).
 import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,6 +14,7 @@ import { HttpPanClient, type HttpPanClientOptions } from '../../src/pan/http-pan
 import { PanRangeSource } from '../../src/pan/cdn/range-source.js';
 import { CdnClient } from '../../src/pan/cdn/cdn-client.js';
 import { ramp } from '../support/data.js';
+import { panContract } from '../support/pan-contract.js';
 
 const MiB = 1024 * 1024;
 const SLICE = MiB; // small slices keep the multi-slice test fast
@@ -304,3 +307,19 @@ describe('pan client ↔ emulator', () => {
     await expect(c.downloadInfo('123456789')).rejects.toMatchObject({ kind: 'quota', code: 5113 });
   });
 });
+
+// the shared contract, after the tests above (the token test counts the tokens issued from a fresh state)
+panContract('HttpPanClient ↔ emulator', () => ({
+  api: () => client(),
+  root: '0',
+  async seedFolder(name, files) {
+    const dir = await mkdtemp(join(tmpdir(), 'pan-seed-'));
+    await mkdir(join(dir, name));
+    await Promise.all(files.map((f) => writeFile(join(dir, name, f.name), f.data)));
+    await emu.seed(dir);
+  },
+  listPages: { reset: () => emu.resetCounters(), count: () => emu.counters().requests.file_list ?? 0 },
+  sliceBytes: { reset: () => emu.resetCounters(), count: () => emu.counters().sliceBytesReceived },
+  pollPause: () => systemClock.sleep(20),
+  completePolls: 2,
+}));
