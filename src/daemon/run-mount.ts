@@ -169,6 +169,7 @@ export async function runMount(
     uploads: queue.status(),
     openHandles: vfs.openHandleCount(),
     fuseThreads: fuse.threadStats(),
+    fuseRequests: fuse.requestStats(),
   });
   const control = new ControlServer(
     controlSocketPath(cfg.stateDir, mountpoint),

@@ -25,4 +25,6 @@ export interface DaemonStatus {
   openHandles: number;
   /** libfuse per-thread states held by the (patched) binding: stays flat under bursty load */
   fuseThreads: unknown;
+  /** kernel requests answered: per op, read/write request sizes and counts, negotiated max_write (FuseMount) */
+  fuseRequests?: unknown;
 }

@@ -4,7 +4,8 @@
 //   - cb is called exactly once per request, always with a finite integer first (0/result or -errno);
 //   - a rejection or throw becomes the FsError's mapped errno, or EIO for anything else (logged as a bug
 //     with op, path and stack); an invalid result (NaN, a string, a count beyond the buffer) is EIO too;
-//   - every answer is trace-logged at debug with op, path, code and duration.
+//   - every answer is trace-logged at debug with op, path, code and duration;
+//   - every request is counted (per op; read/write also by size) when the mount passes a RequestStats.
 // read/write buffers are external memory owned by libfuse and detached once cb has run: the Vfs copies
 // write data before its promise settles and fills read data before it resolves; nothing here keeps buf.
 
@@ -16,15 +17,19 @@ import type { Vfs } from '../vfs/types.js';
 import { resolveTimes, toFuseStat, toFuseStatFs } from './attr.js';
 import type { FuseCb } from './binding.js';
 import { NEG, negErrno } from './errno.js';
+import type { RequestStats } from './request-stats.js';
 
 /** What a handler produces: nothing (0), a number (bytes / fh), or [code, ...payload]. */
 // biome-ignore lint/suspicious/noConfusingVoidType: the one-line ops return their vfs call's Promise<void>
 export type Answer = void | number | readonly [number, ...unknown[]];
-export type Runner = (op: string, path: string, cb: FuseCb, fn: () => Promise<Answer> | Answer) => void;
+/** `size`: a read/write request's length, counted in the mount's RequestStats. */
+export type Runner = (op: string, path: string, cb: FuseCb, fn: () => Promise<Answer> | Answer, size?: number) => void;
 
-export function makeRunner(log: Logger, clock: Clock = systemClock): Runner {
-  return (op, path, cb, fn) => {
+export function makeRunner(log: Logger, clock: Clock = systemClock, stats?: RequestStats): Runner {
+  return (op, path, cb, fn, size) => {
     const t0 = clock.now();
+    stats?.op(op);
+    if (size !== undefined && (op === 'read' || op === 'write')) stats?.size(op, size);
     let answered = false;
     const answer = (code: number, payload: readonly unknown[]) => {
       if (answered) return log.error({ op, path }, 'bug: second answer to one FUSE request suppressed');
@@ -82,8 +87,13 @@ function count(n: number, max: number): number {
 type Cb = FuseCb;
 
 /** The ops object handed to fuse-native. Signatures are fuse-native 2.2.6's (+ our patch). */
-export function makeFuseOps(vfs: Vfs, log: Logger, clock: Clock = systemClock): Record<string, unknown> {
-  const run = makeRunner(log, clock);
+export function makeFuseOps(
+  vfs: Vfs,
+  log: Logger,
+  clock: Clock = systemClock,
+  stats?: RequestStats,
+): Record<string, unknown> {
+  const run = makeRunner(log, clock, stats);
   return {
     access: (p: string, mode: number, cb: Cb) => run('access', p, cb, () => vfs.access(p, mode)),
     statfs: (p: string, cb: Cb) => run('statfs', p, cb, async () => [0, toFuseStatFs(await vfs.statfs(p))] as const),
@@ -98,9 +108,9 @@ export function makeFuseOps(vfs: Vfs, log: Logger, clock: Clock = systemClock): 
     create: (p: string, mode: number, cb: Cb) =>
       run('create', p, cb, async () => [0, await vfs.create(p, mode)] as const),
     read: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      run('read', p, cb, async () => count(await vfs.read(p, fh, buf, len, pos), len)),
+      run('read', p, cb, async () => count(await vfs.read(p, fh, buf, len, pos), len), len),
     write: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      run('write', p, cb, async () => count(await vfs.write(p, fh, buf, len, pos), len)),
+      run('write', p, cb, async () => count(await vfs.write(p, fh, buf, len, pos), len), len),
     truncate: (p: string, size: number, cb: Cb) => run('truncate', p, cb, () => vfs.truncate(p, size)),
     ftruncate: (p: string, fh: number, size: number, cb: Cb) =>
       run('ftruncate', p, cb, () => vfs.ftruncate(p, fh, size)),

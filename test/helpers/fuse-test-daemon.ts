@@ -4,7 +4,8 @@
 //    and exits 0 on SIGTERM, exits 0 with `EXTERNAL_UNMOUNT` when the mount is removed from outside.
 //    Knobs (env): FUSE_TEST_THROW_ON, FUSE_TEST_REJECT_ON (paths), FUSE_TEST_READ_DELAY_MS,
 //    FUSE_TEST_FILES (n small files /r/f0…), FUSE_TEST_ATTR_TIMEOUT (seconds), FUSE_TEST_CRASH_ON (a
-//    getattr of this path schedules an uncaught exception: exercises the crash guard).
+//    getattr of this path schedules an uncaught exception: exercises the crash guard), FUSE_TEST_MAX_IDLE
+//    (libfuse 3 idle workers kept; low = workers retire), FUSE_TEST_BIG (bytes of /big.bin).
 // 2. Imported by e2e tests: build/spawn/stop helpers. Tests never touch the mount synchronously or from
 //    the daemon's process; they use async child_process and fs.promises.
 
@@ -78,6 +79,8 @@ export interface DaemonStats {
   threads: { allocated: number; free?: number; source: string };
   writes: Record<string, number>;
   binding: Record<string, unknown>;
+  /** FuseMount.requestStats(): per-op counts, read/write sizes, negotiated conn */
+  requests: import('../../src/fuse/mount.js').FuseRequestStats;
 }
 
 export async function startDaemon(script: string, mnt: string, env: Record<string, string> = {}): Promise<TestDaemon> {
@@ -158,6 +161,11 @@ async function main(): Promise<void> {
   if (nFiles > 0) vfs.mkdirSync('/r');
   for (let i = 0; i < nFiles; i++) vfs.put(`/r/f${i}`, Buffer.alloc(4096, i & 0xff));
   vfs.put('/hello.txt', 'hello world\n');
+  if (env.FUSE_TEST_BIG) {
+    const big = Buffer.alloc(Number(env.FUSE_TEST_BIG));
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i / 4096, i);
+    vfs.put('/big.bin', big);
+  }
   const writes: Record<string, number> = {};
   const write = vfs.write.bind(vfs);
   vfs.write = (p, fh, buf, len, pos) => {
@@ -176,14 +184,16 @@ async function main(): Promise<void> {
     };
   }
   const attr = env.FUSE_TEST_ATTR_TIMEOUT !== undefined ? Number(env.FUSE_TEST_ATTR_TIMEOUT) : undefined;
-  const mount = await mountVfs(vfs, mnt, { attrTimeoutSec: attr, entryTimeoutSec: attr }, logger);
+  const maxIdleThreads = env.FUSE_TEST_MAX_IDLE !== undefined ? Number(env.FUSE_TEST_MAX_IDLE) : undefined;
+  const mount = await mountVfs(vfs, mnt, { attrTimeoutSec: attr, entryTimeoutSec: attr, maxIdleThreads }, logger);
   const binding = loadFuseNative().info;
   mount.onExternalUnmount(() => {
     process.stdout.write('EXTERNAL_UNMOUNT\n');
     process.exit(0);
   });
   process.on('SIGUSR2', () => {
-    process.stdout.write(`STATS ${JSON.stringify({ threads: mount.threadStats(), writes, binding })}\n`);
+    const requests = mount.requestStats();
+    process.stdout.write(`STATS ${JSON.stringify({ threads: mount.threadStats(), writes, binding, requests })}\n`);
   });
   process.on('SIGTERM', () => {
     mount.unmount().then(
