@@ -165,6 +165,24 @@ describe('fuse adapter through a real mount', () => {
     expect(read.count).toBeLessThanOrEqual(40);
   });
 
+  it('ls -l of a 3,000-entry folder makes no LOOKUP per entry (readdirplus) and lists every name once', async () => {
+    const n = 3000; // more than one READDIRPLUS page (~200 entries each): the later pages come from the C copy
+    const mnt = await newMountpoint('rdplus');
+    const d = await daemon(mnt, { FUSE_TEST_FILES: String(n) });
+    const before = (await d.stats()).requests.ops;
+    const r = await runCommand('sh', ['-c', `ls -l ${path.join(mnt, 'r')} | awk 'NR > 1 { print $5, $9 }'`]);
+    expect(r.code).toBe(0);
+    const after = (await d.stats()).requests.ops;
+    const delta = (op: string) => (after[op] ?? 0) - (before[op] ?? 0);
+    const rows = r.stdout.trim().split('\n');
+    expect(rows).toHaveLength(n);
+    expect(new Set(rows.map((l) => l.split(' ')[1])).size).toBe(n);
+    expect(rows.every((l) => l.startsWith('4096 f'))).toBe(true); // sizes from the READDIRPLUS attributes
+    console.log(`[fuse e2e] ls -l of ${n} entries: readdir ${delta('readdir')}, getattr ${delta('getattr')}`);
+    expect(delta('readdir')).toBe(1); // one JS listing for all pages
+    expect(delta('getattr')).toBeLessThanOrEqual(4); // the folder itself; libfuse 2 / plain readdir: one per entry
+  });
+
   it('a handler that throws or rejects gives the caller EIO and the mount stays up', async () => {
     const mnt = await newMountpoint('faults');
     const d = await daemon(mnt, { FUSE_TEST_THROW_ON: '/boom-throw', FUSE_TEST_REJECT_ON: '/boom-reject' });
