@@ -182,7 +182,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       expect(live(emu).has('/pending.bin')).toBe(false);
       // unlink while pending cancels the upload
       await sh(`cp ${join(src, 'pending.bin')} ${d.mountpoint}/cancelled.bin && rm ${d.mountpoint}/cancelled.bin`);
-      await new Promise((r) => setTimeout(r, 3000));
+      await d.uploadsSettled(); // the queue is empty: a cancelled upload that still ran would have landed
       expect(live(emu).has('/cancelled.bin')).toBe(false);
     } finally {
       emu.setFaults([]);
@@ -208,7 +208,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       const inoB = (await sh(`stat -c %i ${d.mountpoint}/reuse/b.bin`)).stdout.trim();
       expect(inoB).not.toBe(inoA);
       await arrived(emu, '/reuse/b.bin', md5(b));
-      await new Promise((r) => setTimeout(r, 3000)); // a.bin's upload, if it still ran, would be over
+      await d.uploadsSettled(); // a.bin's upload, had it still run, is over
       const t = live(emu);
       expect(t.get('/reuse/b.bin')?.md5).toBe(md5(b));
       expect(t.has('/reuse/a.bin')).toBe(false);
@@ -234,7 +234,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       await sh(`cp ${join(src, 'over-a.bin')} ${d.mountpoint}/over/a.bin`);
       await until('the upload of a.bin to send slices', () => slices() > before, 20_000);
       await sh(`mv ${d.mountpoint}/over/b.txt ${d.mountpoint}/over/a.bin`);
-      await new Promise((r) => setTimeout(r, 4000)); // a.bin's upload, had it gone on, would have landed
+      await d.uploadsSettled(); // a.bin's upload, had it gone on, has landed
       const t = live(emu);
       expect(t.get('/over/a.bin')?.md5).toBe(md5(small));
       expect(t.has('/over/b.txt')).toBe(false);
@@ -257,7 +257,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     const ddMd5 = (await sh(`md5sum < ${d.mountpoint}/redir/dd.bin`)).stdout.split(' ')[0]!;
     await arrived(emu, '/redir/echo.txt', md5(Buffer.from('hello\n')));
     await arrived(emu, '/redir/dd.bin', ddMd5);
-    await new Promise((r) => setTimeout(r, 1000));
+    await d.uploadsSettled(); // nothing queued: no further upload could still trash a copy
     expect(emu.tree().filter((e) => e.path.startsWith('/redir/') && e.trashed)).toEqual([]);
     expect(calls() - before).toBe(2);
   });

@@ -11,6 +11,7 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import type { DaemonStatus } from '../../src/daemon/status-types.js';
 
 export const execFileP = promisify(execFile);
 export const ROOT = resolve(__dirname, '..', '..');
@@ -47,6 +48,14 @@ export interface Daemon {
   cacheDir: string;
   stateDir: string;
   output(): string;
+  /** what `pan123fs status --json` prints for this mount (asked from a child process) */
+  status(): Promise<DaemonStatus>;
+  /**
+   * Resolves once the upload queue is empty (status shows no upload pending, running or waiting): from
+   * then on nothing uploads until the mount changes again. The positive oracle for "the upload that must
+   * not happen would have happened by now".
+   */
+  uploadsSettled(timeoutMs?: number): Promise<void>;
   /** SIGTERM and wait for exit; returns the exit code */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
@@ -106,6 +115,27 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     stateDir,
     exited,
     output: () => out,
+    async status() {
+      const { stdout } = await execFileP(process.execPath, [
+        o.bin ?? BIN,
+        'status',
+        mountpoint,
+        '--json',
+        '--state-dir',
+        stateDir,
+      ]);
+      return JSON.parse(stdout) as DaemonStatus;
+    },
+    async uploadsSettled(timeoutMs = 60_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const st = await d.status();
+        if (st.uploads.totals.files === 0) return;
+        if (Date.now() > end)
+          throw new Error(`uploads still queued after ${timeoutMs} ms: ${JSON.stringify(st.uploads.items)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     async stop(signal = 'SIGTERM', timeoutMs = 60_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) {
         await forceUnmount(mountpoint);
