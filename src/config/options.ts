@@ -151,7 +151,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: `${DEFAULTS.attrTimeoutSec}s`,
     env: 'PAN123_ATTR_TIMEOUT',
     group: 'cache',
-    help: 'how long the kernel caches attributes and names (0 allowed; remote changes show up after --dir-cache-time anyway)',
+    help: 'how long the kernel caches attributes and names (0 allowed); pan123fs refresh clears it at once',
   },
   {
     key: 'cacheDir',

@@ -17,6 +17,6 @@ export const DEFAULTS = {
   sliceConcurrency: 3,
   /** multiplier of the client-side QPS budgets: 1 = the documented free-tier limits */
   rateLimitScale: 1,
-  /** kernel attribute/entry cache, seconds */
-  attrTimeoutSec: 5,
+  /** kernel attribute/entry cache, seconds; `pan123fs refresh` invalidates it (docs/SEMANTICS.md) */
+  attrTimeoutSec: 60,
 } as const;

@@ -175,7 +175,12 @@ export async function runMount(
     controlSocketPath(cfg.stateDir, mountpoint),
     {
       status,
-      refresh: (path, recursive) => vfs.refresh(path, recursive),
+      // drop the listings, then what the kernel caches for them (it asks again, and gets the new state)
+      refresh: async (path, recursive) => {
+        const dirs = await vfs.refresh(path, recursive);
+        await fuse.invalidate(fuse.kernelPaths(path, recursive));
+        return dirs;
+      },
       stop: () => {
         void stop('control: unmount');
       },

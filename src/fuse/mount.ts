@@ -6,6 +6,7 @@
 
 import { execFile } from 'node:child_process';
 import { constants as fsc, promises as fsp } from 'node:fs';
+import { constants as osc } from 'node:os';
 import path from 'node:path';
 import { DEFAULTS } from '../core/defaults.js';
 import type { Clock } from '../core/clock.js';
@@ -16,6 +17,7 @@ import type { FuseNativeInstance } from './binding.js';
 import { describeBinding, libfuseMajor, loadFuseNative } from './binding.js';
 import { trackMount, untrackMount } from './crash-guard.js';
 import { makeFuseOps } from './ops.js';
+import { KernelPaths } from './kernel-paths.js';
 import { RequestStats, type RequestStatsSnapshot } from './request-stats.js';
 
 export interface FuseMountOptions {
@@ -51,6 +53,13 @@ export interface FuseMount {
   threadStats(): ThreadStats;
   /** kernel requests answered (per op; read/write sizes) and what libfuse 3 negotiated at init */
   requestStats(): FuseRequestStats;
+  /**
+   * Drop the kernel's cached attributes, entries' attributes and pages for these paths (libfuse 3:
+   * fuse_invalidate_path, off the main thread). Resolves how many the kernel held; 0 on libfuse 2.
+   */
+  invalidate(paths: readonly string[]): Promise<number>;
+  /** `dir` and the paths the kernel may hold directly in it (or anywhere below it, `recursive`) */
+  kernelPaths(dir: string, recursive: boolean): string[];
 }
 
 export interface FuseRequestStats extends RequestStatsSnapshot {
@@ -200,7 +209,8 @@ export async function mountVfs(
   await preflight(mnt, log);
   const raw = buildMountOptions(opts, libfuseMajor(info.libfuse));
   const stats = new RequestStats();
-  const fuse = new Fuse(mnt, makeFuseOps(vfs, log, clock, stats), {
+  const paths = new KernelPaths();
+  const fuse = new Fuse(mnt, makeFuseOps(vfs, log, clock, stats, paths), {
     timeout: { ...OP_TIMEOUTS_MS },
     extraOptions: raw,
   });
@@ -231,7 +241,29 @@ export async function mountVfs(
       : undefined;
     return { ...stats.snapshot(), libfuse: info.libfuse, conn };
   };
-  return makeHandle(mnt, bdi, fuse, native, log, clock, requestStats);
+  const cache = { invalidate: (p: readonly string[]) => invalidatePaths(fuse, p, log), paths };
+  return makeHandle(mnt, bdi, fuse, native, log, clock, requestStats, cache);
+}
+
+/** At most this many invalidations queued on the libuv pool at once (it also serves fs and dns). */
+const INVALIDATE_BATCH = 64;
+const ENOENT = osc.errno.ENOENT;
+
+async function invalidatePaths(fuse: FuseInternals, list: readonly string[], log: Logger): Promise<number> {
+  const one = fuse.invalidate;
+  if (!one) return 0;
+  let held = 0;
+  for (let i = 0; i < list.length; i += INVALIDATE_BATCH) {
+    const codes = await Promise.all(
+      list.slice(i, i + INVALIDATE_BATCH).map((p) => new Promise<number>((r) => one.call(fuse, p, r))),
+    );
+    for (const [k, c] of codes.entries()) {
+      if (c === 0) held++;
+      else if (c !== -ENOENT) log.debug({ path: list[i + k], code: c }, 'kernel cache invalidation failed');
+    }
+  }
+  log.debug({ paths: list.length, held }, 'invalidated kernel caches');
+  return held;
 }
 
 type FuseInternals = FuseNativeInstance & { _thread?: Buffer };
@@ -251,6 +283,7 @@ function makeHandle(
   log: Logger,
   clock: Clock,
   requestStats: () => FuseRequestStats,
+  cache: { invalidate(p: readonly string[]): Promise<number>; paths: KernelPaths },
 ): FuseMount {
   let state: 'mounted' | 'unmounting' | 'gone' = 'mounted';
   const listeners: (() => void)[] = [];
@@ -288,6 +321,8 @@ function makeHandle(
     bdi,
     threadStats: () => threadStatsOf(fuse),
     requestStats,
+    invalidate: (p) => (state === 'mounted' ? cache.invalidate(p) : Promise.resolve(0)),
+    kernelPaths: (dir, recursive) => cache.paths.under(dir, recursive),
     onExternalUnmount: (cb) => {
       listeners.push(cb);
     },

@@ -5,7 +5,8 @@
 //   - a rejection or throw becomes the FsError's mapped errno, or EIO for anything else (logged as a bug
 //     with op, path and stack); an invalid result (NaN, a string, a count beyond the buffer) is EIO too;
 //   - every answer is trace-logged at debug with op, path, code and duration;
-//   - every request is counted (per op; read/write also by size) when the mount passes a RequestStats.
+//   - every request is counted (per op; read/write also by size) when the mount passes a RequestStats, and
+//     every path a request names or a readdir returns is remembered in KernelPaths (for invalidation).
 // read/write buffers are external memory owned by libfuse and detached once cb has run: the Vfs copies
 // write data before its promise settles and fills read data before it resolves; nothing here keeps buf.
 
@@ -13,10 +14,11 @@ import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { isFsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Vfs } from '../vfs/types.js';
+import type { DirEntry, Vfs } from '../vfs/types.js';
 import { resolveTimes, toFuseStat, toFuseStatFs } from './attr.js';
 import type { FuseCb } from './binding.js';
 import { NEG, negErrno } from './errno.js';
+import type { KernelPaths } from './kernel-paths.js';
 import type { RequestStats } from './request-stats.js';
 
 /** What a handler produces: nothing (0), a number (bytes / fh), or [code, ...payload]. */
@@ -25,10 +27,11 @@ export type Answer = void | number | readonly [number, ...unknown[]];
 /** `size`: a read/write request's length, counted in the mount's RequestStats. */
 export type Runner = (op: string, path: string, cb: FuseCb, fn: () => Promise<Answer> | Answer, size?: number) => void;
 
-export function makeRunner(log: Logger, clock: Clock = systemClock, stats?: RequestStats): Runner {
+export function makeRunner(log: Logger, clock: Clock = systemClock, stats?: RequestStats, paths?: KernelPaths): Runner {
   return (op, path, cb, fn, size) => {
     const t0 = clock.now();
     stats?.op(op);
+    paths?.add(path);
     if (size !== undefined && (op === 'read' || op === 'write')) stats?.size(op, size);
     let answered = false;
     const answer = (code: number, payload: readonly unknown[]) => {
@@ -92,15 +95,23 @@ export function makeFuseOps(
   log: Logger,
   clock: Clock = systemClock,
   stats?: RequestStats,
+  paths?: KernelPaths,
 ): Record<string, unknown> {
-  const run = makeRunner(log, clock, stats);
+  const run = makeRunner(log, clock, stats, paths);
+  const listed = (p: string, entries: readonly DirEntry[]) => {
+    paths?.addChildren(
+      p,
+      entries.map((e) => e.name),
+    );
+    return entries;
+  };
   return {
     access: (p: string, mode: number, cb: Cb) => run('access', p, cb, () => vfs.access(p, mode)),
     statfs: (p: string, cb: Cb) => run('statfs', p, cb, async () => [0, toFuseStatFs(await vfs.statfs(p))] as const),
     getattr: (p: string, cb: Cb) => run('getattr', p, cb, async () => [0, toFuseStat(await vfs.getattr(p))] as const),
     fgetattr: (p: string, fh: number, cb: Cb) =>
       run('fgetattr', p, cb, async () => [0, toFuseStat(await vfs.fgetattr(p, fh))] as const),
-    readdir: (p: string, cb: Cb) => run('readdir', p, cb, async () => readdirAnswer(await vfs.readdir(p))),
+    readdir: (p: string, cb: Cb) => run('readdir', p, cb, async () => readdirAnswer(listed(p, await vfs.readdir(p)))),
     open: (p: string, flags: number, cb: Cb) => run('open', p, cb, async () => [0, await vfs.open(p, flags)] as const),
     opendir: (p: string, _flags: number, cb: Cb) =>
       run('opendir', p, cb, async () => [0, await vfs.opendir(p)] as const),
@@ -122,7 +133,7 @@ export function makeFuseOps(
     rmdir: (p: string, cb: Cb) => run('rmdir', p, cb, () => vfs.rmdir(p)),
     unlink: (p: string, cb: Cb) => run('unlink', p, cb, () => vfs.unlink(p)),
     rename: (p: string, dest: string, flags: number, cb: Cb) =>
-      run('rename', p, cb, () => renameWith(vfs, p, dest, flags)),
+      run('rename', p, cb, () => renameWith(vfs, p, dest, flags, paths)),
     chmod: (p: string, mode: number, cb: Cb) => run('chmod', p, cb, () => vfs.chmod(p, mode)),
     chown: (p: string, uid: number, gid: number, cb: Cb) => run('chown', p, cb, () => vfs.chown(p, uid, gid)),
     utimens: (p: string, at: number | null, mt: number | null, cb: Cb) =>
@@ -146,7 +157,8 @@ export function makeFuseOps(
 /** renameat2 flags (libfuse 3 passes them; 0 otherwise): RENAME_NOREPLACE checks first; RENAME_EXCHANGE
  * cannot be done on 123pan (EINVAL, which callers such as mv take as "not supported here"). */
 const RENAME_NOREPLACE = 1;
-async function renameWith(vfs: Vfs, p: string, dest: string, flags: number): Promise<Answer> {
+async function renameWith(vfs: Vfs, p: string, dest: string, flags: number, paths?: KernelPaths): Promise<Answer> {
+  paths?.add(dest); // the kernel now holds the entry under its new name
   if (flags & ~RENAME_NOREPLACE) return NEG.EINVAL;
   if (flags & RENAME_NOREPLACE) {
     const exists = await vfs.getattr(dest).then(

@@ -47,7 +47,7 @@ describe('defaults', () => {
       allowOther: false,
       umask: 0o022,
       dirCacheTimeMs: 300_000,
-      attrTimeoutMs: 5000,
+      attrTimeoutMs: 60_000,
       cacheMaxSize: 10 * 1024 ** 3,
       memCacheSize: 64 * 1024 ** 2,
       readAheadMax: 64 * 1024 ** 2,

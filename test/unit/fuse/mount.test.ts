@@ -32,7 +32,7 @@ describe('fuse/mount options', () => {
       ])
         expect(o).toContain(want);
     const o = buildMountOptions({});
-    expect(o).toContain('attr_timeout=5');
+    expect(o).toEqual(expect.arrayContaining(['attr_timeout=60', 'entry_timeout=60', 'negative_timeout=1']));
     expect(o).not.toContain('allow_other');
   });
 
