@@ -1,11 +1,12 @@
-// 123 name rules (123open-api.md §4.1, §6): no `"\/:*?|><`, not all spaces, shorter than 256 characters
-// (the docs say both <255 and <256; we enforce the stricter: at most 255 characters and 255 UTF-8 bytes,
-// which is also the Linux NAME_MAX). Checked before any request.
+// 123 name rules (123open-api.md §4.1, §6): no `"\/:*?|><`, not all spaces, and short: the docs say a
+// name must be *less than* 255 characters (elsewhere <256); we enforce the stricter reading, at most 254
+// characters (issue 15: 255 is refused with ENAMETOOLONG), and at most 255 UTF-8 bytes (Linux NAME_MAX).
+// Checked before any request.
 
 import { FsError } from './errors.js';
 
 export const FORBIDDEN_NAME_CHARS = '"\\/:*?|><';
-export const MAX_NAME_CHARS = 255;
+export const MAX_NAME_CHARS = 254;
 export const MAX_NAME_BYTES = 255;
 
 /** Returns null when valid, else a reason. */

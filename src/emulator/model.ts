@@ -8,7 +8,7 @@
 import type Database from 'better-sqlite3';
 import type { Clock } from '../core/clock.js';
 import { ApiError, CODE, MSG, notFound } from './errors.js';
-import { checkName, suffixedName } from './names.js';
+import { checkName, MAX_NAME_CHARS, suffixedName } from './names.js';
 import { rowFromDb, type FileRow, type Store } from './store.js';
 
 export const ROOT: FileRow = {
@@ -30,6 +30,8 @@ export class Model {
   constructor(
     readonly store: Store,
     private readonly clock: Clock,
+    /** the longest name accepted, in characters (runtime config `nameMaxChars`) */
+    private readonly nameMax: () => number = () => MAX_NAME_CHARS,
   ) {}
 
   private get db() {
@@ -104,7 +106,7 @@ export class Model {
   }
 
   mkdir(parentId: bigint, name: unknown): bigint {
-    const n = checkName(name);
+    const n = checkName(name, this.nameMax());
     this.requireLiveFolder(parentId);
     if (this.liveChild(parentId, n)) throw new ApiError(CODE.generic, MSG.mkdirClash);
     return this.insert(parentId, n, 1, 0, '');
@@ -114,7 +116,7 @@ export class Model {
   ensureFolders(parentId: bigint, segments: string[]): bigint {
     let cur = parentId;
     for (const seg of segments) {
-      const existing = this.liveChild(cur, checkName(seg));
+      const existing = this.liveChild(cur, checkName(seg, this.nameMax()));
       if (existing && existing.type !== 1) throw new ApiError(CODE.generic, MSG.createClash);
       cur = existing ? existing.id : this.insert(cur, seg, 1, 0, '');
     }
@@ -122,7 +124,7 @@ export class Model {
   }
 
   rename(id: bigint, name: unknown): void {
-    const n = checkName(name);
+    const n = checkName(name, this.nameMax());
     const r = this.require(id);
     if (id === 0n || r.trashed) throw notFound();
     if (r.name === n) return;
@@ -217,7 +219,7 @@ export class Model {
     if (duplicate === 1) {
       for (let n = 1; ; n++) {
         const cand = suffixedName(name, n);
-        if (!this.liveChild(parentId, cand)) return { name: checkName(cand) };
+        if (!this.liveChild(parentId, cand)) return { name: checkName(cand, this.nameMax()) };
       }
     }
     if (duplicate === 2 && clash.type === 0) return { name, overwrite: clash.id };

@@ -1,22 +1,24 @@
 // The server-side name rule as the emulator enforces it (an independent reading of 123open-api.md §4.1,
 // §6; it deliberately does not import core/names.ts). A name is refused with code 1 and the observed
-// message when it: is empty, is all spaces, contains any of "\/:*?|><, or has 256+ characters
-// (Unicode code points; the observed message says "小于256个字符").
+// message when it: is empty, is all spaces, contains any of "\/:*?|><, or is too long: strict by
+// default, 255+ characters refused (the docs say a name must be "less than 255" characters), or with
+// the `nameMaxChars: 255` option 256+ (the observed message says "小于256个字符"). Unicode code points.
 // Also: category from the extension, and the duplicate=1 auto-suffix "a(1).txt".
 
 import { ApiError, CODE, MSG } from './errors.js';
 
 const FORBIDDEN = '"\\/:*?|><';
-export const MAX_NAME_CHARS = 255;
+/** The strict default: "less than 255 characters". */
+export const MAX_NAME_CHARS = 254;
 
-export function isValidName(name: string): boolean {
+export function isValidName(name: string, maxChars: number = MAX_NAME_CHARS): boolean {
   if (name.length === 0 || name.trim().length === 0) return false;
   for (const ch of name) if (FORBIDDEN.includes(ch)) return false;
-  return [...name].length <= MAX_NAME_CHARS;
+  return [...name].length <= maxChars;
 }
 
-export function checkName(name: unknown): string {
-  if (typeof name !== 'string' || !isValidName(name)) throw new ApiError(CODE.generic, MSG.nameInvalid);
+export function checkName(name: unknown, maxChars: number = MAX_NAME_CHARS): string {
+  if (typeof name !== 'string' || !isValidName(name, maxChars)) throw new ApiError(CODE.generic, MSG.nameInvalid);
   return name;
 }
 

@@ -16,6 +16,7 @@ import { ApiError } from './errors.js';
 import { Faults, validateRules } from './faults.js';
 import { dispatch } from './front.js';
 import { Model } from './model.js';
+import { MAX_NAME_CHARS } from './names.js';
 import { RateLimiter } from './rate-limit.js';
 import { accountRoutes } from './routes-account.js';
 import { ADMIN_PREFIX, handleAdmin } from './routes-admin.js';
@@ -54,7 +55,7 @@ function parseListen(listen: string): { host: string; port: number } {
 
 function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
   const out: Partial<RuntimeConfig> = {};
-  for (const k of ['rateLimitScale', 'linkTtlSec', 'completePolls', 'downloadQuotaBytes'] as const) {
+  for (const k of ['rateLimitScale', 'linkTtlSec', 'completePolls', 'downloadQuotaBytes', 'nameMaxChars'] as const) {
     const v = c[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
@@ -95,9 +96,15 @@ export class EmulatorServer implements EmulatorHandle {
         uid: o.uid ?? DEFAULT_UID,
         spacePermanent: o.spacePermanent ?? DEFAULT_SPACE_PERMANENT,
       },
-      config: { rateLimitScale: 1, linkTtlSec: DEFAULT_LINK_TTL_SEC, completePolls: 1, downloadQuotaBytes: 0 },
+      config: {
+        rateLimitScale: 1,
+        linkTtlSec: DEFAULT_LINK_TTL_SEC,
+        completePolls: 1,
+        downloadQuotaBytes: 0,
+        nameMaxChars: MAX_NAME_CHARS,
+      },
       store,
-      model: new Model(store, clock),
+      model: new Model(store, clock, () => this.s.config.nameMaxChars),
       tokens: new Tokens(store, clock, o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC),
       limiter,
       faults,
@@ -116,6 +123,7 @@ export class EmulatorServer implements EmulatorHandle {
       linkTtlSec: o.linkTtlSec,
       completePolls: o.completePolls,
       downloadQuotaBytes: o.downloadQuotaBytes,
+      nameMaxChars: o.nameMaxChars,
     });
     this.http = http.createServer((req, res) => {
       void this.onRequest(req, res);

@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   tokenTtlSec?: number;
   completePolls?: number;
   downloadQuotaBytes?: number;
+  /** longest name accepted, in characters: 254 (default: "less than 255", strict) or 255 ("小于256") */
+  nameMaxChars?: number;
   directLinkKey?: string;
   /**
    * Benchmarks only: download_info hands out `<externalCdn>/<md5[0:2]>/<md5>-<size>`, to be served by a
@@ -60,7 +62,7 @@ export interface EmulatorOptions {
 }
 
 export type RuntimeConfig = Required<
-  Pick<EmulatorOptions, 'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes'>
+  Pick<EmulatorOptions, 'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes' | 'nameMaxChars'>
 >;
 
 export interface EmulatorCounters {

@@ -100,12 +100,12 @@ export class Uploads {
       const segs = filename.split('/').filter((x) => x !== '');
       if (segs.length === 0) throw new ApiError(CODE.generic, MSG.nameInvalid);
       name = segs.pop()!;
-      segs.forEach(checkName);
-      checkName(name);
+      for (const seg of segs) checkName(seg, s.config.nameMaxChars);
+      checkName(name, s.config.nameMaxChars);
       s.model.requireLiveFolder(parentId);
       parentId = s.model.ensureFolders(parentId, segs);
     }
-    checkName(name);
+    checkName(name, s.config.nameMaxChars);
     s.model.placeFile(parentId, name, duplicate as Duplicate);
     return { parentId, name, etag, size, duplicate: duplicate as Duplicate };
   }

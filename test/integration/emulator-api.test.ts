@@ -121,6 +121,18 @@ describe('tree over the wire', () => {
     );
     expect(seen[0].createAt).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
   });
+  test('names of 255 characters: refused by default ("less than 255"), accepted with nameMaxChars 255', async () => {
+    const a = await c.mkdir(0, 'long-names');
+    expect(await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'x'.repeat(255) })).toMatchObject({ code: 1 });
+    expect((await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'x'.repeat(254) })).code).toBe(0);
+    emu.setConfig({ nameMaxChars: 255 });
+    try {
+      expect((await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'y'.repeat(255) })).code).toBe(0);
+      expect(await c.post('/upload/v1/file/mkdir', { parentID: a, name: 'y'.repeat(256) })).toMatchObject({ code: 1 });
+    } finally {
+      emu.setConfig({ nameMaxChars: 254 });
+    }
+  });
   test('mkdir/rename/move errors carry the documented messages', async () => {
     const a = await c.mkdir(0, 'ops');
     const b = await c.mkdir(a, 'b');

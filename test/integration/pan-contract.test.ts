@@ -185,6 +185,19 @@ describe('pan client ↔ emulator', () => {
     }
   });
 
+  it('a name of 255 characters is refused before any request, in both emulator modes', async () => {
+    const c = client();
+    for (const nameMaxChars of [254, 255]) {
+      emu.setConfig({ nameMaxChars });
+      emu.resetCounters();
+      await expect(c.mkdir('0', 'n'.repeat(255))).rejects.toMatchObject({ kind: 'invalid-name' });
+      expect(emu.counters().requests.mkdir).toBeUndefined();
+    }
+    emu.setConfig({ nameMaxChars: 254 });
+    const id = await c.mkdir('0', 'n'.repeat(254));
+    expect((await c.detail(id)).name).toHaveLength(254);
+  });
+
   it('multi-slice upload polls through 20103 and round-trips by MD5; instant upload sends no bytes', async () => {
     const c = client();
     const dir = await c.mkdir('0', 'uploads');

@@ -40,9 +40,13 @@ describe('names', () => {
     for (const ch of '"\\/:*?|><') expect(isValidName(`a${ch}b`)).toBe(false);
     expect(isValidName('   ')).toBe(false);
     expect(isValidName('')).toBe(false);
-    expect(isValidName('x'.repeat(255))).toBe(true);
-    expect(isValidName('x'.repeat(256))).toBe(false);
-    expect(isValidName('文'.repeat(255))).toBe(true);
+    // strict default: "less than 255 characters"
+    expect(isValidName('x'.repeat(254))).toBe(true);
+    expect(isValidName('x'.repeat(255))).toBe(false);
+    // nameMaxChars 255: the "小于256个字符" reading
+    expect(isValidName('x'.repeat(255), 255)).toBe(true);
+    expect(isValidName('x'.repeat(256), 255)).toBe(false);
+    expect(isValidName('文'.repeat(255), 255)).toBe(true);
     expect(isValidName(' a ')).toBe(true);
   });
   test('mkdir with a bad name → code 1 and the documented message', () => {

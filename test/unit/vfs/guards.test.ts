@@ -32,6 +32,7 @@ const BAD_NAMES: Array<[string, 'EINVAL' | 'ENAMETOOLONG']> = [
   ['   ', 'EINVAL'],
   ['tab\there', 'EINVAL'],
   ['x'.repeat(256), 'ENAMETOOLONG'],
+  ['x'.repeat(255), 'ENAMETOOLONG'], // "less than 255 characters" (issue 15)
   ['文'.repeat(86), 'ENAMETOOLONG'], // 86 characters but 258 UTF-8 bytes
 ];
 
@@ -56,14 +57,14 @@ describe('name validation', () => {
     expect((await h.vfs.getattr('/d/f.txt')).size).toBe(7);
   });
 
-  it('accepts 255 ASCII characters, 85 three-byte characters, and names with spaces and dots', async () => {
+  it('accepts 254 ASCII characters, 85 three-byte characters, and names with spaces and dots', async () => {
     h = seed();
-    for (const name of ['x'.repeat(255), '文'.repeat(85), ' leading and trailing ', '.hidden', 'a..b']) {
+    for (const name of ['x'.repeat(254), '文'.repeat(85), ' leading and trailing ', '.hidden', 'a..b']) {
       const fh = await h.vfs.create(`/d/${name}`, 0o644);
       await h.vfs.release(`/d/${name}`, fh);
     }
     expect(h.uploads.enqueued).toHaveLength(5);
-    await h.vfs.mkdir(`/d/${'y'.repeat(255)}`, 0o755);
+    await h.vfs.mkdir(`/d/${'y'.repeat(254)}`, 0o755);
   });
 });
 
