@@ -1,21 +1,3 @@
-// The program's version: read once from the package.json next to dist/ (a checkout or an npm install;
-// both ship it), so `--version`, the User-Agent and `status` never disagree with the package.
-
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-let cached: string | undefined;
-
-export function programVersion(): string {
-  cached ??= readVersion();
-  return cached;
-}
-
-function readVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
+// The program's version, for `--version` and `status`: the same reader as the API client's User-Agent
+// (pan/version.ts), so they never disagree.
+export { programVersion } from '../pan/version.js';

@@ -1,5 +1,5 @@
 // The 123 Open request pipeline: token → rate limit → undici request → envelope decode → PanError → retry.
-// Owns: headers (Platform on every call, Bearer except the token endpoint), per-request timeouts, the
+// Owns: headers (Platform and User-Agent on every call, Bearer except the token endpoint), per-request timeouts, the
 // envelope {code, message, data, x-traceID}, and the retry rules:
 //   retried with backoff: body 429 (and code 1 "请慢一点"), HTTP 429/5xx, resets, refusals, timeouts;
 //   body or HTTP 401: one forced token refresh per call, then retry;
@@ -12,6 +12,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from './backoff.js';
+import { userAgent } from './version.js';
 import type { EndpointSpec } from './endpoints.js';
 import { PanError } from './errors.js';
 import { parseJson, stringifyJson, type Json } from './json.js';
@@ -47,6 +48,8 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   /** same for upload bodies, which may take long on a slow uplink */
   uploadTimeoutMs: number;
+  /** User-Agent of every call (default pan123fs/<version>) */
+  userAgent?: string;
 }
 
 /** undici / Node error codes that mean "try again". */
@@ -199,7 +202,11 @@ export class Transport {
 
   private async send(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
     const { clock, dispatcher } = this.o;
-    const headers: Record<string, string> = { Platform: 'open_platform', Accept: 'application/json' };
+    const headers: Record<string, string> = {
+      Platform: 'open_platform',
+      Accept: 'application/json',
+      'User-Agent': this.o.userAgent ?? userAgent(),
+    };
     if (token !== undefined) headers.Authorization = `Bearer ${token}`;
     let body: string | ReturnType<MultipartBody['stream']> | undefined;
     if (opts.multipart) {

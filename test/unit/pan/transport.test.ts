@@ -95,6 +95,7 @@ describe('Transport', () => {
     await transport().call(unsafe, { json: { a: 1n } });
     const h = srv.seen[0]!.headers;
     expect([h.platform, h.authorization, h['content-type']]).toEqual(['open_platform', 'Bearer T', 'application/json']);
+    expect(h['user-agent']).toMatch(/^pan123fs\/\d+\.\d+\.\d+/);
     expect(srv.seen[0]!.body.toString()).toBe('{"a":1}');
   });
 
