@@ -50,7 +50,7 @@ export function serveCdn(s: EmuState, ctx: RouteCtx, fault: FaultRule | undefine
   if (f?.type !== 0) return plain(res, 404, 'not found');
   const want = hmac(s, `${f.id}|${f.md5}|${f.size}|${exp}`);
   if (!safeEqual(sig, want)) return plain(res, 403, 'forbidden: bad signature');
-  if (!(exp * 1000 > s.clock.now())) return plain(res, 403, 'forbidden: link expired');
+  if (!(exp * 1000 > s.clock.now())) return plain(res, s.config.expiredLinkStatus, 'forbidden: link expired');
   serveBlob(s, ctx, f, fault, (n) => {
     rollQuotaDay(s);
     s.quota.bytes += n;

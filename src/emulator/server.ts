@@ -55,7 +55,14 @@ function parseListen(listen: string): { host: string; port: number } {
 
 function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
   const out: Partial<RuntimeConfig> = {};
-  for (const k of ['rateLimitScale', 'linkTtlSec', 'completePolls', 'downloadQuotaBytes', 'nameMaxChars'] as const) {
+  for (const k of [
+    'rateLimitScale',
+    'linkTtlSec',
+    'completePolls',
+    'downloadQuotaBytes',
+    'nameMaxChars',
+    'expiredLinkStatus',
+  ] as const) {
     const v = c[k];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
@@ -102,6 +109,7 @@ export class EmulatorServer implements EmulatorHandle {
         completePolls: 1,
         downloadQuotaBytes: 0,
         nameMaxChars: MAX_NAME_CHARS,
+        expiredLinkStatus: 403,
       },
       store,
       model: new Model(store, clock, () => this.s.config.nameMaxChars),
@@ -124,6 +132,7 @@ export class EmulatorServer implements EmulatorHandle {
       completePolls: o.completePolls,
       downloadQuotaBytes: o.downloadQuotaBytes,
       nameMaxChars: o.nameMaxChars,
+      expiredLinkStatus: o.expiredLinkStatus,
     });
     this.http = http.createServer((req, res) => {
       void this.onRequest(req, res);

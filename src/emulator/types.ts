@@ -41,6 +41,8 @@ export interface EmulatorOptions {
   tokenTtlSec?: number;
   completePolls?: number;
   downloadQuotaBytes?: number;
+  /** HTTP status of an expired download_info link (default 403; any 4xx a real CDN might send) */
+  expiredLinkStatus?: number;
   /** longest name accepted, in characters: 254 (default: "less than 255", strict) or 255 ("小于256") */
   nameMaxChars?: number;
   directLinkKey?: string;
@@ -62,7 +64,10 @@ export interface EmulatorOptions {
 }
 
 export type RuntimeConfig = Required<
-  Pick<EmulatorOptions, 'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes' | 'nameMaxChars'>
+  Pick<
+    EmulatorOptions,
+    'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes' | 'nameMaxChars' | 'expiredLinkStatus'
+  >
 >;
 
 export interface EmulatorCounters {

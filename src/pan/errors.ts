@@ -12,7 +12,7 @@ export type PanErrorKind =
   | 'invalid-name' // refused name (locally or by the server)
   | 'too-large' // over the 10 GiB (create) / 1 GiB (single) limits
   | 'space' // account storage full
-  | 'link-expired' // download link answered 403/410
+  | 'link-expired' // download link answered a 4xx other than 416/429
   | 'range' // 416 / bad Content-Range / short body
   | 'upload-failed' // upload_complete final failure (文件上传失败)
   | 'direct-link' // direct link unavailable (no direct-link space, e.g. at the root folder)

@@ -260,12 +260,12 @@ describe('pan client ↔ emulator', () => {
     expect((await cdn.fetchRange(url, 0, 99_999)).equals(data.subarray(0, 100_000))).toBe(true);
   });
 
-  it('an expired download link is refreshed once by PanRangeSource', async () => {
-    emu.setConfig({ linkTtlSec: 1 });
+  it.each([403, 400])('an expired download link (HTTP %i) is refreshed once by PanRangeSource', async (status) => {
+    emu.setConfig({ linkTtlSec: 1, expiredLinkStatus: status });
     try {
       const c = client({ linkTtlMs: 3600_000 });
       const data = ramp(4096, 11);
-      const { fileId } = await upload(c, '0', 'expiring.bin', data);
+      const { fileId } = await upload(c, '0', `expiring-${status}.bin`, data);
       const src = new PanRangeSource({ links: new LinkCache({ api: c }), cdn });
       const ref = { id: fileId, size: data.length, md5: md5(data) };
       expect((await src.read(ref, 0, 10)).equals(data.subarray(0, 10))).toBe(true);
@@ -274,7 +274,7 @@ describe('pan client ↔ emulator', () => {
       expect((await src.read(ref, 4000, 500)).equals(data.subarray(4000))).toBe(true);
       expect(emu.counters().requests.download_info).toBe(1);
     } finally {
-      emu.setConfig({ linkTtlSec: 7200 });
+      emu.setConfig({ linkTtlSec: 7200, expiredLinkStatus: 403 });
     }
   });
 

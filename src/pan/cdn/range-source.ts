@@ -1,7 +1,7 @@
 // PanRangeSource: what the read path calls to get bytes of a remote file (data/range-source.ts's
 // RangeSource). Owns: clamping a read to the file size, getting a link from LinkCache, fetching the range
 // through the injected CdnFetcher (cdn-client.ts, never the API client), and the refresh-once rule: on
-// 'link-expired' (403/404/410) the file's links are invalidated and the read is retried ONCE with a
+// 'link-expired' (any CDN 4xx but 416/429) the file's links are invalidated and the read is retried ONCE with a
 // fresh link; a second failure surfaces.
 
 import type { FileRef } from '../../core/file-ref.js';

@@ -1,6 +1,6 @@
 // Ranged GETs on download / direct-link URLs (123open-api.md §3.8). Owns: the Range request, checking
 // the answer (206 + a Content-Range that matches exactly, or 200 carrying the whole file), the body
-// length, and retries of 5xx/429/resets with the shared back-off. Status mapping: 403/404/410 →
+// length, and retries of 5xx/429/resets with the shared back-off. Status mapping: any other 4xx →
 // 'link-expired' (the caller refreshes the link once), 416 → 'range'. Invariants: no Authorization or
 // Platform header goes to a CDN; a URL is never logged, only its host; a body is never buffered beyond
 // the requested length (+ the small whole-file fallback below).
@@ -223,7 +223,9 @@ export class RangeFetcher {
     retryAfter: string | undefined,
     onRetryAfter: (ms?: number) => void,
   ): PanError {
-    if (s === 403 || s === 404 || s === 410) {
+    // Any 4xx but 416 (bad range) and 429 (slow down) may be how a CDN says "this link is dead": the
+    // caller refreshes the link once and then fails cleanly (issue 15; 403/404/410 are only the usual).
+    if (s >= 400 && s < 500 && s !== 416 && s !== 429) {
       return new PanError({
         kind: 'link-expired',
         code: s,

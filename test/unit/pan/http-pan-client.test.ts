@@ -524,6 +524,19 @@ describe('CdnClient.fetchRange', () => {
       res.end('expired');
     });
     await expect(c.fetchRange(`${srv.baseUrl}/cdn/gone`, 0, 1)).rejects.toMatchObject({ kind: 'link-expired' });
+    // any other 4xx is a dead link too (refreshed once by the range source); 416 and 429 are not
+    for (const [status, kind] of [
+      [400, 'link-expired'],
+      [401, 'link-expired'],
+      [451, 'link-expired'],
+      [416, 'range'],
+    ] as const) {
+      srv.route(`/cdn/s${status}`, (_r, res) => {
+        res.statusCode = status;
+        res.end();
+      });
+      await expect(c.fetchRange(`${srv.baseUrl}/cdn/s${status}`, 0, 1)).rejects.toMatchObject({ kind, code: status });
+    }
     let n = 0;
     srv.route('/cdn/flaky', (_r, res) => {
       if (++n === 1) {
