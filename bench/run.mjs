@@ -7,7 +7,8 @@
 // Env: BENCH_QUICK=1 (256 MiB files, 2,000-entry dir, 1 write round), BENCH_DIR (work dir, default a new
 // dir under /tmp), BENCH_KEEP=1 (keep it), BENCH_BIN (where scripts/bench.sh put the C programs),
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
-// BENCH_ONLY=read,fuse,write,wan (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential read size).
+// BENCH_ONLY=read,fuse,write,wan (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential read size),
+// BENCH_WAN_PROFILES=fast,slow (which WAN profiles).
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -290,7 +290,8 @@ export async function benchWan(ctx) {
       xs.push((await must('ffprobe', ['-v', 'error', '-show_format', '-show_streams', video])).secs);
     localProbe = pct(xs, 50);
   } else out('  ffprobe: skipped (needs ffmpeg; as root: apt-get install ffmpeg)');
-  for (const p of PROFILES) {
+  const only = process.env.BENCH_WAN_PROFILES?.split(','); // e.g. fast
+  for (const p of PROFILES.filter((x) => !only || only.includes(x.name))) {
     out(
       `### profile ${p.name}: first byte ${p.ms} ms, ${p.conn / 1e6} MB/s per connection, ${p.link / 1e6} MB/s link, API ${p.ms} ms`,
     );

@@ -253,7 +253,7 @@ class Handle implements ReadHandle {
     const plan = this.window.onRead(position, end, this.ref.size, starved);
     // a jump: read-ahead of the old run that no read asked for is of no use now (demand() has already
     // marked what this read needs)
-    if (!plan.sequential) this.fetcher.cancelAhead(this.owner, first * bs, end);
+    if (plan.jumped) this.fetcher.cancelAhead(this.owner, first * bs, end);
     if (plan.prefetch) {
       const { start, end: stop } = plan.prefetch;
       const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes);

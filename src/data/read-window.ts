@@ -11,9 +11,12 @@
 //    issued, not when a batch has arrived (the link never idles between batches; on WAN profiles the
 //    half-window rule left the link idle every cycle: 0.19-0.28 of the link, docs/BENCHMARKS.md);
 //  - requests are a quarter of the window (≥ one block; the prefetcher caps them at maxRequestBytes), so
-//    a full window is ≥ 4 requests in flight: one connection often carries only part of the line.
+//    a full window is ≥ 4 requests in flight: one connection often carries only part of the line (an
+//    eighth was tried: 8 equal shares of the link end together and the link idles for a round trip
+//    between them; 0.73 of the link on the paced fake source instead of ≥ 0.9).
 // Invariants: prefetch ranges are block aligned, within the file, and never more than the window ahead
-// of the frontier; a random read resets the window to 0.
+// of the frontier; a random read resets the window to 0; `jumped` (cancel the old run's read-ahead) only
+// for a read more than twice the window (+ tolerance) away from the frontier.
 
 import { DEFAULTS } from '../core/defaults.js';
 
@@ -40,6 +43,8 @@ export interface ReadPlan {
   prefetch?: { start: number; end: number };
   /** Largest request to cut the prefetch range into (a quarter of the window, ≥ one block). */
   requestBytes?: number;
+  /** A real jump away from a run: its read-ahead is useless (not set for reordering near the frontier). */
+  jumped?: boolean;
 }
 
 export class ReadWindow {
@@ -64,10 +69,14 @@ export class ReadWindow {
     const sequential =
       this.frontier >= 0 && pos >= this.frontier - this.tol && pos <= this.frontier + Math.max(this.tol, this.window);
     if (!sequential) {
+      // far beyond the old window either way: a seek, not concurrent reads arriving out of order (those
+      // would cancel read-ahead that is about to be read: 5-7 % refetched on a loopback stream)
+      const reach = 2 * Math.max(this.window, this.tol) + this.tol;
+      const jumped = this.frontier >= 0 && this.window > 0 && Math.abs(pos - this.frontier) > reach;
       this.frontier = end;
       this.window = 0;
       this.aheadTo = Math.ceil(end / bs) * bs;
-      return { sequential };
+      return jumped ? { sequential, jumped } : { sequential };
     }
     this.frontier = Math.max(this.frontier, end);
     this.aheadTo = Math.max(this.aheadTo, Math.ceil(this.frontier / bs) * bs);

@@ -16,7 +16,7 @@ afterEach(async () => {
 function setup(latencyMs = 30, conn = 25_000, link = 100_000) {
   const clock = new FakeClock('manual');
   const src = new PacedSource(clock, latencyMs, conn, link);
-  const r = new FileReader(src);
+  const r = new FileReader(src, { clock }); // the first-byte latency is measured on fake time
   readers.push(r);
   return { clock, src, r };
 }
@@ -89,6 +89,7 @@ describe('read pipeline on a paced link', () => {
     expect(ms).toBeLessThanOrEqual(ideal + 10 * 30);
     expect(s.at[0]! - t0).toBeLessThanOrEqual(3 * 30 + 20);
     expect(src.bytesFetched).toBeLessThanOrEqual(size * 1.05);
+    expect(src.maxInflight).toBeGreaterThanOrEqual(4); // one connection is a quarter of the link
   });
 
   it('the slow profile: 4 MB/s per connection still fills a 16 MB/s link', async () => {

@@ -36,7 +36,7 @@ describe('ReadWindow', () => {
     const before = w.windowBytes;
     expect(w.onRead(8 * MiB - 512 * KiB, 8 * MiB - 384 * KiB, 1024 * MiB).sequential).toBe(true);
     expect(w.windowBytes).toBe(before);
-    expect(w.onRead(500 * MiB, 500 * MiB + 4096, 1024 * MiB)).toEqual({ sequential: false });
+    expect(w.onRead(500 * MiB, 500 * MiB + 4096, 1024 * MiB)).toEqual({ sequential: false, jumped: true });
     expect(w.windowBytes).toBe(0);
   });
 
