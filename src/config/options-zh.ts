@@ -16,7 +16,7 @@ export const HELP_ZH: Record<string, string> = {
   gid: '所有文件的属组 gid（默认：守护进程的 gid）',
   umask: '权限掩码：文件为 0666&~umask，目录为 0777&~umask',
   dirCacheTime: '目录列表在本地缓存里保存多久，过期后重新从云端获取',
-  attrTimeout: '内核缓存文件属性和文件名的时间（可以为 0；云端的改动无论如何会在 --dir-cache-time 之后出现）',
+  attrTimeout: '内核缓存文件属性和文件名的时间（可以为 0）；pan123fs refresh 会立即清掉这些缓存',
   cacheDir:
     '元数据库、分块缓存和上传暂存文件的目录' +
     '（默认：$XDG_CACHE_HOME/pan123fs/<account>，root 为 /var/cache/pan123fs）',
