@@ -1,11 +1,10 @@
 // Mounting: preflight checks with actionable errors, the libfuse option list, the per-op timeout table,
-// read-ahead tuning, external-unmount detection and stale-mount cleanup. Linux specifics
-// (/proc/self/mountinfo, /sys/class/bdi, fusermount) stay in this directory.
+// read-ahead tuning, external-unmount detection and stale-mount cleanup. OS specifics (finding a mount,
+// unmounting, read-ahead, macFUSE options, the FUSE device) come from src/platform.
 // Invariants: nothing here blocks the event loop or touches the mountpoint synchronously (the daemon
 // serves that mountpoint: a sync call would deadlock); child processes are async execFile.
 
-import { execFile } from 'node:child_process';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { constants as osc } from 'node:os';
 import path from 'node:path';
 import { DEFAULTS } from '../core/defaults.js';
@@ -19,6 +18,7 @@ import { trackMount, untrackMount } from './crash-guard.js';
 import { makeFuseOps } from './ops.js';
 import { KernelPaths } from './kernel-paths.js';
 import { RequestStats, type RequestStatsSnapshot } from './request-stats.js';
+import { currentPlatform, type MountEntry, type Platform } from '../platform/index.js';
 
 export interface FuseMountOptions {
   readOnly?: boolean;
@@ -152,7 +152,11 @@ export const MAX_THREADS = 64;
  * for upstream's prebuilt fallback (which knows big_writes and none of the libfuse 3 options).
  * Exported for tests and docs/FUSE.md.
  */
-export function buildMountOptions(o: FuseMountOptions, libfuse: 2 | 3 = 3): string[] {
+export function buildMountOptions(
+  o: FuseMountOptions,
+  libfuse: 2 | 3 = 3,
+  platform: Platform = currentPlatform(),
+): string[] {
   const sec = (v: number | undefined, dflt: number) => String(v ?? dflt);
   const requests =
     libfuse === 3
@@ -192,7 +196,8 @@ export function buildMountOptions(o: FuseMountOptions, libfuse: 2 | 3 = 3): stri
       `invalid fsName ${JSON.stringify(o.fsName)}: no commas, spaces or backslashes`,
     );
   }
-  return opts;
+  // macOS: drops what macFUSE does not know (auto_unmount, big_writes, …), adds volname/noappledouble/iosize
+  return platform.adaptMountOptions(opts, { volname: o.fsName ?? 'pan123fs', ioSizeBytes: MAX_REQUEST_BYTES });
 }
 
 export async function mountVfs(
@@ -231,8 +236,9 @@ export async function mountVfs(
   );
   trackMount(mnt);
   const entry = await findMount(mnt);
-  const bdi = entry?.majMin;
-  if (bdi) await raiseReadAhead(bdi, libfuseMajor(info.libfuse) === 3 ? READ_AHEAD_KB : READ_AHEAD_KB_LIBFUSE2, log);
+  const bdi = entry && currentPlatform().name === 'linux' ? entry.device : undefined;
+  if (entry)
+    await raiseReadAhead(entry, libfuseMajor(info.libfuse) === 3 ? READ_AHEAD_KB : READ_AHEAD_KB_LIBFUSE2, log);
   log.info({ options: raw, bdi }, 'mounted');
   const requestStats = (): FuseRequestStats => {
     const c = fuse.connInfo?.();
@@ -345,15 +351,11 @@ function makeHandle(
 }
 
 async function preflight(mnt: string, log: Logger): Promise<void> {
-  await fsp.access('/dev/fuse', fsc.R_OK | fsc.W_OK).catch((err: unknown) => {
-    throw new MountError(
-      'NO_DEV_FUSE',
-      '/dev/fuse is missing or not accessible: load the module (modprobe fuse) or, in a container, add --device /dev/fuse --cap-add SYS_ADMIN',
-      err,
-    );
-  });
-  if (!(await findFusermount())) {
-    throw new MountError('NO_FUSERMOUNT', 'fusermount not found: apt-get install -y fuse3 libfuse3-3');
+  const platform = currentPlatform();
+  const fuseOk = await platform.checkFuse();
+  if (!fuseOk.ok) throw new MountError('NO_DEV_FUSE', `${fuseOk.detail}: ${fuseOk.fix ?? platform.fuseInstallHint}`);
+  if (!(await platform.findUnmountTool())) {
+    throw new MountError('NO_FUSERMOUNT', `no unmount helper (fusermount3/fusermount): ${platform.fuseInstallHint}`);
   }
   if (await clearStaleMount(mnt)) log.warn('cleared a stale mount (Transport endpoint is not connected)');
   const st = await fsp.stat(mnt).catch((err: NodeJS.ErrnoException) => {
@@ -369,35 +371,12 @@ async function preflight(mnt: string, log: Logger): Promise<void> {
     throw new MountError('NOT_EMPTY', `mountpoint ${mnt} is not empty: choose an empty directory`);
 }
 
-async function findFusermount(): Promise<string | undefined> {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/bin', '/usr/bin'].filter(Boolean);
-  for (const d of dirs) {
-    const p = path.join(d, 'fusermount');
-    if (
-      await fsp.access(p, fsc.X_OK).then(
-        () => true,
-        () => false,
-      )
-    )
-      return p;
-  }
-  return undefined;
-}
-
 function fusermountUnmount(mnt: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('fusermount', ['-uz', mnt], (err, _out, stderr) =>
-      err
-        ? reject(
-            new MountError(
-              'MOUNT_FAILED',
-              `fusermount -uz ${mnt} failed: ${String(stderr).trim() || err.message}`,
-              err,
-            ),
-          )
-        : resolve(),
-    );
-  });
+  return currentPlatform()
+    .unmount(mnt, true)
+    .catch((err: unknown) => {
+      throw new MountError('MOUNT_FAILED', err instanceof Error ? err.message : String(err), err);
+    });
 }
 
 /** If `mountpoint` is a dead FUSE mount (ENOTCONN), lazily unmount it. Returns true when it cleared one. */
@@ -412,37 +391,25 @@ export async function clearStaleMount(mountpoint: string): Promise<boolean> {
   return true;
 }
 
-/** True when /proc/self/mountinfo lists `mountpoint` as a mount point. */
+/** True when `mountpoint` is a mount point (the platform's mount table). */
 export async function isMounted(mountpoint: string): Promise<boolean> {
   return (await findMount(path.resolve(mountpoint))) !== undefined;
 }
 
-interface MountEntry {
-  majMin: string;
-  fsType: string;
+/** The top-most mount at `mnt` (Linux: /proc/self/mountinfo; macOS: `mount` output). */
+function findMount(mnt: string): Promise<MountEntry | undefined> {
+  return currentPlatform().findMount(mnt);
 }
 
-async function findMount(mnt: string): Promise<MountEntry | undefined> {
-  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  let found: MountEntry | undefined;
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 5 || unescapeMountinfo(f[4]!) !== mnt) continue;
-    const sep = f.indexOf('-');
-    found = { majMin: f[2]!, fsType: sep > 0 ? (f[sep + 1] ?? '') : '' }; // the last one is on top
-  }
-  return found;
-}
-
-function unescapeMountinfo(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-async function raiseReadAhead(bdi: string, kb: number, log: Logger): Promise<void> {
-  const file = `/sys/class/bdi/${bdi}/read_ahead_kb`;
-  await fsp.writeFile(file, String(kb)).then(
-    () => log.debug({ file, kb }, 'raised read-ahead'),
-    (err: NodeJS.ErrnoException) =>
-      log.info({ file, code: err.code }, 'could not raise read-ahead (needs root); sequential reads will be slower'),
-  );
+async function raiseReadAhead(entry: MountEntry, kb: number, log: Logger): Promise<void> {
+  await currentPlatform()
+    .setReadAhead(entry, kb)
+    .then(
+      (r) => log.debug({ device: entry.device, kb, result: r }, 'read-ahead'),
+      (err: NodeJS.ErrnoException) =>
+        log.info(
+          { device: entry.device, code: err.code },
+          'could not raise read-ahead (needs root); sequential reads will be slower',
+        ),
+    );
 }
