@@ -17,6 +17,7 @@ import { isMounted } from '../fuse/mount.js';
 import { addTableOptions } from './options-to-flags.js';
 import { humanBytes } from './format-status.js';
 import { dieWith } from './errors.js';
+import { currentPlatform, type Platform } from '../platform/index.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export interface CheckResult {
@@ -48,13 +49,20 @@ export interface DoctorDeps {
   mountState(path: string): Promise<'missing' | 'not-dir' | 'empty' | 'not-empty' | 'mounted' | 'stale'>;
   pan(cfg: MountConfig): Pan;
   path: string;
+  /** the OS seam; only macOS changes a check here (macFUSE instead of /dev/fuse) */
+  platform?: Platform;
 }
 
 const FUSE_INSTALL = 'apt-get install -y fuse3 libfuse3-3 (Debian/Ubuntu) or dnf install fuse3 fuse3-libs (Fedora)';
 /** Below this much free space the staging files of a few uploads no longer fit. */
 const MIN_FREE_BYTES = 512 * 1024 ** 2;
 
-export function checkDevFuse(d: DoctorDeps): Promise<CheckResult> {
+export async function checkDevFuse(d: DoctorDeps): Promise<CheckResult> {
+  if (d.platform?.name === 'darwin') {
+    // macOS (untested on a Mac): the macFUSE bundle, not /dev/fuse
+    const r = await d.platform.checkFuse();
+    return { name: 'macFUSE', status: r.ok ? 'ok' : 'fail', detail: r.detail, ...(r.fix ? { fix: r.fix } : {}) };
+  }
   return d.access('/dev/fuse', fsc.R_OK | fsc.W_OK).then((ok) =>
     ok
       ? { name: '/dev/fuse', status: 'ok', detail: 'present, readable and writable' }
@@ -356,6 +364,7 @@ export function realDoctorDeps(): DoctorDeps {
   return {
     uid: process.getuid?.() ?? 0,
     path: process.env.PATH ?? '',
+    platform: currentPlatform(),
     access: (p, mode) =>
       fsp.access(p, mode).then(
         () => true,

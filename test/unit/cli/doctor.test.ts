@@ -11,6 +11,7 @@ import {
   checkLibfuse,
   checkMountpoint,
   checkBinding,
+  checkDevFuse,
   formatChecks,
   realDoctorDeps,
   runDoctor,
@@ -18,6 +19,8 @@ import {
 } from '../../../src/cli/doctor.js';
 import type { MountConfig } from '../../../src/config/resolve.js';
 import { startEmulator, type EmulatorHandle } from '../../../src/emulator/index.js';
+import { darwinPlatform, MACFUSE_BUNDLE } from '../../../src/platform/darwin.js';
+import type { PlatformIo } from '../../../src/platform/types.js';
 
 const GiB = 1024 ** 3;
 
@@ -220,5 +223,24 @@ describe('doctor against the emulator', () => {
       status: 'ok',
       detail: expect.stringContaining('direct links work'),
     });
+  });
+});
+
+describe('doctor on macOS (injected platform; untested on a Mac)', () => {
+  const io = (present: string[]): PlatformIo => ({
+    exec: async () => ({ code: 0, stdout: '', stderr: '' }),
+    readFile: async () => '',
+    writeFile: async () => undefined,
+    exists: async (p) => present.includes(p),
+    env: {},
+    homedir: '/Users/u',
+    uid: 501,
+  });
+  it('checks macFUSE instead of /dev/fuse, with the install step when missing', async () => {
+    const missing = await checkDevFuse(fakeDeps({ platform: darwinPlatform(io([])) }));
+    expect(missing).toMatchObject({ name: 'macFUSE', status: 'fail' });
+    expect(missing.fix).toContain('brew install --cask macfuse');
+    const ok = await checkDevFuse(fakeDeps({ platform: darwinPlatform(io([MACFUSE_BUNDLE])) }));
+    expect(ok).toMatchObject({ name: 'macFUSE', status: 'ok' });
   });
 });
