@@ -1,4 +1,5 @@
-// The README's option list is generated from the option table and must not drift from it; the README
+// Both READMEs' option lists (English and Chinese help) are generated from the option table and must not
+// drift from it; the README
 // starts with the two commands (demo and test).
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { OPTIONS } from '../../../src/config/options.js';
+import { HELP_ZH } from '../../../src/config/options-zh.js';
 
 const root = join(__dirname, '..', '..', '..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -13,6 +15,15 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 describe('README', () => {
   it('lists every option of the table', () => {
     for (const o of OPTIONS) expect(readme, o.flag).toContain(`\`--${o.flag}`);
+  });
+
+  it('every option has a Chinese help text, and README.zh-CN.md lists every option', () => {
+    const zh = readFileSync(join(root, 'README.zh-CN.md'), 'utf8');
+    for (const o of OPTIONS) {
+      expect(HELP_ZH[o.key], o.key).toMatch(/[\u4e00-\u9fff]/);
+      expect(zh, o.flag).toContain(`| \`--${o.flag}`);
+    }
+    expect(Object.keys(HELP_ZH).sort()).toEqual(OPTIONS.map((o) => o.key).sort());
   });
 
   it('is in sync with the generator (node scripts/gen-readme-options.mjs --check)', async () => {
