@@ -32,4 +32,16 @@ export const HELP_ZH: Record<string, string> = {
   drainTimeout: '收到 SIGTERM 后，卸载前最多等待待上传文件传完的时间',
   rateLimitScale: '客户端按接口限制 QPS 的倍数（0 = 客户端不限速）',
   logLevel: '日志级别：trace、debug、info、warn、error',
+  // WebDAV (issue 17)
+  webdav:
+    '同时在 ADDR 上以 WebDAV 提供同一棵目录树（`PORT`、`HOST:PORT`、`[::1]:PORT`；只写端口即只监听本机）。' +
+    '非本机地址必须设置 --webdav-user 和密码',
+  webdavUser: 'WebDAV Basic 认证的用户名（--webdav 监听非本机地址时必填）',
+  webdavPasswordFile: '存放 WebDAV 密码的文件（不能让其他用户可读）',
+  webdavPassword: 'WebDAV 密码（用于测试；建议用 --webdav-password-file：命令行参数会出现在 `ps` 里）',
+  webdavTlsCert: 'PEM 证书（链）文件：通过 HTTPS 提供 WebDAV（需同时指定 --webdav-tls-key）',
+  webdavTlsKey: '--webdav-tls-cert 对应的 PEM 私钥文件（不能让其他用户可读）',
+  webdavReadOnly:
+    'WebDAV 客户端只能读取（PUT、DELETE、MKCOL、MOVE、COPY、PROPPATCH、LOCK 一律返回 403）；--read-only 时自动开启',
+  webdavRedirect: '对已上传文件的 GET 直接 302 跳转到 123 下载链接，而不是由本程序转发数据（很多播放器不支持跳转）',
 };
