@@ -15,10 +15,13 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildEnv, installHint } from './macfuse-env.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PATCH = path.join(ROOT, 'patches/fuse-native+2.2.6.patch');
-const INSTALL_HINT = 'apt-get install -y libfuse3-dev fuse3 build-essential pkg-config';
+const INSTALL_HINT = installHint(process.platform);
+// macOS: let pkg-config find macFUSE's fuse3.pc (children inherit this process's environment)
+Object.assign(process.env, buildEnv(process.platform, process.env));
 
 const log = (m) => console.log(`[build-fuse-native] ${m}`);
 function loud(lines) {

@@ -56,6 +56,7 @@ describe.runIf(run)('npm package (issue 18)', () => {
       'dist/main.js',
       'dist/fuse/mount.js',
       'scripts/build-fuse-native.mjs',
+      'scripts/macfuse-env.mjs',
       'scripts/install-systemd.sh',
       'systemd/pan123fs@.service',
       'README.md',
