@@ -261,7 +261,8 @@ describe('pan client ↔ emulator', () => {
   });
 
   it.each([403, 400])('an expired download link (HTTP %i) is refreshed once by PanRangeSource', async (status) => {
-    emu.setConfig({ linkTtlSec: 1, expiredLinkStatus: status });
+    // 2 s: the emulator's expiry is whole seconds, so a 1 s link may live only a few ms
+    emu.setConfig({ linkTtlSec: 2, expiredLinkStatus: status });
     try {
       const c = client({ linkTtlMs: 3600_000 });
       const data = ramp(4096, 11);
@@ -269,7 +270,7 @@ describe('pan client ↔ emulator', () => {
       const src = new PanRangeSource({ links: new LinkCache({ api: c }), cdn });
       const ref = { id: fileId, size: data.length, md5: md5(data) };
       expect((await src.read(ref, 0, 10)).equals(data.subarray(0, 10))).toBe(true);
-      await systemClock.sleep(2100);
+      await systemClock.sleep(3100);
       emu.resetCounters();
       expect((await src.read(ref, 4000, 500)).equals(data.subarray(4000))).toBe(true);
       expect(emu.counters().requests.download_info).toBe(1);
