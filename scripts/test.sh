@@ -11,6 +11,8 @@ if ! bash scripts/ensure-system-deps.sh; then
   echo "pan123fs: continuing without FUSE: the e2e tests will be skipped" >&2
   export PAN123_NO_FUSE=1
 fi
+# test-only tools (litmus, rclone, cadaver, davfs2 for the WebDAV e2e tests); never fails the run
+bash scripts/ensure-test-deps.sh || true
 [ -d node_modules ] || npm ci
 npm run build --silent
 

@@ -1,4 +1,4 @@
-// Composition root and CLI entry: builds the commander program. The only place that picks
+// Composition root and CLI entry: builds the commander program (mount, serve webdav, status, …). The only place that picks
 // implementations (the commands call into daemon/ and emulator/, which receive everything they use).
 
 import { Command } from 'commander';
@@ -11,6 +11,7 @@ import { registerAccountCommands } from './cli/account-commands.js';
 import { registerCleanupCommand } from './cli/cleanup-command.js';
 import { registerInstallServiceCommand } from './cli/install-service-command.js';
 import { programVersion } from './cli/version.js';
+import { registerServeCommand } from './cli/serve-command.js';
 
 const program = new Command('pan123fs')
   .description('Mount a 123云盘 (123pan) account as a local directory through the 123 Open API')
@@ -23,4 +24,5 @@ registerDoctorCommand(program);
 registerCleanupCommand(program);
 registerAccountCommands(program);
 registerInstallServiceCommand(program);
+registerServeCommand(program);
 await program.parseAsync(process.argv);

@@ -33,6 +33,7 @@ export function registerMountCommand(program: Command): void {
     const redactor = new Redactor();
     redactor.addSecret(cfg.clientSecret);
     redactor.addSecret(cfg.directLinkKey);
+    redactor.addSecret(cfg.webdav.password);
     const log = createLogger({ level: cfg.logLevel, redactor });
     try {
       const d = await runMount(resolve(mountpoint), cfg, log, undefined, redactor);

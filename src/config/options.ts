@@ -29,7 +29,7 @@ export interface OptionSpec {
   help: string;
   /** value never printed (logs, `config check`, status) */
   secret?: boolean;
-  group: 'account' | 'mount' | 'cache' | 'read' | 'write' | 'daemon';
+  group: 'account' | 'mount' | 'cache' | 'read' | 'write' | 'daemon' | 'webdav';
 }
 
 export const OPTIONS: readonly OptionSpec[] = [
@@ -267,6 +267,73 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: 'PAN123_LOG_LEVEL',
     group: 'daemon',
     help: 'trace, debug, info, warn, error',
+  },
+  {
+    key: 'webdav',
+    flag: 'webdav',
+    type: 'string',
+    env: 'PAN123_WEBDAV',
+    group: 'webdav',
+    help: 'also serve the tree over WebDAV at ADDR (`PORT`, `HOST:PORT`, `[::1]:PORT`; a bare port is loopback). A non-loopback address needs --webdav-user and a password',
+  },
+  {
+    key: 'webdavUser',
+    flag: 'webdav-user',
+    type: 'string',
+    env: 'PAN123_WEBDAV_USER',
+    group: 'webdav',
+    help: 'WebDAV Basic-auth user name (needed for a non-loopback --webdav address)',
+  },
+  {
+    key: 'webdavPasswordFile',
+    flag: 'webdav-password-file',
+    type: 'string',
+    env: 'PAN123_WEBDAV_PASSWORD_FILE',
+    group: 'webdav',
+    help: 'file holding the WebDAV password (must not be readable by others)',
+  },
+  {
+    key: 'webdavPassword',
+    flag: 'webdav-password',
+    type: 'string',
+    env: 'PAN123_WEBDAV_PASSWORD',
+    group: 'webdav',
+    secret: true,
+    help: 'WebDAV password (for tests; prefer --webdav-password-file: flags show in `ps`)',
+  },
+  {
+    key: 'webdavTlsCert',
+    flag: 'webdav-tls-cert',
+    type: 'string',
+    env: 'PAN123_WEBDAV_TLS_CERT',
+    group: 'webdav',
+    help: 'PEM certificate (chain) file: serve WebDAV over HTTPS (with --webdav-tls-key)',
+  },
+  {
+    key: 'webdavTlsKey',
+    flag: 'webdav-tls-key',
+    type: 'string',
+    env: 'PAN123_WEBDAV_TLS_KEY',
+    group: 'webdav',
+    help: 'PEM private key file for --webdav-tls-cert (must not be readable by others)',
+  },
+  {
+    key: 'webdavReadOnly',
+    flag: 'webdav-read-only',
+    type: 'bool',
+    default: false,
+    env: 'PAN123_WEBDAV_READ_ONLY',
+    group: 'webdav',
+    help: 'WebDAV clients may only read (PUT, DELETE, MKCOL, MOVE, COPY, PROPPATCH, LOCK answer 403); --read-only implies it',
+  },
+  {
+    key: 'webdavRedirect',
+    flag: 'webdav-redirect',
+    type: 'bool',
+    default: false,
+    env: 'PAN123_WEBDAV_REDIRECT',
+    group: 'webdav',
+    help: 'answer a GET of an uploaded file with a 302 to its 123 download link instead of proxying the bytes (many media players break on it)',
   },
 ];
 

@@ -7,6 +7,7 @@ import { isAbsolute } from 'node:path';
 import { OPTIONS, type OptionSpec } from './options.js';
 import { ConfigError, parseValue } from './parse.js';
 import { currentPlatform } from '../platform/index.js';
+import { resolveWebdavConfig, type WebdavConfig } from './webdav.js';
 
 export interface MountConfig {
   /** absolute; undefined when neither flag, env nor config file names one (the CLI argument may) */
@@ -37,6 +38,8 @@ export interface MountConfig {
   drainTimeoutMs: number;
   rateLimitScale: number;
   logLevel: string;
+  /** the WebDAV front end (config/webdav.ts) */
+  webdav: WebdavConfig;
 }
 
 export type RawValues = Record<string, unknown>;
@@ -73,7 +76,8 @@ export async function readConfigFile(path: string): Promise<RawValues> {
     if (!known.has(k))
       throw new ConfigError(`config file ${path}: unknown key "${k}" (known: ${[...known].join(', ')})`);
   }
-  if ('clientSecret' in obj || 'directLinkKey' in obj) await assertPrivate(path, 'config file');
+  if ('clientSecret' in obj || 'directLinkKey' in obj || 'webdavPassword' in obj)
+    await assertPrivate(path, 'config file');
   return obj as RawValues;
 }
 
@@ -91,7 +95,11 @@ function defaultDirs(_uid: number, clientId: string): { cacheDir: string; stateD
  * flags: values given on the command line (commander's opts(), keys = option keys, undefined when absent).
  * env: process.env (injected for tests).
  */
-export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEnv): Promise<MountConfig> {
+export async function resolveMountConfig(
+  flags: RawValues,
+  env: NodeJS.ProcessEnv,
+  opts: { webdavDefault?: string } = {},
+): Promise<MountConfig> {
   const configPath = (flags.config ?? env.PAN123_CONFIG) as string | undefined;
   const file = configPath ? await readConfigFile(configPath) : {};
   const v: Record<string, string | number | boolean | undefined> = {};
@@ -152,6 +160,7 @@ export async function resolveMountConfig(flags: RawValues, env: NodeJS.ProcessEn
     drainTimeoutMs: v.drainTimeout as number,
     rateLimitScale: v.rateLimitScale as number,
     logLevel: String(v.logLevel),
+    webdav: await resolveWebdavConfig(v, opts.webdavDefault),
   };
 }
 

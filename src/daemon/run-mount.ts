@@ -32,6 +32,8 @@ import { notifySystemd } from './sd-notify.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import type { DaemonStatus } from './status-types.js';
 import type { Redactor } from './logger.js';
+import { startDaemonWebdav } from './webdav.js';
+import type { WebdavServer } from '../webdav/server.js';
 
 export interface RunningDaemon {
   vfs: PanVfs;
@@ -39,8 +41,9 @@ export interface RunningDaemon {
   done: Promise<number>;
 }
 
+/** mountpoint null: `serve webdav`, the same daemon without a FUSE mount */
 export async function runMount(
-  mountpoint: string,
+  mountpoint: string | null,
   cfg: MountConfig,
   log: Logger,
   clock: Clock = systemClock,
@@ -72,12 +75,9 @@ export async function runMount(
 
   const links = new LinkCache({ api: pan, clock });
   const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }) });
-  const source = new PanRangeSource({
-    links,
-    cdn,
-    mode: cfg.directLink ? 'direct' : 'download',
-    signing: cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null,
-  });
+  const linkMode = cfg.directLink ? 'direct' : 'download';
+  const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
+  const source = new PanRangeSource({ links, cdn, mode: linkMode, signing });
   const reader = new FileReader(source, {
     memCacheBytes: cfg.memCacheSize,
     diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
@@ -124,22 +124,28 @@ export async function runMount(
   );
 
   installCrashGuard(log);
-  let fuse: FuseMount;
+  let fuse: FuseMount | null = null;
+  // --webdav: the second front end over the same vfs (daemon/webdav.ts)
+  let webdav: WebdavServer | null = null;
   try {
-    fuse = await mountVfs(
-      vfs,
-      mountpoint,
-      {
-        readOnly: cfg.readOnly,
-        allowOther: cfg.allowOther,
-        uid: cfg.uid,
-        gid: cfg.gid,
-        attrTimeoutSec: cfg.attrTimeoutMs / 1000,
-        entryTimeoutSec: cfg.attrTimeoutMs / 1000,
-      },
-      log.child({ module: 'fuse' }),
-    );
+    if (cfg.webdav.listen)
+      webdav = await startDaemonWebdav({ cfg, vfs, db, store, links, linkMode, signing, clock, log });
+    if (mountpoint !== null)
+      fuse = await mountVfs(
+        vfs,
+        mountpoint,
+        {
+          readOnly: cfg.readOnly,
+          allowOther: cfg.allowOther,
+          uid: cfg.uid,
+          gid: cfg.gid,
+          attrTimeoutSec: cfg.attrTimeoutMs / 1000,
+          entryTimeoutSec: cfg.attrTimeoutMs / 1000,
+        },
+        log.child({ module: 'fuse' }),
+      );
   } catch (e) {
+    await webdav?.close();
     await reader.close().catch(() => undefined);
     db.close();
     throw e;
@@ -152,8 +158,9 @@ export async function runMount(
     resolveDone = r;
   });
 
+  const where = mountpoint ?? `webdav ${webdav?.url}`;
   const status = (): DaemonStatus => ({
-    mountpoint,
+    mountpoint: where,
     pid: process.pid,
     startedAt,
     apiBase: cfg.apiBase,
@@ -168,17 +175,17 @@ export async function runMount(
     read: reader.stats(),
     uploads: queue.status(),
     openHandles: vfs.openHandleCount(),
-    fuseThreads: fuse.threadStats(),
-    fuseRequests: fuse.requestStats(),
+    fuseThreads: fuse?.threadStats() ?? null,
+    fuseRequests: fuse?.requestStats() ?? null,
   });
   const control = new ControlServer(
-    controlSocketPath(cfg.stateDir, mountpoint),
+    controlSocketPath(cfg.stateDir, mountpoint ?? `webdav:${cfg.webdav.listen?.port}`),
     {
       status,
       // drop the listings, then what the kernel caches for them (it asks again, and gets the new state)
       refresh: async (path, recursive) => {
         const dirs = await vfs.refresh(path, recursive);
-        await fuse.invalidate(fuse.kernelPaths(path, recursive));
+        if (fuse) await fuse.invalidate(fuse.kernelPaths(path, recursive));
         return dirs;
       },
       stop: () => {
@@ -198,6 +205,7 @@ export async function runMount(
     stopping = (async () => {
       log.info({ op: 'stop', reason }, 'stopping: draining uploads');
       notifySystemd('STOPPING=1');
+      await webdav?.close(); // no new WebDAV uploads while draining
       const journaled = await writeback.journalOpenWrites();
       if (journaled)
         log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
@@ -208,7 +216,7 @@ export async function runMount(
           'uploads left in the journal; they resume on the next start',
         );
       let code = 0;
-      if (!external) {
+      if (!external && fuse) {
         await fuse.unmount().catch((e) => {
           code = 1; // the exit status says so; auto_unmount removes the mount when the process is gone
           log.error(
@@ -229,7 +237,7 @@ export async function runMount(
     return stopping;
   }
 
-  fuse.onExternalUnmount(() => {
+  fuse?.onExternalUnmount(() => {
     void stop('unmounted from outside', true);
   });
   const onSignal = (sig: NodeJS.Signals) => {
@@ -239,9 +247,12 @@ export async function runMount(
   process.on('SIGTERM', onSignal);
 
   const resumed = queue.resume();
-  log.info({ op: 'mount', mountpoint, resumedUploads: resumed }, 'mounted');
+  log.info({ op: 'mount', mountpoint: where, resumedUploads: resumed }, 'mounted');
+  const what = cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`;
   process.stdout.write(
-    `pan123fs: mounted ${cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`} at ${mountpoint} (ready)\n`,
+    mountpoint === null
+      ? `pan123fs: serving ${what} over WebDAV at ${webdav?.url} (ready)\n`
+      : `pan123fs: mounted ${what} at ${mountpoint}${webdav ? `, WebDAV at ${webdav.url}` : ''} (ready)\n`,
   );
   notifySystemd('READY=1');
   return { vfs, stop, done };

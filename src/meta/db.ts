@@ -9,6 +9,8 @@
 //                   remote_id is null for a file not uploaded yet. UNIQUE(parent_ino, name).
 //   upload_journal  one row per file waiting to be uploaded (survives SIGKILL; resumed at start).
 //   kv              small settings (the root folder id the store was built for, account uid, …).
+//   dead_props      WebDAV dead properties (v3; 123 stores none): one row per (ino, namespace, name),
+//                   value = self-contained XML; deleted with the node (dead-props.ts owns the statements).
 
 import Database from 'better-sqlite3';
 
@@ -68,6 +70,14 @@ const MIGRATIONS: string[] = [
    DROP TABLE nodes;
    ALTER TABLE nodes_v2 RENAME TO nodes;
    CREATE INDEX nodes_parent ON nodes(parent_ino);`,
+  // 3: WebDAV dead properties (PROPPATCH), local to this machine
+  `CREATE TABLE dead_props (
+     ino   INTEGER NOT NULL REFERENCES nodes(ino) ON DELETE CASCADE,
+     ns    TEXT NOT NULL,
+     name  TEXT NOT NULL,
+     value TEXT NOT NULL,
+     PRIMARY KEY (ino, ns, name)
+   );`,
 ];
 
 /** Opens (creating or migrating) the database. `upTo`: stop at that schema version (tests of migrations). */

@@ -94,6 +94,7 @@ export class PanVfs implements Vfs {
       mtimeMs: mtime,
       ctimeMs: Math.max(n.ctimeMs, mtime),
       atimeMs: mtime,
+      md5: n.isDir || lf || !n.md5 ? undefined : n.md5,
     };
   }
 

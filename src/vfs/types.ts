@@ -13,6 +13,8 @@ export interface Stat {
   mtimeMs: number;
   ctimeMs: number;
   atimeMs: number;
+  /** MD5 (hex) of the uploaded content; absent for directories and for files with local changes */
+  md5?: string;
 }
 
 export interface DirEntry {

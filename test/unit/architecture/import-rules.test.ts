@@ -53,7 +53,8 @@ const LAYER_RULES: Record<string, string[]> = {
   emulator: ['core'],
   config: ['core', 'platform'],
   platform: ['core'],
-  daemon: ['core', 'config', 'pan', 'meta', 'data', 'write', 'vfs', 'fuse', 'platform'],
+  webdav: ['core', 'config', 'vfs'],
+  daemon: ['core', 'config', 'pan', 'meta', 'data', 'write', 'vfs', 'fuse', 'platform', 'webdav'],
   cli: ['core', 'config', 'daemon', 'emulator', 'pan', 'fuse', 'platform'],
 };
 

@@ -125,7 +125,7 @@ describe('the option table', () => {
       OPTIONS.filter((o) => o.secret)
         .map((o) => o.key)
         .sort(),
-    ).toEqual(['clientSecret', 'directLinkKey']);
+    ).toEqual(['clientSecret', 'directLinkKey', 'webdavPassword']);
   });
 
   it('optionByKey throws for an unknown key', () => {

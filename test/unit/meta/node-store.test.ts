@@ -512,7 +512,7 @@ describe('inode numbers are never reused', () => {
     v1.prepare("INSERT INTO kv (key, value) VALUES ('k', 'v')").run();
     v1.close();
 
-    db = openMetaDb(dbPath);
+    db = openMetaDb(dbPath, 2); // this migration's result (later ones have their own tests)
     store = new NodeStore(db);
     expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
