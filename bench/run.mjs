@@ -7,8 +7,8 @@
 // Env: BENCH_QUICK=1 (256 MiB files, 2,000-entry dir, 1 write round), BENCH_DIR (work dir, default a new
 // dir under /tmp), BENCH_KEEP=1 (keep it), BENCH_BIN (where scripts/bench.sh put the C programs),
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
-// BENCH_ONLY=read,fuse,write,wan (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential read size),
-// BENCH_WAN_PROFILES=fast,slow (which WAN profiles).
+// BENCH_ONLY=read,fuse,write,wan,webdav (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential read
+// size), BENCH_WAN_PROFILES=fast,slow (which WAN profiles).
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
+  BIN as BIN_JS,
   GiB,
   MiB,
   ROOT,
@@ -44,7 +45,7 @@ import {
 import { benchWan } from './wan.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write,wan').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write,wan,webdav').split(','));
 const SAVE = process.env.BENCH_SAVE ? process.env.BENCH_SAVE === '1' : !QUICK;
 const CFG = {
   readSize: QUICK ? 256 * MiB : GiB,
@@ -132,7 +133,7 @@ async function setup() {
   W.data = join(W.dir, 'data');
   for (const d of [W.seed, W.data, join(W.seed, 'dir'), join(W.seed, 'small64')]) await mkdir(d, { recursive: true });
   const t0 = now();
-  if (ONLY.has('read') || ONLY.has('fuse')) {
+  if (ONLY.has('read') || ONLY.has('fuse') || ONLY.has('webdav')) {
     await genFile(join(W.seed, 'big.bin'), CFG.readSize, 1);
     if (CFG.rssStreamSize && ONLY.has('read')) await genFile(join(W.seed, 'big2g.bin'), CFG.rssStreamSize, 2);
     for (let i = 0; i < CFG.dirEntries; i += 500) {
@@ -716,6 +717,89 @@ async function benchFuse(emu, stateDir, mnt) {
   }
 }
 
+// ------------------------------------------------------------------------------------------------ webdav
+
+/**
+ * Issue 17: GET of the whole file through `serve webdav` (curl, proxy mode) vs curl of its download_info
+ * link directly. A fresh daemon and an empty cache per run, as for the mount's cold reads.
+ */
+async function benchWebdav() {
+  out('');
+  out(`## 4. WebDAV (issue 17): GET of a ${CFG.readSize / MiB} MiB file`);
+  const stateDir = join(W.dir, 'state-webdav');
+  await mkdir(stateDir, { recursive: true });
+  const emu = await startEmulator({
+    dataDir: join(W.dir, 'emu-webdav'),
+    seed: W.seed,
+    rateLimitScale: 1,
+    logFile: join(W.dir, 'emu-webdav.log'),
+  });
+  try {
+    const big = (await admin.tree(emu.base)).find((e) => e.path === '/big.bin');
+    if (!big) throw new Error('seeded /big.bin not in the emulator tree');
+    const url = (
+      await must(process.execPath, [join(ROOT, 'bench', 'client.mjs'), 'download-url', emu.base, stateDir, big.id])
+    ).stdout.trim();
+    const curlS = await timedRuns(() => curlRate(url, { args: ['-r', `0-${CFG.readSize - 1}`], status: '206' }));
+    out(`direct ranged download (curl of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`);
+    const rates = [];
+    for (let i = -1; i < CFG.readRuns; i++) {
+      const cacheDir = join(W.dir, `cache-webdav-${i}`);
+      const port = await freePort();
+      const argv = [BIN_JS, 'serve', 'webdav', '--webdav', `127.0.0.1:${port}`, '--api-base', emu.base];
+      argv.push(
+        '--client-id',
+        'pan123fs-demo',
+        '--cache-dir',
+        cacheDir,
+        '--state-dir',
+        stateDir,
+        '--log-level',
+        'warn',
+      );
+      const proc = spawn(process.execPath, argv, {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, PAN123_CLIENT_SECRET: 'pan123fs-demo-secret' },
+      });
+      try {
+        await new Promise((resolve, reject) => {
+          let seen = '';
+          proc.stdout.on('data', (d) => {
+            seen += d;
+            if (seen.includes('(ready)')) resolve();
+          });
+          proc.once('exit', (c) => reject(new Error(`serve webdav exited with ${c}: ${seen}`)));
+        });
+        const note = await settle();
+        const cpu0 = procCpu(proc.pid);
+        const rate = await curlRate(`http://127.0.0.1:${port}/big.bin`);
+        const cpu = ((procCpu(proc.pid) - cpu0) * GiB) / CFG.readSize;
+        if (i < 0) {
+          out(`  webdav warm-up run (untimed): ${f0(rate)} MB/s`);
+          continue;
+        }
+        rates.push(rate);
+        out(`  webdav cold run ${i + 1}: ${f0(rate)} MB/s, daemon CPU s per GiB ${f2(cpu)}  [${note}]`);
+      } finally {
+        proc.kill('SIGTERM');
+        await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+        await rm(cacheDir, { recursive: true, force: true });
+      }
+    }
+    const davS = summary(rates);
+    out(`webdav GET (curl of http://127.0.0.1:PORT/big.bin): MB/s ${fmtS(davS)}`);
+    const ratio = davS.median / curlS.median;
+    row(
+      'webdav: GET through serve webdav / direct curl (median MB/s)',
+      `${f2(ratio)} (${f0(davS.median)} / ${f0(curlS.median)} MB/s; best ${f0(davS.best)} / ${f0(curlS.best)})`,
+      '>= 0.8',
+      verdict(ratio >= 0.8),
+    );
+  } finally {
+    await emu.stop();
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ write
 
 async function benchWrite() {
@@ -972,6 +1056,7 @@ async function main() {
     await benchWan({ W, C, out, row, verdict, settle, genFile, readSize: CFG.readSize });
     out(`(${f0(now() - t0)} s elapsed)`);
   }
+  if (ONLY.has('webdav')) await benchWebdav();
   out('');
   out(`## Summary (${f0(now() - t0)} s, ${loadNote()})`);
   for (const l of table()) out(l);
