@@ -40,9 +40,16 @@ try {
         clock: systemClock,
       });
       const t2 = now();
-      process.stdout.write(
-        `${JSON.stringify({ md5, size: src.size, startEpochMs, md5Secs: t1 - t0, uploadSecs: t2 - t1, totalSecs: t2 - t0, ...r })}\n`,
-      );
+      const line = {
+        md5,
+        size: src.size,
+        startEpochMs,
+        md5Secs: t1 - t0,
+        uploadSecs: t2 - t1,
+        totalSecs: t2 - t0,
+        ...r,
+      };
+      process.stdout.write(`${JSON.stringify(line)}\n`);
     } finally {
       await src.close();
     }

@@ -20,7 +20,10 @@ const mounts = new Set();
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const now = () => Number(process.hrtime.bigint()) / 1e9;
 
-/** Runs a command; resolves {code, stdout, stderr, secs} (secs = wall time of the child). Never rejects on exit code. */
+/**
+ * Runs a command; resolves {code, stdout, stderr, secs} (secs = wall time of the child). Never rejects on exit
+ * code.
+ */
 export function run(cmd, args = [], opts = {}) {
   return new Promise((res, rej) => {
     const t0 = now();

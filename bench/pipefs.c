@@ -53,12 +53,18 @@ static int pf_read(const char *p, char *buf, size_t n, off_t o, struct fuse_file
   (void)p; (void)fi;
   if (o >= size) return 0;
   if (o + (off_t)n > size) n = (size_t)(size - o);
-  if (o != pos) { fprintf(stderr, "pipefs: read at %lld, expected %lld (not sequential)\n", (long long)o, (long long)pos); return -EIO; }
+  if (o != pos) {
+    fprintf(stderr, "pipefs: read at %lld, expected %lld (not sequential)\n", (long long)o, (long long)pos);
+    return -EIO;
+  }
   size_t got = 0;
   while (got < n) {
     ssize_t k = read(3, buf + got, n - got);
     if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) { fprintf(stderr, "pipefs: input ended at %lld: %s\n", (long long)(pos + got), k < 0 ? strerror(errno) : "EOF"); return -EIO; }
+    if (k <= 0) {
+      fprintf(stderr, "pipefs: input ended at %lld: %s\n", (long long)(pos + got), k < 0 ? strerror(errno) : "EOF");
+      return -EIO;
+    }
     got += (size_t)k;
   }
   pos += (off_t)n;

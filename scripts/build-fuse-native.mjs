@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // npm postinstall: patch fuse-native 2.2.6 with patches/fuse-native+2.2.6.patch (our libfuse 3 port) and
-// build it from source against the system libfuse 3 (pkg-config fuse3) into node_modules/fuse-native/build/Release, which
-// node-gyp-build loads in preference to the upstream prebuilds/. Idempotent: a stamp (sha256 of the
-// patch) records what is applied and built; pristine copies of the patched files are kept in
-// .pan123fs-orig/ so a changed patch is re-applied to the originals.
+// build it from source against the system libfuse 3 (pkg-config fuse3) into
+// node_modules/fuse-native/build/Release, which node-gyp-build loads in preference to the upstream prebuilds/.
+// Idempotent: a stamp (sha256 of the patch) records what is applied and built; pristine copies of the patched
+// files are kept in .pan123fs-orig/ so a changed patch is re-applied to the originals.
 // When the toolchain or libfuse3-dev is missing, it keeps the upstream prebuilt binary and says so
-// loudly (that binary is libfuse 2 based; src/fuse/binding.ts reports which binary is in use at mount time). A patch that does not
-// apply is a bug in this repo and fails the install.
+// loudly (that binary is libfuse 2 based; src/fuse/binding.ts reports which binary is in use at mount time).
+// A patch that does not apply is a bug in this repo and fails the install.
 // Env: PAN123FS_SKIP_FUSE_BUILD=1 skips everything; PAN123FS_FORCE_FUSE_BUILD=1 rebuilds.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -138,7 +138,8 @@ function build(dir, sha) {
 
   const args = [gyp, 'rebuild', '--release'];
   const prefix = path.resolve(path.dirname(process.execPath), '..');
-  if (fs.existsSync(path.join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`); // no header download
+  // no header download
+  if (fs.existsSync(path.join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
   log(`building: node-gyp ${args.slice(1).join(' ')}`);
   const r = spawnSync(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {

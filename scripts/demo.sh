@@ -29,7 +29,9 @@ EMU=$!
 MOUNT_PID=
 cleanup() {
   trap - INT TERM EXIT
-  if [ -n "$MOUNT_PID" ] && kill -0 "$MOUNT_PID" 2>/dev/null; then kill -INT "$MOUNT_PID"; wait "$MOUNT_PID" 2>/dev/null || true; fi
+  if [ -n "$MOUNT_PID" ] && kill -0 "$MOUNT_PID" 2>/dev/null; then
+    kill -INT "$MOUNT_PID"; wait "$MOUNT_PID" 2>/dev/null || true
+  fi
   fusermount -uz "$MNT" 2>/dev/null || true
   kill "$EMU" 2>/dev/null || true; wait "$EMU" 2>/dev/null || true
   echo "pan123fs demo: unmounted and stopped the emulator."
@@ -49,7 +51,8 @@ touch "$DEMO/emulator/.seeded"
 fusermount -uz "$MNT" 2>/dev/null || true
 mkdir -p "$MNT"
 ( umask 077; printf 'pan123fs-demo-secret\n' > "$DEMO/client-secret" )
-node bin/pan123fs.js mount "$MNT" --api-base "$URL" --client-id pan123fs-demo --client-secret-file "$DEMO/client-secret" \
+node bin/pan123fs.js mount "$MNT" --api-base "$URL" --client-id pan123fs-demo \
+  --client-secret-file "$DEMO/client-secret" \
   --cache-dir "$DEMO/cache" --state-dir "$DEMO/state" --log-level "${PAN123_LOG_LEVEL:-warn}" &
 MOUNT_PID=$!
 for _ in $(seq 1 300); do
@@ -66,7 +69,8 @@ cat <<MSG
   Try, in another terminal:
       ls -l $MNT
       cat $MNT/README.txt
-      ls $MNT/many-files | wc -l            # ${MANY} entries (listings are paced like the real free tier, 5 pages/s: ~20 s cold for 10,000, instant after)
+      ls $MNT/many-files | wc -l            # ${MANY} entries (listings are paced like the real free tier, \
+5 pages/s: ~20 s cold for 10,000, instant after)
       sha256sum $MNT/videos/*.bin           # streamed with ranged reads and read-ahead
       cp /etc/services $MNT/documents/ && ls -l $MNT/documents   # written locally, uploaded on close
       node $ROOT/bin/pan123fs.js status --state-dir $DEMO/state

@@ -24,8 +24,11 @@ say() { printf '%s\n' "$*"; }
 
 [ -n "$node_bin" ] || { say "install-systemd: node not found in PATH (set NODE=/path/to/node)" >&2; exit 1; }
 node_bin=$(readlink -f "$node_bin")
-[ -f "$here/dist/main.js" ] || { say "install-systemd: $here is not built: run npm ci && npm run build first" >&2; exit 1; }
-if [ -z "$dest" ] && [ "$(id -u)" -ne 0 ]; then say "install-systemd: run as root (or set DESTDIR to stage)" >&2; exit 1; fi
+[ -f "$here/dist/main.js" ] ||
+  { say "install-systemd: $here is not built: run npm ci && npm run build first" >&2; exit 1; }
+if [ -z "$dest" ] && [ "$(id -u)" -ne 0 ]; then
+  say "install-systemd: run as root (or set DESTDIR to stage)" >&2; exit 1
+fi
 
 # install FILE to TARGET with MODE only when the content differs (keeps mtimes stable on re-runs)
 put() {
@@ -46,7 +49,8 @@ WRAP
 for u in pan123fs@.service pan123fs-user@.service; do
   sed "s#/usr/local/bin/pan123fs#$bin_dir/pan123fs#g" "$here/systemd/$u" > "$tmp/$u"
 done
-sed "s#^PAN123FS_BIN_DEFAULT=.*#PAN123FS_BIN_DEFAULT=$bin_dir/pan123fs#" "$here/scripts/mount.fuse.pan123fs" > "$tmp/mount.fuse.pan123fs"
+sed "s#^PAN123FS_BIN_DEFAULT=.*#PAN123FS_BIN_DEFAULT=$bin_dir/pan123fs#" "$here/scripts/mount.fuse.pan123fs" \
+  > "$tmp/mount.fuse.pan123fs"
 
 say "pan123fs: installing from $here (node $node_bin)"
 put 0755 "$tmp/pan123fs" "$bin_dir/pan123fs"

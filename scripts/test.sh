@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! bash scripts/ensure-system-deps.sh; then
-  if [ "${PAN123_REQUIRE_FUSE:-0}" = 1 ]; then echo "FUSE is required (PAN123_REQUIRE_FUSE=1) but missing" >&2; exit 1; fi
+  if [ "${PAN123_REQUIRE_FUSE:-0}" = 1 ]; then
+    echo "FUSE is required (PAN123_REQUIRE_FUSE=1) but missing" >&2; exit 1
+  fi
   echo "pan123fs: continuing without FUSE: the e2e tests will be skipped" >&2
   export PAN123_NO_FUSE=1
 fi

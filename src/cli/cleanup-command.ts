@@ -25,7 +25,8 @@ export function registerCleanupCommand(program: Command): void {
   const cmd = program
     .command('cleanup-mount')
     .description(
-      'clear a stale (disconnected) mount at MOUNTPOINT (default: the config\'s "mountpoint") and create the directory if missing; the systemd units run it as ExecStartPre/ExecStopPost',
+      'clear a stale (disconnected) mount at MOUNTPOINT (default: the config\'s "mountpoint") and create the ' +
+        'directory if missing; the systemd units run it as ExecStartPre/ExecStopPost',
     )
     .argument('[mountpoint]');
   addTableOptions(cmd, ['config', 'mountpoint', 'clientId', 'clientSecret', 'clientSecretFile']);

@@ -83,7 +83,8 @@ export function configWarnings(cfg: MountConfig, sources: Record<string, OptionS
     );
   if (sources.clientSecret === 'flag')
     w.push(
-      'the client secret came from a flag: other users can see it in `ps`; use --client-secret-file or a 0600 config file',
+      'the client secret came from a flag: other users can see it in `ps`; ' +
+        'use --client-secret-file or a 0600 config file',
     );
   if (cfg.directLink && !cfg.directLinkKey)
     w.push('direct links without --direct-link-key: fine only if URL authentication (鉴权) is off for the space');
@@ -107,7 +108,8 @@ export function registerConfigCommand(program: Command): void {
   const check = config
     .command('check')
     .description(
-      'validate the configuration (config file + flags + environment) the way `mount` reads it, and print the effective values',
+      'validate the configuration (config file + flags + environment) the way `mount` reads it, ' +
+        'and print the effective values',
     )
     .option('--json', 'print the effective configuration as JSON');
   addTableOptions(check);

@@ -13,7 +13,9 @@ function flagSyntax(o: OptionSpec): string {
 export function addTableOptions(cmd: Command, keys?: readonly string[]): Command {
   for (const o of OPTIONS) {
     if (keys && !keys.includes(o.key)) continue;
-    const help = `${o.help}${o.env ? ` [env ${o.env}]` : ''}${o.default !== undefined && o.type !== 'bool' ? ` (default ${o.default})` : ''}`;
+    const env = o.env ? ` [env ${o.env}]` : '';
+    const dflt = o.default !== undefined && o.type !== 'bool' ? ` (default ${o.default})` : '';
+    const help = `${o.help}${env}${dflt}`;
     const opt = new Option(flagSyntax(o), help);
     cmd.addOption(opt);
     if (o.type === 'bool') cmd.addOption(new Option(`--no-${o.flag}`).hideHelp());

@@ -49,7 +49,8 @@ async function assertPrivate(path: string, what: string): Promise<void> {
   const st = await stat(path);
   if ((st.mode & 0o077) !== 0) {
     throw new ConfigError(
-      `${what} ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}) and holds a secret: run \`chmod 600 ${path}\``,
+      `${what} ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}) and holds a secret: ` +
+        `run \`chmod 600 ${path}\``,
     );
   }
 }
@@ -119,13 +120,15 @@ export async function resolveMountConfig(
     throw new ConfigError('no client ID: pass --client-id, set PAN123_CLIENT_ID, or put "clientId" in the config file');
   if (!v.clientSecret)
     throw new ConfigError(
-      'no client secret: pass --client-secret-file (preferred), --client-secret, set PAN123_CLIENT_SECRET, or put "clientSecret" in a 0600 config file',
+      'no client secret: pass --client-secret-file (preferred), --client-secret, set PAN123_CLIENT_SECRET, ' +
+        'or put "clientSecret" in a 0600 config file',
     );
   if (!/^\d+$/.test(String(v.rootFolderId)))
     throw new ConfigError(`--root-folder-id must be a folder id (digits), got ${JSON.stringify(v.rootFolderId)}`);
   if (v.directLink && String(v.rootFolderId) === '0') {
     throw new ConfigError(
-      '--direct-link does not work at the root folder (id 0): 123 direct links need a folder with 直链空间 (direct-link space) enabled; pass that folder as --root-folder-id',
+      '--direct-link does not work at the root folder (id 0): 123 direct links need a folder with ' +
+        '直链空间 (direct-link space) enabled; pass that folder as --root-folder-id',
     );
   }
   if (v.mountpoint !== undefined && !isAbsolute(String(v.mountpoint))) {

@@ -65,8 +65,10 @@ const MIGRATIONS: string[] = [
      listed_at  INTEGER,
      UNIQUE (parent_ino, name)
    );
-   INSERT INTO nodes_v2 (ino, remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty, listed_at)
-     SELECT ino, remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty, listed_at FROM nodes;
+   INSERT INTO nodes_v2 (ino, remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty, ` +
+    `listed_at)
+     SELECT ino, remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty, listed_at ` +
+    `FROM nodes;
    DROP TABLE nodes;
    ALTER TABLE nodes_v2 RENAME TO nodes;
    CREATE INDEX nodes_parent ON nodes(parent_ino);`,
@@ -95,7 +97,8 @@ function migrate(db: MetaDb, upTo: number): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(
-      `metadata database ${db.name} has schema version ${current}, newer than this pan123fs (${MIGRATIONS.length}); use a newer pan123fs or a fresh --cache-dir`,
+      `metadata database ${db.name} has schema version ${current}, newer than this pan123fs (${MIGRATIONS.length}); ` +
+        'use a newer pan123fs or a fresh --cache-dir',
     );
   }
   if (current >= upTo) return;

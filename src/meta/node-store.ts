@@ -81,9 +81,11 @@ const ROW_CACHE_MAX = 20_000;
 /** Statements that change `nodes` or `kv` (NodeStore runs them only through write()). */
 function prepareUpdates(db: MetaDb) {
   return {
-    insert:
-      db.prepare(`INSERT INTO nodes (remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty)
-                        VALUES (@remoteId, @parentIno, @name, @isDir, @size, @md5, @mtimeMs, @ctimeMs, @status, @dirty)`),
+    insert: db.prepare(
+      `INSERT INTO nodes (remote_id, parent_ino, name, is_dir, size, md5, mtime_ms, ctime_ms, status, dirty)
+                        VALUES (@remoteId, @parentIno, @name, @isDir, @size, @md5, @mtimeMs, @ctimeMs, @status, ` +
+        '@dirty)',
+    ),
     updateFromRemote:
       db.prepare(`UPDATE nodes SET parent_ino = @parentIno, name = @name, is_dir = @isDir, size = @size, md5 = @md5,
                         mtime_ms = @mtimeMs, ctime_ms = @ctimeMs, status = @status WHERE ino = @ino`),
@@ -143,9 +145,12 @@ export class NodeStore {
       countChildren: db.prepare('SELECT COUNT(*) AS n FROM nodes WHERE parent_ino = ?'),
       danglingDirty: db.prepare(`SELECT n.* FROM nodes n LEFT JOIN upload_journal j ON j.ino = n.ino
                                  WHERE n.dirty = 1 AND j.ino IS NULL`),
-      pendingBelow:
-        db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ? UNION ALL SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
-                                SELECT 1 AS x FROM nodes n WHERE n.ino IN (SELECT ino FROM sub) AND n.dirty = 1 LIMIT 1`),
+      pendingBelow: db.prepare(
+        `WITH RECURSIVE sub(ino) AS (SELECT ? UNION ALL SELECT n.ino FROM nodes n JOIN sub ON ` +
+          `n.parent_ino = sub.ino)
+                                SELECT 1 AS x FROM nodes n WHERE n.ino IN (SELECT ino FROM sub) AND n.dirty = 1 ` +
+          'LIMIT 1',
+      ),
       below: db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ino FROM nodes WHERE parent_ino = ? UNION ALL
                                   SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
                                 SELECT ino FROM sub`),
@@ -179,7 +184,8 @@ export class NodeStore {
         const pending = (this.queries.journalCount.get() as { n: number }).n;
         if (pending > 0) {
           throw new Error(
-            `this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: mount root folder ${built} until they are uploaded, or use another --cache-dir`,
+            `this cache dir holds ${pending} file(s) not uploaded yet for root folder ${built}: ` +
+              `mount root folder ${built} until they are uploaded, or use another --cache-dir`,
           );
         }
         this.write('deleteAll');

@@ -59,11 +59,14 @@ export class UploadJournal {
     private readonly clock: Clock = systemClock,
   ) {
     this.statements = {
-      upsert:
-        db.prepare(`INSERT INTO upload_journal (ino, staging_path, size, md5, generation, attempts, last_error, next_attempt_at, enqueued_at)
+      upsert: db.prepare(
+        `INSERT INTO upload_journal (ino, staging_path, size, md5, generation, attempts, last_error, ` +
+          `next_attempt_at, enqueued_at)
                           VALUES (@ino, @stagingPath, @size, @md5, 1, 0, NULL, 0, @now)
                           ON CONFLICT (ino) DO UPDATE SET staging_path = excluded.staging_path, size = excluded.size,
-                            md5 = excluded.md5, generation = generation + 1, attempts = 0, last_error = NULL, next_attempt_at = 0`),
+                            md5 = excluded.md5, generation = generation + 1, attempts = 0, last_error = NULL, ` +
+          'next_attempt_at = 0',
+      ),
       get: db.prepare('SELECT * FROM upload_journal WHERE ino = ?'),
       list: db.prepare('SELECT * FROM upload_journal ORDER BY next_attempt_at, enqueued_at, ino'),
       markAttempt: db.prepare(

@@ -205,7 +205,9 @@ describe('fuse adapter through a real mount', () => {
     expect(await fsp.readFile(path.join(mnt, 'copied.txt'), 'utf8')).toBe('local');
     const py = await runCommand('python3', [
       '-c',
-      'import os,sys\nfor _ in range(2):\n  try: os.getxattr(sys.argv[1], "user.x")\n  except OSError as e: print(e.errno)',
+      'import os,sys\nfor _ in range(2):\n' +
+        '  try: os.getxattr(sys.argv[1], "user.x")\n' +
+        '  except OSError as e: print(e.errno)',
       path.join(mnt, 'hello.txt'),
     ]);
     if (py.code === 0)
@@ -256,17 +258,20 @@ describe('fuse adapter through a real mount', () => {
     expect(await d2.stop()).toBe(0);
   });
 
-  it('crash guard: an uncaught exception unmounts (no stale mount, even without auto_unmount) and exits 1', async () => {
-    const mnt = await newMountpoint('crash');
-    const d = await daemon(mnt, { FUSE_TEST_CRASH_ON: '/hello.txt' });
-    // Kill auto_unmount's helper so only the crash guard can remove the mount.
-    const helpers = await runCommand('pgrep', ['-f', `fusermount.*${mnt}`]);
-    for (const pid of helpers.stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
-    await fsp.stat(path.join(mnt, 'hello.txt')).catch(() => undefined);
-    expect(await Promise.race([d.exited, sleep(8000).then(() => 'timeout')])).toBe(1);
-    expect(d.stderr()).toMatch(/uncaught exception: unmounting and exiting/);
-    expect(await isMounted(mnt)).toBe(false);
-  });
+  it(
+    'crash guard: an uncaught exception unmounts (no stale mount, even without auto_unmount) ' + 'and exits 1',
+    async () => {
+      const mnt = await newMountpoint('crash');
+      const d = await daemon(mnt, { FUSE_TEST_CRASH_ON: '/hello.txt' });
+      // Kill auto_unmount's helper so only the crash guard can remove the mount.
+      const helpers = await runCommand('pgrep', ['-f', `fusermount.*${mnt}`]);
+      for (const pid of helpers.stdout.split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+      await fsp.stat(path.join(mnt, 'hello.txt')).catch(() => undefined);
+      expect(await Promise.race([d.exited, sleep(8000).then(() => 'timeout')])).toBe(1);
+      expect(d.stderr()).toMatch(/uncaught exception: unmounting and exiting/);
+      expect(await isMounted(mnt)).toBe(false);
+    },
+  );
 
   it('refuses a non-empty mountpoint with an actionable message', async () => {
     const mnt = await newMountpoint('nonempty');
@@ -288,7 +293,8 @@ describe('fuse adapter through a real mount', () => {
     expect(rest.stdout.trim()).toBe('0');
     const end = (await d.stats()).threads;
     console.log(
-      `[fuse e2e] thread states after 10 bursts: ${JSON.stringify(base)}; after 200: ${JSON.stringify(end)}; 190 bursts took ${Date.now() - t0} ms`,
+      `[fuse e2e] thread states after 10 bursts: ${JSON.stringify(base)}; after 200: ${JSON.stringify(end)}; ` +
+        `190 bursts took ${Date.now() - t0} ms`,
     );
     expect(end.source).toBe('native');
     expect(end.free).toBeGreaterThan(0); // retired workers' states are parked, so retirement did happen

@@ -122,7 +122,8 @@ describe.runIf(run)('mount and read (issue 3)', () => {
 
   it('lists a 10,000-entry directory completely', async () => {
     const { stdout } = await sh(
-      `ls ${d.mountpoint}/many | wc -l; ls ${d.mountpoint}/many | sort | head -1; ls ${d.mountpoint}/many | sort | tail -1`,
+      `ls ${d.mountpoint}/many | wc -l; ls ${d.mountpoint}/many | sort | head -1; ` +
+        `ls ${d.mountpoint}/many | sort | tail -1`,
     );
     expect(stdout.trim().split('\n')).toEqual([String(MANY), 'f00001.txt', `f${MANY}.txt`]);
   });
@@ -132,7 +133,8 @@ describe.runIf(run)('mount and read (issue 3)', () => {
     try {
       // read slowly so the link dies between requests: 1 MiB every 150 ms
       const { stdout } = await sh(
-        `(for i in $(seq 0 23); do dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=$i count=1 status=none; sleep 0.15; done; dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=24 status=none) | sha256sum`,
+        `(for i in $(seq 0 23); do dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=$i count=1 status=none; ` +
+          `sleep 0.15; done; dd if=${d.mountpoint}/expiring/e1.bin bs=1M skip=24 status=none) | sha256sum`,
       );
       expect(stdout.split(' ')[0]).toBe(sums.get('expiring/e1.bin'));
     } finally {

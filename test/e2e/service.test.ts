@@ -63,7 +63,10 @@ interface Unit {
   exited: Promise<number | null>;
 }
 
-/** As ExecStart= does: `pan123fs mount --config FILE`, in its own process group (so a "crash" can take the auto_unmount helper along). */
+/**
+ * As ExecStart= does: `pan123fs mount --config FILE`, in its own process group (so a "crash" can take the
+ * auto_unmount helper along).
+ */
 function startUnit(config: string, env: Record<string, string> = {}): Unit {
   const proc = spawn(process.execPath, [BIN, 'mount', '--config', config], {
     env: { ...process.env, PAN123_CLIENT_SECRET: '', ...env },

@@ -132,7 +132,8 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
 
   it('renames and moves files and directories (with contents) and shows the new state at once', async () => {
     await sh(
-      `mkdir -p ${d.mountpoint}/ns/a/inner && echo one > ${d.mountpoint}/ns/a/inner/f1.txt && echo two > ${d.mountpoint}/ns/f2.txt`,
+      `mkdir -p ${d.mountpoint}/ns/a/inner && echo one > ${d.mountpoint}/ns/a/inner/f1.txt && ` +
+        `echo two > ${d.mountpoint}/ns/f2.txt`,
     );
     await arrived(emu, '/ns/a/inner/f1.txt', md5(Buffer.from('one\n')));
     await arrived(emu, '/ns/f2.txt', md5(Buffer.from('two\n')));
@@ -176,7 +177,8 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       const b = ramp(3 * SLICE, 77);
       await writeFile(join(src, 'pending.bin'), b);
       await sh(
-        `mkdir -p ${d.mountpoint}/later && cp ${join(src, 'pending.bin')} ${d.mountpoint}/pending.bin && mv ${d.mountpoint}/pending.bin ${d.mountpoint}/later/moved-while-pending.bin`,
+        `mkdir -p ${d.mountpoint}/later && cp ${join(src, 'pending.bin')} ${d.mountpoint}/pending.bin && ` +
+          `mv ${d.mountpoint}/pending.bin ${d.mountpoint}/later/moved-while-pending.bin`,
       );
       await arrived(emu, '/later/moved-while-pending.bin', md5(b));
       expect(live(emu).has('/pending.bin')).toBe(false);
@@ -311,7 +313,8 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     // so no FLUSH reaches the daemon — any close of a descriptor, even a dup's, journals the file)
     const holder = execFileP('python3', [
       '-c',
-      `import os,time; fd=os.open(${JSON.stringify(`${d.mountpoint}/never-closed.txt`)}, os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'partial'); time.sleep(30)`,
+      `import os,time; fd=os.open(${JSON.stringify(`${d.mountpoint}/never-closed.txt`)}, ` +
+        "os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'partial'); time.sleep(30)",
     ]).catch(() => undefined);
     await until(
       'the write to land',
@@ -359,7 +362,8 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
 
   it('chmod, chown and touch -d are accepted (cp -a / tar x work)', async () => {
     await sh(
-      `mkdir -p ${join(src, 'attrs')} && echo attrs > ${join(src, 'attrs', 'f.txt')} && chmod 600 ${join(src, 'attrs', 'f.txt')} && touch -d '2001-02-03 04:05:06' ${join(src, 'attrs', 'f.txt')}`,
+      `mkdir -p ${join(src, 'attrs')} && echo attrs > ${join(src, 'attrs', 'f.txt')} && ` +
+        `chmod 600 ${join(src, 'attrs', 'f.txt')} && touch -d '2001-02-03 04:05:06' ${join(src, 'attrs', 'f.txt')}`,
     );
     await sh(`cp -a ${join(src, 'attrs')} ${d.mountpoint}/attrs-cp`);
     await sh(`tar -C ${src} -cf - attrs | tar -C ${d.mountpoint} -xf - --transform 's/^attrs/attrs-tar/'`);

@@ -145,7 +145,10 @@ export class FakePan implements PanApi {
     return n;
   }
 
-  /** A folder id: refused when it names a file or a trashed node; an id never seen passes (tests upload into bare ids). */
+  /**
+   * A folder id: refused when it names a file or a trashed node; an id never seen passes (tests upload into bare
+   * ids).
+   */
   private folder(id: string, endpoint: string): void {
     const n = this.files.get(id);
     if (n && (n.trashed || !n.isDir)) throw notFound(endpoint);

@@ -101,27 +101,30 @@ export function panContract(name: string, subject: () => ContractSubject): void 
       expect(f0!.createdAt).toBeGreaterThan(Date.UTC(2020, 0, 1));
     });
 
-    it('multi-slice upload polls through "still verifying" and round-trips by MD5; instant upload sends no bytes', async () => {
-      const s = subject();
-      const c = s.api();
-      const dir = await c.mkdir(s.root, 'pc-uploads');
-      const cr = await c.uploadCreate({ parentId: dir, filename: 'probe.bin', md5: md5(ramp(1, 99)), size: 1 });
-      if (cr.reuse) throw new Error('unexpected reuse');
-      const data = ramp(2 * cr.sliceSize + 12345, 21);
-      s.sliceBytes.reset();
-      const up = await upload(s, c, dir, 'big.bin', data);
-      expect(up.reuse).toBe(false);
-      expect(up.polls).toBeGreaterThan(s.completePolls); // the "still verifying" answers, then done
-      expect(s.sliceBytes.count()).toBe(data.length);
-      expect(await c.detail(up.fileId)).toMatchObject({ md5: md5(data), size: data.length, name: 'big.bin' });
-      s.sliceBytes.reset();
-      const again = await upload(s, c, dir, 'copy.bin', data);
-      expect(again.reuse).toBe(true);
-      expect(again.fileId).not.toBe(up.fileId);
-      expect(s.sliceBytes.count()).toBe(0);
-      expect((await c.listAll(dir)).map((e) => e.name).sort()).toEqual(['big.bin', 'copy.bin']);
-      await expect(upload(s, c, dir, 'big.bin', ramp(10, 3))).rejects.toMatchObject({ kind: 'name-clash' });
-    });
+    it(
+      'multi-slice upload polls through "still verifying" and round-trips by MD5; ' + 'instant upload sends no bytes',
+      async () => {
+        const s = subject();
+        const c = s.api();
+        const dir = await c.mkdir(s.root, 'pc-uploads');
+        const cr = await c.uploadCreate({ parentId: dir, filename: 'probe.bin', md5: md5(ramp(1, 99)), size: 1 });
+        if (cr.reuse) throw new Error('unexpected reuse');
+        const data = ramp(2 * cr.sliceSize + 12345, 21);
+        s.sliceBytes.reset();
+        const up = await upload(s, c, dir, 'big.bin', data);
+        expect(up.reuse).toBe(false);
+        expect(up.polls).toBeGreaterThan(s.completePolls); // the "still verifying" answers, then done
+        expect(s.sliceBytes.count()).toBe(data.length);
+        expect(await c.detail(up.fileId)).toMatchObject({ md5: md5(data), size: data.length, name: 'big.bin' });
+        s.sliceBytes.reset();
+        const again = await upload(s, c, dir, 'copy.bin', data);
+        expect(again.reuse).toBe(true);
+        expect(again.fileId).not.toBe(up.fileId);
+        expect(s.sliceBytes.count()).toBe(0);
+        expect((await c.listAll(dir)).map((e) => e.name).sort()).toEqual(['big.bin', 'copy.bin']);
+        await expect(upload(s, c, dir, 'big.bin', ramp(10, 3))).rejects.toMatchObject({ kind: 'name-clash' });
+      },
+    );
 
     it('a wrong etag ends in upload-failed', async () => {
       const s = subject();

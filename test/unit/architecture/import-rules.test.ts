@@ -17,7 +17,14 @@ const all = files(SRC).map((p) => {
   const text = readFileSync(p, 'utf8');
   const imports = [
     ...text.matchAll(
-      /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g,
+      new RegExp(
+        [
+          /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]/.source,
+          /import\(\s*['"]([^'"]+)['"]\s*\)/.source,
+          /require\(\s*['"]([^'"]+)['"]\s*\)/.source,
+        ].join('|'),
+        'g',
+      ),
     ),
   ].map((m) => m[1] ?? m[2] ?? m[3]!);
   return { rel, layer: rel.includes('/') ? rel.split('/')[0]! : rel, text, imports };

@@ -128,22 +128,25 @@ describe('doctor checks (fakes)', () => {
     expect((await checkMountpoint(fakeDeps({ mountState: async () => 'not-empty' }), cfg())).status).toBe('fail');
   });
 
-  it('cache dir: statfs on the nearest existing parent; too little space fails, less than the limit warns', async () => {
-    let asked = '';
-    const r = await checkCacheSpace(
-      fakeDeps({
-        freeBytes: async (p) => {
-          asked = p;
-          return 100 * 1024 ** 2;
-        },
-      }),
-      cfg(),
-    );
-    expect(asked).toBe('/');
-    expect(r).toMatchObject({ status: 'fail', fix: expect.stringContaining('--cache-dir') });
-    expect((await checkCacheSpace(fakeDeps({ freeBytes: async () => 5 * GiB }), cfg())).status).toBe('warn');
-    expect((await checkCacheSpace(fakeDeps(), cfg())).status).toBe('ok');
-  });
+  it(
+    'cache dir: statfs on the nearest existing parent; too little space fails, ' + 'less than the limit warns',
+    async () => {
+      let asked = '';
+      const r = await checkCacheSpace(
+        fakeDeps({
+          freeBytes: async (p) => {
+            asked = p;
+            return 100 * 1024 ** 2;
+          },
+        }),
+        cfg(),
+      );
+      expect(asked).toBe('/');
+      expect(r).toMatchObject({ status: 'fail', fix: expect.stringContaining('--cache-dir') });
+      expect((await checkCacheSpace(fakeDeps({ freeBytes: async () => 5 * GiB }), cfg())).status).toBe('warn');
+      expect((await checkCacheSpace(fakeDeps(), cfg())).status).toBe('ok');
+    },
+  );
 
   it('a config error is reported as a failed check, local checks still run', async () => {
     const rs = await runDoctor({}, { PAN123_CLIENT_ID: '' }, fakeDeps());

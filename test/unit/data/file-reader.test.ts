@@ -292,25 +292,28 @@ describe('FileReader: disk cache', () => {
     expect(r2.stats()).toMatchObject({ diskHits: 6, diskCacheFiles: 6, diskCacheBytes: size });
   });
 
-  it('keeps a sequential stream on disk only for its first STREAM_HEAD_BYTES, blocks read on demand always', async () => {
-    const dir = await tmp();
-    const size = STREAM_HEAD_BYTES + 24 * MiB;
-    const r = mk(new FakeSource(), { diskCacheDir: dir, diskCacheBytes: 256 * MiB });
-    // a seek first: a demand read (first, so the stream's queued head writes cannot crowd it out of the
-    // disk cache's best-effort 32 MiB write queue)
-    const far = r.open(refOf(size, 'far', '9'));
-    const at = STREAM_HEAD_BYTES + 8 * MiB;
-    const b = await far.read(at, 4096);
-    expect(b.equals(rampAt(at, 4096, seedOf('far')))).toBe(true);
-    await readAll(r.open(refOf(size)), size); // front to back: read-ahead does most of the fetching
-    await r.close();
-    const blocks = (await readdir(dir)).filter((n) => n.endsWith('.blk'));
-    const ofMain = blocks.filter((n) => n.startsWith('42_')).map((n) => Number(n.split('_')[2]));
-    expect(Math.min(...ofMain)).toBe(0);
-    expect(Math.max(...ofMain)).toBeLessThan((STREAM_HEAD_BYTES + 8 * MiB) / MiB); // the tail was not written
-    expect(ofMain.length).toBeLessThan(size / MiB);
-    expect(blocks.filter((n) => n.startsWith('9_')).map((n) => Number(n.split('_')[2]))).toContain(at / MiB);
-  });
+  it(
+    'keeps a sequential stream on disk only for its first STREAM_HEAD_BYTES, ' + 'blocks read on demand always',
+    async () => {
+      const dir = await tmp();
+      const size = STREAM_HEAD_BYTES + 24 * MiB;
+      const r = mk(new FakeSource(), { diskCacheDir: dir, diskCacheBytes: 256 * MiB });
+      // a seek first: a demand read (first, so the stream's queued head writes cannot crowd it out of the
+      // disk cache's best-effort 32 MiB write queue)
+      const far = r.open(refOf(size, 'far', '9'));
+      const at = STREAM_HEAD_BYTES + 8 * MiB;
+      const b = await far.read(at, 4096);
+      expect(b.equals(rampAt(at, 4096, seedOf('far')))).toBe(true);
+      await readAll(r.open(refOf(size)), size); // front to back: read-ahead does most of the fetching
+      await r.close();
+      const blocks = (await readdir(dir)).filter((n) => n.endsWith('.blk'));
+      const ofMain = blocks.filter((n) => n.startsWith('42_')).map((n) => Number(n.split('_')[2]));
+      expect(Math.min(...ofMain)).toBe(0);
+      expect(Math.max(...ofMain)).toBeLessThan((STREAM_HEAD_BYTES + 8 * MiB) / MiB); // the tail was not written
+      expect(ofMain.length).toBeLessThan(size / MiB);
+      expect(blocks.filter((n) => n.startsWith('9_')).map((n) => Number(n.split('_')[2]))).toContain(at / MiB);
+    },
+  );
 
   it('cacheStreams keeps read-ahead past the head on disk too', async () => {
     const dir = await tmp();

@@ -117,7 +117,8 @@ describe.skipIf(!enabled)('read-path throughput (loopback)', () => {
     await reader.close();
     const ratio = viaReader / direct;
     console.log(
-      `direct ${(direct / MiB).toFixed(0)} MiB/s, FileReader ${(viaReader / MiB).toFixed(0)} MiB/s, ratio ${ratio.toFixed(2)}`,
+      `direct ${(direct / MiB).toFixed(0)} MiB/s, FileReader ${(viaReader / MiB).toFixed(0)} MiB/s, ` +
+        `ratio ${ratio.toFixed(2)}`,
     );
     expect(got).toBe(SIZE);
     if (process.env.BENCH_STRICT === '1') expect(ratio).toBeGreaterThanOrEqual(0.8);

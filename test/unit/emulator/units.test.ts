@@ -131,7 +131,8 @@ describe('multipart parser', () => {
   const body = Buffer.concat([
     Buffer.from(`preamble\r\n--${boundary}\r\nContent-Disposition: form-data; name="preuploadID"\r\n\r\nabc\r\n`),
     Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="slice"; filename="x.part1"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="slice"; filename="x.part1"\r\n` +
+        'Content-Type: application/octet-stream\r\n\r\n',
     ),
     Buffer.from('bin\r\n------b0undar'),
     Buffer.from('X-not\r\r\n\r\n--'), // near-miss delimiters inside the data

@@ -111,7 +111,8 @@ export class WireClient {
 
   async list(parentFileId: number | string, limit = 100, lastFileId?: number | string): Promise<Envelope> {
     return this.get(
-      `/api/v2/file/list?parentFileId=${parentFileId}&limit=${limit}${lastFileId !== undefined ? `&lastFileId=${lastFileId}` : ''}`,
+      `/api/v2/file/list?parentFileId=${parentFileId}&limit=${limit}` +
+        `${lastFileId !== undefined ? `&lastFileId=${lastFileId}` : ''}`,
     );
   }
 }

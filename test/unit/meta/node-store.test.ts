@@ -138,30 +138,34 @@ describe('insert / child / children / get', () => {
 });
 
 describe('replaceListing', () => {
-  it('keeps a directory that vanished remotely while files below it are not uploaded yet (no cascade to the journal)', () => {
-    store.replaceListing(ROOT_INO, [folder('2', 'd')], T0);
-    const d = store.getByRemote('2')!.ino;
-    store.replaceListing(d, [folder('3', 'sub')], T0);
-    const sub = store.getByRemote('3')!.ino;
-    const local = store.insert({
-      remoteId: null,
-      parentIno: sub,
-      name: 'unsent.bin',
-      isDir: false,
-      now: T0,
-      dirty: true,
-    });
-    addJournalRow(local);
-    const kept: string[] = [];
-    store.onKeep = (n) => kept.push(n.name);
-    store.replaceListing(ROOT_INO, [], T0 + 1); // 'd' was moved or trashed elsewhere
-    expect(kept).toEqual(['d']);
-    expect(store.get(local)).toBeDefined();
-    expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(1);
-    store.clearDirty(local);
-    store.replaceListing(ROOT_INO, [], T0 + 2); // nothing pending any more: now it goes
-    expect(store.get(d)).toBeUndefined();
-  });
+  it(
+    'keeps a directory that vanished remotely while files below it are not uploaded yet ' +
+      '(no cascade to the journal)',
+    () => {
+      store.replaceListing(ROOT_INO, [folder('2', 'd')], T0);
+      const d = store.getByRemote('2')!.ino;
+      store.replaceListing(d, [folder('3', 'sub')], T0);
+      const sub = store.getByRemote('3')!.ino;
+      const local = store.insert({
+        remoteId: null,
+        parentIno: sub,
+        name: 'unsent.bin',
+        isDir: false,
+        now: T0,
+        dirty: true,
+      });
+      addJournalRow(local);
+      const kept: string[] = [];
+      store.onKeep = (n) => kept.push(n.name);
+      store.replaceListing(ROOT_INO, [], T0 + 1); // 'd' was moved or trashed elsewhere
+      expect(kept).toEqual(['d']);
+      expect(store.get(local)).toBeDefined();
+      expect((db.prepare('SELECT COUNT(*) AS n FROM upload_journal').get() as { n: number }).n).toBe(1);
+      store.clearDirty(local);
+      store.replaceListing(ROOT_INO, [], T0 + 2); // nothing pending any more: now it goes
+      expect(store.get(d)).toBeUndefined();
+    },
+  );
 
   it('keeps a vanished directory that holds a node changed after the listing was requested', () => {
     store.replaceListing(ROOT_INO, [folder('2', 'd'), file('5', 'x')], T0);
@@ -340,9 +344,9 @@ describe('replaceListing', () => {
     expect(store.child(ROOT_INO, 'dup')).toMatchObject({ remoteId: '1', size: 1 });
   });
 
-  // regression (was a bug in src/meta/node-store.ts replaceListing): a same-name node is deleted by looking it up in `byName`, a
-  // snapshot taken before the loop, without checking whether that node's remote id is itself in the listing
-  // (renamed, still there). The four tests below fail until that is fixed.
+  // regression (was a bug in src/meta/node-store.ts replaceListing): a same-name node is deleted by looking it up
+  // in `byName`, a snapshot taken before the loop, without checking whether that node's remote id is itself in the
+  // listing (renamed, still there). The four tests below fail until that is fixed.
   it('keeps every listed entry when two files swap names remotely', () => {
     store.replaceListing(ROOT_INO, [file('1', 'x'), file('2', 'y')], T0);
     store.replaceListing(ROOT_INO, [file('1', 'y'), file('2', 'x')], T0 + 1);
@@ -498,13 +502,16 @@ describe('inode numbers are never reused', () => {
     // build the version-1 schema by hand (what pan123fs before the AUTOINCREMENT migration created)
     const v1 = openMetaDb(dbPath, 1);
     v1.prepare(
-      "INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (1, '100', NULL, '', 1, 0, 0)",
+      'INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) ' +
+        "VALUES (1, '100', NULL, '', 1, 0, 0)",
     ).run();
     v1.prepare(
-      "INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) VALUES (7, '10', 1, 'd', 1, 0, 0)",
+      'INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms) ' +
+        "VALUES (7, '10', 1, 'd', 1, 0, 0)",
     ).run();
     v1.prepare(
-      "INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) VALUES (9, NULL, 7, 'f', 0, 0, 0, 1)",
+      'INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms, dirty) ' +
+        "VALUES (9, NULL, 7, 'f', 0, 0, 0, 1)",
     ).run();
     v1.prepare('INSERT INTO upload_journal (ino, staging_path, size, md5, enqueued_at) VALUES (9, ?, 3, NULL, 0)').run(
       '/tmp/s9',

@@ -253,14 +253,16 @@ describe('endpoints', () => {
     srv.route('/api/v2/file/list', (r, res) => {
       const last = r.query.get('lastFileId');
       const row = (id: string, trashed = 0) =>
-        `{"fileId":${id},"filename":"f${id}","type":0,"size":3,"etag":"ABC","status":0,"parentFileId":7,"trashed":${trashed},"createAt":"2024-04-30 11:58:36","updateAt":"2024-04-30 11:58:37"}`;
+        `{"fileId":${id},"filename":"f${id}","type":0,"size":3,"etag":"ABC","status":0,"parentFileId":7,` +
+        `"trashed":${trashed},"createAt":"2024-04-30 11:58:36","updateAt":"2024-04-30 11:58:37"}`;
       if (!last)
         return envelope(
           res,
           0,
           null,
           'ok',
-          `{"code":0,"message":"ok","data":{"lastFileId":${big},"fileList":[${row('1')},${row('2', 1)}]},"x-traceID":""}`,
+          `{"code":0,"message":"ok","data":{"lastFileId":${big},"fileList":[${row('1')},${row('2', 1)}]},` +
+            '"x-traceID":""}',
         );
       expect(last).toBe(big);
       envelope(
