@@ -1,5 +1,5 @@
-// Composition root and CLI entry: builds the commander program (mount, serve webdav, status, …). The only place that picks
-// implementations (the commands call into daemon/ and emulator/, which receive everything they use).
+// Composition root and CLI entry: builds the commander program (mount, serve webdav, status, …). The only place
+// that picks implementations (the commands call into daemon/ and emulator/, which receive everything they use).
 
 import { Command } from 'commander';
 import { registerMountCommand } from './cli/mount-command.js';

@@ -53,7 +53,8 @@ async function readPrivate(path: string, what: string, mustBePrivate: boolean): 
   });
   if (mustBePrivate && (st.mode & 0o077) !== 0)
     throw new ConfigError(
-      `${what} ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}) and holds a secret: run \`chmod 600 ${path}\``,
+      `${what} ${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}) and holds a secret: ` +
+        `run \`chmod 600 ${path}\``,
     );
   return readFile(path);
 }
@@ -75,7 +76,8 @@ export async function resolveWebdavConfig(
   if (user?.includes(':')) throw new ConfigError('--webdav-user must not contain ":" (HTTP Basic auth)');
   if (listen && !isLoopback(listen.host) && user === undefined)
     throw new ConfigError(
-      `--webdav ${addr} is reachable from other machines: pass --webdav-user and --webdav-password-file (a 0600 file holding the password)`,
+      `--webdav ${addr} is reachable from other machines: pass --webdav-user and --webdav-password-file ` +
+        '(a 0600 file holding the password)',
     );
   let tls: WebdavConfig['tls'];
   if ((v.webdavTlsCert === undefined) !== (v.webdavTlsKey === undefined))

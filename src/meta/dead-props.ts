@@ -27,11 +27,13 @@ export class DeadProps {
   constructor(private readonly db: MetaDb) {
     this.sel = db.prepare('SELECT ns, name, value FROM dead_props WHERE ino = ? ORDER BY ns, name');
     this.put = db.prepare(
-      'INSERT INTO dead_props (ino, ns, name, value) VALUES (?, ?, ?, ?) ON CONFLICT (ino, ns, name) DO UPDATE SET value = excluded.value',
+      'INSERT INTO dead_props (ino, ns, name, value) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (ino, ns, name) DO UPDATE SET value = excluded.value',
     );
     this.del = db.prepare('DELETE FROM dead_props WHERE ino = ? AND ns = ? AND name = ?');
     this.cp = db.prepare(
-      'INSERT OR REPLACE INTO dead_props (ino, ns, name, value) SELECT ?, ns, name, value FROM dead_props WHERE ino = ?',
+      'INSERT OR REPLACE INTO dead_props (ino, ns, name, value) ' +
+        'SELECT ?, ns, name, value FROM dead_props WHERE ino = ?',
     );
   }
 

@@ -119,7 +119,8 @@ describe('WebDAV server (issue 17)', () => {
   it('curl: multiple ranges come back as multipart/byteranges with the right bytes', async () => {
     const out = join(work, 'multi.bin');
     const { stdout } = await sh(
-      `curl -sf -D - -o ${out} -r 0-9,2097152-2097161,-5 ${d.url}/docs/ramp.bin | tr -d '\\r' | grep -i '^content-type'`,
+      `curl -sf -D - -o ${out} -r 0-9,2097152-2097161,-5 ${d.url}/docs/ramp.bin | ` +
+        "tr -d '\\r' | grep -i '^content-type'",
     );
     const boundary = /boundary=(\S+)/.exec(stdout)![1]!;
     const body = await readFile(out);
