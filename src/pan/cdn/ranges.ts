@@ -42,6 +42,14 @@ function rangeError(message: string, retryable = false, code?: number): PanError
   return new PanError({ kind: 'range', message: `${ENDPOINT}: ${message}`, endpoint: ENDPOINT, retryable, code });
 }
 
+/** Throws the rest of a body away. undici's destroy() without an error emits an AbortError on the body:
+ * with no listener that is an uncaught exception, which would end the daemon (issue 19), so one is added
+ * first. No answer from the network may end the process. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 /** The body, which must be exactly `want` bytes, copied into one Buffer of that size as it arrives: one
  * allocation and one copy per byte, chunks become garbage at once (no chunk list + concat, no
  * arrayBuffer() copy), and the result owns its memory (byteOffset 0, no pool sharing), so the read path
@@ -63,7 +71,7 @@ function readExactly(body: Dispatcher.ResponseData['body'], want: number, into?:
     const onData = (c: Buffer) => {
       if (n + c.length > want) {
         settle(rangeError(`body longer than the ${want} bytes asked for`, true));
-        body.destroy();
+        discard(body);
         return;
       }
       n += c.copy(out, n);
@@ -296,7 +304,7 @@ export class RangeFetcher {
     const len = Number(res.headers['content-length'] ?? NaN);
     const exact = start === 0 && len === want;
     if (!exact && !(Number.isFinite(len) && len > end && len <= WHOLE_BODY_FALLBACK_MAX)) {
-      res.body.destroy();
+      discard(res.body);
       throw rangeError(
         `server ignored Range (HTTP 200, ${Number.isFinite(len) ? len : 'unknown'} bytes) for ${start}-${end}`,
       );
