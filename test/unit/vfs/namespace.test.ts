@@ -402,6 +402,99 @@ describe('rename', () => {
     expect(await ls('/b')).toEqual(['moved.txt', 'x.txt']);
   });
 
+  it('across directories when both folders clash: through a unique temporary name (never EEXIST)', async () => {
+    h = seed();
+    await h.vfs.readdir('/b'); // the store knows /b/x.txt (a move first clashes); /a/y.txt (a rename first clashes)
+    await h.vfs.rename('/a/x.txt', '/b/y.txt');
+    const m = h.pan.mutations();
+    expect(m.map((c) => c.method)).toEqual(['rename', 'move', 'rename']);
+    const tmp = m[0]!.args[1] as string;
+    expect(tmp).not.toBe('x.txt');
+    expect(tmp).not.toBe('y.txt');
+    expect(m[2]!.args).toEqual([ids.ax, 'y.txt']);
+    expect(h.pan.at('/b/y.txt')?.id).toBe(ids.ax);
+    expect(h.pan.at('/a/y.txt')?.id).toBe(ids.ay);
+    expect(h.pan.at('/b/x.txt')?.id).toBe(ids.bx);
+    expect(await ls('/a')).toEqual(['sub', 'y.txt']);
+    expect(await ls('/b')).toEqual(['x.txt', 'y.txt']);
+  });
+
+  it('over an existing file across directories when both folders clash: replaces it (rename(2))', async () => {
+    h = makeHarness({}, (pan) => {
+      ids = {};
+      ids.a = pan.addDir(ROOT_ID, 'a');
+      ids.b = pan.addDir(ROOT_ID, 'b');
+      ids.af = pan.addFile(ids.a, 'f4', Buffer.from('a-f4'));
+      ids.af2 = pan.addFile(ids.a, 'f2', Buffer.from('a-f2'));
+      ids.bf4 = pan.addFile(ids.b, 'f4', Buffer.from('b-f4'));
+      ids.bf2 = pan.addFile(ids.b, 'f2', Buffer.from('b-f2'));
+    });
+    await h.vfs.rename('/a/f4', '/b/f2');
+    expect(await readAll(h.vfs, '/b/f2')).toEqual(Buffer.from('a-f4'));
+    expect(h.pan.nodes.get(ids.bf2)!.trashed).toBe(true);
+    expect(h.pan.at('/a/f2')?.id).toBe(ids.af2);
+    expect(h.pan.at('/b/f4')?.id).toBe(ids.bf4);
+    expect(await ls('/a')).toEqual(['f2']);
+    expect(await ls('/b')).toEqual(['f2', 'f4']);
+  });
+
+  it('a directory over an empty directory across folders when both clash', async () => {
+    h = makeHarness({}, (pan) => {
+      ids = {};
+      ids.d2 = pan.addDir(ROOT_ID, 'd2');
+      ids.d1 = pan.addDir(ROOT_ID, 'd1');
+      ids.d3 = pan.addDir(ids.d2, 'd3');
+      ids.d2s = pan.addDir(ids.d2, 'dir with space');
+      ids.d1d3 = pan.addFile(ids.d1, 'd3', Buffer.from('f'));
+      ids.d1s = pan.addDir(ids.d1, 'dir with space');
+    });
+    await h.vfs.rename('/d2/d3', '/d1/dir with space');
+    expect(h.pan.at('/d1/dir with space')?.id).toBe(ids.d3);
+    expect(h.pan.nodes.get(ids.d1s)!.trashed).toBe(true);
+    expect(h.pan.at('/d2/dir with space')?.id).toBe(ids.d2s);
+    expect(await ls('/d1')).toEqual(['d3', 'dir with space']);
+    expect(await ls('/d2')).toEqual(['dir with space']);
+  });
+
+  it('a clash the store did not know of (stale listing) switches to the temporary name', async () => {
+    h = seed();
+    await h.vfs.readdir('/b');
+    h.pan.addFile(ids.b, 'y.txt', Buffer.from('late')); // remote only: the store still thinks a move is safe
+    await h.vfs.rename('/a/y.txt', '/b/z.txt');
+    expect(h.pan.at('/b/z.txt')?.id).toBe(ids.ay);
+    expect(h.pan.mutations().map((c) => c.method)).toEqual(['move', 'rename', 'move', 'rename']);
+  });
+
+  it('a failure after the move puts the file back where and as it was (no third name)', async () => {
+    h = seed();
+    h.pan.failNext('rename', panError('transport'));
+    await expectFsError(h.vfs.rename('/a/y.txt', '/b/z.txt'), 'EIO');
+    expect(h.pan.mutations()).toEqual([
+      { method: 'move', args: [[ids.ay], ids.b] },
+      { method: 'rename', args: [ids.ay, 'z.txt'] },
+      { method: 'move', args: [[ids.ay], ids.a] },
+    ]);
+    expect(h.pan.at('/a/y.txt')?.id).toBe(ids.ay);
+    expect(await ls('/a')).toEqual(['sub', 'x.txt', 'y.txt']);
+  });
+
+  it('a failure at the last step of the temporary-name path puts the file back as it was', async () => {
+    h = seed();
+    await h.vfs.readdir('/b');
+    const real = h.pan.rename.bind(h.pan);
+    let n = 0;
+    h.pan.rename = async (id: string, nm: string) => {
+      if (++n === 2) throw panError('transport');
+      return real(id, nm);
+    };
+    await expectFsError(h.vfs.rename('/a/x.txt', '/b/y.txt'), 'EIO');
+    expect(h.pan.at('/a/x.txt')?.id).toBe(ids.ax);
+    expect(h.pan.at('/b/x.txt')?.id).toBe(ids.bx);
+    expect(h.pan.at('/a/y.txt')?.id).toBe(ids.ay);
+    expect([...h.pan.nodes.values()].filter((x) => x.name.startsWith('.pan123fs-mv-'))).toEqual([]);
+    expect(await ls('/a')).toEqual(['sub', 'x.txt', 'y.txt']);
+  });
+
   it('over an existing file: the old target goes to the trash first, then the source takes its name', async () => {
     h = seed();
     await h.vfs.rename('/a/x.txt', '/b/x.txt');
