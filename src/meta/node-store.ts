@@ -143,6 +143,10 @@ export class NodeStore {
       child: db.prepare('SELECT * FROM nodes WHERE parent_ino = ? AND name = ?'),
       children: db.prepare('SELECT * FROM nodes WHERE parent_ino = ? ORDER BY name'),
       countChildren: db.prepare('SELECT COUNT(*) AS n FROM nodes WHERE parent_ino = ?'),
+      countSubdirs: db.prepare(
+        `SELECT COUNT(*) AS n FROM nodes
+         WHERE parent_ino = ? AND is_dir = 1 AND status <= 100 AND substr(hex(name), 1, 2) <> '00'`,
+      ),
       danglingDirty: db.prepare(`SELECT n.* FROM nodes n LEFT JOIN upload_journal j ON j.ino = n.ino
                                  WHERE n.dirty = 1 AND j.ino IS NULL`),
       pendingBelow: db.prepare(
@@ -228,6 +232,11 @@ export class NodeStore {
     }
     return rows;
   }
+  /** The visible subfolders the store knows of (not review-rejected, not parked): a folder's st_nlink - 2. */
+  subdirCount(parentIno: number): number {
+    return (this.queries.countSubdirs.get(parentIno) as { n: number }).n;
+  }
+
   hasChildren(parentIno: number): boolean {
     return (this.queries.countChildren.get(parentIno) as { n: number }).n > 0;
   }

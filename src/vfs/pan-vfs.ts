@@ -90,7 +90,7 @@ export class PanVfs implements Vfs {
       perm: (n.isDir ? 0o777 : 0o666) & ~this.opts.umask,
       uid: this.opts.uid,
       gid: this.opts.gid,
-      nlink: n.isDir ? 2 : 1,
+      nlink: n.isDir ? 2 + this.deps.store.subdirCount(n.ino) : 1, // as far as the store knows
       mtimeMs: mtime,
       ctimeMs: Math.max(n.ctimeMs, mtime),
       atimeMs: mtime,

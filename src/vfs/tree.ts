@@ -9,6 +9,7 @@ import { FsError } from '../core/errors.js';
 import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { SingleFlight } from '../core/single-flight.js';
+import { MAX_NAME_BYTES } from '../core/names.js';
 import { type NodeStore, ROOT_INO, isParked, type ListedChild, type NodeRow } from '../meta/node-store.js';
 import { classify } from './classify.js';
 import { splitPath } from './paths.js';
@@ -40,6 +41,9 @@ export class Tree {
     for (const part of splitPath(path)) {
       if (!cur.isDir) throw new FsError('ENOTDIR', `${path}: ${cur.name} is not a directory`);
       const next = await this.child(cur, part);
+      // a name no 123 folder can hold is ENAMETOOLONG, not ENOENT (a longer remote name stays reachable)
+      if (!next && Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES)
+        throw new FsError('ENAMETOOLONG', `${path}: a name is longer than ${MAX_NAME_BYTES} bytes`);
       if (!next) throw new FsError('ENOENT', `${path}: no such file or directory`);
       cur = next;
     }

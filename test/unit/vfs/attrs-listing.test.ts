@@ -19,6 +19,21 @@ function seedBasic(): Harness {
 }
 
 describe('getattr', () => {
+  it("a directory's st_nlink is 2 + its visible subdirectories, as the store knows them", async () => {
+    h = seedBasic();
+    await h.vfs.readdir('/');
+    await h.vfs.readdir('/docs');
+    expect((await h.vfs.getattr('/')).nlink).toBe(3); // docs (top.bin is a file)
+    expect((await h.vfs.getattr('/docs')).nlink).toBe(3); // sub
+    await h.vfs.mkdir('/docs/sub2', 0o755);
+    expect((await h.vfs.getattr('/docs')).nlink).toBe(4);
+    await h.vfs.rmdir('/docs/sub');
+    expect((await h.vfs.getattr('/docs')).nlink).toBe(3);
+    await h.vfs.rename('/docs/sub2', '/sub2');
+    expect((await h.vfs.getattr('/docs')).nlink).toBe(2);
+    expect((await h.vfs.getattr('/')).nlink).toBe(4);
+  });
+
   it('reports files and directories with owner, umask-derived permissions, size and nlink', async () => {
     h = seedBasic();
     const root = await h.vfs.getattr('/');
@@ -27,7 +42,7 @@ describe('getattr', () => {
     expect(f).toMatchObject({ isDir: false, size: 100, perm: 0o644, uid: 1234, gid: 5678, nlink: 1 });
     expect(f.mtimeMs).toBe(h.pan.at('/docs/a.txt')!.createdAt);
     const d = await h.vfs.getattr('/docs/sub');
-    expect(d).toMatchObject({ isDir: true, perm: 0o755 });
+    expect(d).toMatchObject({ isDir: true, perm: 0o755, nlink: 2 });
   });
 
   it('honours another umask', async () => {

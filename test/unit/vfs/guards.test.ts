@@ -57,6 +57,28 @@ describe('name validation', () => {
     expect((await h.vfs.getattr('/d/f.txt')).size).toBe(7);
   });
 
+  const LONG = ['x'.repeat(256), '文'.repeat(86), `${'y'.repeat(300)}/f.txt`];
+  it.each(LONG)('a missing name over 255 bytes (%#) is ENAMETOOLONG at lookup, not ENOENT', async (name) => {
+    h = seed();
+    const p = `/d/${name}`;
+    await expectFsError(h.vfs.getattr(p), 'ENAMETOOLONG');
+    await expectFsError(h.vfs.unlink(p), 'ENAMETOOLONG');
+    await expectFsError(h.vfs.rmdir(p), 'ENAMETOOLONG');
+    await expectFsError(h.vfs.truncate(p, 0), 'ENAMETOOLONG');
+    await expectFsError(h.vfs.open(p, flags.RDONLY), 'ENAMETOOLONG');
+    await expectFsError(h.vfs.rename(p, '/d/g.txt'), 'ENAMETOOLONG');
+    expect(h.pan.mutations()).toEqual([]);
+    await expectFsError(h.vfs.getattr('/d/missing.txt'), 'ENOENT');
+  });
+
+  it('a remote name over 255 bytes (123 counts characters) stays reachable', async () => {
+    const long = '文'.repeat(100); // 100 characters, 300 UTF-8 bytes
+    h = makeHarness({}, (pan) => {
+      pan.addFile(pan.addDir(ROOT_ID, 'd'), long, Buffer.from('cjk'));
+    });
+    expect((await h.vfs.getattr(`/d/${long}`)).size).toBe(3);
+  });
+
   it('accepts 254 ASCII characters, 85 three-byte characters, and names with spaces and dots', async () => {
     h = seed();
     for (const name of ['x'.repeat(254), '文'.repeat(85), ' leading and trailing ', '.hidden', 'a..b']) {
