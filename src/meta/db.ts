@@ -8,6 +8,8 @@
 //                   upload and its journal generation — must never meet a later node with the same ino.
 //                   remote_id is null for a file not uploaded yet. UNIQUE(parent_ino, name).
 //   upload_journal  one row per file waiting to be uploaded (survives SIGKILL; resumed at start).
+//   upload_fixups   (v4) one row per committed upload whose remote copy still has to take the file's current
+//                   name (a rename during the upload); redone at start.
 //   kv              small settings (the root folder id the store was built for, account uid, …).
 //   dead_props      WebDAV dead properties (v3; 123 stores none): one row per (ino, namespace, name),
 //                   value = self-contained XML; deleted with the node (dead-props.ts owns the statements).
@@ -79,6 +81,17 @@ const MIGRATIONS: string[] = [
      name  TEXT NOT NULL,
      value TEXT NOT NULL,
      PRIMARY KEY (ino, ns, name)
+   );`,
+  // 4: the post-commit rename fix-up of an upload is journaled. An upload that commits after its file was
+  // renamed must still move/rename the new remote copy (and trash the old copy that took the new name);
+  // a kill -9 between the commit and that fix-up lost the rename (issue 19 item 2). The row is written in
+  // the commit's transaction and removed when the fix-up is done; the next start redoes what is left.
+  `CREATE TABLE upload_fixups (
+     ino         INTEGER PRIMARY KEY REFERENCES nodes(ino) ON DELETE CASCADE,
+     file_id     TEXT NOT NULL,
+     parent_id   TEXT NOT NULL,
+     name        TEXT NOT NULL,
+     replaced_id TEXT
    );`,
 ];
 

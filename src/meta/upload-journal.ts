@@ -51,6 +51,16 @@ function fromRaw(r: RawRow): JournalEntry {
   };
 }
 
+/** A committed upload whose remote copy (fileId, created as parentId/name) must take the node's current
+ * name; replacedId: the node's previous copy, which the rename took along and which must go to the trash. */
+export interface FixupEntry {
+  ino: number;
+  fileId: string;
+  parentId: string;
+  name: string;
+  replacedId: string | null;
+}
+
 export class UploadJournal {
   private readonly statements;
 
@@ -76,6 +86,12 @@ export class UploadJournal {
       bump: db.prepare('UPDATE upload_journal SET generation = generation + 1, md5 = NULL WHERE ino = ?'),
       remove: db.prepare('DELETE FROM upload_journal WHERE ino = ? AND generation = ?'),
       drop: db.prepare('DELETE FROM upload_journal WHERE ino = ?'),
+      putFixup: db.prepare(`INSERT OR REPLACE INTO upload_fixups (ino, file_id, parent_id, name, replaced_id)
+                            VALUES (@ino, @fileId, @parentId, @name, @replacedId)`),
+      fixups: db.prepare(
+        'SELECT ino, file_id AS fileId, parent_id AS parentId, name, replaced_id AS replacedId FROM upload_fixups',
+      ),
+      removeFixup: db.prepare('DELETE FROM upload_fixups WHERE ino = ? AND file_id = ?'),
     };
   }
 
@@ -124,6 +140,21 @@ export class UploadJournal {
   /** Delete the row only if its generation is still `generation`. True when deleted. */
   remove(ino: number, generation: number): boolean {
     return this.statements.remove.run(ino, generation).changes > 0;
+  }
+
+  /** Record a rename fix-up still to do (in the commit's transaction). */
+  putFixup(f: FixupEntry): void {
+    this.statements.putFixup.run(f);
+  }
+
+  /** Every fix-up not done yet (start-up). */
+  fixups(): FixupEntry[] {
+    return this.statements.fixups.all() as FixupEntry[];
+  }
+
+  /** The fix-up of fileId for ino is done (or moot). */
+  removeFixup(ino: number, fileId: string): void {
+    this.statements.removeFixup.run(ino, fileId);
   }
 
   /** Run fn in one transaction (nested transactions become savepoints). */

@@ -298,6 +298,7 @@ export class UploadQueue {
       const item = this.item(row);
       item.dueAt = 0;
     }
+    this.resumeFixups();
     if (rows.length) this.log.info({ op: 'upload-resume', files: rows.length }, 'resuming uploads from the journal');
     this.pump();
     return rows.length;
@@ -547,6 +548,13 @@ export class UploadQueue {
       if (!this.opts.target.commit(it.ino, generation, result))
         return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
       j.remove(it.ino, generation);
+      // renamed during the upload: the fix-up below is journaled with the commit, so a crash before it is
+      // done is redone at the next start (resume)
+      const cur = this.opts.target.resolve(it.ino);
+      if (cur && cur !== 'parent-pending' && (cur.parentId !== was.parentId || cur.name !== was.name)) {
+        const replacedId = before && before !== 'parent-pending' ? before.remoteId : null;
+        j.putFixup({ ino: it.ino, fileId: result.fileId, parentId: was.parentId, name: was.name, replacedId });
+      }
       return 'committed';
     });
     const now = this.opts.target.resolve(it.ino); // same synchronous stretch as the commit: no rename in between
@@ -577,7 +585,7 @@ export class UploadQueue {
       if (replaced !== null && replaced !== result.fileId) await this.trashQuietly(replaced);
       // still this item's run: content enqueued during the fixup waits for it (one run per ino; the
       // run's name claims are released when it ends)
-      await this.fixup(result.fileId, it.ino, was);
+      if (await this.fixup(result.fileId, it.ino, was)) j.removeFixup(it.ino, result.fileId);
     }
     if (j.get(it.ino))
       it.dueAt = 0; // new content arrived during the fixup: it uploads next
@@ -585,10 +593,12 @@ export class UploadQueue {
   }
 
   /** The node was renamed/moved while its upload ran: make the remote file match the current name. */
-  private async fixup(fileId: string, ino: number, was: { parentId: string; name: string }): Promise<void> {
+  private async fixup(fileId: string, ino: number, was: { parentId: string; name: string }): Promise<boolean> {
     for (let attempt = 1; attempt <= FIXUP_ATTEMPTS; attempt++) {
       const now = this.opts.target.resolve(ino);
-      if (!now || now === 'parent-pending') return;
+      if (!now) return true; // gone: nothing to fix
+      if (now === 'parent-pending') return false;
+      if (now.remoteId !== fileId) return true; // a newer upload replaced this copy
       try {
         if (now.parentId !== was.parentId) {
           await this.opts.api.move([fileId], now.parentId);
@@ -598,7 +608,7 @@ export class UploadQueue {
           await this.opts.api.rename(fileId, now.name);
           was = { ...was, name: now.name };
         }
-        return;
+        return true;
       } catch (e) {
         this.log.warn(
           { op: 'upload-fixup', ino, fileId, attempt, err: e },
@@ -609,8 +619,33 @@ export class UploadQueue {
     }
     this.log.error(
       { op: 'upload-fixup', ino, fileId, name: was.name },
-      'the uploaded file keeps its old name remotely',
+      'the uploaded file keeps its old name remotely (retried at the next start)',
     );
+    return false;
+  }
+
+  /** Start-up: redo the rename fix-ups a crash interrupted. An upload of the same file waits for its
+   * fix-up (one remote name at a time). */
+  private resumeFixups(): void {
+    for (const f of this.opts.journal.fixups()) {
+      const it = this.items.get(f.ino);
+      if (it) it.dueAt = Number.POSITIVE_INFINITY;
+      this.log.info({ op: 'upload-fixup', ino: f.ino, fileId: f.fileId }, 'redoing a rename fix-up after a restart');
+      void (async () => {
+        try {
+          const now = this.opts.target.resolve(f.ino);
+          if (now && now !== 'parent-pending' && now.remoteId === f.fileId && f.replacedId && f.replacedId !== f.fileId)
+            await this.trashQuietly(f.replacedId);
+          if (await this.fixup(f.fileId, f.ino, { parentId: f.parentId, name: f.name }))
+            this.opts.journal.removeFixup(f.ino, f.fileId);
+        } catch (e) {
+          this.log.warn({ op: 'upload-fixup', ino: f.ino, err: e }, 'a rename fix-up failed at start-up');
+        } finally {
+          if (it && it.dueAt === Number.POSITIVE_INFINITY) it.dueAt = 0;
+          this.pump();
+        }
+      })();
+    }
   }
 
   private async trashQuietly(fileId: string): Promise<void> {

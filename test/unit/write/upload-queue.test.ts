@@ -180,6 +180,67 @@ describe('UploadQueue', () => {
     expect(remote).toMatchObject({ name: 'after', parentId: '9' });
   });
 
+  // issue 19 item 2: a kill -9 between the commit and the fix-up lost the rename (the file was found after
+  // restart under its pre-rename name in the old folder). The fix-up is journaled with the commit.
+  it('a rename fix-up cut off after the commit (kill -9) is redone at the next start', async () => {
+    makeQueue();
+    const data = ramp(2000, 7);
+    const f = await addFile('before', data);
+    target.nodes.get(f.ino)!.remoteId = 'old-copy';
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9' });
+      if (m === 'move' || m === 'rename' || m === 'trash') throw new Error('the daemon is gone');
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    const fileId = target.commits[0]!.fileId;
+    expect(pan.files.get(fileId)).toMatchObject({ name: 'before', parentId: '7' }); // the fix-up never landed
+    await queue.close();
+    db.close();
+    // restart on the same database file
+    db = openMetaDb(dbPath);
+    journal = new UploadJournal(db, clock);
+    const t2 = new FakeTarget(journal);
+    for (const [ino, n] of target.nodes) t2.nodes.set(ino, n);
+    target = t2;
+    expect(journal.fixups()).toEqual([{ ino: f.ino, fileId, parentId: '7', name: 'before', replacedId: 'old-copy' }]);
+    pan.onCall = undefined;
+    const trashed: string[] = [];
+    const realTrash = pan.trash.bind(pan);
+    pan.trash = async (ids: string[]) => {
+      trashed.push(...ids);
+      return realTrash(ids).catch(() => undefined);
+    };
+    makeQueue();
+    expect(queue.resume()).toBe(0);
+    await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
+    expect(pan.files.get(fileId)).toMatchObject({ name: 'after', parentId: '9' });
+    expect(trashed).toEqual(['old-copy']);
+  });
+
+  it('a fix-up is recorded only for a rename during the upload, and removed once done', async () => {
+    makeQueue();
+    const data = ramp(1500, 8);
+    const f = await addFile('same', data);
+    const seen: number[] = [];
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'renamed' });
+      if (m === 'rename') seen.push(journal.fixups().length);
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+    expect(seen).toEqual([1]); // journaled while the fix-up ran
+    await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
+    const g = await addFile('plain', data);
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') seen.push(journal.fixups().length);
+    };
+    enqueue(g, data);
+    await queue.waitFor(g.ino);
+    expect(journal.fixups()).toEqual([]);
+  });
+
   // regression (found in review): the item was finished before the fixup's rename ran, so content enqueued
   // during the fixup started a second run for the same ino at once (and the first run's end released the
   // second run's name claim)
