@@ -20,7 +20,7 @@ import { assertValidName } from '../core/names.js';
 import type { NodeRow, NodeStore } from '../meta/node-store.js';
 import type { PanTree } from '../pan/api.js';
 import { isPanError } from '../pan/errors.js';
-import { parentAndName } from './paths.js';
+import { parentAndName, splitPath } from './paths.js';
 import type { ReadPort } from './ports.js';
 import { type DirectoryLister, guard, type Tree } from './tree.js';
 import type { Writeback } from './writeback.js';
@@ -117,14 +117,21 @@ export class Namespace {
 
   async rename(from: string, to: string): Promise<void> {
     const { store, tree, logger } = this.deps;
-    if (from === to) return;
-    const src = await this.lookup(from);
-    if (src.parentIno === null) throw new FsError('EBUSY', 'cannot rename the mount root');
+    if (splitPath(from).length === 0) throw new FsError('EBUSY', 'cannot rename the mount root');
+    // like rename(2): both parent folders first (ENOTDIR/ENOENT in a prefix), then the source (ENOENT
+    // even when from === to), then the destination
+    await guard(`lookup ${from}`, () => tree.lookupDir(parentAndName(from).parent));
     const { parent, name } = parentAndName(to);
+    const dstDir = await guard(`lookup ${to}`, () => tree.lookupDir(parent));
+    const src = await this.lookup(from);
+    if (from === to) return;
+    if (src.parentIno === null) throw new FsError('EBUSY', 'cannot rename the mount root');
     assertValidName(name);
-    const dstDir = await tree.lookupDir(parent);
     if (src.isDir && this.isAncestor(src.ino, dstDir.ino))
       throw new FsError('EINVAL', `${from}: cannot move a directory into itself`);
+    const dst0 = await tree.child(dstDir, name);
+    if (dst0 && dst0.ino !== src.ino && this.isAncestor(dst0.ino, src.ino))
+      throw new FsError('ENOTEMPTY', `${to}: is a folder above ${from}`); // rename(2) answers so
     let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
     const progress: { asked: RemotePlace | null } = { asked: null };
     try {

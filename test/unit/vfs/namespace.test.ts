@@ -569,6 +569,15 @@ describe('rename', () => {
     expect(h.pan.mutations()).toEqual([]);
   });
 
+  // found by the model test (test/unit/vfs/model.property.test.ts, seeds 1, 2, 3): rename(2)'s order of checks
+  it('like rename(2): a missing source onto itself is ENOENT; a file as the destination parent ENOTDIR first; onto a folder above it ENOTEMPTY', async () => {
+    h = seed();
+    await expectFsError(h.vfs.rename('/a/nope', '/a/nope'), 'ENOENT');
+    await expectFsError(h.vfs.rename('/a/nope', '/top.txt/x'), 'ENOTDIR');
+    await expectFsError(h.vfs.rename('/a/sub/deep.txt', '/a'), 'ENOTEMPTY');
+    expect(h.pan.mutations()).toEqual([]);
+  });
+
   it('to itself is a no-op', async () => {
     h = seed();
     await h.vfs.rename('/a/x.txt', '/a/x.txt');
