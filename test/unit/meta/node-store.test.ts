@@ -521,7 +521,7 @@ describe('inode numbers are never reused', () => {
 
     db = openMetaDb(dbPath, 2); // this migration's result (later ones have their own tests)
     store = new NodeStore(db);
-    expect(db.pragma('user_version', { simple: true })).toBe(4); // v2 (AUTOINCREMENT), v3 (dead_props), v4 (upload_fixups)
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(store.child(ROOT_INO, 'd')!.ino).toBe(7);
     expect(store.child(7, 'f')).toMatchObject({ ino: 9, dirty: true });
@@ -531,11 +531,9 @@ describe('inode numbers are never reused', () => {
     expect(next).toBe(10);
     store.delete(next);
     expect(store.insert({ remoteId: null, parentIno: 7, name: 'h', isDir: false, now: T0, dirty: true })).toBe(11);
-    db.prepare("INSERT INTO upload_fixups (ino, file_id, parent_id, name) VALUES (9, '55', '10', 'f')").run();
-    store.delete(7); // the rebuilt table still cascades to children, journal rows and fix-up rows
+    store.delete(7); // the rebuilt table still cascades to children and journal rows
     expect(store.get(9)).toBeUndefined();
     expect(journalRows(9)).toBe(0);
-    expect(db.prepare('SELECT COUNT(*) AS n FROM upload_fixups').get()).toEqual({ n: 0 });
   });
 });
 
