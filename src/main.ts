@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerMountCommand } from './cli/mount-command.js';
 import { registerControlCommands } from './cli/control-commands.js';
+import { registerCacheCommands } from './cli/cache-commands.js';
 import { registerEmulatorCommand } from './emulator/cli.js';
 import { registerConfigCommand } from './cli/config-command.js';
 import { registerDoctorCommand } from './cli/doctor.js';
@@ -18,6 +19,7 @@ const program = new Command('pan123fs')
   .version(programVersion());
 registerMountCommand(program);
 registerControlCommands(program);
+registerCacheCommands(program);
 registerEmulatorCommand(program);
 registerConfigCommand(program);
 registerDoctorCommand(program);

@@ -11,16 +11,21 @@ import { UserFacingError } from '../core/user-error.js';
 import { dieWith } from './errors.js';
 import { formatStatus } from './format-status.js';
 
-async function sockets(stateDir: string, mountpoint?: string): Promise<string[]> {
+export async function sockets(stateDir: string, mountpoint?: string): Promise<string[]> {
   if (mountpoint) return [controlSocketPath(stateDir, resolve(mountpoint))];
   const names = await readdir(stateDir).catch(() => [] as string[]);
   return names.filter((n) => n.startsWith('control-') && n.endsWith('.sock')).map((n) => join(stateDir, n));
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
-async function ask(sock: string, req: object): Promise<any> {
+export async function ask(
+  sock: string,
+  req: object,
+  timeoutMs?: number,
+  onProgress?: Parameters<typeof controlRequest>[3],
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
+): Promise<any> {
   try {
-    return await controlRequest(sock, req);
+    return await controlRequest(sock, req, timeoutMs, onProgress);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ECONNREFUSED')

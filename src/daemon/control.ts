@@ -1,12 +1,14 @@
 // The control socket: a Unix socket (mode 0600, in the state dir) speaking one JSON request and one JSON
-// answer per line. Commands: status, refresh {path, recursive}, unmount. Used by `pan123fs status`,
-// `pan123fs refresh` and `pan123fs unmount`.
+// answer per line. Commands: status, refresh {path, recursive}, unmount, pin {path}, unpin {path},
+// cache {path, all}. Used by `pan123fs status`, `refresh`, `unmount`, `pin`, `unpin` and `cache`.
+// `pin` streams: zero or more `{"progress": …}` lines come before its one answer line.
 
 import { createHash } from 'node:crypto';
 import { chmod, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../core/logger.js';
+import type { CacheEntry, PinProgress, PinResult } from '../vfs/pins.js';
 import type { DaemonStatus } from './status-types.js';
 
 export function controlSocketPath(stateDir: string, mountpoint: string): string {
@@ -18,6 +20,9 @@ export interface ControlHandlers {
   status(): DaemonStatus;
   refresh(path: string, recursive: boolean): Promise<number>;
   stop(): void;
+  pin(path: string, onProgress: (p: PinProgress) => void): Promise<PinResult>;
+  unpin(path: string): Promise<void>;
+  cache(path: string, all: boolean): Promise<CacheEntry[]>;
 }
 
 export class ControlServer {
@@ -39,7 +44,12 @@ export class ControlServer {
         if (nl < 0) return;
         const line = buf.slice(0, nl);
         buf = '';
-        void this.answer(line).then((out) => sock.end(`${JSON.stringify(out)}\n`));
+        const progress = (p: PinProgress) => {
+          if (!sock.destroyed) sock.write(`${JSON.stringify({ progress: p })}\n`);
+        };
+        void this.answer(line, progress).then((out) => {
+          if (!sock.destroyed) sock.end(`${JSON.stringify(out)}\n`);
+        });
       });
       sock.on('error', () => undefined);
     });
@@ -51,14 +61,21 @@ export class ControlServer {
     this.server = server;
   }
 
-  private async answer(line: string): Promise<unknown> {
+  private async answer(line: string, progress: (p: PinProgress) => void): Promise<unknown> {
     try {
-      const req = JSON.parse(line) as { cmd: string; path?: string; recursive?: boolean };
+      const req = JSON.parse(line) as { cmd: string; path?: string; recursive?: boolean; all?: boolean };
       switch (req.cmd) {
         case 'status':
           return { ok: true, status: this.h.status() };
         case 'refresh':
           return { ok: true, dirs: await this.h.refresh(req.path ?? '/', req.recursive ?? false) };
+        case 'pin':
+          return { ok: true, pinned: await this.h.pin(req.path ?? '/', progress) };
+        case 'unpin':
+          await this.h.unpin(req.path ?? '/');
+          return { ok: true };
+        case 'cache':
+          return { ok: true, entries: await this.h.cache(req.path ?? '/', req.all ?? false) };
         case 'unmount':
           this.h.stop();
           return { ok: true };
@@ -67,7 +84,7 @@ export class ControlServer {
       }
     } catch (e) {
       this.log.warn({ op: 'control', err: String(e) }, 'control request failed');
-      return { ok: false, error: (e as Error).message };
+      return { ok: false, error: (e as Error).message, kind: (e as { kind?: string }).kind };
     }
   }
 
@@ -80,19 +97,37 @@ export class ControlServer {
 }
 
 /** Client side: send one request, get one answer. */
-// biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
-export function controlRequest(path: string, req: object, timeoutMs = 10_000): Promise<any> {
+export function controlRequest(
+  path: string,
+  req: object,
+  timeoutMs = 10_000,
+  onProgress?: (p: PinProgress) => void,
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
+): Promise<any> {
   return new Promise((resolveP, reject) => {
     const sock = createConnection(path);
     let buf = '';
-    const t = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`no answer from ${path} in ${timeoutMs} ms`));
-    }, timeoutMs);
+    let t: NodeJS.Timeout | undefined;
+    // with onProgress the timeout is an idle timeout: every progress line restarts it
+    const arm = () => {
+      clearTimeout(t);
+      t = setTimeout(() => {
+        sock.destroy();
+        reject(new Error(`no answer from ${path} in ${timeoutMs} ms`));
+      }, timeoutMs);
+    };
+    arm();
     sock.setEncoding('utf8');
     sock.on('connect', () => sock.write(`${JSON.stringify(req)}\n`));
     sock.on('data', (d: string) => {
       buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        if (!line.startsWith('{"progress":')) break;
+        buf = buf.slice(nl + 1);
+        if (onProgress) arm();
+        onProgress?.((JSON.parse(line) as { progress: PinProgress }).progress);
+      }
     });
     sock.on('end', () => {
       clearTimeout(t);

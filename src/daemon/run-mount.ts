@@ -15,6 +15,8 @@ import type { MountConfig } from '../config/resolve.js';
 import { openMetaDb } from '../meta/db.js';
 import { NodeStore } from '../meta/node-store.js';
 import { UploadJournal } from '../meta/upload-journal.js';
+import { PinStore } from '../meta/pin-store.js';
+import { Pins } from '../vfs/pins.js';
 import { HttpPanClient } from '../pan/http-pan-client.js';
 import { CdnClient } from '../pan/cdn/cdn-client.js';
 import { LinkCache } from '../pan/cdn/download-urls.js';
@@ -123,6 +125,9 @@ export async function runMount(
     { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs },
   );
 
+  const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock);
+  pins.sync();
+
   installCrashGuard(log);
   let fuse: FuseMount | null = null;
   // --webdav: the second front end over the same vfs (daemon/webdav.ts)
@@ -191,6 +196,13 @@ export async function runMount(
       stop: () => {
         void stop('control: unmount');
       },
+      pin: async (path, onProgress) => {
+        const r = await pins.pin(path, onProgress);
+        log.info({ op: 'pin', path, files: r.files, bytes: r.bytes }, 'pinned');
+        return r;
+      },
+      unpin: (path) => pins.unpin(path),
+      cache: (path, all) => pins.list(path, all),
     },
     log,
   );

@@ -9,7 +9,10 @@
 //  - the index is updated synchronously; eviction drops the entry first and unlinks afterwards, so a read
 //    racing an eviction either already has the file open or sees ENOENT, which is a miss;
 //  - total indexed bytes ≤ maxBytes after every insert; maxBytes 0 disables the cache (no I/O at all);
-//  - writes are best effort: queued bytes are capped, beyond that a block is simply not cached on disk.
+//  - writes are best effort: queued bytes are capped, beyond that a block is simply not cached on disk;
+//    store() (pinning) is the exception: it waits for its write and is not capped;
+//  - blocks of pinned file ids (setPinned) are never evicted: they count against maxBytes, and the caller
+//    (vfs/pins.ts) refuses a pin whose data would not fit, so unpinned blocks make room for them.
 
 import { promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -68,6 +71,11 @@ export function diskStem(ref: FileRef, index: number): string {
   return `${seg(ref.id)}_${seg(ref.md5)}_${index}`;
 }
 
+/** The key of one file version in bytesByFile(). */
+export function cachedKey(ref: { id: string; md5: string }): string {
+  return `${seg(ref.id)}_${seg(ref.md5)}`;
+}
+
 export class DiskCache {
   /** Resolves once the index is rebuilt; lookups before that wait for it. */
   readonly ready: Promise<void>;
@@ -87,6 +95,8 @@ export class DiskCache {
   private broken = false;
   private s = { hits: 0, misses: 0, writes: 0, skippedWrites: 0, errors: 0 };
   private readonly pool: RangePool | undefined;
+  /** file segments (seg(id)) whose blocks eviction skips */
+  private pinned = new Set<string>();
 
   constructor(opts: DiskCacheOptions) {
     this.dir = opts.dir;
@@ -166,6 +176,45 @@ export class DiskCache {
     this.pending.add(p);
   }
 
+  /** The file ids whose blocks are kept out of eviction (replaces the previous set). */
+  setPinned(fileIds: Iterable<string>): void {
+    this.pinned = new Set([...fileIds].map(seg));
+  }
+
+  get capacity(): number {
+    return this.maxBytes;
+  }
+
+  /** Real on-disk bytes per file version, keyed by cachedKey(ref). */
+  bytesByFile(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [stem, e] of this.index) {
+      const k = stem.slice(0, stem.lastIndexOf('_'));
+      out.set(k, (out.get(k) ?? 0) + e.size);
+    }
+    return out;
+  }
+
+  /** Writes a block and waits until it is indexed (pinning); false if the cache is off or the write failed. */
+  async store(ref: FileRef, index: number, block: Buffer): Promise<boolean> {
+    if (!this.enabled || block.length > this.maxBytes) return false;
+    await this.ready;
+    const stem = diskStem(ref, index);
+    if (this.index.has(stem)) return true;
+    if (this.writing.has(stem)) {
+      await this.flush(); // a put() of the same block is under way
+      return this.index.has(stem);
+    }
+    const fileSeg = seg(ref.id);
+    this.writing.add(stem);
+    try {
+      await this.write(stem, fileSeg, this.dropGen.get(fileSeg) ?? 0, block);
+    } finally {
+      this.writing.delete(stem);
+    }
+    return this.index.has(stem);
+  }
+
   /** Forgets (and deletes) every block of a file id, except those of `keepMd5` if given. */
   dropFile(fileId: string, keepMd5?: string): void {
     const fileSeg = seg(fileId);
@@ -229,6 +278,7 @@ export class DiskCache {
   private evict(): void {
     for (const [stem, e] of this.index) {
       if (this.totalBytes <= this.maxBytes) break;
+      if (this.pinned.size > 0 && this.pinned.has(stem.slice(0, stem.indexOf('_')))) continue;
       this.forget(stem, e);
     }
   }

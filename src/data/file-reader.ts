@@ -16,8 +16,8 @@ import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { BlockCache, DEFAULT_MEM_CACHE_BYTES } from './block-cache.js';
-import { assertBlockSize, DEFAULT_BLOCK_SIZE } from './blocks.js';
-import { DiskCache } from './disk-cache.js';
+import { assertBlockSize, blockCount, blockLength, DEFAULT_BLOCK_SIZE } from './blocks.js';
+import { cachedKey, DiskCache } from './disk-cache.js';
 import { RangePool } from './range-pool.js';
 import {
   DEFAULT_MAX_CONCURRENT_FETCHES,
@@ -104,6 +104,7 @@ export class FileReader {
   private readonly handles = new Set<Handle>();
   private readonly log: Logger;
   private bytesServed = 0;
+  private readonly maxRequestBytes: number;
   private closed = false;
 
   constructor(
@@ -115,6 +116,7 @@ export class FileReader {
     this.log = opts.logger ?? silentLogger;
     const memBytes = opts.memCacheBytes ?? DEFAULT_MEM_CACHE_BYTES;
     const maxRequestBytes = Math.max(this.blockSize, opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
+    this.maxRequestBytes = maxRequestBytes;
     this.pool = new RangePool(maxRequestBytes);
     this.mem = new BlockCache(memBytes, this.pool);
     const diskBytes = opts.diskCacheBytes ?? DEFAULT_DISK_CACHE_BYTES;
@@ -201,6 +203,59 @@ export class FileReader {
     this.fetcher.close();
     this.mem.clear();
     await this.disk?.close();
+  }
+
+  /** Bytes the disk cache can hold (0: no disk cache). */
+  diskCapacity(): number {
+    return this.disk?.enabled ? this.disk.capacity : 0;
+  }
+
+  /** Keeps the blocks of these file ids out of disk-cache eviction (pins, vfs/pins.ts). */
+  setPinned(fileIds: Iterable<string>): void {
+    this.disk?.setPinned(fileIds);
+  }
+
+  /** Real on-disk bytes of each file version; look up with cachedBytes(). */
+  diskUsage(): (ref: { id: string; md5: string }) => number {
+    const m = this.disk?.bytesByFile() ?? new Map<string, number>();
+    return (ref) => m.get(cachedKey(ref)) ?? 0;
+  }
+
+  /**
+   * Fetches every block of the file not yet on disk straight into the disk cache, in ranges of up to
+   * maxRequestBytes, waiting for each write (pinning). `onProgress(bytes)` reports bytes cached so far.
+   * Resolves to the bytes on disk at the end; throws when the source fails or there is no disk cache.
+   */
+  async cacheWhole(ref: FileRef, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<number> {
+    const disk = this.disk;
+    if (!disk?.enabled) throw new FsError('ENOSPC', 'no disk cache (--cache-max-size 0)');
+    await disk.ready;
+    const bs = this.blockSize;
+    const n = blockCount(ref.size, bs);
+    const perRequest = Math.max(1, Math.floor(this.maxRequestBytes / bs));
+    let done = 0;
+    for (let i = 0; i < n; ) {
+      if (disk.has(ref, i)) {
+        done += blockLength(ref.size, bs, i);
+        i++;
+        continue;
+      }
+      let j = i;
+      while (j < n && j - i < perRequest && !disk.has(ref, j)) j++;
+      const start = i * bs;
+      const len = Math.min(ref.size, j * bs) - start;
+      const buf = await this.source.read(ref, start, len, signal);
+      for (let k = i; k < j; k++) {
+        const off = (k - i) * bs;
+        const block = Buffer.from(buf.subarray(off, off + blockLength(ref.size, bs, k)));
+        if (!(await disk.store(ref, k, block))) throw new FsError('EIO', 'could not write the disk cache');
+      }
+      done += len;
+      onProgress?.(done);
+      i = j;
+    }
+    onProgress?.(done);
+    return done;
   }
 
   /** Forget cached blocks of a file (all versions), e.g. after it was overwritten. */

@@ -10,6 +10,8 @@
 //   upload_journal  one row per file waiting to be uploaded (survives SIGKILL; resumed at start).
 //   upload_fixups   (v4) one row per committed upload whose remote copy still has to take the file's current
 //                   name (a rename during the upload); redone at start.
+//   pins            one row per pinned file or folder (v5), keyed by ino so a pin follows its node through
+//                   rename and move and goes with it when it is deleted (vfs/pins.ts owns the meaning).
 //   kv              small settings (the root folder id the store was built for, account uid, …).
 //   dead_props      WebDAV dead properties (v3; 123 stores none): one row per (ino, namespace, name),
 //                   value = self-contained XML; deleted with the node (dead-props.ts owns the statements).
@@ -82,6 +84,7 @@ const MIGRATIONS: string[] = [
      value TEXT NOT NULL,
      PRIMARY KEY (ino, ns, name)
    );`,
+<<<<<<< HEAD
   // 4: the post-commit rename fix-up of an upload is journaled. An upload that commits after its file was
   // renamed must still move/rename the new remote copy (and trash the old copy that took the new name);
   // a kill -9 between the commit and that fix-up lost the rename (issue 19 item 2). The row is written in
@@ -92,6 +95,12 @@ const MIGRATIONS: string[] = [
      parent_id   TEXT NOT NULL,
      name        TEXT NOT NULL,
      replaced_id TEXT
+=======
+  // 5: pins (`pan123fs pin`): kept out of disk-cache eviction, survive restarts, follow the node by ino.
+  `CREATE TABLE pins (
+     ino       INTEGER PRIMARY KEY REFERENCES nodes(ino) ON DELETE CASCADE,
+     pinned_at INTEGER NOT NULL
+>>>>>>> bf6f53f (cache: pan123fs pin, unpin and cache over the control socket)
    );`,
 ];
 

@@ -1,0 +1,175 @@
+// Pins (`pan123fs pin / unpin / cache`): whole files or folders fetched into the disk cache and kept out of
+// its LRU eviction. Owns the meaning of the `pins` table (meta/pin-store.ts): a pin names a node by ino,
+// so it follows the node through rename and move and survives restarts; a file is pinned when it or a
+// folder above it is. Invariants:
+//  - the disk cache's pinned set (FileReader.setPinned) is recomputed from the table after every pin/unpin,
+//    at start and when a pinned file is fetched, so blocks of pinned files are never evicted;
+//  - a pin whose files (with everything pinned already) would not fit in --cache-max-size is refused
+//    with ENOSPC before anything is fetched or recorded;
+//  - listing for the report (`cache`) reads the store only: it works offline and costs no API call.
+
+import type { Clock } from '../core/clock.js';
+import { FsError } from '../core/errors.js';
+import type { FileReader } from '../data/file-reader.js';
+import type { NodeRow, NodeStore } from '../meta/node-store.js';
+import type { PinStore } from '../meta/pin-store.js';
+import { isHidden, type Tree } from './tree.js';
+
+export interface PinProgress {
+  path: string;
+  files: number;
+  filesDone: number;
+  bytes: number;
+  bytesDone: number;
+}
+
+export interface PinResult {
+  path: string;
+  files: number;
+  bytes: number;
+  /** files skipped because their content is local (not uploaded yet: it is on disk in staging anyway) */
+  localFiles: number;
+}
+
+export interface CacheEntry {
+  path: string;
+  size: number;
+  cachedBytes: number;
+  pinned: boolean;
+}
+
+export class Pins {
+  constructor(
+    private readonly store: NodeStore,
+    private readonly pins: PinStore,
+    private readonly tree: Tree,
+    private readonly reader: FileReader,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Recompute the disk cache's pinned set from the table. */
+  sync(): void {
+    const ids = new Set<string>();
+    for (const ino of this.pins.all()) {
+      const n = this.store.get(ino);
+      if (n) for (const f of this.knownFiles(n)) if (f.remoteId) ids.add(f.remoteId);
+    }
+    this.reader.setPinned(ids);
+  }
+
+  async pin(path: string, onProgress?: (p: PinProgress) => void, signal?: AbortSignal): Promise<PinResult> {
+    const node = await this.tree.lookup(path);
+    const all = await this.listedFiles(node);
+    const files = all.filter((f) => f.remoteId !== null && !f.dirty);
+    const bytes = files.reduce((a, f) => a + f.size, 0);
+    const capacity = this.reader.diskCapacity();
+    if (capacity <= 0) throw new FsError('ENOSPC', 'pinning needs the disk cache (--cache-max-size is 0)');
+    const mine = new Set(files.map((f) => f.ino));
+    const others = this.pinnedFiles().filter((f) => !mine.has(f.ino));
+    const otherBytes = others.reduce((a, f) => a + f.size, 0);
+    if (bytes + otherBytes > capacity)
+      throw new FsError(
+        'ENOSPC',
+        `${path}: ${bytes} bytes to pin${otherBytes ? ` + ${otherBytes} pinned already` : ''} would not fit in` +
+          ` --cache-max-size (${capacity} bytes); unpin something or raise --cache-max-size`,
+      );
+    this.pins.add(node.ino, this.clock.now());
+    this.sync();
+    const p: PinProgress = { path, files: files.length, filesDone: 0, bytes, bytesDone: 0 };
+    onProgress?.({ ...p });
+    for (const f of files) {
+      const before = p.bytesDone;
+      await this.reader.cacheWhole(
+        { id: f.remoteId!, md5: f.md5, size: f.size },
+        (b) => {
+          p.bytesDone = before + b;
+          onProgress?.({ ...p });
+        },
+        signal,
+      );
+      p.bytesDone = before + f.size;
+      p.filesDone++;
+      onProgress?.({ ...p });
+    }
+    return { path, files: files.length, bytes, localFiles: all.length - files.length };
+  }
+
+  /** Removes the pin on exactly this path; a path pinned only through a folder above says so. */
+  async unpin(path: string): Promise<void> {
+    const node = await this.tree.lookup(path);
+    if (!this.pins.remove(node.ino)) {
+      const above = this.pinnedAncestor(node);
+      throw new FsError(
+        'EINVAL',
+        above === undefined
+          ? `${path} is not pinned`
+          : `${path} is pinned through ${this.store.pathOf(above)}; unpin that folder`,
+      );
+    }
+    this.sync();
+  }
+
+  /** Every known file under path (or path itself) with cached data or a pin; with all, every known file. */
+  list(path: string, all: boolean): Promise<CacheEntry[]> {
+    return this.tree.lookup(path).then((node) => {
+      const usage = this.reader.diskUsage();
+      const out: CacheEntry[] = [];
+      for (const f of this.knownFiles(node)) {
+        const cachedBytes = f.remoteId ? usage({ id: f.remoteId, md5: f.md5 }) : 0;
+        const pinned = this.isPinned(f);
+        if (all || node.ino === f.ino || pinned || cachedBytes > 0)
+          out.push({ path: this.store.pathOf(f.ino), size: f.size, cachedBytes, pinned });
+      }
+      return out;
+    });
+  }
+
+  isPinned(n: NodeRow): boolean {
+    return this.pins.has(n.ino) || this.pinnedAncestor(n) !== undefined;
+  }
+
+  private pinnedAncestor(n: NodeRow): number | undefined {
+    for (let p = n.parentIno; p !== null; p = this.store.get(p)?.parentIno ?? null) if (this.pins.has(p)) return p;
+    return undefined;
+  }
+
+  private pinnedFiles(): NodeRow[] {
+    const seen = new Map<number, NodeRow>();
+    for (const ino of this.pins.all()) {
+      const n = this.store.get(ino);
+      if (n) for (const f of this.knownFiles(n)) seen.set(f.ino, f);
+    }
+    return [...seen.values()];
+  }
+
+  /** Files at or below n as the store knows them (no API call). */
+  private knownFiles(n: NodeRow): NodeRow[] {
+    if (!n.isDir) return [n];
+    const out: NodeRow[] = [];
+    const stack = [n];
+    while (stack.length > 0) {
+      const d = stack.pop()!;
+      for (const c of this.store.children(d.ino)) {
+        if (isHidden(c)) continue;
+        if (c.isDir) stack.push(c);
+        else out.push(c);
+      }
+    }
+    return out;
+  }
+
+  /** Files at or below n, listing folders whose stored listing is stale (the pin wants the current tree). */
+  private async listedFiles(n: NodeRow): Promise<NodeRow[]> {
+    if (!n.isDir) return [n];
+    const out: NodeRow[] = [];
+    const stack = [n];
+    while (stack.length > 0) {
+      const d = stack.pop()!;
+      for (const c of await this.tree.children(d)) {
+        if (c.isDir) stack.push(c);
+        else out.push(c);
+      }
+    }
+    return out;
+  }
+}
