@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { defaultStateDir } from '../config/resolve.js';
 import { UserFacingError } from '../core/user-error.js';
-import type { CacheEntry, PinProgress, PinResult } from '../vfs/pins.js';
+import type { CacheEntry, PinProgress, PinResult } from '../daemon/control.js';
 import { ask, sockets } from './control-commands.js';
 import { dieWith } from './errors.js';
 import { humanBytes } from './format-status.js';

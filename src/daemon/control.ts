@@ -9,6 +9,8 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../core/logger.js';
 import type { CacheEntry, PinProgress, PinResult } from '../vfs/pins.js';
+
+export type { CacheEntry, PinProgress, PinResult } from '../vfs/pins.js';
 import type { DaemonStatus } from './status-types.js';
 
 export function controlSocketPath(stateDir: string, mountpoint: string): string {
