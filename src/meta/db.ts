@@ -84,7 +84,6 @@ const MIGRATIONS: string[] = [
      value TEXT NOT NULL,
      PRIMARY KEY (ino, ns, name)
    );`,
-<<<<<<< HEAD
   // 4: the post-commit rename fix-up of an upload is journaled. An upload that commits after its file was
   // renamed must still move/rename the new remote copy (and trash the old copy that took the new name);
   // a kill -9 between the commit and that fix-up lost the rename (issue 19 item 2). The row is written in
@@ -95,12 +94,11 @@ const MIGRATIONS: string[] = [
      parent_id   TEXT NOT NULL,
      name        TEXT NOT NULL,
      replaced_id TEXT
-=======
+   );`,
   // 5: pins (`pan123fs pin`): kept out of disk-cache eviction, survive restarts, follow the node by ino.
   `CREATE TABLE pins (
      ino       INTEGER PRIMARY KEY REFERENCES nodes(ino) ON DELETE CASCADE,
      pinned_at INTEGER NOT NULL
->>>>>>> bf6f53f (cache: pan123fs pin, unpin and cache over the control socket)
    );`,
 ];
 

@@ -153,7 +153,7 @@ describe('dead properties in the metadata store', () => {
     expect(() => props.apply(999, [{ ns: 'urn:x', name: 'p', value: 'v' }])).toThrow();
     store.delete(a);
     expect(props.list(a)).toEqual([]);
-    expect(db.pragma('user_version', { simple: true })).toBe(4); // v4: upload_fixups
+    expect(db.pragma('user_version', { simple: true })).toBe(5); // v4: upload_fixups, v5: pins
     db.close();
   });
 });
