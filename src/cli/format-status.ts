@@ -36,6 +36,10 @@ export function formatStatus(s: DaemonStatus): string {
       `  reads     ${humanBytes(Number(r.bytesServed ?? 0))} served, ${humanBytes(Number(r.bytesFetched ?? 0))} fetched in ${r.fetchRequests ?? 0} requests (${r.fetchErrors ?? 0} failed), ${r.openHandles ?? 0} open`,
     );
   }
+  if (s.limits && (s.limits.bwlimitDown > 0 || s.limits.bwlimitUp > 0)) {
+    const lim = (n: number) => (n > 0 ? `${humanBytes(n)}/s` : 'unlimited');
+    lines.push(`  bandwidth down ${lim(s.limits.bwlimitDown)}, up ${lim(s.limits.bwlimitUp)}`);
+  }
   const u = s.uploads;
   lines.push(
     `  uploads   ${u.items.length === 0 ? 'none pending' : `${u.items.length} file(s), ${humanBytes(u.totals.sentBytes)} of ${humanBytes(u.totals.bytes)} sent, ${humanBytes(u.totals.bytesPerSec)}/s`}`,

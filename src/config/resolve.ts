@@ -35,6 +35,8 @@ export interface MountConfig {
   directLinkKey?: string;
   uploadConcurrency: number;
   sliceConcurrency: number;
+  bwlimitDown: number;
+  bwlimitUp: number;
   drainTimeoutMs: number;
   rateLimitScale: number;
   logLevel: string;
@@ -160,6 +162,8 @@ export async function resolveMountConfig(
     directLinkKey: v.directLinkKey as string | undefined,
     uploadConcurrency: Math.max(1, v.uploadConcurrency as number),
     sliceConcurrency: Math.max(1, v.sliceConcurrency as number),
+    bwlimitDown: Math.max(0, (v.bwlimitDown as number | undefined) ?? 0),
+    bwlimitUp: Math.max(0, (v.bwlimitUp as number | undefined) ?? 0),
     drainTimeoutMs: v.drainTimeout as number,
     rateLimitScale: v.rateLimitScale as number,
     logLevel: String(v.logLevel),

@@ -29,7 +29,9 @@ import type { StagingPort } from '../vfs/ports.js';
 import { Writeback } from '../vfs/writeback.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
 import { installCrashGuard } from '../fuse/crash-guard.js';
+import { TokenBucket } from '../core/token-bucket.js';
 import { checkAccount } from './preflight.js';
+import { limitRangeSource, limitUploads } from './limits.js';
 import { notifySystemd } from './sd-notify.js';
 import { ControlServer, controlSocketPath } from './control.js';
 import type { DaemonStatus } from './status-types.js';
@@ -80,7 +82,7 @@ export async function runMount(
   const linkMode = cfg.directLink ? 'direct' : 'download';
   const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
   const source = new PanRangeSource({ links, cdn, mode: linkMode, signing });
-  const reader = new FileReader(source, {
+  const reader = new FileReader(limitRangeSource(source, new TokenBucket(cfg.bwlimitDown, clock)), {
     memCacheBytes: cfg.memCacheSize,
     diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
     diskCacheBytes: cfg.cacheMaxSize,
@@ -101,7 +103,7 @@ export async function runMount(
     logger: log.child({ module: 'vfs' }),
   });
   const queue = new UploadQueue({
-    api: pan,
+    api: limitUploads(pan, new TokenBucket(cfg.bwlimitUp, clock)),
     journal,
     target: writeback,
     clock,
@@ -180,6 +182,7 @@ export async function runMount(
     read: reader.stats(),
     uploads: queue.status(),
     openHandles: vfs.openHandleCount(),
+    limits: { bwlimitDown: cfg.bwlimitDown, bwlimitUp: cfg.bwlimitUp },
     fuseThreads: fuse?.threadStats() ?? null,
     fuseRequests: fuse?.requestStats() ?? null,
   });

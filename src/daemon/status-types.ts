@@ -23,6 +23,8 @@ export interface DaemonStatus {
     totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number };
   };
   openHandles: number;
+  /** --bwlimit-down / --bwlimit-up in bytes per second, 0 = none */
+  limits?: { bwlimitDown: number; bwlimitUp: number };
   /** libfuse per-thread states held by the (patched) binding: stays flat under bursty load */
   fuseThreads: unknown;
   /** kernel requests answered: per op, read/write request sizes and counts, negotiated max_write (FuseMount) */
