@@ -44,4 +44,7 @@ export const HELP_ZH: Record<string, string> = {
   webdavReadOnly:
     'WebDAV 客户端只能读取（PUT、DELETE、MKCOL、MOVE、COPY、PROPPATCH、LOCK 一律返回 403）；--read-only 时自动开启',
   webdavRedirect: '对已上传文件的 GET 直接 302 跳转到 123 下载链接，而不是由本程序转发数据（很多播放器不支持跳转）',
+  // bandwidth (issue 16)
+  bwlimitDown: '下载限速，单位字节/秒（8M = 8 MiB/s；0 = 不限）：作用于分段下载（Range GET）的令牌桶',
+  bwlimitUp: '上传限速，单位字节/秒（0 = 不限）：作用于分片上传的令牌桶',
 };

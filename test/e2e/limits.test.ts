@@ -55,7 +55,7 @@ describe.runIf(run)('bandwidth limits (issue 16)', () => {
     const floor = (SIZE - RATE) / RATE;
     console.log(`48 MiB at --bwlimit-down 10M: ${s.toFixed(2)} s, ${(SIZE / MiB / s).toFixed(1)} MiB/s`);
     expect(s).toBeGreaterThanOrEqual(floor * 0.95);
-    expect(s).toBeLessThan(floor * 3);
+    expect(s).toBeLessThan(floor * 6); // "near": loose, a loaded machine reads slower; the floor is the check
   }, 120_000);
 
   it('status shows the limits', async () => {
