@@ -206,7 +206,8 @@ async function benchRead() {
     ).stdout.trim();
     const curlS = await timedRuns(() => curlRate(url, { args: ['-r', `0-${CFG.readSize - 1}`], status: '206' }));
     out(
-      `direct ranged download (curl -r 0-${CFG.readSize - 1} of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`,
+      `direct ranged download (curl -r 0-${CFG.readSize - 1} of the download_info URL): ` +
+        `MB/s ${fmtS(curlS)}  [${loadNote()}]`,
     );
 
     // (b) cold sequential read through the mount: a fresh daemon and an empty cache for every run
@@ -232,7 +233,8 @@ async function benchRead() {
         const rate = mbps(CFG.readSize, r.secs);
         if (i < 0) {
           out(
-            `  mount warm-up run (untimed): ${f0(rate)} MB/s, CPU s per GiB: daemon ${f2(((cpu1[0] - cpu0[0]) * GiB) / CFG.readSize)}`,
+            `  mount warm-up run (untimed): ${f0(rate)} MB/s, ` +
+              `CPU s per GiB: daemon ${f2(((cpu1[0] - cpu0[0]) * GiB) / CFG.readSize)}`,
           );
           continue;
         }
@@ -240,7 +242,11 @@ async function benchRead() {
         rss.push(m.maxRssMiB);
         fetched.push((c1.bytesServed - c0.bytesServed) / CFG.readSize);
         out(
-          `  mount cold run ${i + 1}: ${f0(rate)} MB/s (${f2(r.secs)} s), daemon RSS start ${f0(m.startRssMiB)} / peak ${f0(m.maxRssMiB)} MiB, fetched ${f2(fetched.at(-1))}x the file, CPU s per GiB: daemon ${f2(((cpu1[0] - cpu0[0]) * GiB) / CFG.readSize)}, emulator ${f2(((cpu1[1] - cpu0[1]) * GiB) / CFG.readSize)}  [${note}]`,
+          `  mount cold run ${i + 1}: ${f0(rate)} MB/s (${f2(r.secs)} s), ` +
+            `daemon RSS start ${f0(m.startRssMiB)} / peak ${f0(m.maxRssMiB)} MiB, ` +
+            `fetched ${f2(fetched.at(-1))}x the file, ` +
+            `CPU s per GiB: daemon ${f2(((cpu1[0] - cpu0[0]) * GiB) / CFG.readSize)}, ` +
+            `emulator ${f2(((cpu1[1] - cpu0[1]) * GiB) / CFG.readSize)}  [${note}]`,
         );
       } finally {
         await d.stop();
@@ -276,7 +282,8 @@ async function benchRead() {
         peakMB = (m.maxRssMiB * MiB) / 1e6;
         streamNote = `${CFG.rssStreamSize / GiB} GiB stream`;
         out(
-          `  ${streamNote}: ${f0(mbps(CFG.rssStreamSize, r.secs))} MB/s, daemon RSS peak ${f0(m.maxRssMiB)} MiB (VmHWM ${f0(m.hwmMiB)} MiB)`,
+          `  ${streamNote}: ${f0(mbps(CFG.rssStreamSize, r.secs))} MB/s, ` +
+            `daemon RSS peak ${f0(m.maxRssMiB)} MiB (VmHWM ${f0(m.hwmMiB)} MiB)`,
         );
       } finally {
         await d.stop();
@@ -303,7 +310,9 @@ async function benchRead() {
       const pages = (c1.requests.file_list ?? 0) - (c0.requests.file_list ?? 0);
       const floor = CFG.dirEntries / 100 / 5;
       out(
-        `ls -l cold: ${f2(cold.secs)} s, ${pages} file_list calls (floor ${CFG.dirEntries / 100} pages / 5 per s = ${f1(floor)} s), rate-limited answers ${(c1.rateLimited ?? 0) - (c0.rateLimited ?? 0)}`,
+        `ls -l cold: ${f2(cold.secs)} s, ` +
+          `${pages} file_list calls (floor ${CFG.dirEntries / 100} pages / 5 per s = ${f1(floor)} s), ` +
+          `rate-limited answers ${(c1.rateLimited ?? 0) - (c0.rateLimited ?? 0)}`,
       );
       row(
         `ls -l ${CFG.dirEntries}-entry dir, cold, free-tier limits / floor`,
@@ -330,7 +339,8 @@ async function benchRead() {
       await sleep(5500); // past the kernel's 5 s attr/entry timeout (the default): names come from the daemon's store
       const expired = await lsTimes(dirMnt, 1);
       out(
-        `ls -l after the kernel attr/entry cache expired (daemon cache warm): ${f3(expired.median)} s = ${f1(expired.median / local.median)}x local`,
+        `ls -l after the kernel attr/entry cache expired (daemon cache warm): ` +
+          `${f3(expired.median)} s = ${f1(expired.median / local.median)}x local`,
       );
       row(
         'ls -l warm, kernel attr cache expired / local',
@@ -353,7 +363,9 @@ async function benchRead() {
       const forced = await statRuns(['-f', '-t', '2', join(mnt, 'big.bin')]);
       const localOne = await statRuns(['-t', '2', join(W.seed, 'big.bin')], 1);
       out(
-        `warm stat ops/s: one path ${fmtS(one)}; ${CFG.dirEntries} paths round robin ${fmtS(many)}; statx FORCE_SYNC (daemon getattr) ${fmtS(forced)}; local file ${f0(localOne.median)}  [${loadNote()}]`,
+        `warm stat ops/s: one path ${fmtS(one)}; ` +
+          `${CFG.dirEntries} paths round robin ${fmtS(many)}; ` +
+          `statx FORCE_SYNC (daemon getattr) ${fmtS(forced)}; local file ${f0(localOne.median)}  [${loadNote()}]`,
       );
       row(
         'warm stat, one path (kernel attr cache), ops/s',
@@ -438,7 +450,8 @@ async function benchReadCeiling(url, curlS, readS) {
   };
   const s = await timedRuns(once);
   out(
-    `read ceiling: minimal C FUSE client (bench/pipefs.c: curl -> pipe -> libfuse, 1 thread), cold dd bs=1M: MB/s ${fmtS(s)}`,
+    `read ceiling: minimal C FUSE client (bench/pipefs.c: curl -> pipe -> libfuse, 1 thread), ` +
+      `cold dd bs=1M: MB/s ${fmtS(s)}`,
   );
   row(
     'read ceiling: minimal C FUSE client / direct curl (median MB/s)',
@@ -548,7 +561,9 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     }
     const oursS = summary(ours.map((x) => x.rate));
     out(
-      `read vs nginx (sendfile) serving the same blob: curl MB/s ${fmtS(curlS)}; mount cold dd MB/s ${fmtS(oursS)}, daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`,
+      `read vs nginx (sendfile) serving the same blob: curl MB/s ${fmtS(curlS)}; ` +
+        `mount cold dd MB/s ${fmtS(oursS)}, ` +
+        `daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`,
     );
     row(
       'read vs nginx: mount / curl (median MB/s)',
@@ -593,7 +608,8 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     const theirsS = summary(theirs.map((x) => x.rate));
     const ver = (await run('rclone', ['version'])).stdout.split('\n')[0];
     out(
-      `  ${ver} mount (defaults, http backend on the same nginx): cold dd MB/s ${fmtS(theirsS)}, rclone CPU s/GiB ${theirs.map((x) => f2(x.cpu)).join(', ')}`,
+      `  ${ver} mount (defaults, http backend on the same nginx): ` +
+        `cold dd MB/s ${fmtS(theirsS)}, rclone CPU s/GiB ${theirs.map((x) => f2(x.cpu)).join(', ')}`,
     );
     row(
       'read vs nginx: rclone mount / curl (median MB/s)',
@@ -674,7 +690,8 @@ async function benchFuse(emu, stateDir, mnt) {
     const before = await statRuns(['-f', '-t', '2', target]);
     const beforeCached = await statRuns(['-t', '1', target], 1);
     out(
-      `before: statx FORCE_SYNC ops/s ${fmtS(before)}; cached stat ${f0(beforeCached.median)}; daemon threads ${th0}  [${loadNote()}]`,
+      `before: statx FORCE_SYNC ops/s ${fmtS(before)}; ` +
+        `cached stat ${f0(beforeCached.median)}; daemon threads ${th0}  [${loadNote()}]`,
     );
     let maxThreads = th0;
     const tt = setInterval(() => {
@@ -688,13 +705,15 @@ async function benchFuse(emu, stateDir, mnt) {
     clearInterval(tt);
     const bk = parseKv(b.stdout);
     out(
-      `bursts: ${CFG.bursts} x ${CFG.burstReaders} readers in ${f2(bk.secs)} s (${f1((bk.secs / CFG.bursts) * 1000)} ms per burst), daemon threads peak ${maxThreads}`,
+      `bursts: ${CFG.bursts} x ${CFG.burstReaders} readers in ${f2(bk.secs)} s ` +
+        `(${f1((bk.secs / CFG.bursts) * 1000)} ms per burst), daemon threads peak ${maxThreads}`,
     );
     const after = await statRuns(['-f', '-t', '2', target]);
     const afterCached = await statRuns(['-t', '1', target], 1);
     const th1 = procStatus(d.pid).threads;
     out(
-      `after:  statx FORCE_SYNC ops/s ${fmtS(after)}; cached stat ${f0(afterCached.median)}; daemon threads ${th1}  [${loadNote()}]`,
+      `after:  statx FORCE_SYNC ops/s ${fmtS(after)}; ` +
+        `cached stat ${f0(afterCached.median)}; daemon threads ${th1}  [${loadNote()}]`,
     );
     const r = after.median / before.median;
     row(
@@ -852,7 +871,8 @@ async function benchWrite() {
         const cSecs = (seen.epochMs - cj.startEpochMs) / 1000;
         clientT.push(cSecs);
         out(
-          `  round ${r} client alone: committed after ${f2(cSecs)} s = ${f0(mbps(CFG.writeSize, cSecs))} MB/s (md5 ${f2(cj.md5Secs)} s, uploadFile returned after ${f2(cj.uploadSecs)} s more)  [${note}]`,
+          `  round ${r} client alone: committed after ${f2(cSecs)} s = ${f0(mbps(CFG.writeSize, cSecs))} MB/s ` +
+            `(md5 ${f2(cj.md5Secs)} s, uploadFile returned after ${f2(cj.uploadSecs)} s more)  [${note}]`,
         );
         note = await settle([join(W.data, `mount-${r}.bin`)]);
         const t0 = now();
@@ -860,7 +880,9 @@ async function benchWrite() {
         const { at } = await waitCommitted(emu.base, `/mount-${r}.bin`, md5s[`mount-${r}`], { intervalMs: 100 });
         mountT.push(at - t0);
         out(
-          `  round ${r} cp into the mount: cp returned after ${f2(cp.secs)} s (${f0(mbps(CFG.writeSize, cp.secs))} MB/s), committed after ${f2(at - t0)} s = ${f0(mbps(CFG.writeSize, at - t0))} MB/s  [${note}]`,
+          `  round ${r} cp into the mount: ` +
+            `cp returned after ${f2(cp.secs)} s (${f0(mbps(CFG.writeSize, cp.secs))} MB/s), ` +
+            `committed after ${f2(at - t0)} s = ${f0(mbps(CFG.writeSize, at - t0))} MB/s  [${note}]`,
         );
       }
       const cS = summary(clientT, false);
@@ -884,7 +906,9 @@ async function benchWrite() {
         const c1 = await admin.counters(emu.base);
         instT.push(at - t0);
         out(
-          `  instant copy ${r}: committed after ${f2(at - t0)} s (cp ${f2(cp.secs)} s), instant hits +${c1.instantUploadHits - c0.instantUploadHits}, slice bytes +${c1.sliceBytesReceived - c0.sliceBytesReceived}  [${note}]`,
+          `  instant copy ${r}: committed after ${f2(at - t0)} s (cp ${f2(cp.secs)} s), ` +
+            `instant hits +${c1.instantUploadHits - c0.instantUploadHits}, ` +
+            `slice bytes +${c1.sliceBytesReceived - c0.sliceBytesReceived}  [${note}]`,
         );
       }
       const iS = summary(instT, false);
@@ -909,7 +933,8 @@ async function benchWrite() {
       ]);
       await waitCommitted(emu.base, '/zero-fsync.bin', zeroMd5, { timeoutMs: 10_000 });
       out(
-        `  dd conv=fsync (new content, full upload): ${f2(fs1.secs)} s = ${f0(mbps(CFG.writeSize, fs1.secs))} MB/s  [${note}]`,
+        `  dd conv=fsync (new content, full upload): ` +
+          `${f2(fs1.secs)} s = ${f0(mbps(CFG.writeSize, fs1.secs))} MB/s  [${note}]`,
       );
       row(
         'dd if=/dev/zero bs=1M conv=fsync into the mount (incl. upload)',
@@ -978,7 +1003,9 @@ async function benchWrite() {
       const calls = Object.entries(c.requests).filter(([, v]) => v > 0);
       const total = calls.reduce((s, [, v]) => s + v, 0);
       out(
-        `  ${CFG.smallFiles} files: created at ${f0(mk.rate)} files/s (${f2(mk.secs)} s), all committed after ${f2(tDone)} s; API calls ${total} (${calls.map(([k, v]) => `${k} ${v}`).join(', ')})  [${note}]`,
+        `  ${CFG.smallFiles} files: created at ${f0(mk.rate)} files/s (${f2(mk.secs)} s), ` +
+          `all committed after ${f2(tDone)} s; ` +
+          `API calls ${total} (${calls.map(([k, v]) => `${k} ${v}`).join(', ')})  [${note}]`,
       );
       row(
         `${CFG.smallFiles} x ${CFG.smallSize / 1024} KiB files created through the mount`,
@@ -1013,10 +1040,13 @@ function table() {
 async function saveDoc(started, secs) {
   const path = join(ROOT, 'docs', 'BENCHMARKS.md');
   const cpu = cpus();
-  const machine = `${cpu.length} CPUs (${cpu[0]?.model ?? '?'}), ${f0(totalmem() / GiB)} GiB RAM, Linux ${release()}, Node ${process.version}`;
+  const machine =
+    `${cpu.length} CPUs (${cpu[0]?.model ?? '?'}), ` +
+    `${f0(totalmem() / GiB)} GiB RAM, Linux ${release()}, Node ${process.version}`;
   const block = [
     '<!-- bench:results:start (written by bench/run.mjs; edit outside these markers) -->',
-    `Last run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${QUICK ? 'BENCH_QUICK=1' : 'full'} run, ${f0(secs)} s. Machine: ${machine}.`,
+    `Last run: ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, ` +
+      `${QUICK ? 'BENCH_QUICK=1' : 'full'} run, ${f0(secs)} s. Machine: ${machine}.`,
     `Load at the end: ${loadNote()}.`,
     '',
     ...table(),
@@ -1046,7 +1076,8 @@ async function main() {
   const started = new Date();
   const t0 = now();
   out(
-    `pan123fs bench (${QUICK ? 'BENCH_QUICK=1' : 'full'}), ${started.toISOString()}, ${cpus().length} CPUs, ${loadNote()}`,
+    `pan123fs bench (${QUICK ? 'BENCH_QUICK=1' : 'full'}), ` +
+      `${started.toISOString()}, ${cpus().length} CPUs, ${loadNote()}`,
   );
   await setup();
   if (ONLY.has('read') || ONLY.has('fuse')) await benchRead();

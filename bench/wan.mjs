@@ -158,7 +158,8 @@ async function startProxy(links) {
   const server = createServer((req, res) => {
     const name = decodeURIComponent(new URL(req.url, 'http://x').pathname.slice(1));
     if (name === '') {
-      const body = `<html><body>${[...links.keys()].map((n) => `<a href="${n}">${n}</a><br>`).join('\n')}</body></html>`;
+      const items = [...links.keys()].map((n) => `<a href="${n}">${n}</a><br>`).join('\n');
+      const body = `<html><body>${items}</body></html>`;
       res.writeHead(200, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(body) });
       return res.end(body);
     }
@@ -221,18 +222,23 @@ function report(ctx, p, who, r, lk, localProbe) {
   const label = `wan ${p.name} (${p.ms} ms, ${p.conn / 1e6}/${p.link / 1e6} MB/s)`;
   const frac = r.seq.rate / lk.aggregate;
   out(
-    `  ${who}: sequential ${p.seq / MiB} MiB ${f1(r.seq.rate)} MB/s = ${f2(frac)} of the link (${f2(r.seq.rate / lk.single)} of one connection), fetched ${f2(r.seq.fetched)}x  [${r.seq.note}]`,
+    `  ${who}: sequential ${p.seq / MiB} MiB ${f1(r.seq.rate)} MB/s = ${f2(frac)} of the link ` +
+      `(${f2(r.seq.rate / lk.single)} of one connection), fetched ${f2(r.seq.fetched)}x  [${r.seq.note}]`,
   );
   out(
-    `  ${who}: ${SEEKS} cold 4 KiB seeks p50 ${f0(r.seek.p50)} ms / p95 ${f0(r.seek.p95)} ms (${f2(r.seek.p50 / p.ms)}x latency), fetched ${f0(r.seek.fetchedPerSeek / KiB)} KiB per seek`,
+    `  ${who}: ${SEEKS} cold 4 KiB seeks p50 ${f0(r.seek.p50)} ms / p95 ${f0(r.seek.p95)} ms ` +
+      `(${f2(r.seek.p50 / p.ms)}x latency), fetched ${f0(r.seek.fetchedPerSeek / KiB)} KiB per seek`,
   );
   if (r.ffprobe)
     out(
-      `  ${who}: ffprobe cold ${f2(r.ffprobe.secs)} s (local ${f2(localProbe)} s, budget local + 5 x ${p.ms} ms = ${f2(localProbe + (5 * p.ms) / 1000)} s), fetched ${f0(r.ffprobe.fetched / KiB)} KiB`,
+      `  ${who}: ffprobe cold ${f2(r.ffprobe.secs)} s (local ${f2(localProbe)} s, ` +
+        `budget local + 5 x ${p.ms} ms = ${f2(localProbe + (5 * p.ms) / 1000)} s), ` +
+        `fetched ${f0(r.ffprobe.fetched / KiB)} KiB`,
     );
   if (r.ls)
     out(
-      `  ${who}: ls -l ${LS_ENTRIES} entries cold ${f2(r.ls.secs)} s, ${r.ls.pages} file_list calls (floor ${f2(r.ls.floor)} s)`,
+      `  ${who}: ls -l ${LS_ENTRIES} entries cold ${f2(r.ls.secs)} s, ` +
+        `${r.ls.pages} file_list calls (floor ${f2(r.ls.floor)} s)`,
     );
   if (who !== 'pan123fs') {
     row(`${label}: rclone sequential / link`, `${f2(frac)} (${f1(r.seq.rate)} MB/s)`, 'info', 'info');
@@ -293,7 +299,8 @@ export async function benchWan(ctx) {
   const only = process.env.BENCH_WAN_PROFILES?.split(','); // e.g. fast
   for (const p of PROFILES.filter((x) => !only || only.includes(x.name))) {
     out(
-      `### profile ${p.name}: first byte ${p.ms} ms, ${p.conn / 1e6} MB/s per connection, ${p.link / 1e6} MB/s link, API ${p.ms} ms`,
+      `### profile ${p.name}: first byte ${p.ms} ms, ` +
+        `${p.conn / 1e6} MB/s per connection, ${p.link / 1e6} MB/s link, API ${p.ms} ms`,
     );
     const emu = await startEmulator({
       dataDir: join(W.dir, `wan-${p.name}-emu`),
@@ -327,7 +334,8 @@ export async function benchWan(ctx) {
       ).stdout.trim();
       const lk = await measureLink(url, p);
       out(
-        `  link: ${f1(lk.aggregate)} MB/s with 8 parallel curl ranges, ${f1(lk.single)} MB/s one curl, first byte ${f0(lk.firstByteMs)} ms  [${loadNote()}]`,
+        `  link: ${f1(lk.aggregate)} MB/s with 8 parallel curl ranges, ` +
+          `${f1(lk.single)} MB/s one curl, first byte ${f0(lk.firstByteMs)} ms  [${loadNote()}]`,
       );
       ctx.row(
         `wan ${p.name}: link measured (8 curl / 1 curl)`,

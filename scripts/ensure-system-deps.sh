@@ -20,7 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "pan123fs: installing system packages: $pkgs" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends $pkgs >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $pkgs >/dev/null; }
+    apt-get install -y --no-install-recommends $pkgs >/dev/null 2>&1 \
+      || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $pkgs >/dev/null; }
   else
     echo "pan123fs: this machine lacks: $pkgs" >&2
     echo "pan123fs: run:  sudo apt-get install -y $pkgs" >&2
@@ -31,7 +32,8 @@ fi
 if [ ! -e /dev/fuse ]; then
   if [ "$(id -u)" = 0 ]; then modprobe fuse 2>/dev/null || true; fi
   if [ ! -e /dev/fuse ]; then
-    echo "pan123fs: /dev/fuse is missing: load the module (sudo modprobe fuse) or, in a container, run it with --device /dev/fuse --cap-add SYS_ADMIN" >&2
+    echo "pan123fs: /dev/fuse is missing: load the module (sudo modprobe fuse) or, in a container," \
+      "run it with --device /dev/fuse --cap-add SYS_ADMIN" >&2
     exit 1
   fi
 fi

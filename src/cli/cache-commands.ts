@@ -41,7 +41,9 @@ export function registerCacheCommands(program: Command): void {
           const { sock, rel } = await locate(path, o.stateDir ?? defaultStateDir());
           let lastLine = 0;
           const show = (p: PinProgress) => {
-            const line = `pinning ${path}: ${p.filesDone}/${p.files} files, ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytes)} (${pct(p.bytesDone, p.bytes)})`;
+            const line =
+              `pinning ${path}: ${p.filesDone}/${p.files} files, ` +
+              `${humanBytes(p.bytesDone)} of ${humanBytes(p.bytes)} (${pct(p.bytesDone, p.bytes)})`;
             if (tty) process.stderr.write(`\r${line}\x1b[K`);
             else if (Date.now() - lastLine >= 2000 || p.bytesDone === p.bytes) {
               lastLine = Date.now();

@@ -70,7 +70,9 @@ export async function checkDevFuse(d: DoctorDeps): Promise<CheckResult> {
           name: '/dev/fuse',
           status: 'fail',
           detail: 'missing or not accessible',
-          fix: 'modprobe fuse; in a container run with --device /dev/fuse --cap-add SYS_ADMIN; in a systemd unit keep DeviceAllow=/dev/fuse rw',
+          fix:
+            'modprobe fuse; in a container run with --device /dev/fuse --cap-add SYS_ADMIN; ' +
+            'in a systemd unit keep DeviceAllow=/dev/fuse rw',
         },
   );
 }
@@ -119,7 +121,9 @@ export function checkBinding(d: DoctorDeps): { result: CheckResult; loaded: bool
             name: 'fuse-native',
             status: 'warn',
             detail: describeBinding(info),
-            fix: 'apt-get install -y libfuse3-dev fuse3 build-essential pkg-config && npm run postinstall (in the pan123fs checkout)',
+            fix:
+              'apt-get install -y libfuse3-dev fuse3 build-essential pkg-config ' +
+              '&& npm run postinstall (in the pan123fs checkout)',
           },
     };
   } catch (e) {
@@ -199,7 +203,9 @@ export async function checkAccount(d: DoctorDeps, cfg: MountConfig): Promise<Che
           name: 'credentials',
           status: 'fail',
           detail: `no access token from ${cfg.apiBase}: ${(e as Error).message}`,
-          fix: 'check clientId and the client secret (123 Open developer console), and that the API base URL is reachable',
+          fix:
+            'check clientId and the client secret (123 Open developer console), ' +
+            'and that the API base URL is reachable',
         },
       ];
     }
@@ -268,7 +274,9 @@ async function checkRoot(pan: Pan, cfg: MountConfig): Promise<CheckResult> {
     return {
       name,
       status: 'ok',
-      detail: `folder "${root.name}" (${cfg.rootFolderId}); direct links work (tried "${file.name}")${cfg.directLink ? '' : ' — --direct-link could be turned on'}`,
+      detail:
+        `folder "${root.name}" (${cfg.rootFolderId}); direct links work ` +
+        `(tried "${file.name}")${cfg.directLink ? '' : ' — --direct-link could be turned on'}`,
     };
   } catch (e) {
     const msg = (e as Error).message;
@@ -277,12 +285,16 @@ async function checkRoot(pan: Pan, cfg: MountConfig): Promise<CheckResult> {
           name,
           status: 'fail',
           detail: `folder "${root.name}": direct link refused: ${msg}`,
-          fix: 'enable 直链空间 on this folder in the 123 web UI (it must sit directly under the root), or turn --direct-link off',
+          fix:
+            'enable 直链空间 on this folder in the 123 web UI (it must sit directly under the root), ' +
+            'or turn --direct-link off',
         }
       : {
           name,
           status: 'ok',
-          detail: `folder "${root.name}" (${cfg.rootFolderId}); reads use download links (direct links are not enabled for it)`,
+          detail:
+            `folder "${root.name}" (${cfg.rootFolderId}); reads use download links ` +
+            `(direct links are not enabled for it)`,
         };
   }
 }
@@ -303,7 +315,9 @@ export async function checkCacheSpace(d: DoctorDeps, cfg: MountConfig): Promise<
       name,
       status: 'fail',
       detail,
-      fix: `free space on that file system or move the cache: --cache-dir (staging files of pending uploads live there too)`,
+      fix:
+        `free space on that file system or move the cache: ` +
+        `--cache-dir (staging files of pending uploads live there too)`,
     };
   if (free < cfg.cacheMaxSize)
     return {
@@ -327,7 +341,9 @@ export async function runDoctor(
     out.push({
       name: 'config',
       status: 'ok',
-      detail: `${flags.config ?? env.PAN123_CONFIG ?? 'flags/environment only'}; client ${cfg.clientId}; API ${cfg.apiBase}`,
+      detail:
+        `${flags.config ?? env.PAN123_CONFIG ?? 'flags/environment only'}; ` +
+        `client ${cfg.clientId}; API ${cfg.apiBase}`,
     });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
@@ -353,7 +369,8 @@ export function formatChecks(rs: CheckResult[]): string {
   const tag: Record<CheckStatus, string> = { ok: '[ ok ]', warn: '[warn]', fail: '[FAIL]', skip: '[ -- ]' };
   const lines = rs.map(
     (r) =>
-      `${tag[r.status]} ${r.name.padEnd(w)}  ${r.detail}${r.fix && r.status !== 'ok' ? `\n       ${' '.repeat(w)}  fix: ${r.fix}` : ''}`,
+      `${tag[r.status]} ${r.name.padEnd(w)}  ${r.detail}` +
+      `${r.fix && r.status !== 'ok' ? `\n       ${' '.repeat(w)}  fix: ${r.fix}` : ''}`,
   );
   const failed = rs.filter((r) => r.status === 'fail').length;
   lines.push(failed ? `${failed} check(s) failed` : 'all checks passed');
@@ -420,7 +437,8 @@ export function registerDoctorCommand(program: Command): void {
   const cmd = program
     .command('doctor')
     .description(
-      'check FUSE, the binding, permissions, the credentials, the mount root and the cache dir; prints a fix for each failure',
+      'check FUSE, the binding, permissions, the credentials, the mount root and the cache dir; ' +
+        'prints a fix for each failure',
     )
     .option('--json', 'machine-readable results');
   addTableOptions(cmd);

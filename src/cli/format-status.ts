@@ -22,18 +22,26 @@ export function formatStatus(s: DaemonStatus): string {
   // biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
   const r = s.read as Record<string, any> | undefined;
   const lines = [
-    `${s.mountpoint}  (pid ${s.pid}, up ${Math.round((Date.now() - s.startedAt) / 1000)} s${s.readOnly ? ', read-only' : ''})`,
-    `  account   ${s.account.nickname} (uid ${s.account.uid}), ${humanBytes(s.account.spaceUsed)} of ${humanBytes(s.account.spaceTotal)} used; root folder ${s.rootFolderId}; API ${s.apiBase}`,
+    `${s.mountpoint}  (pid ${s.pid}, ` +
+      `up ${Math.round((Date.now() - s.startedAt) / 1000)} s${s.readOnly ? ', read-only' : ''})`,
+    `  account   ${s.account.nickname} (uid ${s.account.uid}), ` +
+      `${humanBytes(s.account.spaceUsed)} of ${humanBytes(s.account.spaceTotal)} used; ` +
+      `root folder ${s.rootFolderId}; API ${s.apiBase}`,
   ];
   if (r) {
     const hits = Number(r.memHits ?? 0) + Number(r.diskHits ?? 0);
     const lookups = Number(r.memHits ?? 0) + Number(r.memMisses ?? 0);
     const rate = lookups > 0 ? `${((hits / lookups) * 100).toFixed(1)}%` : 'n/a';
     lines.push(
-      `  cache     memory ${humanBytes(Number(r.memCacheBytes ?? 0))} of ${humanBytes(Number(r.memCacheMaxBytes ?? 0))}, disk ${humanBytes(Number(r.diskCacheBytes ?? 0))} of ${humanBytes(Number(r.diskCacheMaxBytes ?? 0))}, hit rate ${rate}`,
+      `  cache     memory ${humanBytes(Number(r.memCacheBytes ?? 0))} ` +
+        `of ${humanBytes(Number(r.memCacheMaxBytes ?? 0))}, ` +
+        `disk ${humanBytes(Number(r.diskCacheBytes ?? 0))} of ${humanBytes(Number(r.diskCacheMaxBytes ?? 0))}, ` +
+        `hit rate ${rate}`,
     );
     lines.push(
-      `  reads     ${humanBytes(Number(r.bytesServed ?? 0))} served, ${humanBytes(Number(r.bytesFetched ?? 0))} fetched in ${r.fetchRequests ?? 0} requests (${r.fetchErrors ?? 0} failed), ${r.openHandles ?? 0} open`,
+      `  reads     ${humanBytes(Number(r.bytesServed ?? 0))} served, ` +
+        `${humanBytes(Number(r.bytesFetched ?? 0))} fetched ` +
+        `in ${r.fetchRequests ?? 0} requests (${r.fetchErrors ?? 0} failed), ${r.openHandles ?? 0} open`,
     );
   }
   if (s.limits && (s.limits.bwlimitDown > 0 || s.limits.bwlimitUp > 0)) {
@@ -42,12 +50,18 @@ export function formatStatus(s: DaemonStatus): string {
   }
   const u = s.uploads;
   lines.push(
-    `  uploads   ${u.items.length === 0 ? 'none pending' : `${u.items.length} file(s), ${humanBytes(u.totals.sentBytes)} of ${humanBytes(u.totals.bytes)} sent, ${humanBytes(u.totals.bytesPerSec)}/s`}`,
+    `  uploads   ${
+      u.items.length === 0
+        ? 'none pending'
+        : `${u.items.length} file(s), ${humanBytes(u.totals.sentBytes)} of ${humanBytes(u.totals.bytes)} sent, ` +
+          `${humanBytes(u.totals.bytesPerSec)}/s`
+    }`,
   );
   for (const it of u.items) {
     const err = it.lastError ? `  last error: ${it.lastError}` : '';
     lines.push(
-      `    ${it.state.padEnd(13)} ${bar(it.sentBytes, it.size)} ${humanBytes(it.size).padStart(10)} ${humanBytes(it.bytesPerSec)}/s retries ${it.attempts}  ${it.name}${err}`,
+      `    ${it.state.padEnd(13)} ${bar(it.sentBytes, it.size)} ${humanBytes(it.size).padStart(10)} ` +
+        `${humanBytes(it.bytesPerSec)}/s retries ${it.attempts}  ${it.name}${err}`,
     );
   }
   return `${lines.join('\n')}\n`;

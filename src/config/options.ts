@@ -81,7 +81,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     env: 'PAN123_MOUNTPOINT',
     group: 'mount',
-    help: 'where to mount when `mount` gets no MOUNTPOINT argument (the systemd units and the fstab helper take it from the config file)',
+    help:
+      'where to mount when `mount` gets no MOUNTPOINT argument ' +
+      '(the systemd units and the fstab helper take it from the config file)',
   },
   {
     key: 'rootFolderId',
@@ -159,7 +161,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     env: 'PAN123_CACHE_DIR',
     group: 'cache',
-    help: 'metadata store, chunk cache and staging files (default: $XDG_CACHE_HOME/pan123fs/<account>, /var/cache/pan123fs for root)',
+    help:
+      'metadata store, chunk cache and staging files ' +
+      '(default: $XDG_CACHE_HOME/pan123fs/<account>, /var/cache/pan123fs for root)',
   },
   {
     key: 'stateDir',
@@ -185,7 +189,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: false,
     env: 'PAN123_CACHE_STREAMS',
     group: 'cache',
-    help: 'also keep long sequential reads in the disk cache (by default only the first 32 MiB of a file and blocks read on demand are kept)',
+    help:
+      'also keep long sequential reads in the disk cache ' +
+      '(by default only the first 32 MiB of a file and blocks read on demand are kept)',
   },
   {
     key: 'memCacheSize',
@@ -292,7 +298,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     env: 'PAN123_WEBDAV',
     group: 'webdav',
-    help: 'also serve the tree over WebDAV at ADDR (`PORT`, `HOST:PORT`, `[::1]:PORT`; a bare port is loopback). A non-loopback address needs --webdav-user and a password',
+    help:
+      'also serve the tree over WebDAV at ADDR (`PORT`, `HOST:PORT`, `[::1]:PORT`; a bare port is loopback). ' +
+      'A non-loopback address needs --webdav-user and a password',
   },
   {
     key: 'webdavUser',
@@ -342,7 +350,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: false,
     env: 'PAN123_WEBDAV_READ_ONLY',
     group: 'webdav',
-    help: 'WebDAV clients may only read (PUT, DELETE, MKCOL, MOVE, COPY, PROPPATCH, LOCK answer 403); --read-only implies it',
+    help:
+      'WebDAV clients may only read (PUT, DELETE, MKCOL, MOVE, COPY, PROPPATCH, LOCK answer 403); ' +
+      '--read-only implies it',
   },
   {
     key: 'webdavRedirect',
@@ -351,7 +361,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: false,
     env: 'PAN123_WEBDAV_REDIRECT',
     group: 'webdav',
-    help: 'answer a GET of an uploaded file with a 302 to its 123 download link instead of proxying the bytes (many media players break on it)',
+    help:
+      'answer a GET of an uploaded file with a 302 to its 123 download link ' +
+      'instead of proxying the bytes (many media players break on it)',
   },
 ];
 

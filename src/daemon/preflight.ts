@@ -27,7 +27,8 @@ export async function checkAccount(
         throw new UserFacingError(`--root-folder-id ${cfg.rootFolderId} is a file ("${root.name}"), not a folder`);
       if (root.trashed)
         throw new UserFacingError(
-          `--root-folder-id ${cfg.rootFolderId} ("${root.name}") is in the 123 trash; restore it or pick another folder`,
+          `--root-folder-id ${cfg.rootFolderId} ("${root.name}") is in the 123 trash; ` +
+            `restore it or pick another folder`,
         );
     } catch (e) {
       if (e instanceof UserFacingError) throw e;
@@ -41,7 +42,9 @@ export async function checkAccount(
 
 function accountError(e: unknown, cfg: MountConfig): UserFacingError {
   if (e instanceof PanError) {
-    const detail = `${e.message}${e.code !== undefined && !e.message.includes(`code ${e.code}`) ? ` (code ${e.code})` : ''}${e.traceId ? ` [x-traceID ${e.traceId}]` : ''}`;
+    const detail =
+      `${e.message}${e.code !== undefined && !e.message.includes(`code ${e.code}`) ? ` (code ${e.code})` : ''}` +
+      `${e.traceId ? ` [x-traceID ${e.traceId}]` : ''}`;
     if (e.kind === 'auth')
       return new UserFacingError(
         `the 123 Open API refused client ID "${cfg.clientId}": ${detail} — check --client-id and the client secret`,

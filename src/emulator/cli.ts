@@ -73,7 +73,8 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--direct-link-folder <name...>', 'create these root folders if needed and enable their direct-link space')
     .option(
       '--external-cdn <url>',
-      'benchmarks: download_info links point at this static server, whose root must be <data-dir>/blobs (unsigned, never expire)',
+      'benchmarks: download_info links point at this static server, ' +
+        'whose root must be <data-dir>/blobs (unsigned, never expire)',
     )
     .option('--wan-first-byte-ms <ms>', 'WAN emulation: delay before the first byte of every CDN response')
     .option('--wan-conn-rate <bytes/s>', 'WAN emulation: rate of one download response (0 = unlimited)')

@@ -28,7 +28,10 @@ export function downloadUrl(s: EmuState, f: FileRow): string {
   if (s.config.downloadQuotaBytes > 0 && s.quota.bytes >= s.config.downloadQuotaBytes)
     throw new ApiError(CODE.quota, MSG.quota);
   if (s.opts.externalCdn)
-    return `${s.opts.externalCdn.replace(/\/+$/, '')}/${path.relative(s.store.blobDir, s.store.blobPath(f.md5, f.size)).split(path.sep).join('/')}`;
+    return (
+      `${s.opts.externalCdn.replace(/\/+$/, '')}/` +
+      `${path.relative(s.store.blobDir, s.store.blobPath(f.md5, f.size)).split(path.sep).join('/')}`
+    );
   const exp = Math.floor(s.clock.now() / 1000) + s.config.linkTtlSec;
   const sig = hmac(s, `${f.id}|${f.md5}|${f.size}|${exp}`);
   return `${s.baseUrl}/cdn/${f.id}/${encodeURIComponent(f.name)}?e=${exp}&s=${sig}`;

@@ -1,7 +1,7 @@
-// The request pipeline for every 123 endpoint, in this order: route lookup → request counter → WAN delay (wan.ts, when configured) → fault
-// rule → (API only) Platform header → token → rate limit → handler → envelope. CDN routes get faults
-// and then serve bytes themselves. Anything unexpected becomes HTTP 500 and one error log line
-// (method and pathname only: query strings may carry signatures).
+// The request pipeline for every 123 endpoint, in this order: route lookup → request counter → WAN delay (wan.ts, when
+// configured) → fault rule → (API only) Platform header → token → rate limit → handler → envelope. CDN routes get
+// faults and then serve bytes themselves. Anything unexpected becomes HTTP 500 and one error log line (method and
+// pathname only: query strings may carry signatures).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, CODE, defaultMessage, MSG } from './errors.js';

@@ -100,7 +100,8 @@ export class Model {
     const id = this.store.allocId();
     const now = this.clock.now();
     this.q(
-      'INSERT INTO files(id, parent_id, name, type, size, md5, trashed, create_at, update_at) VALUES (?,?,?,?,?,?,0,?,?)',
+      'INSERT INTO files(id, parent_id, name, type, size, md5, trashed, create_at, update_at) ' +
+        'VALUES (?,?,?,?,?,?,0,?,?)',
     ).run(id, parentId, name, type, size, md5, now, now);
     return id;
   }
@@ -237,11 +238,11 @@ export class Model {
 
   /** Accumulated size of live descendants (detail of a folder). */
   folderSize(id: bigint): number {
-    const r =
-      this.q(`WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON f.parent_id = t.id WHERE f.trashed = 0)
-      SELECT COALESCE(SUM(f.size), 0) AS s FROM files f JOIN t ON f.id = t.id WHERE f.type = 0 AND f.trashed = 0`).get(
-        id,
-      ) as { s: bigint };
+    const r = this.q(
+      `WITH RECURSIVE t(id) AS (SELECT ? UNION ALL SELECT f.id FROM files f JOIN t ON ` +
+        `f.parent_id = t.id WHERE f.trashed = 0)
+      SELECT COALESCE(SUM(f.size), 0) AS s FROM files f JOIN t ON f.id = t.id WHERE f.type = 0 AND f.trashed = 0`,
+    ).get(id) as { s: bigint };
     return Number(r.s);
   }
 

@@ -76,7 +76,8 @@ export class Uploads {
   private save(x: Session): void {
     this.s()
       .store.db.prepare(
-        'INSERT INTO uploads(preupload_id, json) VALUES (?, ?) ON CONFLICT(preupload_id) DO UPDATE SET json = excluded.json',
+        'INSERT INTO uploads(preupload_id, json) VALUES (?, ?) ' +
+          'ON CONFLICT(preupload_id) DO UPDATE SET json = excluded.json',
       )
       .run(x.id, JSON.stringify(x));
   }

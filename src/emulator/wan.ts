@@ -6,11 +6,10 @@
 //  - linkBytesPerSec: all CDN bodies together are sent no faster than this (the user's line);
 //  - apiDelayMs: every API answer (envelope routes, including faults and errors) waits this long.
 // Pacing is by virtual send times in PACE_CHUNK slices: a slice leaves at max(now, the connection's next
-// slot, the link's next slot), where a slot may lag now by CATCH_UP_MS; the link is reserved only once the connection is ready, so a slow
-// connection never holds link capacity it cannot use, and a late timer catches up (the average rate is
-// exact, bursts are at most a few slices). Invariants: with every knob 0 nothing is delayed and bodies
-// take the unpaced path of downloads.ts; pacing never reorders or drops bytes; an aborted response stops
-// reading the blob.
+// slot, the link's next slot), where a slot may lag now by CATCH_UP_MS; the link is reserved only once the connection
+// is ready, so a slow connection never holds link capacity it cannot use, and a late timer catches up (the average rate
+// is exact, bursts are at most a few slices). Invariants: with every knob 0 nothing is delayed and bodies take the
+// unpaced path of downloads.ts; pacing never reorders or drops bytes; an aborted response stops reading the blob.
 
 import type { Clock } from '../core/clock.js';
 

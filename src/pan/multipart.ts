@@ -25,7 +25,9 @@ export function buildMultipart(
   for (const [k, v] of Object.entries(fields)) {
     pre += `--${boundary}\r\nContent-Disposition: form-data; name="${quote(k)}"\r\n\r\n${v}\r\n`;
   }
-  pre += `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.field)}"; filename="${quote(file.filename)}"\r\n`;
+  pre +=
+    `--${boundary}\r\nContent-Disposition: form-data; name="${quote(file.field)}"; ` +
+    `filename="${quote(file.filename)}"\r\n`;
   pre += 'Content-Type: application/octet-stream\r\n\r\n';
   const head = Buffer.from(pre, 'utf8');
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`, 'utf8');

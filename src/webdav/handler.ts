@@ -443,7 +443,9 @@ export class WebdavHandler {
         return `<li><a href="${escapeHtml(href)}">${escapeHtml(name)}</a></li>`;
       })
       .join('\n');
-    const body = `<!doctype html><meta charset="utf-8"><title>${escapeHtml(path)}</title><h1>${escapeHtml(path)}</h1><ul>\n${rows}\n</ul>\n`;
+    const body =
+      `<!doctype html><meta charset="utf-8"><title>${escapeHtml(path)}</title>` +
+      `<h1>${escapeHtml(path)}</h1><ul>\n${rows}\n</ul>\n`;
     const buf = Buffer.from(body);
     res.statusCode = 200;
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
@@ -548,7 +550,8 @@ export class WebdavHandler {
     const inner =
       propstat(byStatus) +
       (forbidden.length > 0
-        ? '<D:responsedescription>live properties are protected (cannot-modify-protected-property)</D:responsedescription>'
+        ? '<D:responsedescription>live properties are protected ' +
+          '(cannot-modify-protected-property)</D:responsedescription>'
         : '');
     this.send(
       res,
@@ -824,7 +827,8 @@ export class WebdavHandler {
 function tooLarge(n: number): HttpError {
   return new HttpError(
     413,
-    `123pan accepts files up to 10 GiB (10737418240 bytes); this upload has ${n} bytes. Split the file (e.g. 7z or split -b 9G) and upload the parts.`,
+    `123pan accepts files up to 10 GiB (10737418240 bytes); this upload has ${n} bytes. ` +
+      `Split the file (e.g. 7z or split -b 9G) and upload the parts.`,
   );
 }
 

@@ -168,7 +168,9 @@ export function propstat(byStatus: Map<number, string[]>): string {
   let out = '';
   for (const [status, props] of byStatus) {
     if (props.length === 0) continue;
-    out += `<D:propstat><D:prop>${props.join('')}</D:prop><D:status>HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}</D:status></D:propstat>`;
+    out +=
+      `<D:propstat><D:prop>${props.join('')}</D:prop>` +
+      `<D:status>HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}</D:status></D:propstat>`;
   }
   return out;
 }

@@ -110,7 +110,8 @@ export async function startWebdavServer(
   if (!cfg.tls && !isLoopback(host))
     log.warn(
       { op: 'webdav', address: `${host}:${addr.port}` },
-      'WebDAV is served over plain HTTP on a network address: the password and the files cross the network unencrypted (use --webdav-tls-cert/--webdav-tls-key, or a TLS reverse proxy)',
+      'WebDAV is served over plain HTTP on a network address: the password and the files ' +
+        'cross the network unencrypted (use --webdav-tls-cert/--webdav-tls-key, or a TLS reverse proxy)',
     );
   log.info(
     {

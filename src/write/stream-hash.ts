@@ -35,14 +35,17 @@ export class LocalHash implements StreamHash {
   dispose(): void {}
 }
 
-const WORKER_SOURCE = `
+const WORKER_SOURCE =
+  `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const streams = new Map();
 parentPort.on('message', (m) => {
   if (m.t === 'n') streams.set(m.id, createHash('md5'));
-  else if (m.t === 'u') { const h = streams.get(m.id); if (h) h.update(new Uint8Array(m.b, m.o, m.l)); parentPort.postMessage({ t: 'a', n: m.l }); }
-  else if (m.t === 'd') { const h = streams.get(m.id); parentPort.postMessage({ t: 'd', q: m.q, md5: h ? h.copy().digest('hex') : null }); }
+  else if (m.t === 'u') { const h = streams.get(m.id); if (h) h.update(new Uint8Array(m.b, m.o, m.l)); ` +
+  `parentPort.postMessage({ t: 'a', n: m.l }); }
+  else if (m.t === 'd') { const h = streams.get(m.id); parentPort.postMessage({ t: 'd', q: m.q, ` +
+  `md5: h ? h.copy().digest('hex') : null }); }
   else if (m.t === 'x') streams.delete(m.id);
 });`;
 

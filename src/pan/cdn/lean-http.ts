@@ -17,8 +17,8 @@
 // Invariants: a response body is never written past `into`'s requested length; a connection is reused
 // only after its response ended exactly at Content-Length (bytes beyond it in the same read destroy the
 // socket; bytes a broken server sends later are read as the next response's head, which fails to parse
-// → undici, or, on an idle connection, destroy it); every socket error, timeout or abort destroys the socket and settles the
-// request once; URLs are never logged or put into errors (only the host).
+// → undici, or, on an idle connection, destroy it); every socket error, timeout or abort destroys the socket and
+// settles the request once; URLs are never logged or put into errors (only the host).
 
 import net from 'node:net';
 import tls from 'node:tls';

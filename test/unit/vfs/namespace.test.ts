@@ -149,24 +149,27 @@ describe('unlink', () => {
   // regression (found in review): unlink trashed the remote id it had looked up; an upload of new content
   // that committed while that trash call was in flight left its new remote file behind, and the next
   // listing brought the deleted file back
-  it('of a rewritten file whose upload commits while the trash call is in flight trashes the new copy too', async () => {
-    h = seed();
-    const data = Buffer.from('rewritten');
-    const ino = await rewrite('/a/x.txt', data);
-    const gate = h.pan.gates.hold('trash');
-    const unlinked = h.vfs.unlink('/a/x.txt');
-    await gate.reached();
-    const fresh = h.pan.addFile(ids.a, 'x.txt.new', data); // what the upload created (the server renamed nothing yet)
-    commitLikeQueue(ino, fresh, data);
-    h.pan.gates.release('trash');
-    await unlinked;
-    expect(h.pan.mutations()).toEqual([
-      { method: 'trash', args: [[ids.ax]] },
-      { method: 'trash', args: [[fresh]] },
-    ]);
-    expect(h.store.get(ino)).toBeUndefined();
-    await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
-  });
+  it(
+    'of a rewritten file whose upload commits while the trash call is in flight ' + 'trashes the new copy too',
+    async () => {
+      h = seed();
+      const data = Buffer.from('rewritten');
+      const ino = await rewrite('/a/x.txt', data);
+      const gate = h.pan.gates.hold('trash');
+      const unlinked = h.vfs.unlink('/a/x.txt');
+      await gate.reached();
+      const fresh = h.pan.addFile(ids.a, 'x.txt.new', data); // what the upload created (the server renamed nothing yet)
+      commitLikeQueue(ino, fresh, data);
+      h.pan.gates.release('trash');
+      await unlinked;
+      expect(h.pan.mutations()).toEqual([
+        { method: 'trash', args: [[ids.ax]] },
+        { method: 'trash', args: [[fresh]] },
+      ]);
+      expect(h.store.get(ino)).toBeUndefined();
+      await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
+    },
+  );
 
   it('of a pending local file makes no remote call, cancels the journal row and deletes the staging file', async () => {
     h = seed();
@@ -181,29 +184,31 @@ describe('unlink', () => {
     await expectFsError(h.vfs.getattr('/a/local.bin'), 'ENOENT');
   });
 
-  it('of a file open for writing: the handle keeps reading, release uploads nothing and frees the staging file', async () => {
-    h = seed();
-    const fh = await h.vfs.create('/a/open.bin', 0o644);
-    await h.vfs.write('/a/open.bin', fh, Buffer.from('abc'), 3, 0);
-    await h.vfs.unlink('/a/open.bin');
-    expect(await ls('/a')).not.toContain('open.bin');
-    const buf = Buffer.alloc(6);
-    expect(await h.vfs.read('/a/open.bin', fh, buf, 6, 0)).toBe(3);
-    expect(buf.subarray(0, 3).toString()).toBe('abc');
-    await h.vfs.release('/a/open.bin', fh);
-    await tick();
-    expect(h.uploads.enqueued).toEqual([]);
-    expect(h.stagingFiles()).toEqual([]);
-    expect(h.writeback.count()).toBe(0);
-    expect(h.pan.mutations()).toEqual([]);
-  });
+  it(
+    'of a file open for writing: the handle keeps reading, ' + 'release uploads nothing and frees the staging file',
+    async () => {
+      h = seed();
+      const fh = await h.vfs.create('/a/open.bin', 0o644);
+      await h.vfs.write('/a/open.bin', fh, Buffer.from('abc'), 3, 0);
+      await h.vfs.unlink('/a/open.bin');
+      expect(await ls('/a')).not.toContain('open.bin');
+      const buf = Buffer.alloc(6);
+      expect(await h.vfs.read('/a/open.bin', fh, buf, 6, 0)).toBe(3);
+      expect(buf.subarray(0, 3).toString()).toBe('abc');
+      await h.vfs.release('/a/open.bin', fh);
+      await tick();
+      expect(h.uploads.enqueued).toEqual([]);
+      expect(h.stagingFiles()).toEqual([]);
+      expect(h.writeback.count()).toBe(0);
+      expect(h.pan.mutations()).toEqual([]);
+    },
+  );
 
-  // regression (was a bug in src/vfs/pan-vfs.ts write + commitLocal, local-files.ts maybeFree): a write after unlink sets
-  // lf.modified = true again; at release commitLocal returns early for an unlinked file WITHOUT clearing
-  // `modified`, so maybeFree() bails out (`lf.modified`) and the staging file (and its LocalFile entry and
-  // open descriptor) are never freed. The open-unlink-write-close temp-file pattern leaks one staging file
-  // per use. Fix: clear lf.modified in commitLocal's unlinked branch (or ignore `modified` in maybeFree
-  // when lf.unlinked).
+  // regression (was a bug in src/vfs/pan-vfs.ts write + commitLocal, local-files.ts maybeFree): a write after unlink
+  // sets lf.modified = true again; at release commitLocal returns early for an unlinked file WITHOUT clearing
+  // `modified`, so maybeFree() bails out (`lf.modified`) and the staging file (and its LocalFile entry and open
+  // descriptor) are never freed. The open-unlink-write-close temp-file pattern leaks one staging file per use. Fix:
+  // clear lf.modified in commitLocal's unlinked branch (or ignore `modified` in maybeFree when lf.unlinked).
   it('of a file open for writing that is written after the unlink: release still frees the staging file', async () => {
     h = seed();
     const fh = await h.vfs.create('/a/open.bin', 0o644);
@@ -245,25 +250,29 @@ describe('unlink', () => {
 describe('rename', () => {
   // regression (found in review): `mv b a` while a's upload still ran - that upload landed on the name
   // after b was renamed into it, and with duplicate 2 the server sent b to the trash
-  it("over a file: stops the replaced file's upload and waits until no upload holds the name before renaming into it", async () => {
-    h = seed();
-    const aIno = (await h.vfs.getattr('/a/x.txt')).ino;
-    const srcIno = (await h.vfs.getattr('/a/y.txt')).ino;
-    const gate = h.uploads.holdRenames();
-    const renamed = h.vfs.rename('/a/y.txt', '/a/x.txt');
-    await gate.reached();
-    expect(h.uploads.removedInos).toEqual([aIno]);
-    expect(h.uploads.namesAwaited).toEqual([`${ids.a}/x.txt`]);
-    expect(h.uploads.renamedInos).toEqual([srcIno]); // its own upload never blocks its rename
-    expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
-    gate.open();
-    await renamed;
-    expect(h.pan.mutations()).toEqual([
-      { method: 'trash', args: [[ids.ax]] },
-      { method: 'rename', args: [ids.ay, 'x.txt'] },
-    ]);
-    expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
-  });
+  it(
+    "over a file: stops the replaced file's upload and waits until no upload holds the name " +
+      'before renaming into it',
+    async () => {
+      h = seed();
+      const aIno = (await h.vfs.getattr('/a/x.txt')).ino;
+      const srcIno = (await h.vfs.getattr('/a/y.txt')).ino;
+      const gate = h.uploads.holdRenames();
+      const renamed = h.vfs.rename('/a/y.txt', '/a/x.txt');
+      await gate.reached();
+      expect(h.uploads.removedInos).toEqual([aIno]);
+      expect(h.uploads.namesAwaited).toEqual([`${ids.a}/x.txt`]);
+      expect(h.uploads.renamedInos).toEqual([srcIno]); // its own upload never blocks its rename
+      expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
+      gate.open();
+      await renamed;
+      expect(h.pan.mutations()).toEqual([
+        { method: 'trash', args: [[ids.ax]] },
+        { method: 'rename', args: [ids.ay, 'x.txt'] },
+      ]);
+      expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
+    },
+  );
 
   // found in review: a file created under the destination name while the rename waited for renaming() was
   // silently dropped by the store's rename (no unlink: its release then failed with a FOREIGN KEY error)
@@ -286,61 +295,72 @@ describe('rename', () => {
   // found in review: an upload that committed while the remote rename ran saw the old name (no fixup), so
   // the node ended up under the new name with its new copy still under the old one and the old copy, renamed,
   // holding the new name
-  it('of a rewritten file whose upload commits during the remote rename: the new copy gets the name, the old one is trashed', async () => {
-    h = seed();
-    const data = Buffer.from('rewritten');
-    const ino = await rewrite('/a/x.txt', data);
-    const gate = h.pan.gates.hold('rename');
-    const renamed = h.vfs.rename('/a/x.txt', '/a/w.txt');
-    await gate.reached();
-    const fresh = h.pan.addFile(ids.a, 'x.txt', data); // the upload landed under the name it started with
-    commitLikeQueue(ino, fresh, data);
-    h.pan.gates.release('rename');
-    await renamed;
-    expect(h.pan.mutations()).toEqual([
-      { method: 'rename', args: [ids.ax, 'w.txt'] },
-      { method: 'trash', args: [[ids.ax]] },
-      { method: 'rename', args: [fresh, 'w.txt'] },
-    ]);
-    expect(h.pan.at('/a/w.txt')?.id).toBe(fresh);
-    expect(h.pan.at('/a/x.txt')).toBeUndefined();
-    expect(h.store.get(ino)).toMatchObject({ name: 'w.txt', remoteId: fresh });
-  });
+  it(
+    'of a rewritten file whose upload commits during the remote rename: ' +
+      'the new copy gets the name, the old one is trashed',
+    async () => {
+      h = seed();
+      const data = Buffer.from('rewritten');
+      const ino = await rewrite('/a/x.txt', data);
+      const gate = h.pan.gates.hold('rename');
+      const renamed = h.vfs.rename('/a/x.txt', '/a/w.txt');
+      await gate.reached();
+      const fresh = h.pan.addFile(ids.a, 'x.txt', data); // the upload landed under the name it started with
+      commitLikeQueue(ino, fresh, data);
+      h.pan.gates.release('rename');
+      await renamed;
+      expect(h.pan.mutations()).toEqual([
+        { method: 'rename', args: [ids.ax, 'w.txt'] },
+        { method: 'trash', args: [[ids.ax]] },
+        { method: 'rename', args: [fresh, 'w.txt'] },
+      ]);
+      expect(h.pan.at('/a/w.txt')?.id).toBe(fresh);
+      expect(h.pan.at('/a/x.txt')).toBeUndefined();
+      expect(h.store.get(ino)).toMatchObject({ name: 'w.txt', remoteId: fresh });
+    },
+  );
 
   // found in review: the destination was trashed before the source was renamed, so a failed rename left
   // the destination in the trash while mv reported the error
-  it('over a file, when the remote rename fails: the replaced file is restored from the trash and listed again', async () => {
-    h = seed();
-    h.pan.failNext('rename', panError('transport', 'connection reset'));
-    await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
-    expect(h.pan.mutations()).toEqual([
-      { method: 'trash', args: [[ids.ax]] },
-      { method: 'rename', args: [ids.ay, 'x.txt'] },
-      { method: 'recover', args: [[ids.ax]] },
-    ]);
-    expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('x-content'));
-    expect(await readAll(h.vfs, '/a/y.txt')).toEqual(Buffer.from('y-content'));
-  });
+  it(
+    'over a file, when the remote rename fails: ' + 'the replaced file is restored from the trash and listed again',
+    async () => {
+      h = seed();
+      h.pan.failNext('rename', panError('transport', 'connection reset'));
+      await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
+      expect(h.pan.mutations()).toEqual([
+        { method: 'trash', args: [[ids.ax]] },
+        { method: 'rename', args: [ids.ay, 'x.txt'] },
+        { method: 'recover', args: [[ids.ax]] },
+      ]);
+      expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('x-content'));
+      expect(await readAll(h.vfs, '/a/y.txt')).toEqual(Buffer.from('y-content'));
+    },
+  );
 
   // found in review: undoing after the source may already hold the name (a retried call that landed, a
   // move done before a failed rename) could clash or make a second file of that name
-  it('over a file, when the remote rename failed but landed: the replaced file stays in the trash (no second file of the name)', async () => {
-    h = seed();
-    h.pan.gates.hold('rename').open();
-    const realRename = h.pan.rename.bind(h.pan);
-    h.pan.rename = async (id: string, newName: string) => {
-      await realRename(id, newName);
-      throw panError('transport', 'reset after the change landed');
-    };
-    await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
-    expect(h.pan.mutations().map((m) => m.method)).toEqual(['trash', 'rename']); // no recover
-    expect(
-      h.pan
-        .kids(ids.a)
-        .filter((n) => n.name === 'x.txt')
-        .map((n) => n.id),
-    ).toEqual([ids.ay]);
-  });
+  it(
+    'over a file, when the remote rename failed but landed: ' +
+      'the replaced file stays in the trash (no second file of the name)',
+    async () => {
+      h = seed();
+      h.pan.gates.hold('rename').open();
+      const realRename = h.pan.rename.bind(h.pan);
+      h.pan.rename = async (id: string, newName: string) => {
+        await realRename(id, newName);
+        throw panError('transport', 'reset after the change landed');
+      };
+      await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
+      expect(h.pan.mutations().map((m) => m.method)).toEqual(['trash', 'rename']); // no recover
+      expect(
+        h.pan
+          .kids(ids.a)
+          .filter((n) => n.name === 'x.txt')
+          .map((n) => n.id),
+      ).toEqual([ids.ay]);
+    },
+  );
 
   it('a listing in flight when the replaced file is restored does not hide it', async () => {
     h = seed();
@@ -389,18 +409,21 @@ describe('rename', () => {
     expect(await ls('/b')).toEqual(['x.txt', 'z.txt']);
   });
 
-  it('across directories when the target dir holds the old name: rename first, then move (no transient clash)', async () => {
-    h = seed();
-    await h.vfs.readdir('/b'); // the store knows /b/x.txt
-    await h.vfs.rename('/a/x.txt', '/b/moved.txt');
-    expect(h.pan.mutations()).toEqual([
-      { method: 'rename', args: [ids.ax, 'moved.txt'] },
-      { method: 'move', args: [[ids.ax], ids.b] },
-    ]);
-    expect(h.pan.at('/b/moved.txt')?.id).toBe(ids.ax);
-    expect(h.pan.at('/b/x.txt')?.id).toBe(ids.bx);
-    expect(await ls('/b')).toEqual(['moved.txt', 'x.txt']);
-  });
+  it(
+    'across directories when the target dir holds the old name: ' + 'rename first, then move (no transient clash)',
+    async () => {
+      h = seed();
+      await h.vfs.readdir('/b'); // the store knows /b/x.txt
+      await h.vfs.rename('/a/x.txt', '/b/moved.txt');
+      expect(h.pan.mutations()).toEqual([
+        { method: 'rename', args: [ids.ax, 'moved.txt'] },
+        { method: 'move', args: [[ids.ax], ids.b] },
+      ]);
+      expect(h.pan.at('/b/moved.txt')?.id).toBe(ids.ax);
+      expect(h.pan.at('/b/x.txt')?.id).toBe(ids.bx);
+      expect(await ls('/b')).toEqual(['moved.txt', 'x.txt']);
+    },
+  );
 
   it('across directories when both folders clash: through a unique temporary name (never EEXIST)', async () => {
     h = seed();
@@ -570,13 +593,18 @@ describe('rename', () => {
   });
 
   // found by the model test (test/unit/vfs/model.property.test.ts, seeds 1, 2, 3): rename(2)'s order of checks
-  it('like rename(2): a missing source onto itself is ENOENT; a file as the destination parent ENOTDIR first; onto a folder above it ENOTEMPTY', async () => {
-    h = seed();
-    await expectFsError(h.vfs.rename('/a/nope', '/a/nope'), 'ENOENT');
-    await expectFsError(h.vfs.rename('/a/nope', '/top.txt/x'), 'ENOTDIR');
-    await expectFsError(h.vfs.rename('/a/sub/deep.txt', '/a'), 'ENOTEMPTY');
-    expect(h.pan.mutations()).toEqual([]);
-  });
+  it(
+    'like rename(2): a missing source onto itself is ENOENT; ' +
+      'a file as the destination parent ENOTDIR first; ' +
+      'onto a folder above it ENOTEMPTY',
+    async () => {
+      h = seed();
+      await expectFsError(h.vfs.rename('/a/nope', '/a/nope'), 'ENOENT');
+      await expectFsError(h.vfs.rename('/a/nope', '/top.txt/x'), 'ENOTDIR');
+      await expectFsError(h.vfs.rename('/a/sub/deep.txt', '/a'), 'ENOTEMPTY');
+      expect(h.pan.mutations()).toEqual([]);
+    },
+  );
 
   it('to itself is a no-op', async () => {
     h = seed();
@@ -585,16 +613,19 @@ describe('rename', () => {
     expect(await ls('/a')).toContain('x.txt');
   });
 
-  it('of a pending local file is local only; the journal row stays (the uploader reads the name at commit)', async () => {
-    h = seed();
-    await writeNew(h.vfs, '/a/p.bin', ramp(64));
-    const { ino } = h.uploads.last()!;
-    await h.vfs.rename('/a/p.bin', '/b/q.bin');
-    expect(h.pan.mutations()).toEqual([]);
-    expect(h.store.pathOf(ino)).toBe('/b/q.bin');
-    expect(h.journal.get(ino)).toBeDefined();
-    expect(await readAll(h.vfs, '/b/q.bin')).toEqual(ramp(64));
-  });
+  it(
+    'of a pending local file is local only; ' + 'the journal row stays (the uploader reads the name at commit)',
+    async () => {
+      h = seed();
+      await writeNew(h.vfs, '/a/p.bin', ramp(64));
+      const { ino } = h.uploads.last()!;
+      await h.vfs.rename('/a/p.bin', '/b/q.bin');
+      expect(h.pan.mutations()).toEqual([]);
+      expect(h.store.pathOf(ino)).toBe('/b/q.bin');
+      expect(h.journal.get(ino)).toBeDefined();
+      expect(await readAll(h.vfs, '/b/q.bin')).toEqual(ramp(64));
+    },
+  );
 
   it('a remote failure is classified and leaves the store unchanged', async () => {
     h = seed();
@@ -610,11 +641,11 @@ describe('rename', () => {
 });
 
 describe('listing races', () => {
-  // regression (was a bug in src/vfs/tree.ts fetchListing + src/meta/node-store.ts replaceListing): a listing is applied with
-  // the answer's view of the remote even if it was requested before a local change landed. An upload that
-  // commits while a listing of its directory is in flight makes the node non-dirty; the older listing then
-  // does not contain it, so replaceListing deletes it and the just-uploaded file is ENOENT until the next
-  // relisting (dir-cache-time). Same for a mkdir whose answer arrives during a listing.
+  // regression (was a bug in src/vfs/tree.ts fetchListing + src/meta/node-store.ts replaceListing): a listing is
+  // applied with the answer's view of the remote even if it was requested before a local change landed. An upload that
+  // commits while a listing of its directory is in flight makes the node non-dirty; the older listing then does not
+  // contain it, so replaceListing deletes it and the just-uploaded file is ENOENT until the next relisting
+  // (dir-cache-time). Same for a mkdir whose answer arrives during a listing.
   it('a file whose upload commits while a listing of its directory is in flight stays visible', async () => {
     h = seed();
     await h.vfs.readdir('/a');

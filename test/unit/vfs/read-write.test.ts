@@ -327,81 +327,94 @@ describe('pending uploads', () => {
     expect(await readAll(h.vfs, '/p.txt')).toEqual(Buffer.from('TWO!'));
   });
 
-  it('write-behind: a failed staging write is reported by the next write, flush and fsync, and nothing is journaled', async () => {
-    h = seed();
-    const fh = await h.vfs.create('/wb.txt', 0o644);
-    await h.vfs.write('/wb.txt', fh, Buffer.from('ok'), 2, 0);
-    const lf = h.writeback.get(h.store.child(1, 'wb.txt')!.ino)!;
-    const realWrite = lf.staging.write.bind(lf.staging);
-    (lf.staging as { write: unknown }).write = (buf: Buffer, off: number) => {
-      void realWrite(buf, off);
-      return Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
-    };
-    await expect(h.vfs.write('/wb.txt', fh, Buffer.from('lost'), 4, 2)).resolves.toBe(4); // answered before the disk write
-    await tick();
-    await expectFsError(h.vfs.write('/wb.txt', fh, Buffer.from('x'), 1, 6), 'ENOSPC');
-    await expectFsError(h.vfs.flush('/wb.txt', fh), 'ENOSPC');
-    await expectFsError(h.vfs.fsync('/wb.txt', fh, false), 'ENOSPC');
-    expect(h.uploads.enqueued).toHaveLength(0);
-    expect(h.uploads.abandoned).toEqual([h.store.child(1, 'wb.txt')!.ino]);
-  });
+  it(
+    'write-behind: a failed staging write is reported by the next write, flush and fsync, ' +
+      'and nothing is journaled',
+    async () => {
+      h = seed();
+      const fh = await h.vfs.create('/wb.txt', 0o644);
+      await h.vfs.write('/wb.txt', fh, Buffer.from('ok'), 2, 0);
+      const lf = h.writeback.get(h.store.child(1, 'wb.txt')!.ino)!;
+      const realWrite = lf.staging.write.bind(lf.staging);
+      (lf.staging as { write: unknown }).write = (buf: Buffer, off: number) => {
+        void realWrite(buf, off);
+        return Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+      };
+      // answered before the disk write
+      await expect(h.vfs.write('/wb.txt', fh, Buffer.from('lost'), 4, 2)).resolves.toBe(4);
+      await tick();
+      await expectFsError(h.vfs.write('/wb.txt', fh, Buffer.from('x'), 1, 6), 'ENOSPC');
+      await expectFsError(h.vfs.flush('/wb.txt', fh), 'ENOSPC');
+      await expectFsError(h.vfs.fsync('/wb.txt', fh, false), 'ENOSPC');
+      expect(h.uploads.enqueued).toHaveLength(0);
+      expect(h.uploads.abandoned).toEqual([h.store.child(1, 'wb.txt')!.ino]);
+    },
+  );
 
-  it('a gathered write whose disk write fails only when close flushes it: ENOSPC at close, fsync and later closes, logged, upload abandoned, nothing journaled', async () => {
-    const errors: string[] = [];
-    const note = (level: string) =>
-      ((a: unknown, m?: string) => {
-        if (level === 'error') errors.push(`${m ?? a}`);
-      }) as LogFn;
-    const log: Logger = {
-      trace: note('trace'),
-      debug: note('debug'),
-      info: note('info'),
-      warn: note('warn'),
-      error: note('error'),
-      fatal: note('fatal'),
-      child: () => log,
-    };
-    h = makeHarness({}, undefined, log);
-    const fh = await h.vfs.create('/g.txt', 0o644);
-    const ino = h.store.child(1, 'g.txt')!.ino;
-    // the staging file's descriptor refuses every disk write from now on (a full or failing disk)
-    const handle = (h.writeback.get(ino)!.staging as unknown as { fh: { write: unknown } }).fh;
-    handle.write = () => Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
-    // small sequential writes are gathered in memory and answered at once: nothing has failed yet
-    await expect(h.vfs.write('/g.txt', fh, Buffer.from('gathered '), 9, 0)).resolves.toBe(9);
-    await expect(h.vfs.write('/g.txt', fh, Buffer.from('bytes'), 5, 9)).resolves.toBe(5);
-    expect(errors).toEqual([]);
-    await expectFsError(h.vfs.flush('/g.txt', fh), 'ENOSPC'); // close() flushes the tail to disk: it fails
-    await expectFsError(h.vfs.fsync('/g.txt', fh, false), 'ENOSPC');
-    await expectFsError(h.vfs.release('/g.txt', fh), 'ENOSPC'); // the last close tries again and says so too
-    expect(h.uploads.enqueued).toHaveLength(0); // a file missing acknowledged bytes is never uploaded
-    expect(h.uploads.abandoned).toEqual([ino]);
-    expect(errors.some((e) => /will not be uploaded/.test(e))).toBe(true);
-  });
+  it(
+    'a gathered write whose disk write fails only when close flushes it: ' +
+      'ENOSPC at close, fsync and later closes, ' +
+      'logged, upload abandoned, nothing journaled',
+    async () => {
+      const errors: string[] = [];
+      const note = (level: string) =>
+        ((a: unknown, m?: string) => {
+          if (level === 'error') errors.push(`${m ?? a}`);
+        }) as LogFn;
+      const log: Logger = {
+        trace: note('trace'),
+        debug: note('debug'),
+        info: note('info'),
+        warn: note('warn'),
+        error: note('error'),
+        fatal: note('fatal'),
+        child: () => log,
+      };
+      h = makeHarness({}, undefined, log);
+      const fh = await h.vfs.create('/g.txt', 0o644);
+      const ino = h.store.child(1, 'g.txt')!.ino;
+      // the staging file's descriptor refuses every disk write from now on (a full or failing disk)
+      const handle = (h.writeback.get(ino)!.staging as unknown as { fh: { write: unknown } }).fh;
+      handle.write = () => Promise.reject(Object.assign(new Error('disk full'), { code: 'ENOSPC' }));
+      // small sequential writes are gathered in memory and answered at once: nothing has failed yet
+      await expect(h.vfs.write('/g.txt', fh, Buffer.from('gathered '), 9, 0)).resolves.toBe(9);
+      await expect(h.vfs.write('/g.txt', fh, Buffer.from('bytes'), 5, 9)).resolves.toBe(5);
+      expect(errors).toEqual([]);
+      await expectFsError(h.vfs.flush('/g.txt', fh), 'ENOSPC'); // close() flushes the tail to disk: it fails
+      await expectFsError(h.vfs.fsync('/g.txt', fh, false), 'ENOSPC');
+      await expectFsError(h.vfs.release('/g.txt', fh), 'ENOSPC'); // the last close tries again and says so too
+      expect(h.uploads.enqueued).toHaveLength(0); // a file missing acknowledged bytes is never uploaded
+      expect(h.uploads.abandoned).toEqual([ino]);
+      expect(errors.some((e) => /will not be uploaded/.test(e))).toBe(true);
+    },
+  );
 
-  it('a second close while the first is journaling waits for it; a write during journaling holds that entry', async () => {
-    h = seed();
-    const fh1 = await h.vfs.create('/two.txt', 0o644);
-    const fh2 = await h.vfs.open('/two.txt', flags.RDWR);
-    await h.vfs.write('/two.txt', fh1, Buffer.from('aaaa'), 4, 0);
-    const f1 = h.vfs.flush('/two.txt', fh1);
-    const f2 = h.vfs.flush('/two.txt', fh2); // must not return before the content is journaled
-    await f2;
-    expect(h.uploads.enqueued).toHaveLength(1);
-    await f1;
-    // a write that lands while journaling is in flight: the entry must be held, and journaled again later
-    const f3 = h.vfs.flush('/two.txt', fh2); // nothing modified: no-op
-    await f3;
-    await h.vfs.write('/two.txt', fh2, Buffer.from('b'), 1, 4);
-    const f4 = h.vfs.flush('/two.txt', fh1);
-    const w = h.vfs.write('/two.txt', fh2, Buffer.from('c'), 1, 5);
-    await Promise.all([f4, w]);
-    const ino = h.uploads.last()!.ino;
-    expect(h.uploads.held).toContain(ino);
-    await h.vfs.release('/two.txt', fh1);
-    await h.vfs.release('/two.txt', fh2);
-    expect(h.uploads.last()).toMatchObject({ size: 6, md5: md5(Buffer.from('aaaabc')) });
-  });
+  it(
+    'a second close while the first is journaling waits for it; ' + 'a write during journaling holds that entry',
+    async () => {
+      h = seed();
+      const fh1 = await h.vfs.create('/two.txt', 0o644);
+      const fh2 = await h.vfs.open('/two.txt', flags.RDWR);
+      await h.vfs.write('/two.txt', fh1, Buffer.from('aaaa'), 4, 0);
+      const f1 = h.vfs.flush('/two.txt', fh1);
+      const f2 = h.vfs.flush('/two.txt', fh2); // must not return before the content is journaled
+      await f2;
+      expect(h.uploads.enqueued).toHaveLength(1);
+      await f1;
+      // a write that lands while journaling is in flight: the entry must be held, and journaled again later
+      const f3 = h.vfs.flush('/two.txt', fh2); // nothing modified: no-op
+      await f3;
+      await h.vfs.write('/two.txt', fh2, Buffer.from('b'), 1, 4);
+      const f4 = h.vfs.flush('/two.txt', fh1);
+      const w = h.vfs.write('/two.txt', fh2, Buffer.from('c'), 1, 5);
+      await Promise.all([f4, w]);
+      const ino = h.uploads.last()!.ino;
+      expect(h.uploads.held).toContain(ino);
+      await h.vfs.release('/two.txt', fh1);
+      await h.vfs.release('/two.txt', fh2);
+      expect(h.uploads.last()).toMatchObject({ size: 6, md5: md5(Buffer.from('aaaabc')) });
+    },
+  );
 
   it('flush (close) journals the content before release: close returning means the data is durable', async () => {
     h = seed();
@@ -434,8 +447,8 @@ describe('pending uploads', () => {
     expect(h.uploads.last()).toMatchObject({ size: 5002, md5: md5(whole), stagingPath: path });
   });
 
-  // regression (was a bug in src/vfs/pan-vfs.ts reopenPending / ensureLocal): the journal's staging path is reopened outside
-  // guard(): when the staging file is missing (cache dir cleaned, disk replaced) open() rejects with the raw
+  // regression (was a bug in src/vfs/pan-vfs.ts reopenPending / ensureLocal): the journal's staging path is reopened
+  // outside guard(): when the staging file is missing (cache dir cleaned, disk replaced) open() rejects with the raw
   // Node ENOENT error instead of an FsError.
   it('a journaled file whose staging file is missing answers open with an FsError', async () => {
     h = seed();
@@ -677,8 +690,8 @@ describe('create edge cases', () => {
     expect(h.staging.created).toBe(0);
   });
 
-  // regression (was a bug in src/vfs/pan-vfs.ts create, line ~173): `this.local.create(ino, now)` is not wrapped in guard() and
-  // runs after store.insert(): a staging failure escapes as a raw Node error (not FsError) and leaves a
+  // regression (was a bug in src/vfs/pan-vfs.ts create, line ~173): `this.local.create(ino, now)` is not wrapped in
+  // guard() and runs after store.insert(): a staging failure escapes as a raw Node error (not FsError) and leaves a
   // dirty node with no staging file and no journal row (getattr shows it; open answers EIO forever).
   it('a staging failure on create is an FsError (ENOSPC) and leaves no half-created node', async () => {
     h = seed();

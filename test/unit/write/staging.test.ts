@@ -143,27 +143,30 @@ describe('StagingFile', () => {
     await f.close();
   });
 
-  it('truncate to the current size keeps the stream; truncate to 0 restarts it; other truncates invalidate', async () => {
-    const f = await StagingFile.create(dir);
-    await f.write(Buffer.from('abc'), 0);
-    await f.truncate(3);
-    await f.settled();
-    expect(f.md5IsStreaming).toBe(true);
-    await f.truncate(0);
-    await f.settled();
-    expect(f.md5IsStreaming).toBe(true);
-    await f.write(Buffer.from('xyz'), 0);
-    expect(await f.md5()).toBe(md5hex(Buffer.from('xyz')));
-    expect(f.stats.rehashes).toBe(0);
-    await f.truncate(1);
-    await f.settled();
-    expect(f.md5IsStreaming).toBe(false);
-    expect(await f.md5()).toBe(md5hex(Buffer.from('x')));
-    await f.truncate(4); // extend with zeros
-    expect(await f.read(0, 10)).toEqual(Buffer.from([0x78, 0, 0, 0]));
-    expect(await f.md5()).toBe(md5hex(Buffer.from([0x78, 0, 0, 0])));
-    await f.close();
-  });
+  it(
+    'truncate to the current size keeps the stream; ' + 'truncate to 0 restarts it; other truncates invalidate',
+    async () => {
+      const f = await StagingFile.create(dir);
+      await f.write(Buffer.from('abc'), 0);
+      await f.truncate(3);
+      await f.settled();
+      expect(f.md5IsStreaming).toBe(true);
+      await f.truncate(0);
+      await f.settled();
+      expect(f.md5IsStreaming).toBe(true);
+      await f.write(Buffer.from('xyz'), 0);
+      expect(await f.md5()).toBe(md5hex(Buffer.from('xyz')));
+      expect(f.stats.rehashes).toBe(0);
+      await f.truncate(1);
+      await f.settled();
+      expect(f.md5IsStreaming).toBe(false);
+      expect(await f.md5()).toBe(md5hex(Buffer.from('x')));
+      await f.truncate(4); // extend with zeros
+      expect(await f.read(0, 10)).toEqual(Buffer.from([0x78, 0, 0, 0]));
+      expect(await f.md5()).toBe(md5hex(Buffer.from([0x78, 0, 0, 0])));
+      await f.close();
+    },
+  );
 
   it('a write past the end leaves a zero-filled hole and invalidates the stream', async () => {
     const f = await StagingFile.create(dir);

@@ -246,25 +246,28 @@ describe('uploadFile', () => {
 
   // A merge once asked for finishes on the server whatever we do; abandoning it would leave a file we never
   // learn about (and, with duplicate 2, overwrite whatever took the name). So the abort waits for the id.
-  it('abort once upload_complete was called: polled to the end and the file id returned; stopSignal stops it', async () => {
-    const pan = new FakePan();
-    pan.pendingPolls = 2;
-    const ac = new AbortController();
-    pan.onCall = (m) => {
-      if (m === 'uploadComplete') ac.abort(new Error('stop'));
-    };
-    const data = ramp(3000, 14);
-    const r = await uploadFile(pan, req(data, { signal: ac.signal }));
-    expect(pan.count('uploadComplete')).toBe(3);
-    expect(pan.files.get(r.fileId)!.data).toEqual(data);
+  it(
+    'abort once upload_complete was called: polled to the end and the file id returned; ' + 'stopSignal stops it',
+    async () => {
+      const pan = new FakePan();
+      pan.pendingPolls = 2;
+      const ac = new AbortController();
+      pan.onCall = (m) => {
+        if (m === 'uploadComplete') ac.abort(new Error('stop'));
+      };
+      const data = ramp(3000, 14);
+      const r = await uploadFile(pan, req(data, { signal: ac.signal }));
+      expect(pan.count('uploadComplete')).toBe(3);
+      expect(pan.files.get(r.fileId)!.data).toEqual(data);
 
-    const pan2 = new FakePan();
-    pan2.pendingPolls = 1_000;
-    const stop = new AbortController();
-    pan2.onCall = (m) => {
-      if (m === 'uploadComplete' && pan2.count('uploadComplete') === 2) stop.abort(new Error('shutdown'));
-    };
-    await expect(uploadFile(pan2, req(data, { stopSignal: stop.signal }))).rejects.toThrow('shutdown');
-    expect(pan2.count('uploadComplete')).toBe(2);
-  });
+      const pan2 = new FakePan();
+      pan2.pendingPolls = 1_000;
+      const stop = new AbortController();
+      pan2.onCall = (m) => {
+        if (m === 'uploadComplete' && pan2.count('uploadComplete') === 2) stop.abort(new Error('shutdown'));
+      };
+      await expect(uploadFile(pan2, req(data, { stopSignal: stop.signal }))).rejects.toThrow('shutdown');
+      expect(pan2.count('uploadComplete')).toBe(2);
+    },
+  );
 });

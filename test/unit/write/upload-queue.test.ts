@@ -273,26 +273,30 @@ describe('UploadQueue', () => {
   // regression (found in review): a file rewritten and then renamed while its new content uploaded kept
   // the OLD content under the new name (the vfs renamed the old remote copy with the node; the fixup
   // rename of the new copy then clashed with it) and the new content reappeared under the old name
-  it('a rewritten file renamed during its upload: the old copy (renamed with the node) is trashed, the new one takes the name', async () => {
-    makeQueue();
-    const data = ramp(2000, 8);
-    const f = await addFile('x', data);
-    const old = pan.addFile('7', 'x', Buffer.from('old content'));
-    target.nodes.get(f.ino)!.remoteId = old.id;
-    pan.onCall = (m) => {
-      if (m === 'uploadComplete' && target.nodes.get(f.ino)!.name === 'x') {
-        target.nodes.get(f.ino)!.name = 'y'; // mv x y during the upload: the vfs renames the old copy too
-        old.name = 'y';
-      }
-    };
-    enqueue(f, data);
-    await queue.waitFor(f.ino);
-    await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
-    const fresh = target.commits[0]!.fileId;
-    expect(old.trashed).toBe(true);
-    expect(pan.live('7').map((x) => [x.id, x.name])).toEqual([[fresh, 'y']]);
-    expect(pan.files.get(fresh)!.md5).toBe(md5hex(data));
-  });
+  it(
+    'a rewritten file renamed during its upload: ' +
+      'the old copy (renamed with the node) is trashed, the new one takes the name',
+    async () => {
+      makeQueue();
+      const data = ramp(2000, 8);
+      const f = await addFile('x', data);
+      const old = pan.addFile('7', 'x', Buffer.from('old content'));
+      target.nodes.get(f.ino)!.remoteId = old.id;
+      pan.onCall = (m) => {
+        if (m === 'uploadComplete' && target.nodes.get(f.ino)!.name === 'x') {
+          target.nodes.get(f.ino)!.name = 'y'; // mv x y during the upload: the vfs renames the old copy too
+          old.name = 'y';
+        }
+      };
+      enqueue(f, data);
+      await queue.waitFor(f.ino);
+      await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+      const fresh = target.commits[0]!.fileId;
+      expect(old.trashed).toBe(true);
+      expect(pan.live('7').map((x) => [x.id, x.name])).toEqual([[fresh, 'y']]);
+      expect(pan.files.get(fresh)!.md5).toBe(md5hex(data));
+    },
+  );
 
   it('removed() of a removed node stops its upload during the slices: nothing is merged, waiters resolve', async () => {
     makeQueue();
@@ -336,48 +340,53 @@ describe('UploadQueue', () => {
     await queue.renaming(OTHER_INO, { parentId: '7', name: 'a' }); // nothing holds it now
   });
 
-  it("renaming(): the renamed file's own upload does not block it; a live holder renamed away restarts under its new name; a stuck one gives EBUSY", async () => {
-    clock = new FakeClock('manual');
-    makeQueue();
-    const data = ramp(5000, 12);
-    const f = await addFile('a', data);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    pan.onCall = async (m) => {
-      if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) await gate;
-    };
-    enqueue(f, data);
-    try {
-      await vi.waitFor(() => expect(pan.count('uploadSlice')).toBeGreaterThanOrEqual(1));
-      await stuckThenRenamed();
-    } finally {
-      release();
-    }
-    await clock.advance(1);
-    await queue.waitFor(f.ino);
-    expect(pan.live('7').map((x) => x.name)).toEqual(['b']);
-    expect(pan.count('uploadComplete')).toBe(1);
+  it(
+    "renaming(): the renamed file's own upload does not block it; " +
+      'a live holder renamed away restarts under its new name; ' +
+      'a stuck one gives EBUSY',
+    async () => {
+      clock = new FakeClock('manual');
+      makeQueue();
+      const data = ramp(5000, 12);
+      const f = await addFile('a', data);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      pan.onCall = async (m) => {
+        if (m === 'uploadSlice' && pan.count('uploadSlice') === 1) await gate;
+      };
+      enqueue(f, data);
+      try {
+        await vi.waitFor(() => expect(pan.count('uploadSlice')).toBeGreaterThanOrEqual(1));
+        await stuckThenRenamed();
+      } finally {
+        release();
+      }
+      await clock.advance(1);
+      await queue.waitFor(f.ino);
+      expect(pan.live('7').map((x) => x.name)).toEqual(['b']);
+      expect(pan.count('uploadComplete')).toBe(1);
 
-    async function stuckThenRenamed(): Promise<void> {
-      await queue.renaming(f.ino, { parentId: '7', name: 'a' }); // its own upload: at once
-      // stuck (the slice never answers, the abort cannot interrupt the fake): EBUSY after NAME_WAIT_MS
-      const stuck = queue.renaming(OTHER_INO, { parentId: '7', name: 'a' });
-      const outcome = stuck.then(
-        () => 'free',
-        (e: unknown) => e,
-      );
-      await new Promise((r) => setImmediate(r));
-      await clock.advance(NAME_WAIT_MS);
-      expect(await outcome).toMatchObject({ kind: 'EBUSY' });
-      // renamed away while uploading: renaming() aborts it, it restarts under the new name
-      target.nodes.get(f.ino)!.name = 'b';
-      const freed = queue.renaming(OTHER_INO, { parentId: '7', name: 'a' });
-      release();
-      await freed;
-    }
-  });
+      async function stuckThenRenamed(): Promise<void> {
+        await queue.renaming(f.ino, { parentId: '7', name: 'a' }); // its own upload: at once
+        // stuck (the slice never answers, the abort cannot interrupt the fake): EBUSY after NAME_WAIT_MS
+        const stuck = queue.renaming(OTHER_INO, { parentId: '7', name: 'a' });
+        const outcome = stuck.then(
+          () => 'free',
+          (e: unknown) => e,
+        );
+        await new Promise((r) => setImmediate(r));
+        await clock.advance(NAME_WAIT_MS);
+        expect(await outcome).toMatchObject({ kind: 'EBUSY' });
+        // renamed away while uploading: renaming() aborts it, it restarts under the new name
+        target.nodes.get(f.ino)!.name = 'b';
+        const freed = queue.renaming(OTHER_INO, { parentId: '7', name: 'a' });
+        release();
+        await freed;
+      }
+    },
+  );
 
   it('enqueue with a delay starts the upload only after it, or at once on expedite() or waitFor()', async () => {
     clock = new FakeClock('manual');
@@ -596,46 +605,50 @@ describe('UploadQueue', () => {
     expect(journal.list()).toEqual([]);
   });
 
-  it('one upload per remote name at a time: a new file taking the name of a renamed, still-uploading file waits for it', async () => {
-    makeQueue({ concurrency: 2 });
-    const old = ramp(5000, 1);
-    const a = await addFile('doc.txt', old);
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    let gated = false;
-    pan.onCall = async (_method, args) => {
-      if (!gated && (args as { filename?: string }).filename === 'doc.txt') {
-        gated = true;
-        await gate;
-      } // A's upload hangs
-    };
-    enqueue(a, old);
-    await vi.waitFor(() => expect(gated).toBe(true)); // A's upload is held at its first call
-    target.nodes.get(a.ino)!.name = 'doc.txt~'; // an editor renames the original to a backup…
-    const fresh = ramp(100, 2);
-    const b = await addFile('doc.txt', fresh); // …and writes the new version under the name
-    enqueue(b, fresh);
-    // B was looked at and put off for the name A's run holds (due again later, not started)
-    await vi.waitFor(() =>
-      expect(queue.status().items.find((i) => i.ino === b.ino)?.nextAttemptAt).toBeGreaterThan(clock.now()),
-    );
-    expect(target.commits).toEqual([]); // B waits for A: it must not land first and then be overwritten by A
-    release();
-    await vi.waitFor(() => expect(target.commits.length).toBe(2));
-    const order = pan.calls
-      .filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method))
-      .map(
-        (c) =>
-          `${c.method}:${(c.args as { filename?: string; newName?: string }).filename ?? (c.args as { newName?: string }).newName ?? ''}`,
+  it(
+    'one upload per remote name at a time: ' +
+      'a new file taking the name of a renamed, still-uploading file waits for it',
+    async () => {
+      makeQueue({ concurrency: 2 });
+      const old = ramp(5000, 1);
+      const a = await addFile('doc.txt', old);
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let gated = false;
+      pan.onCall = async (_method, args) => {
+        if (!gated && (args as { filename?: string }).filename === 'doc.txt') {
+          gated = true;
+          await gate;
+        } // A's upload hangs
+      };
+      enqueue(a, old);
+      await vi.waitFor(() => expect(gated).toBe(true)); // A's upload is held at its first call
+      target.nodes.get(a.ino)!.name = 'doc.txt~'; // an editor renames the original to a backup…
+      const fresh = ramp(100, 2);
+      const b = await addFile('doc.txt', fresh); // …and writes the new version under the name
+      enqueue(b, fresh);
+      // B was looked at and put off for the name A's run holds (due again later, not started)
+      await vi.waitFor(() =>
+        expect(queue.status().items.find((i) => i.ino === b.ino)?.nextAttemptAt).toBeGreaterThan(clock.now()),
       );
-    const renameAt = order.findIndex((x) => x.startsWith('rename'));
-    const bCreateAt = order.lastIndexOf(order.find((x, i) => i > 0 && x.endsWith(':doc.txt'))!);
-    expect(renameAt).toBeGreaterThanOrEqual(0);
-    expect(bCreateAt).toBeGreaterThan(renameAt);
-    expect(target.commits.map((c) => c.ino)).toEqual([a.ino, b.ino]);
-  });
+      expect(target.commits).toEqual([]); // B waits for A: it must not land first and then be overwritten by A
+      release();
+      await vi.waitFor(() => expect(target.commits.length).toBe(2));
+      const order = pan.calls
+        .filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method))
+        .map((c) => {
+          const a = c.args as { filename?: string; newName?: string };
+          return `${c.method}:${a.filename ?? a.newName ?? ''}`;
+        });
+      const renameAt = order.findIndex((x) => x.startsWith('rename'));
+      const bCreateAt = order.lastIndexOf(order.find((x, i) => i > 0 && x.endsWith(':doc.txt'))!);
+      expect(renameAt).toBeGreaterThanOrEqual(0);
+      expect(bCreateAt).toBeGreaterThan(renameAt);
+      expect(target.commits.map((c) => c.ino)).toEqual([a.ino, b.ino]);
+    },
+  );
 
   it('abandon() stops an upload for good: the row is gone, waiters get the reason, nothing commits', async () => {
     makeQueue();
