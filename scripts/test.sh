@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: system packages (installed when root, else the exact command is printed), dependencies,
-# build, then the three test tiers: unit + integration (emulator over loopback HTTP) in parallel, then the
-# end-to-end tier through real FUSE mounts (one file at a time). With PAN123_REQUIRE_FUSE=1 (CI) a
-# missing FUSE makes the e2e tier fail instead of skip.
+# build, lint (biome check + lines <= 120 characters: a failure stops the run), then the three test tiers:
+# unit + integration (emulator over loopback HTTP) in parallel, then the end-to-end tier through real FUSE
+# mounts (one file at a time). With PAN123_REQUIRE_FUSE=1 (CI) a missing FUSE makes the e2e tier fail
+# instead of skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,8 @@ fi
 bash scripts/ensure-test-deps.sh || true
 [ -d node_modules ] || npm ci
 npm run build --silent
+# biome check + scripts/check-line-length.mjs: formatting, lint rules, lines <= 120 characters
+npm run lint --silent
 
 npx vitest run --project unit --project integration "$@"
 npx vitest run --project e2e "$@"
