@@ -10,6 +10,7 @@
 //    the daemon's process; they use async child_process and fs.promises.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -228,7 +229,15 @@ function stderrLogger(minLevel: number) {
   return mk({});
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// realpath on both sides: a worktree whose node_modules is a symlink runs this file under another path
+const sameFile = (a: string, b: string): boolean => {
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false;
+  }
+};
+if (process.argv[1] && sameFile(path.resolve(process.argv[1]), fileURLToPath(import.meta.url))) {
   main().catch((err: unknown) => {
     process.stderr.write(`daemon failed: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
