@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve as resolvePath } from 'node:path';
 import type { Command } from 'commander';
-import { ConfigError } from '../config/parse.js';
+import { ConfigError, parseDuration } from '../config/parse.js';
 import { type MountConfig, resolveMountConfig } from '../config/resolve.js';
 import { UserFacingError } from '../core/user-error.js';
 import type { RemoteEntry } from '../pan/api.js';
@@ -81,6 +81,14 @@ async function linkFor(c: Ctx, id: string, validSec?: number): Promise<string> {
   return signDirectLink(link, { key: c.cfg.directLinkKey, uid }, expireTs, randomBytes(8).toString('hex'));
 }
 
+function durationArg(v: string, what: string): number {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new UserFacingError(`${what}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 function intArg(v: string, what: string): number {
   if (!/^\d+$/.test(v)) throw new UserFacingError(`${what} must be a whole number`, 2);
   return Number(v);
@@ -114,10 +122,12 @@ export function registerAccountCommands(program: Command): void {
     .argument('<url>')
     .argument('<dir>')
     .option('--name <file>', 'name of the file it makes (default: the last part of the URL)')
-    .option('--no-wait', 'print the task id and return at once');
+    .option('--no-wait', 'print the task id and return at once')
+    .option('--timeout <duration>', 'stop waiting after this long (the task goes on at 123)', '2h');
   addTableOptions(fetchCmd);
   fetchCmd.action(async (url: string, dir: string, flags: Record<string, unknown>) =>
     withClient(flags, async (c) => {
+      const limit = durationArg(String(flags.timeout), '--timeout'); // refused before any task starts
       const d = await lookup(c, dir);
       if (!d.isDir) throw new UserFacingError(`${dir} is a file, not a folder`);
       const task = await c.pan.account.startOfflineDownload({
@@ -129,6 +139,7 @@ export function registerAccountCommands(program: Command): void {
         process.stdout.write(`${task}\n`);
         return;
       }
+      const deadline = Date.now() + limit;
       for (;;) {
         const p = await c.pan.account.offlineProgress(task);
         process.stderr.write(`\rfetch: ${p.state} ${p.percent}%   `);
@@ -137,7 +148,14 @@ export function registerAccountCommands(program: Command): void {
           process.stderr.write('\n');
           throw new UserFacingError(`offline download ${task} failed on 123's side (the URL may be unreachable)`);
         }
-        await new Promise((r) => setTimeout(r, POLL_MS));
+        if (Date.now() >= deadline) {
+          process.stderr.write('\n');
+          throw new UserFacingError(
+            `offline download ${task} still ${p.state} at ${p.percent}% after ${String(flags.timeout)}: ` +
+              `it goes on at 123; the file appears in ${dir} when it is done`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
       }
       process.stderr.write('\n');
       process.stdout.write(`done: ${url} -> ${dir}\n`);

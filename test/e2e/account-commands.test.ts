@@ -75,6 +75,11 @@ describe('account commands (issue 18)', () => {
     });
     base = ['--api-base', emu.baseUrl, '--client-id', 'pan123fs-demo', '--state-dir', state, '--rate-limit-scale', '0'];
     origin = createServer((req, res) => {
+      if (req.url === '/files/never-ends.bin') {
+        res.writeHead(200, { 'content-length': 1 << 20 });
+        res.write(Buffer.alloc(1024)); // then nothing: the task stays running at the emulator
+        return;
+      }
       if (req.url !== '/files/movie%20one.mkv') {
         res.writeHead(404).end();
         return;
@@ -87,6 +92,7 @@ describe('account commands (issue 18)', () => {
   }, 60_000);
 
   afterAll(async () => {
+    origin?.closeAllConnections();
     origin?.close();
     await emu?.close();
     await cleanup(seed, state, out);
@@ -122,6 +128,15 @@ describe('account commands (issue 18)', () => {
     const r = await cli(['fetch', `${originUrl}/files/missing.bin`, '/inbox', ...base]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('failed on 123');
+  });
+
+  it('fetch stops waiting at --timeout with the task still running, and says so', async () => {
+    const r = await cli(['fetch', `${originUrl}/files/never-ends.bin`, '/inbox', '--timeout', '2s', ...base]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/offline download \S+ still running at \d+% after 2s: it goes on at 123/);
+    const bad = await cli(['fetch', `${originUrl}/files/never-ends.bin`, '/inbox', '--timeout', 'soon', ...base]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--timeout: not a duration');
   });
 
   it('link prints a download link that serves the file', async () => {
