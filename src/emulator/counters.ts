@@ -11,6 +11,7 @@ export function emptyCounters(): EmulatorCounters {
     sliceBytesReceived: 0,
     singleUploadBytes: 0,
     instantUploadHits: 0,
+    copies: 0,
     tokensIssued: 0,
     rateLimited: 0,
     faultsApplied: 0,

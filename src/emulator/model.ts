@@ -236,6 +236,27 @@ export class Model {
     })();
   }
 
+  /**
+   * Server-side copy of one file (POST /api/v1/file/copy) into a live folder under the same name; the copy
+   * shares the blob (no bytes stored twice). A clash with a live child is refused (code 1, the rename/move
+   * clash message) unless `suffix`: then the first free "a(n).txt", like duplicate=1 (choice: the real
+   * answer is unknown, docs/EMULATOR.md). Folders are refused (choice: the sync copy is for files).
+   */
+  copyFile(id: bigint, targetDirId: bigint, suffix: boolean): bigint {
+    return this.db.transaction(() => {
+      const r = this.get(id);
+      if (!r || id === 0n || r.trashed) throw notFound();
+      if (r.type === 1) throw new ApiError(CODE.generic, '仅支持复制文件'); // choice
+      this.requireLiveFolder(targetDirId);
+      let name = r.name;
+      if (this.liveChild(targetDirId, name)) {
+        if (!suffix) throw new ApiError(CODE.generic, MSG.renameClash);
+        name = this.placeFile(targetDirId, name, 1).name;
+      }
+      return this.insert(targetDirId, name, 0, r.size, r.md5);
+    })();
+  }
+
   /** Accumulated size of live descendants (detail of a folder). */
   folderSize(id: bigint): number {
     const r = this.q(

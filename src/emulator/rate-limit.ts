@@ -23,6 +23,7 @@ export const QPS: Record<string, number> = {
   file_name: 5, // choice: §5.2 recommendation (≤5/s for rename)
   file_rename: 5, // choice
   file_recover: 5, // choice: like trash
+  file_copy: 5, // choice: not in any table
   direct_link_url: 5, // choice: what OpenList uses
   direct_link_enable: 5, // choice
   direct_link_disable: 5, // choice

@@ -148,6 +148,12 @@ export function fileRoutes(): Route[] {
       s.model.move(b.ids('fileIDs', 100), b.id('toParentFileID'));
       return null;
     }),
+    api('file_copy', 'POST', '/api/v1/file/copy', async (s, { req }) => {
+      const b = await readJson(req);
+      const targetFileId = s.model.copyFile(b.id('fileId'), b.id('targetDirId'), s.config.copyNameClash === 1);
+      s.counters.c.copies++;
+      return { sourceFileId: b.id('fileId'), targetFileId };
+    }),
     api('file_trash', 'POST', '/api/v1/file/trash', async (s, { req }) => {
       s.model.trash((await readJson(req)).ids('fileIDs', 100));
       return null;

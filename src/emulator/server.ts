@@ -62,6 +62,8 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
     'downloadQuotaBytes',
     'nameMaxChars',
     'expiredLinkStatus',
+    'copyNameClash',
+    'instantUpload',
   ] as const) {
     const v = c[k];
     if (v === undefined) continue;
@@ -110,6 +112,8 @@ export class EmulatorServer implements EmulatorHandle {
         downloadQuotaBytes: 0,
         nameMaxChars: MAX_NAME_CHARS,
         expiredLinkStatus: 403,
+        copyNameClash: 0,
+        instantUpload: 1,
       },
       store,
       model: new Model(store, clock, () => this.s.config.nameMaxChars),
@@ -133,6 +137,8 @@ export class EmulatorServer implements EmulatorHandle {
       downloadQuotaBytes: o.downloadQuotaBytes,
       nameMaxChars: o.nameMaxChars,
       expiredLinkStatus: o.expiredLinkStatus,
+      copyNameClash: o.copyNameClash,
+      instantUpload: o.instantUpload,
     });
     this.http = http.createServer((req, res) => {
       void this.onRequest(req, res);

@@ -47,6 +47,13 @@ export interface EmulatorOptions {
   nameMaxChars?: number;
   directLinkKey?: string;
   /**
+   * file/copy into a folder that already holds the name (unknown on the real service): 0 refuses with
+   * code 1 (default, strict), 1 names the copy "a(1).txt" like duplicate=1
+   */
+  copyNameClash?: number;
+  /** 1 (default): create answers reuse when the content is stored; 0: never (every upload sends bytes) */
+  instantUpload?: number;
+  /**
    * Benchmarks only: download_info hands out `<externalCdn>/<md5[0:2]>/<md5>-<size>`, to be served by a
    * static server (nginx with sendfile) whose root is `<dataDir>/blobs`. Such links are unsigned, never
    * expire and count toward no quota: the emulator's own CDN (the default) is the faithful one.
@@ -66,7 +73,14 @@ export interface EmulatorOptions {
 export type RuntimeConfig = Required<
   Pick<
     EmulatorOptions,
-    'rateLimitScale' | 'linkTtlSec' | 'completePolls' | 'downloadQuotaBytes' | 'nameMaxChars' | 'expiredLinkStatus'
+    | 'rateLimitScale'
+    | 'linkTtlSec'
+    | 'completePolls'
+    | 'downloadQuotaBytes'
+    | 'nameMaxChars'
+    | 'expiredLinkStatus'
+    | 'copyNameClash'
+    | 'instantUpload'
   >
 >;
 
@@ -80,6 +94,8 @@ export interface EmulatorCounters {
   sliceBytesReceived: number;
   singleUploadBytes: number;
   instantUploadHits: number;
+  /** successful file/copy calls (server-side copies) */
+  copies: number;
   tokensIssued: number;
   rateLimited: number;
   faultsApplied: number;

@@ -115,7 +115,7 @@ export class Uploads {
   create(b: Body): unknown {
     const s = this.s();
     const t = this.target(b, MAX_CREATE_SIZE);
-    if (s.store.hasBlob(t.etag, t.size)) {
+    if (s.config.instantUpload !== 0 && s.store.hasBlob(t.etag, t.size)) {
       s.counters.c.instantUploadHits++;
       return { fileID: s.model.createFile(t.parentId, t.name, t.etag, t.size, t.duplicate), reuse: true };
     }

@@ -70,6 +70,12 @@ export interface PanTree {
   rename(id: FileId, newName: string): Promise<void>;
   move(ids: FileId[], toParentId: FileId): Promise<void>;
   trash(ids: FileId[]): Promise<void>;
+  /**
+   * Server-side copy of one file into a folder (§11 `file/copy`), under the source's name; returns the
+   * copy's id. What the server does when the folder already holds that name is unknown (a clash error or
+   * a suffixed name): callers look the copy up or rename it.
+   */
+  copy(id: FileId, targetDirId: FileId): Promise<FileId>;
   /** Restore trashed items to their old place; returns the ids that could not be (`abnormalFileIDs`). */
   recover(ids: FileId[]): Promise<FileId[]>;
 }

@@ -49,6 +49,8 @@ export const ENDPOINTS = {
   rename: ep('file/name', 'PUT', '/api/v1/file/name', 'api', 5, true),
   // §5.1 free: 3; a retry that landed answers 文件已在当前文件夹中 (handled by the client)
   move: ep('file/move', 'POST', '/api/v1/file/move', 'api', 3, false),
+  // not in any table (§11): ≤ 5; a retry that landed makes a second copy (or a clash), so no blind retry
+  copy: ep('file/copy', 'POST', '/api/v1/file/copy', 'api', 5, false),
   // OAuth table: 5
   trash: ep('file/trash', 'POST', '/api/v1/file/trash', 'api', 5, true),
   // not in any table: 2 (used only to undo a trash when a rename over a file fails)

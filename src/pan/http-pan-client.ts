@@ -222,6 +222,15 @@ export class HttpPanClient implements PanApi {
     }
   }
 
+  /** Not retried blindly (a landed copy would be copied again): a failure after sending is the caller's. */
+  async copy(id: FileId, targetDirId: FileId): Promise<FileId> {
+    const data = asObj(
+      await this.t.call(ENDPOINTS.copy, { json: { fileId: wireId(id), targetDirId: wireId(targetDirId) } }),
+      'copy data',
+    );
+    return idField(data, 'targetFileId', 'targetFileID');
+  }
+
   async trash(ids: FileId[]): Promise<void> {
     for (const part of chunks(ids, BATCH_LIMIT)) {
       await this.t.call(ENDPOINTS.trash, { json: { fileIDs: part.map(wireId) } });

@@ -198,6 +198,26 @@ describe('pan client ↔ emulator', () => {
     expect((await c.detail(id)).name).toHaveLength(254);
   });
 
+  it('file/copy: counted; copyNameClash 1 suffixes the name; instantUpload 0 makes create send bytes', async () => {
+    const c = client();
+    const dir = await c.mkdir('0', 'copies');
+    const data = ramp(4000, 77);
+    const up = await upload(c, dir, 'c.bin', data);
+    emu.resetCounters();
+    await expect(c.copy(up.fileId, dir)).rejects.toMatchObject({ kind: 'name-clash' });
+    emu.setConfig({ copyNameClash: 1, instantUpload: 0 });
+    try {
+      const copy = await c.copy(up.fileId, dir);
+      expect(await c.detail(copy)).toMatchObject({ name: 'c(1).bin', md5: md5(data), parentId: dir });
+      expect(emu.counters().copies).toBe(1);
+      const cr = await c.uploadCreate({ parentId: dir, filename: 'd.bin', md5: md5(data), size: data.length });
+      expect(cr.reuse).toBe(false);
+      expect(emu.counters().instantUploadHits).toBe(0);
+    } finally {
+      emu.setConfig({ copyNameClash: 0, instantUpload: 1 });
+    }
+  });
+
   it('multi-slice upload polls through 20103 and round-trips by MD5; instant upload sends no bytes', async () => {
     const c = client();
     const dir = await c.mkdir('0', 'uploads');

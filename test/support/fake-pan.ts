@@ -4,7 +4,7 @@
 // page, trashed rows dropped); name clashes and name rules; trash and recover (abnormal ids when the old
 // place is taken); the v2 upload flow: instant upload (reuse by MD5 + size), the server's sliceSize, slice
 // MD5 verification, whole-file MD5 verification at complete, N "still verifying" polls (20103 →
-// completed:false), duplicate 1/2; download links; the account. Records every call, takes injectable
+// completed:false), duplicate 1/2; file/copy; download links; the account. Records every call, takes injectable
 // failures per method (fail), and a hook before each call (onCall: a test can await a Gate there).
 import { nameProblem } from '../../src/core/names.js';
 import type {
@@ -59,6 +59,7 @@ export type FakePanMethod =
   | 'rename'
   | 'move'
   | 'trash'
+  | 'copy'
   | 'recover';
 
 export function transient(msg = 'connection reset'): PanError {
@@ -320,6 +321,17 @@ export class FakePan implements PanApi {
       if (n.parentId !== toParentId) this.clash(toParentId, n.name, id);
     }
     for (const id of ids) this.node(id, 'file_move').parentId = toParentId;
+  }
+
+  /** file/copy: same name in the target folder; a clash is refused (the emulator's strict default). */
+  async copy(id: string, targetDirId: string): Promise<string> {
+    await this.enter('copy', { id, targetDirId });
+    const n = this.node(id, 'file_copy');
+    if (n.isDir) throw new PanError({ kind: 'api', code: 1, message: '仅支持复制文件' });
+    this.folder(targetDirId, 'file_copy');
+    if (this.live(targetDirId).some((f) => f.name === n.name))
+      throw new PanError({ kind: 'name-clash', code: 1, message: '当前目录有重名文件' });
+    return this.addFile(targetDirId, n.name, n.data).id;
   }
 
   async trash(ids: string[]): Promise<void> {

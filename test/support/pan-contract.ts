@@ -126,6 +126,24 @@ export function panContract(name: string, subject: () => ContractSubject): void 
       },
     );
 
+    it('file/copy: a new id with the same content and name; a clash in the target folder is refused', async () => {
+      const s = subject();
+      const c = s.api();
+      const src = await c.mkdir(s.root, 'pc-copy-src');
+      const dst = await c.mkdir(s.root, 'pc-copy-dst');
+      const data = ramp(3000, 17);
+      const up = await upload(s, c, src, 'orig.bin', data);
+      s.sliceBytes.reset();
+      const copy = await c.copy(up.fileId, dst);
+      expect(copy).not.toBe(up.fileId);
+      expect(await c.detail(copy)).toMatchObject({ name: 'orig.bin', parentId: dst, md5: md5(data), size: 3000 });
+      expect(s.sliceBytes.count()).toBe(0);
+      expect((await c.detail(up.fileId)).parentId).toBe(src); // the source stays
+      await expect(c.copy(up.fileId, src)).rejects.toMatchObject({ kind: 'name-clash' }); // strict default
+      await expect(c.copy(src, dst)).rejects.toMatchObject({ code: 1 }); // folders: not by the sync copy
+      await expect(c.copy('123456789', dst)).rejects.toMatchObject({ kind: 'not-found' });
+    });
+
     it('a wrong etag ends in upload-failed', async () => {
       const s = subject();
       const c = s.api();
