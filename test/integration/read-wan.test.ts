@@ -78,9 +78,10 @@ async function readAll(reader: FileReader, ref: { id: string; size: number; md5:
 }
 
 describe('read path on a paced emulator', () => {
-  it('reports bytes as they arrive, and a range reset mid-way is retried byte-exact', async () => {
+  it('reports bytes as they arrive, and a range reset mid-way resumes where it stopped, byte-exact', async () => {
     const { source, ref } = stack();
     emu.setFaults([{ match: 'cdn_download', kind: 'reset', afterBytes: MiB, count: 1 }]);
+    emu.resetCounters();
     const into = Buffer.alloc(4 * MiB);
     const seen: number[] = [];
     const got = await source.read(ref, 2 * MiB, 4 * MiB, undefined, into, (n) => {
@@ -92,14 +93,23 @@ describe('read path on a paced emulator', () => {
     expect(emu.counters().faultsApplied).toBe(1);
     expect(seen.length).toBeGreaterThan(10); // progressively, not once at the end
     expect(Math.max(...seen)).toBeLessThan(4 * MiB);
+    // the retry asked only for what had not arrived: 4 MiB sent in all (+ what a reset lost in flight),
+    // where starting again from 2 MiB would have sent 5 MiB
+    expect(emu.counters().requests.cdn_download).toBe(2);
+    expect(emu.counters().bytesServed).toBeLessThan(4 * MiB + 256 * 1024);
+    expect(emu.counters().bytesServed).toBeGreaterThanOrEqual(4 * MiB);
   });
 
-  it('a link that expires mid-range is refreshed and the range refetched, byte-exact', async () => {
-    // the client believes links last an hour; the emulator expires them after 1 s, and the first
-    // response is cut after 3 MiB (0.75 s at 4 MB/s): its retry meets a dead link (403)
+  it('a link that expires mid-range is refreshed and the range resumed, byte-exact', async () => {
+    // the client believes links last an hour; the emulator expires them within 1 s. The first response
+    // is cut after 3.5 MiB, and its retry is held 1.1 s before the emulator looks at the link, so it meets
+    // a dead link (403) whatever the timing
     emu.setConfig({ linkTtlSec: 1 });
     const { source, ref } = stack(3600_000);
-    emu.setFaults([{ match: 'cdn_download', kind: 'reset', afterBytes: 3 * MiB + 512 * 1024, count: 1 }]);
+    emu.setFaults([
+      { match: 'cdn_download', kind: 'reset', afterBytes: 3 * MiB + 512 * 1024, count: 1 },
+      { match: 'cdn_download', kind: 'delay', ms: 1100, count: 1 },
+    ]);
     emu.resetCounters();
     const into = Buffer.alloc(SIZE);
     let most = 0;
@@ -109,6 +119,8 @@ describe('read path on a paced emulator', () => {
     expect(got.equals(data.subarray(0, 4 * MiB))).toBe(true);
     expect(most).toBeGreaterThanOrEqual(3 * MiB); // the first attempt's bytes were reported
     expect(emu.counters().requests.download_info).toBe(2); // the refresh
+    // the fresh link's request resumed after the final bytes: ~4 MiB sent in all, not 3.5 + 4
+    expect(emu.counters().bytesServed).toBeLessThan(4 * MiB + 256 * 1024);
   });
 
   it('the whole file through FileReader under a reset, and concurrent readers of one file', async () => {

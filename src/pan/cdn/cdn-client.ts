@@ -1,20 +1,18 @@
 // CdnClient: the CDN read plane's own HTTP client, apart from the API client (issue 12): ranged GETs on
 // download / direct-link URLs through RangeFetcher (ranges.ts), over the lean socket path (lean-http.ts)
-// with undici as the fallback. Owns: its connection pool (closed by close()), the redirect interceptor,
-// the download timeout. Invariants: no Authorization or Platform header goes to a CDN (this client has
-// no token at all); a URL is never logged, only its host.
+// with undici as the fallback. Owns: its connection pools (closed by close()) and the download timeout;
+// redirects, statuses and retries are RangeFetcher's, once for both paths. Invariants: no Authorization
+// or Platform header goes to a CDN (this client has no token at all); a URL is never logged, only its host.
 
-import { Agent, interceptors, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from '../../core/clock.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { retryPolicy, type RetryOptions } from '../backoff.js';
 import { LeanRangeClient } from './lean-http.js';
-import { RangeFetcher } from './ranges.js';
+import { MAX_REDIRECTS, RangeFetcher } from './ranges.js';
 
 /** CDN reads: a 4–8 MiB read-ahead block on a slow line. */
 const DEFAULT_DOWNLOAD_TIMEOUT_MS = 60_000;
-/** Redirects a CDN may chain (clients follow them; RES uses reqwest's defaults). */
-const MAX_REDIRECTS = 5;
 
 /** What the range source needs from the CDN: bytes [start, end] inclusive of a URL. */
 export interface CdnFetcher {
@@ -56,7 +54,7 @@ export class CdnClient implements CdnFetcher {
     this.lean =
       (o.leanRanges ?? !o.dispatcher) ? new LeanRangeClient({ connectTimeoutMs: 10_000, tls: o.tls }) : undefined;
     this.ranges = new RangeFetcher({
-      dispatcher: dispatcher.compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTS })),
+      dispatcher, // redirects are followed by RangeFetcher, for both paths
       clock: o.clock ?? systemClock,
       logger: (o.logger ?? silentLogger).child({ mod: 'cdn' }),
       retry: retryPolicy(o.retry),

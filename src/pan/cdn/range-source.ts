@@ -2,7 +2,7 @@
 // RangeSource). Owns: clamping a read to the file size, getting a link from LinkCache, fetching the range
 // through the injected CdnFetcher (cdn-client.ts, never the API client), and the refresh-once rule: on
 // 'link-expired' (any CDN 4xx but 416/429) the file's links are invalidated and the read is retried ONCE with a
-// fresh link; a second failure surfaces.
+// fresh link, from where the final bytes stopped; a second failure surfaces.
 
 import type { FileRef } from '../../core/file-ref.js';
 import type { CdnFetcher } from './cdn-client.js';
@@ -29,7 +29,8 @@ export class PanRangeSource {
   }
 
   /** Up to `length` bytes from `start`; shorter at end of file, empty at or past it. `onProgress`: see
-   * data/range-source.ts (the bytes of a refetch after a link refresh are the same bytes). */
+   * data/range-source.ts. A refetch after a link refresh resumes after the bytes already final (the ref
+   * pins the content, so the new link serves the same bytes). */
   async read(
     ref: FileRef,
     start: number,
@@ -40,14 +41,27 @@ export class PanRangeSource {
   ): Promise<Buffer> {
     const end = Math.min(start + length, ref.size) - 1;
     if (length <= 0 || start >= ref.size || end < start) return Buffer.alloc(0);
+    const want = end - start + 1;
+    const dest = into && into.length >= want ? into.subarray(0, want) : Buffer.allocUnsafeSlow(want);
+    let got = 0;
+    const fetch = async (url: string): Promise<Buffer> => {
+      const base = got;
+      const part = dest.subarray(base);
+      const b = await this.o.cdn.fetchRange(url, start + base, end, signal, part, (n) => {
+        if (base + n <= got) return;
+        got = base + n;
+        onProgress?.(got);
+      });
+      if (b.buffer !== part.buffer || b.byteOffset !== part.byteOffset) b.copy(dest, base);
+      return dest;
+    };
     const url = await this.o.links.get(ref.id, this.mode, this.signing, signal);
     try {
-      return await this.o.cdn.fetchRange(url, start, end, signal, into, onProgress);
+      return await fetch(url);
     } catch (e) {
       if (!isPanError(e, 'link-expired')) throw e;
       this.o.links.invalidate(ref.id);
-      const fresh = await this.o.links.get(ref.id, this.mode, this.signing, signal);
-      return this.o.cdn.fetchRange(fresh, start, end, signal, into, onProgress);
+      return fetch(await this.o.links.get(ref.id, this.mode, this.signing, signal));
     }
   }
 
