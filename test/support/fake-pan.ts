@@ -4,8 +4,11 @@
 // page, trashed rows dropped); name clashes and name rules; trash and recover (abnormal ids when the old
 // place is taken); the v2 upload flow: instant upload (reuse by MD5 + size), the server's sliceSize, slice
 // MD5 verification, whole-file MD5 verification at complete, N "still verifying" polls (20103 →
-// completed:false), duplicate 1/2; file/copy; download links; the account. Records every call, takes injectable
-// failures per method (fail), and a hook before each call (onCall: a test can await a Gate there).
+// completed:false), duplicate 1/2; file/copy; download links; the account. Records every call, takes
+// injectable failures per method (fail, failNext), a hook before each call (onCall) and gates per method
+// (gates.hold: a call waits there before it acts; listAll reads the tree when the request is made and its
+// gate holds the answer). mutations() is the tree changes made (mkdir, rename, move, trash, recover, copy) with
+// positional arguments; at(path) finds a live node by path.
 import { nameProblem } from '../../src/core/names.js';
 import type {
   DownloadLink,
@@ -18,6 +21,7 @@ import type {
 } from '../../src/pan/api.js';
 import { PanError } from '../../src/pan/errors.js';
 import { md5hex as md5 } from './data.js';
+import { Gates } from './gate.js';
 
 export const FAKE_ROOT_ID = '0';
 const PAGE = 100;
@@ -46,6 +50,7 @@ interface Session {
 }
 export type FakePanMethod =
   | 'listPage'
+  | 'listAll'
   | 'detail'
   | 'mkdir'
   | 'userInfo'
@@ -83,7 +88,8 @@ export class FakePan implements PanApi {
   private readonly faults: Array<{
     method: FakePanMethod;
     times: number;
-    error: () => Error;
+    /** null: the call passes (a placeholder queued by failNext(method, undefined)) */
+    error: (() => Error) | null;
     when?: (args: Record<string, unknown>) => boolean;
   }> = [];
   /** ids as the real service hands them out: above 2^53 */
@@ -102,6 +108,8 @@ export class FakePan implements PanApi {
   };
   /** hook run before each call resolves (e.g. to rename a node mid-upload) */
   onCall?: (method: FakePanMethod, args: Record<string, unknown>) => void | Promise<void>;
+  /** calls of a method wait here before they act (`gates.hold(method)`; its `reached()` once one does) */
+  readonly gates = new Gates<FakePanMethod>();
 
   /** Make the next `times` calls of method (matching `when`) throw error(). */
   fail(
@@ -113,6 +121,44 @@ export class FakePan implements PanApi {
     this.faults.push({ method, times, error, when });
   }
 
+  /** Queue one outcome for a later call of method, in order: it throws err, or passes when err is undefined. */
+  failNext(method: FakePanMethod, err: unknown): void {
+    this.faults.push({ method, times: 1, error: err === undefined ? null : () => err as Error });
+  }
+
+  /** The tree changes made so far (mkdir, rename, move, trash, recover), arguments in call order. */
+  mutations(): Array<{ method: FakePanMethod; args: unknown[] }> {
+    const tree: FakePanMethod[] = ['mkdir', 'rename', 'move', 'trash', 'recover', 'copy'];
+    return this.calls
+      .filter((c) => tree.includes(c.method))
+      .map((c) => ({ method: c.method, args: Object.values(c.args) }));
+  }
+
+  /** The live node at a path like "/a/b" (from the root folder), if any. */
+  at(path: string): FakeFile | undefined {
+    let cur: FakeFile | undefined = this.files.get(FAKE_ROOT_ID) ?? this.rootNode();
+    for (const part of path.split('/').filter(Boolean)) {
+      cur = this.live(cur.id).find((n) => n.name === part);
+      if (!cur) return undefined;
+    }
+    return cur;
+  }
+
+  private rootNode(): FakeFile {
+    return {
+      id: FAKE_ROOT_ID,
+      parentId: '',
+      name: '',
+      isDir: true,
+      md5: '',
+      size: 0,
+      data: Buffer.alloc(0),
+      trashed: false,
+      status: 0,
+      createdAt: this.now(),
+    };
+  }
+
   count(method: FakePanMethod): number {
     return this.calls.filter((c) => c.method === method).length;
   }
@@ -121,16 +167,18 @@ export class FakePan implements PanApi {
     return String(this.nextId++);
   }
 
-  addFile(parentId: string, name: string, data: Buffer): FakeFile {
-    return this.add({ parentId, name, isDir: false, md5: md5(data), size: data.length, data });
+  /** Seeds a file; returns its id (`status` > 100: review-rejected; `id`: a chosen id). */
+  addFile(parentId: string, name: string, data: Buffer, status = 0, id?: string): string {
+    return this.add({ parentId, name, isDir: false, md5: md5(data), size: data.length, data }, status, id).id;
   }
 
-  addDir(parentId: string, name: string): FakeFile {
-    return this.add({ parentId, name, isDir: true, md5: '', size: 0, data: Buffer.alloc(0) });
+  /** Seeds a folder; returns its id. */
+  addDir(parentId: string, name: string): string {
+    return this.add({ parentId, name, isDir: true, md5: '', size: 0, data: Buffer.alloc(0) }).id;
   }
 
-  private add(f: Omit<FakeFile, 'id' | 'trashed' | 'status' | 'createdAt'>): FakeFile {
-    const node = { ...f, id: this.newId(), trashed: false, status: 0, createdAt: this.now() };
+  private add(f: Omit<FakeFile, 'id' | 'trashed' | 'status' | 'createdAt'>, status = 0, id?: string): FakeFile {
+    const node = { ...f, id: id ?? this.newId(), trashed: false, status, createdAt: this.now() };
     this.files.set(node.id, node);
     return node;
   }
@@ -182,10 +230,15 @@ export class FakePan implements PanApi {
   private async enter(method: FakePanMethod, args: Record<string, unknown>): Promise<void> {
     this.calls.push({ method, args });
     await this.onCall?.(method, args);
+    await this.gates.pass(method);
+    this.fault(method, args);
+  }
+
+  private fault(method: FakePanMethod, args: Record<string, unknown>): void {
     const f = this.faults.find((x) => x.method === method && x.times > 0 && (!x.when || x.when(args)));
     if (f) {
       f.times--;
-      throw f.error();
+      if (f.error) throw f.error();
     }
   }
 
@@ -196,7 +249,7 @@ export class FakePan implements PanApi {
       else if (duplicate === 1) name = `${name}(1)`;
       else throw new PanError({ kind: 'name-clash', code: 1, message: '该目录下文件名重复无法创建' });
     }
-    return this.addFile(parentId, name, data).id;
+    return this.addFile(parentId, name, data);
   }
 
   async uploadCreate(req: {
@@ -331,7 +384,7 @@ export class FakePan implements PanApi {
     this.folder(targetDirId, 'file_copy');
     if (this.live(targetDirId).some((f) => f.name === n.name))
       throw new PanError({ kind: 'name-clash', code: 1, message: '当前目录有重名文件' });
-    return this.addFile(targetDirId, n.name, n.data).id;
+    return this.addFile(targetDirId, n.name, n.data);
   }
 
   async trash(ids: string[]): Promise<void> {
@@ -367,14 +420,30 @@ export class FakePan implements PanApi {
     return { entries: page.filter((f) => !f.trashed).map((f) => this.entry(f)), lastFileId: last };
   }
 
+  /**
+   * Every page, as HttpPanClient pages. The pages are read when the request is made; gates.hold('listAll')
+   * holds the answer and failNext('listAll') loses it, so a test can land a change while a listing of the
+   * older tree is in flight.
+   */
   async listAll(parentId: string): Promise<RemoteEntry[]> {
+    this.calls.push({ method: 'listAll', args: { parentId } });
     const out: RemoteEntry[] = [];
-    for (let cursor: string | undefined; ; ) {
-      const page = await this.listPage(parentId, cursor);
-      out.push(...page.entries);
-      if (page.lastFileId === '-1' || page.lastFileId === cursor) return out;
-      cursor = page.lastFileId;
+    let failed: unknown = null;
+    try {
+      for (let cursor: string | undefined; ; ) {
+        const page = await this.listPage(parentId, cursor);
+        out.push(...page.entries);
+        if (page.lastFileId === '-1' || page.lastFileId === cursor) break;
+        cursor = page.lastFileId;
+      }
+    } catch (e) {
+      failed = e;
     }
+    await this.onCall?.('listAll', { parentId });
+    await this.gates.pass('listAll');
+    this.fault('listAll', { parentId });
+    if (failed !== null) throw failed;
+    return out;
   }
 
   async detail(id: string): Promise<RemoteEntry> {
@@ -389,7 +458,7 @@ export class FakePan implements PanApi {
     this.folder(parentId, 'mkdir');
     this.validName(name);
     this.clash(parentId, name);
-    return this.addDir(parentId, name).id;
+    return this.addDir(parentId, name);
   }
 
   async userInfo(): Promise<UserInfo> {

@@ -18,7 +18,7 @@ panContract('FakePan', () => {
     root: '0',
     async seedFolder(name, files) {
       const dir = pan.addDir('0', name);
-      for (const f of files) pan.addFile(dir.id, f.name, f.data);
+      for (const f of files) pan.addFile(dir, f.name, f.data);
     },
     listPages: {
       reset: () => {

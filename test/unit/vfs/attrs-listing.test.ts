@@ -156,7 +156,7 @@ describe('directory cache (dir-cache-time)', () => {
     expect(docs.isDir).toBe(true);
     expect(missing).toBeInstanceOf(FsError);
     expect((missing as FsError).kind).toBe('ENOENT');
-    expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args[0] === ROOT_ID)).toHaveLength(1);
+    expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args.parentId === ROOT_ID)).toHaveLength(1);
   });
 
   it('concurrent lookups share a failing listing too: all fail once, the next access retries', async () => {

@@ -1,20 +1,22 @@
-// Small fakes for driving PanVfs directly: an in-memory 123 tree (call recording, injectable failures,
-// gates to hold a call), a fake account, a ReadPort over the fake tree's bytes, the REAL StagingFile in a
-// tmp dir, and an UploadPort that journals into the real upload_journal table (so unlink's cascade is
-// observable) and records enqueue/hold/waitFor. Real NodeStore on a tmp SQLite file.
+// Small fakes for driving PanVfs directly: the one in-memory 123 API (test/support/fake-pan.ts: call
+// recording, injectable failures, gates to hold a call; checked by the shared contract suite), a fake
+// account, a ReadPort over the fake tree's bytes, the REAL StagingFile in a tmp dir, and an UploadPort that
+// journals into the real upload_journal table (so unlink's cascade is observable) and records
+// enqueue/hold/waitFor. Real NodeStore on a tmp SQLite file.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock, T0 } from '../../support/clock.js';
 import { md5hex, ramp } from '../../support/data.js';
-import { Deferred, Gate, Gates } from '../../support/gate.js';
+import { FAKE_ROOT_ID, FakePan } from '../../support/fake-pan.js';
+import { Deferred, Gate } from '../../support/gate.js';
 import { FsError, type FsErrorKind } from '../../../src/core/errors.js';
 import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { openMetaDb, type MetaDb } from '../../../src/meta/db.js';
 import { NodeStore } from '../../../src/meta/node-store.js';
 import { UploadJournal } from '../../../src/meta/upload-journal.js';
-import type { RemoteEntry, UserInfo } from '../../../src/pan/api.js';
+import type { UserInfo } from '../../../src/pan/api.js';
 import { PanError, type PanErrorKind } from '../../../src/pan/errors.js';
 import { PanVfs, type VfsOptions } from '../../../src/vfs/pan-vfs.js';
 import { Writeback } from '../../../src/vfs/writeback.js';
@@ -23,186 +25,14 @@ import type { FileRef, ReadHandleLike, ReadPort, StagingPort, UploadPort } from 
 import { StagingFile, stagingDir } from '../../../src/write/staging.js';
 
 export { T0 };
-export const ROOT_ID = '0';
+export const ROOT_ID = FAKE_ROOT_ID;
+export { FakePan };
 
 export const md5 = md5hex;
 export { Deferred, ramp };
 
 export function panError(kind: PanErrorKind, message: string = kind): PanError {
   return new PanError({ kind, message, code: kind === 'not-found' ? 5066 : 1 });
-}
-
-interface RNode {
-  id: string;
-  parentId: string;
-  name: string;
-  isDir: boolean;
-  data: Buffer;
-  status: number;
-  trashed: boolean;
-  createdAt: number;
-}
-type PanMethod = 'listAll' | 'mkdir' | 'rename' | 'move' | 'trash' | 'recover' | 'detail';
-export interface PanCall {
-  method: PanMethod;
-  args: unknown[];
-}
-
-/** The remote tree, as far as PanVfs needs it. */
-export class FakePan {
-  readonly nodes = new Map<string, RNode>();
-  readonly calls: PanCall[] = [];
-  /** errors thrown by the next call(s) of a method (FIFO) */
-  private readonly failures = new Map<PanMethod, unknown[]>();
-  /** calls of a method are held here before acting (`gates.hold(method)`; `reached()` once one is) */
-  readonly gates = new Gates<PanMethod>();
-  private nextId = 1000;
-
-  constructor(private readonly clock: FakeClock) {
-    this.nodes.set(ROOT_ID, {
-      id: ROOT_ID,
-      parentId: '',
-      name: '',
-      isDir: true,
-      data: Buffer.alloc(0),
-      status: 0,
-      trashed: false,
-      createdAt: T0,
-    });
-  }
-
-  // ---- seeding ----
-  addDir(parentId: string, name: string): string {
-    return this.add(parentId, name, true, Buffer.alloc(0));
-  }
-  addFile(parentId: string, name: string, data: Buffer, status = 0): string {
-    return this.add(parentId, name, false, data, status);
-  }
-  private add(parentId: string, name: string, isDir: boolean, data: Buffer, status = 0): string {
-    const id = String(this.nextId++);
-    this.nodes.set(id, {
-      id,
-      parentId,
-      name,
-      isDir,
-      data,
-      status,
-      trashed: false,
-      createdAt: this.clock.now() - 60_000,
-    });
-    return id;
-  }
-  /** live (not trashed) node at a path like "/a/b" */
-  at(path: string): RNode | undefined {
-    let cur = this.nodes.get(ROOT_ID)!;
-    for (const part of path.split('/').filter(Boolean)) {
-      const next = this.kids(cur.id).find((n) => n.name === part);
-      if (!next) return undefined;
-      cur = next;
-    }
-    return cur;
-  }
-  kids(parentId: string): RNode[] {
-    return [...this.nodes.values()].filter((n) => n.parentId === parentId && !n.trashed && n.id !== ROOT_ID);
-  }
-  failNext(method: PanMethod, err: unknown): void {
-    const q = this.failures.get(method) ?? [];
-    q.push(err);
-    this.failures.set(method, q);
-  }
-  count(method: PanMethod): number {
-    return this.calls.filter((c) => c.method === method).length;
-  }
-  mutations(): PanCall[] {
-    return this.calls.filter((c) => c.method !== 'listAll' && c.method !== 'detail');
-  }
-
-  private async enter(method: PanMethod, args: unknown[]): Promise<void> {
-    this.calls.push({ method, args });
-    await Promise.resolve();
-    await this.gates.pass(method);
-    const err = this.failures.get(method)?.shift();
-    if (err !== undefined) throw err;
-  }
-  private clash(parentId: string, name: string, except?: string): void {
-    if (this.kids(parentId).some((n) => n.name === name && n.id !== except)) {
-      throw new PanError({ kind: 'name-clash', message: `文件名重复: ${name}`, code: 1 });
-    }
-  }
-  private live(id: string): RNode {
-    const n = this.nodes.get(id);
-    if (!n || n.trashed) throw new PanError({ kind: 'not-found', message: `file ${id} not found`, code: 5066 });
-    return n;
-  }
-
-  // ---- the API PanVfs uses ----
-  async listAll(parentId: string): Promise<RemoteEntry[]> {
-    // the snapshot is taken when the request is made; the answer may arrive later (gate)
-    const snapshot = this.nodes.has(parentId) ? this.kids(parentId).map((n) => this.entry(n)) : null;
-    await this.enter('listAll', [parentId]);
-    if (snapshot === null || this.nodes.get(parentId)!.trashed)
-      throw new PanError({ kind: 'not-found', message: 'folder not found', code: 5066 });
-    return snapshot;
-  }
-  async mkdir(parentId: string, name: string): Promise<string> {
-    await this.enter('mkdir', [parentId, name]);
-    this.live(parentId);
-    this.clash(parentId, name);
-    return this.addDir(parentId, name);
-  }
-  async rename(id: string, newName: string): Promise<void> {
-    await this.enter('rename', [id, newName]);
-    const n = this.live(id);
-    this.clash(n.parentId, newName, id);
-    n.name = newName;
-  }
-  async move(ids: string[], toParentId: string): Promise<void> {
-    await this.enter('move', [ids, toParentId]);
-    this.live(toParentId);
-    for (const id of ids) {
-      const n = this.live(id);
-      this.clash(toParentId, n.name, id);
-    }
-    for (const id of ids) this.live(id).parentId = toParentId;
-  }
-  async trash(ids: string[]): Promise<void> {
-    await this.enter('trash', [ids]);
-    for (const id of ids) this.live(id).trashed = true;
-  }
-  async detail(id: string): Promise<RemoteEntry> {
-    await this.enter('detail', [id]);
-    const n = this.nodes.get(id);
-    if (!n) throw new PanError({ kind: 'not-found', message: `file ${id} not found`, code: 5066 });
-    return { ...this.entry(n), trashed: n.trashed };
-  }
-  async recover(ids: string[]): Promise<string[]> {
-    await this.enter('recover', [ids]);
-    const abnormal: string[] = [];
-    for (const id of ids) {
-      const n = this.nodes.get(id);
-      if (!n?.trashed || this.kids(n.parentId).some((k) => k.name === n.name)) {
-        abnormal.push(id);
-        continue;
-      }
-      n.trashed = false;
-    }
-    return abnormal;
-  }
-
-  private entry(n: RNode): RemoteEntry {
-    return {
-      id: n.id,
-      name: n.name,
-      isDir: n.isDir,
-      size: n.isDir ? 0 : n.data.length,
-      md5: n.isDir ? '' : md5(n.data),
-      parentId: n.parentId,
-      status: n.status,
-      trashed: false,
-      createdAt: n.createdAt,
-      updatedAt: n.createdAt,
-    };
-  }
 }
 
 export class FakeAccount {
@@ -235,7 +65,7 @@ export class FakeReader implements ReadPort {
   constructor(private readonly pan: FakePan) {}
   open(ref: FileRef): ReadHandleLike {
     this.opened.push(ref);
-    const node = this.pan.nodes.get(ref.id);
+    const node = this.pan.files.get(ref.id);
     const read = async (position: number, length: number): Promise<Buffer> => {
       this.reads++;
       if (this.failWith) throw this.failWith;
@@ -351,7 +181,8 @@ export function makeHarness(
 ): Harness {
   const dir = mkdtempSync(join(tmpdir(), 'pan123fs-vfs-'));
   const clock = new FakeClock('instant'); // the vfs neither sleeps nor sets timers
-  const pan = new FakePan(clock);
+  const pan = new FakePan();
+  pan.now = () => clock.now() - 60_000; // seeded entries are a minute old
   seed?.(pan);
   const db = openMetaDb(join(dir, 'meta.db'));
   const store = new NodeStore(db);

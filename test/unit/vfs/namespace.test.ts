@@ -355,7 +355,7 @@ describe('rename', () => {
       expect(h.pan.mutations().map((m) => m.method)).toEqual(['trash', 'rename']); // no recover
       expect(
         h.pan
-          .kids(ids.a)
+          .live(ids.a)
           .filter((n) => n.name === 'x.txt')
           .map((n) => n.id),
       ).toEqual([ids.ay]);
@@ -454,7 +454,7 @@ describe('rename', () => {
     });
     await h.vfs.rename('/a/f4', '/b/f2');
     expect(await readAll(h.vfs, '/b/f2')).toEqual(Buffer.from('a-f4'));
-    expect(h.pan.nodes.get(ids.bf2)!.trashed).toBe(true);
+    expect(h.pan.files.get(ids.bf2)!.trashed).toBe(true);
     expect(h.pan.at('/a/f2')?.id).toBe(ids.af2);
     expect(h.pan.at('/b/f4')?.id).toBe(ids.bf4);
     expect(await ls('/a')).toEqual(['f2']);
@@ -473,7 +473,7 @@ describe('rename', () => {
     });
     await h.vfs.rename('/d2/d3', '/d1/dir with space');
     expect(h.pan.at('/d1/dir with space')?.id).toBe(ids.d3);
-    expect(h.pan.nodes.get(ids.d1s)!.trashed).toBe(true);
+    expect(h.pan.files.get(ids.d1s)!.trashed).toBe(true);
     expect(h.pan.at('/d2/dir with space')?.id).toBe(ids.d2s);
     expect(await ls('/d1')).toEqual(['d3', 'dir with space']);
     expect(await ls('/d2')).toEqual(['dir with space']);
@@ -514,7 +514,7 @@ describe('rename', () => {
     expect(h.pan.at('/a/x.txt')?.id).toBe(ids.ax);
     expect(h.pan.at('/b/x.txt')?.id).toBe(ids.bx);
     expect(h.pan.at('/a/y.txt')?.id).toBe(ids.ay);
-    expect([...h.pan.nodes.values()].filter((x) => x.name.startsWith('.pan123fs-mv-'))).toEqual([]);
+    expect([...h.pan.files.values()].filter((x) => x.name.startsWith('.pan123fs-mv-'))).toEqual([]);
     expect(await ls('/a')).toEqual(['sub', 'x.txt', 'y.txt']);
   });
 
@@ -655,7 +655,7 @@ describe('listing races', () => {
     const gate = h.pan.gates.hold('listAll');
     const listing = h.vfs.readdir('/a'); // the /a listing request is made now (its answer: no fresh.bin)
     await gate.reached();
-    expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args[0] === ids.a)).toHaveLength(2);
+    expect(h.pan.calls.filter((c) => c.method === 'listAll' && c.args.parentId === ids.a)).toHaveLength(2);
     // meanwhile the upload commits
     const id = h.pan.addFile(ids.a, 'fresh.bin', ramp(32));
     commitLikeQueue(ino, id, ramp(32));

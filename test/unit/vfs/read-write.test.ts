@@ -547,16 +547,7 @@ describe('writeback.commit (the upload target)', () => {
     await tick();
     expect(h.stagingFiles()).toEqual([]);
     // now read from the remote by the committed ref
-    h.pan.nodes.set('777', {
-      id: '777',
-      parentId: h.pan.at('/dir')!.id,
-      name: 'up.bin',
-      isDir: false,
-      data,
-      status: 0,
-      trashed: false,
-      createdAt: 0,
-    });
+    h.pan.addFile(h.pan.at('/dir')!.id, 'up.bin', data, 0, '777');
     expect(await readAll(h.vfs, '/dir/up.bin')).toEqual(data);
     expect(h.reader.opened.at(-1)).toEqual({ id: '777', size: 3000, md5: md5(data) });
   });
@@ -631,16 +622,7 @@ describe('an open for writing that waited for the per-file lock', () => {
     const second = h.vfs.open('/log.txt', flags.WRONLY); // looks the node up, then waits for the lock
     await asked.reached();
     commitLikeQueue(ino, '4242', data); // the upload commits while the open waits
-    h.pan.nodes.set('4242', {
-      id: '4242',
-      parentId: ROOT_ID,
-      name: 'log.txt',
-      isDir: false,
-      data,
-      status: 0,
-      trashed: false,
-      createdAt: 0,
-    });
+    h.pan.addFile(ROOT_ID, 'log.txt', data, 0, '4242');
     closeGate.open();
     await released;
     const fh2 = await second;

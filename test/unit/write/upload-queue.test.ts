@@ -280,7 +280,7 @@ describe('UploadQueue', () => {
       makeQueue();
       const data = ramp(2000, 8);
       const f = await addFile('x', data);
-      const old = pan.addFile('7', 'x', Buffer.from('old content'));
+      const old = pan.files.get(pan.addFile('7', 'x', Buffer.from('old content')))!;
       target.nodes.get(f.ino)!.remoteId = old.id;
       pan.onCall = (m) => {
         if (m === 'uploadComplete' && target.nodes.get(f.ino)!.name === 'x') {
