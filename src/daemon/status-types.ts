@@ -20,7 +20,7 @@ export interface DaemonStatus {
       lastError: string | null;
       bytesPerSec: number;
     }>;
-    totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number };
+    totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number; unproven?: number };
   };
   openHandles: number;
   /** --bwlimit-down / --bwlimit-up in bytes per second, 0 = none */

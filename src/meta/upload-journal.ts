@@ -82,8 +82,7 @@ export class UploadJournal {
       markAttempt: db.prepare(
         'UPDATE upload_journal SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE ino = ?',
       ),
-      forgetMd5: db.prepare('UPDATE upload_journal SET md5 = NULL WHERE ino = ?'),
-      bump: db.prepare('UPDATE upload_journal SET generation = generation + 1, md5 = NULL WHERE ino = ?'),
+      bump: db.prepare('UPDATE upload_journal SET generation = generation + 1 WHERE ino = ?'),
       remove: db.prepare('DELETE FROM upload_journal WHERE ino = ? AND generation = ?'),
       drop: db.prepare('DELETE FROM upload_journal WHERE ino = ?'),
       putFixup: db.prepare(`INSERT OR REPLACE INTO upload_fixups (ino, file_id, parent_id, name, replaced_id)
@@ -118,14 +117,10 @@ export class UploadJournal {
     this.statements.markAttempt.run(error, nextAttemptAt, ino);
   }
 
-  /** The server refused the declared MD5 (upload failed): hash the staging file again next time. */
-  forgetMd5(ino: number): void {
-    this.statements.forgetMd5.run(ino);
-  }
-
   /**
-   * The content is changing (a write started): bump the generation so a running upload cannot commit,
-   * and forget the MD5. Returns the new generation, or undefined when there is no row.
+   * The content is changing (a write started): bump the generation so a running upload cannot commit.
+   * The MD5 stays: it is the content last closed, which a restart checks the staging file against.
+   * Returns the new generation, or undefined when there is no row.
    */
   bump(ino: number): number | undefined {
     const r = this.statements.bump.run(ino);

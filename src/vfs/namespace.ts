@@ -11,6 +11,10 @@
 //    name, looks at the destination again after every await, trashes the copy a commit replaced while the
 //    remote rename ran and moves the new one; a rename over a file that fails after the target went to
 //    the trash restores it while the source is known to be where it was.
+//  - a file replaced by a rename keeps its node, its local content and its journal row until the remote
+//    rename landed (its upload is held meanwhile): a failed rename leaves it exactly as it was, never with
+//    the older remote copy the trash gave back (issue 19 item 4: an append to that copy uploaded old bytes,
+//    zeros and the appended tail).
 // No store transaction spans an await; every row is read again after one.
 
 import type { Clock } from '../core/clock.js';
@@ -95,6 +99,15 @@ export class Namespace {
 
   /** Trash the remote file (if any), stop its upload, forget it; open handles keep reading. */
   private async removeFile(n: NodeRow, path: string): Promise<string | null> {
+    const trashed = await this.trashFile(n, path);
+    // the file is gone remotely: the store forgets it and its upload stops (local clean-up failures are
+    // logged, so the caller still learns which remote id went to the trash)
+    if (this.deps.store.get(n.ino)) await this.deps.writeback.removed(n.ino, path);
+    return trashed;
+  }
+
+  /** Trash every remote id the node has had (none for a file never uploaded); returns the last one. */
+  private async trashFile(n: NodeRow, path: string): Promise<string | null> {
     const { store, pan, reader } = this.deps;
     // Trash every remote id the node has had. An upload of new content that commits while a trash call
     // is in flight gives the node a new id; left alone it would come back with the next listing.
@@ -109,9 +122,6 @@ export class Namespace {
       reader.dropFile(id);
       trashed = id;
     }
-    // the file is gone remotely: the store forgets it and its upload stops (local clean-up failures are
-    // logged, so the caller still learns which remote id went to the trash)
-    await this.deps.writeback.removed(n.ino, path);
     return trashed;
   }
 
@@ -133,30 +143,35 @@ export class Namespace {
     if (dst0 && dst0.ino !== src.ino && this.isAncestor(dst0.ino, src.ino))
       throw new FsError('ENOTEMPTY', `${to}: is a folder above ${from}`); // rename(2) answers so
     let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
+    /** destination files being replaced: kept (held) until the remote rename landed */
+    const replacing: number[] = [];
     const progress: { asked: RemotePlace | null } = { asked: null };
     try {
       for (let round = 1; ; round++) {
         const dst = await tree.child(dstDir, name);
-        if (dst && dst.ino === src.ino) return;
+        if (dst && dst.ino === src.ino) return this.endReplacing(replacing, false, to);
         assertNameFree(store, dstDir, name, dst, to);
-        if (dst) replaced = (await this.replaceTarget(src, dst, to)) ?? replaced;
+        if (dst) replaced = (await this.replaceTarget(src, dst, to, replacing)) ?? replaced;
         // An upload still running for the destination name (of the file just replaced, or unlinked a moment
         // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
         if (dstDir.remoteId !== null) await this.deps.writeback.renaming(src.ino, { parentId: dstDir.remoteId, name });
         // the waits may have let another file take the name, or the destination folder go
         if (!store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
         const now = store.child(dstDir.ino, name);
-        if (!now || now.ino === src.ino) break;
+        if (!now || now.ino === src.ino || replacing.includes(now.ino)) break;
         if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
       }
-      await this.renameRemote(src.ino, dstDir, name, from, to, progress);
+      await this.renameRemote(src.ino, dstDir, name, from, to, progress, replacing);
     } catch (e) {
       // Undo only while the source has not been sent anywhere: once a remote rename/move of it was
       // asked for, it may hold the name (a retried call that landed, or a move done before a failed
       // rename), and restoring the target there could clash or make a second file of that name.
-      if (replaced !== null && (!progress.asked || (await this.stillAt(progress.asked))))
+      if (replaced !== null && (!progress.asked || (await this.stillAt(progress.asked)))) {
         await this.undoReplace(replaced, dstDir, to);
-      else if (replaced !== null) {
+        await this.endReplacing(replacing, false, to);
+      } else if (replaced === null) await this.endReplacing(replacing, false, to);
+      else {
+        await this.endReplacing(replacing, true, to); // where the name is now is unknown: as before, it goes
         logger.error(
           { op: 'rename', path: to, fileId: replaced, err: String(e) },
           'the rename failed part way; the replaced file stays in the 123 trash',
@@ -220,6 +235,7 @@ export class Namespace {
     from: string,
     to: string,
     progress: { asked: RemotePlace | null },
+    replacing: number[],
   ): Promise<void> {
     const { store, pan, reader, clock } = this.deps;
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
@@ -242,11 +258,32 @@ export class Namespace {
       cur = store.get(ino);
       if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);
     }
+    // the replaced files leave the store in the same synchronous stretch (removed() forgets the node before
+    // its first await), so the name is free for the source
+    const gone = this.endReplacing(replacing, true, to);
     store.rename(cur.ino, dstDir.ino, name, clock.now());
+    await gone;
   }
 
-  /** Sends the destination to the 123 trash; returns the remote id it trashed last (null if none). */
-  private async replaceTarget(src: NodeRow, dst: NodeRow, to: string): Promise<string | null> {
+  /**
+   * The rename is over: the destination files it replaced are forgotten (`done`: their content and upload
+   * go, as after an unlink) or, when it failed, keep their node, content and upload (un-held).
+   */
+  private async endReplacing(replacing: number[], done: boolean, to: string): Promise<void> {
+    const gone: Promise<void>[] = [];
+    for (const ino of replacing.splice(0)) {
+      if (done)
+        gone.push(this.deps.writeback.removed(ino, to)); // each forgets its node before its first await
+      else this.deps.writeback.replaceFailed(ino);
+    }
+    await Promise.all(gone);
+  }
+
+  /**
+   * Sends the destination to the 123 trash; returns the remote id it trashed last (null if none). A file
+   * destination stays in the store (its upload held, `replacing` lists it) until the rename landed.
+   */
+  private async replaceTarget(src: NodeRow, dst: NodeRow, to: string, replacing: number[]): Promise<string | null> {
     const { store, tree, pan } = this.deps;
     if (dst.isDir && !src.isDir) throw new FsError('EISDIR', `${to}: is a directory`);
     if (!dst.isDir && src.isDir) throw new FsError('ENOTDIR', `${to}: not a directory`);
@@ -257,7 +294,11 @@ export class Namespace {
       store.delete(dst.ino);
       return dst.remoteId;
     }
-    return this.removeFile(dst, to); // the replaced version goes to the 123 trash
+    if (!replacing.includes(dst.ino)) {
+      replacing.push(dst.ino);
+      this.deps.writeback.replacing(dst.ino); // no upload of it takes the name while the rename runs
+    }
+    return this.trashFile(dst, to); // the replaced version goes to the 123 trash
   }
 
   /**

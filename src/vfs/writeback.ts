@@ -67,6 +67,8 @@ export class Writeback implements UploadTarget {
   private readonly files = new Map<number, LocalFile>();
   private readonly inoLock = new KeyedMutex<number>();
   private uploadPort: UploadPort | null = null;
+  /** files a rename is replacing right now: their upload stays held until it landed or failed */
+  private readonly replacingInos = new Set<number>();
 
   constructor(private readonly deps: WritebackDeps) {}
 
@@ -363,6 +365,7 @@ export class Writeback implements UploadTarget {
       if (lf.unlinked) return;
       this.deps.store.setLocalContent(lf.ino, size, lf.mtimeMs);
       this.uploads.enqueue(lf.ino, { stagingPath: lf.staging.path, size, md5 }, delayMs > 0 ? { delayMs } : undefined);
+      if (this.replacingInos.has(lf.ino)) this.uploads.hold(lf.ino); // journaled, but not under that name now
     } catch (e) {
       // a gathered write that failed when this md5 flushed it: same policy as a failed write() (logged,
       // this content is never uploaded, every later close/fsync reports it)
@@ -409,6 +412,7 @@ export class Writeback implements UploadTarget {
    * Local clean-up failures are logged, not thrown: the file is already gone.
    */
   async removed(ino: number, path: string): Promise<void> {
+    this.replacingInos.delete(ino);
     const staged = this.files.get(ino) ? undefined : this.pendingStagingPath(ino);
     this.deps.store.delete(ino);
     this.uploads.removed(ino);
@@ -426,6 +430,25 @@ export class Writeback implements UploadTarget {
         'could not clean up the staging file of a removed file',
       );
     }
+  }
+
+  /**
+   * A rename is replacing file `ino` (its remote copy goes to the trash): it keeps its node and content
+   * until the rename landed (then removed()) or failed (then replaceFailed()), and no upload of it may take
+   * the name meanwhile: a pending upload is held.
+   */
+  replacing(ino: number): void {
+    this.replacingInos.add(ino);
+    if (this.pendingStagingPath(ino) !== undefined) this.uploads.hold(ino);
+  }
+
+  /** The rename that was replacing `ino` failed: its journaled content (if any) is queued again. */
+  replaceFailed(ino: number): void {
+    if (!this.replacingInos.delete(ino)) return;
+    const row = this.deps.journal.get(ino);
+    // a writer changing it holds it anyway, and journals it again at its close
+    if (!row || this.files.get(ino)?.modified || row.md5 === null) return;
+    this.uploads.enqueue(ino, { stagingPath: row.stagingPath, size: row.size, md5: row.md5 });
   }
 
   /**

@@ -79,12 +79,16 @@ export class FileSliceSource implements SliceSource {
   private constructor(
     private readonly fh: FileHandle,
     readonly size: number,
+    /** the file's size on disk (more than `size` when opened with a limit) */
+    readonly fileSize: number,
   ) {}
 
-  static async open(path: string): Promise<FileSliceSource> {
+  /** The file, or only its first `limit` bytes. */
+  static async open(path: string, limit = Number.POSITIVE_INFINITY): Promise<FileSliceSource> {
     const fh = await open(path, 'r');
     try {
-      return new FileSliceSource(fh, (await fh.stat()).size);
+      const { size } = await fh.stat();
+      return new FileSliceSource(fh, Math.min(size, limit), size);
     } catch (e) {
       await fh.close();
       throw e;

@@ -17,7 +17,10 @@
 //  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
-//    a restart the staging file is uploaded as it is, its MD5 recomputed.
+//    a restart the staging file is uploaded only if it still hashes to the journaled MD5 (the content
+//    last closed): one rewritten in place when the daemon died is "unproven" — kept, logged, shown by
+//    status, never uploaded until new content is journaled for it (issue 19 item 4). The same check runs
+//    when the server refused the declared MD5.
 //  - staging files are never deleted here: the vfs's writeback owns them (it may delete one in commit()).
 //  - one run per ino and one run per remote name; removed(ino) and renaming(ino, to) are the vfs's intents.
 //    The rules are stated once, in name-claims.ts.
@@ -65,7 +68,7 @@ const CLAIM_WAIT_MS = 500;
 /** 3 tries to rename/move a committed file to its current name: the content is safe either way. */
 export const FIXUP_ATTEMPTS = 3;
 
-export type UploadState = 'pending' | 'uploading' | 'waiting-retry';
+export type UploadState = 'pending' | 'uploading' | 'waiting-retry' | 'unproven';
 
 export interface UploadStatusItem {
   ino: number;
@@ -89,6 +92,8 @@ export interface UploadQueueStatus {
     pending: number;
     uploading: number;
     waitingRetry: number;
+    /** staging files that do not hash to their journaled MD5: kept, never uploaded as they are */
+    unproven: number;
     bytes: number;
     sentBytes: number;
     bytesPerSec: number;
@@ -151,6 +156,10 @@ interface Item {
   lastError: string | null;
   waiters: Waiter[];
   run: Run | null;
+  /** hash the staging file and compare with the journaled MD5 before uploading (after a restart) */
+  verify: boolean;
+  /** why the staging file is not proven to hold the content journaled; null when it is */
+  unproven: string | null;
 }
 
 /** renaming() gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
@@ -202,6 +211,10 @@ export class UploadQueue {
     if (this.closed) return row.generation; // journaled: it uploads at the next start
     const item = this.item(row);
     item.held = false;
+    if (entry) {
+      item.verify = false; // the MD5 was just taken from the staging file
+      item.unproven = null;
+    }
     item.dueAt = opts.delayMs ? this.clock.now() + opts.delayMs : 0;
     item.attempts = row.attempts;
     item.lastError = row.lastError;
@@ -284,6 +297,7 @@ export class UploadQueue {
       item = this.item(row);
     }
     if (this.closed) return Promise.reject(new FsError('EIO', 'upload queue is closed'));
+    if (item.unproven) return Promise.reject(new FsError('EIO', item.unproven));
     const it = item;
     const p = new Promise<void>((resolve, reject) => it.waiters.push({ resolve, reject }));
     if (!it.run && it.dueAt > this.clock.now()) it.dueAt = 0; // a waiter wants it now, not after the backoff
@@ -297,6 +311,7 @@ export class UploadQueue {
     for (const row of rows) {
       const item = this.item(row);
       item.dueAt = 0;
+      item.verify = true; // a write in place may have been under way when the daemon stopped
     }
     this.resumeFixups();
     if (rows.length) this.log.info({ op: 'upload-resume', files: rows.length }, 'resuming uploads from the journal');
@@ -309,9 +324,9 @@ export class UploadQueue {
    * backing off meanwhile. What is left stays in the journal for the next start.
    */
   async drain(timeoutMs: number): Promise<{ done: boolean; remaining: number }> {
-    for (const item of this.items.values()) if (!item.run) item.dueAt = 0;
+    for (const item of this.items.values()) if (!item.run && !item.unproven) item.dueAt = 0;
     this.pump();
-    if (this.items.size > 0 || this.running > 0) {
+    if (!this.idle()) {
       await new Promise<void>((resolve) => {
         const timer = this.clock.setTimer(timeoutMs, finish);
         function finish() {
@@ -321,7 +336,15 @@ export class UploadQueue {
         this.idleWaiters.push(finish);
       });
     }
-    return { done: this.items.size === 0, remaining: this.items.size };
+    const remaining = [...this.items.values()].filter((i) => !i.unproven).length;
+    return { done: remaining === 0, remaining };
+  }
+
+  /** Nothing runs and nothing will (unproven files wait for new content). */
+  private idle(): boolean {
+    if (this.running > 0) return false;
+    for (const it of this.items.values()) if (!it.unproven) return false;
+    return true;
   }
 
   status(): UploadQueueStatus {
@@ -341,10 +364,16 @@ export class UploadQueue {
         name,
         size: r?.size ?? row?.size ?? 0,
         sentBytes: r?.sentBytes ?? 0,
-        state: r ? 'uploading' : it.attempts > 0 && it.dueAt > now ? 'waiting-retry' : 'pending',
+        state: r
+          ? 'uploading'
+          : it.unproven
+            ? 'unproven'
+            : it.attempts > 0 && it.dueAt > now
+              ? 'waiting-retry'
+              : 'pending',
         held: it.held,
         attempts: it.attempts,
-        lastError: it.lastError,
+        lastError: it.unproven ?? it.lastError,
         bytesPerSec: r && elapsed > 0 ? Math.round(r.sentBytes / elapsed) : 0,
         startedAt: r?.startedAt ?? null,
         nextAttemptAt: it.dueAt,
@@ -358,6 +387,7 @@ export class UploadQueue {
         pending: items.filter((i) => i.state === 'pending').length,
         uploading: items.filter((i) => i.state === 'uploading').length,
         waitingRetry: items.filter((i) => i.state === 'waiting-retry').length,
+        unproven: items.filter((i) => i.state === 'unproven').length,
         bytes: sum((i) => i.size),
         sentBytes: sum((i) => i.sentBytes),
         bytesPerSec: sum((i) => i.bytesPerSec),
@@ -399,6 +429,8 @@ export class UploadQueue {
         lastError: row.lastError,
         waiters: [],
         run: null,
+        verify: false,
+        unproven: null,
       };
       this.items.set(row.ino, it);
     }
@@ -417,7 +449,7 @@ export class UploadQueue {
     const now = this.clock.now();
     let next = Infinity;
     for (const it of this.items.values()) {
-      if (it.run || it.held) continue;
+      if (it.run || it.held || it.unproven) continue;
       if (it.dueAt <= now) {
         this.start(it);
         if (this.running >= this.concurrency) return;
@@ -458,7 +490,7 @@ export class UploadQueue {
           const waiting = this.items.get(ino);
           if (waiting && !waiting.run) waiting.dueAt = 0;
         }
-        if (this.items.size === 0 && this.running === 0) for (const f of this.idleWaiters.splice(0)) f();
+        if (this.idle()) for (const f of this.idleWaiters.splice(0)) f();
         this.pump();
       });
   }
@@ -494,10 +526,27 @@ export class UploadQueue {
     run.name = t.name;
     let src: FileSliceSource | null = null;
     try {
-      src = await FileSliceSource.open(t.stagingPath || row.stagingPath);
+      // after a restart only the length journaled counts: an append cut off by the kill is dropped
+      src = await FileSliceSource.open(t.stagingPath || row.stagingPath, it.verify ? row.size : undefined);
       run.size = src.size;
-      // the row's MD5 is trusted only for the size it was computed for; else hash the staging file now
-      const md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.controller.signal);
+      let md5: string;
+      if (it.verify) {
+        // the staging file may not hold what was closed (a write in place when the daemon died): upload it
+        // only if it is the content journaled, else keep it (nothing uploads what the app did not close)
+        const actual = await src.md5(run.controller.signal);
+        if (!row.md5 || actual !== row.md5 || src.size !== row.size)
+          return this.markUnproven(it, row, t.name, { size: src.fileSize });
+        if (src.fileSize > src.size)
+          this.log.warn(
+            { op: 'upload', ino: it.ino, name: t.name, size: src.size, unfinished: src.fileSize - src.size },
+            'an append was under way when the daemon stopped: uploading the content last closed without it',
+          );
+        it.verify = false;
+        md5 = actual;
+      } else {
+        // the row's MD5 is trusted only for the size it was computed for; else hash the staging file now
+        md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.controller.signal);
+      }
       const res = await uploadFile(this.opts.api, {
         parentId: t.parentId,
         name: t.name,
@@ -677,9 +726,26 @@ export class UploadQueue {
     it.lastError = msg;
     it.dueAt = this.clock.now() + delay;
     this.opts.journal.markAttempt(it.ino, msg, it.dueAt);
-    if (isPanError(e, 'upload-failed')) this.opts.journal.forgetMd5(it.ino); // a wrong MD5 would fail forever
+    if (isPanError(e, 'upload-failed')) it.verify = true; // the server saw other bytes: check them next time
     this.log.warn({ op: 'upload', ino: it.ino, attempts, retryInMs: delay, err: e }, `upload failed: ${msg}`);
     this.settle(it, e);
+  }
+
+  /**
+   * The staging file is not the content journaled for it (size/MD5 differ, or none was journaled): it is
+   * kept, never uploaded as it is, and shown by status, until new content is journaled, or the file goes.
+   */
+  private markUnproven(it: Item, row: JournalEntry, name: string, actual: { size: number }): void {
+    it.unproven =
+      `${name}: the local copy (${row.stagingPath}, ${actual.size} bytes) is not the content last closed ` +
+      `(${row.size} bytes, md5 ${row.md5 ?? 'unknown'}); it was being rewritten when the daemon stopped: ` +
+      'kept, not uploaded';
+    it.dueAt = Number.POSITIVE_INFINITY;
+    this.log.error(
+      { op: 'upload', ino: it.ino, name, stagingPath: row.stagingPath, size: actual.size, journaledSize: row.size },
+      'a staging file does not hold the content journaled for it; not uploading it',
+    );
+    this.settle(it, new FsError('EIO', it.unproven));
   }
 
   /** Delay before the next attempt: pan/backoff.ts's doubling, capped; retried forever (no attempt limit). */

@@ -260,7 +260,8 @@ describe('rename', () => {
       const gate = h.uploads.holdRenames();
       const renamed = h.vfs.rename('/a/y.txt', '/a/x.txt');
       await gate.reached();
-      expect(h.uploads.removedInos).toEqual([aIno]);
+      // the replaced file stays until the rename landed (its upload, if any, held): see the tests below
+      expect(h.uploads.removedInos).toEqual([]);
       expect(h.uploads.namesAwaited).toEqual([`${ids.a}/x.txt`]);
       expect(h.uploads.renamedInos).toEqual([srcIno]); // its own upload never blocks its rename
       expect(h.pan.mutations()).toEqual([{ method: 'trash', args: [[ids.ax]] }]); // not renamed yet
@@ -270,6 +271,7 @@ describe('rename', () => {
         { method: 'trash', args: [[ids.ax]] },
         { method: 'rename', args: [ids.ay, 'x.txt'] },
       ]);
+      expect(h.uploads.removedInos).toEqual([aIno]);
       expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
     },
   );
@@ -361,6 +363,47 @@ describe('rename', () => {
       ).toEqual([ids.ay]);
     },
   );
+
+  // issue 19 item 4 (silent corruption after a crash): the destination's pending content was dropped when
+  // it went to the trash, and the restore brought back its OLDER remote copy; a later append (open without
+  // O_TRUNC) filled the staging file from that copy and uploaded old bytes + zeros + the appended tail
+  it(
+    'over a file with a pending upload, when the remote rename fails: the destination keeps the content ' +
+      'last written, its upload and its node; an append then extends that content',
+    async () => {
+      h = seed();
+      const c1 = ramp(50_000, 3);
+      const ino = await rewrite('/a/x.txt', c1); // closed: journaled, not uploaded yet
+      h.uploads.held.length = 0;
+      h.pan.failNext('rename', panError('transport', 'connection reset'));
+      await expectFsError(h.vfs.rename('/a/y.txt', '/a/x.txt'), 'EIO');
+      expect(h.pan.mutations().map((m) => m.method)).toEqual(['trash', 'rename', 'recover']);
+      expect(h.store.get(ino)).toMatchObject({ name: 'x.txt', remoteId: ids.ax, dirty: true });
+      expect(h.journal.get(ino)).toMatchObject({ size: c1.length });
+      expect(h.uploads.removedInos).not.toContain(ino);
+      expect(h.uploads.held).toContain(ino); // no upload to that name while the rename was under way
+      expect(h.uploads.enqueued.at(-1)?.ino).toBe(ino); // and it was scheduled again afterwards
+      expect(await readAll(h.vfs, '/a/x.txt')).toEqual(c1);
+      const tail = Buffer.from('appended tail');
+      const fh = await h.vfs.open('/a/x.txt', flags.WRONLY);
+      await h.vfs.write('/a/x.txt', fh, tail, tail.length, c1.length);
+      await h.vfs.release('/a/x.txt', fh);
+      const want = Buffer.concat([c1, tail]);
+      expect(h.uploads.last()).toMatchObject({ ino, size: want.length, md5: md5(want) });
+      expect(await readAll(h.vfs, '/a/x.txt')).toEqual(want);
+    },
+  );
+
+  it('over a file with a pending upload, when the rename succeeds: the replaced upload is cancelled', async () => {
+    h = seed();
+    const ino = await rewrite('/a/x.txt', ramp(10_000, 4));
+    await h.vfs.rename('/a/y.txt', '/a/x.txt');
+    expect(h.store.get(ino)).toBeUndefined();
+    expect(h.journal.get(ino)).toBeUndefined();
+    expect(h.uploads.removedInos).toContain(ino);
+    expect(await readAll(h.vfs, '/a/x.txt')).toEqual(Buffer.from('y-content'));
+    expect(h.stagingFiles()).toEqual([]);
+  });
 
   it('a listing in flight when the replaced file is restored does not hide it', async () => {
     h = seed();
