@@ -24,6 +24,7 @@ import { PanRangeSource } from '../pan/cdn/range-source.js';
 import { FileReader } from '../data/file-reader.js';
 import { StagingFile, stagingDir } from '../write/staging.js';
 import { UploadQueue } from '../write/upload-queue.js';
+import { PanServerCopier } from '../write/server-copy.js';
 import { PanVfs } from '../vfs/pan-vfs.js';
 import type { StagingPort } from '../vfs/ports.js';
 import { Writeback } from '../vfs/writeback.js';
@@ -121,6 +122,7 @@ export async function runMount(
       account: { userInfo: () => pan.userInfo() },
       reader,
       writeback,
+      copier: new PanServerCopier(pan, log.child({ module: 'vfs' })),
       clock,
       logger: log.child({ module: 'vfs' }),
     },

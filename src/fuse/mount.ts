@@ -121,6 +121,7 @@ export const OP_TIMEOUTS_MS: Readonly<Record<string, number>> = {
   flush: 120_000,
   release: 120_000, // enqueue the upload; never wait for it
   fsync: 600_000, // waits for the upload to commit (callers that need durability)
+  copy_file_range: 120_000, // a server-side copy: one or two API calls, and a wait for an upload holding the name
 };
 
 /**

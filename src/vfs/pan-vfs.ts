@@ -18,7 +18,8 @@ import type { UserInfo } from '../pan/api.js';
 import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import { assertNameFree, Namespace, type NamespacePan } from './namespace.js';
 import { parentAndName } from './paths.js';
-import type { AccountPort, ReadHandleLike, ReadPort } from './ports.js';
+import type { AccountPort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
+import { type CopiedState, decideCopy, fallbackError } from './server-copy.js';
 import { guard, Tree } from './tree.js';
 import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
 import type { LocalFile, Writeback } from './writeback.js';
@@ -48,6 +49,8 @@ export interface VfsDeps {
   reader: ReadPort;
   /** local content and its upload (attached to the upload queue by the caller) */
   writeback: Writeback;
+  /** server-side copies (copy_file_range, WebDAV COPY); without it every copy goes through read/write */
+  copier?: RemoteCopyPort;
   clock: Clock;
   logger: Logger;
 }
@@ -58,6 +61,8 @@ interface Handle {
   /** remote read handle (files without local content) */
   remote?: ReadHandleLike;
   local?: LocalFile;
+  /** the content came from a server-side copy through this handle (it holds no local content then) */
+  copied?: CopiedState;
 }
 
 export class PanVfs implements Vfs {
@@ -194,6 +199,7 @@ export class PanVfs implements Vfs {
 
   async read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh, path);
+    if (h.copied && !h.remote && !h.local) h.remote = this.openCopied(h, path);
     const remote = h.remote;
     if (remote) return guard(`read ${path}`, () => remote.readInto(position, Math.min(length, buf.length), buf));
     const data = await guard(`read ${path}`, () => h.local!.staging.read(position, length));
@@ -202,6 +208,7 @@ export class PanVfs implements Vfs {
 
   async write(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
     const h = this.handle(fh, path);
+    if (h.write && h.copied && !h.local) await this.reopenCopiedForWrite(h, path);
     if (!h.write || !h.local) throw new FsError('EBADF', `${path}: not open for writing`);
     if (position + length > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     await this.writeback.write(h.local, buf.subarray(0, length), position, path);
@@ -219,6 +226,7 @@ export class PanVfs implements Vfs {
 
   async ftruncate(path: string, fh: number, size: number): Promise<void> {
     const h = this.handle(fh, path);
+    h.copied = undefined;
     if (!h.local || !h.write) return this.truncate(path, size);
     if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
     await this.writeback.truncate(h.local, size, path, 'ftruncate');
@@ -240,7 +248,114 @@ export class PanVfs implements Vfs {
     if (!h) return;
     this.handles.delete(fh);
     if (h.remote) h.remote.close();
-    else await this.writeback.release(h.local!, h.write, path);
+    if (h.local) await this.writeback.release(h.local, h.write, path);
+  }
+
+  // ---- server-side copy (server-copy.ts) ----------------------------------------------------------
+
+  /**
+   * copy_file_range: the whole of an uploaded file into an empty file is copied on the server (the answer
+   * is the byte count the kernel asked for); anything else throws ENOTSUP and the kernel copies through
+   * read/write. See server-copy.ts for the rule and the > 4 GiB case.
+   */
+  async copyFileRange(
+    pathIn: string,
+    fhIn: number,
+    offIn: number,
+    pathOut: string,
+    fhOut: number,
+    offOut: number,
+    len: number,
+  ): Promise<number> {
+    this.assertWritable(pathOut);
+    const hi = this.handle(fhIn, pathIn);
+    const ho = this.handle(fhOut, pathOut);
+    if (!ho.write) throw new FsError('EBADF', `${pathOut}: not open for writing`);
+    const { store } = this.deps;
+    const srcRow = store.get(hi.ino);
+    const dstRow = store.get(ho.ino);
+    if (!srcRow || !dstRow) throw fallbackError(pathOut, 'the source or the destination is gone');
+    const dstParent = dstRow.parentIno === null ? undefined : store.get(dstRow.parentIno);
+    const d = decideCopy(
+      {
+        ino: hi.ino,
+        remoteId: srcRow.remoteId,
+        md5: srcRow.md5,
+        size: srcRow.size,
+        local: !!hi.local || this.writeback.get(hi.ino) !== undefined || srcRow.dirty,
+      },
+      { ino: ho.ino, empty: !!ho.local && this.writeback.emptyForCopy(ho.local), parentRemote: !!dstParent?.remoteId },
+      { offIn, offOut, len },
+      ho.copied,
+    );
+    if (d.kind === 'confirm') {
+      ho.copied!.done += d.bytes;
+      return d.bytes;
+    }
+    if (d.kind === 'fallback') throw fallbackError(pathOut, d.why);
+    const copier = this.deps.copier;
+    if (!copier) throw fallbackError(pathOut, 'server-side copies are off');
+    const src = { id: srcRow.remoteId!, name: srcRow.name, md5: srcRow.md5!, size: srcRow.size };
+    const target = { parentIno: dstRow.parentIno, name: dstRow.name };
+    let made: { fileId: string; via: string } | undefined;
+    const lf = ho.local!;
+    const outcome = await this.writeback
+      .fillByServerCopy(
+        lf,
+        async () => {
+          await this.writeback.renaming(ho.ino, { parentId: dstParent!.remoteId!, name: target.name });
+          made = await copier.copy(
+            src,
+            { parentId: dstParent!.remoteId!, name: target.name },
+            dstRow.remoteId !== null,
+          );
+          return { fileId: made.fileId, md5: src.md5, size: src.size };
+        },
+        () => {
+          const now = store.get(ho.ino);
+          return now?.parentIno === target.parentIno && now.name === target.name;
+        },
+      )
+      .catch((e: unknown) => {
+        this.deps.logger.warn(
+          { op: 'copy_file_range', from: pathIn, path: pathOut, err: String(e) },
+          'server-side copy failed; the kernel copies through read/write',
+        );
+        throw fallbackError(pathOut, 'the server-side copy failed');
+      });
+    if (outcome !== 'done') {
+      if (made) {
+        const id = made.fileId;
+        await copier
+          .trash(id)
+          .catch((e) => this.deps.logger.warn({ op: 'copy_file_range', fileId: id, err: String(e) }, 'trash failed'));
+      }
+      throw fallbackError(pathOut, 'the destination changed while it was copied');
+    }
+    ho.local = undefined;
+    ho.copied = { srcIno: hi.ino, size: src.size, done: d.bytes };
+    this.deps.logger.info(
+      { op: 'copy_file_range', from: pathIn, path: pathOut, size: src.size, via: made?.via },
+      'copied on the server',
+    );
+    return d.bytes;
+  }
+
+  /** A handle whose content came from a server-side copy reads the remote copy. */
+  private openCopied(h: Handle, path: string): ReadHandleLike {
+    const n = this.deps.store.get(h.ino);
+    if (!n?.remoteId) throw new FsError('EIO', `${path}: the copied file is gone`);
+    return this.deps.reader.open({ id: n.remoteId, size: n.size, md5: n.md5 });
+  }
+
+  /** A write after a server-side copy: the file's content comes into staging first (as any in-place update). */
+  private async reopenCopiedForWrite(h: Handle, path: string): Promise<void> {
+    const n = this.deps.store.get(h.ino);
+    if (!n) throw new FsError('ENOENT', `${path}: removed`);
+    h.local = await this.writeback.openForWrite(n, false, path, 'writer');
+    h.copied = undefined;
+    h.remote?.close();
+    h.remote = undefined;
   }
 
   // ---- namespace (namespace.ts) -----------------------------------------------------------------

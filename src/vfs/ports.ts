@@ -77,3 +77,26 @@ export interface UploadPort {
 export interface AccountPort {
   userInfo(): Promise<UserInfo>;
 }
+
+/** A remote file a server-side copy starts from: its MD5 and size are known. */
+export interface CopySource {
+  id: string;
+  name: string;
+  md5: string;
+  size: number;
+}
+
+/** Server-side copies (write/server-copy.ts implements it over the 123 Open API). */
+export interface RemoteCopyPort {
+  /**
+   * A copy of `src` named `to.name` in folder `to.parentId` (replacing a file of that name when `replace`):
+   * the copy's id and how it was made. Throws when it could not be made; nothing is left behind then.
+   */
+  copy(
+    src: CopySource,
+    to: { parentId: string; name: string },
+    replace: boolean,
+  ): Promise<{ fileId: string; via: 'instant' | 'copy' }>;
+  /** a copy nobody wants any more (its target changed while it was made) */
+  trash(fileId: string): Promise<void>;
+}

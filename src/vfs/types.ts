@@ -54,6 +54,19 @@ export interface Vfs {
   flush(path: string, fh: number): Promise<void>;
   fsync(path: string, fh: number, datasync: boolean): Promise<void>;
   release(path: string, fh: number): Promise<void>;
+  /**
+   * copy_file_range: returns the bytes copied (≤ len); throws ENOTSUP when the kernel should copy through
+   * read/write itself (the Vfs decides what it can copy without moving the bytes; never ENOSYS)
+   */
+  copyFileRange(
+    pathIn: string,
+    fhIn: number,
+    offIn: number,
+    pathOut: string,
+    fhOut: number,
+    offOut: number,
+    len: number,
+  ): Promise<number>;
   mkdir(path: string, mode: number): Promise<void>;
   rmdir(path: string): Promise<void>;
   unlink(path: string): Promise<void>;

@@ -403,6 +403,53 @@ export class Writeback implements UploadTarget {
       );
   }
 
+  // ---- server-side copy (server-copy.ts) ----------------------------------------------------------
+
+  /**
+   * lf is an empty file written through one handle only, with nothing journaled: a server-side copy may
+   * become its content (a file with data, other users or a pending upload goes through read/write).
+   */
+  emptyForCopy(lf: LocalFile): boolean {
+    return (
+      this.files.get(lf.ino) === lf &&
+      lf.writers === 1 &&
+      lf.readers === 0 &&
+      !lf.unlinked &&
+      !lf.writeError &&
+      lf.staging.size === 0 &&
+      lf.staging.queuedBytes === 0 &&
+      this.pendingStagingPath(lf.ino) === undefined
+    );
+  }
+
+  /**
+   * Fill the empty file lf with a remote copy, under the per-ino lock: `make` makes the copy (false: it
+   * could not), and when lf is still empty and untouched afterwards the copy is committed as the file's
+   * uploaded content and the handle's writer lets go of lf (its staging file goes). 'stale' when lf
+   * changed meanwhile or `still()` (checked right before the commit) says the target moved: the caller
+   * trashes the copy. See server-copy.ts.
+   */
+  fillByServerCopy(
+    lf: LocalFile,
+    make: () => Promise<{ fileId: string; md5: string; size: number } | null>,
+    still: () => boolean = () => true,
+  ): Promise<'done' | 'refused' | 'stale'> {
+    return this.inoLock.lock(lf.ino, async () => {
+      if (!this.emptyForCopy(lf)) return 'refused';
+      const version = lf.version;
+      const result = await make();
+      if (!result) return 'refused';
+      const before = this.deps.store.get(lf.ino);
+      if (!before || lf.version !== version || !this.emptyForCopy(lf) || !still()) return 'stale';
+      if (before.remoteId && before.remoteId !== result.fileId) this.deps.reader.dropFile(before.remoteId);
+      this.deps.store.commitUpload(lf.ino, result.fileId, result.md5, result.size);
+      lf.modified = false;
+      lf.writers--;
+      await this.maybeFree(lf, false);
+      return 'done';
+    });
+  }
+
   // ---- namespace intents (namespace.ts) ---------------------------------------------------------
 
   /**

@@ -221,6 +221,12 @@ export class MemVfs implements Vfs {
       this.handles.delete(fh);
     });
   }
+  /** no server-side copy here: the kernel copies through read/write */
+  copyFileRange(_pi: string, _fi: number, _oi: number, po: string): Promise<number> {
+    return this.guard(po, () => {
+      throw new FsError('ENOTSUP', `${po}: copied by the kernel`);
+    });
+  }
   mkdir(p: string, mode: number) {
     this.fault(p);
     return this.guard(p, () => {

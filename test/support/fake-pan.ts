@@ -75,6 +75,8 @@ export class FakePan implements PanApi {
   sliceSize = 1024;
   servers = ['http://up-a', 'http://up-b'];
   domains = ['https://domain-1'];
+  /** false: create never answers reuse (the emulator's instantUpload 0) */
+  instantUpload = true;
   /** answers completed:false this many times per session before completing */
   pendingPolls = 0;
   /** slice bodies in flight right now, and the maximum seen */
@@ -264,7 +266,8 @@ export class FakePan implements PanApi {
     this.validName(req.filename);
     if (!req.duplicate) this.clash(req.parentId, req.filename);
     const known = [...this.files.values()].find((f) => !f.isDir && f.md5 === req.md5 && f.size === req.size);
-    if (known) return { reuse: true, fileId: this.place(req.parentId, req.filename, known.data, req.duplicate) };
+    if (known && this.instantUpload)
+      return { reuse: true, fileId: this.place(req.parentId, req.filename, known.data, req.duplicate) };
     const id = `pre-${this.newId()}`;
     this.sessions.set(id, {
       parentId: req.parentId,

@@ -20,6 +20,7 @@ import type { UserInfo } from '../../../src/pan/api.js';
 import { PanError, type PanErrorKind } from '../../../src/pan/errors.js';
 import { PanVfs, type VfsOptions } from '../../../src/vfs/pan-vfs.js';
 import { Writeback } from '../../../src/vfs/writeback.js';
+import { PanServerCopier } from '../../../src/write/server-copy.js';
 import type { Vfs } from '../../../src/vfs/types.js';
 import type { FileRef, ReadHandleLike, ReadPort, StagingPort, UploadPort } from '../../../src/vfs/ports.js';
 import { StagingFile, stagingDir } from '../../../src/write/staging.js';
@@ -215,7 +216,8 @@ export function makeHarness(
   const build = (o: Partial<VfsOptions>) => {
     const writeback = new Writeback({ store, journal, staging, reader, clock, logger });
     writeback.attach(uploads);
-    const v = new PanVfs({ store, pan, account, reader, writeback, clock, logger }, { ...DEFAULT_OPTS, ...o });
+    const copier = new PanServerCopier(pan, logger);
+    const v = new PanVfs({ store, pan, account, reader, writeback, copier, clock, logger }, { ...DEFAULT_OPTS, ...o });
     built.push(v);
     return v;
   };
