@@ -28,6 +28,10 @@ export function formatStatus(s: DaemonStatus): string {
       `${humanBytes(s.account.spaceUsed)} of ${humanBytes(s.account.spaceTotal)} used; ` +
       `root folder ${s.rootFolderId}; API ${s.apiBase}`,
   ];
+  if (s.webdav) {
+    const how = [s.webdav.auth ? 'Basic auth' : 'no auth', ...(s.webdav.readOnly ? ['read-only'] : [])].join(', ');
+    lines.push(`  webdav    ${s.webdav.url}/ (${how})`);
+  }
   if (r) {
     const hits = Number(r.memHits ?? 0) + Number(r.diskHits ?? 0);
     const lookups = Number(r.memHits ?? 0) + Number(r.memMisses ?? 0);

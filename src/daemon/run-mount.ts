@@ -184,6 +184,9 @@ export async function runMount(
     read: reader.stats(),
     uploads: queue.status(),
     openHandles: vfs.openHandleCount(),
+    webdav: webdav
+      ? { url: webdav.url, auth: cfg.webdav.user !== undefined, readOnly: cfg.webdav.readOnly || cfg.readOnly }
+      : null,
     limits: { bwlimitDown: cfg.bwlimitDown, bwlimitUp: cfg.bwlimitUp },
     fuseThreads: fuse?.threadStats() ?? null,
     fuseRequests: fuse?.requestStats() ?? null,

@@ -23,6 +23,8 @@ export interface DaemonStatus {
     totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number; unproven?: number };
   };
   openHandles: number;
+  /** --webdav: where the WebDAV front end listens (null when it is off) */
+  webdav?: { url: string; auth: boolean; readOnly: boolean } | null;
   /** --bwlimit-down / --bwlimit-up in bytes per second, 0 = none */
   limits?: { bwlimitDown: number; bwlimitUp: number };
   /** libfuse per-thread states held by the (patched) binding: stays flat under bursty load */

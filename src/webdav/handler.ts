@@ -702,13 +702,15 @@ export class WebdavHandler {
         await this.copyTree(joinPath(from, e.name), e.stat, joinPath(to, e.name), true);
       return;
     }
-    // streamed through the daemon; the upload of the copy is an instant upload (123 has the MD5)
+    // copied on the server when the Vfs can (the mount's copy_file_range rule: an uploaded file with a known
+    // MD5); else streamed through the daemon, and the upload of the copy is an instant upload
     const src = await vfs.open(from, C.O_RDONLY);
     try {
       const dst = await vfs.create(to, 0o644);
       let failed: unknown = null;
       try {
-        for (let pos = 0; pos < st.size; ) {
+        const onServer = st.size > 0 ? await serverCopy(vfs, from, src, to, dst, st.size) : 0;
+        for (let pos = onServer; pos < st.size; ) {
           const len = Math.min(CHUNK, st.size - pos);
           const buf = Buffer.allocUnsafe(len);
           const n = await vfs.read(from, src, buf, len, pos);
@@ -878,4 +880,16 @@ function etagListMatches(header: string, st: Stat, strong: boolean): boolean {
 
 function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** The whole file copied on the server (its size), or 0 when the Vfs cannot (ENOTSUP): then stream it. */
+async function serverCopy(vfs: Vfs, from: string, fi: number, to: string, fo: number, size: number): Promise<number> {
+  try {
+    const n = await vfs.copyFileRange(from, fi, 0, to, fo, 0, size);
+    if (n !== size) throw new FsError('EIO', `${to}: server-side copy gave ${n} of ${size} bytes`);
+    return n;
+  } catch (e) {
+    if (isFsError(e, 'ENOTSUP')) return 0;
+    throw e;
+  }
 }

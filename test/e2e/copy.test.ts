@@ -6,10 +6,22 @@
 // The mount is touched only by child processes.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type EmulatorHandle, type EmulatorTreeEntry, startEmulator } from '../../src/emulator/index.js';
-import { cleanup, type Daemon, fuseAvailable, ramp, sh, sha256, startDaemon, tempDir } from '../helpers/pan-daemon.js';
+import {
+  BIN,
+  cleanup,
+  type Daemon,
+  execFileP,
+  fuseAvailable,
+  ramp,
+  sh,
+  sha256,
+  startDaemon,
+  tempDir,
+} from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
@@ -29,6 +41,18 @@ function live(emu: EmulatorHandle): Map<string, EmulatorTreeEntry> {
   );
 }
 
+/** a loopback port nobody listens on right now */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
 /** python's os.copy_file_range, run in a child: (src, dst, count, offset_src, offset_dst) → bytes copied */
 function pyCopyRange(src: string, dst: string, count: number, offSrc: number, offDst: number): Promise<string> {
   const py =
@@ -44,6 +68,7 @@ describe.runIf(run)('server-side copy through copy_file_range (issue 14 item 4)'
   let emuDir: string;
   let emu: EmulatorHandle;
   let d: Daemon;
+  let dav: string;
   const big = ramp(24 * MiB + 777, 41);
 
   beforeAll(async () => {
@@ -53,7 +78,9 @@ describe.runIf(run)('server-side copy through copy_file_range (issue 14 item 4)'
     await sh(`truncate -s ${HUGE} ${join(seed, 'src', 'huge.bin')}`); // sparse: no disk blocks
     emuDir = await tempDir('copy-emu');
     emu = await startEmulator({ dataDir: emuDir, rateLimitScale: 0, sliceSize: SLICE, seedDir: seed });
-    d = await startDaemon({ apiBase: emu.baseUrl });
+    const port = await freePort();
+    dav = `http://127.0.0.1:${port}`;
+    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--webdav', `127.0.0.1:${port}`] });
   }, 300_000);
 
   afterAll(async () => {
@@ -153,6 +180,39 @@ describe.runIf(run)('server-side copy through copy_file_range (issue 14 item 4)'
     expect(emu.counters().instantUploadHits).toBe(0); // nothing was copied on the server
     await d.uploadsSettled();
     expect(live(emu).get('/part.bin')).toMatchObject({ md5: md5(big.subarray(0, 1000)) });
+  });
+
+  it('mount --webdav serves the same tree alongside the FUSE mount; status shows the URL (issue 17)', async () => {
+    const m = d.mountpoint;
+    const viaDav = ramp(300_000, 5);
+    await writeFile(join(seed, 'dav-in.bin'), viaDav);
+    await sh(`curl -sf -T ${join(seed, 'dav-in.bin')} ${dav}/dav-in.bin`);
+    expect(await sha256(`${m}/dav-in.bin`)).toBe(sha(viaDav)); // a PUT shows in the mount at once
+    await sh(`printf 'through fuse' > ${m}/fuse-out.txt`);
+    expect((await sh(`curl -sf ${dav}/fuse-out.txt`)).stdout).toBe('through fuse');
+    const { stdout } = await execFileP(process.execPath, [BIN, 'status', m, '--state-dir', d.stateDir]);
+    expect(stdout).toContain(`webdav    ${dav}/ (no auth)`);
+    expect((await d.status()).webdav).toMatchObject({ url: dav, auth: false });
+    await d.uploadsSettled();
+    expect(live(emu).get('/dav-in.bin')).toMatchObject({ md5: md5(viaDav) });
+  });
+
+  it('WebDAV COPY of an uploaded file is a server-side copy; the mount shows it at once', async () => {
+    const m = d.mountpoint;
+    emu.resetCounters();
+    await sh(`curl -sf -X COPY -H 'Destination: ${dav}/src/dav-copy.bin' ${dav}/src/big.bin`);
+    expect(emu.counters()).toMatchObject({ bytesServed: 0, sliceBytesReceived: 0, instantUploadHits: 1 });
+    expect(live(emu).get('/src/dav-copy.bin')).toMatchObject({ md5: md5(big), size: big.length });
+    expect((await sh(`stat -c %s ${m}/src/dav-copy.bin`)).stdout.trim()).toBe(String(big.length));
+    // a file just PUT (local content, not uploaded yet) is streamed instead, byte-exact
+    const fresh = ramp(200_000, 8);
+    await writeFile(join(seed, 'dav-fresh.bin'), fresh);
+    emu.resetCounters();
+    await sh(
+      `curl -sf -T ${join(seed, 'dav-fresh.bin')} ${dav}/dav-fresh.bin && ` +
+        `curl -sf -X COPY -H 'Destination: ${dav}/dav-fresh-copy.bin' ${dav}/dav-fresh.bin`,
+    );
+    expect(await sha256(`${m}/dav-fresh-copy.bin`)).toBe(sha(fresh));
   });
 
   it('a sparse 5 GiB file: several copy_file_range calls, one server copy, sane disk use', async () => {
