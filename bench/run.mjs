@@ -730,10 +730,41 @@ async function benchFuse(emu, stateDir, mnt) {
       'flat (<= peak threads)',
       verdict(flat),
     );
+    await benchServerCopy(emu, mnt);
   } finally {
     await d.stop();
     await rm(join(W.dir, 'cache-fuse'), { recursive: true, force: true });
   }
+}
+
+/**
+ * Issue 14 item 4: `cp` of big.bin inside the mount (libfuse 3 copy_file_range) is a server-side copy: the
+ * time of the whole `cp`, and what the emulator served and received meanwhile (both must be 0). 3 runs,
+ * each copy removed after.
+ */
+async function benchServerCopy(emu, mnt) {
+  const secs = [];
+  let down = 0;
+  let up = 0;
+  for (let i = 0; i < 3; i++) {
+    const dst = join(mnt, `cp-${i}.bin`);
+    await settle();
+    const c0 = await admin.counters(emu.base);
+    const r = await must('cp', [join(mnt, 'big.bin'), dst]);
+    const c1 = await admin.counters(emu.base);
+    secs.push(r.secs);
+    down += c1.bytesServed - c0.bytesServed;
+    up += c1.sliceBytesReceived - c0.sliceBytesReceived + (c1.singleUploadBytes - c0.singleUploadBytes);
+    await must('rm', [dst]);
+  }
+  const s = summary(secs, false);
+  out(`cp inside the mount (server-side copy): s ${fmtS(s)}  [${loadNote()}]`);
+  row(
+    `cp of a ${CFG.readSize / MiB} MiB file inside the mount (copy_file_range), s`,
+    `${f2(s.median)} (best ${f2(s.best)}); ${down} B downloaded, ${up} B uploaded`,
+    '<= 2 s, 0 B down, 0 B up',
+    verdict(s.median <= 2 && down === 0 && up === 0),
+  );
 }
 
 // ------------------------------------------------------------------------------------------------ webdav
