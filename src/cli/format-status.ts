@@ -48,6 +48,24 @@ export function formatStatus(s: DaemonStatus): string {
         `in ${r.fetchRequests ?? 0} requests (${r.fetchErrors ?? 0} failed), ${r.openHandles ?? 0} open`,
     );
   }
+  if (s.traffic) {
+    const t = s.traffic;
+    const ratio = t.servedBytes > 0 ? `, ${(t.fetchedBytes / t.servedBytes).toFixed(2)} fetched per byte served` : '';
+    lines.push(
+      `  today     ${humanBytes(t.fetchedBytes)} fetched, ${humanBytes(t.servedBytes)} served${ratio} ` +
+        `(${t.day}, 123pan's day)`,
+    );
+  }
+  if (s.streams) {
+    lines.push(`  streams   ${s.streams.length === 0 ? 'none open' : `${s.streams.length} open`}`);
+    for (const st of s.streams) {
+      const at = st.size > 0 ? `${((Math.min(st.position, st.size) / st.size) * 100).toFixed(0).padStart(3)}%` : '  -';
+      lines.push(
+        `    ${`${humanBytes(st.bytesPerSec)}/s`.padStart(12)} ${at} of ${humanBytes(st.size).padStart(10)}, ` +
+          `${humanBytes(st.bytesServed)} read, window ${humanBytes(st.windowBytes)}  ${st.name}`,
+      );
+    }
+  }
   if (s.limits && (s.limits.bwlimitDown > 0 || s.limits.bwlimitUp > 0)) {
     const lim = (n: number) => (n > 0 ? `${humanBytes(n)}/s` : 'unlimited');
     lines.push(`  bandwidth down ${lim(s.limits.bwlimitDown)}, up ${lim(s.limits.bwlimitUp)}`);

@@ -31,6 +31,8 @@ import { Writeback } from '../vfs/writeback.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
 import { installCrashGuard } from '../fuse/crash-guard.js';
 import { TokenBucket } from '../core/token-bucket.js';
+import { DailyBytes, PAN_DAY_UTC_OFFSET_MINUTES } from '../core/daily-bytes.js';
+import { countRangeSource } from './traffic.js';
 import { checkAccount } from './preflight.js';
 import { limitRangeSource, limitUploads } from './limits.js';
 import { notifySystemd } from './sd-notify.js';
@@ -83,7 +85,11 @@ export async function runMount(
   const linkMode = cfg.directLink ? 'direct' : 'download';
   const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
   const source = new PanRangeSource({ links, cdn, mode: linkMode, signing });
-  const reader = new FileReader(limitRangeSource(source, new TokenBucket(cfg.bwlimitDown, clock)), {
+  // THE counter of bytes fetched from the CDN today (status; the download quota is measured against it)
+  const fetchedToday = new DailyBytes(clock);
+  const servedToday = new DailyBytes(clock);
+  const counted = countRangeSource(source, fetchedToday);
+  const reader = new FileReader(limitRangeSource(counted, new TokenBucket(cfg.bwlimitDown, clock)), {
     memCacheBytes: cfg.memCacheSize,
     diskCacheDir: cfg.cacheMaxSize > 0 ? join(cfg.cacheDir, 'chunks') : null,
     diskCacheBytes: cfg.cacheMaxSize,
@@ -91,6 +97,7 @@ export async function runMount(
     maxReadAheadBytes: cfg.readAheadMax,
     logger: log.child({ module: 'read' }),
     clock,
+    served: servedToday,
   });
 
   // the write path: the writeback owns local content and is the queue's upload target; attach() closes
@@ -182,6 +189,13 @@ export async function runMount(
       spaceTotal: account.spacePermanent + account.spaceTemp,
     },
     read: reader.stats(),
+    streams: reader.streams(),
+    traffic: {
+      day: fetchedToday.today().day,
+      utcOffsetMinutes: PAN_DAY_UTC_OFFSET_MINUTES,
+      fetchedBytes: fetchedToday.today().bytes,
+      servedBytes: servedToday.today().bytes,
+    },
     uploads: queue.status(),
     openHandles: vfs.openHandleCount(),
     webdav: webdav

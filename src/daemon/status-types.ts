@@ -1,5 +1,7 @@
 // What `pan123fs status --json` prints: the daemon's view of itself, served over the control socket.
 
+import type { StreamStats } from '../data/file-reader.js';
+
 export interface DaemonStatus {
   mountpoint: string;
   pid: number;
@@ -9,6 +11,11 @@ export interface DaemonStatus {
   readOnly: boolean;
   account: { uid: string; nickname: string; spaceUsed: number; spaceTotal: number };
   read: unknown;
+  /** open read streams: what each read and how fast (bytes per second over the last 5 s) */
+  streams?: StreamStats[];
+  /** today on 123pan's day (Beijing time): bytes fetched from the CDN (what the daily download quota counts;
+   * this daemon's share, from its start) and bytes served to readers */
+  traffic?: { day: string; utcOffsetMinutes: number; fetchedBytes: number; servedBytes: number };
   uploads: {
     items: Array<{
       ino: number;

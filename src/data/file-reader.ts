@@ -15,6 +15,7 @@ import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
+import { RateMeter } from '../core/rate-meter.js';
 import { BlockCache, DEFAULT_MEM_CACHE_BYTES } from './block-cache.js';
 import { assertBlockSize, blockCount, blockLength, DEFAULT_BLOCK_SIZE } from './blocks.js';
 import { cachedKey, DiskCache } from './disk-cache.js';
@@ -61,6 +62,25 @@ export interface ReaderOptions {
   maxRequestBytes?: number;
   logger?: Logger;
   clock?: Clock;
+  /** also counts every byte served to a reader (the daemon's "served today", core/daily-bytes.ts) */
+  served?: { add(bytes: number): void };
+}
+
+/** One open read handle, for `pan123fs status`: what it read and how fast. */
+export interface StreamStats {
+  /** what the opener called it (vfs: the path), else the file id */
+  name: string;
+  fileId: string;
+  size: number;
+  openedAt: number;
+  /** bytes served to this handle's reads */
+  bytesServed: number;
+  /** over the last 5 s */
+  bytesPerSec: number;
+  /** furthest byte read so far */
+  position: number;
+  /** its read-ahead window now (0: random reads) */
+  windowBytes: number;
 }
 
 export interface ReadHandle {
@@ -105,6 +125,8 @@ export class FileReader {
   private readonly log: Logger;
   private bytesServed = 0;
   private readonly maxRequestBytes: number;
+  private readonly clock: Clock;
+  private readonly served: { add(bytes: number): void } | undefined;
   private closed = false;
 
   constructor(
@@ -114,6 +136,8 @@ export class FileReader {
     this.blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
     assertBlockSize(this.blockSize);
     this.log = opts.logger ?? silentLogger;
+    this.clock = opts.clock ?? systemClock;
+    this.served = opts.served;
     const memBytes = opts.memCacheBytes ?? DEFAULT_MEM_CACHE_BYTES;
     const maxRequestBytes = Math.max(this.blockSize, opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
     this.maxRequestBytes = maxRequestBytes;
@@ -152,8 +176,8 @@ export class FileReader {
   }
 
   /** Cheap: no bytes are fetched; the source may prepare (pan/: fetch the download link now). The handle is
-   * pinned to this ref (id, md5, size). */
-  open(ref: FileRef): ReadHandle {
+   * pinned to this ref (id, md5, size); `name` labels it in streams(). */
+  open(ref: FileRef, name?: string): ReadHandle {
     if (this.closed) throw new FsError('EIO', 'file reader is closed');
     if (!Number.isSafeInteger(ref.size) || ref.size < 0) throw new FsError('EINVAL', `bad file size ${ref.size}`);
     const h = new Handle(
@@ -163,6 +187,7 @@ export class FileReader {
       new ReadWindow({ blockSize: this.blockSize, ...this.windowOpts }),
       this.blockSize,
       this.pool,
+      { name: name ?? ref.id, openedAt: this.clock.now(), meter: new RateMeter(this.clock) },
     );
     this.handles.add(h);
     this.source.prepare?.(ref); // e.g. the download link, fetched now rather than at the first read
@@ -194,6 +219,11 @@ export class FileReader {
       diskCacheMaxBytes: d?.maxBytes ?? 0,
       diskCacheFiles: d?.files ?? 0,
     };
+  }
+
+  /** The open handles, oldest first. */
+  streams(): StreamStats[] {
+    return [...this.handles].map((h) => h.stats());
   }
 
   /** Aborts all fetches, closes handles, waits for queued disk writes. */
@@ -266,6 +296,7 @@ export class FileReader {
   /** @internal */
   onServed(bytes: number): void {
     this.bytesServed += bytes;
+    this.served?.add(bytes);
   }
   /** @internal */
   onClosed(h: Handle): void {
@@ -276,6 +307,8 @@ export class FileReader {
 class Handle implements ReadHandle {
   private readonly owner = new FetchOwner();
   private closed = false;
+  private served = 0;
+  private furthest = 0;
 
   constructor(
     private readonly reader: FileReader,
@@ -284,7 +317,21 @@ class Handle implements ReadHandle {
     private readonly window: ReadWindow,
     private readonly blockSize: number,
     private readonly pool: RangePool,
+    private readonly info: { name: string; openedAt: number; meter: RateMeter },
   ) {}
+
+  stats(): StreamStats {
+    return {
+      name: this.info.name,
+      fileId: this.ref.id,
+      size: this.ref.size,
+      openedAt: this.info.openedAt,
+      bytesServed: this.served,
+      bytesPerSec: this.info.meter.perSec(),
+      position: this.furthest,
+      windowBytes: this.window.windowBytes,
+    };
+  }
 
   async read(position: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const end = this.check(position, length);
@@ -330,6 +377,9 @@ class Handle implements ReadHandle {
       const blocks = mine.every((p): p is Buffer => p instanceof Buffer) ? mine : await waitAll(mine, signal);
       const n = copyOut(blocks, position - first * bs, end - position, into);
       this.reader.onServed(n);
+      this.served += n;
+      this.furthest = Math.max(this.furthest, position + n);
+      this.info.meter.add(n);
       return n;
     } finally {
       finished = true;

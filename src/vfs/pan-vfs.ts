@@ -165,7 +165,7 @@ export class PanVfs implements Vfs {
     return {
       ino: n.ino,
       write: false,
-      remote: this.deps.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }),
+      remote: this.deps.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }, path),
     };
   }
 

@@ -15,7 +15,8 @@ export interface ReadHandleLike {
 }
 
 export interface ReadPort {
-  open(ref: FileRef): ReadHandleLike;
+  /** `name` labels the stream in `status` (the path) */
+  open(ref: FileRef, name?: string): ReadHandleLike;
   dropFile(fileId: string): void;
 }
 

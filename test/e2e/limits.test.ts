@@ -1,10 +1,13 @@
 // Issue 16, bandwidth limits end to end: a read through a mount started with --bwlimit-down 10M runs at
 // about 10 MiB/s (bytes / wall time; bounds wide enough for a loaded 2-core machine), bytes exact, and
-// `status --json` shows the limits.
+// `status --json` shows the limits, and (issue 13) each open read stream with its rate while it reads,
+// and today's bytes fetched vs served.
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DaemonStatus } from '../../src/daemon/status-types.js';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
 import {
   BIN,
@@ -33,6 +36,7 @@ describe.runIf(run)('bandwidth limits (issue 16)', () => {
     seed = await tempDir('seed');
     const data = ramp(SIZE, 7);
     await writeFile(join(seed, 'f.bin'), data);
+    await writeFile(join(seed, 'g.bin'), ramp(SIZE, 8));
     sum = createHash('sha256').update(data).digest('hex');
     emu = await startEmulator({ dataDir: await tempDir('emu'), seedDir: seed, rateLimitScale: 0 });
     d = await startDaemon({
@@ -77,4 +81,53 @@ describe.runIf(run)('bandwidth limits (issue 16)', () => {
     ]);
     expect(human).toMatch(/bandwidth +down 10\.0 MiB\/s, up 2\.0 MiB\/s/);
   });
+
+  it('status shows a read stream with its rate while it reads, and bytes fetched vs served today', async () => {
+    const before = (await d.status()).traffic!;
+    // a child reads 40 MiB of g.bin (~3 s at 10 MiB/s after the 1 s burst), says so, and keeps the file
+    // open until told to close it
+    const child = spawn(
+      'bash',
+      ['-c', 'exec 3<"$1"; head -c 40M <&3 >/dev/null; echo read; read x', 'sh', join(d.mountpoint, 'g.bin')],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    const exited = new Promise((r) => child.once('exit', r));
+    let readDone = false;
+    child.stdout.on('data', (b: Buffer) => {
+      if (b.toString().includes('read')) readDone = true;
+    });
+    type Stream = NonNullable<DaemonStatus['streams']>[number];
+    let last: Stream | undefined;
+    let fastest = 0;
+    try {
+      for (const end = Date.now() + 60_000; Date.now() < end; ) {
+        const done = readDone; // polled after the child said so: the stream holds its 40 MiB
+        last = (await d.status()).streams?.find((st) => st.name.endsWith('g.bin'));
+        fastest = Math.max(fastest, last?.bytesPerSec ?? 0);
+        if (done && last) break;
+      }
+    } finally {
+      child.stdin.end('\n');
+      await exited;
+    }
+    expect(last).toMatchObject({ size: SIZE });
+    expect(last!.bytesServed).toBeGreaterThanOrEqual(40 * MiB);
+    expect(last!.position).toBeGreaterThanOrEqual(40 * MiB);
+    expect(fastest).toBeGreaterThan(0); // seen while reading (the rate looks back 5 s)
+    expect(fastest).toBeLessThan(4 * RATE); // a rate, not a total
+    // the kernel sends RELEASE after close(2) returned: wait for the stream to go
+    let after = await d.status();
+    for (const end = Date.now() + 30_000; after.streams!.some((st) => st.name.endsWith('g.bin')); ) {
+      if (Date.now() > end) throw new Error('the closed stream is still listed');
+      after = await d.status();
+    }
+    const t = after.traffic!;
+    expect(t.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(t.servedBytes - before.servedBytes).toBeGreaterThanOrEqual(40 * MiB);
+    expect(t.fetchedBytes - before.fetchedBytes).toBeGreaterThanOrEqual(t.servedBytes - before.servedBytes);
+    expect(t.fetchedBytes - before.fetchedBytes).toBeLessThanOrEqual(SIZE); // read-ahead stops at the file
+    expect(emu.counters().bytesServed).toBeGreaterThanOrEqual(t.fetchedBytes); // the emulator sent them
+  }, 120_000);
 });

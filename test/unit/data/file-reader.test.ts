@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileReader, STREAM_HEAD_BYTES, type ReadHandle } from '../../../src/data/file-reader.js';
+import { FakeClock } from '../../support/clock.js';
 import { FakeSource, KiB, MiB, rampAt, refOf, seedOf } from './fake-source.js';
 
 const readers: FileReader[] = [];
@@ -334,5 +335,28 @@ describe('FileReader: disk cache', () => {
     await readAll(r.open(refOf(2 * MiB)), 2 * MiB);
     await r.close();
     expect(await readdir(dir)).toHaveLength(0);
+  });
+});
+
+describe('FileReader: streams (status)', () => {
+  it('lists each open handle with its name, position, bytes served and rate; served bytes are counted', async () => {
+    const clock = new FakeClock('manual');
+    let servedAll = 0;
+    const r = mk(new FakeSource(), { clock, served: { add: (n) => (servedAll += n) } });
+    const a = r.open(refOf(8 * MiB), '/films/a.mkv');
+    const b = r.open(refOf(4 * MiB, 'bbbb', '7'));
+    clock.nowMs += 1000;
+    for (let pos = 0; pos < 2 * MiB; pos += 128 * KiB)
+      expect((await a.read(pos, 128 * KiB)).equals(rampAt(pos, 128 * KiB, seedOf('aaaa')))).toBe(true);
+    await b.read(MiB, 4096);
+    const [sa, sb] = r.streams();
+    expect(sa).toMatchObject({ name: '/films/a.mkv', fileId: '42', size: 8 * MiB, bytesServed: 2 * MiB });
+    expect(sa!.position).toBe(2 * MiB);
+    expect(sa!.windowBytes).toBeGreaterThan(0); // sequential
+    expect(sa!.bytesPerSec).toBe(2 * MiB); // 2 MiB in its first second
+    expect(sb).toMatchObject({ name: '7', bytesServed: 4096, position: MiB + 4096, windowBytes: 0 });
+    expect(servedAll).toBe(2 * MiB + 4096);
+    a.close();
+    expect(r.streams().map((s) => s.fileId)).toEqual(['7']);
   });
 });
