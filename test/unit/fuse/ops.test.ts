@@ -153,6 +153,17 @@ describe('fuse/ops table over MemVfs', () => {
     expect(await call(ops, 'read', '/f', 1, Buffer.alloc(8), 8, 0)).toEqual([-E.EIO]);
   });
 
+  it('copy_file_range: the count (beyond int32) is the answer; ENOTSUP is EOPNOTSUPP; over len is EIO', async () => {
+    const vfs = new MemVfs();
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    const cap = 2 ** 32 - 4096;
+    expect(await call(ops, 'copy_file_range', '/a', 1, 0, '/b', 2, 0, cap, 0)).toEqual([-E.EOPNOTSUPP]);
+    vfs.copyFileRange = async (_pi, _fi, _oi, _po, _fo, _oo, len) => len;
+    expect(await call(ops, 'copy_file_range', '/a', 1, 0, '/b', 2, 0, cap, 0)).toEqual([cap]);
+    vfs.copyFileRange = async (_pi, _fi, _oi, _po, _fo, _oo, len) => len + 1;
+    expect(await call(ops, 'copy_file_range', '/a', 1, 0, '/b', 2, 0, 10, 0)).toEqual([-E.EIO]);
+  });
+
   it('rename flags (libfuse 3): 0 renames, NOREPLACE refuses an existing target, EXCHANGE is EINVAL', async () => {
     const vfs = new MemVfs();
     vfs.put('/a', 'a');
