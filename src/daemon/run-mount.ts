@@ -136,6 +136,7 @@ export async function runMount(
     { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs },
   );
 
+  await vfs.recoverInterruptedRenames(); // before the queue resumes: a restored target keeps its upload
   const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock);
   pins.sync();
 

@@ -102,6 +102,7 @@ function prepareUpdates(db: MetaDb) {
     kvSet: db.prepare(
       'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
     ),
+    kvDelete: db.prepare('DELETE FROM kv WHERE key = ?'),
     deleteAll: db.prepare('DELETE FROM nodes'),
     insertRoot: db.prepare(`INSERT INTO nodes (ino, remote_id, parent_ino, name, is_dir, mtime_ms, ctime_ms)
                               VALUES (1, ?, NULL, '', 1, ?, ?)`),
@@ -160,6 +161,7 @@ export class NodeStore {
                                 SELECT ino FROM sub`),
       journalCount: db.prepare('SELECT COUNT(*) AS n FROM upload_journal'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
+      kvKeys: db.prepare('SELECT key FROM kv WHERE substr(key, 1, length(?)) = ? ORDER BY key'),
       root: db.prepare('SELECT * FROM nodes WHERE ino = 1'),
     };
     this.updates = prepareUpdates(db);
@@ -435,6 +437,13 @@ export class NodeStore {
   }
   kvSet(key: string, value: string): void {
     this.write('kvSet', key, value);
+  }
+  kvDelete(key: string): void {
+    this.write('kvDelete', key);
+  }
+  /** keys starting with `prefix` */
+  kvKeys(prefix: string): string[] {
+    return (this.queries.kvKeys.all(prefix, prefix) as Array<{ key: string }>).map((r) => r.key);
   }
 
   /** Path of a node from the root ('' for the root), for logs and status. */

@@ -15,6 +15,9 @@
 //    rename landed (its upload is held meanwhile): a failed rename leaves it exactly as it was, never with
 //    the older remote copy the trash gave back (issue 19 item 4: an append to that copy uploaded old bytes,
 //    zeros and the appended tail).
+//  - the target's trash is journaled (kv `rename-replace:<id>`) before it is asked for and forgotten once
+//    the rename landed or was undone; a kill in between leaves the key, and the next start restores the
+//    target unless the source is found at the destination (recoverInterruptedRenames).
 // No store transaction spans an await; every row is read again after one.
 
 import type { Clock } from '../core/clock.js';
@@ -44,6 +47,29 @@ export interface NamespaceDeps {
 
 /** A name clash at the first of two remote steps: nothing changed, go through a temporary name. */
 class ClashAtFirstStep extends Error {}
+
+/** kv key prefix of a rename that sent its target to the trash and has not landed or been undone yet */
+const REPLACE_KEY = 'rename-replace:';
+/** kv key prefix of a remote rename/move asked for and not recorded in the store yet */
+const STEPS_KEY = 'rename-steps:';
+
+interface StepsIntent {
+  id: string;
+  ino: number;
+  dstDirIno: number;
+  from: { parentId: string; name: string };
+  to: { parentId: string; name: string };
+}
+
+interface ReplaceIntent {
+  /** the target's remote id, in the trash until the rename lands */
+  replacedId: string;
+  dstIno: number;
+  dstDirIno: number;
+  srcIno: number;
+  srcId: string | null;
+  to: { parentId: string; name: string };
+}
 
 /** Where a remote file was before a rename/move of it was asked for (parentId '' = unknown). */
 type RemotePlace = { id: string; parentId: string; name: string };
@@ -145,12 +171,27 @@ export class Namespace {
     let replaced: string | null = null; // the remote id of the file or folder this rename sent to the trash
     /** destination files being replaced: kept (held) until the remote rename landed */
     const replacing: number[] = [];
+    const intents: string[] = [];
     const progress: { asked: RemotePlace | null } = { asked: null };
     try {
       for (let round = 1; ; round++) {
         const dst = await tree.child(dstDir, name);
         if (dst && dst.ino === src.ino) return this.endReplacing(replacing, false, to);
         assertNameFree(store, dstDir, name, dst, to);
+        if (dst?.remoteId && dstDir.remoteId !== null) {
+          // journaled before the trash: a kill before the rename landed is undone at the next start
+          const key = `${REPLACE_KEY}${dst.remoteId}`;
+          const intent: ReplaceIntent = {
+            replacedId: dst.remoteId,
+            dstIno: dst.ino,
+            dstDirIno: dstDir.ino,
+            srcIno: src.ino,
+            srcId: store.get(src.ino)?.remoteId ?? null,
+            to: { parentId: dstDir.remoteId, name },
+          };
+          store.kvSet(key, JSON.stringify(intent));
+          intents.push(key);
+        }
         if (dst) replaced = (await this.replaceTarget(src, dst, to, replacing)) ?? replaced;
         // An upload still running for the destination name (of the file just replaced, or unlinked a moment
         // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
@@ -161,12 +202,14 @@ export class Namespace {
         if (!now || now.ino === src.ino || replacing.includes(now.ino)) break;
         if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
       }
-      await this.renameRemote(src.ino, dstDir, name, from, to, progress, replacing);
+      await this.renameRemote(src.ino, dstDir, name, from, to, progress, replacing, intents);
     } catch (e) {
       // Undo only while the source has not been sent anywhere: once a remote rename/move of it was
       // asked for, it may hold the name (a retried call that landed, or a move done before a failed
       // rename), and restoring the target there could clash or make a second file of that name.
-      if (replaced !== null && (!progress.asked || (await this.stillAt(progress.asked)))) {
+      const asked = progress.asked;
+      const ids = [asked?.id, store.get(src.ino)?.remoteId].filter((x): x is string => !!x);
+      if (replaced !== null && (!asked || !(await this.mayHoldName(ids, dstDir.remoteId, name)))) {
         await this.undoReplace(replaced, dstDir, to);
         await this.endReplacing(replacing, false, to);
       } else if (replaced === null) await this.endReplacing(replacing, false, to);
@@ -181,7 +224,68 @@ export class Namespace {
         if (srcDir !== undefined && srcDir !== null) store.invalidateListing(srcDir);
       }
       throw e;
+    } finally {
+      for (const k of intents) store.kvDelete(k); // landed, undone, or left as logged
     }
+  }
+
+  /**
+   * Start-up: renames over a file whose target went to the trash and that neither landed nor were undone
+   * (the daemon was killed in between). The source found at the destination means it landed: the target
+   * is forgotten. Otherwise the target comes back from the trash, so `mv` was all or nothing. A key
+   * whose check fails (offline) stays for the next start.
+   */
+  async recoverInterruptedRenames(): Promise<number> {
+    const { store, pan, logger, clock } = this.deps;
+    let n = await this.recoverInterruptedSteps();
+    for (const key of store.kvKeys(REPLACE_KEY)) {
+      const raw = store.kvGet(key);
+      if (raw === undefined) continue;
+      const it = JSON.parse(raw) as ReplaceIntent;
+      const path = store.get(it.dstDirIno) ? `${store.pathOf(it.dstDirIno)}/${it.to.name}` : it.to.name;
+      try {
+        const src = store.get(it.srcIno);
+        const inStore = !!src && src.parentIno === it.dstDirIno && src.name === it.to.name;
+        let landed = inStore;
+        const srcId = src?.remoteId ?? it.srcId;
+        if (!landed && srcId !== null) {
+          const e = await pan.detail(srcId);
+          landed = !e.trashed && e.parentId === it.to.parentId && e.name === it.to.name;
+        }
+        if (landed) {
+          if (it.dstIno !== it.srcIno && store.get(it.dstIno)) await this.deps.writeback.removed(it.dstIno, path);
+          if (src && !inStore && !store.child(it.dstDirIno, it.to.name))
+            store.rename(src.ino, it.dstDirIno, it.to.name, clock.now());
+          logger.info({ op: 'recover', path }, 'a rename cut off by the stop had landed; its target stays replaced');
+        } else {
+          const target = await pan.detail(it.replacedId).catch(() => null);
+          if (target?.trashed) {
+            const abnormal = await pan.recover([it.replacedId]);
+            if (abnormal.length > 0)
+              logger.error(
+                { op: 'recover', path, fileId: it.replacedId },
+                'could not restore the target of a cut rename',
+              );
+            else {
+              store.forgetRemoved(it.replacedId);
+              logger.warn(
+                { op: 'recover', path, fileId: it.replacedId },
+                'a rename over this file was cut off by the stop: the file was restored from the 123 trash',
+              );
+            }
+          }
+          store.invalidateListing(it.dstDirIno);
+        }
+        store.kvDelete(key);
+        n++;
+      } catch (e) {
+        logger.warn(
+          { op: 'recover', path, err: String(e) },
+          'could not check a rename cut off by the stop; next start',
+        );
+      }
+    }
+    return n;
   }
 
   /**
@@ -213,18 +317,67 @@ export class Namespace {
     store.invalidateListing(dstDir.ino);
   }
 
-  /** Whether the remote file is still where it was before a rename/move of it was asked for. */
-  private async stillAt(was: RemotePlace): Promise<boolean> {
-    try {
-      const e = await this.deps.pan.detail(was.id);
-      return !e.trashed && e.parentId === was.parentId && e.name === was.name;
-    } catch (e) {
-      this.deps.logger.warn(
-        { op: 'rename', fileId: was.id, err: String(e) },
-        'could not tell where the source of a failed rename is',
-      );
-      return false; // unknown: do not risk a second file of that name
+  /**
+   * Start-up, first part: remote renames/moves the store never heard of. Landed: the store follows. Still
+   * where it was: nothing to do. Part way (moved, not renamed, or under a temporary name): put back where
+   * the store has it, like a failed rename (never under a third name).
+   */
+  private async recoverInterruptedSteps(): Promise<number> {
+    const { store, pan, logger, clock } = this.deps;
+    let n = 0;
+    for (const key of store.kvKeys(STEPS_KEY)) {
+      const raw = store.kvGet(key);
+      if (raw === undefined) continue;
+      const it = JSON.parse(raw) as StepsIntent;
+      try {
+        const e = await pan.detail(it.id);
+        const at = (p: { parentId: string; name: string }) => e.parentId === p.parentId && e.name === p.name;
+        const node = store.get(it.ino);
+        if (!e.trashed && at(it.to)) {
+          if (node && node.remoteId === it.id && !store.child(it.dstDirIno, it.to.name))
+            store.rename(node.ino, it.dstDirIno, it.to.name, clock.now());
+        } else if (!e.trashed && !at(it.from)) {
+          logger.warn(
+            { op: 'recover', fileId: it.id, name: e.name, to: it.to.name },
+            'a rename was cut off part way by the stop; putting the file back where it was',
+          );
+          if (e.name !== it.from.name) await pan.rename(it.id, it.from.name);
+          if (e.parentId !== it.from.parentId) await pan.move([it.id], it.from.parentId);
+        }
+        if (node?.parentIno != null) store.invalidateListing(node.parentIno);
+        store.invalidateListing(it.dstDirIno);
+        store.kvDelete(key);
+        n++;
+      } catch (err) {
+        logger.warn(
+          { op: 'recover', fileId: it.id, err: String(err) },
+          'could not settle a rename cut off by the stop; the next start tries again',
+        );
+      }
     }
+    return n;
+  }
+
+  /**
+   * Whether one of the source's remote copies may hold the destination name after a failed rename (then
+   * restoring the target could clash or make a second file of that name). A copy in the trash or
+   * elsewhere does not; one that cannot be looked up may.
+   */
+  private async mayHoldName(ids: string[], parentId: string | null, name: string): Promise<boolean> {
+    for (const id of new Set(ids)) {
+      try {
+        const e = await this.deps.pan.detail(id);
+        if (!e.trashed && e.parentId === parentId && e.name === name) return true;
+      } catch (e) {
+        if (isPanError(e, 'not-found')) continue;
+        this.deps.logger.warn(
+          { op: 'rename', fileId: id, err: String(e) },
+          'could not tell where the source of a failed rename is',
+        );
+        return true; // unknown: do not risk a second file of that name
+      }
+    }
+    return false;
   }
 
   /** The remote part of a rename, then the store's. */
@@ -236,6 +389,7 @@ export class Namespace {
     to: string,
     progress: { asked: RemotePlace | null },
     replacing: number[],
+    intents: string[],
   ): Promise<void> {
     const { store, pan, reader, clock } = this.deps;
     // read again after the awaits: an upload may have committed (new remote id) or the file gone
@@ -247,13 +401,40 @@ export class Namespace {
         // is still there, while the copy it replaces was just renamed into the new name. Trash that one
         // and move the new copy.
         const stale = moved;
-        await guard(`rename ${from} -> ${to}`, () => pan.trash([stale]));
+        await guard(`rename ${from} -> ${to}`, () => pan.trash([stale])).catch((e) => {
+          if (!(e instanceof FsError && e.kind === 'ENOENT')) throw e; // the upload's fix-up trashed it already
+        });
         reader.dropFile(stale);
       }
       const n: NodeRow = cur;
       const fromDir = n.parentIno === null ? undefined : store.get(n.parentIno)?.remoteId;
       progress.asked ??= { id: n.remoteId!, parentId: fromDir ?? '', name: n.name }; // '' never matches: no undo
-      await guard(`rename ${from} -> ${to}`, () => this.remoteRename(n, dstDir, name));
+      if (fromDir && dstDir.remoteId) {
+        // journaled: a kill between the remote steps, or before the store learns of them, is settled at start
+        const steps: StepsIntent = {
+          id: n.remoteId!,
+          ino,
+          dstDirIno: dstDir.ino,
+          from: { parentId: fromDir, name: n.name },
+          to: { parentId: dstDir.remoteId, name },
+        };
+        const key = `${STEPS_KEY}${n.remoteId}`;
+        store.kvSet(key, JSON.stringify(steps));
+        intents.push(key);
+      }
+      try {
+        await guard(`rename ${from} -> ${to}`, () => this.remoteRename(n, dstDir, name));
+      } catch (e) {
+        // found by the crash test: an upload of new content committed meanwhile, and its post-commit
+        // fix-up trashed this copy (the one the node had): rename the new copy instead
+        const now = store.get(ino);
+        if (e instanceof FsError && e.kind === 'ENOENT' && now?.remoteId && now.remoteId !== n.remoteId) {
+          cur = now;
+          moved = null;
+          continue;
+        }
+        throw e;
+      }
       moved = n.remoteId;
       cur = store.get(ino);
       if (!cur) throw new FsError('ENOENT', `${from}: removed while renaming`);

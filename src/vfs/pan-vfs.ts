@@ -360,6 +360,11 @@ export class PanVfs implements Vfs {
 
   // ---- namespace (namespace.ts) -----------------------------------------------------------------
 
+  /** Start-up, before serving: finish or undo renames a crash cut off (namespace.ts). */
+  recoverInterruptedRenames(): Promise<number> {
+    return this.namespace.recoverInterruptedRenames();
+  }
+
   async mkdir(path: string, _mode: number): Promise<void> {
     this.assertWritable(path);
     await this.namespace.mkdir(path);
