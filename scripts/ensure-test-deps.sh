@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Test-only tools (not needed to run pan123fs): the WebDAV conformance suite and real WebDAV clients the
-# e2e tier drives — litmus, rclone, cadaver, davfs2 (Debian packages). Called by scripts/test.sh only.
+# e2e tier drives — litmus, rclone, cadaver, davfs2 (Debian packages) — and libfuse2, which only the
+# leak-control e2e test needs (it mounts upstream's prebuilt fuse-native, linked against libfuse.so.2, to
+# prove the thread-state leak test can fail; libfuse2 coexists with fuse3). Called by scripts/test.sh only.
 # As root it installs what is missing with apt-get; otherwise it prints the command and returns 0 (the
 # tests that need a missing tool skip, and say so).
 set -euo pipefail
@@ -10,6 +12,7 @@ command -v litmus >/dev/null 2>&1 || missing+=(litmus)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v cadaver >/dev/null 2>&1 || missing+=(cadaver)
 command -v mount.davfs >/dev/null 2>&1 || missing+=(davfs2)
+ldconfig -p 2>/dev/null | grep -q 'libfuse\.so\.2' || missing+=(libfuse2)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 pkgs="${missing[*]}"
