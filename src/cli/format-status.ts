@@ -66,10 +66,24 @@ export function formatStatus(s: DaemonStatus): string {
       );
     }
   }
+  if (s.offline) {
+    const next = s.nextProbeAt ? `; next try in ${Math.max(0, Math.round((s.nextProbeAt - Date.now()) / 1000))} s` : '';
+    lines.splice(
+      1,
+      0,
+      `  OFFLINE   since ${s.offlineSince} (${s.offlineCause ?? 'unreachable'})${next}: ` +
+        'listings from the store, data from the disk cache, uploads wait',
+    );
+  }
   if (s.limits && (s.limits.bwlimitDown > 0 || s.limits.bwlimitUp > 0)) {
     const lim = (n: number) => (n > 0 ? `${humanBytes(n)}/s` : 'unlimited');
     lines.push(`  bandwidth down ${lim(s.limits.bwlimitDown)}, up ${lim(s.limits.bwlimitUp)}`);
   }
+  if (s.staging && s.staging.maxBytes > 0)
+    lines.push(
+      `  staging   ${humanBytes(s.staging.bytes)} of ${humanBytes(s.staging.maxBytes)} (--staging-max-size)` +
+        (s.staging.waitingWriters > 0 ? `, ${s.staging.waitingWriters} writer(s) waiting for uploads` : ''),
+    );
   const u = s.uploads;
   lines.push(
     `  uploads   ${

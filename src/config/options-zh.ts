@@ -47,4 +47,6 @@ export const HELP_ZH: Record<string, string> = {
   // bandwidth (issue 16)
   bwlimitDown: '下载限速，单位字节/秒（8M = 8 MiB/s；0 = 不限）：作用于分段下载（Range GET）的令牌桶',
   bwlimitUp: '上传限速，单位字节/秒（0 = 不限）：作用于分片上传的令牌桶',
+  stagingMaxSize:
+    '暂存区上限，针对已写入但尚未上传的内容（0 = 不限）：写满时写入方等待上传腾出空间；单个文件本身超过上限时返回 ENOSPC',
 };

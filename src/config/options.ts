@@ -248,6 +248,17 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'upload limit in bytes per second (0 = none): a token bucket on slice uploads',
   },
   {
+    key: 'stagingMaxSize',
+    flag: 'staging-max-size',
+    type: 'size',
+    default: '0',
+    env: 'PAN123_STAGING_MAX_SIZE',
+    group: 'write',
+    help:
+      'staging limit for written content not uploaded yet (0 = none): a writer waits for uploads to drain it; ' +
+      'ENOSPC when one file alone is larger',
+  },
+  {
     key: 'uploadConcurrency',
     flag: 'upload-concurrency',
     type: 'int',

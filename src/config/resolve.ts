@@ -37,6 +37,8 @@ export interface MountConfig {
   sliceConcurrency: number;
   bwlimitDown: number;
   bwlimitUp: number;
+  /** --staging-max-size in bytes, 0 = none */
+  stagingMaxSize: number;
   drainTimeoutMs: number;
   rateLimitScale: number;
   logLevel: string;
@@ -164,6 +166,7 @@ export async function resolveMountConfig(
     sliceConcurrency: Math.max(1, v.sliceConcurrency as number),
     bwlimitDown: Math.max(0, (v.bwlimitDown as number | undefined) ?? 0),
     bwlimitUp: Math.max(0, (v.bwlimitUp as number | undefined) ?? 0),
+    stagingMaxSize: Math.max(0, (v.stagingMaxSize as number | undefined) ?? 0),
     drainTimeoutMs: v.drainTimeout as number,
     rateLimitScale: v.rateLimitScale as number,
     logLevel: String(v.logLevel),

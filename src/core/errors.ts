@@ -22,11 +22,15 @@ export type FsErrorKind =
   | 'EAGAIN'
   | 'ENOSYS'
   | 'EBUSY'
-  | 'EDQUOT';
+  | 'EDQUOT'
+  // 123pan unreachable (offline) for a change that must reach it: mkdir, rename, unlink, rmdir of remote entries
+  | 'ENETDOWN';
 
 export class FsError extends Error {
   readonly kind: FsErrorKind;
   override readonly cause?: unknown;
+  /** the cause was already logged where it was found (once per file): the adapters log this one quietly */
+  logged = false;
   constructor(kind: FsErrorKind, message: string, cause?: unknown) {
     super(message);
     this.name = 'FsError';

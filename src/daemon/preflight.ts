@@ -1,10 +1,13 @@
 // Checks made before mounting, each ending in a one-line error that says what to do: the credentials
 // (user info), the API being reachable, and the mount root folder being a folder. (The mountpoint,
 // /dev/fuse and fusermount are checked by fuse/mount.ts, where the platform specifics live.)
+// offlineStartCause() says whether a failed check still lets the daemon mount offline over its store.
 
 import type { Logger } from '../core/logger.js';
 import type { MountConfig } from '../config/resolve.js';
 import type { PanAccount, PanTree, UserInfo } from '../pan/api.js';
+import { isUnreachable } from '../pan/connectivity.js';
+import { ENDPOINTS } from '../pan/endpoints.js';
 import { PanError } from '../pan/errors.js';
 import { UserFacingError } from '../core/user-error.js';
 
@@ -40,7 +43,14 @@ export async function checkAccount(
   return info;
 }
 
+/** The one-line error, with the PanError it came from as its `cause` (run-mount decides on offline from it). */
 function accountError(e: unknown, cfg: MountConfig): UserFacingError {
+  const err = accountMessage(e, cfg);
+  err.cause = e;
+  return err;
+}
+
+function accountMessage(e: unknown, cfg: MountConfig): UserFacingError {
   if (e instanceof PanError) {
     const detail =
       `${e.message}${e.code !== undefined && !e.message.includes(`code ${e.code}`) ? ` (code ${e.code})` : ''}` +
@@ -56,4 +66,19 @@ function accountError(e: unknown, cfg: MountConfig): UserFacingError {
     return new UserFacingError(`the 123 Open API at ${cfg.apiBase} answered: ${detail}`);
   }
   return new UserFacingError(`cannot check the account at ${cfg.apiBase}: ${(e as Error)?.message ?? e}`);
+}
+
+/**
+ * Why the daemon may start offline after checkAccount failed with `e` (issue 16), or null: 123pan
+ * unreachable (API or DNS or a gateway), or no access token for another reason than refused credentials
+ * (the token endpoint failing, rate limiting, …). Refused credentials and a bad root folder still end
+ * the start: they are mistakes to fix, not outages to ride out.
+ */
+export function offlineStartCause(e: unknown): string | null {
+  const cause = (e as { cause?: unknown })?.cause ?? e;
+  if (!(cause instanceof PanError)) return null;
+  if (isUnreachable(cause)) return cause.message;
+  if (cause.endpoint === ENDPOINTS.accessToken.name && cause.kind !== 'auth' && cause.kind !== 'aborted')
+    return `no access token: ${cause.message}`;
+  return null;
 }

@@ -1,15 +1,19 @@
 // The mount daemon's lifecycle: wiring and the stop sequence only. Start order: config → logger → API
-// client + credential check (user info) → metadata store → read path → writeback + upload queue
+// client + credential check (user info; 123pan unreachable with a store from an earlier run: start offline,
+// pan/connectivity.ts) → metadata store → read path → writeback + upload queue
 // (attached to each other) → crash recovery (writeback.recover: never-closed files, orphan staging
 // files) → Vfs → FUSE mount → control socket → resume journaled uploads → "ready" (one stdout line +
 // systemd READY=1).
 // Stop (SIGINT/SIGTERM, `pan123fs unmount`, or an external unmount): journal files still open with
 // changes → drain uploads (bounded by --drain-timeout) → unmount → close the store. What could not be
-// uploaded stays in the journal and is resumed on the next start.
+// uploaded stays in the journal and is resumed on the next start. Offline (issue 16): every 123pan call
+// goes through connectivity.gate() and fails at once while offline; probes bring the mount back, then the
+// queue retries at once.
 
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
+import { UserFacingError } from '../core/user-error.js';
 import type { Logger } from '../core/logger.js';
 import type { MountConfig } from '../config/resolve.js';
 import { openMetaDb } from '../meta/db.js';
@@ -33,7 +37,11 @@ import { installCrashGuard } from '../fuse/crash-guard.js';
 import { TokenBucket } from '../core/token-bucket.js';
 import { DailyBytes, PAN_DAY_UTC_OFFSET_MINUTES } from '../core/daily-bytes.js';
 import { countRangeSource } from './traffic.js';
-import { checkAccount } from './preflight.js';
+import { checkAccount, offlineStartCause } from './preflight.js';
+import { Connectivity, offlineCause } from '../pan/connectivity.js';
+import type { UserInfo } from '../pan/api.js';
+import { ROOT_INO } from '../meta/node-store.js';
+import { type DrainState, StagingBudget } from '../vfs/staging-budget.js';
 import { limitRangeSource, limitUploads } from './limits.js';
 import { notifySystemd } from './sd-notify.js';
 import { ControlServer, controlSocketPath } from './control.js';
@@ -59,7 +67,15 @@ export async function runMount(
   await mkdir(cfg.cacheDir, { recursive: true, mode: 0o700 });
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
 
-  const pan = new HttpPanClient({
+  // raw: the probe's client; everything else gets `pan`, which fails at once while offline
+  const conn = new Connectivity({
+    clock,
+    logger: log.child({ module: 'net' }),
+    probe: async () => {
+      setAccount(await raw.userInfo());
+    },
+  });
+  const raw = new HttpPanClient({
     apiBase: cfg.apiBase,
     clientId: cfg.clientId,
     clientSecret: cfg.clientSecret,
@@ -67,12 +83,44 @@ export async function runMount(
     clock,
     logger: log.child({ module: 'pan' }),
     rateLimitScale: cfg.rateLimitScale,
+    health: conn,
   });
-  const account = await checkAccount(pan, cfg, log);
+  const pan = conn.gate(raw);
+  const metaPath = join(cfg.cacheDir, 'meta.sqlite');
+  const hadStore = await access(metaPath).then(
+    () => true,
+    () => false,
+  );
+  let account: UserInfo;
+  let offlineAtStart: string | null = null;
+  try {
+    account = await checkAccount(raw, cfg, log);
+  } catch (e) {
+    offlineAtStart = hadStore ? offlineStartCause(e) : null;
+    if (offlineAtStart === null) throw e; // no store to serve: fail as before, with the one-line reason
+    account = OFFLINE_ACCOUNT;
+  }
 
-  const db = openMetaDb(join(cfg.cacheDir, 'meta.sqlite'));
+  const db = openMetaDb(metaPath);
   const store = new NodeStore(db);
-  store.ensureRoot(cfg.rootFolderId, clock.now());
+  try {
+    store.ensureRoot(cfg.rootFolderId, clock.now());
+    if (offlineAtStart !== null) {
+      if (store.get(ROOT_INO)?.listedAt == null)
+        throw new UserFacingError(
+          `${offlineAtStart} — and the store in ${cfg.cacheDir} holds no listing of the mount root to serve offline`,
+        );
+      account = knownAccount(store) ?? account;
+      conn.enter(`at start-up: ${offlineAtStart}`);
+    } else store.kvSet(ACCOUNT_KEY, JSON.stringify(account));
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  function setAccount(info: UserInfo): void {
+    account = info;
+    store.kvSet(ACCOUNT_KEY, JSON.stringify(info));
+  }
   const journal = new UploadJournal(db, clock);
   store.onKeep = (n) =>
     log.warn(
@@ -81,10 +129,10 @@ export async function runMount(
     );
 
   const links = new LinkCache({ api: pan, clock });
-  const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }) });
+  const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }), health: conn });
   const linkMode = cfg.directLink ? 'direct' : 'download';
   const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
-  const source = new PanRangeSource({ links, cdn, mode: linkMode, signing });
+  const source = new PanRangeSource({ links, cdn: conn.gate(cdn), mode: linkMode, signing });
   // THE counter of bytes fetched from the CDN today (status; the download quota is measured against it)
   const fetchedToday = new DailyBytes(clock);
   const servedToday = new DailyBytes(clock);
@@ -100,6 +148,13 @@ export async function runMount(
     served: servedToday,
   });
 
+  // --staging-max-size: writers wait while uploads can drain the staging (vfs/staging-budget.ts)
+  const budget: StagingBudget = new StagingBudget({
+    maxBytes: cfg.stagingMaxSize,
+    clock,
+    logger: log.child({ module: 'vfs' }),
+    drain: (): DrainState => (queue.drainable() === 0 ? 'none' : conn.offline ? 'offline' : 'yes'),
+  });
   // the write path: the writeback owns local content and is the queue's upload target; attach() closes
   // the cycle (the queue is the writeback's UploadPort)
   const writeback = new Writeback({
@@ -109,6 +164,7 @@ export async function runMount(
     reader,
     clock,
     logger: log.child({ module: 'vfs' }),
+    budget: cfg.stagingMaxSize > 0 ? budget : undefined,
   });
   const queue = new UploadQueue({
     api: limitUploads(pan, new TokenBucket(cfg.bwlimitUp, clock)),
@@ -121,12 +177,29 @@ export async function runMount(
   });
   writeback.attach(queue);
   await writeback.recover();
+  conn.onChange((offline) => {
+    if (!offline) queue.retryNow(); // what failed while offline goes now, not after its back-off
+    budget.wake(); // writers waiting for room: refused while offline
+  });
 
   const vfs = new PanVfs(
     {
       store,
       pan,
-      account: { userInfo: () => pan.userInfo() },
+      // statfs offline: the last known figures (the store keeps them), not an error for `df`
+      account: {
+        userInfo: () =>
+          pan.userInfo().then(
+            (info) => {
+              setAccount(info);
+              return info;
+            },
+            (e) => {
+              if (offlineCause(e) && account !== OFFLINE_ACCOUNT) return account;
+              throw e;
+            },
+          ),
+      },
       reader,
       writeback,
       copier: new PanServerCopier(pan, log.child({ module: 'vfs' })),
@@ -202,7 +275,9 @@ export async function runMount(
     webdav: webdav
       ? { url: webdav.url, auth: cfg.webdav.user !== undefined, readOnly: cfg.webdav.readOnly || cfg.readOnly }
       : null,
-    limits: { bwlimitDown: cfg.bwlimitDown, bwlimitUp: cfg.bwlimitUp },
+    limits: { bwlimitDown: cfg.bwlimitDown, bwlimitUp: cfg.bwlimitUp, stagingMaxSize: cfg.stagingMaxSize },
+    staging: budget.status(),
+    ...conn.status(),
     fuseThreads: fuse?.threadStats() ?? null,
     fuseRequests: fuse?.requestStats() ?? null,
   });
@@ -212,6 +287,11 @@ export async function runMount(
       status,
       // drop the listings, then what the kernel caches for them (it asks again, and gets the new state)
       refresh: async (path, recursive) => {
+        if (conn.offline)
+          throw new Error(
+            `offline since ${conn.status().offlineSince}: a refresh would drop the listings the mount serves; ` +
+              'try again when 123pan answers',
+          );
         const dirs = await vfs.refresh(path, recursive);
         if (fuse) await fuse.invalidate(fuse.kernelPaths(path, recursive));
         return dirs;
@@ -244,7 +324,10 @@ export async function runMount(
       const journaled = await writeback.journalOpenWrites();
       if (journaled)
         log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
-      const drained = await queue.drain(cfg.drainTimeoutMs);
+      conn.close();
+      // offline: nothing can upload; waiting for the drain timeout would only delay the stop
+      const left = queue.status().totals.files;
+      const drained = conn.offline ? { done: left === 0, remaining: left } : await queue.drain(cfg.drainTimeoutMs);
       if (!drained.done)
         log.warn(
           { op: 'stop', remaining: drained.remaining },
@@ -282,7 +365,13 @@ export async function runMount(
   process.on('SIGTERM', onSignal);
 
   const resumed = queue.resume();
-  log.info({ op: 'mount', mountpoint: where, resumedUploads: resumed }, 'mounted');
+  log.info({ op: 'mount', mountpoint: where, resumedUploads: resumed, offline: conn.offline }, 'mounted');
+  // before the ready line: whoever waits for it has seen this one too
+  if (offlineAtStart !== null)
+    process.stdout.write(
+      `pan123fs: offline (${offlineAtStart}): serving the stored listings and the disk cache; ` +
+        'uploads wait, and the mount returns to normal by itself when 123pan answers\n',
+    );
   const what = cfg.rootFolderId === '0' ? 'the whole drive' : `folder ${cfg.rootFolderId}`;
   process.stdout.write(
     mountpoint === null
@@ -291,6 +380,30 @@ export async function runMount(
   );
   notifySystemd('READY=1');
   return { vfs, stop, done };
+}
+
+/** kv key of the last user info seen (status and statfs while offline). */
+const ACCOUNT_KEY = 'account';
+/** Until the API answered once: status shows this account while offline with nothing stored. */
+const OFFLINE_ACCOUNT: UserInfo = {
+  uid: '',
+  nickname: '(offline)',
+  spaceUsed: 0,
+  spacePermanent: 0,
+  spaceTemp: 0,
+  spaceTempExpireAt: 0,
+  vip: false,
+  directTraffic: 0,
+};
+
+function knownAccount(store: NodeStore): UserInfo | undefined {
+  const v = store.kvGet(ACCOUNT_KEY);
+  if (!v) return undefined;
+  try {
+    return JSON.parse(v) as UserInfo;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Staging files under <cacheDir>/staging (write/staging.ts), as the writeback sees them. */

@@ -32,8 +32,18 @@ export interface DaemonStatus {
   openHandles: number;
   /** --webdav: where the WebDAV front end listens (null when it is off) */
   webdav?: { url: string; auth: boolean; readOnly: boolean } | null;
-  /** --bwlimit-down / --bwlimit-up in bytes per second, 0 = none */
-  limits?: { bwlimitDown: number; bwlimitUp: number };
+  /** --bwlimit-down / --bwlimit-up in bytes per second, --staging-max-size in bytes; 0 = none */
+  limits?: { bwlimitDown: number; bwlimitUp: number; stagingMaxSize?: number };
+  /** bytes of the staging files (content not uploaded yet) and writers waiting for --staging-max-size */
+  staging?: { bytes: number; maxBytes: number; waitingWriters: number };
+  /** 123pan unreachable (pan/connectivity.ts): listings from the store, data from the disk cache */
+  offline?: boolean;
+  /** ISO time the offline period began (only while offline) */
+  offlineSince?: string;
+  /** the failure that made (or keeps) the mount offline */
+  offlineCause?: string;
+  /** epoch ms of the next reachability probe (only while offline) */
+  nextProbeAt?: number;
   /** libfuse per-thread states held by the (patched) binding: stays flat under bursty load */
   fuseThreads: unknown;
   /** kernel requests answered: per op, read/write request sizes and counts, negotiated max_write (FuseMount) */

@@ -54,6 +54,8 @@ export function errnoOf(kind: FsErrorKind): number {
       return E.EBUSY;
     case 'EDQUOT':
       return E.EDQUOT;
+    case 'ENETDOWN':
+      return E.ENETDOWN;
     default:
       return assertNever(kind);
   }

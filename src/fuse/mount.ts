@@ -117,7 +117,7 @@ export const OP_TIMEOUTS_MS: Readonly<Record<string, number>> = {
   chown: 60_000,
   open: 600_000, // opening a remote file for writing without O_TRUNC downloads it into staging first
   read: 120_000, // a ranged GET with retries and a download-link refresh
-  write: 120_000, // local staging write; generous for a slow staging disk
+  write: 600_000, // local staging write; may wait for uploads (--staging-max-size: STAGING_WAIT_MS is 9 min)
   flush: 120_000,
   release: 120_000, // enqueue the upload; never wait for it
   fsync: 600_000, // waits for the upload to commit (callers that need durability)

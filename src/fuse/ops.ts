@@ -60,7 +60,7 @@ export function makeRunner(log: Logger, clock: Clock = systemClock, stats?: Requ
       // the cause (API code and x-traceID when the error came from the API)
       const cause = err.cause as { code?: unknown; traceId?: unknown } | undefined;
       const detail = { op, path, errno: err.kind, msg: err.message, code: cause?.code, traceId: cause?.traceId };
-      if (LOUD_KINDS.has(err.kind)) log.warn(detail, 'fuse op failed');
+      if (LOUD_KINDS.has(err.kind) && !err.logged) log.warn(detail, 'fuse op failed');
       else log.debug(detail, 'fuse op failed');
       answer(negErrno(err), []);
     };
@@ -75,7 +75,7 @@ export function makeRunner(log: Logger, clock: Clock = systemClock, stats?: Requ
 }
 
 /** errno kinds that mean something went wrong (not a normal answer like ENOENT or EEXIST) */
-const LOUD_KINDS = new Set(['EIO', 'ENOSPC', 'EDQUOT', 'ETIMEDOUT', 'EACCES', 'EAGAIN', 'EFBIG']);
+const LOUD_KINDS = new Set(['EIO', 'ENOSPC', 'EDQUOT', 'ETIMEDOUT', 'EACCES', 'EAGAIN', 'EFBIG', 'ENETDOWN']);
 
 function errInfo(err: unknown): object {
   return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { value: String(err) };

@@ -29,7 +29,7 @@ import { wireId, type Json } from './json.js';
 import { checkName } from './names.js';
 import { RateLimiter } from './rate-limiter.js';
 import { wireTimeMs } from './time.js';
-import { Transport } from './transport.js';
+import { Transport, type TransportHealth } from './transport.js';
 import { UploadCalls } from './upload-calls.js';
 import { isAlreadyInFolder } from './wire-errors.js';
 
@@ -64,6 +64,8 @@ export interface HttpPanClientOptions {
   linkTtlMs?: number;
   /** how long an unsigned direct link is reused */
   directLinkTtlMs?: number;
+  /** the offline state machine (connectivity.ts), told of every attempt */
+  health?: TransportHealth;
 }
 
 function chunks<T>(xs: T[], n: number): T[][] {
@@ -101,6 +103,7 @@ export class HttpPanClient implements PanApi {
       limiter: new RateLimiter(this.clock, o.rateLimitScale ?? DEFAULTS.rateLimitScale),
       requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       uploadTimeoutMs: o.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
+      health: o.health,
     });
     this.tokens = new TokenManager({
       stateDir: o.stateDir,

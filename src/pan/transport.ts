@@ -6,7 +6,8 @@
 //   anything else: thrown at once as a typed PanError (code, message, traceId, endpoint).
 // Non-idempotent endpoints are retried too; a caller passes `recover` to read a clash answer after a
 // retry that may have followed a landed attempt. Invariant: logs carry endpoint, code, traceId,
-// attempt, never the token, the secret or a URL's query.
+// attempt, never the token, the secret or a URL's query. An optional TransportHealth (connectivity.ts) is told
+// of every attempt and, while it says 123pan is down, ends retry loops at once.
 
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.js';
@@ -24,6 +25,18 @@ export interface TokenSource {
   get(signal?: AbortSignal): Promise<string>;
   /** The given token was refused: the next get() must fetch a new one (no-op if already replaced). */
   invalidate(token: string): void;
+}
+
+/**
+ * Told of every attempt's outcome (pan/connectivity.ts, the offline state machine). While down() holds,
+ * a failing call is not retried: the caller learns at once that 123pan is unreachable.
+ */
+export interface TransportHealth {
+  succeeded(): void;
+  attemptFailed(e: unknown): void;
+  /** a call could not get an access token (the token manager has retried on its own) */
+  tokenFailed(e: unknown): void;
+  down(): boolean;
 }
 
 export interface CallOptions {
@@ -50,6 +63,8 @@ export interface TransportOptions {
   uploadTimeoutMs: number;
   /** User-Agent of every call (default pan123fs/<version>) */
   userAgent?: string;
+  /** the offline state machine, told of each attempt (optional) */
+  health?: TransportHealth;
 }
 
 /** undici / Node error codes that mean "try again". */
@@ -133,7 +148,9 @@ export class Transport {
       let token: string | undefined;
       try {
         token = ep.noAuth ? undefined : await this.token(opts.signal);
-        return await this.once(ep, opts, token, meta);
+        const data = await this.once(ep, opts, token, meta);
+        this.o.health?.succeeded();
+        return data;
       } catch (e) {
         if (!(e instanceof PanError)) throw e;
         if (e.kind === 'aborted' || opts.signal?.aborted) throw e.kind === 'aborted' ? e : abortError(ep.name, e);
@@ -147,7 +164,11 @@ export class Transport {
           attempt--; // the refresh is not a failure of the call
           continue;
         }
-        if (e.endpoint !== ep.name) throw e; // the token fetch failed: it has retried on its own
+        if (e.endpoint !== ep.name) {
+          this.o.health?.tokenFailed(e);
+          throw e; // the token fetch failed: it has retried on its own
+        }
+        this.o.health?.attemptFailed(e);
         if (!e.retryable) {
           if (opts.recover && e.code !== undefined && e.kind !== 'transport') {
             const v = await opts.recover(e, { retried });
@@ -159,6 +180,7 @@ export class Transport {
         // Never blindly repeat a non-idempotent request that may have landed unless the caller can read
         // the duplicate's answer (recover).
         if (ambiguous && !ep.idempotent && !opts.recover) throw e;
+        if (this.o.health?.down()) throw e; // offline: no point waiting for the next attempt
         const delay = backoffDelay(retry, attempt, meta.retryAfterMs);
         if (attempt >= retry.attempts || clock.now() + delay - started > retry.maxElapsedMs) throw e;
         this.o.logger.warn(

@@ -3,6 +3,7 @@
 // server's text is read once, in pan/wire-errors.ts).
 
 import { FsError, isFsError, type FsErrorKind } from '../core/errors.js';
+import { offlineCause } from '../pan/connectivity.js';
 import { PanError } from '../pan/errors.js';
 
 const PAN_KIND_TO_FS: Record<PanError['kind'], FsErrorKind> = {
@@ -44,10 +45,12 @@ const NODE_CODES = new Set<FsErrorKind>([
   'EAGAIN',
   'EBUSY',
   'EDQUOT',
+  'ENETDOWN',
 ]);
 
 export function classify(e: unknown, context: string): FsError {
   if (isFsError(e)) return e;
+  if (offlineCause(e)) return new FsError('ENETDOWN', `${context}: ${(e as Error).message}`, e);
   if (e instanceof PanError) {
     const kind = e.kind === 'transport' && e.timedOut ? 'ETIMEDOUT' : PAN_KIND_TO_FS[e.kind];
     return new FsError(kind, `${context}: ${e.message}`, e);
@@ -57,4 +60,16 @@ export function classify(e: unknown, context: string): FsError {
   if (code && NODE_CODES.has(code as FsErrorKind))
     return new FsError(code as FsErrorKind, `${context}: ${(e as Error).message}`, e);
   return new FsError('EIO', `${context}: ${(e as Error)?.message ?? String(e)}`, e);
+}
+
+/**
+ * The data path's errors (read, fsync): as classify(), but "offline" is EIO there — what cat, cp and
+ * editors expect of a read or fsync that cannot be served (docs/SEMANTICS.md "Offline").
+ */
+export function classifyData(e: unknown, context: string): FsError {
+  const err = classify(e, context);
+  if (err.kind !== 'ENETDOWN') return err;
+  const eio = new FsError('EIO', err.message, err.cause);
+  eio.logged = err.logged;
+  return eio;
 }

@@ -16,6 +16,8 @@ import { assertValidName } from '../core/names.js';
 import type { NodeRow, NodeStore } from '../meta/node-store.js';
 import type { UserInfo } from '../pan/api.js';
 import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
+import { offlineCause } from '../pan/connectivity.js';
+import { classifyData } from './classify.js';
 import { assertNameFree, Namespace, type NamespacePan } from './namespace.js';
 import { parentAndName } from './paths.js';
 import type { AccountPort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
@@ -72,6 +74,8 @@ export class PanVfs implements Vfs {
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
   private userInfoCache: { at: number; info: UserInfo } | null = null;
+  /** files whose offline read failure was logged, in the current offline period */
+  private offlineReads: { since: number; inos: Set<number> } = { since: 0, inos: new Set() };
 
   constructor(
     private readonly deps: VfsDeps,
@@ -201,7 +205,13 @@ export class PanVfs implements Vfs {
     const h = this.handle(fh, path);
     if (h.copied && !h.remote && !h.local) h.remote = this.openCopied(h, path);
     const remote = h.remote;
-    if (remote) return guard(`read ${path}`, () => remote.readInto(position, Math.min(length, buf.length), buf));
+    if (remote) {
+      try {
+        return await remote.readInto(position, Math.min(length, buf.length), buf);
+      } catch (e) {
+        throw this.readFailed(e, h.ino, path);
+      }
+    }
     const data = await guard(`read ${path}`, () => h.local!.staging.read(position, length));
     return data.copy(buf, 0, 0, Math.min(length, data.length));
   }
@@ -412,6 +422,26 @@ export class PanVfs implements Vfs {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------
+
+  /**
+   * A remote read failed. Offline (data not in the disk cache): EIO, logged once per file and offline
+   * period with the cause; the adapters then log the op quietly (a `cat` makes many reads).
+   */
+  private readFailed(e: unknown, ino: number, path: string): FsError {
+    const err = classifyData(e, `read ${path}`);
+    const off = offlineCause(e);
+    if (!off) return err;
+    if (this.offlineReads.since !== off.since) this.offlineReads = { since: off.since, inos: new Set() };
+    if (!this.offlineReads.inos.has(ino)) {
+      this.offlineReads.inos.add(ino);
+      this.deps.logger.warn(
+        { op: 'read', path, cause: off.why, offlineSince: new Date(off.since).toISOString() },
+        'offline: this part of the file is not in the disk cache; its reads fail with EIO until 123pan answers',
+      );
+    }
+    err.logged = true;
+    return err;
+  }
 
   private lookup(path: string): Promise<NodeRow> {
     return guard(`lookup ${path}`, () => this.tree.lookup(path));

@@ -1,7 +1,8 @@
 // Tree: path → node resolution over the metadata store, fetching directory listings from the remote when
 // the stored one is missing or older than dirCacheTime. Concurrent lookups of one directory share one
 // listing (single-flight). A failed re-list of a directory we listed before serves the stale listing
-// (logged) rather than failing `ls` — an offline mount stays browsable. Review-rejected entries
+// (logged; quietly when offline) rather than failing `ls` — an offline mount stays browsable; a folder never
+// listed is ENETDOWN offline. Review-rejected entries
 // (status > 100) are hidden.
 
 import type { Clock } from '../core/clock.js';
@@ -104,7 +105,8 @@ export class Tree {
       const err = classify(e, `listing ${this.store.pathOf(dir.ino)}`);
       const stored = this.store.get(dir.ino);
       if (stored && stored.listedAt !== null && err.kind !== 'ENOENT') {
-        this.log.warn(
+        // offline: said once by the connectivity module; every stale folder would repeat it here
+        this.log[err.kind === 'ENETDOWN' ? 'debug' : 'warn'](
           { op: 'list', path: this.store.pathOf(dir.ino), err: err.message },
           'listing failed; serving the stored listing',
         );

@@ -27,9 +27,10 @@ import type { NodeRow, NodeStore } from '../meta/node-store.js';
 import type { UploadJournal } from '../meta/upload-journal.js';
 import type { RemoteName } from '../write/name-claims.js';
 import type { UploadTarget } from '../write/upload-queue.js';
-import { classify } from './classify.js';
+import { classify, classifyData } from './classify.js';
 import { guard } from './tree.js';
 import type { ReadHandleLike, ReadPort, StagingLike, StagingPort, UploadPort } from './ports.js';
+import type { StagingBudget } from './staging-budget.js';
 
 export interface LocalFile {
   ino: number;
@@ -56,6 +57,8 @@ export interface WritebackDeps {
   reader: ReadPort;
   clock: Clock;
   logger: Logger;
+  /** --staging-max-size (staging-budget.ts); none: no limit */
+  budget?: StagingBudget;
 }
 
 /** Download granularity when an existing file is opened for an in-place update. */
@@ -154,6 +157,7 @@ export class Writeback implements UploadTarget {
         lf.writeError = undefined;
         const cur = lf;
         await guard(`open ${path} (truncating)`, () => cur.staging.truncate(0));
+        this.deps.budget?.set(cur.staging.path, 0);
       }
       return lf;
     }
@@ -180,7 +184,9 @@ export class Writeback implements UploadTarget {
   private async reopenStaging(n: NodeRow, stagingPath: string): Promise<LocalFile> {
     const where = this.deps.store.pathOf(n.ino);
     try {
-      return this.register(n.ino, await this.deps.staging.reopen(stagingPath), n.mtimeMs);
+      const staging = await this.deps.staging.reopen(stagingPath);
+      this.deps.budget?.set(stagingPath, staging.size);
+      return this.register(n.ino, staging, n.mtimeMs);
     } catch (e) {
       // the file exists (it is in the store): a missing staging file is lost content, not ENOENT
       const err =
@@ -220,6 +226,7 @@ export class Writeback implements UploadTarget {
   /** Copy the remote content into the staging file (rclone's rule: no partial overwrite without it). */
   private async fill(lf: LocalFile, src: ReadHandleLike, size: number): Promise<void> {
     try {
+      await this.room(lf, size, this.deps.store.pathOf(lf.ino));
       let off = 0;
       while (off < size) {
         const data = await src.read(off, Math.min(FILL_CHUNK, size - off));
@@ -242,6 +249,8 @@ export class Writeback implements UploadTarget {
    */
   async write(lf: LocalFile, buf: Buffer, position: number, path: string): Promise<void> {
     if (lf.writeError) throw classify(lf.writeError, `write ${path} (an earlier write to the staging file failed)`);
+    const wait = this.deps.budget?.grow(lf.staging.path, position + buf.length, path);
+    if (wait) await wait; // staging full (--staging-max-size): wait for uploads to drain it, or ENOSPC
     this.markModified(lf);
     lf.staging.write(buf, position).catch((e) => this.writeFailed(lf, path, e));
     if (lf.staging.queuedBytes > WRITE_BEHIND_BYTES) {
@@ -251,9 +260,17 @@ export class Writeback implements UploadTarget {
   }
 
   async truncate(lf: LocalFile, size: number, path: string, op = 'truncate'): Promise<void> {
+    await this.room(lf, size, path);
     this.markModified(lf);
     if (size === 0) lf.writeError = undefined; // the content is fully defined again
     await guard(`${op} ${path}`, () => lf.staging.truncate(size));
+    this.deps.budget?.set(lf.staging.path, size);
+  }
+
+  /** Room in --staging-max-size for lf's staging file to hold `bytes` (waits for uploads, or ENOSPC). */
+  private async room(lf: LocalFile, bytes: number, path: string): Promise<void> {
+    const wait = this.deps.budget?.grow(lf.staging.path, bytes, path);
+    if (wait) await wait;
   }
 
   /**
@@ -323,7 +340,10 @@ export class Writeback implements UploadTarget {
     if (lf.modified) await this.journalContent(lf, path);
     if (lf.writeError) throw classify(lf.writeError, `fsync ${path} (a write to the staging file failed)`);
     if (!this.deps.store.get(lf.ino)?.dirty) return;
-    await guard(`fsync ${path}`, () => this.uploads.waitFor(lf.ino));
+    // offline: EIO (classifyData); the content stays journaled and uploads when 123pan answers
+    await this.uploads.waitFor(lf.ino).catch((e) => {
+      throw classifyData(e, `fsync ${path}`);
+    });
   }
 
   /** A handle of lf closed: the last writer journals and starts the upload; the staging file is freed. */
@@ -396,11 +416,16 @@ export class Writeback implements UploadTarget {
   private async discard(lf: LocalFile): Promise<void> {
     this.files.delete(lf.ino);
     await lf.staging.close().catch(() => undefined);
-    await lf.staging
-      .remove()
-      .catch((e) =>
-        this.deps.logger.warn({ op: 'staging', ino: lf.ino, err: String(e) }, 'could not remove staging file'),
-      );
+    await lf.staging.remove().then(
+      () => this.deps.budget?.remove(lf.staging.path),
+      (e) => this.deps.logger.warn({ op: 'staging', ino: lf.ino, err: String(e) }, 'could not remove staging file'),
+    );
+  }
+
+  /** Delete a staging file nobody has open (and give its bytes back to --staging-max-size). */
+  private async removeStaging(path: string): Promise<void> {
+    await this.deps.staging.removePath(path);
+    this.deps.budget?.remove(path);
   }
 
   // ---- server-side copy (server-copy.ts) ----------------------------------------------------------
@@ -470,7 +495,7 @@ export class Writeback implements UploadTarget {
         lf.modified = false;
         await this.maybeFree(lf, false);
       }
-      if (staged) await this.inoLock.lock(ino, () => this.deps.staging.removePath(staged));
+      if (staged) await this.inoLock.lock(ino, () => this.removeStaging(staged));
     } catch (e) {
       this.deps.logger.warn(
         { op: 'unlink', path, err: String(e) },
@@ -541,7 +566,7 @@ export class Writeback implements UploadTarget {
         ? this.inoLock.lock(ino, async () => {
             // reopened or journaled again meanwhile (same path): still needed
             if (this.files.get(ino) || this.pendingStagingPath(ino) === stagingPath) return;
-            await this.deps.staging.removePath(stagingPath);
+            await this.removeStaging(stagingPath);
           })
         : Promise.resolve();
     void done.catch((e) =>
@@ -573,7 +598,9 @@ export class Writeback implements UploadTarget {
           : 'a file was still open for writing when the daemon stopped; it keeps its uploaded version',
       );
     }
-    const keep = new Set(this.deps.journal.list().map((r) => r.stagingPath));
+    const rows = this.deps.journal.list();
+    const keep = new Set(rows.map((r) => r.stagingPath));
+    for (const r of rows) this.deps.budget?.set(r.stagingPath, r.size); // what waits for upload counts
     let removed = 0;
     for (const p of await this.deps.staging.list()) {
       if (keep.has(p)) continue;

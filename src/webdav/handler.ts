@@ -102,6 +102,7 @@ export function statusOf(e: FsError): number {
       return 413;
     case 'EBUSY':
     case 'EAGAIN':
+    case 'ENETDOWN':
       return 503;
     case 'ETIMEDOUT':
       return 504;

@@ -223,6 +223,19 @@ export class UploadQueue {
     return row.generation;
   }
 
+  /** 123pan answers again (offline → online): every file waiting out a failure's back-off is due now. */
+  retryNow(): void {
+    for (const it of this.items.values()) if (!it.run && !it.held && it.attempts > 0) it.dueAt = 0;
+    this.pump();
+  }
+
+  /** Files queued that an upload can finish (not held by a writer): --staging-max-size waits only for these. */
+  drainable(): number {
+    let n = 0;
+    for (const it of this.items.values()) if (!it.held) n++;
+    return n;
+  }
+
   /** Start ino's upload now if it waits out an enqueue delay (its last writer closed). */
   expedite(ino: number): void {
     const it = this.items.get(ino);

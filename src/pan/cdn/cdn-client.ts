@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../../core/logger.js';
 import { retryPolicy, type RetryOptions } from '../backoff.js';
 import { LeanRangeClient } from './lean-http.js';
 import { MAX_REDIRECTS, RangeFetcher } from './ranges.js';
+import type { TransportHealth } from '../transport.js';
 
 /** CDN reads: a 4–8 MiB read-ahead block on a slow line. */
 const DEFAULT_DOWNLOAD_TIMEOUT_MS = 60_000;
@@ -39,6 +40,8 @@ export interface CdnClientOptions {
   leanRanges?: boolean;
   /** extra TLS options for the lean path's https connections (tests: a private CA) */
   tls?: import('node:tls').ConnectionOptions;
+  /** the offline state machine (pan/connectivity.ts), told of every ranged GET attempt */
+  health?: TransportHealth;
 }
 
 export class CdnClient implements CdnFetcher {
@@ -61,6 +64,7 @@ export class CdnClient implements CdnFetcher {
       timeoutMs: o.downloadTimeoutMs ?? DEFAULT_DOWNLOAD_TIMEOUT_MS,
       lean: this.lean,
       maxRedirects: MAX_REDIRECTS,
+      health: o.health,
     });
   }
 

@@ -14,7 +14,7 @@ import type { Logger } from '../../core/logger.js';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from '../backoff.js';
 import { PanError } from '../errors.js';
 import { LeanSocketError, LeanUnsupported, type LeanRangeClient, type LeanResult } from './lean-http.js';
-import { abortError, transportError } from '../transport.js';
+import { abortError, transportError, type TransportHealth } from '../transport.js';
 
 const ENDPOINT = 'cdn/range';
 /** A server that ignores Range on a small file is tolerated up to this size (then we slice). */
@@ -34,6 +34,8 @@ export interface RangeFetcherOptions {
   /** the lean socket path for ranged GETs (undici is then only the fallback for what it cannot parse) */
   lean?: LeanRangeClient;
   maxRedirects?: number;
+  /** the offline state machine (pan/connectivity.ts), told of every attempt */
+  health?: TransportHealth;
 }
 
 function host(url: string | URL): string {
@@ -181,6 +183,7 @@ export class RangeFetcher {
           },
         );
         if (b.buffer !== part.buffer || b.byteOffset !== part.byteOffset) b.copy(dest, base);
+        this.o.health?.succeeded();
         return dest;
       } catch (e) {
         const pe = e instanceof PanError ? e : transportError(ENDPOINT, e);
@@ -189,6 +192,8 @@ export class RangeFetcher {
           attempt = 1; // this attempt moved the range forward: resume, with a fresh budget
           began = clock.now();
         }
+        this.o.health?.attemptFailed(pe);
+        if (this.o.health?.down()) throw pe; // offline: fail the read now rather than after the back-off
         const delay = backoffDelay(retry, attempt, retryAfterMs);
         if (!pe.retryable || attempt >= retry.attempts || clock.now() + delay - began > retry.maxElapsedMs) throw pe;
         this.o.logger.warn(
