@@ -17,7 +17,7 @@ export function limitRangeSource(source: RangeSource, bucket: TokenBucket): Rang
   };
 }
 
-type UploadApi = PanUploads & Pick<PanTree, 'move' | 'rename' | 'trash'>;
+type UploadApi = PanUploads & Pick<PanTree, 'move' | 'rename' | 'trash' | 'listAll'>;
 
 export function limitUploads(api: UploadApi, bucket: TokenBucket): UploadApi {
   if (!bucket.limited) return api;
@@ -36,5 +36,6 @@ export function limitUploads(api: UploadApi, bucket: TokenBucket): UploadApi {
     move: (...a) => api.move(...a),
     rename: (...a) => api.rename(...a),
     trash: (...a) => api.trash(...a),
+    listAll: (...a) => api.listAll(...a),
   };
 }

@@ -48,9 +48,11 @@ export type UploadCreateResult =
   | { reuse: false; preuploadId: string; sliceSize: number; servers: string[] };
 
 export interface UploadCompleteResult {
-  /** false while the server is still verifying (completed=false, or code 20103) */
+  /** false while the server is still merging: completed=false, code 20103, a merging message, any odd answer */
   completed: boolean;
   fileId: FileId;
+  /** set when `completed: false` came from an error answer not known to mean "still merging" (its text) */
+  unexpected?: string;
 }
 
 export interface DownloadLink {
@@ -110,7 +112,11 @@ export interface PanUploads {
     data: Buffer;
     signal?: AbortSignal;
   }): Promise<void>;
-  /** One poll of upload_complete; code 20103 → {completed:false}. */
+  /**
+   * One poll of upload_complete. Every answer but `completed: true` is {completed:false} (20103, a merging
+   * message, any other business error: then `unexpected`); only 文件上传失败 ('upload-failed') and a name
+   * clash are final.
+   */
   uploadComplete(preuploadId: string): Promise<UploadCompleteResult>;
   uploadDomains(): Promise<string[]>;
   uploadSingle(req: {

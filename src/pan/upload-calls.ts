@@ -1,7 +1,8 @@
 // Upload v2 endpoints (123open-api.md §4.2, §4.3): create, slice, upload_complete, domain, single/create.
 // Owns: request shapes, local checks before any request (name rules, hex MD5, size limits), the reading
-// of answers (reuse only with fileID != 0; 20103 or completed=false = "not yet"; a final failure →
-// 'upload-failed'), and the recovery of a retried create/single whose first attempt landed (found
+// of answers (reuse only with fileID != 0; upload_complete: anything but completed=true is "not yet" —
+// 20103, a merging message, any other business error — and only 文件上传失败 ('upload-failed') or a name
+// clash is final, 123open-api.md §11), the https upgrade of the upload servers, and the recovery of a retried create/single whose first attempt landed (found
 // again by name + MD5 + size). Invariant: slice bytes are streamed, never copied (multipart.ts).
 
 import { toFileId, type FileId } from '../core/ids.js';
@@ -13,7 +14,7 @@ import { wireId, type Json } from './json.js';
 import { buildMultipart } from './multipart.js';
 import { checkName } from './names.js';
 import type { Transport } from './transport.js';
-import { CODE_VERIFYING } from './wire-errors.js';
+import { isStillMerging } from './wire-errors.js';
 
 export interface CreateReq {
   parentId: FileId;
@@ -42,6 +43,8 @@ export interface SingleReq {
 
 /** Kinds that are not the upload's fault and keep their own meaning. */
 const PASS_THROUGH = new Set(['auth', 'rate-limited', 'transport', 'aborted']);
+/** upload_complete answers that end the upload: polling again cannot change them. */
+const FINAL = new Set(['upload-failed', 'name-clash']);
 
 function checkUpload(ep: EndpointSpec, filename: string, md5: string, size: number, max: number): void {
   checkName(filename, ep.name);
@@ -55,6 +58,16 @@ function checkUpload(ep: EndpointSpec, filename: string, md5: string, size: numb
       endpoint: ep.name,
       message: `${ep.name}: ${size} bytes is over the ${max}-byte limit`,
     });
+}
+
+/**
+ * create and domain may answer `http://` upload hosts (the docs' own example does); the same host serves
+ * https, so the token is sent there over TLS — unless the API itself is plain http (an emulator on
+ * loopback), where nothing is encrypted anyway and the upload host may not speak TLS.
+ */
+export function preferHttps(servers: string[], apiBase: string): string[] {
+  if (!/^https:/i.test(apiBase)) return servers;
+  return servers.map((s) => s.replace(/^http:\/\//i, 'https://'));
 }
 
 function completion(data: Json): UploadCompleteResult {
@@ -118,7 +131,10 @@ export class UploadCalls {
     }
     const rawServers = field(d, 'servers');
     let servers = Array.isArray(rawServers)
-      ? rawServers.filter((s): s is string => typeof s === 'string' && s !== '')
+      ? preferHttps(
+          rawServers.filter((s): s is string => typeof s === 'string' && s !== ''),
+          this.t.apiBase,
+        )
       : [];
     if (servers.length === 0) servers = await this.domains();
     return { reuse: false, preuploadId, sliceSize: numField(d, 'sliceSize'), servers };
@@ -135,35 +151,35 @@ export class UploadCalls {
     });
   }
 
-  /** One poll. 20103 (still verifying) and completed=false → {completed:false}; a business error → 'upload-failed'. */
+  /**
+   * One poll. completed=true with a file id is done; every other answer is {completed:false}: 20103 or a
+   * merging message (正在校验 / 处理中 / 请间隔), and any other business error too, with `unexpected` set
+   * (AList saw files land after such answers). 文件上传失败 → 'upload-failed' and a clash stay final.
+   */
   async complete(preuploadId: string): Promise<UploadCompleteResult> {
     const ep = ENDPOINTS.uploadComplete;
     try {
       return completion(
         await this.t.call(ep, {
           json: { preuploadID: preuploadId },
-          recover: (e) => (e.code === CODE_VERIFYING ? { completed: false, fileID: 0 } : undefined),
+          recover: (e) => (isStillMerging(e.code, e.message) ? { completed: false, fileID: 0 } : undefined),
         }),
       );
     } catch (e) {
-      if (e instanceof PanError && e.code !== undefined && !PASS_THROUGH.has(e.kind)) {
-        throw new PanError({
-          kind: 'upload-failed',
-          code: e.code,
-          traceId: e.traceId,
-          endpoint: ep.name,
-          cause: e,
-          message: e.message,
-        });
-      }
-      throw e;
+      if (!(e instanceof PanError) || e.code === undefined || PASS_THROUGH.has(e.kind) || FINAL.has(e.kind)) throw e;
+      return { completed: false, fileId: '0', unexpected: e.message };
     }
   }
 
   /** data is a bare array of base URLs. */
   async domains(): Promise<string[]> {
     const data = await this.t.call(ENDPOINTS.uploadDomain);
-    const list = Array.isArray(data) ? data.filter((s): s is string => typeof s === 'string' && s !== '') : [];
+    const list = Array.isArray(data)
+      ? preferHttps(
+          data.filter((s): s is string => typeof s === 'string' && s !== ''),
+          this.t.apiBase,
+        )
+      : [];
     if (list.length === 0)
       throw new PanError({
         kind: 'api',

@@ -24,6 +24,9 @@ const ALREADY_THERE_RE = /已在当前文件夹/;
 const UPLOAD_FAILED_RE = /上传失败/;
 // 空间不足 / 容量不足: account storage full
 const SPACE_RE = /空间不足|容量不足|空间已满|存储空间/;
+// 文件正在校验中,请间隔1秒后再试 (20103) / 处理中 / 合并中 / 请稍后: upload_complete's "still merging"
+// answers, under 20103 or another code (123open-api.md §11; what AList and OpenList poll through)
+const MERGING_RE = /校验中|正在校验|处理中|合并中|请间隔|请稍后|稍后再试/;
 
 export function kindForBody(code: number, message: string): { kind: PanErrorKind; retryable: boolean } {
   if (code === CODE_TOKEN) return { kind: 'auth', retryable: false };
@@ -49,6 +52,15 @@ export function bodyError(code: number, message: string, traceId: string, endpoi
     endpoint,
     retryable,
   });
+}
+
+/**
+ * An upload_complete error answer that says "still merging, ask again": code 20103 or a merging message.
+ * A final 文件上传失败 never is (it is checked first).
+ */
+export function isStillMerging(code: number | undefined, message: string): boolean {
+  if (UPLOAD_FAILED_RE.test(message)) return false;
+  return code === CODE_VERIFYING || MERGING_RE.test(message);
 }
 
 /** A move answer meaning "the items already are in the target folder" (the desired end state). */

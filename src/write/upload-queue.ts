@@ -38,7 +38,7 @@ import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
-import { UploadDomainCache, uploadFile } from './upload-flow.js';
+import { isUploadRefused, UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
   /**
@@ -68,7 +68,9 @@ const CLAIM_WAIT_MS = 500;
 /** 3 tries to rename/move a committed file to its current name: the content is safe either way. */
 export const FIXUP_ATTEMPTS = 3;
 
-export type UploadState = 'pending' | 'uploading' | 'waiting-retry' | 'unproven';
+/** 'refused': the service refused the content on every path (upload-flow's UploadRefused); not retried
+ * until the file is written again or the daemon restarts; lastError says why. */
+export type UploadState = 'pending' | 'uploading' | 'waiting-retry' | 'unproven' | 'refused';
 
 export interface UploadStatusItem {
   ino: number;
@@ -101,7 +103,7 @@ export interface UploadQueueStatus {
 }
 
 export interface UploadQueueOptions {
-  api: PanUploads & Pick<PanTree, 'move' | 'rename' | 'trash'>;
+  api: PanUploads & Pick<PanTree, 'move' | 'rename' | 'trash' | 'listAll'>;
   journal: UploadJournal;
   target: UploadTarget;
   clock?: Clock;
@@ -160,6 +162,8 @@ interface Item {
   verify: boolean;
   /** why the staging file is not proven to hold the content journaled; null when it is */
   unproven: string | null;
+  /** the service refused this content (UploadRefused): parked until enqueue() or a restart */
+  refused: Error | null;
 }
 
 /** renaming() gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
@@ -211,6 +215,7 @@ export class UploadQueue {
     if (this.closed) return row.generation; // journaled: it uploads at the next start
     const item = this.item(row);
     item.held = false;
+    item.refused = null;
     if (entry) {
       item.verify = false; // the MD5 was just taken from the staging file
       item.unproven = null;
@@ -239,7 +244,7 @@ export class UploadQueue {
   /** Start ino's upload now if it waits out an enqueue delay (its last writer closed). */
   expedite(ino: number): void {
     const it = this.items.get(ino);
-    if (!it || it.run || it.held || it.dueAt <= this.clock.now()) return;
+    if (!it || it.run || it.held || it.refused || it.dueAt <= this.clock.now()) return;
     it.dueAt = 0;
     this.pump();
   }
@@ -311,6 +316,7 @@ export class UploadQueue {
     }
     if (this.closed) return Promise.reject(new FsError('EIO', 'upload queue is closed'));
     if (item.unproven) return Promise.reject(new FsError('EIO', item.unproven));
+    if (item.refused && !item.run) return Promise.reject(item.refused);
     const it = item;
     const p = new Promise<void>((resolve, reject) => it.waiters.push({ resolve, reject }));
     if (!it.run && it.dueAt > this.clock.now()) it.dueAt = 0; // a waiter wants it now, not after the backoff
@@ -337,7 +343,7 @@ export class UploadQueue {
    * backing off meanwhile. What is left stays in the journal for the next start.
    */
   async drain(timeoutMs: number): Promise<{ done: boolean; remaining: number }> {
-    for (const item of this.items.values()) if (!item.run && !item.unproven) item.dueAt = 0;
+    for (const item of this.items.values()) if (!item.run && !item.unproven && !item.refused) item.dueAt = 0;
     this.pump();
     if (!this.idle()) {
       await new Promise<void>((resolve) => {
@@ -353,10 +359,11 @@ export class UploadQueue {
     return { done: remaining === 0, remaining };
   }
 
-  /** Nothing runs and nothing will (unproven files wait for new content). */
+  /** Nothing runs and nothing will (unproven and refused files wait for new content, refused ones also
+   * for a restart: they count as remaining in drain()). */
   private idle(): boolean {
     if (this.running > 0) return false;
-    for (const it of this.items.values()) if (!it.unproven) return false;
+    for (const it of this.items.values()) if (!it.unproven && !it.refused) return false;
     return true;
   }
 
@@ -381,9 +388,11 @@ export class UploadQueue {
           ? 'uploading'
           : it.unproven
             ? 'unproven'
-            : it.attempts > 0 && it.dueAt > now
-              ? 'waiting-retry'
-              : 'pending',
+            : it.refused
+              ? 'refused'
+              : it.attempts > 0 && it.dueAt > now
+                ? 'waiting-retry'
+                : 'pending',
         held: it.held,
         attempts: it.attempts,
         lastError: it.unproven ?? it.lastError,
@@ -444,6 +453,7 @@ export class UploadQueue {
         run: null,
         verify: false,
         unproven: null,
+        refused: null,
       };
       this.items.set(row.ino, it);
     }
@@ -462,7 +472,7 @@ export class UploadQueue {
     const now = this.clock.now();
     let next = Infinity;
     for (const it of this.items.values()) {
-      if (it.run || it.held || it.unproven) continue;
+      if (it.run || it.held || it.unproven || it.refused) continue;
       if (it.dueAt <= now) {
         this.start(it);
         if (this.running >= this.concurrency) return;
@@ -734,6 +744,17 @@ export class UploadQueue {
       return;
     } // new content arrived: try it now
     const attempts = current.attempts + 1;
+    if (isUploadRefused(e)) {
+      // permanent: parked (journaled, listed, shown in status) until written again or the next start
+      it.attempts = attempts;
+      it.lastError = msg;
+      it.refused = e;
+      it.dueAt = Number.POSITIVE_INFINITY;
+      this.opts.journal.markAttempt(it.ino, msg, this.clock.now());
+      this.log.error({ op: 'upload', ino: it.ino, attempts, err: e }, `upload refused; not retried: ${msg}`);
+      this.settle(it, e);
+      return;
+    }
     const delay = this.backoff(attempts);
     it.attempts = attempts;
     it.lastError = msg;

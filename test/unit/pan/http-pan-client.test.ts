@@ -5,6 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/core/logger.js';
 import { isPanError, type PanError } from '../../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../../src/pan/http-pan-client.js';
+import { preferHttps } from '../../../src/pan/upload-calls.js';
+import { MockAgent } from 'undici';
 import { tokenFilePath } from '../../../src/pan/auth.js';
 import { CdnClient, type CdnClientOptions } from '../../../src/pan/cdn/cdn-client.js';
 import { envelope, startFake, type FakeServer } from './fake-server.js';
@@ -463,22 +465,92 @@ describe('endpoints', () => {
     expect(srv.count('/upload/v2/file/slice')).toBe(1);
   });
 
-  it('upload complete: 20103 and completed=false poll, 文件上传失败 is upload-failed', async () => {
+  it('upload complete: 20103, completed=false, merging messages and odd errors poll; 文件上传失败 is final', async () => {
     const answers: Array<[number, unknown, string]> = [
       [20103, null, '文件正在校验中,请间隔1秒后再试'],
       [0, { completed: false, fileID: 0 }, 'ok'],
+      [1, null, '文件处理中'],
+      [2, null, '请间隔1秒后再试'],
+      [1, null, '服务繁忙'],
+      [0, null, 'ok'],
       [0, { completed: true, fileID: 99 }, 'ok'],
       [1, null, '文件上传失败'],
+      [1, null, '该目录下文件名重复无法创建'],
     ];
     srv.route('/upload/v2/file/upload_complete', (_r, res) => {
       const [c, d, m] = answers.shift()!;
       envelope(res, c, d, m);
     });
     const c = client();
-    expect(await c.uploadComplete('p')).toEqual({ completed: false, fileId: '0' });
-    expect(await c.uploadComplete('p')).toEqual({ completed: false, fileId: '0' });
+    const notYet = { completed: false, fileId: '0' };
+    expect(await c.uploadComplete('p')).toEqual(notYet);
+    expect(await c.uploadComplete('p')).toEqual(notYet);
+    expect(await c.uploadComplete('p')).toEqual(notYet);
+    expect(await c.uploadComplete('p')).toEqual(notYet);
+    expect(await c.uploadComplete('p')).toMatchObject({ ...notYet, unexpected: expect.stringMatching(/服务繁忙/) });
+    expect(await c.uploadComplete('p')).toEqual(notYet);
     expect(await c.uploadComplete('p')).toEqual({ completed: true, fileId: '99' });
     await expect(c.uploadComplete('p')).rejects.toMatchObject({ kind: 'upload-failed' });
+    await expect(c.uploadComplete('p')).rejects.toMatchObject({ kind: 'name-clash' });
+  });
+
+  it('http:// upload servers become https:// when the API is https (same host), else stay', () => {
+    expect(preferHttps(['http://up.example', 'HTTP://b:8080/x', 'https://c'], 'https://open-api.123pan.com')).toEqual([
+      'https://up.example',
+      'https://b:8080/x',
+      'https://c',
+    ]);
+    expect(preferHttps(['http://127.0.0.1:9'], 'http://127.0.0.1:9')).toEqual(['http://127.0.0.1:9']);
+  });
+
+  it("over an https API, create's http:// server gets the slice (and the token) over https", async () => {
+    const mock = new MockAgent();
+    mock.disableNetConnect();
+    const ok = (data: unknown) => ({ code: 0, message: 'ok', data, 'x-traceID': 't' });
+    const api = mock.get('https://open-api.test');
+    api
+      .intercept({ path: '/api/v1/access_token', method: 'POST' })
+      .reply(200, ok({ accessToken: 'tok', expiredAt: '2099-01-01T00:00:00+08:00' }));
+    api
+      .intercept({ path: '/upload/v2/file/create', method: 'POST' })
+      .reply(
+        200,
+        ok({
+          fileID: 0,
+          reuse: false,
+          preuploadID: 'p1',
+          sliceSize: 16,
+          servers: ['http://up.test', 'http://up2.test'],
+        }),
+      );
+    let sliceAuth: unknown;
+    mock
+      .get('https://up.test')
+      .intercept({ path: '/upload/v2/file/slice', method: 'POST' })
+      .reply(200, (o) => {
+        sliceAuth =
+          (o.headers as Record<string, string>).authorization ?? (o.headers as Record<string, string>).Authorization;
+        return ok(null);
+      });
+    const c = client({ apiBase: 'https://open-api.test', dispatcher: mock });
+    const created = await c.uploadCreate({
+      parentId: '0',
+      filename: 'a',
+      md5: 'd41d8cd98f00b204e9800998ecf8427f',
+      size: 3,
+    });
+    expect(created).toMatchObject({ reuse: false, servers: ['https://up.test', 'https://up2.test'] });
+    if (created.reuse) throw new Error('unreachable');
+    await c.uploadSlice({
+      server: created.servers[0]!,
+      preuploadId: 'p1',
+      sliceNo: 1,
+      sliceMd5: 'a',
+      data: Buffer.from('abc'),
+    });
+    expect(sliceAuth).toBe('Bearer tok');
+    mock.assertNoPendingInterceptors();
+    await mock.close();
   });
 
   it('too-large uploads are refused locally', async () => {

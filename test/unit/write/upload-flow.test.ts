@@ -7,6 +7,8 @@ import {
   MAX_UPLOAD_BYTES,
   UploadDomainCache,
   uploadFile,
+  COMPLETE_UNEXPECTED_POLLS,
+  isUploadRefused,
   type SliceSource,
   type UploadRequest,
 } from '../../../src/write/upload-flow.js';
@@ -51,7 +53,7 @@ describe('uploadFile', () => {
     expect(pan.files.get(r.fileId)).toMatchObject({ parentId: '7', name: 'f.bin', md5: md5hex(data) });
   });
 
-  it('multi-slice: exact server slice sizes with their MD5s, round-robin servers, bounded parallelism', async () => {
+  it('multi-slice: exact server slice sizes with their MD5s, all on servers[0], bounded parallelism', async () => {
     const pan = new FakePan();
     pan.sliceSize = 1000;
     pan.sliceDelayTicks = 3;
@@ -69,7 +71,7 @@ describe('uploadFile', () => {
       const chunk = data.subarray((n - 1) * 1000, n * 1000);
       expect(s.length).toBe(n === 11 ? 500 : 1000);
       expect(s.sliceMd5).toBe(md5hex(chunk));
-      expect(s.server).toBe(pan.servers[(n - 1) % 2]);
+      expect(s.server).toBe(pan.servers[0]);
     }
     expect(pan.maxInflight).toBe(3);
     expect(progress.at(-1)).toBe(data.length);
@@ -96,7 +98,7 @@ describe('uploadFile', () => {
     }
   });
 
-  it('retries failed slices (moving to the next server) with backoff', async () => {
+  it('retries failed slices on the same server with backoff', async () => {
     const pan = new FakePan();
     const clock = new FakeClock('auto');
     pan.fail(
@@ -108,7 +110,7 @@ describe('uploadFile', () => {
     const data = ramp(3000, 4);
     const r = await uploadFile(pan, req(data, { clock }));
     const s2 = pan.calls.filter((c) => c.method === 'uploadSlice' && c.args.sliceNo === 2).map((c) => c.args.server);
-    expect(s2).toEqual(['http://up-b', 'http://up-a', 'http://up-b']);
+    expect(s2).toEqual(['http://up-a', 'http://up-a', 'http://up-a']);
     expect(clock.sleeps).toEqual([1000, 2000]);
     expect(pan.files.get(r.fileId)!.data).toEqual(data);
   });
@@ -162,16 +164,90 @@ describe('uploadFile', () => {
     });
   });
 
-  it('zero bytes: create; reuse when the server has the empty blob, else no slice and complete', async () => {
+  it('odd upload_complete answers are "not yet": polling goes on, then completes', async () => {
+    const pan = new FakePan();
+    let odd = 3;
+    const api = Object.assign(Object.create(pan) as FakePan, {
+      uploadComplete: async (id: string) =>
+        odd-- > 0 ? { completed: false, fileId: '0', unexpected: '服务繁忙' } : pan.uploadComplete(id),
+    });
+    const data = ramp(2000, 11);
+    const r = await uploadFile(api, req(data));
+    expect(pan.files.get(r.fileId)!.data).toEqual(data);
+  });
+
+  it(`an odd answer ${COMPLETE_UNEXPECTED_POLLS} times in a row: the file is looked up, and accepted when there`, async () => {
+    const pan = new FakePan();
+    let polls = 0;
+    const api = Object.assign(Object.create(pan) as FakePan, {
+      uploadComplete: async (id: string) => {
+        if (polls++ === 0) await pan.uploadComplete(id); // the merge lands, the answers never say so
+        return { completed: false, fileId: '0', unexpected: '服务繁忙' };
+      },
+    });
+    const data = ramp(2000, 12);
+    const r = await uploadFile(api, req(data, { clock: new FakeClock('instant') }));
+    expect(polls).toBe(COMPLETE_UNEXPECTED_POLLS);
+    expect(pan.files.get(r.fileId)).toMatchObject({ parentId: '7', name: 'f.bin', md5: md5hex(data) });
+    // not there: the upload fails (and no other file of that name but another MD5 is taken for it)
+    polls = 1;
+    pan.addFile('7', 'g.bin', ramp(2000, 13));
+    const e = await uploadFile(api, req(data, { name: 'g.bin', md5: md5hex(ramp(2000, 14)), duplicate: 2 })).catch(
+      (x) => x,
+    );
+    expect(e.message).toMatch(/kept answering/);
+    expect(isFsError(e, 'EIO')).toBe(true);
+  });
+
+  it('a final 文件上传失败 while the file landed anyway: found by name + MD5 and accepted', async () => {
+    const pan = new FakePan();
+    const api = Object.assign(Object.create(pan) as FakePan, {
+      uploadComplete: async (id: string) => {
+        await pan.uploadComplete(id);
+        throw new PanError({ kind: 'upload-failed', code: 1, message: '文件上传失败' });
+      },
+    });
+    const data = ramp(2000, 15);
+    const r = await uploadFile(api, req(data));
+    expect(pan.files.get(r.fileId)).toMatchObject({ name: 'f.bin', md5: md5hex(data), size: 2000 });
+  });
+
+  it('zero bytes: create; reuse when the server has the empty blob, else one empty slice and complete', async () => {
     const pan = new FakePan();
     const empty = Buffer.alloc(0);
     const r1 = await uploadFile(pan, req(empty));
     expect(r1.instant).toBe(false);
-    expect(pan.count('uploadSlice')).toBe(0);
+    expect(pan.calls.filter((c) => c.method === 'uploadSlice').map((c) => [c.args.sliceNo, c.args.length])).toEqual([
+      [1, 0],
+    ]);
     expect(pan.calls.find((c) => c.method === 'uploadCreate')!.args.md5).toBe(EMPTY_MD5);
     const r2 = await uploadFile(pan, req(empty, { name: 'g' }));
     expect(r2).toMatchObject({ instant: true, bytesSent: 0 });
     expect(pan.files.get(r2.fileId)!.size).toBe(0);
+  });
+
+  it('zero bytes: a refused empty slice falls back to the single-step upload', async () => {
+    const pan = new FakePan();
+    pan.fail('uploadSlice', 1, () => new PanError({ kind: 'api', code: 1, message: '分片大小错误' }));
+    const r = await uploadFile(pan, req(Buffer.alloc(0)));
+    expect(pan.calls.map((c) => c.method)).toEqual(['uploadCreate', 'uploadSlice', 'uploadDomains', 'uploadSingle']);
+    expect(pan.files.get(r.fileId)).toMatchObject({ name: 'f.bin', size: 0 });
+  });
+
+  it('zero bytes: every path refused → UploadRefused naming each cause; a transient error is not a refusal', async () => {
+    const pan = new FakePan();
+    const no = (m: string) => () => new PanError({ kind: 'api', code: 1, message: m });
+    pan.fail('uploadCreate', 1, no('create says no'));
+    pan.fail('uploadSingle', 1, no('single says no'));
+    const e = await uploadFile(pan, req(Buffer.alloc(0))).catch((x) => x);
+    expect(isUploadRefused(e)).toBe(true);
+    expect(e.message).toMatch(/create: create says no.*single-step upload: single says no/);
+    expect(pan.count('uploadSlice')).toBe(0);
+    pan.fail('uploadCreate', 1, no('create says no'));
+    pan.fail('uploadSingle', 1, () => transient('reset'));
+    const t = await uploadFile(pan, req(Buffer.alloc(0))).catch((x) => x);
+    expect(isUploadRefused(t)).toBe(false);
+    expect(t).toMatchObject({ kind: 'transport' });
   });
 
   it('over 10 GiB: EFBIG before any request', async () => {

@@ -520,6 +520,33 @@ describe('UploadQueue', () => {
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
+  it('a zero-byte file the service refuses on every path is parked, not retried: status says why', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ retryBaseMs: 1000 });
+    const no = (m: string) => () => new PanError({ kind: 'api', code: 1, message: m });
+    pan.fail('uploadCreate', 1, no('no create'));
+    pan.fail('uploadSingle', 1, no('no single'));
+    const empty = Buffer.alloc(0);
+    const f = await addFile('empty', empty);
+    enqueue(f, empty);
+    const w = await queue.waitFor(f.ino).catch((e) => e);
+    expect(w.message).toMatch(/refused the zero-byte file.*no create.*no single/);
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'refused', attempts: 1 }));
+    expect(queue.status().items[0]!.lastError).toMatch(/no create/);
+    const calls = pan.calls.length;
+    await clock.advance(60 * 60_000); // an hour: no retry loop
+    expect(pan.calls.length).toBe(calls);
+    expect(await queue.waitFor(f.ino).catch((e) => e)).toBe(w); // fsync answers at once, no new attempt
+    expect(pan.calls.length).toBe(calls);
+    expect(journal.get(f.ino)).toMatchObject({ attempts: 1 }); // still journaled
+    expect(await queue.drain(10)).toEqual({ done: false, remaining: 1 }); // drain does not wait for it
+    enqueue(f, empty); // written again: tried again (the fake now accepts)
+    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    expect(journal.get(f.ino)).toBeUndefined();
+  });
+
   it('retry delays take the injected jitter (pan/backoff.ts full jitter)', async () => {
     clock = new FakeClock('manual');
     journal = new UploadJournal(db, clock);
