@@ -4,7 +4,9 @@
 
 import type { Command } from 'commander';
 import type { Logger, LogFn } from '../core/logger.js';
+import { UserFacingError } from '../core/user-error.js';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorServer } from './server.js';
+import type { EmulatorOptions } from './types.js';
 
 interface CliOpts {
   listen: string;
@@ -17,6 +19,9 @@ interface CliOpts {
   linkTtl?: string;
   tokenTtl?: string;
   completePolls?: string;
+  completeMode?: string;
+  zeroByteRefuse?: string;
+  uploadServers?: string;
   downloadQuota?: string;
   directLinkKey?: string;
   directLinkFolder?: string[];
@@ -68,6 +73,13 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--link-ttl <seconds>', 'lifetime of download_info links (default 7200)')
     .option('--token-ttl <seconds>', 'lifetime of access tokens (default 30 days)')
     .option('--complete-polls <n>', 'upload_complete answers 20103 this many times first (default 1)')
+    .option(
+      '--complete-mode <mode>',
+      'upload_complete: verifying (20103, default), not-completed, message (code 1 处理中), ' +
+        'error-lands (an error on every poll, the file lands), fail-lands (文件上传失败, the file lands), fail',
+    )
+    .option('--zero-byte-refuse <paths>', 'refuse these zero-byte upload paths: reuse,slice,single (default none)')
+    .option('--upload-servers <n>', 'create and domain answer n upload hosts (extra ports; default 1)')
     .option('--download-quota <bytes>', 'daily download_info traffic before code 5113 (default 0 = none)')
     .option('--direct-link-key <key>', 'require URL authentication (auth_key) on direct links')
     .option('--direct-link-folder <name...>', 'create these root folders if needed and enable their direct-link space')
@@ -82,33 +94,55 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--wan-api-delay-ms <ms>', 'WAN emulation: delay before every API answer')
     .option('--verbose', 'log requests to stderr')
     .action(async (o: CliOpts) => {
-      await runEmulator(o);
+      try {
+        await runEmulator(o);
+      } catch (e) {
+        if (!(e instanceof UserFacingError)) throw e;
+        process.stderr.write(`pan123fs emulator: ${e.message}\n`);
+        process.exitCode = 2;
+      }
     });
 }
 
+/** Bad flag values are the user's to fix: one line, no stack trace. */
+function userInput<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new UserFacingError(e instanceof Error ? e.message : String(e));
+  }
+}
+
 async function runEmulator(o: CliOpts): Promise<void> {
-  const emu = await new EmulatorServer({
-    listen: o.listen,
-    dataDir: o.dataDir,
-    seedDir: o.seed,
-    clientId: o.clientId,
-    clientSecret: o.clientSecret,
-    sliceSize: num('slice-size', o.sliceSize),
-    rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
-    linkTtlSec: num('link-ttl', o.linkTtl),
-    tokenTtlSec: num('token-ttl', o.tokenTtl),
-    completePolls: num('complete-polls', o.completePolls),
-    downloadQuotaBytes: num('download-quota', o.downloadQuota),
-    directLinkKey: o.directLinkKey,
-    externalCdn: o.externalCdn,
-    wan: {
-      firstByteMs: num('wan-first-byte-ms', o.wanFirstByteMs),
-      connBytesPerSec: num('wan-conn-rate', o.wanConnRate),
-      linkBytesPerSec: num('wan-link-rate', o.wanLinkRate),
-      apiDelayMs: num('wan-api-delay-ms', o.wanApiDelayMs),
-    },
-    logger: stderrLogger(o.verbose ?? false),
-  }).start(o.listen);
+  const server = userInput(
+    () =>
+      new EmulatorServer({
+        listen: o.listen,
+        dataDir: o.dataDir,
+        seedDir: o.seed,
+        clientId: o.clientId,
+        clientSecret: o.clientSecret,
+        sliceSize: num('slice-size', o.sliceSize),
+        rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
+        linkTtlSec: num('link-ttl', o.linkTtl),
+        tokenTtlSec: num('token-ttl', o.tokenTtl),
+        completePolls: num('complete-polls', o.completePolls),
+        completeMode: o.completeMode as EmulatorOptions['completeMode'],
+        zeroByteRefuse: o.zeroByteRefuse,
+        uploadServers: num('upload-servers', o.uploadServers),
+        downloadQuotaBytes: num('download-quota', o.downloadQuota),
+        directLinkKey: o.directLinkKey,
+        externalCdn: o.externalCdn,
+        wan: {
+          firstByteMs: num('wan-first-byte-ms', o.wanFirstByteMs),
+          connBytesPerSec: num('wan-conn-rate', o.wanConnRate),
+          linkBytesPerSec: num('wan-link-rate', o.wanLinkRate),
+          apiDelayMs: num('wan-api-delay-ms', o.wanApiDelayMs),
+        },
+        logger: stderrLogger(o.verbose ?? false),
+      }),
+  );
+  const emu = await server.start(o.listen);
   for (const name of o.directLinkFolder ?? []) {
     emu.ensureRootFolder(name);
     emu.enableDirectLink(`/${name}`);

@@ -12,6 +12,7 @@ export function emptyCounters(): EmulatorCounters {
     singleUploadBytes: 0,
     instantUploadHits: 0,
     copies: 0,
+    uploadHosts: {},
     tokensIssued: 0,
     rateLimited: 0,
     faultsApplied: 0,
@@ -24,7 +25,7 @@ export class Counters {
     this.c.requests[endpoint] = (this.c.requests[endpoint] ?? 0) + 1;
   }
   snapshot(): EmulatorCounters {
-    return { ...this.c, requests: { ...this.c.requests } };
+    return { ...this.c, requests: { ...this.c.requests }, uploadHosts: { ...this.c.uploadHosts } };
   }
   reset(): void {
     this.c = emptyCounters();

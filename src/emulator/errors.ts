@@ -21,6 +21,10 @@ export const MSG = {
   moveIntoSelf: '不能将文件夹移动到自身或其子文件夹中', // choice
   verifying: '文件正在校验中,请间隔1秒后再试',
   uploadFailed: '文件上传失败',
+  processing: '文件处理中,请稍后再试', // choice: a merging message under code 1 (completeMode 'message')
+  serverError: '服务器内部错误', // choice: an odd complete answer (completeMode 'error-lands')
+  emptySlice: '分片大小错误: 文件大小为0', // choice (zeroByteRefuse 'slice')
+  emptyFile: '文件大小不能为0', // choice (zeroByteRefuse 'single')
   notFound: '文件不存在',
   quota: '您今日自用下载流量已超出上限，请明日再试', // wording ours; code 5113 is documented
   tooFrequent: '请求太频繁',

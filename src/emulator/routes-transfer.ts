@@ -66,7 +66,7 @@ export function transferRoutes(): Route[] {
     api('upload_complete', 'POST', '/upload/v2/file/upload_complete', async (s, { req }) =>
       s.uploads.complete(await readJson(req)),
     ),
-    api('upload_domain', 'GET', '/upload/v2/file/domain', (s) => [s.baseUrl]),
+    api('upload_domain', 'GET', '/upload/v2/file/domain', (s) => [...s.uploadBases]),
     api('upload_single', 'POST', '/upload/v2/file/single/create', (s, { req }) => s.uploads.single(req)),
     {
       name: 'cdn_download',

@@ -27,6 +27,7 @@ import type { EmuState, Route } from './state.js';
 import { DEFAULT_ID_BASE, Store } from './store.js';
 import { Tokens } from './tokens.js';
 import type {
+  CompleteMode,
   EmulatorCounters,
   EmulatorHandle,
   EmulatorOptions,
@@ -71,14 +72,40 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
       throw new TypeError(`${k} must be a non-negative number`);
     out[k] = v;
   }
+  if (c.completeMode !== undefined) {
+    if (!COMPLETE_MODES.includes(c.completeMode))
+      throw new TypeError(`completeMode must be one of ${COMPLETE_MODES.join(', ')}`);
+    out.completeMode = c.completeMode;
+  }
+  if (c.zeroByteRefuse !== undefined) {
+    const paths = String(c.zeroByteRefuse)
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+    const bad = paths.filter((x) => !ZERO_BYTE_PATHS.includes(x));
+    if (bad.length) throw new TypeError(`zeroByteRefuse: unknown path ${bad[0]} (${ZERO_BYTE_PATHS.join(', ')})`);
+    out.zeroByteRefuse = paths.join(',');
+  }
   return out;
 }
+
+export const COMPLETE_MODES: readonly CompleteMode[] = [
+  'verifying',
+  'not-completed',
+  'message',
+  'error-lands',
+  'fail-lands',
+  'fail',
+];
+export const ZERO_BYTE_PATHS: readonly string[] = ['reuse', 'slice', 'single'];
 
 export class EmulatorServer implements EmulatorHandle {
   baseUrl = '';
   private readonly s: EmuState;
   private readonly routes: Route[] = [...fileRoutes(), ...transferRoutes(), ...accountRoutes()];
   private readonly http: http.Server;
+  /** extra listeners that only stand for more upload hosts (uploadServers > 1) */
+  private readonly extra: http.Server[] = [];
   private readonly tempDir: string | undefined;
 
   constructor(private readonly o: EmulatorOptions) {
@@ -114,6 +141,8 @@ export class EmulatorServer implements EmulatorHandle {
         expiredLinkStatus: 403,
         copyNameClash: 0,
         instantUpload: 1,
+        completeMode: 'verifying',
+        zeroByteRefuse: '',
       },
       store,
       model: new Model(store, clock, () => this.s.config.nameMaxChars),
@@ -125,6 +154,7 @@ export class EmulatorServer implements EmulatorHandle {
       logger: o.logger ?? silentLogger,
       clock,
       baseUrl: '',
+      uploadBases: [],
       linkSecret: Buffer.from(secret, 'hex'),
       quota: { day: '', bytes: 0 },
       wan: new Wan(o.wan ?? {}, clock),
@@ -139,11 +169,22 @@ export class EmulatorServer implements EmulatorHandle {
       expiredLinkStatus: o.expiredLinkStatus,
       copyNameClash: o.copyNameClash,
       instantUpload: o.instantUpload,
+      completeMode: o.completeMode,
+      zeroByteRefuse: o.zeroByteRefuse,
     });
+    const n = o.uploadServers ?? 1;
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw new TypeError('uploadServers must be 1..16');
     this.http = http.createServer((req, res) => {
       void this.onRequest(req, res);
     });
     this.http.keepAliveTimeout = 30_000;
+    for (let i = 1; i < n; i++) {
+      const x = http.createServer((req, res) => {
+        void this.onRequest(req, res);
+      });
+      x.keepAliveTimeout = 30_000;
+      this.extra.push(x);
+    }
   }
 
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -190,16 +231,33 @@ export class EmulatorServer implements EmulatorHandle {
     const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     this.baseUrl = `http://${h}:${addr.port}`;
     this.s.baseUrl = this.baseUrl;
+    this.s.uploadBases = [this.baseUrl];
+    for (const x of this.extra) {
+      await new Promise<void>((resolve, reject) => {
+        x.once('error', reject);
+        x.listen(0, host, () => {
+          x.off('error', reject);
+          resolve();
+        });
+      });
+      this.s.uploadBases.push(`http://${h}:${(x.address() as AddressInfo).port}`);
+    }
     if (this.o.seedDir) await this.seed(this.o.seedDir);
     this.s.logger.info({ op: 'emulator_start', baseUrl: this.baseUrl }, 'emulator listening');
     return this;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.http.close(() => resolve());
-      this.http.closeAllConnections();
-    });
+    await Promise.all(
+      [this.http, ...this.extra].map(
+        (x) =>
+          new Promise<void>((resolve) => {
+            if (!x.listening) return resolve();
+            x.close(() => resolve());
+            x.closeAllConnections();
+          }),
+      ),
+    );
     await this.s.uploads.drain();
     this.s.store.close();
     if (this.tempDir) fs.rmSync(this.tempDir, { recursive: true, force: true });

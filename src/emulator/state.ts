@@ -38,6 +38,8 @@ export interface EmuState {
   logger: Logger;
   clock: Clock;
   baseUrl: string;
+  /** the upload hosts create and domain answer: baseUrl, then the extra listeners (uploadServers) */
+  uploadBases: string[];
   /** HMAC key for download_info links (persisted, so links survive a restart). */
   linkSecret: Buffer;
   /** Own-download traffic for the daily quota (download_info links only). */

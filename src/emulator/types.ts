@@ -28,6 +28,14 @@ export interface FaultRule {
   afterBytes?: number;
 }
 
+/**
+ * upload_complete's answers (issue 15; the real service's are uncertain). The first completePolls polls:
+ * 'verifying' code 20103 (default), 'not-completed' {completed:false}, 'message' code 1 with a merging
+ * message (文件处理中). Then: 'error-lands' answers code 1 服务器内部错误 on every poll while the file lands
+ * anyway; 'fail-lands' answers 文件上传失败 once the file landed; 'fail' fails the merge (no file).
+ */
+export type CompleteMode = 'verifying' | 'not-completed' | 'message' | 'error-lands' | 'fail-lands' | 'fail';
+
 export interface EmulatorOptions {
   /** 'host:port', default '127.0.0.1:0'. */
   listen?: string;
@@ -45,6 +53,16 @@ export interface EmulatorOptions {
   expiredLinkStatus?: number;
   /** longest name accepted, in characters: 254 (default: "less than 255", strict) or 255 ("小于256") */
   nameMaxChars?: number;
+  /** how upload_complete answers while the merge runs, and how it ends (CompleteMode; default 'verifying') */
+  completeMode?: CompleteMode;
+  /** zero-byte upload paths refused, comma-separated: 'reuse', 'slice', 'single' (default '': none) */
+  zeroByteRefuse?: string;
+  /**
+   * upload hosts create and domain answer (default 1: the emulator's own address); more open extra
+   * listeners on the same host, so a client that spreads one file's slices over hosts shows in
+   * `uploadHosts`
+   */
+  uploadServers?: number;
   directLinkKey?: string;
   /**
    * file/copy into a folder that already holds the name (unknown on the real service): 0 refuses with
@@ -81,6 +99,8 @@ export type RuntimeConfig = Required<
     | 'expiredLinkStatus'
     | 'copyNameClash'
     | 'instantUpload'
+    | 'completeMode'
+    | 'zeroByteRefuse'
   >
 >;
 
@@ -96,6 +116,8 @@ export interface EmulatorCounters {
   instantUploadHits: number;
   /** successful file/copy calls (server-side copies) */
   copies: number;
+  /** slice and single-step upload requests per Host header ('127.0.0.1:40123') */
+  uploadHosts: Record<string, number>;
   tokensIssued: number;
   rateLimited: number;
   faultsApplied: number;

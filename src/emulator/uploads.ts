@@ -1,9 +1,12 @@
 // Upload v2 (123open-api.md §4): create (instant upload when a blob with the MD5+size exists), slice
 // (multipart, verified per slice), upload_complete (20103 "still verifying" at least completePolls
 // times, {completed:false} while the merge runs, then {completed:true, fileID}) and single/create.
-// Sessions are persisted in SQLite and slices under <dataDir>/uploads/<preuploadID>/, so an upload
-// survives a restart. Invariants: a file row appears only after its blob is stored and verified
-// against the declared etag; the name clash is checked at create and again at completion.
+// Doubtful behaviours (issue 15) are played by config: completeMode (how complete answers and ends),
+// zeroByteRefuse (which zero-byte paths are refused), uploadBases (one or several upload hosts; slice
+// and single requests are counted per Host header). Sessions are persisted in SQLite and slices under
+// <dataDir>/uploads/<preuploadID>/, so an upload survives a restart. Invariants: a file row appears only
+// after its blob is stored and verified against the declared etag; the name clash is checked at create
+// and again at completion.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -115,7 +118,8 @@ export class Uploads {
   create(b: Body): unknown {
     const s = this.s();
     const t = this.target(b, MAX_CREATE_SIZE);
-    if (s.config.instantUpload !== 0 && s.store.hasBlob(t.etag, t.size)) {
+    const reuseRefused = t.size === 0 && this.refuses('reuse');
+    if (s.config.instantUpload !== 0 && !reuseRefused && s.store.hasBlob(t.etag, t.size)) {
       s.counters.c.instantUploadHits++;
       return { fileID: s.model.createFile(t.parentId, t.name, t.etag, t.size, t.duplicate), reuse: true };
     }
@@ -130,11 +134,26 @@ export class Uploads {
       sliceSize: s.opts.sliceSize,
       state: 'open',
     });
-    return { fileID: 0, reuse: false, preuploadID: id, sliceSize: s.opts.sliceSize, servers: [s.baseUrl] };
+    return { fileID: 0, reuse: false, preuploadID: id, sliceSize: s.opts.sliceSize, servers: [...s.uploadBases] };
+  }
+
+  /** zeroByteRefuse names this zero-byte path ('reuse', 'slice', 'single'). */
+  private refuses(path: string): boolean {
+    return this.s().config.zeroByteRefuse.split(',').includes(path);
+  }
+
+  private countHost(req: IncomingMessage): void {
+    const h = this.s().counters.c.uploadHosts;
+    const host = req.headers.host ?? '';
+    h[host] = (h[host] ?? 0) + 1;
   }
 
   private sliceCount(x: Session): number {
     return Math.ceil(x.size / x.sliceSize);
+  }
+  /** highest sliceNo accepted: a zero-byte file may send one empty slice (AList and go-123pan do) */
+  private maxSliceNo(x: Session): number {
+    return Math.max(1, this.sliceCount(x));
   }
   /** Slices are written at their offsets into one assembly file per session (no copy at merge time);
    * `<n>.ok` marks slice n as received and verified. */
@@ -150,7 +169,7 @@ export class Uploads {
   private sliceTarget(fields: Record<string, string>): { path: string; position: number; key: string } | null {
     const x = this.load(fields.preuploadID ?? '');
     const no = Number(fields.sliceNo);
-    if (x?.state !== 'open' || !/^[1-9][0-9]*$/.test(fields.sliceNo ?? '') || no > this.sliceCount(x)) return null;
+    if (x?.state !== 'open' || !/^[1-9][0-9]*$/.test(fields.sliceNo ?? '') || no > this.maxSliceNo(x)) return null;
     const key = `${x.id}:${no}`;
     // a slice already accepted, or one arriving twice at once, must not touch the accepted bytes
     if (this.receiving.has(key) || fs.existsSync(this.markerPath(x, no))) return null;
@@ -161,6 +180,7 @@ export class Uploads {
   /** POST /upload/v2/file/slice (multipart: preuploadID, sliceNo, sliceMD5, slice). */
   async slice(req: IncomingMessage): Promise<null> {
     const s = this.s();
+    this.countHost(req);
     let direct: { path: string; position: number; key: string } | null = null;
     const form = await receiveForm(
       req,
@@ -182,9 +202,10 @@ export class Uploads {
       const x = this.load(form.fields.preuploadID ?? '');
       if (x?.state !== 'open') throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成'); // choice
       const no = Number(form.fields.sliceNo);
-      const n = this.sliceCount(x);
+      const n = this.maxSliceNo(x);
       if (!/^[1-9][0-9]*$/.test(form.fields.sliceNo ?? '') || no > n) throw paramError('sliceNo');
       if (!form.file) throw paramError('slice');
+      if (x.size === 0 && this.refuses('slice')) throw new ApiError(CODE.generic, MSG.emptySlice);
       const want = no < n ? x.sliceSize : x.size - (n - 1) * x.sliceSize;
       if (form.file.bytes !== want) throw new ApiError(CODE.generic, `分片大小错误: 应为${want}字节`); // choice
       if ((form.fields.sliceMD5 ?? '').toLowerCase() !== form.file.md5)
@@ -208,14 +229,20 @@ export class Uploads {
   /** POST /upload/v2/file/upload_complete */
   complete(b: Body): unknown {
     const s = this.s();
+    const mode = s.config.completeMode;
     const x = this.load(b.str('preuploadID'));
     if (!x) throw new ApiError(CODE.generic, 'preuploadID不存在或上传已完成');
     let m = this.merges.get(x.id);
-    if (!m && x.state === 'done') return { completed: true, fileID: BigInt(x.fileId!) };
+    if (!m && x.state === 'done') return this.landed(x.fileId!);
     if (!m && x.state === 'failed') throw new ApiError(CODE.generic, MSG.uploadFailed);
     if (!m) {
       for (let i = 1; i <= this.sliceCount(x); i++) {
         if (!fs.existsSync(this.markerPath(x, i))) throw new ApiError(CODE.generic, `分片${i}未上传`); // choice
+      }
+      if (x.size === 0 && this.refuses('slice')) {
+        x.state = 'failed';
+        this.save(x);
+        throw new ApiError(CODE.generic, MSG.uploadFailed);
       }
       m = { polls: 0 };
       this.merges.set(x.id, m);
@@ -223,14 +250,25 @@ export class Uploads {
       this.running.add(running);
       void running.finally(() => this.running.delete(running));
     }
+    if (mode === 'error-lands') throw new ApiError(CODE.generic, MSG.serverError); // while merging too
     if (m.polls < s.config.completePolls) {
       m.polls++;
+      if (mode === 'not-completed') return { completed: false, fileID: 0 };
+      if (mode === 'message') throw new ApiError(CODE.generic, MSG.processing);
       throw new ApiError(CODE.verifying, MSG.verifying);
     }
     if (!m.outcome) return { completed: false, fileID: 0 };
     this.merges.delete(x.id);
     if ('error' in m.outcome) throw m.outcome.error;
-    return m.outcome.value;
+    return this.landed(String((m.outcome.value as { fileID: bigint }).fileID));
+  }
+
+  /** The answer for a merged upload: {completed, fileID}, or the error completeMode plays instead. */
+  private landed(fileId: string): unknown {
+    const mode = this.s().config.completeMode;
+    if (mode === 'error-lands') throw new ApiError(CODE.generic, MSG.serverError);
+    if (mode === 'fail-lands') throw new ApiError(CODE.generic, MSG.uploadFailed);
+    return { completed: true, fileID: BigInt(fileId) };
   }
 
   /** The merge is over: the file is created now (duplicate rules applied now), polled or not. */
@@ -244,7 +282,8 @@ export class Uploads {
 
   private finish(x: Session, r: { ok: boolean; tmp?: string }): unknown {
     const s = this.s();
-    if (!r.ok) {
+    if (!r.ok || s.config.completeMode === 'fail') {
+      if (r.tmp) fs.rmSync(r.tmp, { force: true });
       x.state = 'failed';
       this.save(x);
       this.dropSlices(x);
@@ -300,12 +339,14 @@ export class Uploads {
   /** POST /upload/v2/file/single/create (multipart: parentFileID, filename, etag, size, duplicate?, file). */
   async single(req: IncomingMessage): Promise<unknown> {
     const s = this.s();
+    this.countHost(req);
     const form = await receiveForm(req, 'file', s.store.tmpFile('single'), MAX_SINGLE_SIZE, (n) => {
       s.counters.c.singleUploadBytes += n;
     });
     try {
       const t = this.target(new Body(form.fields), MAX_SINGLE_SIZE);
       if (!form.file) throw paramError('file');
+      if (t.size === 0 && this.refuses('single')) throw new ApiError(CODE.generic, MSG.emptyFile);
       if (form.file.bytes !== t.size || form.file.md5 !== t.etag) throw new ApiError(CODE.generic, MSG.uploadFailed);
       if (s.store.hasBlob(t.etag, t.size)) s.counters.c.instantUploadHits++;
       else s.store.putBlob(form.file.path, t.etag, t.size, 'move');

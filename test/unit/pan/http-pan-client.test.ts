@@ -511,18 +511,16 @@ describe('endpoints', () => {
     api
       .intercept({ path: '/api/v1/access_token', method: 'POST' })
       .reply(200, ok({ accessToken: 'tok', expiredAt: '2099-01-01T00:00:00+08:00' }));
-    api
-      .intercept({ path: '/upload/v2/file/create', method: 'POST' })
-      .reply(
-        200,
-        ok({
-          fileID: 0,
-          reuse: false,
-          preuploadID: 'p1',
-          sliceSize: 16,
-          servers: ['http://up.test', 'http://up2.test'],
-        }),
-      );
+    api.intercept({ path: '/upload/v2/file/create', method: 'POST' }).reply(
+      200,
+      ok({
+        fileID: 0,
+        reuse: false,
+        preuploadID: 'p1',
+        sliceSize: 16,
+        servers: ['http://up.test', 'http://up2.test'],
+      }),
+    );
     let sliceAuth: unknown;
     mock
       .get('https://up.test')
