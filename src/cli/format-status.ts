@@ -94,7 +94,11 @@ export function formatStatus(s: DaemonStatus): string {
     }`,
   );
   for (const it of u.items) {
-    const err = it.lastError ? `  last error: ${it.lastError}` : '';
+    const err = !it.lastError
+      ? ''
+      : it.state === 'refused'
+        ? `  not uploaded (kept locally until written again or restarted): ${it.lastError}`
+        : `  last error: ${it.lastError}`;
     lines.push(
       `    ${it.state.padEnd(13)} ${bar(it.sentBytes, it.size)} ${humanBytes(it.size).padStart(10)} ` +
         `${humanBytes(it.bytesPerSec)}/s retries ${it.attempts}  ${it.name}${err}`,
