@@ -2,8 +2,9 @@
 // Owns: request shapes, local checks before any request (name rules, hex MD5, size limits), the reading
 // of answers (reuse only with fileID != 0; upload_complete: anything but completed=true is "not yet" —
 // 20103, a merging message, any other business error — and only 文件上传失败 ('upload-failed') or a name
-// clash is final, 123open-api.md §11), the https upgrade of the upload servers, and the recovery of a retried create/single whose first attempt landed (found
-// again by name + MD5 + size). Invariant: slice bytes are streamed, never copied (multipart.ts).
+// clash is final, 123open-api.md §11), the https upgrade of the upload servers, and the recovery of a
+// retried create/single whose first attempt landed (found again by name + MD5 + size). Invariant: slice
+// bytes are streamed, never copied (multipart.ts).
 
 import { toFileId, type FileId } from '../core/ids.js';
 import type { RemoteEntry, UploadCompleteResult, UploadCreateResult } from './api.js';

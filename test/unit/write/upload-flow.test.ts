@@ -176,7 +176,7 @@ describe('uploadFile', () => {
     expect(pan.files.get(r.fileId)!.data).toEqual(data);
   });
 
-  it(`an odd answer ${COMPLETE_UNEXPECTED_POLLS} times in a row: the file is looked up, and accepted when there`, async () => {
+  it(`${COMPLETE_UNEXPECTED_POLLS} odd answers in a row: the file is looked up, accepted when there`, async () => {
     const pan = new FakePan();
     let polls = 0;
     const api = Object.assign(Object.create(pan) as FakePan, {
@@ -234,7 +234,7 @@ describe('uploadFile', () => {
     expect(pan.files.get(r.fileId)).toMatchObject({ name: 'f.bin', size: 0 });
   });
 
-  it('zero bytes: every path refused → UploadRefused naming each cause; a transient error is not a refusal', async () => {
+  it('zero bytes: all paths refused → UploadRefused naming each cause; a transient error is no refusal', async () => {
     const pan = new FakePan();
     const no = (m: string) => () => new PanError({ kind: 'api', code: 1, message: m });
     pan.fail('uploadCreate', 1, no('create says no'));
