@@ -13,7 +13,9 @@
 //
 // Invariants:
 //  - no data is dropped: a row leaves the journal only on a committed upload or when its node is gone;
-//    failures retry forever with doubling backoff (RETRY_BASE_MS → RETRY_MAX_MS), each one logged;
+//    failures retry forever with doubling backoff (RETRY_BASE_MS → RETRY_MAX_MS), each one logged —
+//    except content the service refused on every path (UploadRefused): parked as 'refused', shown by
+//    status, tried again when written again or at the next start;
 //  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
