@@ -13,7 +13,8 @@ import { type MountConfig, resolveMountConfig } from '../config/resolve.js';
 import { UserFacingError } from '../core/user-error.js';
 import type { RemoteEntry } from '../pan/api.js';
 import { signDirectLink } from '../pan/cdn/download-urls.js';
-import { HttpPanClient } from '../pan/http-pan-client.js';
+import type { HttpPanClient } from '../pan/http-pan-client.js';
+import { clientFromConfig } from '../daemon/pan-client.js';
 import { dieWith } from './errors.js';
 import { addTableOptions } from './options-to-flags.js';
 
@@ -34,13 +35,7 @@ async function withClient(flags: Record<string, unknown>, fn: (c: Ctx) => Promis
     dieWith(e instanceof ConfigError ? new UserFacingError(e.message, 2) : e);
   }
   await mkdir(cfg.stateDir, { recursive: true, mode: 0o700 });
-  const pan = new HttpPanClient({
-    apiBase: cfg.apiBase,
-    clientId: cfg.clientId,
-    clientSecret: cfg.clientSecret,
-    stateDir: cfg.stateDir,
-    rateLimitScale: cfg.rateLimitScale,
-  });
+  const pan = clientFromConfig(cfg);
   try {
     await fn({ cfg, pan });
   } catch (e) {

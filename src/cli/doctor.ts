@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { ConfigError } from '../config/parse.js';
 import { resolveMountConfig, type MountConfig } from '../config/resolve.js';
 import type { PanAccount, PanLinks, PanTree, UserInfo } from '../pan/api.js';
-import { HttpPanClient } from '../pan/http-pan-client.js';
+import { clientFromConfig } from '../daemon/pan-client.js';
 import { describeBinding, loadFuseNative, type BindingInfo } from '../fuse/binding.js';
 import { isMounted } from '../fuse/mount.js';
 import { addTableOptions } from './options-to-flags.js';
@@ -410,13 +410,7 @@ export function realDoctorDeps(): DoctorDeps {
       return (await fsp.readdir(p)).length ? 'not-empty' : 'empty';
     },
     pan: (cfg) => {
-      const c = new HttpPanClient({
-        apiBase: cfg.apiBase,
-        clientId: cfg.clientId,
-        clientSecret: cfg.clientSecret,
-        stateDir: cfg.stateDir,
-        rateLimitScale: cfg.rateLimitScale,
-      });
+      const c = clientFromConfig(cfg);
       return {
         // the daemon's state dir, so an existing token is reused (only 3 live tokens per client id)
         token: async () => {

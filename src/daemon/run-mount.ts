@@ -21,7 +21,7 @@ import { NodeStore } from '../meta/node-store.js';
 import { UploadJournal } from '../meta/upload-journal.js';
 import { PinStore } from '../meta/pin-store.js';
 import { Pins } from '../vfs/pins.js';
-import { HttpPanClient } from '../pan/http-pan-client.js';
+import { clientFromConfig } from './pan-client.js';
 import { CdnClient } from '../pan/cdn/cdn-client.js';
 import { LinkCache } from '../pan/cdn/download-urls.js';
 import { PanRangeSource } from '../pan/cdn/range-source.js';
@@ -75,16 +75,7 @@ export async function runMount(
       setAccount(await raw.userInfo());
     },
   });
-  const raw = new HttpPanClient({
-    apiBase: cfg.apiBase,
-    clientId: cfg.clientId,
-    clientSecret: cfg.clientSecret,
-    stateDir: cfg.stateDir,
-    clock,
-    logger: log.child({ module: 'pan' }),
-    rateLimitScale: cfg.rateLimitScale,
-    health: conn,
-  });
+  const raw = clientFromConfig(cfg, { clock, logger: log.child({ module: 'pan' }), health: conn });
   const pan = conn.gate(raw);
   const metaPath = join(cfg.cacheDir, 'meta.sqlite');
   const hadStore = await access(metaPath).then(
