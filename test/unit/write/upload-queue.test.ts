@@ -261,12 +261,18 @@ describe('UploadQueue', () => {
     await vi.waitFor(() => expect(pan.count('rename')).toBe(1)); // the fixup is in flight
     await writeFile(f.path, d2);
     enqueue(f, d2);
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    expect(pan.count('uploadCreate')).toBe(1); // no second run while the first one's fixup runs
+    // a marker: of the two upload slots the fixup holds one; a second run of f would take the other
+    // at once (it is due first), so the marker finishing while the fixup is held shows there was none
+    const mark = ramp(100, 7);
+    const m = await addFile('marker', mark);
+    enqueue(m, mark);
+    await queue.waitFor(m.ino);
+    const creates = () => pan.calls.filter((c) => c.method === 'uploadCreate' && c.args.filename !== 'marker');
+    expect(creates()).toHaveLength(1); // no second run while the first one's fixup runs
     release();
     await queue.waitFor(f.ino);
-    expect(target.commits.map((c) => c.md5)).toEqual([md5hex(d1), md5hex(d2)]);
-    expect(pan.count('uploadCreate')).toBe(2);
+    expect(target.commits.filter((c) => c.ino === f.ino).map((c) => c.md5)).toEqual([md5hex(d1), md5hex(d2)]);
+    expect(creates()).toHaveLength(2);
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
@@ -394,7 +400,11 @@ describe('UploadQueue', () => {
     const d1 = ramp(3000, 20);
     const f = await addFile('later', d1);
     queue.enqueue(f.ino, { stagingPath: f.path, size: d1.length, md5: md5hex(d1) }, { delayMs: 5000 });
-    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    // scheduled for later (a timer only advance() fires), not started
+    expect(queue.status().items).toEqual([
+      expect.objectContaining({ ino: f.ino, state: 'pending', nextAttemptAt: clock.now() + 5000 }),
+    ]);
+    expect(clock.pendingTimers).toEqual([5000]);
     expect(pan.count('uploadCreate')).toBe(0);
     await clock.advance(4999);
     expect(pan.count('uploadCreate')).toBe(0);
@@ -470,7 +480,7 @@ describe('UploadQueue', () => {
   });
 
   it('hold() aborts a running upload and waits for the next enqueue', async () => {
-    makeQueue();
+    makeQueue({ concurrency: 1 });
     const v1 = ramp(5000, 11);
     const v2 = ramp(100, 12);
     const f = await addFile('held', v1);
@@ -480,14 +490,22 @@ describe('UploadQueue', () => {
     enqueue(f, v1);
     await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ held: true, state: 'pending' }));
     const slicesBefore = pan.count('uploadSlice');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(pan.count('uploadSlice')).toBe(slicesBefore); // nothing restarted while held
-    expect(pan.count('uploadComplete')).toBe(0);
     pan.onCall = undefined;
+    // a marker behind it: one upload at a time, so it finishes only if the held file did not start again
+    const mark = ramp(100, 14);
+    const m = await addFile('marker', mark);
+    enqueue(m, mark);
+    await queue.waitFor(m.ino);
+    expect(pan.count('uploadSlice')).toBe(slicesBefore + 1); // nothing restarted while held (the marker's slice)
+    expect(pan.calls.filter((c) => c.method === 'uploadCreate').map((c) => c.args.filename)).toEqual([
+      'held',
+      'marker',
+    ]);
+    expect(queue.status().items).toEqual([expect.objectContaining({ ino: f.ino, held: true, state: 'pending' })]);
     await writeFile(f.path, v2);
     enqueue(f, v2);
     await queue.waitFor(f.ino);
-    expect(target.commits).toEqual([expect.objectContaining({ md5: md5hex(v2) })]);
+    expect(target.commits.filter((c) => c.ino === f.ino)).toEqual([expect.objectContaining({ md5: md5hex(v2) })]);
   });
 
   it('failures back off (doubling), keep the journal row, and waitFor rejects with the error', async () => {
@@ -758,6 +776,9 @@ describe('UploadQueue', () => {
   );
 
   it('abandon() stops an upload for good: the row is gone, waiters get the reason, nothing commits', async () => {
+    clock = new FakeClock('manual'); // the drain deadline must not fire by itself
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
     makeQueue();
     const data = ramp(4000, 3);
     const f = await addFile('bad.bin', data);
@@ -769,7 +790,7 @@ describe('UploadQueue', () => {
     queue.abandon(f.ino, new Error('disk full'));
     gate.open();
     await expect(waiting).rejects.toThrow('disk full');
-    await new Promise((r) => setTimeout(r, 50));
+    expect(await queue.drain(60_000)).toEqual({ done: true, remaining: 0 }); // the aborted run has ended
     expect(journal.get(f.ino)).toBeUndefined();
     expect(target.commits).toEqual([]);
   });
