@@ -58,7 +58,7 @@ export interface ReaderOptions {
   maxReadAheadBytes?: number;
   initialReadAheadBytes?: number;
   maxConcurrentFetches?: number;
-  /** Largest single ranged read; default 8 MiB. */
+  /** Largest single ranged read; default 4 MiB (DEFAULT_MAX_REQUEST_BYTES). */
   maxRequestBytes?: number;
   logger?: Logger;
   clock?: Clock;

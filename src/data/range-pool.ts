@@ -25,7 +25,7 @@ export class RangePool {
   private taken = 0;
   private reused = 0;
 
-  /** `maxFree` idle buffers are kept (6 × 8 MiB = 48 MiB at most, idle memory included in the RSS budget). */
+  /** `maxFree` idle buffers are kept (6 × 4 MiB = 24 MiB with the default request size; in the RSS budget). */
   constructor(
     readonly bufferBytes: number,
     private readonly maxFree = 6,

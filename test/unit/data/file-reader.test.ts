@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FileReader, STREAM_HEAD_BYTES, type ReadHandle } from '../../../src/data/file-reader.js';
+import { DEFAULT_MAX_CONCURRENT_FETCHES, DEFAULT_MAX_REQUEST_BYTES } from '../../../src/data/prefetcher.js';
 import { FakeClock } from '../../support/clock.js';
 import { FakeSource, KiB, MiB, rampAt, refOf, seedOf } from './fake-source.js';
 
@@ -115,13 +116,14 @@ describe('FileReader: bytes', () => {
 describe('FileReader: access patterns', () => {
   it('sequential reads grow the request size up to the cap and fetch each byte once', async () => {
     const src = new FakeSource();
-    const r = mk(src); // 1 MiB blocks; defaults: 1 MiB → 32 MiB window, 8 MiB requests
+    const r = mk(src); // 1 MiB blocks; defaults: 1 MiB → 32 MiB window, 4 MiB requests
     const size = 96 * MiB;
     await readAll(r.open(refOf(size)), size);
     const lens = src.calls.map((c) => c.length / MiB);
+    const cap = DEFAULT_MAX_REQUEST_BYTES / MiB;
     expect(lens[0]).toBe(1); // first read: random until proven sequential
-    expect(Math.max(...lens)).toBe(8);
-    const firstMax = lens.indexOf(8);
+    expect(Math.max(...lens)).toBe(cap);
+    const firstMax = lens.indexOf(cap);
     for (let k = 1; k < firstMax; k++) expect(lens[k]!).toBeGreaterThanOrEqual(lens[k - 1]!);
     expect(firstMax).toBeLessThan(8);
     expect(src.bytesFetched).toBe(size);
@@ -141,7 +143,7 @@ describe('FileReader: access patterns', () => {
     const size = 64 * MiB;
     await readAll(r.open(refOf(size)), size);
     expect(src.maxInflight).toBeGreaterThanOrEqual(3);
-    expect(src.maxInflight).toBeLessThanOrEqual(9); // 8 read-ahead + 1 demand
+    expect(src.maxInflight).toBeLessThanOrEqual(DEFAULT_MAX_CONCURRENT_FETCHES + 1); // read-ahead + 1 demand
   });
 
   it('random reads fetch only the blocks they touch', async () => {
