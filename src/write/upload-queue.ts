@@ -279,7 +279,20 @@ export class UploadQueue {
    * (name-claims.ts rule 5).
    */
   removed(ino: number): void {
-    this.items.get(ino)?.run?.controller.abort(new QueueAbort('cancelled'));
+    const it = this.items.get(ino);
+    if (!it) return;
+    // a held item (a writer had it open, or a rename over it held it) would never be due again: no writer
+    // can release a node that is gone, so the hold ends here and the next attempt finishes it as gone
+    it.held = false;
+    if (it.run) return it.run.controller.abort(new QueueAbort('cancelled')); // its end pumps again
+    if (!this.opts.journal.get(ino)) {
+      this.finish(it);
+      if (this.idle()) for (const f of this.idleWaiters.splice(0)) f();
+      return;
+    }
+    it.held = false;
+    it.dueAt = 0;
+    this.pump();
   }
 
   /**

@@ -71,7 +71,7 @@ describe.runIf(run)('bandwidth limits (issue 16)', () => {
       '--state-dir',
       d.stateDir,
     ]);
-    expect(JSON.parse(stdout).limits).toEqual({ bwlimitDown: RATE, bwlimitUp: 2 * MiB });
+    expect(JSON.parse(stdout).limits).toEqual({ bwlimitDown: RATE, bwlimitUp: 2 * MiB, stagingMaxSize: 0 });
     const { stdout: human } = await execFileP(process.execPath, [
       BIN,
       'status',

@@ -322,6 +322,37 @@ describe('UploadQueue', () => {
     expect(target.commits).toEqual([]);
   });
 
+  it('removed() of a held file settles it: drain and status see nothing left, nothing is uploaded', async () => {
+    makeQueue();
+    const data = ramp(3000, 21);
+    const f = await addFile('held', data);
+    enqueue(f, data);
+    queue.hold(f.ino); // a rename over it holds its upload until the rename lands
+    await vi.waitFor(() => expect(queue.status().items.map((i) => [i.held, i.state])).toEqual([[true, 'pending']]));
+    const waiting = queue.waitFor(f.ino);
+    db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); // the rename landed: the node and its row go
+    target.nodes.get(f.ino)!.gone = true;
+    queue.removed(f.ino);
+    await waiting;
+    expect(queue.status().items).toEqual([]);
+    expect(await queue.drain(60_000)).toEqual({ done: true, remaining: 0 });
+    expect(pan.count('uploadComplete') + pan.count('uploadCreate')).toBe(0);
+  });
+
+  it('removed() of a held file still journaled makes it due, and it finishes as gone', async () => {
+    makeQueue();
+    const data = ramp(3000, 22);
+    const f = await addFile('held2', data);
+    enqueue(f, data);
+    queue.hold(f.ino); // its run, aborted, may still be finishing: removed() must not depend on that
+    target.nodes.get(f.ino)!.gone = true; // unlinked, the row not yet cascaded
+    queue.removed(f.ino);
+    await queue.waitFor(f.ino); // resolves only once the item is finished as gone
+    expect(queue.status().items).toEqual([]);
+    expect(journal.get(f.ino)).toBeUndefined();
+    expect(target.commits).toEqual([]);
+  });
+
   it('renaming() waits for a running upload of that name, and its stale copy is trashed before', async () => {
     clock = new FakeClock('manual'); // renaming's bound must not fire
     makeQueue();
