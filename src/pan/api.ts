@@ -61,12 +61,17 @@ export interface DownloadLink {
   expiresAt: number;
 }
 
+export interface ListOptions {
+  /** a background listing (the change poller): a fifth of the list budget, after every foreground call */
+  background?: boolean;
+}
+
 /** The file tree: listing, metadata and the namespace operations. */
 export interface PanTree {
   /** One page of v2 list (limit ≤ 100); trashed rows dropped. */
   listPage(parentId: FileId, lastFileId?: FileId, signal?: AbortSignal): Promise<ListPage>;
   /** Every page until lastFileId == -1 (also stops on an empty page or an unchanged cursor). */
-  listAll(parentId: FileId, signal?: AbortSignal): Promise<RemoteEntry[]>;
+  listAll(parentId: FileId, signal?: AbortSignal, opts?: ListOptions): Promise<RemoteEntry[]>;
   detail(id: FileId): Promise<RemoteEntry>;
   mkdir(parentId: FileId, name: string): Promise<FileId>;
   rename(id: FileId, newName: string): Promise<void>;

@@ -12,6 +12,7 @@ import { toFileId, type FileId } from '../core/ids.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type {
   DownloadLink,
+  ListOptions,
   ListPage,
   PanApi,
   RemoteEntry,
@@ -129,6 +130,7 @@ export class HttpPanClient implements PanApi {
     parentId: FileId,
     lastFileId: FileId | undefined,
     signal?: AbortSignal,
+    opts?: ListOptions,
   ): Promise<{ rows: RemoteEntry[]; next: FileId }> {
     const data = asObj(
       await this.t.call(ENDPOINTS.listV2, {
@@ -138,6 +140,7 @@ export class HttpPanClient implements PanApi {
           lastFileId: lastFileId && lastFileId !== '0' ? lastFileId : undefined,
         },
         signal,
+        priority: opts?.background ? 'background' : 'foreground',
       }),
       'list data',
     );
@@ -152,12 +155,12 @@ export class HttpPanClient implements PanApi {
     return { entries: rows.filter((r) => !r.trashed), lastFileId: next };
   }
 
-  async listAll(parentId: FileId, signal?: AbortSignal): Promise<RemoteEntry[]> {
+  async listAll(parentId: FileId, signal?: AbortSignal, opts?: ListOptions): Promise<RemoteEntry[]> {
     const out = new Map<FileId, RemoteEntry>();
     const seen = new Set<FileId>();
     let cursor: FileId | undefined;
     for (;;) {
-      const { rows, next } = await this.listRaw(parentId, cursor, signal);
+      const { rows, next } = await this.listRaw(parentId, cursor, signal, opts);
       for (const r of rows) if (!r.trashed) out.set(r.id, r);
       // Stop at -1, on an empty page, or when the cursor stops moving (AG's guard against loops).
       if (next === '-1' || rows.length === 0 || next === cursor || seen.has(next)) break;

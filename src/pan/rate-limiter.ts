@@ -6,13 +6,21 @@
 // must run one after another (a listing's pages follow a cursor) it costs a whole request latency per
 // window. The grace keeps the guarantee for any arrival jitter below it and lets a paginated listing run
 // within ~5 % of the server's floor; a rarer larger jitter gets a 429, which the transport retries.
-// Waiters are served FIFO.
+// Waiters are served FIFO within their priority.
+// Background requests (the change poller, vfs/poller.ts) have a share of their own: at most
+// BACKGROUND_SHARE of the endpoint's budget (a second window of qps × share that a background request
+// passes first), and in the endpoint's window they yield: one is started only when no foreground request
+// waits and it would not take the last free slot, so a foreground request arriving next finds one free.
 // Invariants: time comes only from the injected Clock; scale multiplies every budget and 0 or Infinity
 // switches limiting off (tests, emulator runs with its own limits off).
 
 import type { Clock } from '../core/clock.js';
 
 export type Release = () => void;
+export type Priority = 'foreground' | 'background';
+
+/** The part of an endpoint's budget background requests may spend (issue 16: a fifth of the list QPS). */
+export const BACKGROUND_SHARE = 0.2;
 
 /** Arrival jitter the limiter absorbs without ever letting n + 1 requests land in one server window. */
 export const START_GRACE_MS = 50;
@@ -30,6 +38,8 @@ class Window {
   private readonly freeAt: number[];
   private readonly spanMs: number;
   private readonly queue: Waiter[] = [];
+  /** background waiters: served only when `queue` is empty and a slot stays free for the foreground */
+  private readonly background: Waiter[] = [];
   private timerFor = Infinity;
   private readonly graceMs: number;
 
@@ -43,35 +53,41 @@ class Window {
     this.spanMs = (n / qps) * 1000;
   }
 
-  acquire(signal?: AbortSignal): Promise<Release> {
+  acquire(signal?: AbortSignal, priority: Priority = 'foreground'): Promise<Release> {
+    const queue = priority === 'background' ? this.background : this.queue;
     return new Promise<Release>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
       const w: Waiter = { resolve, reject, signal };
       if (signal) {
         w.onAbort = () => {
-          const i = this.queue.indexOf(w);
-          if (i >= 0) this.queue.splice(i, 1);
+          const i = queue.indexOf(w);
+          if (i >= 0) queue.splice(i, 1);
           reject(signal.reason);
+          this.pump(); // a foreground waiter gone may let a background one go
         };
         signal.addEventListener('abort', w.onAbort, { once: true });
       }
-      this.queue.push(w);
+      queue.push(w);
       this.pump();
     });
   }
 
   private pump(): void {
-    while (this.queue.length > 0) {
-      let best = 0;
-      for (let i = 1; i < this.freeAt.length; i++) if (this.freeAt[i]! < this.freeAt[best]!) best = i;
-      const at = this.freeAt[best]!;
+    while (this.queue.length > 0 || this.background.length > 0) {
+      // slots by the time they free, soonest first
+      const order = this.freeAt.map((_, i) => i).sort((a, b) => this.freeAt[a]! - this.freeAt[b]!);
+      const best = order[0]!;
+      const fg = this.queue.length > 0;
+      // a background request never takes the last free slot (with one slot, it only waits for foreground)
+      const needed = fg || order.length === 1 ? 0 : 1;
+      const at = this.freeAt[order[needed]!]!;
       if (at === Infinity) return; // all in flight: a release will pump
       const now = this.clock.now();
       if (at > now) {
         this.wake(at);
         return;
       }
-      const w = this.queue.shift()!;
+      const w = (fg ? this.queue : this.background).shift()!;
       if (w.onAbort) w.signal!.removeEventListener('abort', w.onAbort);
       this.freeAt[best] = Infinity;
       const startedAt = now;
@@ -106,15 +122,34 @@ export class RateLimiter {
     this.off = !(scale > 0) || !Number.isFinite(scale);
   }
 
-  /** Wait for a slot of `key` (budget `qps`); call the returned release() when the request is done. */
-  async acquire(key: string, qps: number, signal?: AbortSignal): Promise<Release> {
+  /**
+   * Wait for a slot of `key` (budget `qps`); call the returned release() when the request is done.
+   * 'background': within BACKGROUND_SHARE of the budget, and after every foreground waiter.
+   */
+  async acquire(key: string, qps: number, signal?: AbortSignal, priority: Priority = 'foreground'): Promise<Release> {
     const eff = qps * this.scale;
     if (this.off || !(eff > 0) || !Number.isFinite(eff)) return noop;
+    const w = this.window(key, eff);
+    if (priority === 'foreground') return w.acquire(signal);
+    const share = await this.window(`${key}\u0000background`, eff * BACKGROUND_SHARE).acquire(signal);
+    try {
+      const slot = await w.acquire(signal, 'background');
+      return () => {
+        slot();
+        share();
+      };
+    } catch (e) {
+      share();
+      throw e;
+    }
+  }
+
+  private window(key: string, qps: number): Window {
     let w = this.windows.get(key);
     if (!w) {
-      w = new Window(eff, this.clock);
+      w = new Window(qps, this.clock);
       this.windows.set(key, w);
     }
-    return w.acquire(signal);
+    return w;
   }
 }

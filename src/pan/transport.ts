@@ -18,7 +18,7 @@ import type { EndpointSpec } from './endpoints.js';
 import { PanError } from './errors.js';
 import { parseJson, stringifyJson, type Json } from './json.js';
 import type { MultipartBody } from './multipart.js';
-import type { RateLimiter } from './rate-limiter.js';
+import type { Priority, RateLimiter } from './rate-limiter.js';
 import { bodyError, CODE_OK, CODE_RATE, CODE_TOKEN } from './wire-errors.js';
 
 export interface TokenSource {
@@ -46,6 +46,8 @@ export interface CallOptions {
   /** base URL for 'upload' endpoints (a server from create/domain) */
   baseUrl?: string;
   signal?: AbortSignal;
+  /** 'background' (the change poller): a small share of the endpoint's budget, yielding to foreground calls */
+  priority?: Priority;
   /** A non-retryable body error: return data to treat it as success. `retried` = an earlier attempt may have landed. */
   recover?: (e: PanError, ctx: { retried: boolean }) => Promise<Json | undefined> | Json | undefined;
 }
@@ -212,7 +214,7 @@ export class Transport {
 
   private async once(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
     const { limiter } = this.o;
-    const release = await limiter.acquire(ep.name, ep.qps, opts.signal).catch((e) => {
+    const release = await limiter.acquire(ep.name, ep.qps, opts.signal, opts.priority).catch((e) => {
       throw abortError(ep.name, e);
     });
     try {

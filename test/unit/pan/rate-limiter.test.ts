@@ -107,4 +107,47 @@ describe('RateLimiter', () => {
     r1();
     expect(await startTimes(l, clock, 1, 1, 'a')).toEqual([1000]);
   });
+
+  it('background requests get a fifth of the budget', async () => {
+    const clock = new FakeClock('instant');
+    const l = new RateLimiter(clock);
+    const t0 = clock.now();
+    const starts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await l.acquire('list', 5, undefined, 'background');
+      starts.push(clock.now() - t0);
+      r();
+    }
+    expect(starts).toEqual([0, 1000, 2000, 3000]); // 5 qps × 0.2 = 1 per second
+  });
+
+  it('a background waiter yields to foreground waiters and never takes the last free slot', async () => {
+    const clock = new FakeClock('manual');
+    const l = new RateLimiter(clock);
+    const order: string[] = [];
+    const take = (name: string, p: 'foreground' | 'background') =>
+      l.acquire('list', 2, undefined, p).then((r) => {
+        order.push(name);
+        return r;
+      });
+    const f1 = await take('f1', 'foreground'); // one of two slots busy
+    const b1 = take('b1', 'background'); // would take the last free slot: waits
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(order).toEqual(['f1']);
+    const f2 = take('f2', 'foreground'); // the foreground finds the free slot at once
+    await f2;
+    expect(order).toEqual(['f1', 'f2']);
+    const f3 = take('f3', 'foreground'); // queued ahead of b1 although it came later
+    (await f2)();
+    f1();
+    await clock.advance(1000);
+    await f3;
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual(['f1', 'f2', 'f3']); // b1 would hold the last free slot while f3 runs
+    (await f3)();
+    await clock.advance(1000);
+    await b1;
+    expect(order).toEqual(['f1', 'f2', 'f3', 'b1']);
+  });
 });
