@@ -51,10 +51,23 @@ export function formatStatus(s: DaemonStatus): string {
   if (s.traffic) {
     const t = s.traffic;
     const ratio = t.servedBytes > 0 ? `, ${(t.fetchedBytes / t.servedBytes).toFixed(2)} fetched per byte served` : '';
+    const q = t.quota;
+    const of =
+      q?.quotaBytes != null
+        ? ` of the ${humanBytes(q.quotaBytes)} download quota` +
+          (q.quotaSource === 'documented' ? ' (documented for non-VIP)' : '')
+        : '';
     lines.push(
-      `  today     ${humanBytes(t.fetchedBytes)} fetched, ${humanBytes(t.servedBytes)} served${ratio} ` +
+      `  today     ${humanBytes(t.fetchedBytes)} fetched${of}, ${humanBytes(t.servedBytes)} served${ratio} ` +
         `(${t.day}, 123pan's day)`,
     );
+    if (q?.exhaustedUntil != null) {
+      const until = new Date(q.exhaustedUntil + t.utcOffsetMinutes * 60_000)
+        .toISOString()
+        .slice(0, 16)
+        .replace('T', ' ');
+      lines.push(`  quota     used up (code 5113): reads answer EIO until ${until} Beijing time`);
+    }
   }
   if (s.streams) {
     lines.push(`  streams   ${s.streams.length === 0 ? 'none open' : `${s.streams.length} open`}`);

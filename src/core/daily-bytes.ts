@@ -10,6 +10,13 @@ import type { Clock } from './clock.js';
 /** 123pan's day: Beijing time (UTC+8, no daylight saving). */
 export const PAN_DAY_UTC_OFFSET_MINUTES = 8 * 60;
 
+/** Epoch ms of the next midnight (start of the next day) in a zone `utcOffsetMinutes` east of UTC. */
+export function nextDayStart(now: number, utcOffsetMinutes = PAN_DAY_UTC_OFFSET_MINUTES): number {
+  const day = 86_400_000;
+  const off = utcOffsetMinutes * 60_000;
+  return Math.floor((now + off) / day) * day + day - off;
+}
+
 export interface DayCount {
   /** YYYY-MM-DD in the counter's time zone */
   day: string;

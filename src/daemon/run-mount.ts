@@ -25,6 +25,7 @@ import { clientFromConfig } from './pan-client.js';
 import { CdnClient } from '../pan/cdn/cdn-client.js';
 import { LinkCache } from '../pan/cdn/download-urls.js';
 import { PanRangeSource } from '../pan/cdn/range-source.js';
+import { DownloadQuota } from '../pan/cdn/download-quota.js';
 import { FileReader } from '../data/file-reader.js';
 import { StagingFile, stagingDir } from '../write/staging.js';
 import { UploadQueue } from '../write/upload-queue.js';
@@ -119,13 +120,23 @@ export async function runMount(
       'a folder is gone remotely but holds files not uploaded yet; keeping it until they are',
     );
 
-  const links = new LinkCache({ api: pan, clock });
-  const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }), health: conn });
-  const linkMode = cfg.directLink ? 'direct' : 'download';
-  const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
-  const source = new PanRangeSource({ links, cdn: conn.gate(cdn), mode: linkMode, signing });
   // THE counter of bytes fetched from the CDN today (status; the download quota is measured against it)
   const fetchedToday = new DailyBytes(clock);
+  const linkMode = cfg.directLink ? 'direct' : 'download';
+  // direct links do not count toward the download_info quota (they use the account's 直链流量)
+  const quota =
+    linkMode === 'download'
+      ? new DownloadQuota({
+          clock,
+          logger: log.child({ module: 'read' }),
+          vip: account.vip,
+          fetchedToday: () => fetchedToday.today().bytes,
+        })
+      : undefined;
+  const links = new LinkCache({ api: pan, clock, quota });
+  const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }), health: conn });
+  const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
+  const source = new PanRangeSource({ links, cdn: conn.gate(cdn), mode: linkMode, signing });
   const servedToday = new DailyBytes(clock);
   const counted = countRangeSource(source, fetchedToday);
   const reader = new FileReader(limitRangeSource(counted, new TokenBucket(cfg.bwlimitDown, clock)), {
@@ -260,6 +271,7 @@ export async function runMount(
       utcOffsetMinutes: PAN_DAY_UTC_OFFSET_MINUTES,
       fetchedBytes: fetchedToday.today().bytes,
       servedBytes: servedToday.today().bytes,
+      ...(quota ? { quota: quota.status() } : {}),
     },
     uploads: queue.status(),
     openHandles: vfs.openHandleCount(),

@@ -1,6 +1,7 @@
 // What `pan123fs status --json` prints: the daemon's view of itself, served over the control socket.
 
 import type { StreamStats } from '../data/file-reader.js';
+import type { DownloadQuotaStatus } from '../pan/cdn/download-quota.js';
 
 export interface DaemonStatus {
   mountpoint: string;
@@ -15,7 +16,14 @@ export interface DaemonStatus {
   streams?: StreamStats[];
   /** today on 123pan's day (Beijing time): bytes fetched from the CDN (what the daily download quota counts;
    * this daemon's share, from its start) and bytes served to readers */
-  traffic?: { day: string; utcOffsetMinutes: number; fetchedBytes: number; servedBytes: number };
+  traffic?: {
+    day: string;
+    utcOffsetMinutes: number;
+    fetchedBytes: number;
+    servedBytes: number;
+    /** reads through download_info links only (not --direct-link): the daily quota (code 5113) */
+    quota?: DownloadQuotaStatus;
+  };
   uploads: {
     items: Array<{
       ino: number;

@@ -26,7 +26,7 @@ function hmac(s: EmuState, text: string): string {
 export function downloadUrl(s: EmuState, f: FileRow): string {
   rollQuotaDay(s);
   if (s.config.downloadQuotaBytes > 0 && s.quota.bytes >= s.config.downloadQuotaBytes)
-    throw new ApiError(CODE.quota, MSG.quota);
+    throw new ApiError(CODE.quota, MSG.quota(quotaFigure(s.config.downloadQuotaBytes)));
   if (s.opts.externalCdn)
     return (
       `${s.opts.externalCdn.replace(/\/+$/, '')}/` +
@@ -35,6 +35,18 @@ export function downloadUrl(s: EmuState, f: FileRow): string {
   const exp = Math.floor(s.clock.now() / 1000) + s.config.linkTtlSec;
   const sig = hmac(s, `${f.id}|${f.md5}|${f.size}|${exp}`);
   return `${s.baseUrl}/cdn/${f.id}/${encodeURIComponent(f.name)}?e=${exp}&s=${sig}`;
+}
+
+/** 1073741824 → "1GB", 1572864 → "1.5MB" (123 writes binary units without the i), small → "100B". */
+function quotaFigure(n: number): string {
+  for (const [u, p] of [
+    ['TB', 4],
+    ['GB', 3],
+    ['MB', 2],
+    ['KB', 1],
+  ] as const)
+    if (n >= 1024 ** p) return `${Number((n / 1024 ** p).toFixed(2))}${u}`;
+  return `${n}B`;
 }
 
 function rollQuotaDay(s: EmuState): void {

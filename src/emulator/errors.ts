@@ -26,7 +26,8 @@ export const MSG = {
   emptySlice: '分片大小错误: 文件大小为0', // choice (zeroByteRefuse 'slice')
   emptyFile: '文件大小不能为0', // choice (zeroByteRefuse 'single')
   notFound: '文件不存在',
-  quota: '您今日自用下载流量已超出上限，请明日再试', // wording ours; code 5113 is documented
+  // as the docs quote it ("您今日自用下载流量已超出1GB上限…"); the figure is downloadQuotaBytes in 123's units
+  quota: (figure: string) => `您今日自用下载流量已超出${figure}上限，请明日再试`,
   tooFrequent: '请求太频繁',
   tokenExpired: 'token is expired',
   tokenMissing: 'access_token is required', // choice
@@ -63,7 +64,7 @@ export function defaultMessage(code: number): string {
     case 5066:
       return MSG.notFound;
     case 5113:
-      return MSG.quota;
+      return MSG.quota('1GB');
     case 20103:
       return MSG.verifying;
     default:

@@ -27,6 +27,8 @@ export class PanError extends Error {
   readonly retryable: boolean;
   /** a transport failure that was a timeout (connect, headers, body, idle socket): ETIMEDOUT, not EIO */
   readonly timedOut: boolean;
+  /** already logged where it was found (e.g. the one "download quota reached" line): adapters log it quietly */
+  readonly logged: boolean;
   override readonly cause?: unknown;
   constructor(opts: {
     kind: PanErrorKind;
@@ -36,6 +38,7 @@ export class PanError extends Error {
     endpoint?: string;
     retryable?: boolean;
     timedOut?: boolean;
+    logged?: boolean;
     cause?: unknown;
   }) {
     super(opts.message);
@@ -46,6 +49,7 @@ export class PanError extends Error {
     this.endpoint = opts.endpoint;
     this.retryable = opts.retryable ?? false;
     this.timedOut = opts.timedOut ?? false;
+    this.logged = opts.logged ?? false;
     this.cause = opts.cause;
   }
 }

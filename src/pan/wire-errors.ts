@@ -67,3 +67,14 @@ export function isStillMerging(code: number | undefined, message: string): boole
 export function isAlreadyInFolder(e: PanError): boolean {
   return e.code === CODE_GENERIC && ALREADY_THERE_RE.test(e.message);
 }
+
+// 您今日自用下载流量已超出1GB上限… (5113): the quota figure, when the message names one
+const QUOTA_FIGURE_RE = /(\d+(?:\.\d+)?)\s*([KMGT])i?B/i;
+const UNIT_POWER: Record<string, number> = { K: 1, M: 2, G: 3, T: 4 };
+
+/** The daily quota a 5113 message names, in bytes (123's units read as binary: 1GB = 2^30), or null. */
+export function quotaBytesFromMessage(message: string): number | null {
+  const m = QUOTA_FIGURE_RE.exec(message);
+  if (!m) return null;
+  return Math.round(Number(m[1]) * 1024 ** UNIT_POWER[m[2]!.toUpperCase()]!);
+}

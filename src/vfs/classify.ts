@@ -53,7 +53,9 @@ export function classify(e: unknown, context: string): FsError {
   if (offlineCause(e)) return new FsError('ENETDOWN', `${context}: ${(e as Error).message}`, e);
   if (e instanceof PanError) {
     const kind = e.kind === 'transport' && e.timedOut ? 'ETIMEDOUT' : PAN_KIND_TO_FS[e.kind];
-    return new FsError(kind, `${context}: ${e.message}`, e);
+    const err = new FsError(kind, `${context}: ${e.message}`, e);
+    err.logged = e.logged;
+    return err;
   }
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOSPC') return new FsError('ENOSPC', `${context}: local disk full (staging/cache dir)`, e);

@@ -1,7 +1,8 @@
 // LinkCache: a usable URL per (file, mode). Owns: caching download_info / direct-link answers until
 // shortly before their (estimated) expiry, signing direct links with the 123 URL-auth scheme
 // (123open-api.md §6: auth_key=<expireTs>-<rand>-<uid>-<md5hex("<decoded path>-<expireTs>-<rand>-<uid>-<key>")>),
-// single-flight per (file, mode), and invalidate(fileId) for the refresh-once-on-403 rule.
+// single-flight per (file, mode), invalidate(fileId) for the refresh-once rule, and asking the download
+// quota (download-quota.ts) before every download_info: while it is used up no download_info is sent.
 // Invariants: a URL is never handed out past expiresAt − EXPIRY_MARGIN_MS; signed URLs and keys never
 // reach a log.
 
@@ -11,6 +12,7 @@ import { systemClock, type Clock } from '../../core/clock.js';
 import type { FileId } from '../../core/ids.js';
 import { SingleFlight } from '../../core/single-flight.js';
 import type { DownloadLink, PanLinks } from '../api.js';
+import type { DownloadQuota } from './download-quota.js';
 
 export type LinkMode = 'download' | 'direct';
 export interface LinkSigning {
@@ -31,6 +33,8 @@ export interface LinkCacheOptions {
   signValiditySec?: number;
   /** injected for tests; must not contain '-' */
   rand?: () => string;
+  /** the daily download_info quota (5113): asked before each download_info, told of each failure */
+  quota?: DownloadQuota;
 }
 
 /** Append auth_key to a direct-link URL; signs the percent-DECODED path (what the Go clients sign). */
@@ -82,9 +86,19 @@ export class LinkCache {
     return this.clock.now() < l.expiresAt - EXPIRY_MARGIN_MS;
   }
 
+  private async downloadInfo(fileId: FileId): Promise<DownloadLink> {
+    const quota = this.o.quota;
+    quota?.check();
+    try {
+      return await this.o.api.downloadInfo(fileId);
+    } catch (e) {
+      throw quota ? quota.failed(e) : e;
+    }
+  }
+
   private async fetch(key: string, fileId: FileId, mode: LinkMode, signing: LinkSigning | null): Promise<DownloadLink> {
     const epoch = this.epochs.get(fileId) ?? 0;
-    let link = mode === 'download' ? await this.o.api.downloadInfo(fileId) : await this.o.api.directLink(fileId);
+    let link = mode === 'download' ? await this.downloadInfo(fileId) : await this.o.api.directLink(fileId);
     if (signing) {
       const expireMs = this.clock.now() + this.validityMs;
       const expireTs = Math.floor(expireMs / 1000);

@@ -41,6 +41,26 @@ describe('formatStatus', () => {
     expect(out).toMatch(/12\.5 MiB\/s +25% of +1000\.0 MiB, 250\.0 MiB read, window 32\.0 MiB {2}\/films\/a\.mkv/);
   });
 
+  it('shows today next to the download quota, and when a used-up quota resets (issue 15)', () => {
+    const traffic = { day: '2026-12-02', utcOffsetMinutes: 480, fetchedBytes: 300 * MiB, servedBytes: 300 * MiB };
+    const documented = formatStatus({
+      ...base,
+      traffic: { ...traffic, quota: { quotaBytes: 1024 * MiB, quotaSource: 'documented', exhaustedUntil: null } },
+    });
+    expect(documented).toContain('300.0 MiB fetched of the 1.0 GiB download quota (documented for non-VIP), 300.0');
+    expect(documented).not.toContain('used up');
+    const used = formatStatus({
+      ...base,
+      traffic: {
+        ...traffic,
+        quota: { quotaBytes: 1024 * MiB, quotaSource: 'server', exhaustedUntil: Date.UTC(2026, 11, 2, 16) },
+      },
+    });
+    expect(used).toContain('300.0 MiB fetched of the 1.0 GiB download quota, 300.0');
+    expect(used).toContain('quota     used up (code 5113): reads answer EIO until 2026-12-03 00:00 Beijing time');
+    expect(formatStatus({ ...base, traffic })).toContain('300.0 MiB fetched, 300.0 MiB served');
+  });
+
   it('says so when no stream is open', () => {
     expect(formatStatus({ ...base, streams: [] })).toContain('streams   none open');
   });

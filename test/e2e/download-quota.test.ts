@@ -1,0 +1,64 @@
+// The daily download_info quota (code 5113, issue 15) through a real mount: once the emulator's quota is
+// used up, reads answer EIO at once with ONE log line naming the quota and the reset, no download_info is
+// asked again before Beijing midnight, a file whose link was already fetched still reads, and `status`
+// shows today's bytes next to the quota.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import { fuseAvailable, ramp, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+
+const KiB = 1024;
+
+describe.runIf(fuseAvailable())('download quota (5113)', () => {
+  let emu: EmulatorHandle;
+  let d: Daemon;
+  beforeAll(async () => {
+    const seed = await tempDir('dlq-seed');
+    for (const [i, name] of ['a.bin', 'b.bin', 'c.bin', 'd.bin'].entries())
+      await writeFile(join(seed, name), ramp(40 * KiB, i + 1));
+    emu = await startEmulator({
+      dataDir: await tempDir('dlq-emu'),
+      seedDir: seed,
+      rateLimitScale: 0,
+      downloadQuotaBytes: 64 * KiB,
+    });
+    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--cache-max-size', '0'] });
+  });
+  afterAll(async () => {
+    await d?.stop('SIGTERM', 5_000);
+    await emu?.close();
+  });
+
+  it('EIO at once after the quota, one log line, no download_info until the reset; status shows it', async () => {
+    const m = d.mountpoint;
+    await sh(`cat ${m}/a.bin ${m}/b.bin > /dev/null`); // 80 KiB of a 64 KiB quota
+    emu.resetCounters();
+    const c = await sh(`cat ${m}/c.bin > /dev/null 2>&1; echo "exit=$?"`);
+    expect(c.stdout).toContain('exit=1');
+    expect(emu.counters().requests.download_info).toBe(1); // the one 5113
+    for (const f of ['c.bin', 'd.bin', 'c.bin']) {
+      const r = await sh(`cat ${m}/${f} 2>&1 >/dev/null; echo "exit=$?"`);
+      expect(r.stdout).toMatch(/Input\/output error[\s\S]*exit=1/);
+    }
+    expect(emu.counters().requests.download_info).toBe(1);
+    // warnings and above: the quota's one line; the failed reads are logged at debug only
+    const loud = d
+      .output()
+      .split('\n')
+      .filter((l) => /"level":(40|50|60)/.test(l));
+    const quotaLines = loud.filter((l) => /quota|5113/.test(l));
+    expect(quotaLines).toHaveLength(1);
+    expect(quotaLines[0]).toContain('download quota (64 KiB, code 5113)');
+    expect(quotaLines[0]).toMatch(/until \d{4}-\d\d-\d\dT00:00\+08:00 \(midnight Beijing time\)/);
+    expect(loud.filter((l) => l.includes('fuse op failed'))).toEqual([]);
+
+    const st = await d.status();
+    expect(st.traffic?.fetchedBytes).toBe(80 * KiB);
+    expect(st.traffic?.quota).toMatchObject({ quotaBytes: 64 * KiB, quotaSource: 'server' });
+    expect(st.traffic?.quota?.exhaustedUntil).toBeGreaterThan(Date.now());
+    const human = await sh(`node ${process.cwd()}/bin/pan123fs.js status --state-dir ${d.stateDir} ${m}`);
+    expect(human.stdout).toContain('80.0 KiB fetched of the 64.0 KiB download quota');
+    expect(human.stdout).toMatch(/quota +used up \(code 5113\): reads answer EIO until .* Beijing time/);
+  });
+});
