@@ -18,6 +18,19 @@ function bar(done: number, total: number, width = 24): string {
   return `[${'#'.repeat(n)}${'-'.repeat(width - n)}] ${(f * 100).toFixed(0).padStart(3)}%`;
 }
 
+/** The access token's line: said when it was revoked by another client sharing the client ID. */
+function tokenLine(t: DaemonStatus['token']): string | undefined {
+  if (!t || t.state === 'none') return undefined;
+  if (t.state === 'revoked')
+    return (
+      `revoked by another client at ${t.revokedAt}; next refresh at ${t.nextRefreshAt} ` +
+      '(123 keeps 3 live tokens per client ID: another tool or machine uses this client ID)'
+    );
+  if (t.state === 'failing') return `cannot be obtained: ${t.lastError ?? 'unknown error'}`;
+  const revoked = t.refused > 0 ? `; revoked ${t.refused} time(s), last at ${t.revokedAt}` : '';
+  return `ok, expires ${t.expiresAt}${revoked}`;
+}
+
 export function formatStatus(s: DaemonStatus): string {
   // biome-ignore lint/suspicious/noExplicitAny: a JSON answer whose shape the caller knows
   const r = s.read as Record<string, any> | undefined;
@@ -28,6 +41,8 @@ export function formatStatus(s: DaemonStatus): string {
       `${humanBytes(s.account.spaceUsed)} of ${humanBytes(s.account.spaceTotal)} used; ` +
       `root folder ${s.rootFolderId}; API ${s.apiBase}`,
   ];
+  const tok = tokenLine(s.token);
+  if (tok) lines.push(`  token     ${tok}`);
   if (s.webdav) {
     const how = [s.webdav.auth ? 'Basic auth' : 'no auth', ...(s.webdav.readOnly ? ['read-only'] : [])].join(', ');
     lines.push(`  webdav    ${s.webdav.url}/ (${how})`);

@@ -6,6 +6,7 @@
 import type { Logger } from '../core/logger.js';
 import type { MountConfig } from '../config/resolve.js';
 import type { PanAccount, PanTree, UserInfo } from '../pan/api.js';
+import { isTokenRevoked } from '../pan/auth.js';
 import { isUnreachable } from '../pan/connectivity.js';
 import { ENDPOINTS } from '../pan/endpoints.js';
 import { PanError } from '../pan/errors.js';
@@ -55,6 +56,11 @@ function accountMessage(e: unknown, cfg: MountConfig): UserFacingError {
     const detail =
       `${e.message}${e.code !== undefined && !e.message.includes(`code ${e.code}`) ? ` (code ${e.code})` : ''}` +
       `${e.traceId ? ` [x-traceID ${e.traceId}]` : ''}`;
+    if (isTokenRevoked(e))
+      return new UserFacingError(
+        `${e.message} — another tool or machine is using client ID "${cfg.clientId}"; ` +
+          'pan123fs asks for a new token at most once a minute: retry then, or give each its own client ID',
+      );
     if (e.kind === 'auth')
       return new UserFacingError(
         `the 123 Open API refused client ID "${cfg.clientId}": ${detail} — check --client-id and the client secret`,
@@ -71,13 +77,15 @@ function accountMessage(e: unknown, cfg: MountConfig): UserFacingError {
 /**
  * Why the daemon may start offline after checkAccount failed with `e` (issue 16), or null: 123pan
  * unreachable (API or DNS or a gateway), or no access token for another reason than refused credentials
- * (the token endpoint failing, rate limiting, …). Refused credentials and a bad root folder still end
- * the start: they are mistakes to fix, not outages to ride out.
+ * (the token endpoint failing, rate limiting, a token revoked by another client sharing the client ID, …).
+ * Refused credentials and a bad root folder still end the start: they are mistakes to fix, not outages to
+ * ride out.
  */
 export function offlineStartCause(e: unknown): string | null {
   const cause = (e as { cause?: unknown })?.cause ?? e;
   if (!(cause instanceof PanError)) return null;
   if (isUnreachable(cause)) return cause.message;
+  if (isTokenRevoked(cause)) return `no access token: ${cause.message}`;
   if (cause.endpoint === ENDPOINTS.accessToken.name && cause.kind !== 'auth' && cause.kind !== 'aborted')
     return `no access token: ${cause.message}`;
   return null;

@@ -264,6 +264,7 @@ export async function runMount(
       spaceUsed: account.spaceUsed,
       spaceTotal: account.spacePermanent + account.spaceTemp,
     },
+    token: raw.tokens.status(),
     read: reader.stats(),
     streams: reader.streams(),
     traffic: {

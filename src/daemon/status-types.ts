@@ -1,6 +1,7 @@
 // What `pan123fs status --json` prints: the daemon's view of itself, served over the control socket.
 
 import type { StreamStats } from '../data/file-reader.js';
+import type { TokenStatus } from '../pan/auth.js';
 import type { DownloadQuotaStatus } from '../pan/cdn/download-quota.js';
 
 export interface DaemonStatus {
@@ -11,6 +12,8 @@ export interface DaemonStatus {
   rootFolderId: string;
   readOnly: boolean;
   account: { uid: string; nickname: string; spaceUsed: number; spaceTotal: number };
+  /** the access token: in use, or revoked by another client sharing the client ID (and when), or failing */
+  token?: TokenStatus;
   read: unknown;
   /** open read streams: what each read and how fast (bytes per second over the last 5 s) */
   streams?: StreamStats[];

@@ -2,7 +2,8 @@
 // Owns: headers (Platform and User-Agent on every call, Bearer except the token endpoint), per-request timeouts, the
 // envelope {code, message, data, x-traceID}, and the retry rules:
 //   retried with backoff: body 429 (and code 1 "请慢一点"), HTTP 429/5xx, resets, refusals, timeouts;
-//   body or HTTP 401: one forced token refresh per call, then retry;
+//   body or HTTP 401: one forced token refresh per call, then retry (the token source makes a burst of
+//   refusals one fetch, and refuses to fetch twice within a minute: auth.ts);
 //   anything else: thrown at once as a typed PanError (code, message, traceId, endpoint).
 // Non-idempotent endpoints are retried too; a caller passes `recover` to read a clash answer after a
 // retry that may have followed a landed attempt. Invariant: logs carry endpoint, code, traceId,
@@ -159,7 +160,8 @@ export class Transport {
         if (e.kind === 'auth' && e.code === CODE_TOKEN && token !== undefined && !refreshed && !ep.noAuth) {
           refreshed = true;
           this.auth!.invalidate(token);
-          this.o.logger.warn(
+          // debug: a burst of refusals is one event, logged once by the token source
+          this.o.logger.debug(
             { endpoint: ep.name, code: e.code, traceId: e.traceId, attempt },
             'pan: token refused, refreshing',
           );

@@ -13,6 +13,7 @@ import { isPanError, type PanError } from '../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../src/pan/http-pan-client.js';
 import { PanRangeSource } from '../../src/pan/cdn/range-source.js';
 import { CdnClient } from '../../src/pan/cdn/cdn-client.js';
+import { FakeClock } from '../support/clock.js';
 import { ramp } from '../support/data.js';
 import { panContract } from '../support/pan-contract.js';
 
@@ -93,15 +94,18 @@ afterAll(async () => {
 describe('pan client ↔ emulator', () => {
   it('token: one issued and reused across client restarts; refreshed on 401', async () => {
     emu.resetCounters();
-    const a = client();
+    const clock = new FakeClock('instant', Date.now()); // the client's: a refresh needs a minute since the last
+    const a = client({ clock });
     await Promise.all(Array.from({ length: 20 }, () => a.userInfo()));
-    await client().userInfo();
+    await client({ clock }).userInfo();
     expect(emu.counters().tokensIssued).toBe(1);
+    clock.advance(61_000);
     emu.setFaults([{ match: 'user_info', kind: 'code', code: 401, count: 1 }]);
     await a.userInfo();
     expect(emu.counters().tokensIssued).toBe(2);
+    clock.advance(61_000);
     emu.setFaults([{ match: 'user_info', kind: 'revoke-tokens', count: 1 }]);
-    const u = await client().userInfo();
+    const u = await client({ clock }).userInfo();
     expect(emu.counters().tokensIssued).toBe(3);
     expect(u.uid).toBe('1814435920');
     expect(u.spacePermanent).toBeGreaterThan(0);

@@ -64,4 +64,38 @@ describe('formatStatus', () => {
   it('says so when no stream is open', () => {
     expect(formatStatus({ ...base, streams: [] })).toContain('streams   none open');
   });
+
+  it('says when the access token was revoked by another client, and when the next refresh may be made', () => {
+    const revoked = formatStatus({
+      ...base,
+      token: {
+        state: 'revoked',
+        fetched: 2,
+        adopted: 0,
+        refused: 1,
+        revokedAt: '2026-12-02T08:00:10.000Z',
+        nextRefreshAt: '2026-12-02T08:01:00.000Z',
+      },
+    });
+    expect(revoked).toContain(
+      'token     revoked by another client at 2026-12-02T08:00:10.000Z; next refresh at 2026-12-02T08:01:00.000Z',
+    );
+    const ok = formatStatus({
+      ...base,
+      token: {
+        state: 'ok',
+        expiresAt: '2027-01-01T00:00:00.000Z',
+        fetched: 3,
+        adopted: 0,
+        refused: 2,
+        revokedAt: '2026-12-02T08:00:10.000Z',
+      },
+    });
+    expect(ok).toContain(
+      'token     ok, expires 2027-01-01T00:00:00.000Z; revoked 2 time(s), last at 2026-12-02T08:00:10.000Z',
+    );
+    expect(formatStatus({ ...base, token: { state: 'none', fetched: 0, adopted: 0, refused: 0 } })).not.toContain(
+      'token ',
+    );
+  });
 });

@@ -7,7 +7,7 @@ import { isPanError, type PanError } from '../../../src/pan/errors.js';
 import { HttpPanClient, type HttpPanClientOptions } from '../../../src/pan/http-pan-client.js';
 import { preferHttps } from '../../../src/pan/upload-calls.js';
 import { MockAgent } from 'undici';
-import { tokenFilePath } from '../../../src/pan/auth.js';
+import { isTokenRevoked, tokenFilePath, TokenRevokedError } from '../../../src/pan/auth.js';
 import { CdnClient, type CdnClientOptions } from '../../../src/pan/cdn/cdn-client.js';
 import { envelope, startFake, type FakeServer } from './fake-server.js';
 import { FakeClock } from '../../support/clock.js';
@@ -106,36 +106,128 @@ describe('auth', () => {
         ? envelope(res, 401, null, 'token is expired')
         : envelope(res, 0, USER),
     );
-    const c = client();
+    const clock = new FakeClock('instant', Date.now());
+    const c = client({ clock });
+    await c.tokens.get(); // tok-1
+    clock.advance(61_000); // past the minute between two fetches
     await expect(c.userInfo()).resolves.toMatchObject({ nickname: 'n' });
     expect(srv.count('/api/v1/access_token')).toBe(2);
     expect(srv.count('/api/v1/user/info')).toBe(2);
+    expect(c.tokens.status()).toMatchObject({ state: 'ok', fetched: 2, refused: 1, adopted: 0 });
   });
 
-  it('50 concurrent calls refused with the same token trigger one refresh', async () => {
+  it('a burst of 50 calls refused with the same token triggers exactly one refresh', async () => {
+    const clock = new FakeClock('instant', Date.now());
+    const c = client({ clock });
+    await c.userInfo(); // tok-1
+    clock.advance(61_000);
     srv.route('/api/v1/user/info', (r, res) =>
       r.headers.authorization === 'Bearer tok-1'
         ? envelope(res, 401, null, 'token is expired')
         : envelope(res, 0, USER),
     );
-    const c = client();
-    await c.userInfo().catch(() => undefined); // tok-1 is fetched, refused, tok-2 fetched
+    await Promise.all(Array.from({ length: 50 }, () => c.userInfo()));
+    expect(srv.count('/api/v1/access_token')).toBe(2);
+    expect(srv.seen.filter((r) => r.headers.authorization === 'Bearer tok-2')).toHaveLength(50);
+  });
+
+  it('a token refused within a minute of its fetch was revoked by another client: no fetch for a minute', async () => {
+    const lines: string[] = [];
+    const clock = new FakeClock('instant', Date.now());
+    const c = client({ clock, logger: captureLogger(lines) });
+    await c.userInfo(); // tok-1
+    clock.advance(10_000);
     srv.route('/api/v1/user/info', (r, res) =>
-      r.headers.authorization === 'Bearer tok-2'
+      r.headers.authorization === 'Bearer tok-1'
         ? envelope(res, 401, null, 'token is expired')
         : envelope(res, 0, USER),
     );
-    await Promise.all(Array.from({ length: 50 }, () => c.userInfo()));
-    expect(srv.count('/api/v1/access_token')).toBe(3);
+    const errs = await Promise.all(Array.from({ length: 20 }, () => c.userInfo().catch((e: unknown) => e)));
+    for (const e of errs) expect(isTokenRevoked(e)).toBe(true);
+    expect(errs[0]).toMatchObject({ kind: 'auth', endpoint: 'access_token' });
+    expect(srv.count('/api/v1/access_token')).toBe(1);
+    const st = c.tokens.status();
+    expect(st).toMatchObject({ state: 'revoked', fetched: 1, refused: 1 });
+    expect(Date.parse(st.nextRefreshAt!) - Date.parse(st.revokedAt!)).toBe(50_000);
+    expect(lines.filter((l) => l.includes('revoked by another client'))).toHaveLength(1);
+    clock.advance(49_000); // still inside the minute: the error at once, no fetch
+    await expect(c.userInfo()).rejects.toBeInstanceOf(TokenRevokedError);
+    expect(srv.count('/api/v1/access_token')).toBe(1);
+    clock.advance(1_000); // the minute is over: one fetch
+    await expect(c.userInfo()).resolves.toMatchObject({ nickname: 'n' });
+    expect(srv.count('/api/v1/access_token')).toBe(2);
+    expect(c.tokens.status()).toMatchObject({ state: 'ok', fetched: 2, refused: 1, revokedAt: st.revokedAt });
   });
 
   it('a token that keeps being refused surfaces as auth after one refresh', async () => {
     srv.route('/api/v1/user/info', (_r, res) => envelope(res, 401, null, 'token is expired'));
+    const file = tokenFilePath(stateDir, srv.baseUrl, 'cid');
+    await writeFile(file, JSON.stringify({ clientId: 'cid', accessToken: 'old', expiresAt: Date.now() + 86400_000 }));
     const err = await client()
       .userInfo()
       .catch((e: unknown) => e);
     expect(isPanError(err, 'auth')).toBe(true);
+    expect(srv.count('/api/v1/access_token')).toBe(1); // old → tok-1, refused: no second fetch within the minute
+  });
+
+  it('re-reads the token file before fetching: a token another process saved is taken instead', async () => {
+    const clock = new FakeClock('instant', Date.now());
+    const a = client({ clock });
+    const b = client({ clock });
+    await a.userInfo();
+    await b.userInfo(); // b loaded a's tok-1 from the file
+    expect(srv.count('/api/v1/access_token')).toBe(1);
+    clock.advance(120_000);
+    srv.route('/api/v1/user/info', (r, res) =>
+      r.headers.authorization === 'Bearer tok-1'
+        ? envelope(res, 401, null, 'token is expired')
+        : envelope(res, 0, USER),
+    );
+    await a.userInfo(); // tok-1 refused: a fetches tok-2 and saves it
     expect(srv.count('/api/v1/access_token')).toBe(2);
+    await b.userInfo(); // tok-1 refused: b finds tok-2 in the file, no fetch
+    expect(srv.count('/api/v1/access_token')).toBe(2);
+    expect(b.tokens.status()).toMatchObject({ state: 'ok', fetched: 0, adopted: 1, refused: 1 });
+    // tok-2 is refused within a minute of a's fetch: b counts the minute from the file's obtainedAt
+    srv.route('/api/v1/user/info', (r, res) =>
+      r.headers.authorization === 'Bearer tok-3'
+        ? envelope(res, 0, USER)
+        : envelope(res, 401, null, 'token is expired'),
+    );
+    await expect(b.userInfo()).rejects.toBeInstanceOf(TokenRevokedError);
+    expect(srv.count('/api/v1/access_token')).toBe(2);
+  });
+
+  it('a refused token the file still holds is not taken again', async () => {
+    const clock = new FakeClock('instant', Date.now());
+    const c = client({ clock });
+    await c.userInfo();
+    clock.advance(61_000);
+    srv.route('/api/v1/user/info', (r, res) =>
+      r.headers.authorization === 'Bearer tok-2'
+        ? envelope(res, 0, USER)
+        : envelope(res, 401, null, 'token is expired'),
+    );
+    await expect(c.userInfo()).resolves.toMatchObject({ nickname: 'n' }); // the file held tok-1: fetched tok-2
+    expect(srv.count('/api/v1/access_token')).toBe(2);
+  });
+
+  it('near expiry inside the minute: keeps the valid token instead of fetching twice', async () => {
+    let n = 0;
+    const clock = new FakeClock('instant', Date.now());
+    srv.route('/api/v1/access_token', (_r, res) => {
+      n++;
+      // every token expires 3 min after it is issued: within the 5 min refresh margin at once
+      envelope(res, 0, { accessToken: `short-${n}`, expiredAt: new Date(clock.now() + 180_000).toISOString() });
+    });
+    const c = client({ clock });
+    await Promise.all(Array.from({ length: 10 }, () => c.userInfo()));
+    clock.advance(30_000);
+    await c.userInfo();
+    expect(n).toBe(1);
+    clock.advance(31_000);
+    await c.userInfo();
+    expect(n).toBe(2);
   });
 
   it('a failed token fetch does not wedge: later calls retry after the back-off window', async () => {
