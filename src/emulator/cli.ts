@@ -18,6 +18,7 @@ interface CliOpts {
   rateLimitScale?: string;
   linkTtl?: string;
   tokenTtl?: string;
+  rivalTokenEvery?: string;
   completePolls?: string;
   completeMode?: string;
   zeroByteRefuse?: string;
@@ -72,6 +73,10 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--rate-limit-scale <f>', 'multiply the per-endpoint QPS limits (0 = off, default 1)')
     .option('--link-ttl <seconds>', 'lifetime of download_info links (default 7200)')
     .option('--token-ttl <seconds>', 'lifetime of access tokens (default 30 days)')
+    .option(
+      '--rival-token-every <seconds>',
+      'another client sharing the client ID mints a token this often (3 live per ID; default 0 = none)',
+    )
     .option('--complete-polls <n>', 'upload_complete answers 20103 this many times first (default 1)')
     .option(
       '--complete-mode <mode>',
@@ -126,6 +131,7 @@ async function runEmulator(o: CliOpts): Promise<void> {
         rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
         linkTtlSec: num('link-ttl', o.linkTtl),
         tokenTtlSec: num('token-ttl', o.tokenTtl),
+        rivalTokenEverySec: num('rival-token-every', o.rivalTokenEvery),
         completePolls: num('complete-polls', o.completePolls),
         completeMode: o.completeMode as EmulatorOptions['completeMode'],
         zeroByteRefuse: o.zeroByteRefuse,

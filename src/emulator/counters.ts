@@ -14,6 +14,7 @@ export function emptyCounters(): EmulatorCounters {
     copies: 0,
     uploadHosts: {},
     tokensIssued: 0,
+    rivalTokensIssued: 0,
     rateLimited: 0,
     faultsApplied: 0,
   };

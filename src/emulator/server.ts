@@ -65,6 +65,7 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
     'expiredLinkStatus',
     'copyNameClash',
     'instantUpload',
+    'rivalTokenEverySec',
   ] as const) {
     const v = c[k];
     if (v === undefined) continue;
@@ -143,10 +144,17 @@ export class EmulatorServer implements EmulatorHandle {
         instantUpload: 1,
         completeMode: 'verifying',
         zeroByteRefuse: '',
+        rivalTokenEverySec: 0,
       },
       store,
       model: new Model(store, clock, () => this.s.config.nameMaxChars),
-      tokens: new Tokens(store, clock, o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC),
+      tokens: new Tokens(store, clock, o.tokenTtlSec ?? DEFAULT_TOKEN_TTL_SEC, {
+        clientId: o.clientId ?? DEFAULT_CLIENT_ID,
+        everySec: () => this.s.config.rivalTokenEverySec,
+        minted: (n) => {
+          this.s.counters.c.rivalTokensIssued += n;
+        },
+      }),
       limiter,
       faults,
       counters: new Counters(),
@@ -171,6 +179,7 @@ export class EmulatorServer implements EmulatorHandle {
       instantUpload: o.instantUpload,
       completeMode: o.completeMode,
       zeroByteRefuse: o.zeroByteRefuse,
+      rivalTokenEverySec: o.rivalTokenEverySec,
     });
     const n = o.uploadServers ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > 16) throw new TypeError('uploadServers must be 1..16');

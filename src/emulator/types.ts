@@ -72,6 +72,12 @@ export interface EmulatorOptions {
   /** 1 (default): create answers reuse when the content is stored; 0: never (every upload sends bytes) */
   instantUpload?: number;
   /**
+   * another client sharing the client ID (a second tool or machine) mints a token every this many seconds
+   * of emulator time, each revoking the oldest live token past 3 (default 0: none); counted in
+   * rivalTokensIssued
+   */
+  rivalTokenEverySec?: number;
+  /**
    * Benchmarks only: download_info hands out `<externalCdn>/<md5[0:2]>/<md5>-<size>`, to be served by a
    * static server (nginx with sendfile) whose root is `<dataDir>/blobs`. Such links are unsigned, never
    * expire and count toward no quota: the emulator's own CDN (the default) is the faithful one.
@@ -101,6 +107,7 @@ export type RuntimeConfig = Required<
     | 'instantUpload'
     | 'completeMode'
     | 'zeroByteRefuse'
+    | 'rivalTokenEverySec'
   >
 >;
 
@@ -119,6 +126,8 @@ export interface EmulatorCounters {
   /** slice and single-step upload requests per Host header ('127.0.0.1:40123') */
   uploadHosts: Record<string, number>;
   tokensIssued: number;
+  /** tokens minted by the rival (rivalTokenEverySec), not through access_token */
+  rivalTokensIssued: number;
   rateLimited: number;
   faultsApplied: number;
 }

@@ -110,6 +110,44 @@ describe('tokens', () => {
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  test('the rival mints every N s of emulator time: 3 of its mints revoke our token', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-tok-'));
+    const store = new Store(dir, 1n);
+    const clock = new FakeClock('instant', EMULATOR_T0);
+    let every = 0;
+    let minted = 0;
+    const t = new Tokens(store, clock, 86400, {
+      clientId: 'c',
+      everySec: () => every,
+      minted: (n) => {
+        minted += n;
+      },
+    });
+    const ours = t.issue('c').token;
+    every = 10;
+    expect(t.check(`Bearer ${ours}`)).toBe('ok'); // the schedule starts now
+    clock.advance(25_000);
+    expect(t.check(`Bearer ${ours}`)).toBe('ok'); // 2 rival tokens: 3 live
+    expect(minted).toBe(2);
+    clock.advance(5_000);
+    expect(t.check(`Bearer ${ours}`)).toBe('expired'); // the third revoked the oldest: ours
+    expect(minted).toBe(3);
+    expect(t.liveCount('c')).toBe(3);
+    const again = t.issue('c').token;
+    clock.advance(3600_000); // an hour at once: 360 mints counted, the last 3 made
+    expect(t.check(`Bearer ${again}`)).toBe('expired');
+    expect(minted).toBe(363);
+    expect(t.liveCount('c')).toBe(3);
+    every = 0; // stopped: our next token lives
+    expect(t.check(undefined)).toBe('missing');
+    const last = t.issue('c').token;
+    clock.advance(3600_000);
+    expect(t.check(`Bearer ${last}`)).toBe('ok');
+    expect(minted).toBe(363);
+    store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });
 
 describe('faults', () => {
