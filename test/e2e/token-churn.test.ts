@@ -1,0 +1,91 @@
+// Issue 15 "Tokens", end to end: a real mount while another client sharing the client ID mints a token
+// every second (the emulator's rival; 123 keeps 3 live tokens per client ID). The mount's token is revoked
+// within seconds of its fetch: the mount does not answer with a new token (the emulator's count stays at
+// one), goes offline serving the store, and `status` (JSON and human) and the log say the token was revoked
+// by another client and when the next refresh may be made. Once the rival stops, the mount settles: one
+// more token after the minute, online again.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import {
+  BIN,
+  cleanup,
+  execFileP,
+  fuseAvailable,
+  sh,
+  startDaemon,
+  tempDir,
+  type Daemon,
+} from '../helpers/pan-daemon.js';
+
+const run = fuseAvailable();
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe.runIf(run)('token churn on a real mount (issue 15)', () => {
+  let seed: string;
+  let emu: EmulatorHandle;
+  let d: Daemon | undefined;
+
+  beforeAll(async () => {
+    seed = await tempDir('seed');
+    for (const sub of ['a', 'b', 'c']) {
+      await mkdir(join(seed, sub), { recursive: true });
+      await writeFile(join(seed, sub, 'f.txt'), sub);
+    }
+    emu = await startEmulator({ seedDir: seed, rateLimitScale: 0 });
+    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--dir-cache-time', '1s', '--attr-timeout', '1s'] });
+  }, 120_000);
+
+  afterAll(async () => {
+    await d?.stop();
+    await emu?.close();
+    await cleanup(seed);
+  });
+
+  it('a rival minting every second: revoked, said so, no churn; settles when it stops', async () => {
+    const m = d!.mountpoint;
+    await sh(`ls ${m}/a ${m}/b ${m}/c`);
+    expect(emu.counters().tokensIssued).toBe(1);
+    emu.setConfig({ rivalTokenEverySec: 1 });
+    // listings every 250 ms (the 1 s dir cache runs out, so they reach the API) until the token is revoked
+    const st = await until('the token revoked', async () => {
+      await sh(`ls ${m}/a ${m}/b ${m}/c`).catch(() => undefined);
+      const s = await d!.status();
+      return s.token?.state === 'revoked' ? s : undefined;
+    });
+    expect(emu.counters().tokensIssued).toBe(1); // the refused token was not answered with a new one
+    expect(st.token!.revokedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(Date.parse(st.token!.nextRefreshAt!)).toBeGreaterThan(Date.parse(st.token!.revokedAt!));
+    expect(st.offline).toBe(true);
+    expect(st.offlineCause).toContain('revoked by another client sharing the client ID');
+    // offline: the stored listings are served
+    expect((await sh(`ls ${m}/a`)).stdout.trim()).toBe('f.txt');
+    const { stdout: human } = await execFileP(process.execPath, [BIN, 'status', m, '--state-dir', d!.stateDir]);
+    expect(human).toContain(`token     revoked by another client at ${st.token!.revokedAt}; next refresh at`);
+    const logged = d!
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('revoked by another client sharing the client ID (123 keeps'));
+    expect(logged).toHaveLength(1);
+
+    emu.setConfig({ rivalTokenEverySec: 0 });
+    const back = await until('online with a token', async () => {
+      const s = await d!.status();
+      return s.offline === false && s.token?.state === 'ok' ? s : undefined;
+    });
+    expect(Date.parse(back.token!.obtainedAt!)).toBeGreaterThanOrEqual(Date.parse(st.token!.nextRefreshAt!));
+    expect(emu.counters().tokensIssued).toBe(2);
+    await sh(`ls ${m}/a ${m}/b ${m}/c`);
+    expect(emu.counters().tokensIssued).toBe(2);
+  }, 200_000);
+});
