@@ -1,7 +1,8 @@
 // `pan123fs doctor [--config FILE] [flags]`: checks everything a mount needs, one line each, and for each
 // failure the command that fixes it. Exit 1 when any check failed (warnings do not fail).
 // Checks: config, /dev/fuse, fusermount, libfuse 2, the fuse-native binding, allow_other permission,
-// mountpoint, credentials (token + user info), the mount root and direct links, cache-dir free space.
+// mountpoint, credentials (token + user info), the developer rights' days left (开发者权益包), the mount root
+// and direct links, cache-dir free space.
 // Every probe of the machine or the API goes through DoctorDeps, so the unit tests pass fakes.
 
 import { execFile } from 'node:child_process';
@@ -12,6 +13,15 @@ import { ConfigError } from '../config/parse.js';
 import { resolveMountConfig, type MountConfig } from '../config/resolve.js';
 import type { PanAccount, PanLinks, PanTree, UserInfo } from '../pan/api.js';
 import { clientFromConfig } from '../daemon/pan-client.js';
+import { systemClock } from '../core/clock.js';
+import {
+  DEVELOPER_EXPIRED_HELP,
+  DEVELOPER_RIGHTS_URL,
+  describeRights,
+  developerRights,
+  pickTier,
+} from '../pan/developer.js';
+import { isPanError } from '../pan/errors.js';
 import { describeBinding, loadFuseNative, type BindingInfo } from '../fuse/binding.js';
 import { isMounted } from '../fuse/mount.js';
 import { addTableOptions } from './options-to-flags.js';
@@ -51,6 +61,8 @@ export interface DoctorDeps {
   path: string;
   /** the OS seam; only macOS changes a check here (macFUSE instead of /dev/fuse) */
   platform?: Platform;
+  /** epoch ms now (the developer rights' days left); default Date.now via the system clock */
+  now?: () => number;
 }
 
 const FUSE_INSTALL = 'apt-get install -y fuse3 libfuse3-3 (Debian/Ubuntu) or dnf install fuse3 fuse3-libs (Fedora)';
@@ -213,6 +225,20 @@ export async function checkAccount(d: DoctorDeps, cfg: MountConfig): Promise<Che
     try {
       info = await pan.userInfo();
     } catch (e) {
+      if (isPanError(e, 'developer-expired'))
+        return [
+          {
+            name: 'credentials',
+            status: 'fail',
+            detail: `token accepted, but user/info failed: ${(e as Error).message}`,
+          },
+          {
+            name: 'developer rights',
+            status: 'fail',
+            detail: `expired: ${DEVELOPER_EXPIRED_HELP}`,
+            fix: `renew the 开发者权益包 on the 123 Open platform (${DEVELOPER_RIGHTS_URL})`,
+          },
+        ];
       return [
         {
           name: 'credentials',
@@ -225,11 +251,28 @@ export async function checkAccount(d: DoctorDeps, cfg: MountConfig): Promise<Che
     const used = `${humanBytes(info.spaceUsed)} of ${humanBytes(info.spacePermanent + info.spaceTemp)} used`;
     return [
       { name: 'credentials', status: 'ok', detail: `token OK; account ${info.nickname} (uid ${info.uid}), ${used}` },
+      checkDeveloper(info, (d.now ?? systemClock.now)()),
       await checkRoot(pan, cfg),
     ];
   } finally {
     await pan.close().catch(() => undefined);
   }
+}
+
+/** Days left of the 开发者权益包: a warning from DEVELOPER_WARN_DAYS before the end, a failure after it. */
+export function checkDeveloper(info: Pick<UserInfo, 'developerEndAt' | 'vip'>, now: number): CheckResult {
+  const r = developerRights(info.developerEndAt ?? null, now);
+  const name = 'developer rights';
+  const tier = `rate tier ${pickTier({ vip: info.vip, developerEndAt: info.developerEndAt ?? null }, now)}`;
+  const fix = `renew the 开发者权益包 on the 123 Open platform (${DEVELOPER_RIGHTS_URL})`;
+  if (r.endAt === null) return { name, status: 'ok', detail: `${describeRights(r)}; ${tier}` };
+  if (r.expired) return { name, status: 'fail', detail: describeRights(r), fix };
+  return {
+    name,
+    status: r.expiring ? 'warn' : 'ok',
+    detail: `${describeRights(r)}; ${tier}`,
+    ...(r.expiring ? { fix } : {}),
+  };
 }
 
 async function checkRoot(pan: Pan, cfg: MountConfig): Promise<CheckResult> {

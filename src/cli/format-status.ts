@@ -1,6 +1,7 @@
 // Human output of `pan123fs status`: mount, account, read cache, and each upload with a progress bar.
 
 import type { DaemonStatus } from '../daemon/status-types.js';
+import { describeRights } from '../pan/developer.js';
 
 export function humanBytes(n: number): string {
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -10,6 +11,12 @@ export function humanBytes(n: number): string {
     i++;
   }
   return `${n.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+
+/** The 开发者权益包 line: days left and end, or why not (pan/developer.ts has the words). */
+function developerLine(d: NonNullable<DaemonStatus['developer']>): string {
+  const line = describeRights(d);
+  return d.expired || d.expiring ? `WARNING ${line}` : line;
 }
 
 function bar(done: number, total: number, width = 24): string {
@@ -43,6 +50,8 @@ export function formatStatus(s: DaemonStatus): string {
   ];
   const tok = tokenLine(s.token);
   if (tok) lines.push(`  token     ${tok}`);
+  if (s.developer)
+    lines.push(`  developer ${developerLine(s.developer)}${s.rateTier ? `; rate tier ${s.rateTier}` : ''}`);
   if (s.webdav) {
     const how = [s.webdav.auth ? 'Basic auth' : 'no auth', ...(s.webdav.readOnly ? ['read-only'] : [])].join(', ');
     lines.push(`  webdav    ${s.webdav.url}/ (${how})`);

@@ -13,6 +13,8 @@ export interface PanClientDeps {
   logger?: Logger;
   /** told of every request's outcome (the daemon's offline detection) */
   health?: HttpPanClientOptions['health'];
+  /** told of every call refused because the developer rights expired */
+  onDeveloperExpired?: HttpPanClientOptions['onDeveloperExpired'];
 }
 
 export function clientFromConfig(
@@ -28,5 +30,6 @@ export function clientFromConfig(
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...(deps.logger ? { logger: deps.logger } : {}),
     ...(deps.health ? { health: deps.health } : {}),
+    ...(deps.onDeveloperExpired ? { onDeveloperExpired: deps.onDeveloperExpired } : {}),
   });
 }

@@ -8,6 +8,7 @@ import type { MountConfig } from '../config/resolve.js';
 import type { PanAccount, PanTree, UserInfo } from '../pan/api.js';
 import { isTokenRevoked } from '../pan/auth.js';
 import { isUnreachable } from '../pan/connectivity.js';
+import { DEVELOPER_EXPIRED_HELP } from '../pan/developer.js';
 import { ENDPOINTS } from '../pan/endpoints.js';
 import { PanError } from '../pan/errors.js';
 import { UserFacingError } from '../core/user-error.js';
@@ -65,6 +66,8 @@ function accountMessage(e: unknown, cfg: MountConfig): UserFacingError {
       return new UserFacingError(
         `the 123 Open API refused client ID "${cfg.clientId}": ${detail} — check --client-id and the client secret`,
       );
+    if (e.kind === 'developer-expired')
+      return new UserFacingError(`${DEVELOPER_EXPIRED_HELP} — the API at ${cfg.apiBase} answered: ${detail}`);
     if (e.kind === 'transport')
       return new UserFacingError(
         `cannot reach the 123 Open API at ${cfg.apiBase}: ${e.message} — check the network or --api-base`,

@@ -39,6 +39,8 @@ import { TokenBucket } from '../core/token-bucket.js';
 import { DailyBytes, PAN_DAY_UTC_OFFSET_MINUTES } from '../core/daily-bytes.js';
 import { countRangeSource } from './traffic.js';
 import { checkAccount, offlineStartCause } from './preflight.js';
+import { DeveloperWatch } from './developer-watch.js';
+import { pickTier } from '../pan/developer.js';
 import { Connectivity, offlineCause } from '../pan/connectivity.js';
 import type { UserInfo } from '../pan/api.js';
 import { ROOT_INO } from '../meta/node-store.js';
@@ -76,7 +78,13 @@ export async function runMount(
       setAccount(await raw.userInfo());
     },
   });
-  const raw = clientFromConfig(cfg, { clock, logger: log.child({ module: 'pan' }), health: conn });
+  const developer = new DeveloperWatch(clock, log.child({ module: 'pan' }));
+  const raw = clientFromConfig(cfg, {
+    clock,
+    logger: log.child({ module: 'pan' }),
+    health: conn,
+    onDeveloperExpired: () => developer.refused(),
+  });
   const pan = conn.gate(raw);
   const metaPath = join(cfg.cacheDir, 'meta.sqlite');
   const hadStore = await access(metaPath).then(
@@ -112,7 +120,19 @@ export async function runMount(
   function setAccount(info: UserInfo): void {
     account = info;
     store.kvSet(ACCOUNT_KEY, JSON.stringify(info));
+    useTier(info);
   }
+  // the QPS column of the endpoint table this account gets (pan/developer.ts), logged when it changes
+  function useTier(info: UserInfo): void {
+    developer.update(info);
+    const tier = pickTier({ vip: info.vip, developerEndAt: info.developerEndAt ?? null }, clock.now());
+    if (tier === raw.tier && tierLogged) return;
+    tierLogged = true;
+    raw.setTier(tier);
+    log.info({ op: 'account', tier, vip: info.vip, developerEndAt: info.developerEndAt ?? null }, `rate tier ${tier}`);
+  }
+  let tierLogged = false;
+  useTier(account);
   const journal = new UploadJournal(db, clock);
   store.onKeep = (n) =>
     log.warn(
@@ -265,6 +285,8 @@ export async function runMount(
       spaceTotal: account.spacePermanent + account.spaceTemp,
     },
     token: raw.tokens.status(),
+    developer: developer.rights(),
+    rateTier: raw.tier,
     read: reader.stats(),
     streams: reader.streams(),
     traffic: {
@@ -329,6 +351,7 @@ export async function runMount(
       if (journaled)
         log.warn({ op: 'stop', files: journaled }, 'files still open for writing were journaled as they are');
       conn.close();
+      developer.stop();
       // offline: nothing can upload; waiting for the drain timeout would only delay the stop
       const left = queue.status().totals.files;
       const drained = conn.offline ? { done: left === 0, remaining: left } : await queue.drain(cfg.drainTimeoutMs);
@@ -368,6 +391,7 @@ export async function runMount(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  developer.start(); // the line at start (a warning from 14 days before the end), then daily
   const resumed = queue.resume();
   log.info({ op: 'mount', mountpoint: where, resumedUploads: resumed, offline: conn.offline }, 'mounted');
   // before the ready line: whoever waits for it has seen this one too
@@ -398,6 +422,7 @@ const OFFLINE_ACCOUNT: UserInfo = {
   spaceTempExpireAt: 0,
   vip: false,
   directTraffic: 0,
+  developerEndAt: null,
 };
 
 function knownAccount(store: NodeStore): UserInfo | undefined {

@@ -14,6 +14,11 @@ export interface DaemonStatus {
   account: { uid: string; nickname: string; spaceUsed: number; spaceTotal: number };
   /** the access token: in use, or revoked by another client sharing the client ID (and when), or failing */
   token?: TokenStatus;
+  /** the developer rights (开发者权益包): end (epoch ms, null without developerInfo), whole days left, expired
+   * (the end passed, or the server refused a call for it), expiring (within 14 days) */
+  developer?: { endAt: number | null; daysLeft: number | null; expired: boolean; expiring: boolean };
+  /** the QPS column of the endpoint table in use: free, vip (2025 columns) or developer (2026) */
+  rateTier?: string;
   read: unknown;
   /** open read streams: what each read and how fast (bytes per second over the last 5 s) */
   streams?: StreamStats[];

@@ -16,6 +16,9 @@ interface CliOpts {
   clientSecret?: string;
   sliceSize?: string;
   rateLimitScale?: string;
+  rateTier?: string;
+  developerDays?: string;
+  vip?: boolean;
   linkTtl?: string;
   tokenTtl?: string;
   rivalTokenEvery?: string;
@@ -71,6 +74,9 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--client-secret <secret>', 'accepted clientSecret', undefined)
     .option('--slice-size <bytes>', 'upload slice size (default 16 MiB)')
     .option('--rate-limit-scale <f>', 'multiply the per-endpoint QPS limits (0 = off, default 1)')
+    .option('--rate-tier <tier>', 'QPS column enforced: account (default: the account’s), free, vip, developer')
+    .option('--developer-days <n>', 'days of developer rights left (default 365; 0 or less: expired, calls refused)')
+    .option('--vip', 'user info says VIP (SVIP)')
     .option('--link-ttl <seconds>', 'lifetime of download_info links (default 7200)')
     .option('--token-ttl <seconds>', 'lifetime of access tokens (default 30 days)')
     .option(
@@ -129,6 +135,9 @@ async function runEmulator(o: CliOpts): Promise<void> {
         clientSecret: o.clientSecret,
         sliceSize: num('slice-size', o.sliceSize),
         rateLimitScale: num('rate-limit-scale', o.rateLimitScale),
+        rateTier: o.rateTier as EmulatorOptions['rateTier'],
+        developerDays: o.developerDays === undefined ? undefined : Number(o.developerDays),
+        vip: o.vip ? 1 : undefined,
         linkTtlSec: num('link-ttl', o.linkTtl),
         tokenTtlSec: num('token-ttl', o.tokenTtl),
         rivalTokenEverySec: num('rival-token-every', o.rivalTokenEvery),

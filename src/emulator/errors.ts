@@ -29,6 +29,7 @@ export const MSG = {
   // as the docs quote it ("您今日自用下载流量已超出1GB上限…"); the figure is downloadQuotaBytes in 123's units
   quota: (figure: string) => `您今日自用下载流量已超出${figure}上限，请明日再试`,
   tooFrequent: '请求太频繁',
+  developerExpired: '开发者权益已过期，请续费开发者权益包后再使用', // choice: the docs do not say (EMULATOR.md)
   tokenExpired: 'token is expired',
   tokenMissing: 'access_token is required', // choice
   badCredentials: 'clientID或clientSecret错误', // choice

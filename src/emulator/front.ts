@@ -1,5 +1,6 @@
 // The request pipeline for every 123 endpoint, in this order: route lookup → request counter → WAN delay (wan.ts, when
-// configured) → fault rule → (API only) Platform header → token → rate limit → handler → envelope. CDN routes get
+// configured) → fault rule → (API only) Platform header → token → developer rights → rate limit → handler →
+// envelope. CDN routes get
 // faults and then serve bytes themselves. Anything unexpected becomes HTTP 500 and one error log line (method and
 // pathname only: query strings may carry signatures).
 
@@ -8,6 +9,11 @@ import { ApiError, CODE, defaultMessage, MSG } from './errors.js';
 import { isApiError, sendEnvelope, sendOk } from './http.js';
 import { plain } from './downloads.js';
 import type { EmuState, Route, RouteCtx } from './state.js';
+
+/** Developer rights run: every authenticated call is served (gate() refuses them otherwise). */
+export function developerActive(s: EmuState): boolean {
+  return s.clock.now() < s.developer.endAt;
+}
 
 export function findRoute(routes: Route[], pathname: string): Route | undefined {
   return routes.find((r) => (r.prefix ? pathname.startsWith(r.path) : pathname === r.path));
@@ -81,6 +87,8 @@ function gate(s: EmuState, route: Route, req: IncomingMessage): void {
     const check = s.tokens.check(req.headers.authorization);
     if (check !== 'ok')
       throw new ApiError(CODE.unauthorized, check === 'missing' ? MSG.tokenMissing : MSG.tokenExpired);
+    // choice (docs/EMULATOR.md): after developerInfo.endTime every authenticated call answers code 1
+    if (!developerActive(s)) throw new ApiError(CODE.generic, MSG.developerExpired);
   }
   // One account per emulator: the window is per endpoint (the token endpoint: per client address).
   const key = route.auth === false ? (req.socket.remoteAddress ?? '') : 'account';

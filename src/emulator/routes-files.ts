@@ -82,12 +82,23 @@ function userInfo(s: EmuState): unknown {
     spacePermanent: s.opts.spacePermanent,
     spaceTemp: 0,
     spaceTempExpr: 0,
-    vip: false,
+    vip: s.config.vip === 1,
     directTraffic: Math.max(0, DIRECT_TRAFFIC - s.counters.c.directLinkBytesServed),
     isHideUID: false,
     httpsCount: 0,
-    vipInfo: null,
-    developerInfo: { startTime: formatCst(now - 86400_000), endTime: formatCst(now + 365 * 86400_000) },
+    // choice: a VIP is an SVIP for a year from a day ago
+    vipInfo:
+      s.config.vip === 1
+        ? [
+            {
+              vipLevel: 2,
+              vipLabel: 'SVIP',
+              startTime: formatCst(now - 86400_000),
+              endTime: formatCst(now + 365 * 86400_000),
+            },
+          ]
+        : null,
+    developerInfo: { startTime: formatCst(s.developer.startAt), endTime: formatCst(s.developer.endAt) },
   };
 }
 

@@ -14,10 +14,10 @@ import { silentLogger } from '../core/logger.js';
 import { Counters } from './counters.js';
 import { ApiError } from './errors.js';
 import { Faults, validateRules } from './faults.js';
-import { dispatch } from './front.js';
+import { developerActive, dispatch } from './front.js';
 import { Model } from './model.js';
 import { MAX_NAME_CHARS } from './names.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter, type RateTier } from './rate-limit.js';
 import { accountRoutes } from './routes-account.js';
 import { ADMIN_PREFIX, handleAdmin } from './routes-admin.js';
 import { fileRoutes } from './routes-files.js';
@@ -33,6 +33,7 @@ import type {
   EmulatorOptions,
   EmulatorTreeEntry,
   FaultRule,
+  RateTierMode,
   RuntimeConfig,
 } from './types.js';
 import { Uploads } from './uploads.js';
@@ -73,6 +74,19 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
       throw new TypeError(`${k} must be a non-negative number`);
     out[k] = v;
   }
+  if (c.developerDays !== undefined) {
+    if (typeof c.developerDays !== 'number' || !Number.isFinite(c.developerDays))
+      throw new TypeError('developerDays must be a number (0 or less: expired)');
+    out.developerDays = c.developerDays;
+  }
+  if (c.vip !== undefined) {
+    if (c.vip !== 0 && c.vip !== 1) throw new TypeError('vip must be 0 or 1');
+    out.vip = c.vip;
+  }
+  if (c.rateTier !== undefined) {
+    if (!RATE_TIERS.includes(c.rateTier)) throw new TypeError(`rateTier must be one of ${RATE_TIERS.join(', ')}`);
+    out.rateTier = c.rateTier;
+  }
   if (c.completeMode !== undefined) {
     if (!COMPLETE_MODES.includes(c.completeMode))
       throw new TypeError(`completeMode must be one of ${COMPLETE_MODES.join(', ')}`);
@@ -98,6 +112,17 @@ export const COMPLETE_MODES: readonly CompleteMode[] = [
   'fail-lands',
   'fail',
 ];
+export const RATE_TIERS: readonly RateTierMode[] = ['account', 'free', 'vip', 'developer'];
+export const DEFAULT_DEVELOPER_DAYS = 365;
+const DAY_MS = 86_400_000;
+
+/** The QPS column enforced now (rate-limit.ts). */
+function enforcedTier(s: EmuState): RateTier {
+  if (s.config.rateTier !== 'account') return s.config.rateTier;
+  if (developerActive(s)) return 'developer';
+  return s.config.vip === 1 ? 'vip' : 'free';
+}
+
 export const ZERO_BYTE_PATHS: readonly string[] = ['reuse', 'slice', 'single'];
 
 export class EmulatorServer implements EmulatorHandle {
@@ -114,7 +139,7 @@ export class EmulatorServer implements EmulatorHandle {
     this.tempDir = o.dataDir ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'pan123fs-emulator-'));
     const dataDir = o.dataDir ?? this.tempDir!;
     const store = new Store(dataDir, BigInt(o.idBase ?? DEFAULT_ID_BASE));
-    const limiter = new RateLimiter(clock);
+    const limiter = new RateLimiter(clock, () => enforcedTier(this.s));
     const faults = new Faults();
     faults.set(o.faults ?? []);
     let secret = store.kvGet('link_secret');
@@ -135,6 +160,9 @@ export class EmulatorServer implements EmulatorHandle {
       },
       config: {
         rateLimitScale: 1,
+        rateTier: 'account',
+        developerDays: DEFAULT_DEVELOPER_DAYS,
+        vip: 0,
         linkTtlSec: DEFAULT_LINK_TTL_SEC,
         completePolls: 1,
         downloadQuotaBytes: 0,
@@ -166,10 +194,14 @@ export class EmulatorServer implements EmulatorHandle {
       linkSecret: Buffer.from(secret, 'hex'),
       quota: { day: '', bytes: 0 },
       wan: new Wan(o.wan ?? {}, clock),
+      developer: { startAt: clock.now() - DAY_MS, endAt: clock.now() + DEFAULT_DEVELOPER_DAYS * DAY_MS },
     };
     if (this.s.opts.sliceSize < 1) throw new TypeError('sliceSize must be positive');
     this.setConfig({
       rateLimitScale: o.rateLimitScale,
+      rateTier: o.rateTier,
+      developerDays: o.developerDays,
+      vip: o.vip,
       linkTtlSec: o.linkTtlSec,
       completePolls: o.completePolls,
       downloadQuotaBytes: o.downloadQuotaBytes,
@@ -283,8 +315,15 @@ export class EmulatorServer implements EmulatorHandle {
   }
 
   setConfig(c: Partial<RuntimeConfig>): void {
-    Object.assign(this.s.config, checkConfig(c));
+    const checked = checkConfig(c);
+    Object.assign(this.s.config, checked);
     this.s.limiter.scale = this.s.config.rateLimitScale;
+    // days left count from the moment they are set (the end is kept, not recomputed on every answer)
+    if (checked.developerDays !== undefined) {
+      const now = this.s.clock.now();
+      this.s.developer.endAt = now + checked.developerDays * DAY_MS;
+      this.s.developer.startAt = Math.min(this.s.developer.startAt, this.s.developer.endAt - DAY_MS);
+    }
   }
 
   tree(): EmulatorTreeEntry[] {

@@ -46,6 +46,8 @@ export interface EmuState {
   quota: { day: string; bytes: number };
   /** WAN emulation (wan.ts): response delays and download pacing; inert by default. */
   wan: Wan;
+  /** developerInfo of user/info (epoch ms); set from developerDays when it is configured */
+  developer: { startAt: number; endAt: number };
 }
 
 export interface RouteCtx {

@@ -34,6 +34,13 @@ export interface FaultRule {
  * message (文件处理中). Then: 'error-lands' answers code 1 服务器内部错误 on every poll while the file lands
  * anyway; 'fail-lands' answers 文件上传失败 once the file landed; 'fail' fails the merge (no file).
  */
+/**
+ * Which QPS column the rate limiter enforces (rate-limit.ts): 'account' (default) the one the account's
+ * user/info implies — 'developer' (the 2026 column) while its developer rights run, else 'vip' or 'free'
+ * (the 2025 columns); or one column whatever the account ('free' = the 2026 table does not apply).
+ */
+export type RateTierMode = 'account' | 'free' | 'vip' | 'developer';
+
 export type CompleteMode = 'verifying' | 'not-completed' | 'message' | 'error-lands' | 'fail-lands' | 'fail';
 
 export interface EmulatorOptions {
@@ -45,6 +52,15 @@ export interface EmulatorOptions {
   clientSecret?: string;
   sliceSize?: number;
   rateLimitScale?: number;
+  /** QPS column enforced (RateTierMode; default 'account') */
+  rateTier?: RateTierMode;
+  /**
+   * days of developer rights (开发者权益包) left, counted from now (default 365); 0 or less: expired that many
+   * days ago, and every authenticated API call answers code 1 开发者权益已过期 (token minting still works)
+   */
+  developerDays?: number;
+  /** 1: user/info says vip with an SVIP vipInfo entry (default 0) */
+  vip?: number;
   linkTtlSec?: number;
   tokenTtlSec?: number;
   completePolls?: number;
@@ -98,6 +114,9 @@ export type RuntimeConfig = Required<
   Pick<
     EmulatorOptions,
     | 'rateLimitScale'
+    | 'rateTier'
+    | 'developerDays'
+    | 'vip'
     | 'linkTtlSec'
     | 'completePolls'
     | 'downloadQuotaBytes'

@@ -35,6 +35,8 @@ export interface UserInfo {
   spaceTempExpireAt: number;
   vip: boolean;
   directTraffic: number;
+  /** developerInfo.endTime (the 开发者权益包's end) as epoch ms; null when user/info has no developerInfo */
+  developerEndAt: number | null;
 }
 
 export interface ListPage {

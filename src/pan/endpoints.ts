@@ -3,10 +3,19 @@
 // QPS budget and whether a blind retry is safe. Invariant: every request in pan/ names one row here;
 // nothing else in the code spells a path.
 //
-// QPS column = the free-user column of the developer table (§5.1). Rows missing from that table take the
-// OAuth-app table value or at most 5, as §5.2 recommends. The limiter multiplies by rateLimitScale.
+// QPS columns, one per rate tier (QpsTier; which one applies is picked at start, pickTier below):
+//   free      = the free-user column of the 2025 developer table (§5.1);
+//   vip       = its VIP column;
+//   developer = the single column of the 2026 developer table (go-123pan's copy, §5.2/§11), which probably
+//               applies to accounts with an active 开发者权益包 (developer rights package).
+// Rows missing from a table take the OAuth-app table value or at most 5, as §5.2 recommends, the same in
+// every column. The limiter multiplies by rateLimitScale; body code 429 back-off (transport.ts) stays the
+// real guard when a server enforces less than the column says.
 
 export type Host = 'api' | 'upload';
+/** Which QPS column applies (see the header). */
+export type QpsTier = 'free' | 'vip' | 'developer';
+export const QPS_TIERS: readonly QpsTier[] = ['free', 'vip', 'developer'];
 export type Method = 'GET' | 'POST' | 'PUT';
 
 export interface EndpointSpec {
@@ -14,8 +23,8 @@ export interface EndpointSpec {
   readonly method: Method;
   readonly path: string;
   readonly host: Host;
-  /** requests per second budgeted client-side (free tier) */
-  readonly qps: number;
+  /** requests per second budgeted client-side, per tier */
+  readonly qps: Readonly<Record<QpsTier, number>>;
   /** true when repeating a request that may have landed cannot change the outcome */
   readonly idempotent: boolean;
   /** true for the token endpoint: no Authorization header */
@@ -27,35 +36,37 @@ function ep(
   method: Method,
   path: string,
   host: Host,
-  qps: number,
+  qps: number | readonly [free: number, vip: number, developer: number],
   idempotent: boolean,
   noAuth = false,
 ): EndpointSpec {
-  return { name, method, path, host, qps, idempotent, noAuth };
+  const [free, vip, developer] = typeof qps === 'number' ? [qps, qps, qps] : qps;
+  return { name, method, path, host, qps: { free, vip, developer }, idempotent, noAuth };
 }
 
 export const ENDPOINTS = {
-  // §5.1 free: 8
-  accessToken: ep('access_token', 'POST', '/api/v1/access_token', 'api', 8, true, true),
-  // §5.1 free: 5 (the v2 list row)
-  listV2: ep('file/list.v2', 'GET', '/api/v2/file/list', 'api', 5, true),
+  // [free, vip, developer] = §5.1 free 8, VIP 10; 2026: 10
+  accessToken: ep('access_token', 'POST', '/api/v1/access_token', 'api', [8, 10, 10], true, true),
+  // §5.1 free 5, VIP 10 (the v2 list row); 2026: 15
+  listV2: ep('file/list.v2', 'GET', '/api/v2/file/list', 'api', [5, 10, 15], true),
   // not in any table: §5.2 says ≤ 5
   detail: ep('file/detail', 'GET', '/api/v1/file/detail', 'api', 5, true),
   // OAuth table: 10
   infos: ep('file/infos', 'POST', '/api/v1/file/infos', 'api', 10, true),
-  // §5.1 free: 5; a retry that landed answers a name clash (handled by the client)
-  mkdir: ep('mkdir', 'POST', '/upload/v1/file/mkdir', 'api', 5, false),
+  // §5.1 free 5, VIP 20; 2026: 20. A retry that landed answers a name clash (handled by the client)
+  mkdir: ep('mkdir', 'POST', '/upload/v1/file/mkdir', 'api', [5, 20, 20], false),
   // not in any table: ≤ 5; renaming to the same name twice is harmless
   rename: ep('file/name', 'PUT', '/api/v1/file/name', 'api', 5, true),
-  // §5.1 free: 3; a retry that landed answers 文件已在当前文件夹中 (handled by the client)
-  move: ep('file/move', 'POST', '/api/v1/file/move', 'api', 3, false),
+  // §5.1 free 3, VIP 10; 2026: 20. A retry that landed answers 文件已在当前文件夹中 (handled by the client)
+  move: ep('file/move', 'POST', '/api/v1/file/move', 'api', [3, 10, 20], false),
   // not in any table (§11): ≤ 5; a retry that landed makes a second copy (or a clash), so no blind retry
   copy: ep('file/copy', 'POST', '/api/v1/file/copy', 'api', 5, false),
-  // OAuth table: 5
+  // OAuth table: 5 (trash is our delete; the developer delete row is free 1, VIP 10, 2026 10, but that is
+  // the permanent file/delete, which we never call)
   trash: ep('file/trash', 'POST', '/api/v1/file/trash', 'api', 5, true),
   // not in any table: 2 (used only to undo a trash when a rename over a file fails)
   recover: ep('file/recover', 'POST', '/api/v1/file/recover', 'api', 2, true),
-  // §5.1 free: 10
+  // §5.1 free 10, VIP 10; 2026: 10
   userInfo: ep('user/info', 'GET', '/api/v1/user/info', 'api', 10, true),
   // OAuth table: 5
   downloadInfo: ep('download_info', 'GET', '/api/v1/file/download_info', 'api', 5, true),

@@ -16,6 +16,7 @@ export type PanErrorKind =
   | 'range' // 416 / bad Content-Range / short body
   | 'upload-failed' // upload_complete final failure (文件上传失败)
   | 'direct-link' // direct link unavailable (no direct-link space, e.g. at the root folder)
+  | 'developer-expired' // the developer rights (开发者权益包) ended: every call is refused until renewed
   | 'transport' // connection reset, timeout, 5xx after retries, bad JSON
   | 'aborted';
 

@@ -24,7 +24,7 @@ import { AccountCalls } from './account-calls.js';
 import { fetchAccessToken, TokenManager } from './auth.js';
 import { retryPolicy, type RetryOptions } from './backoff.js';
 import { asObj, boolField, field, idField, numField, strField, toRemoteEntry } from './decode.js';
-import { BATCH_LIMIT, ENDPOINTS, LIST_LIMIT } from './endpoints.js';
+import { BATCH_LIMIT, ENDPOINTS, LIST_LIMIT, type QpsTier } from './endpoints.js';
 import { PanError } from './errors.js';
 import { wireId, type Json } from './json.js';
 import { checkName } from './names.js';
@@ -67,6 +67,17 @@ export interface HttpPanClientOptions {
   directLinkTtlMs?: number;
   /** the offline state machine (connectivity.ts), told of every attempt */
   health?: TransportHealth;
+  /** the QPS column to budget by until setTier() (default 'free') */
+  tier?: QpsTier;
+  /** told of every call refused because the developer rights expired */
+  onDeveloperExpired?: (e: PanError) => void;
+}
+
+/** developerInfo.endTime → epoch ms; null when there is no developerInfo or no readable end. */
+function developerEnd(v: Json | undefined): number | null {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
+  const ms = wireTimeMs(field(v, 'endTime'));
+  return ms > 0 ? ms : null;
 }
 
 function chunks<T>(xs: T[], n: number): T[][] {
@@ -105,6 +116,8 @@ export class HttpPanClient implements PanApi {
       requestTimeoutMs: o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       uploadTimeoutMs: o.uploadTimeoutMs ?? DEFAULT_UPLOAD_TIMEOUT_MS,
       health: o.health,
+      tier: o.tier,
+      onDeveloperExpired: o.onDeveloperExpired,
     });
     this.tokens = new TokenManager({
       stateDir: o.stateDir,
@@ -117,6 +130,15 @@ export class HttpPanClient implements PanApi {
     this.t.setAuth(this.tokens);
     this.up = new UploadCalls(this.t, (parentId) => this.listAll(parentId));
     this.account = new AccountCalls(this.t);
+  }
+
+  /** The QPS column of ENDPOINTS later requests are budgeted by (pickTier in developer.ts chooses it). */
+  setTier(tier: QpsTier): void {
+    this.t.setTier(tier);
+  }
+
+  get tier(): QpsTier {
+    return this.t.tier;
   }
 
   /** Closes the connection pool this client created (not an injected dispatcher). */
@@ -268,6 +290,7 @@ export class HttpPanClient implements PanApi {
       spaceTempExpireAt: wireTimeMs(field(d, 'spaceTempExpr')),
       vip: boolField(d, 'vip'),
       directTraffic: numField(d, 'directTraffic'),
+      developerEndAt: developerEnd(field(d, 'developerInfo')),
     };
   }
 

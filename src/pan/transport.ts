@@ -7,7 +7,9 @@
 //   anything else: thrown at once as a typed PanError (code, message, traceId, endpoint).
 // Non-idempotent endpoints are retried too; a caller passes `recover` to read a clash answer after a
 // retry that may have followed a landed attempt. Invariant: logs carry endpoint, code, traceId,
-// attempt, never the token, the secret or a URL's query. An optional TransportHealth (connectivity.ts) is told
+// attempt, never the token, the secret or a URL's query. Requests are budgeted by one QPS column of ENDPOINTS
+// (the tier, set once the account is known); a call refused because the developer rights expired logs one
+// error line per transport, whatever the number of such calls. An optional TransportHealth (connectivity.ts) is told
 // of every attempt and, while it says 123pan is down, ends retry loops at once.
 
 import { request, type Dispatcher } from 'undici';
@@ -15,11 +17,12 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { backoffDelay, parseRetryAfter, type RetryPolicy } from './backoff.js';
 import { userAgent } from './version.js';
-import type { EndpointSpec } from './endpoints.js';
+import type { EndpointSpec, QpsTier } from './endpoints.js';
 import { PanError } from './errors.js';
 import { parseJson, stringifyJson, type Json } from './json.js';
 import type { MultipartBody } from './multipart.js';
 import type { Priority, RateLimiter } from './rate-limiter.js';
+import { DEVELOPER_EXPIRED_HELP } from './developer.js';
 import { bodyError, CODE_OK, CODE_RATE, CODE_TOKEN } from './wire-errors.js';
 
 export interface TokenSource {
@@ -68,6 +71,10 @@ export interface TransportOptions {
   userAgent?: string;
   /** the offline state machine, told of each attempt (optional) */
   health?: TransportHealth;
+  /** the QPS column of ENDPOINTS to budget by (default 'free'; setTier() changes it) */
+  tier?: QpsTier;
+  /** told of every call that failed because the developer rights expired (after the one log line) */
+  onDeveloperExpired?: (e: PanError) => void;
 }
 
 /** undici / Node error codes that mean "try again". */
@@ -128,11 +135,24 @@ interface Attempt {
 
 export class Transport {
   private auth: TokenSource | undefined;
+  private tierNow: QpsTier;
+  private expiredLogged = false;
 
-  constructor(private readonly o: TransportOptions) {}
+  constructor(private readonly o: TransportOptions) {
+    this.tierNow = o.tier ?? 'free';
+  }
 
   setAuth(auth: TokenSource): void {
     this.auth = auth;
+  }
+
+  /** The QPS column every later request is budgeted by. */
+  setTier(tier: QpsTier): void {
+    this.tierNow = tier;
+  }
+
+  get tier(): QpsTier {
+    return this.tierNow;
   }
 
   get apiBase(): string {
@@ -157,6 +177,7 @@ export class Transport {
       } catch (e) {
         if (!(e instanceof PanError)) throw e;
         if (e.kind === 'aborted' || opts.signal?.aborted) throw e.kind === 'aborted' ? e : abortError(ep.name, e);
+        if (e.kind === 'developer-expired') this.developerExpired(e); // also when the token fetch said so
         if (e.kind === 'auth' && e.code === CODE_TOKEN && token !== undefined && !refreshed && !ep.noAuth) {
           refreshed = true;
           this.auth!.invalidate(token);
@@ -201,6 +222,15 @@ export class Transport {
     }
   }
 
+  /** One error line per transport (not per call), then the listener on every call. */
+  private developerExpired(e: PanError): void {
+    if (!this.expiredLogged) {
+      this.expiredLogged = true;
+      this.o.logger.error({ endpoint: e.endpoint, code: e.code, traceId: e.traceId }, `pan: ${DEVELOPER_EXPIRED_HELP}`);
+    }
+    this.o.onDeveloperExpired?.(e);
+  }
+
   private async token(signal?: AbortSignal): Promise<string> {
     if (!this.auth) throw new PanError({ kind: 'auth', message: 'no token source configured' });
     return this.auth.get(signal);
@@ -216,9 +246,12 @@ export class Transport {
 
   private async once(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
     const { limiter } = this.o;
-    const release = await limiter.acquire(ep.name, ep.qps, opts.signal, opts.priority).catch((e) => {
-      throw abortError(ep.name, e);
-    });
+    // keyed by tier too: a tier change starts fresh windows with the new budget
+    const release = await limiter
+      .acquire(`${ep.name}@${this.tierNow}`, ep.qps[this.tierNow], opts.signal, opts.priority)
+      .catch((e) => {
+        throw abortError(ep.name, e);
+      });
     try {
       return await this.send(ep, opts, token, meta);
     } finally {

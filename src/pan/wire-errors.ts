@@ -22,6 +22,9 @@ const SLOW_DOWN_RE = /请慢一点|太频繁|too many requests/i;
 const ALREADY_THERE_RE = /已在当前文件夹/;
 // 文件上传失败: the final upload_complete failure
 const UPLOAD_FAILED_RE = /上传失败/;
+// 开发者权益已过期 / 开发者权益包已到期: the paid developer rights ended (§11; the wording is our guess, the
+// docs do not say how the service answers after developerInfo.endTime)
+const DEVELOPER_EXPIRED_RE = /(开发者)?权益(包)?.{0,4}(已)?(过期|到期|失效)|developer (rights|benefits?) .*expired/i;
 // 空间不足 / 容量不足: account storage full
 const SPACE_RE = /空间不足|容量不足|空间已满|存储空间/;
 // 文件正在校验中,请间隔1秒后再试 (20103) / 处理中 / 合并中 / 请稍后: upload_complete's "still merging"
@@ -34,6 +37,7 @@ export function kindForBody(code: number, message: string): { kind: PanErrorKind
   if (code === CODE_NOT_FOUND) return { kind: 'not-found', retryable: false };
   if (code === CODE_TRAFFIC) return { kind: 'quota', retryable: false };
   if (SLOW_DOWN_RE.test(message)) return { kind: 'rate-limited', retryable: true };
+  if (DEVELOPER_EXPIRED_RE.test(message)) return { kind: 'developer-expired', retryable: false };
   if (CLASH_RE.test(message)) return { kind: 'name-clash', retryable: false };
   if (BAD_NAME_RE.test(message)) return { kind: 'invalid-name', retryable: false };
   if (UPLOAD_FAILED_RE.test(message)) return { kind: 'upload-failed', retryable: false };

@@ -20,6 +20,8 @@ const PAN_KIND_TO_FS: Record<PanError['kind'], FsErrorKind> = {
   range: 'EIO',
   'upload-failed': 'EIO',
   'direct-link': 'EIO',
+  // the account may no longer use the API: a permission answer, not an I/O error (docs/SEMANTICS.md)
+  'developer-expired': 'EACCES',
   transport: 'EIO',
   aborted: 'EIO',
 };

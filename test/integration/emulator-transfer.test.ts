@@ -315,9 +315,9 @@ describe('CDN downloads', () => {
 
 describe('rate limits and faults', () => {
   test('over QPS → code 429 请求太频繁, counted', async () => {
-    emu.setConfig({ rateLimitScale: 1 });
+    emu.setConfig({ rateLimitScale: 1, rateTier: 'free' }); // the 2025 free column
     const rs = await Promise.all(Array.from({ length: 10 }, () => c.list(0, 10)));
-    emu.setConfig({ rateLimitScale: 0 });
+    emu.setConfig({ rateLimitScale: 0, rateTier: 'account' });
     const limited = rs.filter((r) => r.code === 429);
     expect(limited.length).toBe(5); // v2 list: 5 QPS for free users
     expect(limited[0]!.message).toBe('请求太频繁');

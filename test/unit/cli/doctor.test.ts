@@ -212,6 +212,33 @@ describe('doctor against the emulator', () => {
     });
   });
 
+  it('shows the developer rights: days left, a warning from 14 days before the end, a failure after it', async () => {
+    const check = async () =>
+      (await runDoctor(flags(), {}, localOk(realDoctorDeps()))).find((r) => r.name === 'developer rights');
+    try {
+      expect(await check()).toMatchObject({
+        status: 'ok',
+        detail: expect.stringMatching(/^365 days left \(until \d{4}-\d\d-\d\d\); rate tier developer/),
+      });
+      emu.setConfig({ developerDays: 10 });
+      expect(await check()).toMatchObject({
+        status: 'warn',
+        detail: expect.stringContaining('10 days left'),
+        fix: expect.stringContaining('开发者权益包'),
+      });
+      emu.setConfig({ developerDays: -1 });
+      const rs = await runDoctor(flags(), {}, localOk(realDoctorDeps()));
+      expect(rs.find((r) => r.name === 'credentials')).toMatchObject({ status: 'fail' });
+      expect(rs.find((r) => r.name === 'developer rights')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining('have expired'),
+        fix: expect.stringContaining('123pan.com/developer'),
+      });
+    } finally {
+      emu.setConfig({ developerDays: 365 });
+    }
+  });
+
   it('direct links: a folder without 直链空间 fails when --direct-link is on, works once enabled', async () => {
     const folder = emu.tree().find((e) => e.path === '/dl');
     const id = String(folder!.id);

@@ -99,3 +99,23 @@ describe('formatStatus', () => {
     );
   });
 });
+
+describe('formatStatus: developer rights', () => {
+  const DAY = 86_400_000;
+  it('shows the days left and the rate tier; a warning when close to the end or expired', () => {
+    const endAt = Date.UTC(2027, 0, 13, 4);
+    const ok = formatStatus({
+      ...base,
+      developer: { endAt, daysLeft: 42, expired: false, expiring: false },
+      rateTier: 'developer',
+    });
+    expect(ok).toContain('  developer 42 days left (until 2027-01-13); rate tier developer');
+    const close = formatStatus({ ...base, developer: { endAt, daysLeft: 3, expired: false, expiring: true } });
+    expect(close).toMatch(/developer WARNING 3 days left \(until 2027-01-13\): renew the 开发者权益包/);
+    const over = formatStatus({
+      ...base,
+      developer: { endAt: endAt - 50 * DAY, daysLeft: -8, expired: true, expiring: false },
+    });
+    expect(over).toMatch(/developer WARNING expired on 2026-11-24: .*have expired/);
+  });
+});
