@@ -216,6 +216,7 @@ export const admin = {
   reset: (base) => adminCall(base, 'counters/reset', 'POST', {}),
   tree: (base) => adminCall(base, 'tree'),
   config: (base, cfg) => adminCall(base, 'config', 'POST', cfg),
+  faults: (base, rules) => adminCall(base, 'faults', 'POST', rules),
 };
 
 /** Polls the emulator tree until `path` is a live file with `md5`; returns the time it was seen (now()). */

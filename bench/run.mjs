@@ -7,8 +7,8 @@
 // Env: BENCH_QUICK=1 (256 MiB files, 2,000-entry dir, 1 write round), BENCH_DIR (work dir, default a new
 // dir under /tmp), BENCH_KEEP=1 (keep it), BENCH_BIN (where scripts/bench.sh put the C programs),
 // BENCH_SAVE=0/1 (write docs/BENCHMARKS.md; default: 1 for a full run, 0 for a quick one),
-// BENCH_ONLY=read,fuse,write,wan,webdav (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential read
-// size), BENCH_WAN_PROFILES=fast,slow (which WAN profiles).
+// BENCH_ONLY=read,fuse,write,wan,webdav,load (run a subset), BENCH_WAN_SEQ_MIB (the WAN section's sequential
+// read size), BENCH_WAN_PROFILES=fast,slow (which WAN profiles), BENCH_LOAD_SECS (the load section's length).
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -42,10 +42,11 @@ import {
   summary,
   waitCommitted,
 } from './lib.mjs';
+import { benchLoad } from './load.mjs';
 import { benchWan } from './wan.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write,wan,webdav').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY || 'read,fuse,write,wan,webdav,load').split(','));
 const SAVE = process.env.BENCH_SAVE ? process.env.BENCH_SAVE === '1' : !QUICK;
 const CFG = {
   readSize: QUICK ? 256 * MiB : GiB,
@@ -1119,6 +1120,10 @@ async function main() {
     out(`(${f0(now() - t0)} s elapsed)`);
   }
   if (ONLY.has('webdav')) await benchWebdav();
+  if (ONLY.has('load')) {
+    await benchLoad({ W, out, row, verdict, settle, genFile });
+    out(`(${f0(now() - t0)} s elapsed)`);
+  }
   out('');
   out(`## Summary (${f0(now() - t0)} s, ${loadNote()})`);
   for (const l of table()) out(l);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # npm run bench: builds dist/ and the C helpers in bench/, then runs bench/run.mjs (see docs/BENCHMARKS.md).
 #   BENCH_QUICK=1 npm run bench     smaller variant (256 MiB files, 2,000-entry dir): ~2 min
-#   BENCH_ONLY=read,fuse|write      a subset;  BENCH_KEEP=1 keep the work dir;  BENCH_SAVE=0 don't touch docs/
+#   BENCH_ONLY=read,fuse|write|wan|webdav|load   a subset (load: 8 readers + 4 writers, faults on, peak RSS)
+#   BENCH_KEEP=1 keep the work dir;  BENCH_SAVE=0 don't touch docs/;  BENCH_NO_COMPARE=1 no nginx/rclone
 # Needs: FUSE (/dev/fuse, fusermount), cc, curl, openssl, md5sum; root for the mount's read-ahead tweak.
 # Optional (installed as root): nginx-light and rclone, for the read comparison in section 1.
 set -euo pipefail

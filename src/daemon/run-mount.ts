@@ -10,6 +10,7 @@
 // goes through connectivity.gate() and fails at once while offline; probes bring the mount back, then the
 // queue retries at once.
 
+import { readFileSync } from 'node:fs';
 import { access, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -306,6 +307,7 @@ export async function runMount(
     ...conn.status(),
     fuseThreads: fuse?.threadStats() ?? null,
     fuseRequests: fuse?.requestStats() ?? null,
+    memory: memoryStatus(),
   });
   const control = new ControlServer(
     controlSocketPath(cfg.stateDir, mountpoint ?? `webdav:${cfg.webdav.listen?.port}`),
@@ -444,4 +446,18 @@ function stagingPort(cacheDir: string): StagingPort {
     removePath: (path) => rm(path, { force: true }),
     list: async () => (await readdir(dir).catch(() => [] as string[])).map((name) => join(dir, name)),
   };
+}
+
+/** The daemon's memory for `status --json` (the load bench prints it at the RSS peak). VmHWM is read from
+ * /proc (Linux; null elsewhere): a small synchronous read, only when status is asked for. */
+function memoryStatus(): NonNullable<DaemonStatus['memory']> {
+  const m = process.memoryUsage();
+  let peakRss: number | null = null;
+  try {
+    const kb = /^VmHWM:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) peakRss = Number(kb) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return { rss: m.rss, peakRss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }

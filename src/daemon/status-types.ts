@@ -64,4 +64,6 @@ export interface DaemonStatus {
   fuseThreads: unknown;
   /** kernel requests answered: per op, read/write request sizes and counts, negotiated max_write (FuseMount) */
   fuseRequests?: unknown;
+  /** the daemon's memory now (bytes): RSS, its peak (VmHWM), V8's heap and the memory of Buffers */
+  memory?: { rss: number; peakRss: number | null; heapUsed: number; external: number; arrayBuffers: number };
 }
