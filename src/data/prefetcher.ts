@@ -10,7 +10,12 @@
 //  - cached blocks are views into the range buffer (no copy); the block cache charges and bounds the
 //    memory those views pin, and copies out a block that would keep a mostly evicted response alive;
 //  - a fetch is aborted when every owner (handle that started or joined it) has released it;
-//  - read-ahead respects maxConcurrentFetches and maxInflightBytes; demand reads are never held back.
+//  - read-ahead respects maxConcurrentFetches and maxInflightBytes; demand reads are never held back;
+//  - in-flight bytes are the memory the fetches hold, not the bytes they asked for: a range of at least
+//    half a pooled buffer takes (and counts) a whole one, a smaller range its own buffer of its exact size
+//    (8 streams ramping up in 256 KiB-1 MiB requests held 4 MiB buffers each: ~4x what was counted, issue
+//    19's 343 MiB peak). One Prefetcher serves every handle of the daemon (FUSE and WebDAV), so the
+//    limit is a budget shared by all streams.
 
 import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -72,7 +77,8 @@ export interface PrefetcherOptions {
   maxInflightBytes: number;
   /** read-ahead blocks at or past this offset are not written to the disk cache (demand blocks always are) */
   streamHeadBytes?: number;
-  /** ranges up to pool.bufferBytes are received into pooled buffers (range-pool.ts) */
+  /** ranges of half to all of pool.bufferBytes are received into pooled buffers (range-pool.ts), others
+   * into a buffer of their own size */
   pool?: RangePool;
   logger: Logger;
 }
@@ -267,7 +273,7 @@ export class Prefetcher {
         !isDemand &&
         (this.closed ||
           this.activeFetches >= this.o.maxConcurrentFetches ||
-          this.inflightBytes + bytes > this.o.maxInflightBytes)
+          this.inflightBytes + this.held(bytes) > this.o.maxInflightBytes)
       )
         return a;
       this.startFetch(
@@ -281,12 +287,26 @@ export class Prefetcher {
     return -1;
   }
 
+  /** Memory a fetch of `length` bytes holds while in flight: see pooled(). */
+  private held(length: number): number {
+    return this.pooled(length) ? this.o.pool!.bufferBytes : length;
+  }
+
+  /** A range of at least half a pooled buffer is received into one (reused, so no page faults on fresh
+   * memory); a smaller one into a buffer of its own size, so a 256 KiB range does not hold 4 MiB. */
+  private pooled(length: number): boolean {
+    const pool = this.o.pool;
+    return pool !== undefined && length <= pool.bufferBytes && length * 2 >= pool.bufferBytes;
+  }
+
   private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner, toDisk: boolean): void {
     const bs = this.o.blockSize;
     const start = first * bs;
     const length = Math.min(ref.size, (last + 1) * bs) - start;
     const pool = this.o.pool;
-    const into = pool && length <= pool.bufferBytes ? pool.take() : undefined;
+    // without a pool (tests) the source allocates; else a pooled buffer or one of exactly this size
+    const into = !pool ? undefined : this.pooled(length) ? pool.take() : Buffer.allocUnsafeSlow(length);
+    const heldBytes = into ? into.length : length;
     const job: Job = {
       ctrl: new AbortController(),
       owners: new Set([owner]),
@@ -311,7 +331,7 @@ export class Prefetcher {
     owner.jobs.add(job);
     this.jobs.add(job);
     this.activeFetches++;
-    this.inflightBytes += length;
+    this.inflightBytes += heldBytes;
     this.s.fetchRequests++;
     const gen = this.generation.get(ref.id) ?? 0;
     const keys: string[] = [];
@@ -351,7 +371,7 @@ export class Prefetcher {
         // the fetch's own hold ends one macrotask later, after every waiter took its own (range-pool.ts)
         if (into) setImmediate(() => pool!.release(into));
         this.activeFetches--;
-        this.inflightBytes -= length;
+        this.inflightBytes -= heldBytes;
         this.jobs.delete(job);
         for (const o of job.owners) o.jobs.delete(job);
         for (const key of keys) if (this.inflight.get(key)?.job === job) this.inflight.delete(key);
