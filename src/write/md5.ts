@@ -28,9 +28,9 @@ export async function md5HexYielding(data: Buffer): Promise<string> {
   return h.digest('hex');
 }
 
-/** Reads exactly `length` bytes at `offset` (fewer only at EOF). */
-export async function readFully(fh: FileHandle, offset: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads exactly `length` bytes at `offset` (fewer only at EOF), into `into` when given (≥ length bytes). */
+export async function readFully(fh: FileHandle, offset: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
@@ -69,9 +69,9 @@ export async function md5OfFile(path: string, size?: number, signal?: AbortSigna
   }
 }
 
-/** What uploadFile reads slices from. */
+/** What uploadFile reads slices from; with `into` (≥ length bytes) the bytes go there (a SliceMemory buffer). */
 export interface SliceSource {
-  read(offset: number, length: number): Promise<Buffer>;
+  read(offset: number, length: number, into?: Buffer): Promise<Buffer>;
 }
 
 /** A read-only SliceSource over a local file (a staging file being uploaded). */
@@ -95,8 +95,8 @@ export class FileSliceSource implements SliceSource {
     }
   }
 
-  async read(offset: number, length: number): Promise<Buffer> {
-    const buf = await readFully(this.fh, offset, length);
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buf = await readFully(this.fh, offset, length, into);
     if (buf.length !== length)
       throw new Error(`short read at ${offset}: wanted ${length} bytes, got ${buf.length} (file changed?)`);
     return buf;

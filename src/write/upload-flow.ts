@@ -9,7 +9,8 @@
 //    the merge we asked for timed out or failed — the file found in its folder by name + MD5 + size;
 //    anything else (timeout, a slice that kept failing, a short read) throws, so a partially uploaded
 //    file is never reported as uploaded;
-//  - at most `sliceConcurrency` slices are in memory at once (each worker reads, hashes and sends one);
+//  - at most `sliceConcurrency` slices of this file are in memory at once (each worker reads, hashes and
+//    sends one), and only within the shared `sliceMemory` budget (a worker waits for it before reading);
 //  - no request is made for a file over MAX_UPLOAD_BYTES (FsError EFBIG).
 //
 // upload_complete: every answer but completed=true is "not yet" (20103, completed:false, merging messages,
@@ -31,6 +32,7 @@ import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import { isPanError } from '../pan/errors.js';
 import { EMPTY_MD5, md5HexYielding, type SliceSource } from './md5.js';
+import { SliceMemory } from './slice-memory.js';
 
 export type { SliceSource } from './md5.js';
 
@@ -65,6 +67,8 @@ export interface UploadRequest {
   /** lower-case hex MD5 of the whole content */
   md5: string;
   sliceConcurrency?: number;
+  /** the memory slices are read into, shared by every upload (slice-memory.ts); default: unbounded here */
+  sliceMemory?: SliceMemory;
   /**
    * Aborts the upload only while no remote file can come of it: before create, during the slices, before
    * the first upload_complete. Once the server was asked to merge, the upload is followed to its end, so
@@ -309,6 +313,7 @@ async function sendSlices(
   const ac = new AbortController(); // first fatal error stops the other workers
   const onOuterAbort = () => ac.abort(req.signal!.reason);
   req.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const memory = req.sliceMemory ?? new SliceMemory(Number.POSITIVE_INFINITY);
   let next = 0;
   let sent = 0;
   const worker = async () => {
@@ -316,10 +321,15 @@ async function sendSlices(
       const index = next++;
       const offset = index * sliceSize;
       const len = Math.min(sliceSize, req.size - offset);
-      const data = await req.source.read(offset, len);
-      if (data.length !== len)
-        throw new FsError('EIO', `${req.name}: short read at ${offset} (${data.length} of ${len} bytes)`);
-      await sendOneSlice(api, req, ac.signal, { preuploadId, sliceNo: index + 1, data, server });
+      const grant = await memory.acquire(len, ac.signal);
+      try {
+        const data = await req.source.read(offset, len, grant.buf);
+        if (data.length !== len)
+          throw new FsError('EIO', `${req.name}: short read at ${offset} (${data.length} of ${len} bytes)`);
+        await sendOneSlice(api, req, ac.signal, { preuploadId, sliceNo: index + 1, data, server });
+      } finally {
+        grant.release();
+      }
       sent += len;
       req.onProgress?.(sent);
     }

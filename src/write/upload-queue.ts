@@ -16,7 +16,7 @@
 //    failures retry forever with doubling backoff (RETRY_BASE_MS → RETRY_MAX_MS), each one logged —
 //    except content the service refused on every path (UploadRefused): parked as 'refused', shown by
 //    status, tried again when written again or at the next start;
-//  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
+//  - at most `concurrency` files upload at once; their slices in memory share one SliceMemory budget;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
 //    a restart the staging file is uploaded only if it still hashes to the journaled MD5 (the content
@@ -40,6 +40,7 @@ import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
+import { DEFAULT_SLICE_MEMORY_BYTES, SliceMemory } from './slice-memory.js';
 import { isUploadRefused, UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
@@ -114,6 +115,8 @@ export interface UploadQueueOptions {
   concurrency?: number;
   /** slices in flight per file; default upload-flow's DEFAULT_SLICE_CONCURRENCY */
   sliceConcurrency?: number;
+  /** bytes of slices in memory across all uploads (slice-memory.ts); default DEFAULT_SLICE_MEMORY_BYTES */
+  sliceMemoryBytes?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
   /**
@@ -186,8 +189,11 @@ export class UploadQueue {
   /** aborted by close(): stops runs even while they poll upload_complete (their rows stay journaled) */
   private readonly stopping = new AbortController();
   private idleWaiters: Array<() => void> = [];
+  /** one budget for the slices of every upload (slice-memory.ts) */
+  private readonly sliceMemory: SliceMemory;
 
   constructor(private readonly opts: UploadQueueOptions) {
+    this.sliceMemory = new SliceMemory(opts.sliceMemoryBytes ?? DEFAULT_SLICE_MEMORY_BYTES);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child({ module: 'upload-queue' });
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_FILE_CONCURRENCY);
@@ -592,6 +598,7 @@ export class UploadQueue {
         size: src.size,
         md5,
         sliceConcurrency: this.opts.sliceConcurrency,
+        sliceMemory: this.sliceMemory,
         signal: run.controller.signal,
         stopSignal: this.stopping.signal,
         logger: this.log,
