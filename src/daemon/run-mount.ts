@@ -124,15 +124,16 @@ export async function runMount(
     useTier(info);
   }
   // the QPS column of the endpoint table this account gets (pan/developer.ts), logged when it changes
+  // (only when the pick changes: a column the transport stepped down from after 429s stays down)
   function useTier(info: UserInfo): void {
     developer.update(info);
     const tier = pickTier({ vip: info.vip, developerEndAt: info.developerEndAt ?? null }, clock.now());
-    if (tier === raw.tier && tierLogged) return;
-    tierLogged = true;
+    if (tier === pickedTier) return;
+    pickedTier = tier;
     raw.setTier(tier);
     log.info({ op: 'account', tier, vip: info.vip, developerEndAt: info.developerEndAt ?? null }, `rate tier ${tier}`);
   }
-  let tierLogged = false;
+  let pickedTier: string | null = null;
   useTier(account);
   const journal = new UploadJournal(db, clock);
   store.onKeep = (n) =>

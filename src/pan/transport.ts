@@ -7,10 +7,12 @@
 //   anything else: thrown at once as a typed PanError (code, message, traceId, endpoint).
 // Non-idempotent endpoints are retried too; a caller passes `recover` to read a clash answer after a
 // retry that may have followed a landed attempt. Invariant: logs carry endpoint, code, traceId,
-// attempt, never the token, the secret or a URL's query. Requests are budgeted by one QPS column of ENDPOINTS
-// (the tier, set once the account is known); a call refused because the developer rights expired logs one
-// error line per transport, whatever the number of such calls. An optional TransportHealth (connectivity.ts) is told
-// of every attempt and, while it says 123pan is down, ends retry loops at once.
+// attempt, never the token, the secret or a URL's query. Requests are budgeted by one QPS column of
+// ENDPOINTS (the tier, set once the account is known; a few 429s at a column the server does not honour
+// step it one column down, logged — the 429 back-off stays the guard meanwhile); a call refused because the
+// developer rights expired logs one error line per transport, whatever the number of such calls. An
+// optional TransportHealth (connectivity.ts) is told of every attempt and, while it says 123pan is down,
+// ends retry loops at once.
 
 import { request, type Dispatcher } from 'undici';
 import type { Clock } from '../core/clock.js';
@@ -101,6 +103,9 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
 ]);
+/** 429s within TIER_DOWN_WINDOW_MS at a tier above free that make the transport step one column down. */
+export const TIER_DOWN_AFTER = 3;
+export const TIER_DOWN_WINDOW_MS = 60_000;
 /** Failures that prove the request never reached the server. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
@@ -130,6 +135,8 @@ export function transportError(endpoint: string, e: unknown): PanError {
 interface Attempt {
   /** set when the failure cannot have reached the server */
   notSent?: boolean;
+  /** the QPS column the attempt was budgeted by */
+  tier?: QpsTier;
   retryAfterMs?: number;
 }
 
@@ -137,6 +144,8 @@ export class Transport {
   private auth: TokenSource | undefined;
   private tierNow: QpsTier;
   private expiredLogged = false;
+  /** times of recent 429s at the current tier (rateLimitedAt) */
+  private rateHits: number[] = [];
 
   constructor(private readonly o: TransportOptions) {
     this.tierNow = o.tier ?? 'free';
@@ -149,6 +158,7 @@ export class Transport {
   /** The QPS column every later request is budgeted by. */
   setTier(tier: QpsTier): void {
     this.tierNow = tier;
+    this.rateHits = [];
   }
 
   get tier(): QpsTier {
@@ -194,6 +204,7 @@ export class Transport {
           throw e; // the token fetch failed: it has retried on its own
         }
         this.o.health?.attemptFailed(e);
+        if (e.kind === 'rate-limited') this.rateLimitedAt(ep, meta);
         if (!e.retryable) {
           if (opts.recover && e.code !== undefined && e.kind !== 'transport') {
             const v = await opts.recover(e, { retried });
@@ -222,6 +233,26 @@ export class Transport {
     }
   }
 
+  /**
+   * A 429 on an endpoint budgeted above the free column: TIER_DOWN_AFTER of them within TIER_DOWN_WINDOW_MS,
+   * at the tier in use, mean the server enforces less than that column: step one column down (logged). A
+   * 429 of a request budgeted at an earlier tier does not count. There is no way back up but setTier().
+   */
+  private rateLimitedAt(ep: EndpointSpec, meta: Attempt): void {
+    const tier = this.tierNow;
+    if (meta.tier !== tier || tier === 'free' || !(ep.qps[tier] > ep.qps.free)) return;
+    const now = this.o.clock.now();
+    this.rateHits = this.rateHits.filter((t) => now - t < TIER_DOWN_WINDOW_MS);
+    this.rateHits.push(now);
+    if (this.rateHits.length < TIER_DOWN_AFTER) return;
+    this.rateHits = [];
+    this.tierNow = tier === 'developer' ? 'vip' : 'free';
+    this.o.logger.warn(
+      { endpoint: ep.name, from: tier, to: this.tierNow, rateLimited: TIER_DOWN_AFTER },
+      `pan: the server answers 429 at the ${tier} rates: using the ${this.tierNow} column of the QPS table`,
+    );
+  }
+
   /** One error line per transport (not per call), then the listener on every call. */
   private developerExpired(e: PanError): void {
     if (!this.expiredLogged) {
@@ -246,6 +277,7 @@ export class Transport {
 
   private async once(ep: EndpointSpec, opts: CallOptions, token: string | undefined, meta: Attempt): Promise<Json> {
     const { limiter } = this.o;
+    meta.tier = this.tierNow;
     // keyed by tier too: a tier change starts fresh windows with the new budget
     const release = await limiter
       .acquire(`${ep.name}@${this.tierNow}`, ep.qps[this.tierNow], opts.signal, opts.priority)

@@ -186,7 +186,7 @@ describe('QPS tiers: a cold listing of 10,000 entries', () => {
       const ms = clock.now() - t0;
       expect(rows.length).toBe(10_000);
       const { requests, rateLimited } = emu.counters();
-      return { pages: requests.file_list!, ms, rateLimited };
+      return { pages: requests.file_list!, ms, rateLimited, tierAfter: c.tier };
     } finally {
       await c.close();
       emu.setConfig({ rateTier: 'account' });
@@ -226,13 +226,17 @@ describe('QPS tiers: a cold listing of 10,000 entries', () => {
     }
   });
 
-  it('rateTier free (the 2026 table does not apply): a developer-tier client meets 429s, still lists all', async () => {
+  it('rateTier free (the 2026 table does not apply): the client steps down to the free column after 429s', async () => {
     const r = await coldList({ emuTier: 'free', clientTier: 'developer' });
     console.log(
-      `developer client, free server: ${r.pages} pages in ${r.ms} virtual ms, ${r.rateLimited} answers of 429`,
+      `developer client, free server: ${r.pages} pages in ${r.ms} virtual ms, ${r.rateLimited} answers of 429, ` +
+        `now ${r.tierAfter}`,
     );
-    expect(r.rateLimited).toBeGreaterThan(0); // the body code 429 back-off is the guard
+    expect(r.rateLimited).toBeGreaterThan(0); // the body code 429 back-off is the guard meanwhile
     expect(r.pages - r.rateLimited).toBeGreaterThanOrEqual(100);
+    expect(r.tierAfter).toBe('free'); // developer → vip → free, 3 answers of 429 each
+    expect(r.rateLimited).toBeLessThanOrEqual(12);
+    expect(r.ms).toBeLessThanOrEqual(25_000); // near the free column's 19 s
   }, 120_000);
 
   it('rateTier vip enforces the 2025 VIP column: 10 pages a second', async () => {
