@@ -28,6 +28,7 @@ import { addTableOptions } from './options-to-flags.js';
 import { humanBytes } from './format-status.js';
 import { dieWith } from './errors.js';
 import { currentPlatform, type Platform } from '../platform/index.js';
+import { isTokenRevoked } from '../pan/auth.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 export interface CheckResult {
@@ -244,7 +245,10 @@ export async function checkAccount(d: DoctorDeps, cfg: MountConfig): Promise<Che
           name: 'credentials',
           status: 'fail',
           detail: `token accepted, but user/info failed: ${(e as Error).message}`,
-          fix: 'retry later; if it persists check the developer account is active',
+          fix: isTokenRevoked(e)
+            ? `another tool or machine uses client ID ${cfg.clientId} (123 keeps 3 live tokens per ID): stop it, ` +
+              'share one state dir, or give each its own client ID; pan123fs asks for a new token after a minute'
+            : 'retry later; if it persists check the developer account is active',
         },
       ];
     }

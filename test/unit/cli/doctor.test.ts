@@ -254,6 +254,26 @@ describe('doctor against the emulator', () => {
       detail: expect.stringContaining('direct links work'),
     });
   });
+  // last: its mints revoke every token the tests before it saved
+  it('a token revoked by another client within its first minute: said so, with a fix, no new token', async () => {
+    const f = flags({ stateDir: join(dir, 'state-revoked') });
+    await runDoctor(f, {}, localOk(realDoctorDeps())); // a token saved just now
+    const mint = () =>
+      fetch(`${emu.baseUrl}/api/v1/access_token`, {
+        method: 'POST',
+        headers: { Platform: 'open_platform', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ clientID: 'pan123fs-demo', clientSecret: 'pan123fs-demo-secret' }),
+      });
+    await Promise.all([mint(), mint(), mint()]); // another tool: the saved token is revoked
+    const before = emu.counters().tokensIssued;
+    const rs = await runDoctor(f, {}, localOk(realDoctorDeps()));
+    expect(rs.find((r) => r.name === 'credentials')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('revoked by another client sharing the client ID'),
+      fix: expect.stringContaining('another tool or machine uses client ID pan123fs-demo'),
+    });
+    expect(emu.counters().tokensIssued).toBe(before);
+  });
 });
 
 describe('doctor on macOS (injected platform; untested on a Mac)', () => {
