@@ -155,7 +155,7 @@ export async function runMount(
           fetchedToday: () => fetchedToday.today().bytes,
         })
       : undefined;
-  const links = new LinkCache({ api: pan, clock, quota });
+  const links = new LinkCache({ api: pan, clock, quota, logger: log.child({ module: 'read' }) });
   const cdn = new CdnClient({ clock, logger: log.child({ module: 'pan' }), health: conn });
   const signing = cfg.directLink && cfg.directLinkKey ? { key: cfg.directLinkKey, uid: account.uid } : null;
   const source = new PanRangeSource({ links, cdn: conn.gate(cdn), mode: linkMode, signing });

@@ -28,6 +28,7 @@ interface CliOpts {
   uploadServers?: string;
   downloadQuota?: string;
   directLinkKey?: string;
+  directLinkSignedPath?: string;
   directLinkFolder?: string[];
   externalCdn?: string;
   wanFirstByteMs?: string;
@@ -93,6 +94,7 @@ export function registerEmulatorCommand(program: Command): void {
     .option('--upload-servers <n>', 'create and domain answer n upload hosts (extra ports; default 1)')
     .option('--download-quota <bytes>', 'daily download_info traffic before code 5113 (default 0 = none)')
     .option('--direct-link-key <key>', 'require URL authentication (auth_key) on direct links')
+    .option('--direct-link-signed-path <form>', 'the path auth_key signs: decoded (default) or encoded (as sent)')
     .option('--direct-link-folder <name...>', 'create these root folders if needed and enable their direct-link space')
     .option(
       '--external-cdn <url>',
@@ -147,6 +149,7 @@ async function runEmulator(o: CliOpts): Promise<void> {
         uploadServers: num('upload-servers', o.uploadServers),
         downloadQuotaBytes: num('download-quota', o.downloadQuota),
         directLinkKey: o.directLinkKey,
+        directLinkSignedPath: o.directLinkSignedPath as EmulatorOptions['directLinkSignedPath'],
         externalCdn: o.externalCdn,
         wan: {
           firstByteMs: num('wan-first-byte-ms', o.wanFirstByteMs),

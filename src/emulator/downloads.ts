@@ -65,7 +65,7 @@ export function serveCdn(s: EmuState, ctx: RouteCtx, fault: FaultRule | undefine
   if (f?.type !== 0) return plain(res, 404, 'not found');
   const want = hmac(s, `${f.id}|${f.md5}|${f.size}|${exp}`);
   if (!safeEqual(sig, want)) return plain(res, 403, 'forbidden: bad signature');
-  if (!(exp * 1000 > s.clock.now())) return plain(res, s.config.expiredLinkStatus, 'forbidden: link expired');
+  if (!(exp * 1000 > s.clock.now())) return expired(s, res);
   serveBlob(s, ctx, f, fault, (n) => {
     rollQuotaDay(s);
     s.quota.bytes += n;
@@ -103,8 +103,10 @@ export function serveDirectLink(s: EmuState, ctx: RouteCtx, fault: FaultRule | u
 }
 
 /**
- * auth_key = <expireTs>-<rand>-<uid>-<md5hex("<path>-<expireTs>-<rand>-<uid>-<key>")>. The path may be
- * the percent-encoded path as sent or its decoded form (the spec is unsure which the real CDN signs).
+ * auth_key = <expireTs>-<rand>-<uid>-<md5hex("<path>-<expireTs>-<rand>-<uid>-<key>")>. The path is ONE
+ * form, `directLinkSignedPath`: 'decoded' (default; what OpenList, AList and the official JS sample sign)
+ * or 'encoded' (the percent-encoded path as sent, what the Python samples sign): the spec is unsure which
+ * the real CDN checks, and a real check accepts one.
  */
 function authOk(s: EmuState, url: URL): boolean {
   const parts = (url.searchParams.get('auth_key') ?? '').split('-');
@@ -117,10 +119,10 @@ function authOk(s: EmuState, url: URL): boolean {
   } catch {
     decoded = url.pathname;
   }
-  return [url.pathname, decoded].some(
-    (p) =>
-      crypto.createHash('md5').update(`${p}-${ts}-${rand}-${uid}-${s.opts.directLinkKey}`).digest('hex') ===
-      sig.toLowerCase(),
+  const p = s.config.directLinkSignedPath === 'encoded' ? url.pathname : decoded;
+  return (
+    crypto.createHash('md5').update(`${p}-${ts}-${rand}-${uid}-${s.opts.directLinkKey}`).digest('hex') ===
+    sig.toLowerCase()
   );
 }
 
@@ -128,6 +130,15 @@ function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+/** An expired download_info link: HTTP expiredLinkStatus, as text or (expiredLinkHtml 1) a CDN's HTML page. */
+function expired(s: EmuState, res: ServerResponse): void {
+  const status = s.config.expiredLinkStatus;
+  if (!s.config.expiredLinkHtml) return plain(res, status, 'forbidden: link expired');
+  const page = `<html><head><title>${status}</title></head><body><h1>${status}</h1><p>link expired</p></body></html>`;
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page) });
+  res.end(page);
 }
 
 export function plain(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

@@ -64,6 +64,7 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
     'downloadQuotaBytes',
     'nameMaxChars',
     'expiredLinkStatus',
+    'expiredLinkHtml',
     'copyNameClash',
     'instantUpload',
     'rivalTokenEverySec',
@@ -91,6 +92,11 @@ function checkConfig(c: Partial<RuntimeConfig>): Partial<RuntimeConfig> {
     if (!COMPLETE_MODES.includes(c.completeMode))
       throw new TypeError(`completeMode must be one of ${COMPLETE_MODES.join(', ')}`);
     out.completeMode = c.completeMode;
+  }
+  if (c.directLinkSignedPath !== undefined) {
+    if (c.directLinkSignedPath !== 'decoded' && c.directLinkSignedPath !== 'encoded')
+      throw new TypeError('directLinkSignedPath must be decoded or encoded');
+    out.directLinkSignedPath = c.directLinkSignedPath;
   }
   if (c.zeroByteRefuse !== undefined) {
     const paths = String(c.zeroByteRefuse)
@@ -168,11 +174,13 @@ export class EmulatorServer implements EmulatorHandle {
         downloadQuotaBytes: 0,
         nameMaxChars: MAX_NAME_CHARS,
         expiredLinkStatus: 403,
+        expiredLinkHtml: 0,
         copyNameClash: 0,
         instantUpload: 1,
         completeMode: 'verifying',
         zeroByteRefuse: '',
         rivalTokenEverySec: 0,
+        directLinkSignedPath: 'decoded',
       },
       store,
       model: new Model(store, clock, () => this.s.config.nameMaxChars),
@@ -207,11 +215,13 @@ export class EmulatorServer implements EmulatorHandle {
       downloadQuotaBytes: o.downloadQuotaBytes,
       nameMaxChars: o.nameMaxChars,
       expiredLinkStatus: o.expiredLinkStatus,
+      expiredLinkHtml: o.expiredLinkHtml,
       copyNameClash: o.copyNameClash,
       instantUpload: o.instantUpload,
       completeMode: o.completeMode,
       zeroByteRefuse: o.zeroByteRefuse,
       rivalTokenEverySec: o.rivalTokenEverySec,
+      directLinkSignedPath: o.directLinkSignedPath,
     });
     const n = o.uploadServers ?? 1;
     if (!Number.isInteger(n) || n < 1 || n > 16) throw new TypeError('uploadServers must be 1..16');

@@ -67,6 +67,8 @@ export interface EmulatorOptions {
   downloadQuotaBytes?: number;
   /** HTTP status of an expired download_info link (default 403; any 4xx a real CDN might send) */
   expiredLinkStatus?: number;
+  /** 1: an expired link answers with an HTML error page (as CDNs do), 0 (default): a short text */
+  expiredLinkHtml?: number;
   /** longest name accepted, in characters: 254 (default: "less than 255", strict) or 255 ("小于256") */
   nameMaxChars?: number;
   /** how upload_complete answers while the merge runs, and how it ends (CompleteMode; default 'verifying') */
@@ -80,6 +82,8 @@ export interface EmulatorOptions {
    */
   uploadServers?: number;
   directLinkKey?: string;
+  /** the path form auth_key must be signed over: 'decoded' (default) or 'encoded' (as sent); one only */
+  directLinkSignedPath?: SignedPathForm;
   /**
    * file/copy into a folder that already holds the name (unknown on the real service): 0 refuses with
    * code 1 (default, strict), 1 names the copy "a(1).txt" like duplicate=1
@@ -122,13 +126,17 @@ export type RuntimeConfig = Required<
     | 'downloadQuotaBytes'
     | 'nameMaxChars'
     | 'expiredLinkStatus'
+    | 'expiredLinkHtml'
     | 'copyNameClash'
     | 'instantUpload'
     | 'completeMode'
     | 'zeroByteRefuse'
     | 'rivalTokenEverySec'
+    | 'directLinkSignedPath'
   >
 >;
+
+export type SignedPathForm = 'decoded' | 'encoded';
 
 export interface EmulatorCounters {
   /** Requests per endpoint name (API, upload and CDN endpoints; admin calls are not counted). */

@@ -1,13 +1,22 @@
 // PanRangeSource: what the read path calls to get bytes of a remote file (data/range-source.ts's
 // RangeSource). Owns: clamping a read to the file size, getting a link from LinkCache, fetching the range
 // through the injected CdnFetcher (cdn-client.ts, never the API client), and the refresh-once rule: on
-// 'link-expired' (any CDN 4xx but 416/429) the file's links are invalidated and the read is retried ONCE with a
-// fresh link, from where the final bytes stopped; a second failure surfaces.
+// 'link-expired' (any CDN 4xx but 416/429), or a 429 still answered after the CDN retries, the file's
+// links are invalidated and the read is retried ONCE with a fresh link, from where the final bytes
+// stopped; a second failure surfaces. Before that, a 403 on a signed direct link whose path has two forms
+// (non-ASCII, spaces) is retried once signed over the other form (LinkCache.otherForm); when that one is
+// accepted, LinkCache signs every later link that way.
 
 import type { FileRef } from '../../core/file-ref.js';
 import type { CdnFetcher } from './cdn-client.js';
 import type { LinkCache, LinkMode, LinkSigning } from './download-urls.js';
-import { isPanError } from '../errors.js';
+import { isPanError, type PanError } from '../errors.js';
+
+/** A CDN answer that may mean "this link is dead": any 4xx but 416 (link-expired), or a 429 that the
+ * CDN retries did not get past (issue 15: an expired link may answer with more than 403/404/410). */
+function linkDead(e: unknown): e is PanError {
+  return isPanError(e, 'link-expired') || (isPanError(e, 'transport') && e.code === 429);
+}
 
 export interface PanRangeSourceOptions {
   links: LinkCache;
@@ -59,7 +68,17 @@ export class PanRangeSource {
     try {
       return await fetch(url);
     } catch (e) {
-      if (!isPanError(e, 'link-expired')) throw e;
+      if (!linkDead(e)) throw e;
+      const other = this.mode === 'direct' && e.code === 403 ? this.o.links.otherForm(url, this.signing) : null;
+      if (other) {
+        try {
+          const b = await fetch(other.url);
+          this.o.links.useForm(other.form);
+          return b;
+        } catch (e2) {
+          if (!linkDead(e2)) throw e2;
+        }
+      }
       this.o.links.invalidate(ref.id);
       return fetch(await this.o.links.get(ref.id, this.mode, this.signing, signal));
     }
