@@ -222,7 +222,16 @@ export class TokenManager implements TokenSource {
   status(): TokenStatus {
     const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     const cur = this.current;
-    const state = this.revoked ? 'revoked' : this.failures.failures > 0 ? 'failing' : cur ? 'ok' : 'none';
+    // a fresh token (taken from the file, say) is ok even after failed fetches; a stale one while fetches fail is not
+    const state = this.revoked
+      ? 'revoked'
+      : cur && this.fresh(cur)
+        ? 'ok'
+        : this.failures.failures > 0
+          ? 'failing'
+          : cur
+            ? 'ok'
+            : 'none';
     return {
       state,
       obtainedAt: iso(cur?.obtainedAt),

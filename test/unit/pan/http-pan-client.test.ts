@@ -198,6 +198,28 @@ describe('auth', () => {
     expect(srv.count('/api/v1/access_token')).toBe(2);
   });
 
+  it('status: failing while no token can be fetched; ok once another process saved one', async () => {
+    srv.route('/api/v1/access_token', (_r, res) => envelope(res, 1, null, 'clientSecret错误'));
+    const clock = new FakeClock('instant', Date.now());
+    const c = client({ clock });
+    await expect(c.userInfo()).rejects.toMatchObject({ kind: 'auth' });
+    expect(c.tokens.status()).toMatchObject({ state: 'failing', lastError: expect.stringContaining('clientSecret') });
+    const file = tokenFilePath(stateDir, srv.baseUrl, 'cid');
+    await writeFile(
+      file,
+      JSON.stringify({
+        clientId: 'cid',
+        accessToken: 'saved',
+        expiresAt: clock.now() + 86400_000,
+        obtainedAt: clock.now(),
+      }),
+    );
+    clock.advance(1500); // past the failure back-off
+    await expect(c.userInfo()).resolves.toMatchObject({ nickname: 'n' });
+    expect(c.tokens.status()).toMatchObject({ state: 'ok', fetched: 0, adopted: 1 });
+    expect(srv.seen.at(-1)!.headers.authorization).toBe('Bearer saved');
+  });
+
   it('a refused token the file still holds is not taken again', async () => {
     const clock = new FakeClock('instant', Date.now());
     const c = client({ clock });
