@@ -43,7 +43,15 @@ export interface DaemonStatus {
       lastError: string | null;
       bytesPerSec: number;
     }>;
-    totals: { files: number; bytes: number; sentBytes: number; bytesPerSec: number; unproven?: number };
+    totals: {
+      files: number;
+      bytes: number;
+      sentBytes: number;
+      bytesPerSec: number;
+      unproven?: number;
+      /** committed uploads whose rename fix-up is journaled and not done yet */
+      fixups?: number;
+    };
   };
   openHandles: number;
   /** --webdav: where the WebDAV front end listens (null when it is off) */

@@ -6,6 +6,10 @@
 //  - enqueue() is an upsert that bumps `generation`; remove(ino, generation) deletes only when the
 //    generation is unchanged, so content written again while an upload ran is never lost;
 //  - rows go away on success (remove) or with their node (ON DELETE CASCADE on unlink).
+//  - an upload attempt's place (parent, name, MD5, size) is recorded (kv `upload-attempt:<ino>`) before
+//    it starts and forgotten when its outcome is settled (committed, or its copy trashed or found absent).
+//    It outlives its node on purpose: a copy that lands after a kill -9, or after the file was renamed or
+//    removed, is found there at the next attempt or start (issue 19: the stray copy under a stale name).
 
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -61,6 +65,17 @@ export interface FixupEntry {
   replacedId: string | null;
 }
 
+/** Where an upload attempt creates its copy (the copy lands there even when the daemon dies meanwhile). */
+export interface AttemptEntry {
+  ino: number;
+  parentId: string;
+  name: string;
+  md5: string;
+  size: number;
+}
+
+const ATTEMPT_KEY = 'upload-attempt:';
+
 export class UploadJournal {
   private readonly statements;
 
@@ -91,6 +106,10 @@ export class UploadJournal {
         'SELECT ino, file_id AS fileId, parent_id AS parentId, name, replaced_id AS replacedId FROM upload_fixups',
       ),
       removeFixup: db.prepare('DELETE FROM upload_fixups WHERE ino = ? AND file_id = ?'),
+      putKv: db.prepare('INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)'),
+      getKv: db.prepare('SELECT value FROM kv WHERE key = ?'),
+      deleteKv: db.prepare('DELETE FROM kv WHERE key = ?'),
+      kvPrefix: db.prepare('SELECT value FROM kv WHERE substr(key, 1, length(?)) = ? ORDER BY key'),
     };
   }
 
@@ -150,6 +169,28 @@ export class UploadJournal {
   /** The fix-up of fileId for ino is done (or moot). */
   removeFixup(ino: number, fileId: string): void {
     this.statements.removeFixup.run(ino, fileId);
+  }
+
+  /** Record where the attempt about to start creates its copy (replaces an older record of ino). */
+  putAttempt(a: AttemptEntry): void {
+    this.statements.putKv.run(`${ATTEMPT_KEY}${a.ino}`, JSON.stringify(a));
+  }
+
+  /** The last attempt of ino whose outcome is not settled, if any. */
+  attempt(ino: number): AttemptEntry | undefined {
+    const r = this.statements.getKv.get(`${ATTEMPT_KEY}${ino}`) as { value: string } | undefined;
+    return r ? (JSON.parse(r.value) as AttemptEntry) : undefined;
+  }
+
+  /** Every unsettled attempt (start-up). */
+  attempts(): AttemptEntry[] {
+    const rows = this.statements.kvPrefix.all(ATTEMPT_KEY, ATTEMPT_KEY) as Array<{ value: string }>;
+    return rows.map((r) => JSON.parse(r.value) as AttemptEntry);
+  }
+
+  /** The attempt's copy is committed, trashed or known absent. */
+  removeAttempt(ino: number): void {
+    this.statements.deleteKv.run(`${ATTEMPT_KEY}${ino}`);
   }
 
   /** Run fn in one transaction (nested transactions become savepoints). */

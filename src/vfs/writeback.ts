@@ -549,6 +549,11 @@ export class Writeback implements UploadTarget {
     };
   }
 
+  /** A node has this remote id. */
+  knows(fileId: string): boolean {
+    return this.deps.store.getByRemote(fileId) !== undefined;
+  }
+
   /**
    * The upload of `ino` committed remotely. Called inside the queue's journal transaction, so synchronous:
    * record it, and free the staging file once nobody uses it. False when the node is gone.

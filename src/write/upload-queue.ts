@@ -34,7 +34,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
-import type { JournalEntry, UploadJournal } from '../meta/upload-journal.js';
+import type { AttemptEntry, JournalEntry, UploadJournal } from '../meta/upload-journal.js';
 import type { PanTree, PanUploads } from '../pan/api.js';
 import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { isPanError } from '../pan/errors.js';
@@ -58,6 +58,8 @@ export interface UploadTarget {
    * meanwhile → upload again) or the node is gone
    */
   commit(ino: number, generation: number, result: { fileId: string; md5: string; size: number }): boolean;
+  /** a node has this remote id (a copy found where an earlier attempt uploaded to is then not a stray) */
+  knows(fileId: string): boolean;
 }
 
 /** 2 files at a time: with 3 slices each that is 6 parallel slice PUTs, enough to fill a home uplink. */
@@ -99,6 +101,9 @@ export interface UploadQueueStatus {
     waitingRetry: number;
     /** staging files that do not hash to their journaled MD5: kept, never uploaded as they are */
     unproven: number;
+    /** journaled rename fix-ups of committed uploads not done yet (redone at start-up), and attempts of
+     * files gone since whose possible stray copy was not looked for yet */
+    fixups: number;
     bytes: number;
     sentBytes: number;
     bytesPerSec: number;
@@ -354,6 +359,7 @@ export class UploadQueue {
       item.verify = true; // a write in place may have been under way when the daemon stopped
     }
     this.resumeFixups();
+    this.resumeStrays();
     if (rows.length) this.log.info({ op: 'upload-resume', files: rows.length }, 'resuming uploads from the journal');
     this.pump();
     return rows.length;
@@ -431,6 +437,9 @@ export class UploadQueue {
         uploading: items.filter((i) => i.state === 'uploading').length,
         waitingRetry: items.filter((i) => i.state === 'waiting-retry').length,
         unproven: items.filter((i) => i.state === 'unproven').length,
+        fixups:
+          this.opts.journal.fixups().length +
+          this.opts.journal.attempts().filter((a) => !this.opts.journal.get(a.ino)).length,
         bytes: sum((i) => i.size),
         sentBytes: sum((i) => i.sentBytes),
         bytesPerSec: sum((i) => i.bytesPerSec),
@@ -552,6 +561,18 @@ export class UploadQueue {
   // --- one attempt --------------------------------------------------------------------------------
 
   private async process(it: Item, run: Run): Promise<void> {
+    try {
+      await this.attempt(it, run);
+    } finally {
+      // the node went (or its content was abandoned): a copy an earlier attempt left is a stray now
+      if (!this.closed && !this.opts.journal.get(it.ino) && this.opts.journal.attempt(it.ino))
+        await this.settleAttempt(it.ino, null, run.controller.signal).catch((e: unknown) =>
+          this.log.warn({ op: 'upload', ino: it.ino, err: e }, 'could not look for a stray copy; next start'),
+        );
+    }
+  }
+
+  private async attempt(it: Item, run: Run): Promise<void> {
     const row = this.opts.journal.get(it.ino);
     if (!row) return this.finish(it); // node deleted (cascade): nothing to upload
     const t = this.opts.target.resolve(it.ino);
@@ -570,6 +591,14 @@ export class UploadQueue {
     run.name = t.name;
     let src: FileSliceSource | null = null;
     try {
+      // an earlier attempt (cut by a kill -9, or failed) may have landed, under the name the file had then:
+      // looked for after a restart, and after a failure when the name changed since (at the same name the
+      // next copy replaces it: duplicate 2)
+      const prev = this.opts.journal.attempt(it.ino);
+      if (prev && (it.verify || prev.parentId !== t.parentId || prev.name !== t.name)) {
+        const found = await this.settleAttempt(it.ino, row, run.controller.signal);
+        if (found) return await this.afterUpload(it, row.generation, prev, found, true);
+      }
       // after a restart only the length journaled counts: an append cut off by the kill is dropped
       src = await FileSliceSource.open(t.stagingPath || row.stagingPath, it.verify ? row.size : undefined);
       run.size = src.size;
@@ -591,6 +620,8 @@ export class UploadQueue {
         // the row's MD5 is trusted only for the size it was computed for; else hash the staging file now
         md5 = row.md5 && src.size === row.size ? row.md5 : await src.md5(run.controller.signal);
       }
+      // recorded before the copy can exist: it lands there even if the daemon dies meanwhile
+      this.opts.journal.putAttempt({ ino: it.ino, parentId: t.parentId, name: t.name, md5, size: src.size });
       const res = await uploadFile(this.opts.api, {
         parentId: t.parentId,
         name: t.name,
@@ -642,6 +673,7 @@ export class UploadQueue {
       if (!this.opts.target.commit(it.ino, generation, result))
         return j.get(it.ino)?.generation === generation ? 'refused' : 'stale';
       j.remove(it.ino, generation);
+      j.removeAttempt(it.ino);
       // renamed during the upload: the fix-up below is journaled with the commit, so a crash before it is
       // done is redone at the next start (resume)
       const cur = this.opts.target.resolve(it.ino);
@@ -654,7 +686,7 @@ export class UploadQueue {
     const now = this.opts.target.resolve(it.ino); // same synchronous stretch as the commit: no rename in between
     if (outcome === 'refused') {
       // the target broke its contract (false with an unchanged generation): back off instead of spinning
-      await this.trashQuietly(result.fileId);
+      if (await this.trashQuietly(result.fileId)) j.removeAttempt(it.ino);
       throw new FsError('EIO', 'the store refused the upload commit');
     }
     if (outcome === 'stale') {
@@ -663,7 +695,7 @@ export class UploadQueue {
         { op: 'upload', ino: it.ino, name: was.name, fileId: result.fileId },
         'content changed during the upload; discarding this copy',
       );
-      await this.trashQuietly(result.fileId);
+      if (await this.trashQuietly(result.fileId)) j.removeAttempt(it.ino);
       if (!j.get(it.ino)) this.finish(it);
       else it.dueAt = 0;
       return;
@@ -718,6 +750,16 @@ export class UploadQueue {
     return false;
   }
 
+  /** Start-up: attempts whose file went (no journal row) may have left a copy: trash it (settleAttempt). */
+  private resumeStrays(): void {
+    for (const a of this.opts.journal.attempts()) {
+      if (this.opts.journal.get(a.ino)) continue; // its next attempt looks (attempt())
+      void this.settleAttempt(a.ino, null, this.stopping.signal).catch((e: unknown) =>
+        this.log.warn({ op: 'upload', ino: a.ino, err: e }, 'could not look for a stray copy; next start'),
+      );
+    }
+  }
+
   /** Start-up: redo the rename fix-ups a crash interrupted. An upload of the same file waits for its
    * fix-up (one remote name at a time). */
   private resumeFixups(): void {
@@ -742,12 +784,54 @@ export class UploadQueue {
     }
   }
 
-  private async trashQuietly(fileId: string): Promise<void> {
+  /** True when trashed. */
+  private async trashQuietly(fileId: string): Promise<boolean> {
     try {
       await this.opts.api.trash([fileId]);
+      return true;
     } catch (e) {
       this.log.warn({ op: 'upload', fileId, err: e }, 'could not trash a stale uploaded copy');
+      return false;
     }
+  }
+
+  /**
+   * The last attempt of ino may have left a copy where it uploaded to (a kill -9 after the copy landed
+   * and before the commit, or a failure answer after it landed): look there. A copy no node knows is
+   * returned when it is exactly the content to upload now (row: same MD5 and size; the caller commits it
+   * and renames it to the current name), else trashed. Then the record goes. Throws when the folder
+   * cannot be listed (the record stays: the next attempt or start looks again).
+   */
+  private async settleAttempt(
+    ino: number,
+    row: JournalEntry | null,
+    signal: AbortSignal,
+  ): Promise<{ fileId: string; md5: string; size: number } | null> {
+    const a: AttemptEntry | undefined = this.opts.journal.attempt(ino);
+    if (!a) return null;
+    let list: Awaited<ReturnType<UploadQueueOptions['api']['listAll']>> = [];
+    try {
+      list = await this.opts.api.listAll(a.parentId, signal);
+    } catch (e) {
+      if (!isPanError(e, 'not-found')) throw e; // the folder is gone: so is the copy
+    }
+    let adopt: { fileId: string; md5: string; size: number } | null = null;
+    for (const e of list) {
+      if (e.isDir || e.trashed || e.name !== a.name || e.md5.toLowerCase() !== a.md5 || e.size !== a.size) continue;
+      if (this.opts.target.knows(e.id)) continue;
+      if (row && !adopt && row.md5 === a.md5 && row.size === a.size) {
+        this.log.info(
+          { op: 'upload', ino, fileId: e.id, name: a.name },
+          'an earlier upload of this content landed under the name the file had then: taking it',
+        );
+        adopt = { fileId: e.id, md5: a.md5, size: a.size };
+        continue;
+      }
+      this.log.warn({ op: 'upload', ino, fileId: e.id, name: a.name }, 'trashing a stray copy of an earlier upload');
+      await this.opts.api.trash([e.id]);
+    }
+    if (!adopt) this.opts.journal.removeAttempt(ino); // else with the commit (afterUpload)
+    return adopt;
   }
 
   private dropGone(it: Item, row: JournalEntry): void {

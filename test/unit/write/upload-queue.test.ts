@@ -35,6 +35,9 @@ class FakeTarget implements UploadTarget {
     if (n.parentPending) return 'parent-pending' as const;
     return { parentId: n.parentId, name: n.name, stagingPath: n.stagingPath, remoteId: n.remoteId ?? null };
   }
+  knows(fileId: string): boolean {
+    return [...this.nodes.values()].some((n) => !n.gone && n.remoteId === fileId);
+  }
   commit(ino: number, generation: number, r: { fileId: string; md5: string; size: number }): boolean {
     if (this.journal.get(ino)?.generation !== generation) return false;
     this.commits.push({ ino, generation, ...r });
@@ -216,6 +219,96 @@ describe('UploadQueue', () => {
     await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
     expect(pan.files.get(fileId)).toMatchObject({ name: 'after', parentId: '9' });
     expect(trashed).toEqual(['old-copy']);
+  });
+
+  /** A restart on the same database file, as after a kill -9: a new journal, target and queue. */
+  async function restart(): Promise<void> {
+    await queue.close();
+    db.close();
+    db = openMetaDb(dbPath);
+    journal = new UploadJournal(db, clock);
+    const t2 = new FakeTarget(journal);
+    for (const [ino, n] of target.nodes) t2.nodes.set(ino, n);
+    target = t2;
+    makeQueue();
+  }
+
+  // found by the crash test (e2e/crash.test.ts): a kill -9 after an upload landed and before its commit left
+  // a stray copy under the name the file had when the upload started; the restart uploaded again under the
+  // new name and the server kept both
+  it('after a kill -9 between landing and commit, the copy under the old name is taken and renamed', async () => {
+    makeQueue();
+    const data = ramp(3000, 31);
+    const f = await addFile('before', data);
+    // the node was renamed while its upload ran; its older copy went along to the new name
+    Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9', remoteId: 'old-copy' });
+    pan.addFile('9', 'after', ramp(100, 32), 0, 'old-copy');
+    journal.enqueue(f.ino, f.path, data.length, md5hex(data));
+    journal.putAttempt({ ino: f.ino, parentId: '7', name: 'before', md5: md5hex(data), size: data.length });
+    const stray = pan.addFile('7', 'before', data); // the merge landed; the daemon died before the commit
+    await restart();
+    expect(queue.resume()).toBe(1);
+    await queue.waitFor(f.ino);
+    expect(target.commits).toEqual([expect.objectContaining({ ino: f.ino, fileId: stray, md5: md5hex(data) })]);
+    expect(pan.files.get(stray)).toMatchObject({ name: 'after', parentId: '9', trashed: false });
+    expect(pan.files.get('old-copy')!.trashed).toBe(true);
+    expect(pan.count('uploadCreate')).toBe(0);
+    expect(journal.attempt(f.ino)).toBeUndefined();
+    expect(queue.status().totals).toMatchObject({ files: 0, fixups: 0 });
+  });
+
+  it('after a restart, a stray copy of other content is trashed and the file uploads under its name', async () => {
+    makeQueue();
+    const old = ramp(2500, 33);
+    const data = ramp(2600, 34);
+    const f = await addFile('x', data);
+    Object.assign(target.nodes.get(f.ino)!, { name: 'y' });
+    journal.enqueue(f.ino, f.path, data.length, md5hex(data)); // written again since that attempt
+    journal.putAttempt({ ino: f.ino, parentId: '7', name: 'x', md5: md5hex(old), size: old.length });
+    const stray = pan.addFile('7', 'x', old);
+    await restart();
+    queue.resume();
+    await queue.waitFor(f.ino);
+    expect(pan.files.get(stray)!.trashed).toBe(true);
+    const id = target.commits[0]!.fileId;
+    expect(pan.files.get(id)).toMatchObject({ name: 'y', parentId: '7', data });
+    expect(pan.live('7').map((e) => e.name)).toEqual(['y']);
+  });
+
+  it('after a restart, the copy an attempt left of a file gone since is trashed, a known one is kept', async () => {
+    makeQueue();
+    const data = ramp(2000, 35);
+    const gone = await addFile('gone', data);
+    const kept = await addFile('kept', data);
+    target.nodes.delete(gone.ino);
+    db.prepare('DELETE FROM nodes WHERE ino = ?').run(gone.ino);
+    journal.putAttempt({ ino: gone.ino, parentId: '7', name: 'gone', md5: md5hex(data), size: data.length });
+    const stray = pan.addFile('7', 'gone', data);
+    // a record whose place holds a copy the store knows (another node's): not a stray
+    journal.putAttempt({ ino: kept.ino + 100, parentId: '7', name: 'kept', md5: md5hex(data), size: data.length });
+    const known = pan.addFile('7', 'kept', data);
+    target.nodes.get(kept.ino)!.remoteId = known;
+    await restart();
+    expect(queue.status().totals.fixups).toBe(2);
+    queue.resume();
+    await vi.waitFor(() => expect(journal.attempts()).toEqual([]));
+    expect(pan.files.get(stray)!.trashed).toBe(true);
+    expect(pan.files.get(known)!.trashed).toBe(false);
+    expect(queue.status().totals.fixups).toBe(0);
+  });
+
+  it('an attempt is recorded before the upload starts and forgotten with the commit', async () => {
+    makeQueue();
+    const data = ramp(1800, 36);
+    const f = await addFile('rec', data);
+    const seen: unknown[] = [];
+    pan.onCall = (m) => {
+      if (m === 'uploadCreate') seen.push(journal.attempt(f.ino));
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    expect(seen).toEqual([{ ino: f.ino, parentId: '7', name: 'rec', md5: md5hex(data), size: data.length }]);
+    expect(journal.attempts()).toEqual([]);
   });
 
   it('a fix-up is recorded only for a rename during the upload, and removed once done', async () => {
