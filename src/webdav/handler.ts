@@ -181,7 +181,10 @@ export class WebdavHandler {
       [status, text] = [500, 'internal error'];
       this.d.logger.error({ op: `webdav ${method}`, path, err: String(e) }, 'WebDAV request failed');
     }
-    if (status > 500) this.d.logger.warn({ op: `webdav ${method}`, path, status, err: text }, 'WebDAV request failed');
+    // a cause logged once where it was found (the download quota, offline reads) is quiet here, as over FUSE
+    const quiet = isFsError(e) && e.logged;
+    if (status > 500 && !quiet)
+      this.d.logger.warn({ op: `webdav ${method}`, path, status, err: text }, 'WebDAV request failed');
     else this.d.logger.debug({ op: `webdav ${method}`, path, status, err: text }, 'WebDAV request refused');
     if (res.headersSent) {
       res.destroy();

@@ -83,6 +83,28 @@ function call(
 }
 
 describe('WebDAV handler over a Vfs', () => {
+  it.each([false, true])(
+    'a failed GET (EIO, logged where found: %s) warns unless its cause was logged',
+    async (logged) => {
+      const vfs = new MemVfs();
+      const warns: string[] = [];
+      const logger = { ...(silent as object), warn: (_o: object, m: string) => warns.push(m), child: () => logger };
+      server = await startWebdavServer(
+        { listen: { host: '127.0.0.1', port: 0 }, readOnly: false, redirect: false },
+        { vfs, deadProps: memProps(), clock: { now: () => Date.now() } as never, logger: logger as never },
+        logger as never,
+      );
+      expect((await call(server, 'PUT', '/q.bin', { body: 'quota' })).status).toBe(201);
+      vfs.read = async () => {
+        const e = new FsError('EIO', 'read /q.bin: the daily download quota is used up (code 5113)');
+        e.logged = logged;
+        throw e;
+      };
+      expect((await call(server, 'GET', '/q.bin')).status).toBe(502);
+      expect(warns).toEqual(logged ? [] : ['WebDAV request failed']);
+    },
+  );
+
   it('a new file whose PUT body breaks off is removed again', async () => {
     const vfs = new MemVfs();
     const wrote = new Deferred();
