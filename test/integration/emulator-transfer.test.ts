@@ -395,7 +395,9 @@ describe('seed', () => {
     const e = await startEmulator({ rateLimitScale: 0 });
     const t0 = performance.now();
     await e.seed(dir);
-    expect(performance.now() - t0).toBeLessThan(10_000);
+    // a bound against a per-file quadratic, not a speed target (that is the bench's): ~1 s on a quiet
+    // machine, 11.6 s once with the 2 cores shared by six test runs
+    expect(performance.now() - t0).toBeLessThan(30_000);
     expect(e.tree().filter((t) => t.type === 'file').length).toBe(10_000);
     const k = new WireClient(e.baseUrl);
     await k.login();
