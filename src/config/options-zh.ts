@@ -16,6 +16,9 @@ export const HELP_ZH: Record<string, string> = {
   gid: '所有文件的属组 gid（默认：守护进程的 gid）',
   umask: '权限掩码：文件为 0666&~umask，目录为 0777&~umask',
   dirCacheTime: '目录列表在本地缓存里保存多久，过期后重新从云端获取',
+  pollInterval:
+    '多久重新获取一次正在使用的文件夹（挂载根目录、最近 10 分钟内列出过或打开过其中文件的文件夹、有待上传文件的文件夹）' +
+    '的列表，以发现云端的变化；最多占用列表接口 QPS 的五分之一（0 = 关闭）',
   attrTimeout: '内核缓存文件属性和文件名的时间（可以为 0）；pan123fs refresh 会立即清掉这些缓存',
   cacheDir:
     '元数据库、分块缓存和上传暂存文件的目录' +

@@ -147,6 +147,18 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'how long a directory listing is served from the store before it is fetched again',
   },
   {
+    key: 'pollInterval',
+    flag: 'poll-interval',
+    type: 'duration',
+    default: '1m',
+    env: 'PAN123_POLL_INTERVAL',
+    group: 'cache',
+    help:
+      'how often the folders in use (the root, folders listed or with a file opened in the last 10 minutes, ' +
+      'folders with pending uploads) are listed again to see remote changes, within a fifth of the list QPS ' +
+      '(0 = off)',
+  },
+  {
     key: 'attrTimeout',
     flag: 'attr-timeout',
     type: 'duration',

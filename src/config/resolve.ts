@@ -24,6 +24,8 @@ export interface MountConfig {
   gid: number;
   umask: number;
   dirCacheTimeMs: number;
+  /** --poll-interval in ms (0 = no change polling) */
+  pollIntervalMs: number;
   attrTimeoutMs: number;
   cacheDir: string;
   stateDir: string;
@@ -153,6 +155,7 @@ export async function resolveMountConfig(
     gid: (v.gid as number | undefined) ?? process.getgid?.() ?? 0,
     umask: v.umask as number,
     dirCacheTimeMs: v.dirCacheTime as number,
+    pollIntervalMs: Math.max(0, (v.pollInterval as number | undefined) ?? 0),
     attrTimeoutMs: v.attrTimeout as number,
     cacheDir: (v.cacheDir as string | undefined) ?? dirs.cacheDir,
     stateDir: (v.stateDir as string | undefined) ?? dirs.stateDir,

@@ -34,6 +34,7 @@ import { PanServerCopier } from '../write/server-copy.js';
 import { PanVfs } from '../vfs/pan-vfs.js';
 import type { StagingPort } from '../vfs/ports.js';
 import { Writeback } from '../vfs/writeback.js';
+import { Poller } from '../vfs/poller.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
 import { installCrashGuard } from '../fuse/crash-guard.js';
 import { TokenBucket } from '../core/token-bucket.js';
@@ -233,6 +234,20 @@ export async function runMount(
     { readOnly: cfg.readOnly, uid: cfg.uid, gid: cfg.gid, umask: cfg.umask, dirCacheTimeMs: cfg.dirCacheTimeMs },
   );
 
+  // --poll-interval: relist the folders in use to see remote changes (vfs/poller.ts; a fifth of the list QPS)
+  const poller =
+    cfg.pollIntervalMs > 0
+      ? new Poller({
+          store,
+          tree: vfs.tree,
+          clock,
+          logger: log.child({ module: 'vfs' }),
+          intervalMs: cfg.pollIntervalMs,
+          offline: () => conn.offline,
+        })
+      : null;
+  if (poller) vfs.watchFolders(poller);
+
   await vfs.recoverInterruptedRenames(); // before the queue resumes: a restored target keeps its upload
   const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock);
   pins.sync();
@@ -264,6 +279,11 @@ export async function runMount(
     db.close();
     throw e;
   }
+
+  // what a listing finds changed remotely is dropped from the kernel's caches (attributes and pages)
+  const mounted = fuse;
+  if (mounted) vfs.setKernelCache({ invalidate: (paths) => mounted.invalidateQueued(paths) });
+  poller?.start();
 
   const startedAt = clock.now();
   let stopping: Promise<void> | null = null;
@@ -305,6 +325,7 @@ export async function runMount(
       : null,
     limits: { bwlimitDown: cfg.bwlimitDown, bwlimitUp: cfg.bwlimitUp, stagingMaxSize: cfg.stagingMaxSize },
     staging: budget.status(),
+    polling: poller?.status() ?? null,
     ...conn.status(),
     fuseThreads: fuse?.threadStats() ?? null,
     fuseRequests: fuse?.requestStats() ?? null,
@@ -349,6 +370,7 @@ export async function runMount(
     stopping = (async () => {
       log.info({ op: 'stop', reason }, 'stopping: draining uploads');
       notifySystemd('STOPPING=1');
+      await poller?.stop();
       await webdav?.close(); // no new WebDAV uploads while draining
       const journaled = await writeback.journalOpenWrites();
       if (journaled)

@@ -3,6 +3,7 @@
 import type { StreamStats } from '../data/file-reader.js';
 import type { TokenStatus } from '../pan/auth.js';
 import type { DownloadQuotaStatus } from '../pan/cdn/download-quota.js';
+import type { PollerStatus } from '../vfs/poller.js';
 
 export interface DaemonStatus {
   mountpoint: string;
@@ -60,6 +61,11 @@ export interface DaemonStatus {
   limits?: { bwlimitDown: number; bwlimitUp: number; stagingMaxSize?: number };
   /** bytes of the staging files (content not uploaded yet) and writers waiting for --staging-max-size */
   staging?: { bytes: number; maxBytes: number; waitingWriters: number };
+  /**
+   * --poll-interval (vfs/poller.ts): the folders polled for remote changes, each with the epoch ms of the
+   * listing the store holds and of its next poll (null: polling is off)
+   */
+  polling?: PollerStatus | null;
   /** 123pan unreachable (pan/connectivity.ts): listings from the store, data from the disk cache */
   offline?: boolean;
   /** ISO time the offline period began (only while offline) */

@@ -55,6 +55,8 @@ export interface BindingInfo {
   nativePatched: boolean;
   /** the JS part of our patch is present (extraOptions, timeouts of 0, fgetattr) */
   jsPatched: boolean;
+  /** open's answer sets keep_cache / direct_io per open (patch 8: the binding exports open_cache_flags) */
+  openCacheFlags: boolean;
   /** fuse_version() of the libfuse the binary runs on: 314 = 3.14; 29 = upstream's prebuilt on libfuse 2.9 */
   libfuse: number;
 }
@@ -80,6 +82,7 @@ export function loadFuseNative(): LoadedFuse {
     file,
     nativePatched: typeof native.fuse_native_thread_stats === 'function',
     jsPatched: typeof Fuse.PAN123FS_PATCH === 'string',
+    openCacheFlags: native.open_cache_flags === 3 && Number(Fuse.PAN123FS_PATCH) >= 4,
     libfuse:
       typeof native.fuse_native_libfuse_version === 'function'
         ? (native.fuse_native_libfuse_version as () => number)()

@@ -58,6 +58,12 @@ export interface FuseMount {
    * fuse_invalidate_path, off the main thread). Resolves how many the kernel held; 0 on libfuse 2.
    */
   invalidate(paths: readonly string[]): Promise<number>;
+  /**
+   * The same for remote changes a listing found (vfs/ports.ts KernelCachePort): queued, one path at a time,
+   * so an invalidation waiting for a kernel lock (a read or lookup of that file in flight) holds one libuv
+   * pool thread, never all of them (the disk cache's reads need the others to answer that request).
+   */
+  invalidateQueued(paths: readonly string[]): void;
   /** `dir` and the paths the kernel may hold directly in it (or anywhere below it, `recursive`) */
   kernelPaths(dir: string, recursive: boolean): string[];
 }
@@ -157,6 +163,7 @@ export function buildMountOptions(
   o: FuseMountOptions,
   libfuse: 2 | 3 = 3,
   platform: Platform = currentPlatform(),
+  perOpenCache = libfuse === 3,
 ): string[] {
   const sec = (v: number | undefined, dflt: number) => String(v ?? dflt);
   const requests =
@@ -176,7 +183,9 @@ export function buildMountOptions(
     ...requests,
     'max_background=64',
     'congestion_threshold=48', // many async reads in flight with large read-ahead
-    'auto_cache', // keep page cache across opens unless mtime/size changed (remote files can change)
+    // per open (ops.ts openAnswer): keep_cache when the file's id and MD5 are those the kernel cached; a binding
+    // that cannot say so keeps auto_cache (pages kept across opens unless mtime or size changed)
+    ...(perOpenCache ? [] : ['auto_cache']),
     `attr_timeout=${sec(o.attrTimeoutSec, DEFAULTS.attrTimeoutSec)}`,
     `entry_timeout=${sec(o.entryTimeoutSec, DEFAULTS.attrTimeoutSec)}`,
     `negative_timeout=${sec(o.negativeTimeoutSec, 1)}`,
@@ -213,7 +222,7 @@ export async function mountVfs(
   const { Fuse, info, native } = loadFuseNative();
   (info.kind === 'source' && info.nativePatched ? log.info : log.warn)({ binding: info }, describeBinding(info));
   await preflight(mnt, log);
-  const raw = buildMountOptions(opts, libfuseMajor(info.libfuse));
+  const raw = buildMountOptions(opts, libfuseMajor(info.libfuse), currentPlatform(), info.openCacheFlags);
   const stats = new RequestStats();
   const paths = new KernelPaths();
   const fuse = new Fuse(mnt, makeFuseOps(vfs, log, clock, stats, paths), {
@@ -294,6 +303,21 @@ function makeHandle(
 ): FuseMount {
   let state: 'mounted' | 'unmounting' | 'gone' = 'mounted';
   const listeners: (() => void)[] = [];
+  const queued = new Set<string>();
+  let draining = false;
+  const drainQueue = async () => {
+    if (draining) return;
+    draining = true;
+    try {
+      while (queued.size > 0 && state === 'mounted') {
+        const p = queued.values().next().value!;
+        queued.delete(p);
+        await cache.invalidate([p]);
+      }
+    } finally {
+      draining = false;
+    }
+  };
   let timer: { cancel(): void } | undefined;
   const releaseNative = () => {
     // Unrefs fuse-native's loop handle so the process may exit; the libfuse thread ends with the mount.
@@ -329,6 +353,10 @@ function makeHandle(
     threadStats: () => threadStatsOf(fuse),
     requestStats,
     invalidate: (p) => (state === 'mounted' ? cache.invalidate(p) : Promise.resolve(0)),
+    invalidateQueued: (p) => {
+      for (const x of p) queued.add(x);
+      void drainQueue().catch((err: unknown) => log.warn({ err }, 'kernel cache invalidation failed'));
+    },
     kernelPaths: (dir, recursive) => cache.paths.under(dir, recursive),
     onExternalUnmount: (cb) => {
       listeners.push(cb);

@@ -112,7 +112,8 @@ export function makeFuseOps(
     fgetattr: (p: string, fh: number, cb: Cb) =>
       run('fgetattr', p, cb, async () => [0, toFuseStat(await vfs.fgetattr(p, fh))] as const),
     readdir: (p: string, cb: Cb) => run('readdir', p, cb, async () => readdirAnswer(listed(p, await vfs.readdir(p)))),
-    open: (p: string, flags: number, cb: Cb) => run('open', p, cb, async () => [0, await vfs.open(p, flags)] as const),
+    open: (p: string, flags: number, cb: Cb) =>
+      run('open', p, cb, async () => openAnswer(vfs, await vfs.open(p, flags))),
     opendir: (p: string, _flags: number, cb: Cb) =>
       run('opendir', p, cb, async () => [0, await vfs.opendir(p)] as const),
     releasedir: (p: string, fh: number, cb: Cb) => run('releasedir', p, cb, () => vfs.releasedir(p, fh)),
@@ -163,6 +164,14 @@ export function makeFuseOps(
     listxattr: (p: string, cb: Cb) => run('listxattr', p, cb, () => NEG.ENOSYS),
     removexattr: (p: string, _n: string, cb: Cb) => run('removexattr', p, cb, () => NEG.ENOSYS),
   };
+}
+
+/** The open reply's page-cache bits (our native patch sets fi->keep_cache / fi->direct_io from them). */
+export const OPEN_KEEP_CACHE = 1;
+export const OPEN_DIRECT_IO = 2;
+function openAnswer(vfs: Vfs, fh: number): Answer {
+  const mode = vfs.pageCache?.(fh) ?? 'drop';
+  return [0, fh, mode === 'keep' ? OPEN_KEEP_CACHE : mode === 'direct' ? OPEN_DIRECT_IO : 0];
 }
 
 /** renameat2 flags (libfuse 3 passes them; 0 otherwise): RENAME_NOREPLACE checks first; RENAME_EXCHANGE

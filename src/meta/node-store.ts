@@ -30,6 +30,20 @@ export interface NodeRow {
   listedAt: number | null;
 }
 
+/**
+ * What a listing changed, for the caches above the store (the kernel's entries, attributes and pages).
+ * Paths are the store's before the merge (`before`) and after it (`after`); a removed node has no
+ * `after`, a new one no `before`.
+ */
+export interface ListingChange {
+  ino: number;
+  isDir: boolean;
+  before?: string;
+  after?: string;
+  /** a file whose content changed (size or MD5; its id kept): the version the store held */
+  content?: { id: string; md5: string; size: number };
+}
+
 /** What a listing provides for one child (a subset of pan's RemoteEntry, so meta does not import pan). */
 export interface ListedChild {
   id: string;
@@ -159,6 +173,7 @@ export class NodeStore {
       below: db.prepare(`WITH RECURSIVE sub(ino) AS (SELECT ino FROM nodes WHERE parent_ino = ? UNION ALL
                                   SELECT n.ino FROM nodes n JOIN sub ON n.parent_ino = sub.ino)
                                 SELECT ino FROM sub`),
+      dirtyParents: db.prepare('SELECT DISTINCT parent_ino AS p FROM nodes WHERE dirty = 1 AND parent_ino IS NOT NULL'),
       journalCount: db.prepare('SELECT COUNT(*) AS n FROM upload_journal'),
       kvGet: db.prepare('SELECT value FROM kv WHERE key = ?'),
       kvKeys: db.prepare('SELECT key FROM kv WHERE substr(key, 1, length(?)) = ? ORDER BY key'),
@@ -259,9 +274,16 @@ export class NodeStore {
    * `sinceSeq` is changeSeq() when the listing request started: nodes changed locally after it (an upload
    * that committed, a mkdir or rename answered meanwhile) are newer than the listing and left alone.
    * The steps are planned by listing-merge.ts (its header has the rules) and applied here in order.
+   * Returns what changed (nodes added, removed, renamed or moved, files whose content changed).
    */
-  replaceListing(parentIno: number, entries: ListedChild[], now: number, sinceSeq: number = this.lastSeq): void {
+  replaceListing(
+    parentIno: number,
+    entries: ListedChild[],
+    now: number,
+    sinceSeq: number = this.lastSeq,
+  ): ListingChange[] {
     const changedSince = (ino: number) => (this.changeSeqOf.get(ino) ?? 0) > sinceSeq;
+    const changes: ListingChange[] = [];
     this.db.transaction(() => {
       const steps = planListingMerge(
         {
@@ -278,12 +300,46 @@ export class NodeStore {
         },
         entries,
       );
+      changes.push(...this.describe(parentIno, steps));
       for (const step of steps) this.apply(parentIno, step);
       if ((this.invalidationSeqOf.get(parentIno) ?? 0) <= sinceSeq) {
         this.write('setListed', now, parentIno);
         this.invalidationSeqOf.delete(parentIno);
       }
     })();
+    return changes;
+  }
+
+  /** The changes the steps make, read before they are applied (the old paths still resolve). */
+  private describe(parentIno: number, steps: readonly MergeStep[]): ListingChange[] {
+    const out: ListingChange[] = [];
+    const dir = this.pathOf(parentIno);
+    const at = (name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
+    for (const step of steps) {
+      if (step.kind === 'delete') {
+        const row = this.get(step.ino);
+        if (row) out.push({ ino: row.ino, isDir: row.isDir, before: this.pathOf(row.ino) });
+      } else if (step.kind === 'insert') {
+        out.push({ ino: -1, isDir: step.entry.isDir, after: at(step.entry.name) });
+      } else if (step.kind === 'update') {
+        const row = this.get(step.ino);
+        if (!row) continue;
+        const e = step.entry;
+        const moved = row.parentIno !== parentIno || row.name !== e.name;
+        const content = !row.isDir && (row.size !== e.size || row.md5 !== e.md5);
+        const touched = !row.isDir && row.mtimeMs !== (e.updatedAt || e.createdAt);
+        if (!moved && !content && !touched) continue;
+        const change: ListingChange = {
+          ino: row.ino,
+          isDir: row.isDir,
+          before: this.pathOf(row.ino),
+          after: at(e.name),
+        };
+        if (content && row.remoteId !== null) change.content = { id: row.remoteId, md5: row.md5, size: row.size };
+        out.push(change);
+      }
+    }
+    return out;
   }
 
   private apply(parentIno: number, step: MergeStep): void {
@@ -416,6 +472,10 @@ export class NodeStore {
   /** Dirty nodes without an upload journal row (a crash between the first write and close). */
   danglingDirty(): NodeRow[] {
     return (this.queries.danglingDirty.all() as RawRow[]).map((r) => toRow(r)!);
+  }
+  /** Folders holding files not uploaded yet (the change poller lists them). */
+  dirtyParents(): number[] {
+    return (this.queries.dirtyParents.all() as { p: number }[]).map((r) => r.p);
   }
   /** The node or something below it holds local content not uploaded yet. */
   hasPendingBelow(ino: number): boolean {

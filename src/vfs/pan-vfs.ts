@@ -7,6 +7,10 @@
 //  - a handle holds either a remote read handle (a file without local content at open) or a LocalFile;
 //    getattr of a file with local content shows the staging file's size and mtime.
 //  - every change is refused with EROFS on a read-only mount before anything else is looked at.
+//  - a remote read handle reads the version (id, size, MD5) it opened, whatever listings find later
+//    (docs/SEMANTICS.md "Remote changes"); the kernel keeps its page cache at open only when the path's file
+//    has the id and MD5 the kernel cached, and bypasses it while another version of the path is open.
+//  - what a listing changed is invalidated in the kernel (KernelCachePort) after the store holds it.
 
 import { constants as C } from 'node:fs';
 import type { Clock } from '../core/clock.js';
@@ -20,10 +24,11 @@ import { offlineCause } from '../pan/connectivity.js';
 import { classifyData } from './classify.js';
 import { assertNameFree, Namespace, type NamespacePan } from './namespace.js';
 import { parentAndName } from './paths.js';
-import type { AccountPort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
+import type { ListingChange } from '../meta/node-store.js';
+import type { AccountPort, FolderUsePort, KernelCachePort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
 import { type CopiedState, decideCopy, fallbackError } from './server-copy.js';
 import { guard, Tree } from './tree.js';
-import type { DirEntry, OpenFlags, Stat, StatFs, Vfs } from './types.js';
+import type { DirEntry, OpenFlags, PageCacheMode, Stat, StatFs, Vfs } from './types.js';
 import type { LocalFile, Writeback } from './writeback.js';
 
 /**
@@ -33,6 +38,8 @@ import type { LocalFile, Writeback } from './writeback.js';
 export const WRITE_BACK_DELAY_MS = 5000;
 /** 123 Open's upload limit for developers (123open-api.md §4.1), from the client's endpoint table. */
 export const MAX_FILE_SIZE = MAX_CREATE_SIZE;
+/** Paths whose cached version the vfs remembers for keep_cache (past it, the oldest open without it). */
+const KERNEL_VERSIONS_MAX = 100_000;
 /** statfs user info is cached this long: it is rate limited and changes slowly. */
 const USER_INFO_TTL_MS = 30_000;
 
@@ -65,6 +72,10 @@ interface Handle {
   local?: LocalFile;
   /** the content came from a server-side copy through this handle (it holds no local content then) */
   copied?: CopiedState;
+  /** the kernel's page cache for this handle (the open reply) */
+  cache: PageCacheMode;
+  /** remote read handles: the path opened and the version read ("id:md5") */
+  opened?: { path: string; version: string };
 }
 
 export class PanVfs implements Vfs {
@@ -76,6 +87,12 @@ export class PanVfs implements Vfs {
   private userInfoCache: { at: number; info: UserInfo } | null = null;
   /** files whose offline read failure was logged, in the current offline period */
   private offlineReads: { since: number; inos: Set<number> } = { since: 0, inos: new Set() };
+  /** path → the version ("id:md5") the kernel's page cache holds for it (as far as opens tell) */
+  private readonly kernelVersions = new Map<string, string>();
+  /** path → version → remote read handles open */
+  private readonly openVersions = new Map<string, Map<string, number>>();
+  private kernel: KernelCachePort | undefined;
+  private folderUse: FolderUsePort | undefined;
 
   constructor(
     private readonly deps: VfsDeps,
@@ -84,6 +101,35 @@ export class PanVfs implements Vfs {
     this.tree = new Tree(deps.store, deps.pan, deps.clock, () => opts.dirCacheTimeMs, deps.logger);
     this.writeback = deps.writeback;
     this.namespace = new Namespace({ ...deps, tree: this.tree });
+    this.tree.onChanges = (changes) => this.remoteChanged(changes);
+  }
+
+  /** The front end's kernel caches (set once the FUSE mount exists). */
+  setKernelCache(port: KernelCachePort): void {
+    this.kernel = port;
+  }
+
+  /** Told of every folder listed and every file opened (the change poller). */
+  watchFolders(port: FolderUsePort): void {
+    this.folderUse = port;
+  }
+
+  /**
+   * A listing found changes (the store holds them already): the kernel asks again for the attributes and
+   * pages of each path it may hold — the old place of what moved or went, and the folders around it.
+   */
+  private remoteChanged(changes: readonly ListingChange[]): void {
+    const paths = new Set<string>();
+    const parent = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
+    for (const c of changes) {
+      if (c.before !== undefined) {
+        paths.add(c.before);
+        paths.add(parent(c.before));
+      }
+      if (c.after !== undefined) paths.add(parent(c.after));
+    }
+    this.deps.logger.debug({ op: 'poll', changes: changes.length, paths: paths.size }, 'remote changes');
+    this.kernel?.invalidate([...paths]);
   }
 
   // ---- attributes -------------------------------------------------------------------------------
@@ -119,6 +165,7 @@ export class PanVfs implements Vfs {
 
   async readdir(path: string): Promise<DirEntry[]> {
     const dir = await guard(`readdir ${path}`, () => this.tree.lookupDir(path));
+    this.folderUse?.touch(dir.ino);
     const kids = await guard(`readdir ${path}`, () => this.tree.children(dir));
     return kids.map((k) => ({ name: k.name, stat: this.stat(k) }));
   }
@@ -152,25 +199,69 @@ export class PanVfs implements Vfs {
   async open(path: string, flags: OpenFlags): Promise<number> {
     const n = await this.lookup(path);
     if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
+    if (n.parentIno !== null) this.folderUse?.touch(n.parentIno);
     const write = (flags & 3) !== C.O_RDONLY || (flags & C.O_TRUNC) !== 0;
     if (!write) return this.addHandle(await this.openForRead(n, path));
     this.assertWritable(path);
     const lf = await this.writeback.openForWrite(n, (flags & C.O_TRUNC) !== 0, path, 'writer');
-    return this.addHandle({ ino: n.ino, write: true, local: lf });
+    this.kernelVersions.delete(path);
+    return this.addHandle({ ino: n.ino, write: true, local: lf, cache: 'drop' });
+  }
+
+  pageCache(fh: number): PageCacheMode {
+    return this.handles.get(fh)?.cache ?? 'drop';
+  }
+
+  /**
+   * keep_cache for a remote read handle: keep the pages when the kernel cached this version of the path;
+   * bypass them (direct_io) while handles of another version of it are open, so neither reads the other's,
+   * and for the first open after the kernel saw another version; else drop them.
+   */
+  private cacheFor(path: string, version: string): PageCacheMode {
+    const open = this.openVersions.get(path);
+    if (open && [...open.keys()].some((v) => v !== version)) return 'direct';
+    const cached = this.kernelVersions.get(path);
+    if (cached !== undefined && cached !== version) {
+      // the kernel saw another version here: its size may be that one's (a short read of an old handle sets
+      // it), so this open bypasses the pages, and the path's attributes are asked for again for the next
+      this.kernelVersions.delete(path);
+      this.kernel?.invalidate([path]);
+      return 'direct';
+    }
+    const open1 = open ?? new Map<string, number>();
+    open1.set(version, (open1.get(version) ?? 0) + 1);
+    this.openVersions.set(path, open1);
+    if (cached === version) return 'keep';
+    this.kernelVersions.set(path, version);
+    if (this.kernelVersions.size > KERNEL_VERSIONS_MAX)
+      this.kernelVersions.delete(this.kernelVersions.keys().next().value!);
+    return 'drop';
+  }
+
+  private closedVersion(o: { path: string; version: string }): void {
+    const open = this.openVersions.get(o.path);
+    const n = open?.get(o.version);
+    if (!open || n === undefined) return;
+    if (n > 1) open.set(o.version, n - 1);
+    else open.delete(o.version);
+    if (open.size === 0) this.openVersions.delete(o.path);
   }
 
   /** Local content (being written, or journaled and not uploaded yet) is read from its staging file. */
   private async openForRead(n: NodeRow, path: string): Promise<Handle> {
     const lf = await this.writeback.openForRead(n);
-    if (lf) return { ino: n.ino, write: false, local: lf };
+    if (lf) {
+      this.kernelVersions.delete(path);
+      return { ino: n.ino, write: false, local: lf, cache: 'drop' };
+    }
     const fresh = this.deps.store.get(n.ino) ?? n;
     if (fresh.remoteId === null)
       throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
-    return {
-      ino: n.ino,
-      write: false,
-      remote: this.deps.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }, path),
-    };
+    const remote = this.deps.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }, path);
+    const version = `${fresh.remoteId}:${fresh.md5}`;
+    const cache = this.cacheFor(path, version);
+    // a direct handle is not counted: it never touches the page cache the others share
+    return { ino: n.ino, write: false, remote, cache, opened: cache === 'direct' ? undefined : { path, version } };
   }
 
   async opendir(path: string): Promise<number> {
@@ -187,10 +278,11 @@ export class PanVfs implements Vfs {
     const dir = await this.tree.lookupDir(parent);
     const existing = await this.tree.child(dir, name);
     assertNameFree(this.deps.store, dir, name, existing, path);
+    this.kernelVersions.delete(path);
     if (existing) {
       if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
       const lf = await this.writeback.openForWrite(existing, true, path, 'writer');
-      return this.addHandle({ ino: existing.ino, write: true, local: lf });
+      return this.addHandle({ ino: existing.ino, write: true, local: lf, cache: 'drop' });
     }
     const now = this.deps.clock.now();
     const ino = this.deps.store.insert({ remoteId: null, parentIno: dir.ino, name, isDir: false, now, dirty: true });
@@ -198,7 +290,7 @@ export class PanVfs implements Vfs {
       this.deps.store.delete(ino);
       throw e;
     });
-    return this.addHandle({ ino, write: true, local: lf });
+    return this.addHandle({ ino, write: true, local: lf, cache: 'drop' });
   }
 
   async read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
@@ -257,6 +349,7 @@ export class PanVfs implements Vfs {
     const h = this.handles.get(fh);
     if (!h) return;
     this.handles.delete(fh);
+    if (h.opened) this.closedVersion(h.opened);
     if (h.remote) h.remote.close();
     if (h.local) await this.writeback.release(h.local, h.write, path);
   }

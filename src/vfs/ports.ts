@@ -101,3 +101,16 @@ export interface RemoteCopyPort {
   /** a copy nobody wants any more (its target changed while it was made) */
   trash(fileId: string): Promise<void>;
 }
+
+/**
+ * The kernel's caches of the FUSE front end (fuse/mount.ts invalidate): told the paths whose attributes and
+ * pages must be asked for again because a listing found them changed. Best effort: it never throws.
+ */
+export interface KernelCachePort {
+  invalidate(paths: readonly string[]): void;
+}
+
+/** Folder use, for the change poller (vfs/poller.ts): a folder was listed or a file in it opened. */
+export interface FolderUsePort {
+  touch(dirIno: number): void;
+}

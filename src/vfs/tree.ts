@@ -3,7 +3,9 @@
 // listing (single-flight). A failed re-list of a directory we listed before serves the stale listing
 // (logged; quietly when offline) rather than failing `ls` — an offline mount stays browsable; a folder never
 // listed is ENETDOWN offline. Review-rejected entries
-// (status > 100) are hidden.
+// (status > 100) are hidden. What a listing changed (NodeStore.replaceListing) goes to onChanges (the vfs
+// invalidates the kernel's caches with it). poll() is the change poller's listing (vfs/poller.ts): background
+// priority, and never shared with a foreground lookup, which must not wait behind it.
 
 import type { Clock } from '../core/clock.js';
 import { FsError } from '../core/errors.js';
@@ -11,12 +13,19 @@ import type { FileId } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
 import { SingleFlight } from '../core/single-flight.js';
 import { MAX_NAME_BYTES } from '../core/names.js';
-import { type NodeStore, ROOT_INO, isParked, type ListedChild, type NodeRow } from '../meta/node-store.js';
+import {
+  type ListingChange,
+  type NodeStore,
+  ROOT_INO,
+  isParked,
+  type ListedChild,
+  type NodeRow,
+} from '../meta/node-store.js';
 import { classify } from './classify.js';
 import { splitPath } from './paths.js';
 
 export interface DirectoryLister {
-  listAll(parentId: FileId, signal?: AbortSignal): Promise<ListedChild[]>;
+  listAll(parentId: FileId, signal?: AbortSignal, opts?: { background?: boolean }): Promise<ListedChild[]>;
 }
 
 /** status > 100 means review-rejected (审核驳回, 123open-api.md §3.2); such files cannot be served. */
@@ -24,6 +33,9 @@ export const isHidden = (n: NodeRow): boolean => n.status > 100 || isParked(n.na
 
 export class Tree {
   private readonly flights = new SingleFlight<number, void>();
+  private readonly polls = new SingleFlight<number, void>();
+  /** told of every change a listing found (set once by the vfs) */
+  onChanges?: (changes: ListingChange[]) => void;
 
   constructor(
     private readonly store: NodeStore,
@@ -86,21 +98,34 @@ export class Tree {
     await this.flights.run(dir.ino, () => this.fetchListing(dir));
   }
 
-  private async fetchListing(dir: NodeRow): Promise<void> {
+  /**
+   * The change poller's relisting of a folder (background priority). A foreground listing of it in flight
+   * is joined; a foreground one that starts meanwhile runs on its own.
+   */
+  async poll(dir: NodeRow, signal?: AbortSignal): Promise<void> {
+    if (dir.remoteId === null) return;
+    if (this.flights.has(dir.ino)) return this.flights.run(dir.ino, () => Promise.resolve());
+    await this.polls.run(dir.ino, () => this.fetchListing(dir, signal, true));
+  }
+
+  private async fetchListing(dir: NodeRow, signal?: AbortSignal, background = false): Promise<void> {
     const started = this.clock.now();
     const seq = this.store.changeSeq();
     try {
-      const entries = await this.lister.listAll(dir.remoteId!);
-      this.store.replaceListing(dir.ino, entries, this.clock.now(), seq);
+      const entries = await this.lister.listAll(dir.remoteId!, signal, background ? { background } : undefined);
+      const changes = this.store.replaceListing(dir.ino, entries, this.clock.now(), seq);
       this.log.debug(
         {
           op: 'list',
           path: this.store.pathOf(dir.ino),
           entries: entries.length,
+          changes: changes.length,
+          background,
           durationMs: this.clock.now() - started,
         },
         'listed directory',
       );
+      if (changes.length > 0) this.onChanges?.(changes);
     } catch (e) {
       const err = classify(e, `listing ${this.store.pathOf(dir.ino)}`);
       const stored = this.store.get(dir.ino);

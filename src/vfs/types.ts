@@ -32,6 +32,8 @@ export interface StatFs {
   nameMax: number;
 }
 
+export type PageCacheMode = 'keep' | 'drop' | 'direct';
+
 /** open flags as the kernel passes them (O_RDONLY/O_WRONLY/O_RDWR, O_TRUNC, O_APPEND, …) */
 export type OpenFlags = number;
 
@@ -42,6 +44,11 @@ export interface Vfs {
   readdir(path: string): Promise<DirEntry[]>;
   statfs(path: string): Promise<StatFs>;
   open(path: string, flags: OpenFlags): Promise<number>;
+  /**
+   * What the kernel does with its page cache for the handle open() just gave: 'keep' it (the file's id and
+   * MD5 are those it cached), 'drop' it first, or bypass it ('direct': another version is open).
+   */
+  pageCache?(fh: number): PageCacheMode;
   opendir(path: string): Promise<number>;
   releasedir(path: string, fh: number): Promise<void>;
   create(path: string, mode: number): Promise<number>;

@@ -32,7 +32,14 @@ function fakeDeps(over: Partial<DoctorDeps> = {}): DoctorDeps {
     fileMode: async () => 0o104755,
     readText: async () => undefined,
     run: async () => 'libfuse3.so.3 (libc6,x86-64) => /lib/x86_64-linux-gnu/libfuse3.so.3\n',
-    binding: () => ({ kind: 'source', file: '/x/fuse.node', nativePatched: true, jsPatched: true, libfuse: 314 }),
+    binding: () => ({
+      kind: 'source',
+      file: '/x/fuse.node',
+      nativePatched: true,
+      jsPatched: true,
+      openCacheFlags: true,
+      libfuse: 314,
+    }),
     freeBytes: async () => 100 * GiB,
     mountState: async () => 'empty',
     pan: () => {
@@ -92,7 +99,14 @@ describe('doctor checks (fakes)', () => {
     expect(
       checkBinding(
         fakeDeps({
-          binding: () => ({ kind: 'prebuilt', file: 'f', nativePatched: false, jsPatched: false, libfuse: 29 }),
+          binding: () => ({
+            kind: 'prebuilt',
+            file: 'f',
+            nativePatched: false,
+            jsPatched: false,
+            openCacheFlags: false,
+            libfuse: 29,
+          }),
         }),
       ).result.status,
     ).toBe('warn');

@@ -22,7 +22,6 @@ describe('fuse/mount options', () => {
       for (const want of [
         'max_background=64',
         'congestion_threshold=48',
-        'auto_cache',
         'auto_unmount',
         'use_ino',
         'default_permissions',
@@ -31,6 +30,10 @@ describe('fuse/mount options', () => {
         'fsname=pan123fs',
       ])
         expect(o).toContain(want);
+    // page cache: per open (keep_cache / direct_io in the open reply) where the binding can; else auto_cache
+    expect(buildMountOptions({})).not.toContain('auto_cache');
+    expect(buildMountOptions({}, 3, undefined, false)).toContain('auto_cache');
+    expect(buildMountOptions({}, 2)).toContain('auto_cache');
     const o = buildMountOptions({});
     expect(o).toEqual(expect.arrayContaining(['attr_timeout=60', 'entry_timeout=60', 'negative_timeout=1']));
     expect(o).not.toContain('allow_other');
