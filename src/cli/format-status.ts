@@ -121,6 +121,7 @@ export function formatStatus(s: DaemonStatus): string {
       `  staging   ${humanBytes(s.staging.bytes)} of ${humanBytes(s.staging.maxBytes)} (--staging-max-size)` +
         (s.staging.waitingWriters > 0 ? `, ${s.staging.waitingWriters} writer(s) waiting for uploads` : ''),
     );
+  if (s.polling) lines.push(...pollingLines(s.polling));
   const u = s.uploads;
   lines.push(
     `  uploads   ${
@@ -142,4 +143,24 @@ export function formatStatus(s: DaemonStatus): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Polled folders shown at most (the oldest listings first); the rest are counted. */
+const POLLED_SHOWN = 10;
+
+function seconds(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`;
+}
+
+/** --poll-interval: each polled folder with the age of its listing and when its next poll is due. */
+function pollingLines(p: NonNullable<DaemonStatus['polling']>, now = Date.now()): string[] {
+  const out = [`  polling   every ${seconds(p.intervalMs)}, ${p.folders.length} folder(s)`];
+  for (const f of p.folders.slice(0, POLLED_SHOWN)) {
+    const age = f.listedAt === null ? 'not listed yet' : `listed ${seconds(Math.max(0, now - f.listedAt))} ago`;
+    const next = f.nextPollAt <= now ? 'next poll due now' : `next poll in ${seconds(f.nextPollAt - now)}`;
+    out.push(`    ${`${age}, ${next}`.padEnd(40)} ${f.path} (${f.why})`);
+  }
+  if (p.folders.length > POLLED_SHOWN) out.push(`    … and ${p.folders.length - POLLED_SHOWN} more`);
+  return out;
 }

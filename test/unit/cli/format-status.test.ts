@@ -119,3 +119,25 @@ describe('formatStatus: developer rights', () => {
     expect(over).toMatch(/developer WARNING expired on 2026-11-24: .*have expired/);
   });
 });
+
+describe('formatStatus: change polling', () => {
+  it('shows each polled folder with the age of its listing and when its next poll is due', () => {
+    const now = Date.now();
+    const out = formatStatus({
+      ...base,
+      polling: {
+        intervalMs: 60_000,
+        folders: [
+          { path: '/', why: 'root', listedAt: now - 12_000, ageMs: 12_000, nextPollAt: now + 48_000 },
+          { path: '/music', why: 'recent', listedAt: now - 75_000, ageMs: 75_000, nextPollAt: now - 15_000 },
+          { path: '/new', why: 'uploads', listedAt: null, ageMs: null, nextPollAt: now },
+        ],
+      },
+    });
+    expect(out).toContain('polling   every 60 s, 3 folder(s)');
+    expect(out).toMatch(/listed 12 s ago, next poll in 48 s +\/ \(root\)/);
+    expect(out).toMatch(/listed 75 s ago, next poll due now +\/music \(recent\)/);
+    expect(out).toMatch(/not listed yet, next poll due now +\/new \(uploads\)/);
+    expect(formatStatus({ ...base, polling: null })).not.toContain('polling');
+  });
+});
