@@ -16,7 +16,7 @@
 //    failures retry forever with doubling backoff (RETRY_BASE_MS → RETRY_MAX_MS), each one logged —
 //    except content the service refused on every path (UploadRefused): parked as 'refused', shown by
 //    status, tried again when written again or at the next start;
-//  - at most `concurrency` files upload at once; their slices in memory share one SliceMemory budget;
+//  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
 //    a restart the staging file is uploaded only if it still hashes to the journaled MD5 (the content
@@ -40,7 +40,6 @@ import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
-import { DEFAULT_SLICE_MEMORY_BYTES, SliceMemory } from './slice-memory.js';
 import { isUploadRefused, UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
@@ -120,8 +119,6 @@ export interface UploadQueueOptions {
   concurrency?: number;
   /** slices in flight per file; default upload-flow's DEFAULT_SLICE_CONCURRENCY */
   sliceConcurrency?: number;
-  /** bytes of slices in memory across all uploads (slice-memory.ts); default DEFAULT_SLICE_MEMORY_BYTES */
-  sliceMemoryBytes?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
   /**
@@ -194,11 +191,8 @@ export class UploadQueue {
   /** aborted by close(): stops runs even while they poll upload_complete (their rows stay journaled) */
   private readonly stopping = new AbortController();
   private idleWaiters: Array<() => void> = [];
-  /** one budget for the slices of every upload (slice-memory.ts) */
-  private readonly sliceMemory: SliceMemory;
 
   constructor(private readonly opts: UploadQueueOptions) {
-    this.sliceMemory = new SliceMemory(opts.sliceMemoryBytes ?? DEFAULT_SLICE_MEMORY_BYTES);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child({ module: 'upload-queue' });
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_FILE_CONCURRENCY);
@@ -629,7 +623,6 @@ export class UploadQueue {
         size: src.size,
         md5,
         sliceConcurrency: this.opts.sliceConcurrency,
-        sliceMemory: this.sliceMemory,
         signal: run.controller.signal,
         stopSignal: this.stopping.signal,
         logger: this.log,
@@ -720,20 +713,14 @@ export class UploadQueue {
 
   /** The node was renamed/moved while its upload ran: make the remote file match the current name. */
   private async fixup(fileId: string, ino: number, was: { parentId: string; name: string }): Promise<boolean> {
+    const at = { ...was }; // where the copy is now: place() moves it step by step
     for (let attempt = 1; attempt <= FIXUP_ATTEMPTS; attempt++) {
       const now = this.opts.target.resolve(ino);
       if (!now) return true; // gone: nothing to fix
       if (now === 'parent-pending') return false;
       if (now.remoteId !== fileId) return true; // a newer upload replaced this copy
       try {
-        if (now.parentId !== was.parentId) {
-          await this.opts.api.move([fileId], now.parentId);
-          was = { ...was, parentId: now.parentId };
-        }
-        if (now.name !== was.name) {
-          await this.opts.api.rename(fileId, now.name);
-          was = { ...was, name: now.name };
-        }
+        await this.place(fileId, at, now);
         return true;
       } catch (e) {
         this.log.warn(
@@ -744,10 +731,46 @@ export class UploadQueue {
       }
     }
     this.log.error(
-      { op: 'upload-fixup', ino, fileId, name: was.name },
+      { op: 'upload-fixup', ino, fileId, name: at.name },
       'the uploaded file keeps its old name remotely (retried at the next start)',
     );
     return false;
+  }
+
+  /**
+   * Move and rename the copy from `at` (updated after each step) to `to`. 123 refuses a move into a folder
+   * that holds the copy's name and a rename into a name taken in the folder it is in at that moment, so a
+   * clash at the move renames first, and a clash there too goes through a unique temporary name (found by
+   * the model test through a mount: a move into a folder holding the old name left the copy where it was).
+   */
+  private async place(
+    fileId: string,
+    at: { parentId: string; name: string },
+    to: { parentId: string; name: string },
+  ): Promise<void> {
+    const { api } = this.opts;
+    if (at.parentId !== to.parentId) {
+      try {
+        await api.move([fileId], to.parentId);
+      } catch (e) {
+        if (!isPanError(e, 'name-clash') || at.name === to.name) throw e;
+        try {
+          await api.rename(fileId, to.name);
+          at.name = to.name;
+        } catch (e2) {
+          if (!isPanError(e2, 'name-clash')) throw e2;
+          const tmp = `.pan123fs-mv-${fileId}-${this.clock.now().toString(36)}`;
+          await api.rename(fileId, tmp);
+          at.name = tmp;
+        }
+        await api.move([fileId], to.parentId);
+      }
+      at.parentId = to.parentId;
+    }
+    if (at.name !== to.name) {
+      await api.rename(fileId, to.name);
+      at.name = to.name;
+    }
   }
 
   /** Start-up: attempts whose file went (no journal row) may have left a copy: trash it (settleAttempt). */

@@ -221,6 +221,29 @@ describe('UploadQueue', () => {
     expect(trashed).toEqual(['old-copy']);
   });
 
+  // found by the model test through a mount (e2e/model.test.ts, seed 19): `mv d0/d2/b a` during b's upload,
+  // the root holding a folder named b: the fix-up's move clashed three times and the copy kept its old name
+  it.each([
+    ['the destination folder holds the old name: rename first', ['before'], []],
+    ['both folders hold a clashing name: through a temporary name', ['before'], ['after']],
+  ])('a rename fix-up across folders when %s', async (_what, inDst, inSrc) => {
+    makeQueue();
+    const data = ramp(2200, 37);
+    const f = await addFile('before', data);
+    for (const n of inDst) pan.addDir('9', n);
+    for (const n of inSrc) pan.addFile('7', n, ramp(10, 38));
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9' });
+    };
+    enqueue(f, data);
+    await queue.waitFor(f.ino);
+    await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
+    const names = (dir: string) => pan.live(dir).map((e) => e.name);
+    expect(pan.files.get(target.commits[0]!.fileId)).toMatchObject({ name: 'after', parentId: '9', trashed: false });
+    expect(names('9')).toEqual([...inDst, 'after']);
+    expect(names('7')).toEqual(inSrc);
+  });
+
   /** A restart on the same database file, as after a kill -9: a new journal, target and queue. */
   async function restart(): Promise<void> {
     await queue.close();
