@@ -793,9 +793,8 @@ async function benchWebdav() {
     ).stdout.trim();
     const curlS = await timedRuns(() => curlRate(url, { args: ['-r', `0-${CFG.readSize - 1}`], status: '206' }));
     out(`direct ranged download (curl of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`);
-    const rates = [];
-    for (let i = -1; i < CFG.readRuns; i++) {
-      const cacheDir = join(W.dir, `cache-webdav-${i}`);
+    /** A fresh `serve webdav` with an empty cache dir: {proc, port, stop()} once it printed "(ready)". */
+    const startDav = async (cacheDir) => {
       const port = await freePort();
       const argv = [BIN_JS, 'serve', 'webdav', '--webdav', `127.0.0.1:${port}`, '--api-base', emu.base];
       argv.push(
@@ -812,6 +811,11 @@ async function benchWebdav() {
         stdio: ['ignore', 'pipe', 'inherit'],
         env: { ...process.env, PAN123_CLIENT_SECRET: 'pan123fs-demo-secret' },
       });
+      const stop = async () => {
+        proc.kill('SIGTERM');
+        await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+        await rm(cacheDir, { recursive: true, force: true });
+      };
       try {
         await new Promise((resolve, reject) => {
           let seen = '';
@@ -821,10 +825,20 @@ async function benchWebdav() {
           });
           proc.once('exit', (c) => reject(new Error(`serve webdav exited with ${c}: ${seen}`)));
         });
+      } catch (e) {
+        await stop();
+        throw e;
+      }
+      return { proc, port, stop };
+    };
+    const rates = [];
+    for (let i = -1; i < CFG.readRuns; i++) {
+      const dav = await startDav(join(W.dir, `cache-webdav-${i}`));
+      try {
         const note = await settle();
-        const cpu0 = procCpu(proc.pid);
-        const rate = await curlRate(`http://127.0.0.1:${port}/big.bin`);
-        const cpu = ((procCpu(proc.pid) - cpu0) * GiB) / CFG.readSize;
+        const cpu0 = procCpu(dav.proc.pid);
+        const rate = await curlRate(`http://127.0.0.1:${dav.port}/big.bin`);
+        const cpu = ((procCpu(dav.proc.pid) - cpu0) * GiB) / CFG.readSize;
         if (i < 0) {
           out(`  webdav warm-up run (untimed): ${f0(rate)} MB/s`);
           continue;
@@ -832,9 +846,7 @@ async function benchWebdav() {
         rates.push(rate);
         out(`  webdav cold run ${i + 1}: ${f0(rate)} MB/s, daemon CPU s per GiB ${f2(cpu)}  [${note}]`);
       } finally {
-        proc.kill('SIGTERM');
-        await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-        await rm(cacheDir, { recursive: true, force: true });
+        await dav.stop();
       }
     }
     const davS = summary(rates);
@@ -846,6 +858,46 @@ async function benchWebdav() {
       '>= 0.8',
       verdict(ratio >= 0.8),
     );
+    // issue 17: a seek in the middle of a large file costs one ranged fetch (fresh daemon, cold cache)
+    const dav = await startDav(join(W.dir, 'cache-webdav-seek'));
+    try {
+      const seeks = [];
+      for (const at of [0.5, 0.3]) {
+        const start = Math.floor((CFG.readSize * at) / 4096) * 4096 + 12345;
+        const len = MiB;
+        const c0 = await admin.counters(emu.base);
+        const r = await must('curl', [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-r',
+          `${start}-${start + len - 1}`,
+          '-w',
+          '%{http_code} %{size_download}',
+          `http://127.0.0.1:${dav.port}/big.bin`,
+        ]);
+        if (r.stdout.trim() !== `206 ${len}`) throw new Error(`webdav range: ${r.stdout}`);
+        await sleep(500); // read-ahead the range started (if any) reaches the emulator's counters
+        const c1 = await admin.counters(emu.base);
+        const fetches = ['cdn_download', 'direct_link_download'].reduce(
+          (n, k) => n + (c1.requests[k] ?? 0) - (c0.requests[k] ?? 0),
+          0,
+        );
+        seeks.push({ at, fetches, bytes: c1.bytesServed - c0.bytesServed });
+        out(
+          `  webdav Range of 1 MiB at ${f0(start / MiB)} MiB: ${fetches} ranged fetch(es) at the CDN, ` +
+            `${f2((c1.bytesServed - c0.bytesServed) / MiB)} MiB fetched`,
+        );
+      }
+      row(
+        'webdav: a 1 MiB Range in the middle of the file (cold), ranged fetches per seek',
+        seeks.map((x) => `${x.fetches} (${f2(x.bytes / MiB)} MiB)`).join(', '),
+        '1 each',
+        verdict(seeks.every((x) => x.fetches === 1)),
+      );
+    } finally {
+      await dav.stop();
+    }
   } finally {
     await emu.stop();
   }
