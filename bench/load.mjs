@@ -3,9 +3,9 @@
 // upload slices and on a few API calls), and the daemon's peak RSS (VmHWM in /proc/<pid>/status; the
 // daemon is started for this section, so its high-water mark is this load's). Target: < 300 MB.
 //
-// Readers: each loops `md5sum` over its own file (8 hard links of one seeded file: 8 file ids, 8 streams,
-// each open starts cold because the kernel drops a FUSE file's page cache at open); every pass is checked
-// against the seeded MD5. Writers: each loops writing a new file of fresh content (openssl keystream, so
+// Readers: each loops `md5sum` over its own file (8 hard links of one seeded file: 8 file ids, 8 streams;
+// the file's page cache is dropped before each pass, `dd iflag=nocache count=0`, as the mount keeps it
+// across opens); every pass is checked against the seeded MD5. Writers: each loops writing a new file of fresh content (openssl keystream, so
 // no instant upload) into the mount, then removes its file of two rounds ago. At the end the uploads are
 // drained and every remaining written file is checked at the emulator (MD5). Also printed: the RSS
 // samples (every 250 ms) at their peak, with the daemon's read statistics from `status --json`.
@@ -88,6 +88,8 @@ export async function benchLoad(ctx) {
       cacheDir: join(W.dir, 'cache-load'),
       stateDir,
       logFile: join(W.dir, 'daemon-load.log'),
+      // e.g. --heapsnapshot-signal=SIGUSR2, to see what holds the memory
+      nodeArgs: (process.env.BENCH_LOAD_NODE_ARGS || '').split(' ').filter(Boolean),
     });
     const start = procStatus(d.pid);
     let peak = { rssKb: start.rssKb, at: 0 };
@@ -117,6 +119,8 @@ export async function benchLoad(ctx) {
     const written = new Map(); // name -> md5
     const readers = Array.from({ length: READERS }, async (_, i) => {
       while (now() < deadline) {
+        // the mount keeps page cache across opens (auto_cache): drop this file's, so the pass reaches the daemon
+        await run('dd', [`if=${join(mnt, `r${i}.bin`)}`, 'iflag=nocache', 'count=0', 'status=none']);
         // a pass still running at the deadline is stopped (and not counted): the load lasts SECS
         const r = await run('md5sum', [join(mnt, `r${i}.bin`)], { timeoutMs: (deadline - now()) * 1000 + 1 });
         if (r.signal) break;
