@@ -24,12 +24,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashHandle, readFully } from './md5.js';
-import { LocalHash, hashBackpressure, newStreamHash, type StreamHash } from './stream-hash.js';
+import {
+  LocalHash,
+  RECYCLE_BYTES,
+  hashBackpressure,
+  newStreamHash,
+  recycledBuffer,
+  type StreamHash,
+} from './stream-hash.js';
 
 export const STAGING_SUBDIR = 'staging';
 
 /** 1 MiB: eight 128 KiB FUSE writes per disk write and per hash message; the memory is per open file. */
-export const COALESCE_BYTES = 1 << 20;
+export const COALESCE_BYTES = RECYCLE_BYTES; // the hash worker hands these back (stream-hash.ts)
 
 interface Tail {
   buf: Buffer;
@@ -147,12 +154,18 @@ export class StagingFile {
         return t.length === t.buf.length ? this.flushTail()!.then(() => length) : Promise.resolve(length);
       }
       const flushed = this.flushTail();
-      const fresh: Tail = { buf: Buffer.allocUnsafeSlow(COALESCE_BYTES), offset, length };
+      const fresh: Tail = { buf: recycledBuffer(COALESCE_BYTES), offset, length };
       fresh.buf.set(buf, 0);
       this.tail = fresh;
       return flushed ? flushed.then(() => length) : Promise.resolve(length);
     }
     this.flushTail();
+    if (length === COALESCE_BYTES) {
+      // copy (the caller may reuse buf as soon as we return) into a recycled buffer the hash hands back
+      const data = recycledBuffer(length);
+      data.set(buf, 0);
+      return this.queue(data, offset, length, true);
+    }
     const data = Buffer.from(buf); // copy: the caller may reuse buf as soon as we return
     return this.queue(data, offset, data.length, false);
   }

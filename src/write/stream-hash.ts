@@ -6,6 +6,11 @@
 //
 // Backpressure: the bytes posted and not yet hashed are counted; writers wait (below()) while more than
 // MAX_INFLIGHT_BYTES are queued, so memory stays bounded when writes outrun the hash.
+//
+// Recycling (issue 19): the worker hands every buffer it hashed back (transferred, so no copy and no view
+// of it is left anywhere), and up to RECYCLE_KEEP of RECYCLE_BYTES are kept for recycledBuffer(): staging
+// files take their 1 MiB write buffers from there. Before, each MiB written was a fresh 1 MiB buffer freed
+// by the worker's own GC, whenever it ran: garbage in two isolates and in glibc's heap.
 
 import { createHash, type Hash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
@@ -23,6 +28,25 @@ export interface StreamHash {
 
 /** 64 MiB of queued hash work at most (then writers wait until it is under half). */
 const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/** The size of buffer that is recycled: staging's 1 MiB write buffer (COALESCE_BYTES). */
+export const RECYCLE_BYTES = 1 << 20;
+/** 16 idle 1 MiB buffers at most: the write-behind of a file or two; beyond that they go to the GC. */
+const RECYCLE_KEEP = 16;
+const recycled: ArrayBuffer[] = [];
+const recycling = { returned: 0, reused: 0 };
+
+/** A buffer of `bytes` that the caller owns: a recycled one when the size is RECYCLE_BYTES and one is idle. */
+export function recycledBuffer(bytes: number): Buffer {
+  const ab = bytes === RECYCLE_BYTES ? recycled.pop() : undefined;
+  if (!ab) return Buffer.allocUnsafeSlow(bytes);
+  recycling.reused++;
+  return Buffer.from(ab, 0, bytes);
+}
+
+/** Buffers the hash worker handed back, and how many recycledBuffer() gave out again (for tests). */
+export function recyclingStats(): { returned: number; reused: number; idle: number } {
+  return { ...recycling, idle: recycled.length };
+}
 
 export class LocalHash implements StreamHash {
   constructor(private readonly h: Hash = createHash('md5')) {}
@@ -43,11 +67,20 @@ const streams = new Map();
 parentPort.on('message', (m) => {
   if (m.t === 'n') streams.set(m.id, createHash('md5'));
   else if (m.t === 'u') { const h = streams.get(m.id); if (h) h.update(new Uint8Array(m.b, m.o, m.l)); ` +
-  `parentPort.postMessage({ t: 'a', n: m.l }); }
+  `parentPort.postMessage({ t: 'a', n: m.l, b: m.b }, [m.b]); }
   else if (m.t === 'd') { const h = streams.get(m.id); parentPort.postMessage({ t: 'd', q: m.q, ` +
   `md5: h ? h.copy().digest('hex') : null }); }
   else if (m.t === 'x') streams.delete(m.id);
 });`;
+
+/** From the worker: 'a' (hashed n bytes; b: the buffer, handed back), 'd' (digest q). */
+interface WorkerMessage {
+  t: string;
+  n?: number;
+  b?: ArrayBuffer;
+  q?: number;
+  md5?: string | null;
+}
 
 class HashWorker {
   private worker: Worker | null = null;
@@ -65,7 +98,7 @@ class HashWorker {
     if (this.worker) return true;
     try {
       const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.on('message', (m: { t: string; n?: number; q?: number; md5?: string | null }) => this.onMessage(m));
+      w.on('message', (m: WorkerMessage) => this.onMessage(m));
       w.on('error', (e) => this.fail(e));
       w.on('exit', () => this.fail(new Error('hash worker exited')));
       w.unref();
@@ -114,9 +147,13 @@ class HashWorker {
     return new Promise((r) => this.waiters.push(r));
   }
 
-  private onMessage(m: { t: string; n?: number; q?: number; md5?: string | null }): void {
+  private onMessage(m: WorkerMessage): void {
     if (m.t === 'a') {
       this.inflight -= m.n ?? 0;
+      if (m.b) {
+        recycling.returned++;
+        if (m.b.byteLength === RECYCLE_BYTES && recycled.length < RECYCLE_KEEP) recycled.push(m.b);
+      }
       if (this.inflight <= MAX_INFLIGHT_BYTES / 2) for (const w of this.waiters.splice(0)) w();
     } else if (m.t === 'd') {
       const d = this.digests.get(m.q!);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMPTY_MD5, md5OfFile } from '../../../src/write/md5.js';
 import { COALESCE_BYTES, StagingFile, stagingDir } from '../../../src/write/staging.js';
+import { recyclingStats } from '../../../src/write/stream-hash.js';
 import { md5hex, ramp } from './fake-pan.js';
 
 let dir: string;
@@ -29,6 +30,35 @@ class Model {
 }
 
 describe('StagingFile', () => {
+  it('write buffers come back from the hash worker and are used again (issue 19), bytes and MD5 intact', async () => {
+    const f = await StagingFile.create(dir, 'rc');
+    const data = ramp(8 * COALESCE_BYTES + 777, 9);
+    const before = recyclingStats();
+    // 4 MiB in 64 KiB writes (gathered into 1 MiB buffers), then 1 MiB writes (each copied into one); a
+    // digest after each MiB: once it is answered, the worker has handed the buffers before it back
+    let off = 0;
+    const step = async (n: number) => {
+      await f.write(data.subarray(off, off + n), off);
+      off += n;
+    };
+    for (let mib = 0; mib < 4; mib++) {
+      for (let k = 0; k < 16; k++) await step(64 * 1024);
+      await f.md5();
+    }
+    for (let mib = 0; mib < 4; mib++) {
+      await step(COALESCE_BYTES);
+      await f.md5();
+    }
+    await step(data.length - off);
+    expect(await f.md5()).toBe(md5hex(data));
+    expect(f.lastMd5Streamed).toBe(true);
+    expect((await f.read(0, data.length)).equals(data)).toBe(true);
+    const after = recyclingStats();
+    expect(after.returned - before.returned).toBeGreaterThanOrEqual(8);
+    expect(after.reused - before.reused).toBeGreaterThanOrEqual(6);
+    await f.close();
+  });
+
   it('lives under <cacheDir>/staging and starts empty with the empty MD5', async () => {
     const f = await StagingFile.create(dir, '42');
     expect(f.path.startsWith(stagingDir(dir))).toBe(true);
