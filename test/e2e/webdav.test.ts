@@ -208,19 +208,55 @@ describe('WebDAV server (issue 17)', () => {
     expect(await readFile(join(work, 'cad-back.txt'), 'utf8')).toBe('via cadaver\n');
   });
 
-  // davfs2 1.6.1 on this kernel (6.18) answers every readdir of its mount with EINVAL, whatever the server
-  // says (its PROPFINDs get 207s; lookups, stat and reads work), so `ls` is reported, not asserted
+  /** `ls` of `dir` on a davfs2 mount of `url`: the names, or the error ls printed. */
+  async function davfsLs(url: string, dir: string, conf: string): Promise<{ names: string[]; error?: string }> {
+    const mnt = join(work, `davls-${Math.random().toString(36).slice(2)}`);
+    await mkdir(mnt, { recursive: true });
+    try {
+      await sh(`mount -t davfs -o conf=${conf} ${url}/ ${mnt} < /dev/null`, { timeoutMs: 60_000 });
+      const r = await sh(`ls -1 ${mnt}/${dir} 2>&1; echo "rc=$?"`);
+      const lines = r.stdout.trim().split('\n');
+      const rc = lines.pop();
+      return rc === 'rc=0' ? { names: lines } : { names: [], error: lines.join(' ') };
+    } finally {
+      await sh(`umount ${mnt} 2>/dev/null || umount -l ${mnt} 2>/dev/null || true`, { timeoutMs: 120_000 });
+    }
+  }
+
+  // davfs2 1.6.1 on this kernel (6.18) answers every readdir of its mount with EINVAL (its PROPFINDs get
+  // 207s; lookups, stat and reads work), against rclone's WebDAV server as well as ours. So `ls` is
+  // asserted against a control: when davfs2 lists rclone's server, it must list ours too.
   it.runIf(has('mount.davfs') && existsSync('/dev/fuse') && process.getuid?.() === 0)(
-    'davfs2 mount: stat, byte-exact reads, cp in (ls printed)',
+    'davfs2 mount: ls (or the same failure as against rclone serve webdav), stat, byte-exact reads, cp in',
     async () => {
       const mnt = join(work, 'davmnt');
       await mkdir(mnt, { recursive: true });
       const conf = join(work, 'davfs2.conf');
       await writeFile(conf, 'use_locks 1\nask_auth 0\n');
+      const ours = await davfsLs(d.url, 'docs', conf);
+      console.log(`davfs2 ls of our /docs: ${ours.error ?? ours.names.join(' ')}`);
+      if (ours.error === undefined) expect(ours.names).toEqual(expect.arrayContaining(['ramp.bin']));
+      else if (has('rclone')) {
+        // the control: the same client against another server of the same folder
+        const local = join(work, 'rclone-src');
+        await mkdir(join(local, 'docs'), { recursive: true });
+        await writeFile(join(local, 'docs', 'ramp.bin'), 'x');
+        const port = 20000 + Math.floor(Math.random() * 20000);
+        const rc = await sh(`(rclone serve webdav ${local} --addr 127.0.0.1:${port} >/dev/null 2>&1 & echo $!)`);
+        const pid = rc.stdout.trim();
+        try {
+          await sh(
+            `for i in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:${port}/ && exit 0; sleep 0.2; done; exit 1`,
+          );
+          const theirs = await davfsLs(`http://127.0.0.1:${port}`, 'docs', conf);
+          console.log(`davfs2 ls of rclone's /docs: ${theirs.error ?? theirs.names.join(' ')}`);
+          expect(theirs.error, 'davfs2 lists rclone serve webdav, so it must list ours').toBeDefined();
+        } finally {
+          await sh(`kill ${pid} 2>/dev/null || true`);
+        }
+      }
       try {
         await sh(`mount -t davfs -o conf=${conf} ${d.url}/ ${mnt} < /dev/null`, { timeoutMs: 60_000 });
-        const ls = await sh(`ls ${mnt}/docs 2>&1 || true`);
-        console.log(`davfs2 ls: ${ls.stdout.trim()}`);
         const { stdout } = await sh(`stat -c '%s %F' ${mnt}/docs/ramp.bin ${mnt}/video`);
         expect(stdout.trim().split('\n')).toEqual([
           `${3 * MiB + 17} regular file`,
