@@ -244,13 +244,15 @@ export async function runMount(
           logger: log.child({ module: 'vfs' }),
           intervalMs: cfg.pollIntervalMs,
           offline: () => conn.offline,
+          pinnedFolders: () => pins.folders(),
         })
       : null;
   if (poller) vfs.watchFolders(poller);
 
   await vfs.recoverInterruptedRenames(); // before the queue resumes: a restored target keeps its upload
-  const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock);
+  const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock, log.child({ module: 'vfs' }));
   pins.sync();
+  vfs.onRemoteChanges((changes) => pins.followChanges(changes)); // a changed pinned file is fetched again
 
   installCrashGuard(log);
   let fuse: FuseMount | null = null;

@@ -36,6 +36,7 @@ export interface NodeRow {
  * `after`, a new one no `before`.
  */
 export interface ListingChange {
+  /** the node (a removed one: the ino it had) */
   ino: number;
   isDir: boolean;
   before?: string;
@@ -300,8 +301,13 @@ export class NodeStore {
         },
         entries,
       );
-      changes.push(...this.describe(parentIno, steps));
-      for (const step of steps) this.apply(parentIno, step);
+      const described = this.describe(parentIno, steps);
+      for (const step of steps) {
+        const ino = this.apply(parentIno, step);
+        const change = described.get(step);
+        if (change && ino !== undefined) change.ino = ino; // an inserted node's ino is known only now
+      }
+      changes.push(...described.values());
       if ((this.invalidationSeqOf.get(parentIno) ?? 0) <= sinceSeq) {
         this.write('setListed', now, parentIno);
         this.invalidationSeqOf.delete(parentIno);
@@ -311,16 +317,16 @@ export class NodeStore {
   }
 
   /** The changes the steps make, read before they are applied (the old paths still resolve). */
-  private describe(parentIno: number, steps: readonly MergeStep[]): ListingChange[] {
-    const out: ListingChange[] = [];
+  private describe(parentIno: number, steps: readonly MergeStep[]): Map<MergeStep, ListingChange> {
+    const out = new Map<MergeStep, ListingChange>();
     const dir = this.pathOf(parentIno);
     const at = (name: string) => (dir === '/' ? `/${name}` : `${dir}/${name}`);
     for (const step of steps) {
       if (step.kind === 'delete') {
         const row = this.get(step.ino);
-        if (row) out.push({ ino: row.ino, isDir: row.isDir, before: this.pathOf(row.ino) });
+        if (row) out.set(step, { ino: row.ino, isDir: row.isDir, before: this.pathOf(row.ino) });
       } else if (step.kind === 'insert') {
-        out.push({ ino: -1, isDir: step.entry.isDir, after: at(step.entry.name) });
+        out.set(step, { ino: -1, isDir: step.entry.isDir, after: at(step.entry.name) });
       } else if (step.kind === 'update') {
         const row = this.get(step.ino);
         if (!row) continue;
@@ -336,13 +342,14 @@ export class NodeStore {
           after: at(e.name),
         };
         if (content && row.remoteId !== null) change.content = { id: row.remoteId, md5: row.md5, size: row.size };
-        out.push(change);
+        out.set(step, change);
       }
     }
     return out;
   }
 
-  private apply(parentIno: number, step: MergeStep): void {
+  /** Applies one step; an insert answers the new row's ino. */
+  private apply(parentIno: number, step: MergeStep): number | undefined {
     switch (step.kind) {
       case 'delete':
         this.write('delete', step.ino);
@@ -367,7 +374,7 @@ export class NodeStore {
           status: e.status,
         };
         if (step.kind === 'update') this.write('updateFromRemote', { ...row, ino: step.ino });
-        else this.write('insert', { ...row, remoteId: e.id, dirty: 0 });
+        else return Number(this.write('insert', { ...row, remoteId: e.id, dirty: 0 }).lastInsertRowid);
         return;
       }
     }

@@ -92,6 +92,7 @@ export class PanVfs implements Vfs {
   /** path → version → remote read handles open */
   private readonly openVersions = new Map<string, Map<string, number>>();
   private kernel: KernelCachePort | undefined;
+  private readonly changeListeners: ((changes: readonly ListingChange[]) => void)[] = [];
   private folderUse: FolderUsePort | undefined;
 
   constructor(
@@ -107,6 +108,11 @@ export class PanVfs implements Vfs {
   /** The front end's kernel caches (set once the FUSE mount exists). */
   setKernelCache(port: KernelCachePort): void {
     this.kernel = port;
+  }
+
+  /** Told of every change a listing found, after the kernel's caches were told (pins follow them). */
+  onRemoteChanges(fn: (changes: readonly ListingChange[]) => void): void {
+    this.changeListeners.push(fn);
   }
 
   /** Told of every folder listed and every file opened (the change poller). */
@@ -130,6 +136,7 @@ export class PanVfs implements Vfs {
     }
     this.deps.logger.debug({ op: 'poll', changes: changes.length, paths: paths.size }, 'remote changes');
     this.kernel?.invalidate([...paths]);
+    for (const fn of this.changeListeners) fn(changes);
   }
 
   // ---- attributes -------------------------------------------------------------------------------

@@ -6,12 +6,15 @@
 //    at start and when a pinned file is fetched, so blocks of pinned files are never evicted;
 //  - a pin whose files (with everything pinned already) would not fit in --cache-max-size is refused
 //    with ENOSPC before anything is fetched or recorded;
-//  - listing for the report (`cache`) reads the store only: it works offline and costs no API call.
+//  - listing for the report (`cache`) reads the store only: it works offline and costs no API call;
+//  - a listing that finds a pinned file new or changed (the change poller) re-pins and fetches it, one file
+//    at a time in the background (followChanges).
 
 import type { Clock } from '../core/clock.js';
 import { FsError } from '../core/errors.js';
 import type { FileReader } from '../data/file-reader.js';
-import type { NodeRow, NodeStore } from '../meta/node-store.js';
+import type { Logger } from '../core/logger.js';
+import type { ListingChange, NodeRow, NodeStore } from '../meta/node-store.js';
 import type { PinStore } from '../meta/pin-store.js';
 import { isHidden, type Tree } from './tree.js';
 
@@ -45,7 +48,59 @@ export class Pins {
     private readonly tree: Tree,
     private readonly reader: FileReader,
     private readonly clock: Clock,
+    private readonly log?: Logger,
   ) {}
+
+  /** the background fetches of pinned files a listing found new or changed, one after another */
+  private following: Promise<void> = Promise.resolve();
+
+  /**
+   * A listing changed the tree: the pinned set follows (ids come and go), and a pinned file that is new or
+   * whose content changed is fetched into the disk cache (a rename or move keeps its cached content).
+   */
+  followChanges(changes: readonly ListingChange[]): void {
+    if (this.pins.all().length === 0) return;
+    this.sync();
+    for (const c of changes) {
+      if (c.isDir || c.after === undefined || c.ino < 0 || (c.before !== undefined && !c.content)) continue;
+      const n = this.store.get(c.ino);
+      if (!n || n.dirty || n.remoteId === null || !this.isPinned(n)) continue;
+      const ref = { id: n.remoteId, md5: n.md5, size: n.size };
+      this.following = this.following.then(() =>
+        this.reader.cacheWhole(ref).then(
+          () =>
+            this.log?.info({ op: 'pin', path: c.after, bytes: ref.size }, 'fetched the new version of a pinned file'),
+          (e: unknown) =>
+            this.log?.warn({ op: 'pin', path: c.after, err: String(e) }, 'fetching a changed pinned file failed'),
+        ),
+      );
+    }
+  }
+
+  /** The folders that hold pinned files, as the store knows them (the change poller lists them). */
+  folders(): number[] {
+    const out = new Set<number>();
+    for (const ino of this.pins.all()) {
+      const n = this.store.get(ino);
+      if (!n) continue;
+      if (!n.isDir) {
+        if (n.parentIno !== null) out.add(n.parentIno);
+        continue;
+      }
+      const stack = [n];
+      while (stack.length > 0) {
+        const d = stack.pop()!;
+        out.add(d.ino);
+        for (const c of this.store.children(d.ino)) if (c.isDir && !isHidden(c)) stack.push(c);
+      }
+    }
+    return [...out];
+  }
+
+  /** resolves when the fetches followChanges started are done (tests) */
+  followed(): Promise<void> {
+    return this.following;
+  }
 
   /** Recompute the disk cache's pinned set from the table. */
   sync(): void {

@@ -1,7 +1,8 @@
 // The change poller (issue 16): 123 Open has no change feed, so the folders that matter are listed again
 // every --poll-interval — the mount root, folders listed (readdir) or holding a file opened within
-// RECENT_MS, and folders holding files not uploaded yet. A listing's changes are applied like any other
-// (Tree → NodeStore.replaceListing → the vfs invalidates the kernel's caches for what changed).
+// RECENT_MS, folders holding files not uploaded yet, and folders holding pinned files. A listing's changes
+// are applied like any other (Tree → NodeStore.replaceListing → the vfs invalidates the kernel's caches
+// for what changed; pins fetch a changed pinned file again).
 // Invariants:
 //  - at most one listing in flight, at background priority (pan/rate-limiter.ts: a fifth of the list
 //    budget, after every foreground call), so polling never delays a foreground listing;
@@ -19,7 +20,7 @@ export const RECENT_MS = 10 * 60_000;
 /** Recently used folders remembered at most (the least recently used go first). */
 export const MAX_RECENT = 1000;
 
-export type PollReason = 'root' | 'recent' | 'uploads';
+export type PollReason = 'root' | 'recent' | 'uploads' | 'pinned';
 
 export interface PolledFolder {
   path: string;
@@ -44,6 +45,8 @@ export interface PollerDeps {
   logger: Logger;
   /** --poll-interval in ms (> 0) */
   intervalMs: number;
+  /** folders holding pinned files (vfs/pins.ts): a pinned file changed remotely is fetched again */
+  pinnedFolders?: () => Iterable<number>;
   /** true while 123pan is unreachable: nothing is polled (the connectivity module probes) */
   offline?: () => boolean;
 }
@@ -146,11 +149,12 @@ export class Poller {
       if (!why.has(ino)) why.set(ino, 'recent');
     }
     for (const ino of store.dirtyParents()) if (!why.has(ino)) why.set(ino, 'uploads');
+    for (const ino of this.d.pinnedFolders?.() ?? []) if (!why.has(ino)) why.set(ino, 'pinned');
     const out: { ino: number; status: PolledFolder }[] = [];
     for (const [ino, reason] of why) {
       const row = store.get(ino);
       if (!row?.isDir || row.remoteId === null) {
-        if (ino !== ROOT_INO) this.forget(ino);
+        this.forget(ino);
         continue;
       }
       const last = Math.max(row.listedAt ?? -Infinity, this.tried.get(ino) ?? -Infinity);

@@ -140,6 +140,19 @@ describe('change poller', () => {
     expect(poller.status().folders.map((f) => `${f.path} ${f.why}`)).toEqual(['/ root', '/quiet uploads']);
   });
 
+  it('polls the folders holding pinned files, used or not', async () => {
+    await h.vfs.readdir('/docs');
+    const pinned = new Poller({
+      store: h.store,
+      tree: h.vfs.tree,
+      clock: h.clock,
+      logger: silentLogger,
+      intervalMs: INTERVAL,
+      pinnedFolders: () => [h.store.child(1, 'docs')!.ino],
+    });
+    expect(pinned.status().folders.map((f) => `${f.path} ${f.why}`)).toEqual(['/ root', '/docs pinned']);
+  });
+
   it('polls nothing while offline, and tries a failing folder once per interval, not in a loop', async () => {
     poller.start();
     await tick(0); // the root, never listed: polled at once
