@@ -17,7 +17,11 @@
 //    zeros and the appended tail).
 //  - the target's trash is journaled (kv `rename-replace:<id>`) before it is asked for and forgotten once
 //    the rename landed or was undone; a kill in between leaves the key, and the next start restores the
-//    target unless the source is found at the destination (recoverInterruptedRenames).
+//    target unless the source is found at the destination (recoverInterruptedRenames). The remote steps
+//    are journaled too (kv `rename-steps:<id>`): a source found at the destination takes the name in the
+//    store, and a file still there (the target, not uploaded yet) goes, as the rename would have made it.
+//  - an unlink of an uploaded file is journaled (kv `unlink:<ino>`) until the store forgot the node; the next
+//    start forgets a node whose copy went to the trash.
 // No store transaction spans an await; every row is read again after one.
 
 import type { Clock } from '../core/clock.js';
@@ -52,6 +56,8 @@ class ClashAtFirstStep extends Error {}
 const REPLACE_KEY = 'rename-replace:';
 /** kv key prefix of a remote rename/move asked for and not recorded in the store yet */
 const STEPS_KEY = 'rename-steps:';
+/** kv key prefix of an unlink whose trash was asked for and not recorded in the store yet */
+const UNLINK_KEY = 'unlink:';
 
 interface StepsIntent {
   id: string;
@@ -125,11 +131,57 @@ export class Namespace {
 
   /** Trash the remote file (if any), stop its upload, forget it; open handles keep reading. */
   private async removeFile(n: NodeRow, path: string): Promise<string | null> {
-    const trashed = await this.trashFile(n, path);
-    // the file is gone remotely: the store forgets it and its upload stops (local clean-up failures are
-    // logged, so the caller still learns which remote id went to the trash)
-    if (this.deps.store.get(n.ino)) await this.deps.writeback.removed(n.ino, path);
-    return trashed;
+    const { store } = this.deps;
+    // journaled: a kill after the trash and before the store forgets the node is finished at the next start
+    const key = `${UNLINK_KEY}${n.ino}`;
+    if (n.remoteId !== null) store.kvSet(key, JSON.stringify({ ino: n.ino }));
+    try {
+      const trashed = await this.trashFile(n, path);
+      // the file is gone remotely: the store forgets it and its upload stops (local clean-up failures are
+      // logged, so the caller still learns which remote id went to the trash)
+      if (store.get(n.ino)) await this.deps.writeback.removed(n.ino, path);
+      return trashed;
+    } finally {
+      store.kvDelete(key);
+    }
+  }
+
+  /**
+   * Start-up: unlinks cut off by a kill (found by the crash test: the node stayed, listed but unreadable,
+   * its copy in the trash). A node whose remote copy is in the trash (or gone) is forgotten, as the unlink
+   * would have; one whose copy is still live keeps it (the unlink had not reached 123).
+   */
+  private async recoverInterruptedUnlinks(): Promise<number> {
+    const { store, pan, logger } = this.deps;
+    let n = 0;
+    for (const key of store.kvKeys(UNLINK_KEY)) {
+      const raw = store.kvGet(key);
+      if (raw === undefined) continue;
+      const { ino } = JSON.parse(raw) as { ino: number };
+      const node = store.get(ino);
+      const path = node ? store.pathOf(ino) : `#${ino}`;
+      try {
+        if (node?.remoteId) {
+          const id = node.remoteId;
+          const gone = await pan.detail(id).then(
+            (e) => e.trashed,
+            (e: unknown) => {
+              if (isPanError(e, 'not-found')) return true;
+              throw e;
+            },
+          );
+          if (gone) {
+            await this.deps.writeback.removed(ino, path);
+            logger.info({ op: 'recover', path }, 'an unlink cut off by the stop had trashed the file: it is gone');
+          }
+        }
+        store.kvDelete(key);
+        n++;
+      } catch (e) {
+        logger.warn({ op: 'recover', path, err: String(e) }, 'could not check an unlink cut off by the stop');
+      }
+    }
+    return n;
   }
 
   /** Trash every remote id the node has had (none for a file never uploaded); returns the last one. */
@@ -237,7 +289,7 @@ export class Namespace {
    */
   async recoverInterruptedRenames(): Promise<number> {
     const { store, pan, logger, clock } = this.deps;
-    let n = await this.recoverInterruptedSteps();
+    let n = (await this.recoverInterruptedSteps()) + (await this.recoverInterruptedUnlinks());
     for (const key of store.kvKeys(REPLACE_KEY)) {
       const raw = store.kvGet(key);
       if (raw === undefined) continue;
@@ -334,6 +386,13 @@ export class Namespace {
         const at = (p: { parentId: string; name: string }) => e.parentId === p.parentId && e.name === p.name;
         const node = store.get(it.ino);
         if (!e.trashed && at(it.to)) {
+          const other = store.child(it.dstDirIno, it.to.name);
+          if (node && node.remoteId === it.id && other && other.ino !== node.ino && !other.isDir) {
+            // the file this rename replaced, as the rename would have made it go (found by the crash test:
+            // left in the store, a pending upload of it replaced the moved file on the server, duplicate 2)
+            const path = `${store.pathOf(it.dstDirIno)}/${it.to.name}`;
+            await this.deps.writeback.removed(other.ino, path);
+          }
           if (node && node.remoteId === it.id && !store.child(it.dstDirIno, it.to.name))
             store.rename(node.ino, it.dstDirIno, it.to.name, clock.now());
         } else if (!e.trashed && !at(it.from)) {

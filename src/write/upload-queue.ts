@@ -191,6 +191,8 @@ export class UploadQueue {
   /** aborted by close(): stops runs even while they poll upload_complete (their rows stay journaled) */
   private readonly stopping = new AbortController();
   private idleWaiters: Array<() => void> = [];
+  /** rename fix-ups running, per ino: a rename of that file waits for its end (renaming()) */
+  private readonly fixing = new Map<number, Promise<unknown>>();
 
   constructor(private readonly opts: UploadQueueOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -308,6 +310,15 @@ export class UploadQueue {
    */
   async renaming(ino: number, to: RemoteName): Promise<void> {
     const deadline = this.clock.now() + NAME_WAIT_MS;
+    // the file's own fix-up is still moving its copy toward the name the store has: renaming the copy
+    // meanwhile interleaves the two (found by the crash test: the copy ended moved under a third name)
+    for (let f = this.fixing.get(ino); f; f = this.fixing.get(ino)) {
+      const left = deadline - this.clock.now();
+      if (left <= 0) throw new FsError('EBUSY', `an upload of this file is still being renamed; try again`);
+      let timer: { cancel(): void } | undefined;
+      await Promise.race([f, new Promise<void>((r) => (timer = this.clock.setTimer(left, r)))]);
+      timer?.cancel();
+    }
     for (;;) {
       const run = this.claims.holder(to);
       // the file being renamed may itself be uploading to this name: that copy lands where it belongs
@@ -701,10 +712,12 @@ export class UploadQueue {
       // The node was renamed or moved during the upload, and its previous remote copy with it: that copy
       // now holds the new name with the old content. Trash it, then give the new copy the name.
       const replaced = before && before !== 'parent-pending' ? before.remoteId : null;
-      if (replaced !== null && replaced !== result.fileId) await this.trashQuietly(replaced);
       // still this item's run: content enqueued during the fixup waits for it (one run per ino; the
       // run's name claims are released when it ends)
-      if (await this.fixup(result.fileId, it.ino, was)) j.removeFixup(it.ino, result.fileId);
+      await this.fixingOf(it.ino, async () => {
+        if (replaced !== null && replaced !== result.fileId) await this.trashQuietly(replaced);
+        if (await this.fixup(result.fileId, it.ino, was)) j.removeFixup(it.ino, result.fileId);
+      });
     }
     if (j.get(it.ino))
       it.dueAt = 0; // new content arrived during the fixup: it uploads next
@@ -790,7 +803,7 @@ export class UploadQueue {
       const it = this.items.get(f.ino);
       if (it) it.dueAt = Number.POSITIVE_INFINITY;
       this.log.info({ op: 'upload-fixup', ino: f.ino, fileId: f.fileId }, 'redoing a rename fix-up after a restart');
-      void (async () => {
+      void this.fixingOf(f.ino, async () => {
         try {
           const now = this.opts.target.resolve(f.ino);
           if (now && now !== 'parent-pending' && now.remoteId === f.fileId && f.replacedId && f.replacedId !== f.fileId)
@@ -803,7 +816,18 @@ export class UploadQueue {
           if (it && it.dueAt === Number.POSITIVE_INFINITY) it.dueAt = 0;
           this.pump();
         }
-      })();
+      });
+    }
+  }
+
+  /** Run a fix-up of ino's copy, known to renaming() until it ends. */
+  private async fixingOf(ino: number, fn: () => Promise<void>): Promise<void> {
+    const p = fn();
+    this.fixing.set(ino, p);
+    try {
+      await p;
+    } finally {
+      if (this.fixing.get(ino) === p) this.fixing.delete(ino);
     }
   }
 

@@ -244,6 +244,31 @@ describe('UploadQueue', () => {
     expect(names('7')).toEqual(inSrc);
   });
 
+  // found by the crash test (e2e/crash.test.ts): a rename of a file whose post-commit fix-up was still
+  // moving its copy interleaved with it; the copy ended moved but under a third name
+  it('renaming() of a file waits for its own fix-up to end', async () => {
+    clock = new FakeClock('manual'); // renaming's bound must not fire
+    makeQueue();
+    const data = ramp(2100, 39);
+    const f = await addFile('before', data);
+    pan.onCall = (m) => {
+      if (m === 'uploadComplete') Object.assign(target.nodes.get(f.ino)!, { name: 'after', parentId: '9' });
+    };
+    const gate = pan.gates.hold('rename');
+    enqueue(f, data);
+    await gate.reached(); // the fix-up has moved the copy and is renaming it
+    let done = false;
+    const waiting = queue.renaming(f.ino, { parentId: '7', name: 'third' }).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false);
+    pan.gates.release('rename');
+    await waiting;
+    expect(pan.files.get(target.commits[0]!.fileId)).toMatchObject({ name: 'after', parentId: '9' });
+    expect(journal.fixups()).toEqual([]);
+  });
+
   /** A restart on the same database file, as after a kill -9: a new journal, target and queue. */
   async function restart(): Promise<void> {
     await queue.close();
