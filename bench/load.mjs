@@ -5,9 +5,10 @@
 //
 // Readers: each loops `md5sum` over its own file (8 hard links of one seeded file: 8 file ids, 8 streams;
 // the file's page cache is dropped before each pass, `dd iflag=nocache count=0`, as the mount keeps it
-// across opens); every pass is checked against the seeded MD5. Writers: each loops writing a new file of fresh content (openssl keystream, so
-// no instant upload) into the mount, then removes its file of two rounds ago. At the end the uploads are
-// drained and every remaining written file is checked at the emulator (MD5). Also printed: the RSS
+// across opens); every pass is checked against the seeded MD5. Writers: each loops writing a new file of
+// fresh content (openssl keystream, so no instant upload) into the mount, then removes its file of two
+// rounds ago. At the end the uploads are drained and every remaining written file is checked at the
+// emulator (MD5). Also printed: the RSS
 // samples (every 250 ms) at their peak, with the daemon's read statistics from `status --json`.
 
 import { link, mkdir, rm } from 'node:fs/promises';

@@ -2,8 +2,8 @@
 // every second (the emulator's rival; 123 keeps 3 live tokens per client ID). The mount's token is revoked
 // within seconds of its fetch: the mount does not answer with a new token (the emulator's count stays at
 // one), goes offline serving the store, and `status` (JSON and human) and the log say the token was revoked
-// by another client and when the next refresh may be made. Once the rival stops, the mount settles: one
-// more token after the minute, online again.
+// by another client and when the next refresh may be made. (Settling after the minute: the integration
+// test, with a fake clock.)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ describe.runIf(run)('token churn on a real mount (issue 15)', () => {
     await cleanup(seed);
   });
 
-  it('a rival minting every second: revoked, said so, no churn; settles when it stops', async () => {
+  it('a rival minting every second: revoked, said so, no churn, offline over the store', async () => {
     const m = d!.mountpoint;
     await sh(`ls ${m}/a ${m}/b ${m}/c`);
     expect(emu.counters().tokensIssued).toBe(1);
@@ -78,14 +78,11 @@ describe.runIf(run)('token churn on a real mount (issue 15)', () => {
       .filter((l) => l.includes('revoked by another client sharing the client ID (123 keeps'));
     expect(logged).toHaveLength(1);
 
+    // Settling after the rival stops (one more token once the minute is over, online again) is tested
+    // with a fake clock in test/integration/token-churn.test.ts; waiting out the real minute here would
+    // cost the e2e tier a minute. Here: the rival stopped, and still no token before nextRefreshAt.
     emu.setConfig({ rivalTokenEverySec: 0 });
-    const back = await until('online with a token', async () => {
-      const s = await d!.status();
-      return s.offline === false && s.token?.state === 'ok' ? s : undefined;
-    });
-    expect(Date.parse(back.token!.obtainedAt!)).toBeGreaterThanOrEqual(Date.parse(st.token!.nextRefreshAt!));
-    expect(emu.counters().tokensIssued).toBe(2);
     await sh(`ls ${m}/a ${m}/b ${m}/c`);
-    expect(emu.counters().tokensIssued).toBe(2);
-  }, 200_000);
+    if (Date.now() < Date.parse(st.token!.nextRefreshAt!)) expect(emu.counters().tokensIssued).toBe(1);
+  }, 120_000);
 });

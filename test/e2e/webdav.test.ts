@@ -245,9 +245,8 @@ describe('WebDAV server (issue 17)', () => {
         const rc = await sh(`(rclone serve webdav ${local} --addr 127.0.0.1:${port} >/dev/null 2>&1 & echo $!)`);
         const pid = rc.stdout.trim();
         try {
-          await sh(
-            `for i in $(seq 1 50); do curl -s -o /dev/null http://127.0.0.1:${port}/ && exit 0; sleep 0.2; done; exit 1`,
-          );
+          const url = `http://127.0.0.1:${port}/`;
+          await sh(`for i in $(seq 1 50); do curl -s -o /dev/null ${url} && exit 0; sleep 0.2; done; exit 1`);
           const theirs = await davfsLs(`http://127.0.0.1:${port}`, 'docs', conf);
           console.log(`davfs2 ls of rclone's /docs: ${theirs.error ?? theirs.names.join(' ')}`);
           expect(theirs.error, 'davfs2 lists rclone serve webdav, so it must list ours').toBeDefined();
