@@ -8,7 +8,8 @@
 //    with ENOSPC before anything is fetched or recorded;
 //  - listing for the report (`cache`) reads the store only: it works offline and costs no API call;
 //  - a listing that finds a pinned file new or changed (the change poller) re-pins and fetches it, one file
-//    at a time in the background (followChanges).
+//    at a time in the background (followChanges); a pin on a file that another client overwrote (a new node
+//    at the pinned path) moves to the new node.
 
 import type { Clock } from '../core/clock.js';
 import { FsError } from '../core/errors.js';
@@ -51,6 +52,9 @@ export class Pins {
     private readonly log?: Logger,
   ) {}
 
+  /** path → ino of every pin as of the last sync (a pin on a file replaced remotely moves to its successor) */
+  private pinnedPaths = new Map<string, number>();
+
   /** the background fetches of pinned files a listing found new or changed, one after another */
   private following: Promise<void> = Promise.resolve();
 
@@ -59,7 +63,14 @@ export class Pins {
    * whose content changed is fetched into the disk cache (a rename or move keeps its cached content).
    */
   followChanges(changes: readonly ListingChange[]): void {
-    if (this.pins.all().length === 0) return;
+    if (this.pinnedPaths.size === 0 && this.pins.all().length === 0) return;
+    // a pinned file overwritten by another client is a new node at its path (the old pin went with the old
+    // node): the pin moves to it
+    for (const c of changes) {
+      if (c.isDir || c.after === undefined || c.before !== undefined || c.ino < 0) continue;
+      const was = this.pinnedPaths.get(c.after);
+      if (was !== undefined && was !== c.ino && !this.store.get(was)) this.pins.add(c.ino, this.clock.now());
+    }
     this.sync();
     for (const c of changes) {
       if (c.isDir || c.after === undefined || c.ino < 0 || (c.before !== undefined && !c.content)) continue;
@@ -105,7 +116,9 @@ export class Pins {
   /** Recompute the disk cache's pinned set from the table. */
   sync(): void {
     const ids = new Set<string>();
-    for (const ino of this.pins.all()) {
+    const all = this.pins.all();
+    this.pinnedPaths = new Map(all.map((ino) => [this.store.pathOf(ino), ino]));
+    for (const ino of all) {
       const n = this.store.get(ino);
       if (n) for (const f of this.knownFiles(n)) if (f.remoteId) ids.add(f.remoteId);
     }

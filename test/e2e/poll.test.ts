@@ -82,6 +82,8 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
     await writeFile(join(src, 'sub', 'm.txt'), 'to be moved\n');
     await mkdir(join(src, 'kept'), { recursive: true });
     await writeFile(join(src, 'kept', 'p.txt'), 'pinned, version one\n');
+    await mkdir(join(src, 'solo'), { recursive: true });
+    await writeFile(join(src, 'solo', 'q.txt'), 'a pinned file, version one\n');
     emu = await startEmulator({ dataDir: await tempDir('poll-emu'), rateLimitScale: 0 });
     await emu.seed(src);
     d = await startDaemon({ apiBase: emu.baseUrl, args: ['--poll-interval', `${INTERVAL_MS}ms`] });
@@ -189,6 +191,22 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
     expect(entry.pinned).toBe(true);
     // nobody read it through the mount: the poll's listing fetched it
     expect(d.output()).toMatch(/fetched the new version of a pinned file/);
+  });
+
+  it('a pin on a single file follows it when another client overwrites it', async () => {
+    const q = join(d.mountpoint, 'solo', 'q.txt');
+    const cli = (cmd: string) => sh(`${process.execPath} ${BIN} ${cmd} --state-dir ${d.stateDir}`);
+    await sh(`ls ${join(d.mountpoint, 'solo')}`); // the folder in use: polled
+    await cli(`pin ${q}`);
+    const v2 = 'a pinned file, version two, longer\n';
+    await put(live('/solo')!.id, 'q.txt', v2, 2); // a new file id: the pinned node is gone remotely
+    const entry = await until('the new file to be pinned and cached', async () => {
+      const e = (
+        JSON.parse((await cli(`cache ${q} --json`)).stdout) as { size: number; cachedBytes: number; pinned: boolean }[]
+      )[0];
+      return e && e.size === v2.length && e.pinned && e.cachedBytes >= v2.length ? e : undefined;
+    });
+    expect(entry.pinned).toBe(true);
   });
 
   it('polls stay within a fifth of the list QPS, and a foreground listing still goes at once', async () => {
