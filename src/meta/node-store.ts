@@ -450,6 +450,18 @@ export class NodeStore {
     this.write('delete', ino);
   }
 
+  /**
+   * A remote file went to the trash outside the namespace (an upload's stale or stray copy): a clean node
+   * a listing made of it goes, and a listing in flight does not bring it back. Returns the node removed.
+   */
+  remoteRemoved(remoteId: string): NodeRow | undefined {
+    const n = this.getByRemote(remoteId);
+    this.noteRemoved(remoteId);
+    if (!n || n.dirty || n.isDir) return undefined;
+    this.write('delete', n.ino);
+    return n;
+  }
+
   /** The remote id is back (restored from the trash): listings may show it again. */
   forgetRemoved(remoteId: string): void {
     this.removalSeqOf.delete(remoteId);

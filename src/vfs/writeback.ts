@@ -549,6 +549,17 @@ export class Writeback implements UploadTarget {
     };
   }
 
+  /**
+   * The queue trashed a copy of its own (stale, or stray after a kill): a node a listing made of it goes
+   * (found by the crash test: listed, every read answered ENOENT). Not one open or with local content.
+   */
+  trashedCopy(fileId: string): void {
+    const n = this.deps.store.getByRemote(fileId);
+    if (n && (this.files.has(n.ino) || this.pendingStagingPath(n.ino))) return;
+    const gone = this.deps.store.remoteRemoved(fileId);
+    if (gone) this.deps.reader.dropFile(fileId);
+  }
+
   /** A node has this remote id. */
   knows(fileId: string): boolean {
     return this.deps.store.getByRemote(fileId) !== undefined;

@@ -59,6 +59,8 @@ export interface UploadTarget {
   commit(ino: number, generation: number, result: { fileId: string; md5: string; size: number }): boolean;
   /** a node has this remote id (a copy found where an earlier attempt uploaded to is then not a stray) */
   knows(fileId: string): boolean;
+  /** the queue trashed a copy it had made (stale or stray): a node a listing made of it goes */
+  trashedCopy(fileId: string): void;
 }
 
 /** 2 files at a time: with 3 slices each that is 6 parallel slice PUTs, enough to fill a home uplink. */
@@ -835,6 +837,7 @@ export class UploadQueue {
   private async trashQuietly(fileId: string): Promise<boolean> {
     try {
       await this.opts.api.trash([fileId]);
+      this.opts.target.trashedCopy(fileId);
       return true;
     } catch (e) {
       this.log.warn({ op: 'upload', fileId, err: e }, 'could not trash a stale uploaded copy');
@@ -876,6 +879,7 @@ export class UploadQueue {
       }
       this.log.warn({ op: 'upload', ino, fileId: e.id, name: a.name }, 'trashing a stray copy of an earlier upload');
       await this.opts.api.trash([e.id]);
+      this.opts.target.trashedCopy(e.id);
     }
     if (!adopt) this.opts.journal.removeAttempt(ino); // else with the commit (afterUpload)
     return adopt;

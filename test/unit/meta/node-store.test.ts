@@ -167,6 +167,27 @@ describe('replaceListing', () => {
     },
   );
 
+  // found by the crash test (e2e/crash.test.ts): a listing showed an upload's stray copy as a file; the queue
+  // trashed the copy and the node stayed, listed but unreadable
+  it('remoteRemoved: a clean node of a trashed copy goes, and a listing in flight does not bring it back', () => {
+    const seq = store.changeSeq(); // a listing requested while the copy was still live ...
+    store.replaceListing(ROOT_INO, [file('7', 'stray')], T0);
+    expect(store.remoteRemoved('7')).toMatchObject({ name: 'stray' });
+    expect(store.getByRemote('7')).toBeUndefined();
+    store.replaceListing(ROOT_INO, [file('7', 'stray')], T0 + 1, seq); // ... answered after the trash
+    expect(store.getByRemote('7')).toBeUndefined();
+    const dirty = store.insert({
+      remoteId: '8',
+      parentIno: ROOT_INO,
+      name: 'local',
+      isDir: false,
+      now: T0,
+      dirty: true,
+    });
+    expect(store.remoteRemoved('8')).toBeUndefined(); // local content not uploaded: kept
+    expect(store.get(dirty)).toBeDefined();
+  });
+
   it('keeps a vanished directory that holds a node changed after the listing was requested', () => {
     store.replaceListing(ROOT_INO, [folder('2', 'd'), file('5', 'x')], T0);
     const d = store.getByRemote('2')!.ino;

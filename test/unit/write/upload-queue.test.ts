@@ -35,6 +35,10 @@ class FakeTarget implements UploadTarget {
     if (n.parentPending) return 'parent-pending' as const;
     return { parentId: n.parentId, name: n.name, stagingPath: n.stagingPath, remoteId: n.remoteId ?? null };
   }
+  readonly trashedCopies: string[] = [];
+  trashedCopy(fileId: string): void {
+    this.trashedCopies.push(fileId);
+  }
   knows(fileId: string): boolean {
     return [...this.nodes.values()].some((n) => !n.gone && n.remoteId === fileId);
   }
@@ -341,6 +345,7 @@ describe('UploadQueue', () => {
     queue.resume();
     await vi.waitFor(() => expect(journal.attempts()).toEqual([]));
     expect(pan.files.get(stray)!.trashed).toBe(true);
+    expect(target.trashedCopies).toEqual([stray]); // a node a listing made of it goes (Writeback.trashedCopy)
     expect(pan.files.get(known)!.trashed).toBe(false);
     expect(queue.status().totals.fixups).toBe(0);
   });
