@@ -571,9 +571,11 @@ export class UploadQueue {
     try {
       await this.attempt(it, run);
     } finally {
-      // the node went (or its content was abandoned): a copy an earlier attempt left is a stray now
+      // the node went (or its content was abandoned): a copy an earlier attempt left is a stray now. Looked
+      // for under the daemon's stop signal, not the run's: removed() and renaming() abort the run, and a
+      // stray left here would hold the name a rename waiting on this run is about to take (model test)
       if (!this.closed && !this.opts.journal.get(it.ino) && this.opts.journal.attempt(it.ino))
-        await this.settleAttempt(it.ino, null, run.controller.signal).catch((e: unknown) =>
+        await this.settleAttempt(it.ino, null, this.stopping.signal).catch((e: unknown) =>
           this.log.warn({ op: 'upload', ino: it.ino, err: e }, 'could not look for a stray copy; next start'),
         );
     }

@@ -327,6 +327,32 @@ describe('UploadQueue', () => {
     expect(pan.live('7').map((e) => e.name)).toEqual(['y']);
   });
 
+  it('a rename waiting on an aborted upload of a removed file finds the copy its attempt left trashed', async () => {
+    clock = new FakeClock('manual'); // renaming's bound must not fire
+    makeQueue();
+    const data = ramp(5000, 36);
+    const f = await addFile('a', data);
+    let stray = '';
+    let liveWhenFree: string[] | null = null;
+    pan.onCall = (m) => {
+      if (m === 'uploadCreate' && !stray) {
+        stray = pan.addFile('7', 'a', data); // what an earlier attempt of this content left under its name
+        db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); // the vfs's unlink (cascades the row)
+        target.nodes.get(f.ino)!.gone = true;
+        queue.removed(f.ino); // aborts the run: its clean-up must still look for the copy
+        void queue.renaming(OTHER_INO, { parentId: '7', name: 'a' }).then(() => {
+          liveWhenFree = pan.live('7').map((x) => x.name);
+        });
+        throw new Error('cut off'); // this create never answers (else its instant reuse replaces the copy)
+      }
+    };
+    enqueue(f, data);
+    await vi.waitFor(() => expect(liveWhenFree).not.toBeNull());
+    expect(liveWhenFree).toEqual([]); // the name is free when the rename goes (model test, seed 19)
+    expect(pan.files.get(stray)!.trashed).toBe(true);
+    expect(pan.count('uploadComplete')).toBe(0);
+  });
+
   it('after a restart, the copy an attempt left of a file gone since is trashed, a known one is kept', async () => {
     makeQueue();
     const data = ramp(2000, 35);
