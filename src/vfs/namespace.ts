@@ -385,7 +385,16 @@ export class Namespace {
         const e = await pan.detail(it.id);
         const at = (p: { parentId: string; name: string }) => e.parentId === p.parentId && e.name === p.name;
         const node = store.get(it.ino);
-        if (!e.trashed && at(it.to)) {
+        if (!e.trashed && node?.remoteId && node.remoteId !== it.id && !store.getByRemote(it.id)) {
+          // new content of the file committed while the rename ran (found by the crash test): its upload
+          // replaced this copy by name in the folder the copy had just left, so the copy is stale wherever
+          // the cut-off steps left it; the file keeps the name it had (the rename was never answered)
+          logger.warn(
+            { op: 'recover', fileId: it.id, name: e.name, to: it.to.name },
+            'a rename was cut off by the stop after newer content replaced the file: trashing the old copy',
+          );
+          await pan.trash([it.id]);
+        } else if (!e.trashed && at(it.to)) {
           const other = store.child(it.dstDirIno, it.to.name);
           if (node && node.remoteId === it.id && other && other.ino !== node.ino && !other.isDir) {
             // the file this rename replaced, as the rename would have made it go (found by the crash test:

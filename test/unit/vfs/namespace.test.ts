@@ -490,6 +490,41 @@ describe('rename', () => {
     await expectFsError(after.getattr('/a/y.txt'), 'ENOENT');
   });
 
+  // found by the crash test (e2e/crash.test.ts): `mv d1/f d1/d2/g` killed after its first remote step, while
+  // new content of f committed (a new copy at d1/f, by name: the old copy had left); the next start put the
+  // old copy back next to the new one and the server held a stale second f
+  it('cut off after one step while newer content committed: the old copy goes, the file keeps its name', async () => {
+    h = seed();
+    const ino = (await h.vfs.getattr('/a/y.txt')).ino;
+    const realRename = h.pan.rename.bind(h.pan);
+    const realMove = h.pan.move.bind(h.pan);
+    let steps = 0;
+    h.pan.rename = async (id: string, newName: string) => {
+      steps++;
+      await realRename(id, newName);
+      await new Promise(() => undefined); // the daemon dies before the answer is handled
+    };
+    h.pan.move = async (ids: string[], to: string) => {
+      steps++;
+      await realMove(ids, to);
+      await new Promise(() => undefined);
+    };
+    void h.vfs.rename('/a/y.txt', '/b/w.txt');
+    await until(() => steps === 1);
+    h.pan.rename = realRename;
+    h.pan.move = realMove;
+    const fresh = Buffer.from('newer y-content');
+    const newId = h.pan.addFile(ids.a, 'y.txt', fresh); // the upload of the newer content landed by name...
+    h.store.commitUpload(ino, newId, md5(fresh), fresh.length); // ...and committed before the kill
+    const after = h.restart();
+    expect(await after.recoverInterruptedRenames()).toBe(1);
+    expect(h.pan.files.get(ids.ay)!.trashed).toBe(true);
+    expect(h.pan.live(ids.a).map((e) => [e.id, e.name])).toContainEqual([newId, 'y.txt']);
+    expect(h.pan.live(ids.b).map((e) => e.name)).toEqual(['x.txt']);
+    expect((await after.getattr('/a/y.txt')).ino).toBe(ino);
+    expect(await readAll(after, '/a/y.txt')).toEqual(fresh);
+  });
+
   // found by the crash test (e2e/crash.test.ts): an unlink killed after its trash landed left the node in the
   // store, listed but unreadable (download_info: not found) until the folder's listing expired
   it('unlink cut off by a kill after the trash: the next start forgets the file; one not trashed stays', async () => {
