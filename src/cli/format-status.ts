@@ -136,7 +136,9 @@ export function formatStatus(s: DaemonStatus): string {
       ? ''
       : it.state === 'refused'
         ? `  not uploaded (kept locally until written again or restarted): ${it.lastError}`
-        : `  last error: ${it.lastError}`;
+        : it.state === 'blocked'
+          ? `  not uploaded until the developer rights (开发者权益包) are renewed (kept locally): ${it.lastError}`
+          : `  last error: ${it.lastError}`;
     lines.push(
       `    ${it.state.padEnd(13)} ${bar(it.sentBytes, it.size)} ${humanBytes(it.size).padStart(10)} ` +
         `${humanBytes(it.bytesPerSec)}/s retries ${it.attempts}  ${it.name}${err}`,

@@ -2,7 +2,8 @@
 // left, end, expired), the warning line at start and then once a day from DEVELOPER_WARN_DAYS before the
 // end, and the server's word that they expired (a refused call, told by the API client). Owns no I/O but
 // the log; time from the injected Clock. Invariants: at most one warning per day (the daily timer), and a
-// user/info that shows rights running again (renewed) clears a refusal seen earlier.
+// user/info that shows rights running again (renewed) clears a refusal seen earlier and says so (onRenewed:
+// the upload queue tries its blocked uploads again).
 
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
@@ -15,16 +16,26 @@ export class DeveloperWatch {
   private endAt: number | null = null;
   private refusedAt: number | null = null;
   private timer: { cancel(): void } | null = null;
+  private readonly renewed: Array<() => void> = [];
 
   constructor(
     private readonly clock: Clock,
     private readonly log: Logger,
   ) {}
 
+  /** Called when the rights run again after a refusal was seen (the upload queue's blocked uploads go). */
+  onRenewed(fn: () => void): void {
+    this.renewed.push(fn);
+  }
+
   /** A user/info answer (at start, on statfs, after an offline probe). */
   update(info: Pick<UserInfo, 'developerEndAt'>): void {
     this.endAt = info.developerEndAt ?? null;
-    if (this.endAt !== null && this.endAt > this.clock.now()) this.refusedAt = null; // renewed
+    if (this.endAt !== null && this.endAt > this.clock.now() && this.refusedAt !== null) {
+      this.refusedAt = null; // renewed
+      this.log.info({ op: 'developer', endAt: this.endAt }, 'developer rights (开发者权益包) renewed');
+      for (const fn of this.renewed) fn();
+    }
   }
 
   /** A call was refused because the rights expired (pan/transport.ts has logged the one error line). */

@@ -206,6 +206,7 @@ export async function runMount(
     if (!offline) queue.retryNow(); // what failed while offline goes now, not after its back-off
     budget.wake(); // writers waiting for room: refused while offline
   });
+  developer.onRenewed(() => queue.unblock()); // uploads parked because the rights expired go again
 
   const vfs = new PanVfs(
     {

@@ -15,7 +15,9 @@
 //  - no data is dropped: a row leaves the journal only on a committed upload or when its node is gone;
 //    failures retry forever with doubling backoff (RETRY_BASE_MS → RETRY_MAX_MS), each one logged —
 //    except content the service refused on every path (UploadRefused): parked as 'refused', shown by
-//    status, tried again when written again or at the next start;
+//    status, tried again when written again or at the next start — and calls refused because the account's
+//    developer rights expired: parked as 'blocked' (one refused request per file, not one per back-off),
+//    tried again when they are renewed (unblock()), every BLOCKED_RECHECK_MS, or when written again;
 //  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
@@ -69,6 +71,8 @@ export const DEFAULT_FILE_CONCURRENCY = DEFAULTS.uploadConcurrency;
 export const RETRY_BASE_MS = 1000;
 /** 5 min cap: an offline daemon retries a few times an hour instead of hammering the API. */
 export const RETRY_MAX_MS = 5 * 60_000;
+/** 1 h: a blocked upload (developer rights expired) asks again this often, in case the renewal went unseen. */
+export const BLOCKED_RECHECK_MS = 60 * 60_000;
 /** How soon an upload waiting for another upload of the same remote name looks again. */
 const CLAIM_WAIT_MS = 500;
 /** 3 tries to rename/move a committed file to its current name: the content is safe either way. */
@@ -76,7 +80,9 @@ export const FIXUP_ATTEMPTS = 3;
 
 /** 'refused': the service refused the content on every path (upload-flow's UploadRefused); not retried
  * until the file is written again or the daemon restarts; lastError says why. */
-export type UploadState = 'pending' | 'uploading' | 'waiting-retry' | 'unproven' | 'refused';
+/** 'blocked': the account may not upload now (the developer rights expired); tried again by unblock(), every
+ * BLOCKED_RECHECK_MS, or when written again; lastError says why. */
+export type UploadState = 'pending' | 'uploading' | 'waiting-retry' | 'unproven' | 'refused' | 'blocked';
 
 export interface UploadStatusItem {
   ino: number;
@@ -173,6 +179,8 @@ interface Item {
   unproven: string | null;
   /** the service refused this content (UploadRefused): parked until enqueue() or a restart */
   refused: Error | null;
+  /** the account may not upload (developer rights expired): parked until unblock() or enqueue() */
+  blocked: Error | null;
 }
 
 /** renaming() gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
@@ -189,6 +197,8 @@ export class UploadQueue {
   /** which run holds which remote name (name-claims.ts states the rules) */
   private readonly claims = new NameClaims<Run>();
   private timer: { cancel(): void } | null = null;
+  /** asks blocked uploads again after BLOCKED_RECHECK_MS (armed while any is blocked) */
+  private blockedTimer: { cancel(): void } | null = null;
   private closed = false;
   /** aborted by close(): stops runs even while they poll upload_complete (their rows stay journaled) */
   private readonly stopping = new AbortController();
@@ -227,6 +237,7 @@ export class UploadQueue {
     const item = this.item(row);
     item.held = false;
     item.refused = null;
+    item.blocked = null;
     if (entry) {
       item.verify = false; // the MD5 was just taken from the staging file
       item.unproven = null;
@@ -245,6 +256,24 @@ export class UploadQueue {
     this.pump();
   }
 
+  /**
+   * The account may upload again (the developer rights were renewed, or BLOCKED_RECHECK_MS passed): every
+   * blocked file is due now. One still refused parks again.
+   */
+  unblock(): void {
+    this.blockedTimer?.cancel();
+    this.blockedTimer = null;
+    let n = 0;
+    for (const it of this.items.values())
+      if (it.blocked) {
+        it.blocked = null;
+        it.dueAt = 0;
+        n++;
+      }
+    if (n > 0) this.log.info({ op: 'upload', files: n }, 'trying blocked uploads again');
+    this.pump();
+  }
+
   /** Files queued that an upload can finish (not held by a writer): --staging-max-size waits only for these. */
   drainable(): number {
     let n = 0;
@@ -255,7 +284,7 @@ export class UploadQueue {
   /** Start ino's upload now if it waits out an enqueue delay (its last writer closed). */
   expedite(ino: number): void {
     const it = this.items.get(ino);
-    if (!it || it.run || it.held || it.refused || it.dueAt <= this.clock.now()) return;
+    if (!it || it.run || it.held || it.refused || it.blocked || it.dueAt <= this.clock.now()) return;
     it.dueAt = 0;
     this.pump();
   }
@@ -350,6 +379,7 @@ export class UploadQueue {
     if (this.closed) return Promise.reject(new FsError('EIO', 'upload queue is closed'));
     if (item.unproven) return Promise.reject(new FsError('EIO', item.unproven));
     if (item.refused && !item.run) return Promise.reject(item.refused);
+    if (item.blocked && !item.run) return Promise.reject(item.blocked);
     const it = item;
     const p = new Promise<void>((resolve, reject) => it.waiters.push({ resolve, reject }));
     if (!it.run && it.dueAt > this.clock.now()) it.dueAt = 0; // a waiter wants it now, not after the backoff
@@ -377,7 +407,8 @@ export class UploadQueue {
    * backing off meanwhile. What is left stays in the journal for the next start.
    */
   async drain(timeoutMs: number): Promise<{ done: boolean; remaining: number }> {
-    for (const item of this.items.values()) if (!item.run && !item.unproven && !item.refused) item.dueAt = 0;
+    for (const item of this.items.values())
+      if (!item.run && !item.unproven && !item.refused && !item.blocked) item.dueAt = 0;
     this.pump();
     if (!this.idle()) {
       await new Promise<void>((resolve) => {
@@ -394,10 +425,10 @@ export class UploadQueue {
   }
 
   /** Nothing runs and nothing will (unproven and refused files wait for new content, refused ones also
-   * for a restart: they count as remaining in drain()). */
+   * for a restart, blocked ones for the rights: they count as remaining in drain()). */
   private idle(): boolean {
     if (this.running > 0) return false;
-    for (const it of this.items.values()) if (!it.unproven && !it.refused) return false;
+    for (const it of this.items.values()) if (!it.unproven && !it.refused && !it.blocked) return false;
     return true;
   }
 
@@ -424,9 +455,11 @@ export class UploadQueue {
             ? 'unproven'
             : it.refused
               ? 'refused'
-              : it.attempts > 0 && it.dueAt > now
-                ? 'waiting-retry'
-                : 'pending',
+              : it.blocked
+                ? 'blocked'
+                : it.attempts > 0 && it.dueAt > now
+                  ? 'waiting-retry'
+                  : 'pending',
         held: it.held,
         attempts: it.attempts,
         lastError: it.unproven ?? it.lastError,
@@ -461,6 +494,8 @@ export class UploadQueue {
     this.stopping.abort(new QueueAbort('closed'));
     this.timer?.cancel();
     this.timer = null;
+    this.blockedTimer?.cancel();
+    this.blockedTimer = null;
     const runs: Promise<void>[] = [];
     for (const it of this.items.values()) {
       if (it.run) {
@@ -491,6 +526,7 @@ export class UploadQueue {
         verify: false,
         unproven: null,
         refused: null,
+        blocked: null,
       };
       this.items.set(row.ino, it);
     }
@@ -509,7 +545,7 @@ export class UploadQueue {
     const now = this.clock.now();
     let next = Infinity;
     for (const it of this.items.values()) {
-      if (it.run || it.held || it.unproven || it.refused) continue;
+      if (it.run || it.held || it.unproven || it.refused || it.blocked) continue;
       if (it.dueAt <= now) {
         this.start(it);
         if (this.running >= this.concurrency) return;
@@ -911,6 +947,22 @@ export class UploadQueue {
       it.dueAt = Number.POSITIVE_INFINITY;
       this.opts.journal.markAttempt(it.ino, msg, this.clock.now());
       this.log.error({ op: 'upload', ino: it.ino, attempts, err: e }, `upload refused; not retried: ${msg}`);
+      this.settle(it, e);
+      return;
+    }
+    if (isPanError(e, 'developer-expired')) {
+      // the account may not upload at all: one refused request per file, not one per back-off (the API client
+      // logged the one line that says where to renew); asked again on renewal or after BLOCKED_RECHECK_MS
+      it.attempts = attempts;
+      it.lastError = msg;
+      it.blocked = e;
+      it.dueAt = Number.POSITIVE_INFINITY;
+      this.opts.journal.markAttempt(it.ino, msg, this.clock.now() + BLOCKED_RECHECK_MS);
+      this.log.warn({ op: 'upload', ino: it.ino, attempts }, 'upload blocked until the developer rights are renewed');
+      this.blockedTimer ??= this.clock.setTimer(BLOCKED_RECHECK_MS, () => {
+        this.blockedTimer = null;
+        this.unblock();
+      });
       this.settle(it, e);
       return;
     }

@@ -47,14 +47,20 @@ describe('DeveloperWatch', () => {
     expect(lines).toEqual([{ level: 'warn', msg: expect.stringContaining('3 days left') }]);
   });
 
-  it('a refusal counts as expired until user/info shows the rights running again', () => {
+  it('a refusal counts as expired until user/info shows the rights running again, then says renewed', () => {
     const clock = new FakeClock('manual');
     const { log } = recorder();
     const w = new DeveloperWatch(clock, log);
+    let renewals = 0;
+    w.onRenewed(() => renewals++);
     w.update({ developerEndAt: clock.now() + 100 * DAY }); // the server ended them early
+    expect(renewals).toBe(0); // no refusal seen yet: nothing renewed
     w.refused();
     expect(w.rights().expired).toBe(true);
     w.update({ developerEndAt: clock.now() + 365 * DAY }); // renewed
     expect(w.rights()).toMatchObject({ expired: false, daysLeft: 365 });
+    expect(renewals).toBe(1); // blocked uploads go again
+    w.update({ developerEndAt: clock.now() + 365 * DAY });
+    expect(renewals).toBe(1);
   });
 });

@@ -768,6 +768,39 @@ describe('UploadQueue', () => {
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
+  it('uploads refused because the developer rights expired are parked, then go on renewal or hourly', async () => {
+    clock = new FakeClock('manual');
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ retryBaseMs: 1000, retryMaxMs: 3000 });
+    const expired = () =>
+      new PanError({ kind: 'developer-expired', code: 1, message: '开发者权益已过期', retryable: false });
+    pan.fail('uploadCreate', 4, expired);
+    const a = ramp(1500, 21);
+    const b = ramp(1700, 22);
+    const fa = await addFile('a', a);
+    const fb = await addFile('b', b);
+    enqueue(fa, a);
+    enqueue(fb, b);
+    const w = await queue.waitFor(fa.ino).catch((e) => e);
+    expect(w).toMatchObject({ kind: 'developer-expired' });
+    await vi.waitFor(() => expect(queue.status().items.map((i) => i.state)).toEqual(['blocked', 'blocked']));
+    expect(queue.status().items[0]!.lastError).toMatch(/开发者权益已过期/);
+    const creates = () => pan.count('uploadCreate');
+    expect(creates()).toBe(2); // one refused request per file
+    await clock.advance(30 * 60_000); // a plain back-off would have asked again many times by now
+    expect(creates()).toBe(2);
+    expect(await queue.waitFor(fa.ino).catch((e) => e)).toBe(w); // fsync answers at once
+    expect(await queue.drain(10)).toEqual({ done: false, remaining: 2 });
+    await clock.advance(30 * 60_000); // the hourly recheck: still expired, parked again
+    await vi.waitFor(() => expect(creates()).toBe(4));
+    await vi.waitFor(() => expect(queue.status().items.map((i) => i.state)).toEqual(['blocked', 'blocked']));
+    queue.unblock(); // renewed (the daemon's DeveloperWatch says so)
+    await vi.waitFor(() => expect(target.commits.length).toBe(2));
+    expect(journal.get(fa.ino)).toBeUndefined();
+    expect(journal.get(fb.ino)).toBeUndefined();
+  });
+
   it('retry delays take the injected jitter (pan/backoff.ts full jitter)', async () => {
     clock = new FakeClock('manual');
     journal = new UploadJournal(db, clock);
