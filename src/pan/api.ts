@@ -8,6 +8,7 @@
 // after retries, or on a transport failure after retries.
 
 import type { FileId } from '../core/ids.js';
+import type { Lift } from './rate-limiter.js';
 
 export interface RemoteEntry {
   id: FileId;
@@ -66,6 +67,8 @@ export interface DownloadLink {
 export interface ListOptions {
   /** a background listing (the change poller): a fifth of the list budget, after every foreground call */
   background?: boolean;
+  /** a listing ahead of a walk (vfs/list-ahead.ts): the whole budget after foreground calls, until raised */
+  ahead?: Lift;
 }
 
 /** The file tree: listing, metadata and the namespace operations. */

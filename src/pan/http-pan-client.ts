@@ -162,7 +162,8 @@ export class HttpPanClient implements PanApi {
           lastFileId: lastFileId && lastFileId !== '0' ? lastFileId : undefined,
         },
         signal,
-        priority: opts?.background ? 'background' : 'foreground',
+        priority: opts?.background ? 'background' : opts?.ahead ? 'ahead' : 'foreground',
+        lift: opts?.ahead,
       }),
       'list data',
     );

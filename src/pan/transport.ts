@@ -23,7 +23,7 @@ import type { EndpointSpec, QpsTier } from './endpoints.js';
 import { PanError } from './errors.js';
 import { parseJson, stringifyJson, type Json } from './json.js';
 import type { MultipartBody } from './multipart.js';
-import type { Priority, RateLimiter } from './rate-limiter.js';
+import type { Lift, Priority, RateLimiter } from './rate-limiter.js';
 import { DEVELOPER_EXPIRED_HELP } from './developer.js';
 import { bodyError, CODE_OK, CODE_RATE, CODE_TOKEN } from './wire-errors.js';
 
@@ -54,6 +54,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** 'background' (the change poller): a small share of the endpoint's budget, yielding to foreground calls */
   priority?: Priority;
+  /** 'ahead' (a listing ahead of a walk): raised, the call waits as a foreground one */
+  lift?: Lift;
   /** A non-retryable body error: return data to treat it as success. `retried` = an earlier attempt may have landed. */
   recover?: (e: PanError, ctx: { retried: boolean }) => Promise<Json | undefined> | Json | undefined;
 }
@@ -280,7 +282,7 @@ export class Transport {
     meta.tier = this.tierNow;
     // keyed by tier too: a tier change starts fresh windows with the new budget
     const release = await limiter
-      .acquire(`${ep.name}@${this.tierNow}`, ep.qps[this.tierNow], opts.signal, opts.priority)
+      .acquire(`${ep.name}@${this.tierNow}`, ep.qps[this.tierNow], opts.signal, opts.priority, opts.lift)
       .catch((e) => {
         throw abortError(ep.name, e);
       });

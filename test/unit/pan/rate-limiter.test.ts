@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter } from '../../../src/pan/rate-limiter.js';
+import { Lift, RateLimiter } from '../../../src/pan/rate-limiter.js';
 import { FakeClock } from '../../support/clock.js';
 
 type C = FakeClock;
@@ -149,5 +149,72 @@ describe('RateLimiter', () => {
     await clock.advance(1000);
     await b1;
     expect(order).toEqual(['f1', 'f2', 'f3', 'b1']);
+  });
+
+  it('ahead requests get the whole budget but the last free slot, after foreground, before background', async () => {
+    const clock = new FakeClock('instant');
+    const l = new RateLimiter(clock);
+    const t0 = clock.now();
+    const starts: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const r = await l.acquire('list', 5, undefined, 'ahead');
+      starts.push(clock.now() - t0);
+      r();
+    }
+    // 4 of the 5 slots per window (the fifth stays free for a foreground call), not a fifth of the budget
+    expect(starts).toEqual([0, 0, 0, 0, 1000, 1000, 1000, 1000, 2000]);
+    const f = await l.acquire('list', 5); // ... which finds it at once
+    expect(clock.now() - t0).toBe(2000);
+    f();
+
+    const manual = new FakeClock('manual');
+    const m = new RateLimiter(manual);
+    const order: string[] = [];
+    const take = (name: string, p: 'foreground' | 'ahead' | 'background') =>
+      m.acquire('list', 2, undefined, p).then((r) => {
+        order.push(name);
+        return r;
+      });
+    const held = [await take('f1', 'foreground'), await take('f2', 'foreground')]; // both slots busy
+    const waiting = [take('b1', 'background'), take('a1', 'ahead'), take('f3', 'foreground')];
+    const settle = () => new Promise((r) => setImmediate(r));
+    for (const r of held) r();
+    await manual.advance(1000); // two slots free: f3 first; then a1 would take the last one: it waits
+    const r3 = await waiting[2];
+    await settle();
+    expect(order).toEqual(['f1', 'f2', 'f3']);
+    r3();
+    await manual.advance(1000); // ahead before background
+    const ra = await waiting[1];
+    await settle();
+    expect(order).toEqual(['f1', 'f2', 'f3', 'a1']);
+    ra();
+    await manual.advance(1000);
+    (await waiting[0])();
+    expect(order).toEqual(['f1', 'f2', 'f3', 'a1', 'b1']);
+  });
+
+  it('a raised Lift makes a waiting ahead request a foreground one', async () => {
+    const clock = new FakeClock('manual');
+    const l = new RateLimiter(clock);
+    const order: string[] = [];
+    const f1 = await l.acquire('list', 2); // one of two slots busy: an ahead request may not take the other
+    const lift = new Lift();
+    const a = l.acquire('list', 2, undefined, 'ahead', lift).then((r) => {
+      order.push('a');
+      return r;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(order).toEqual([]);
+    lift.raise(); // a foreground caller now waits for the same listing: it takes the last free slot
+    (await a)();
+    expect(order).toEqual(['a']);
+    expect(lift.raised).toBe(true);
+    // a later acquire with a raised Lift is a foreground one: it takes the last free slot at once
+    const l2 = new RateLimiter(clock);
+    const g1 = await l2.acquire('list', 2);
+    (await l2.acquire('list', 2, undefined, 'ahead', lift))();
+    g1();
+    f1();
   });
 });
