@@ -1,11 +1,13 @@
 // Observable counters (admin API and EmulatorHandle.counters()). Plain mutable numbers owned here;
-// snapshot() returns a deep copy so callers never hold live state.
+// snapshot() returns a deep copy so callers never hold live state. busiest: per endpoint, the most requests
+// that arrived within one second (sliding), from the arrival times of the last second.
 
 import type { EmulatorCounters } from './types.js';
 
 export function emptyCounters(): EmulatorCounters {
   return {
     requests: {},
+    busiest: {},
     bytesServed: 0,
     directLinkBytesServed: 0,
     sliceBytesReceived: 0,
@@ -22,13 +24,26 @@ export function emptyCounters(): EmulatorCounters {
 
 export class Counters {
   c = emptyCounters();
-  request(endpoint: string): void {
+  /** endpoint → arrival times (ms) within the last second */
+  private recent = new Map<string, number[]>();
+  request(endpoint: string, now: number): void {
     this.c.requests[endpoint] = (this.c.requests[endpoint] ?? 0) + 1;
+    const times = this.recent.get(endpoint) ?? [];
+    this.recent.set(endpoint, times);
+    while (times.length > 0 && times[0]! <= now - 1000) times.shift();
+    times.push(now);
+    this.c.busiest[endpoint] = Math.max(this.c.busiest[endpoint] ?? 0, times.length);
   }
   snapshot(): EmulatorCounters {
-    return { ...this.c, requests: { ...this.c.requests }, uploadHosts: { ...this.c.uploadHosts } };
+    return {
+      ...this.c,
+      requests: { ...this.c.requests },
+      busiest: { ...this.c.busiest },
+      uploadHosts: { ...this.c.uploadHosts },
+    };
   }
   reset(): void {
     this.c = emptyCounters();
+    this.recent = new Map();
   }
 }

@@ -30,7 +30,7 @@ export async function dispatch(
   if (!route) return plain(res, 404, '404 page not found');
   const methodOk = req.method === route.method || (route.kind === 'cdn' && req.method === 'HEAD');
   if (!methodOk) return plain(res, 405, '405 method not allowed');
-  s.counters.request(route.name);
+  s.counters.request(route.name, s.clock.now());
   const wait = s.wan.responseDelay(route.kind); // WAN emulation (wan.ts): null unless configured
   if (wait) await wait;
   const ctx: RouteCtx = { req, res, url, endpoint: route.name };

@@ -141,6 +141,8 @@ export type SignedPathForm = 'decoded' | 'encoded';
 export interface EmulatorCounters {
   /** Requests per endpoint name (API, upload and CDN endpoints; admin calls are not counted). */
   requests: Record<string, number>;
+  /** Per endpoint, the most requests that arrived within one second (sliding window). */
+  busiest: Record<string, number>;
   /** Body bytes served by the CDN paths (download_info links and direct links). */
   bytesServed: number;
   /** Of bytesServed, bytes served through direct links. */
