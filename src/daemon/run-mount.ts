@@ -35,6 +35,7 @@ import { PanVfs } from '../vfs/pan-vfs.js';
 import type { StagingPort } from '../vfs/ports.js';
 import { Writeback } from '../vfs/writeback.js';
 import { Poller } from '../vfs/poller.js';
+import { ListAhead } from '../vfs/list-ahead.js';
 import { mountVfs, type FuseMount } from '../fuse/mount.js';
 import { installCrashGuard } from '../fuse/crash-guard.js';
 import { TokenBucket } from '../core/token-bucket.js';
@@ -249,6 +250,15 @@ export async function runMount(
         })
       : null;
   if (poller) vfs.watchFolders(poller);
+  // a walk's next folders listed ahead, concurrently, within the same list QPS (vfs/list-ahead.ts)
+  const ahead = new ListAhead({
+    store,
+    tree: vfs.tree,
+    clock,
+    logger: log.child({ module: 'vfs' }),
+    offline: () => conn.offline,
+  });
+  vfs.tree.walks = ahead;
 
   await vfs.recoverInterruptedRenames(); // before the queue resumes: a restored target keeps its upload
   const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock, log.child({ module: 'vfs' }));
@@ -374,6 +384,7 @@ export async function runMount(
       log.info({ op: 'stop', reason }, 'stopping: draining uploads');
       notifySystemd('STOPPING=1');
       await poller?.stop();
+      ahead.stop();
       await webdav?.close(); // no new WebDAV uploads while draining
       const journaled = await writeback.journalOpenWrites();
       if (journaled)

@@ -5,7 +5,9 @@
 // listed is ENETDOWN offline. Review-rejected entries
 // (status > 100) are hidden. What a listing changed (NodeStore.replaceListing) goes to onChanges (the vfs
 // invalidates the kernel's caches with it). poll() is the change poller's listing (vfs/poller.ts): background
-// priority, and never shared with a foreground lookup, which must not wait behind it.
+// priority, and never shared with a foreground lookup, which must not wait behind it. listAhead() is a
+// walk's listing ahead (vfs/list-ahead.ts, told of every readdir through `walks`): 'ahead' priority, shared
+// with a foreground lookup of the same folder, which raises it to foreground (pan/rate-limiter.ts Lift).
 
 import type { Clock } from '../core/clock.js';
 import { FsError } from '../core/errors.js';
@@ -21,11 +23,25 @@ import {
   type ListedChild,
   type NodeRow,
 } from '../meta/node-store.js';
+import { Lift } from '../pan/rate-limiter.js';
 import { classify } from './classify.js';
 import { splitPath } from './paths.js';
 
 export interface DirectoryLister {
-  listAll(parentId: FileId, signal?: AbortSignal, opts?: { background?: boolean }): Promise<ListedChild[]>;
+  listAll(parentId: FileId, signal?: AbortSignal, opts?: ListOpts): Promise<ListedChild[]>;
+}
+
+interface ListOpts {
+  /** the change poller's listing */
+  background?: boolean;
+  /** a listing ahead of a walk, until the Lift is raised */
+  ahead?: Lift;
+}
+
+/** Told of every readdir (Tree.children) before and after its listing: the list-ahead sees walks. */
+export interface WalkWatcher {
+  readdirStarted(dir: NodeRow): void;
+  readdirEnded(dir: NodeRow, ok: boolean): void;
 }
 
 /** status > 100 means review-rejected (审核驳回, 123open-api.md §3.2); such files cannot be served. */
@@ -34,8 +50,12 @@ export const isHidden = (n: NodeRow): boolean => n.status > 100 || isParked(n.na
 export class Tree {
   private readonly flights = new SingleFlight<number, void>();
   private readonly polls = new SingleFlight<number, void>();
+  /** folder ino → the Lift of its listing ahead in flight */
+  private readonly lifts = new Map<number, Lift>();
   /** told of every change a listing found (set once by the vfs) */
   onChanges?: (changes: ListingChange[]) => void;
+  /** told of every readdir (set once by the daemon: vfs/list-ahead.ts) */
+  walks?: WalkWatcher;
 
   constructor(
     private readonly store: NodeStore,
@@ -78,7 +98,15 @@ export class Tree {
   }
 
   async children(dir: NodeRow): Promise<NodeRow[]> {
-    await this.ensureListed(dir);
+    const walks = this.walks;
+    walks?.readdirStarted(dir);
+    let ok = false;
+    try {
+      await this.ensureListed(dir);
+      ok = true;
+    } finally {
+      walks?.readdirEnded(dir, ok);
+    }
     return this.store.children(dir.ino).filter((c) => !isHidden(c));
   }
 
@@ -95,6 +123,7 @@ export class Tree {
   async ensureListed(dir: NodeRow): Promise<void> {
     if (this.isFresh(dir)) return;
     if (dir.remoteId === null) return; // a local-only dir cannot exist (mkdir is remote first); be safe
+    this.lifts.get(dir.ino)?.raise(); // a listing ahead of it waits as a foreground one from now on
     await this.flights.run(dir.ino, () => this.fetchListing(dir));
   }
 
@@ -105,14 +134,30 @@ export class Tree {
   async poll(dir: NodeRow, signal?: AbortSignal): Promise<void> {
     if (dir.remoteId === null) return;
     if (this.flights.has(dir.ino)) return this.flights.run(dir.ino, () => Promise.resolve());
-    await this.polls.run(dir.ino, () => this.fetchListing(dir, signal, true));
+    await this.polls.run(dir.ino, () => this.fetchListing(dir, signal, { background: true }));
   }
 
-  private async fetchListing(dir: NodeRow, signal?: AbortSignal, background = false): Promise<void> {
+  /**
+   * A walk's listing ahead of a folder it has not reached (vfs/list-ahead.ts): null when there is nothing
+   * to do (fresh, local-only, or a listing of it in flight). A foreground lookup meanwhile joins it.
+   */
+  listAhead(dir: NodeRow, signal?: AbortSignal): Promise<void> | null {
+    if (dir.remoteId === null || this.isFresh(dir) || this.flights.has(dir.ino) || this.polls.has(dir.ino)) return null;
+    const lift = new Lift();
+    this.lifts.set(dir.ino, lift);
+    return this.flights
+      .run(dir.ino, () => this.fetchListing(dir, signal, { ahead: lift }))
+      .finally(() => {
+        if (this.lifts.get(dir.ino) === lift) this.lifts.delete(dir.ino);
+      });
+  }
+
+  private async fetchListing(dir: NodeRow, signal?: AbortSignal, opts?: ListOpts): Promise<void> {
     const started = this.clock.now();
     const seq = this.store.changeSeq();
+    const background = opts?.background === true;
     try {
-      const entries = await this.lister.listAll(dir.remoteId!, signal, background ? { background } : undefined);
+      const entries = await this.lister.listAll(dir.remoteId!, signal, opts);
       const changes = this.store.replaceListing(dir.ino, entries, this.clock.now(), seq);
       this.log.debug(
         {
@@ -121,6 +166,7 @@ export class Tree {
           entries: entries.length,
           changes: changes.length,
           background,
+          ahead: opts?.ahead !== undefined,
           durationMs: this.clock.now() - started,
         },
         'listed directory',

@@ -428,9 +428,18 @@ export class FakePan implements PanApi {
    * holds the answer and failNext('listAll') loses it, so a test can land a change while a listing of the
    * older tree is in flight.
    */
-  async listAll(parentId: string, signal?: AbortSignal, opts?: { background?: boolean }): Promise<RemoteEntry[]> {
+  async listAll(
+    parentId: string,
+    signal?: AbortSignal,
+    opts?: { background?: boolean; ahead?: unknown },
+  ): Promise<RemoteEntry[]> {
     signal?.throwIfAborted(); // as HttpPanClient's transport does
-    this.calls.push({ method: 'listAll', args: opts?.background ? { parentId, background: true } : { parentId } });
+    const args = opts?.background
+      ? { parentId, background: true }
+      : opts?.ahead
+        ? { parentId, ahead: true }
+        : { parentId };
+    this.calls.push({ method: 'listAll', args });
     const out: RemoteEntry[] = [];
     let failed: unknown = null;
     try {
