@@ -3,7 +3,8 @@
 // the link itself (N parallel curl ranges = the aggregate, one curl = one connection), then through the
 // mount: a sequential read as a fraction of the link, 4 KiB reads at cold random offsets (p50/p95),
 // ffprobe of an H.264 MP4 whose moov atom sits at the end (vs the same file on local disk), bytes fetched
-// per byte served, and a cold `ls -l` of 2,000 entries against the floor (pages / QPS + one latency).
+// per byte served, a cold `ls -l` of 2,000 entries against the floor (pages / QPS + one latency), and a
+// cold `find` over a tree of FIND_FOLDERS small folders against its floor (listings / QPS + one latency).
 // rclone mount (http backend) reads the same emulator through a small in-process proxy that lists the
 // files as HTML and forwards each request, Range included, to the file's download_info link.
 
@@ -40,6 +41,10 @@ const SEEKS = 24;
 const LS_ENTRIES = 2000;
 const FILE_SIZE = GiB; // big.bin; seek.bin is a hard link of it (another file id, the same bytes)
 const LIST_QPS = 5; // the free tier's file_list limit
+const FIND_TOP = 4; // wtree/t0..t3, each with FIND_SUB subfolders holding one file: a find walks them all
+const FIND_SUB = 15;
+const FIND_FOLDERS = 1 + FIND_TOP + FIND_TOP * FIND_SUB;
+const FIND_QPS = 15; // file_list at the developer tier (the emulator's account has developer rights)
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -75,6 +80,12 @@ async function seedDir(ctx) {
         writeFile(join(dir, 'wdir', `w${String(i + k).padStart(4, '0')}.txt`), 'x\n'),
       ),
     );
+  for (let t = 0; t < FIND_TOP; t++)
+    for (let k = 0; k < FIND_SUB; k++) {
+      const sub = join(dir, 'wtree', `t${t}`, `s${String(k).padStart(2, '0')}`);
+      await mkdir(sub, { recursive: true });
+      await writeFile(join(sub, 'f.txt'), `${t}.${k}\n`);
+    }
   // 40 s of 720p H.264 at ~6 Mbit/s, moov at the end (ffmpeg's default without +faststart)
   const video = join(ctx.W.data, 'video.mp4');
   const has = (await run('bash', ['-c', 'command -v ffmpeg && command -v ffprobe'])).code === 0;
@@ -148,6 +159,21 @@ async function throughMount(ctx, mnt, p, served, video, withLs) {
     if (Number(ls.stdout.trim()) !== LS_ENTRIES + 1) throw new Error(`ls -l listed ${ls.stdout.trim()} lines`);
     const pages = (c1.requests.file_list ?? 0) - (c0.requests.file_list ?? 0);
     res.ls = { secs: ls.secs, pages, floor: Math.ceil(LS_ENTRIES / 100) / LIST_QPS + p.ms / 1000 };
+    await sleep(1500);
+    await admin.reset(ctx.base); // the busiest second of the find alone
+    const f0c = await admin.counters(ctx.base);
+    const fd = await must('bash', ['-c', `find '${join(mnt, 'wtree')}' | wc -l`]);
+    const f1c = await admin.counters(ctx.base);
+    const lines = FIND_FOLDERS + FIND_TOP * FIND_SUB; // every folder and every file
+    if (Number(fd.stdout.trim()) !== lines) throw new Error(`find listed ${fd.stdout.trim()} lines, not ${lines}`);
+    const calls = (f1c.requests.file_list ?? 0) - (f0c.requests.file_list ?? 0);
+    res.find = {
+      secs: fd.secs,
+      calls,
+      busiest: f1c.busiest?.file_list ?? 0,
+      limited: f1c.rateLimited - f0c.rateLimited,
+      floor: FIND_FOLDERS / FIND_QPS + p.ms / 1000,
+    };
   }
   return res;
 }
@@ -240,6 +266,12 @@ function report(ctx, p, who, r, lk, localProbe) {
       `  ${who}: ls -l ${LS_ENTRIES} entries cold ${f2(r.ls.secs)} s, ` +
         `${r.ls.pages} file_list calls (floor ${f2(r.ls.floor)} s)`,
     );
+  if (r.find)
+    out(
+      `  ${who}: find over ${FIND_FOLDERS} folders cold ${f2(r.find.secs)} s, ${r.find.calls} file_list calls, ` +
+        `busiest second ${r.find.busiest} (limit ${FIND_QPS}), ${r.find.limited} answered 429 ` +
+        `(floor ${f2(r.find.floor)} s; one after another ${f2((FIND_FOLDERS * p.ms) / 1000)} s)`,
+    );
   if (who !== 'pan123fs') {
     row(`${label}: rclone sequential / link`, `${f2(frac)} (${f1(r.seq.rate)} MB/s)`, 'info', 'info');
     row(`${label}: rclone seek p50 / p95`, `${f0(r.seek.p50)} / ${f0(r.seek.p95)} ms`, 'info', 'info');
@@ -280,6 +312,13 @@ function report(ctx, p, who, r, lk, localProbe) {
       `${f2(r.ls.secs / r.ls.floor)} (${f2(r.ls.secs)} s vs ${f2(r.ls.floor)} s)`,
       '<= 1.1',
       verdict(r.ls.secs / r.ls.floor <= 1.1),
+    );
+  if (r.find)
+    row(
+      `${label}: cold find ${FIND_FOLDERS} folders / floor`,
+      `${f2(r.find.secs / r.find.floor)} (${f2(r.find.secs)} s vs ${f2(r.find.floor)} s, busiest ${r.find.busiest}/s)`,
+      `<= 1.1, <= ${FIND_QPS}/s`,
+      verdict(r.find.secs / r.find.floor <= 1.1 && r.find.busiest <= FIND_QPS && r.find.limited === 0),
     );
 }
 
