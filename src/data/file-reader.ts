@@ -10,6 +10,7 @@
 //    window is also capped at half the memory cache so a stream never evicts its own unread blocks);
 //  - errors from the source reject the read unchanged (vfs/classify maps them); nothing is cached on error.
 
+import type { ReadViews } from '../core/read-views.js';
 import { FsError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
@@ -83,11 +84,15 @@ export interface StreamStats {
   windowBytes: number;
 }
 
+export type { ReadViews } from '../core/read-views.js';
+
 export interface ReadHandle {
   /** ≤ length bytes from position (0 bytes at/after EOF), in a Buffer of the caller's own. */
   read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
   /** The same bytes copied into `into` (the FUSE reply buffer); resolves to the count. No extra copy. */
   readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number>;
+  /** The same bytes as views of the cached blocks, not copied (a WebDAV GET writes them to its socket). */
+  readViews(position: number, length: number, signal?: AbortSignal): Promise<ReadViews>;
   close(): void;
 }
 
@@ -344,6 +349,50 @@ class Handle implements ReadHandle {
   async readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number> {
     const end = Math.min(this.check(position, length), position + into.length);
     if (position >= end) return 0;
+    const { blocks, offset, held } = await this.blocksFor(position, end, signal);
+    try {
+      const n = copyOut(blocks, offset, end - position, into);
+      this.onServed(position, n);
+      return n;
+    } finally {
+      for (const b of held) this.pool.release(b);
+    }
+  }
+
+  async readViews(position: number, length: number, signal?: AbortSignal): Promise<ReadViews> {
+    const end = this.check(position, length);
+    if (position >= end) return { views: [], bytes: 0, release: () => undefined };
+    const { blocks, offset, held } = await this.blocksFor(position, end, signal);
+    const views = sliceOut(blocks, offset, end - position);
+    this.onServed(position, end - position);
+    let released = false;
+    return {
+      views,
+      bytes: end - position,
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const b of held) this.pool.release(b);
+      },
+    };
+  }
+
+  private onServed(position: number, n: number): void {
+    this.reader.onServed(n);
+    this.served += n;
+    this.furthest = Math.max(this.furthest, position + n);
+    this.info.meter.add(n);
+  }
+
+  /**
+   * The blocks holding [position, end), each one's range buffer held (the caller releases `held`), with the
+   * offset of `position` in the first. Demands them, steers the window and the read-ahead on the way.
+   */
+  private async blocksFor(
+    position: number,
+    end: number,
+    signal?: AbortSignal,
+  ): Promise<{ blocks: Buffer[]; offset: number; held: Buffer[] }> {
     const ready = this.fetcher.whenReady();
     if (ready) await ready;
     const bs = this.blockSize;
@@ -361,8 +410,8 @@ class Handle implements ReadHandle {
       const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes);
       if (reached < stop) this.window.issuedTo(reached);
     }
-    // Hold every block's range buffer until its bytes are copied out: cached blocks now, fetched ones as
-    // soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).
+    // Hold every block's range buffer until the caller is done with its bytes: cached blocks now, fetched
+    // ones as soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).
     const held: Buffer[] = [];
     let finished = false; // a fetch resolving after an abort ended this read must not take a hold
     const hold = (b: Buffer): Buffer => {
@@ -375,15 +424,12 @@ class Handle implements ReadHandle {
     const mine = parts.map((p): BlockPart => (p instanceof Buffer ? hold(p) : (p as Promise<Buffer>).then(hold)));
     try {
       const blocks = mine.every((p): p is Buffer => p instanceof Buffer) ? mine : await waitAll(mine, signal);
-      const n = copyOut(blocks, position - first * bs, end - position, into);
-      this.reader.onServed(n);
-      this.served += n;
-      this.furthest = Math.max(this.furthest, position + n);
-      this.info.meter.add(n);
-      return n;
+      return { blocks, offset: position - first * bs, held };
+    } catch (e) {
+      for (const b of held) this.pool.release(b);
+      throw e;
     } finally {
       finished = true;
-      for (const b of held) this.pool.release(b);
       this.fetcher.undemand(demanded);
     }
   }
@@ -415,6 +461,22 @@ function waitAll(parts: BlockPart[], signal?: AbortSignal): Promise<Buffer[]> {
     signal.addEventListener('abort', onAbort, { once: true });
     all.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** Views of [offset, offset+length) across consecutive blocks (no copy). */
+function sliceOut(blocks: Buffer[], offset: number, length: number): Buffer[] {
+  const views: Buffer[] = [];
+  let left = length;
+  let off = offset;
+  for (const b of blocks) {
+    if (left <= 0) break;
+    const n = Math.min(b.length - off, left);
+    if (n > 0) views.push(b.subarray(off, off + n));
+    left -= n;
+    off = 0;
+  }
+  if (left !== 0) throw new FsError('EIO', `assembled ${length - left} of ${length} bytes`);
+  return views;
 }
 
 /** Copies [offset, offset+length) across consecutive blocks into `out`; returns the bytes copied. A reply

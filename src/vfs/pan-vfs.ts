@@ -28,7 +28,7 @@ import type { ListingChange } from '../meta/node-store.js';
 import type { AccountPort, FolderUsePort, KernelCachePort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
 import { type CopiedState, decideCopy, fallbackError } from './server-copy.js';
 import { guard, Tree } from './tree.js';
-import type { DirEntry, OpenFlags, PageCacheMode, Stat, StatFs, Vfs } from './types.js';
+import type { DirEntry, OpenFlags, PageCacheMode, ReadViews, Stat, StatFs, Vfs } from './types.js';
 import type { LocalFile, Writeback } from './writeback.js';
 
 /**
@@ -313,6 +313,22 @@ export class PanVfs implements Vfs {
     }
     const data = await guard(`read ${path}`, () => h.local!.staging.read(position, length));
     return data.copy(buf, 0, 0, Math.min(length, data.length));
+  }
+
+  async readViews(path: string, fh: number, length: number, position: number): Promise<ReadViews> {
+    const h = this.handle(fh, path);
+    if (h.copied && !h.remote && !h.local) h.remote = this.openCopied(h, path);
+    const remote = h.remote;
+    if (remote?.readViews) {
+      try {
+        return await remote.readViews(position, length);
+      } catch (e) {
+        throw this.readFailed(e, h.ino, path);
+      }
+    }
+    const buf = Buffer.allocUnsafe(length);
+    const n = await this.read(path, fh, buf, length, position);
+    return { views: n > 0 ? [buf.subarray(0, n)] : [], bytes: n, release: () => undefined };
   }
 
   async write(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {

@@ -4,6 +4,7 @@
 
 import type { FileRef } from '../core/file-ref.js';
 import type { UserInfo } from '../pan/api.js';
+import type { ReadViews } from './types.js';
 
 export type { FileRef } from '../core/file-ref.js';
 
@@ -11,6 +12,8 @@ export interface ReadHandleLike {
   read(position: number, length: number, signal?: AbortSignal): Promise<Buffer>;
   /** copies straight into the reply buffer; resolves to the byte count */
   readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number>;
+  /** the bytes as views of the cached blocks, valid until release() (data/file-reader.ts ReadViews) */
+  readViews?(position: number, length: number, signal?: AbortSignal): Promise<ReadViews>;
   close(): void;
 }
 

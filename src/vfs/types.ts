@@ -1,6 +1,8 @@
 // The filesystem as fuse/ sees it: path based, promise based, throws only FsError (core/errors.ts).
 // fuse/ops.ts calls exactly one of these per kernel request and translates the result.
 
+import type { ReadViews } from '../core/read-views.js';
+
 export interface Stat {
   ino: number;
   isDir: boolean;
@@ -54,6 +56,11 @@ export interface Vfs {
   create(path: string, mode: number): Promise<number>;
   /** fills buf[0..n) and returns n (0 at EOF) */
   read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number>;
+  /**
+   * ≤ length bytes from position without a copy (views of cached blocks, valid until release()); for a
+   * front end that writes them to a socket (WebDAV GET). Optional: callers fall back to read().
+   */
+  readViews?(path: string, fh: number, length: number, position: number): Promise<ReadViews>;
   /** the data must be copied before the returned promise settles' caller returns (fuse reuses buf) */
   write(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number>;
   truncate(path: string, size: number): Promise<void>;
@@ -85,3 +92,5 @@ export interface Vfs {
   utimens(path: string, atimeMs: number, mtimeMs: number): Promise<void>;
   access(path: string, mode: number): Promise<void>;
 }
+
+export type { ReadViews } from '../core/read-views.js';

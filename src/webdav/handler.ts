@@ -13,7 +13,7 @@ import { constants as C } from 'node:fs';
 import type { Clock } from '../core/clock.js';
 import { FsError, isFsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Stat, Vfs } from '../vfs/types.js';
+import type { ReadViews, Stat, Vfs } from '../vfs/types.js';
 import { LockManager, parseIf, parseTimeout, submittedTokens, type IfList, type Lock } from './locks.js';
 import { BadPath, baseName, isWithin, joinPath, parentOf, pathToHref, urlToPath } from './paths.js';
 import {
@@ -388,8 +388,10 @@ export class WebdavHandler {
   }
 
   /**
-   * Streams ranges of the file from the Vfs with backpressure: one read ahead of the socket, a fresh
-   * buffer per chunk (the socket keeps a reference until it is flushed). Stops when the client goes.
+   * Streams ranges of the file from the Vfs with backpressure, one read ahead of the socket. The bytes go to
+   * the socket as views of the read path's blocks (Vfs.readViews: no copy, no fresh buffer per chunk; each
+   * chunk's views are released once the socket has written them), or, from a Vfs without it, in a fresh
+   * buffer per chunk. Stops when the client goes.
    */
   private async stream(
     res: ServerResponse,
@@ -406,26 +408,50 @@ export class WebdavHandler {
       gone = true;
     };
     res.on('close', onClose);
+    /** chunks handed to the socket and not written yet: released at the end if the client went first */
+    const writing = new Set<ReadViews>();
+    const readAt = async (pos: number, end: number): Promise<ReadViews> => {
+      const len = Math.min(CHUNK, end + 1 - pos);
+      let v: ReadViews;
+      if (vfs.readViews) v = await vfs.readViews(path, fh, len, pos);
+      else {
+        const buf = Buffer.allocUnsafe(len);
+        const n = await vfs.read(path, fh, buf, len, pos);
+        v = { views: [buf.subarray(0, Math.max(0, n))], bytes: Math.max(0, n), release: () => undefined };
+      }
+      if (v.bytes <= 0) {
+        v.release();
+        throw new FsError('EIO', `${path}: ended at ${pos} of ${size} bytes`);
+      }
+      return v;
+    };
+    let next: Promise<ReadViews> | null = null;
     try {
       for (let i = 0; i < ranges.length && !gone; i++) {
         const r = ranges[i]!;
         if (heads && !res.write(heads[i]!)) await drained(res);
-        const readAt = (pos: number): Promise<Buffer> => {
-          const len = Math.min(CHUNK, r.end + 1 - pos);
-          const buf = Buffer.allocUnsafe(len);
-          return vfs.read(path, fh, buf, len, pos).then((n) => {
-            if (n <= 0) throw new FsError('EIO', `${path}: ended at ${pos} of ${size} bytes`);
-            return n === len ? buf : buf.subarray(0, n);
-          });
-        };
         let pos = r.start;
-        let next: Promise<Buffer> | null = readAt(pos);
+        next = readAt(pos, r.end);
         while (next && !gone) {
-          const buf = await next;
-          pos += buf.length;
-          next = pos <= r.end ? readAt(pos) : null;
+          const chunk: ReadViews = await next;
+          pos += chunk.bytes;
+          next = pos <= r.end ? readAt(pos, r.end) : null;
           next?.catch(() => undefined); // awaited next round; a client gone first must not leave it unhandled
-          if (!res.write(buf)) await drained(res);
+          writing.add(chunk);
+          let ok = true;
+          chunk.views.forEach((view, k) => {
+            const last = k === chunk.views.length - 1;
+            ok = res.write(
+              view,
+              last
+                ? () => {
+                    writing.delete(chunk);
+                    chunk.release();
+                  }
+                : undefined,
+            );
+          });
+          if (!ok) await drained(res);
         }
       }
       if (!gone) {
@@ -434,6 +460,9 @@ export class WebdavHandler {
       }
     } finally {
       res.off('close', onClose);
+      next?.then((v) => v.release()).catch(() => undefined);
+      // a client gone first: its socket writes no more, so nothing still reads these views
+      if (gone || res.destroyed) for (const c of writing) c.release();
       await vfs.release(path, fh).catch(() => undefined);
     }
   }

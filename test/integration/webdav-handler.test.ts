@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FsError, type FsErrorKind } from '../../src/core/errors.js';
 import { statusOf, type DeadPropStore } from '../../src/webdav/handler.js';
 import { startWebdavServer, type WebdavServer } from '../../src/webdav/server.js';
+import type { Vfs } from '../../src/vfs/types.js';
 import { MemVfs } from '../helpers/mem-vfs.js';
 import { Deferred, until } from '../support/gate.js';
 
@@ -135,6 +136,66 @@ describe('WebDAV handler over a Vfs', () => {
     const got = await call(s, 'GET', '/f.txt');
     expect(got.body === body).toBe(true);
     expect(reads).toBeGreaterThanOrEqual(3);
+  });
+
+  it('GET writes Vfs.readViews views as they are and releases every chunk, also when the client goes', async () => {
+    const vfs = new MemVfs();
+    const s = await start(vfs);
+    const body = Buffer.alloc(9 * 1024 * 1024 + 77);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31 + (i >> 10)) & 0x7f; // ASCII: the PUT sends a string
+    expect((await call(s, 'PUT', '/v.bin', { body: body.toString('latin1') })).status).toBe(201);
+    let taken = 0;
+    let released = 0;
+    let copies = 0;
+    const read = vfs.read.bind(vfs);
+    vfs.read = (...a: Parameters<MemVfs['read']>) => {
+      copies++;
+      return read(...a);
+    };
+    (vfs as MemVfs & Pick<Vfs, 'readViews'>).readViews = async (path, fh, length, position) => {
+      const buf = Buffer.alloc(length);
+      const n = await read(path, fh, buf, length, position);
+      taken++;
+      let done = false;
+      const half = n >> 1; // two views per chunk: the handler must write both and release once
+      return {
+        views: n > 0 ? [buf.subarray(0, half), buf.subarray(half, n)] : [],
+        bytes: n,
+        release: () => {
+          if (!done) released++;
+          done = true;
+        },
+      };
+    };
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      request({ host: '127.0.0.1', port: s.port, path: '/v.bin' }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve(Buffer.concat(parts)));
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(got.equals(body)).toBe(true);
+    expect(copies).toBe(0); // every byte went out as a view
+    expect(taken).toBeGreaterThanOrEqual(3);
+    await until(() => released === taken, 'every chunk of the GET released');
+    const ranged = await call(s, 'GET', '/v.bin', { headers: { Range: 'bytes=0-9,5000000-5000009' } });
+    expect(ranged.status).toBe(206);
+    await until(() => released === taken, 'every chunk of the multi-range GET released');
+    // a client that goes after the first bytes: what the socket still held is released too
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: s.port, path: '/v.bin' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve());
+      req.end();
+    });
+    await until(() => released === taken, 'every chunk of the cut-off GET released');
   });
 
   it('read-only mode answers 403 to changes and leaves the tree alone', async () => {

@@ -117,4 +117,38 @@ describe('FileReader with pooled range buffers', () => {
     expect(into.equals(expected('x', MiB - 10, 20))).toBe(true);
     await r.close();
   });
+
+  it('readViews: views of the blocks stay right until released, then their buffers are reused', async () => {
+    const src = new ControlledSource();
+    src.auto = true;
+    const r = new FileReader(src, {
+      blockSize: MiB,
+      memCacheBytes: 2 * MiB,
+      maxRequestBytes: MiB,
+      maxReadAheadBytes: MiB,
+      initialReadAheadBytes: MiB,
+    });
+    const x = r.open({ id: 'x', md5: 'm', size: 4 * MiB });
+    const v = await x.readViews(MiB - 10, 20); // spans blocks 0 and 1
+    expect(v.bytes).toBe(20);
+    expect(v.views.length).toBe(2);
+    const backings = new Set(v.views.map((b) => b.buffer));
+    // another file streams through: the cache evicts x's blocks, and new ranges take pooled buffers
+    const y = r.open({ id: 'y', md5: 'm', size: 8 * MiB });
+    const buf = Buffer.alloc(MiB);
+    for (let off = 0; off < 8 * MiB; off += MiB) await y.readInto(off, MiB, buf);
+    for (const b of v.views) expect(src.intos.has(b.buffer)).toBe(true); // pooled, not copies
+    expect(Buffer.concat(v.views).equals(expected('x', MiB - 10, 20))).toBe(true); // not reused meanwhile
+    v.release();
+    v.release(); // idempotent
+    const reused = new Set<ArrayBufferLike>();
+    const before = new Set(src.intos);
+    src.intos.clear();
+    for (let off = 0; off < 8 * MiB; off += MiB) await y.readInto(off, MiB, buf);
+    for (const b of src.intos) if (backings.has(b)) reused.add(b);
+    expect(before.size).toBeGreaterThan(0);
+    expect(reused.size).toBeGreaterThan(0); // released: the pool hands them out again
+    expect(await x.readViews(4 * MiB, 10)).toMatchObject({ bytes: 0, views: [] }); // EOF
+    await r.close();
+  });
 });
