@@ -20,6 +20,7 @@
 //    target unless the source is found at the destination (recoverInterruptedRenames). The remote steps
 //    are journaled too (kv `rename-steps:<id>`): a source found at the destination takes the name in the
 //    store, and a file still there (the target, not uploaded yet) goes, as the rename would have made it.
+//  - the remote move + rename is write/placement.ts's (all or nothing here: never a third name).
 //  - an unlink of an uploaded file is journaled (kv `unlink:<ino>`) until the store forgot the node; the next
 //    start forgets a node whose copy went to the trash.
 // No store transaction spans an await; every row is read again after one.
@@ -32,6 +33,7 @@ import type { NodeRow, NodeStore } from '../meta/node-store.js';
 import type { PanTree } from '../pan/api.js';
 import { isPanError } from '../pan/errors.js';
 import { parentAndName, splitPath } from './paths.js';
+import { placeRemote } from '../write/placement.js';
 import type { ReadPort } from './ports.js';
 import { type DirectoryLister, guard, type Tree } from './tree.js';
 import type { Writeback } from './writeback.js';
@@ -48,9 +50,6 @@ export interface NamespaceDeps {
   clock: Clock;
   logger: Logger;
 }
-
-/** A name clash at the first of two remote steps: nothing changed, go through a temporary name. */
-class ClashAtFirstStep extends Error {}
 
 /** kv key prefix of a rename that sent its target to the trash and has not landed or been undone yet */
 const REPLACE_KEY = 'rename-replace:';
@@ -551,132 +550,36 @@ export class Namespace {
   }
 
   /**
-   * move (when the parent changes) and rename (when the name changes). 123 refuses a rename into a name
-   * taken in the folder the item is in at that moment and a move into a folder that holds its name, so the
-   * order is picked from what both folders hold: move first unless the destination holds the old name,
-   * rename first unless the source folder holds the new one, else through a unique temporary name. A clash
-   * the store did not know of (a stale listing) switches to the temporary name too. A failure part way
-   * puts the item back where and as it was (never under a third name); only a failing undo leaves it
-   * elsewhere, and that is logged.
+   * move (when the parent changes) and rename (when the name changes), all or nothing, through
+   * write/placement.ts (its header states the rules); the order is hinted by what the store knows both
+   * folders hold. A failing undo leaves the item elsewhere: both folders are listed again.
    */
   private async remoteRename(src: NodeRow, dstDir: NodeRow, name: string): Promise<void> {
-    const { store, pan } = this.deps;
-    const id = src.remoteId!;
+    const { store, pan, clock, logger } = this.deps;
     const moving = src.parentIno !== dstDir.ino;
-    const renaming = src.name !== name;
-    if (!moving) {
-      if (renaming) await pan.rename(id, name);
-      return;
-    }
-    if (!renaming) {
-      await pan.move([id], dstDir.remoteId!);
-      return;
-    }
     const srcDir = src.parentIno === null ? undefined : store.get(src.parentIno);
-    const srcDirId = srcDir?.remoteId ?? null;
-    if (srcDirId === null) throw new FsError('EIO', `${src.name}: the source folder has no remote id`);
-    const taken = (dirIno: number, n: string) => {
-      const c = store.child(dirIno, n);
+    const fromId = moving ? (srcDir?.remoteId ?? null) : dstDir.remoteId;
+    if (fromId === null) throw new FsError('EIO', `${src.name}: the source folder has no remote id`);
+    const taken = (dirIno: number | undefined, n: string) => {
+      const c = dirIno === undefined ? undefined : store.child(dirIno, n);
       return c !== undefined && c.ino !== src.ino;
     };
-    const clashInDst = taken(dstDir.ino, src.name); // a move first would clash
-    const clashInSrc = taken(srcDir!.ino, name); // a rename first would clash
-    if (!clashInDst || !clashInSrc) {
-      try {
-        if (!clashInDst)
-          await this.twoSteps(
-            src,
-            dstDir.ino,
-            () => pan.move([id], dstDir.remoteId!),
-            () => pan.rename(id, name),
-            {
-              undoFirst: () => pan.move([id], srcDirId),
-            },
-          );
-        else
-          await this.twoSteps(
-            src,
-            dstDir.ino,
-            () => pan.rename(id, name),
-            () => pan.move([id], dstDir.remoteId!),
-            {
-              undoFirst: () => pan.rename(id, src.name),
-            },
-          );
-        return;
-      } catch (e) {
-        if (!(e instanceof ClashAtFirstStep)) throw e;
-      }
-    }
-    await this.viaTemporaryName(src, srcDirId, dstDir, name);
-  }
-
-  /** first(), then second(); a name clash at first() is ClashAtFirstStep (nothing changed); a failure of
-   * second() undoes first() and rethrows. */
-  private async twoSteps(
-    src: NodeRow,
-    dstIno: number,
-    first: () => Promise<void>,
-    second: () => Promise<void>,
-    o: { undoFirst: () => Promise<void> },
-  ): Promise<void> {
-    try {
-      await first();
-    } catch (e) {
-      if (isPanError(e, 'name-clash')) throw new ClashAtFirstStep();
-      throw e;
-    }
-    try {
-      await second();
-    } catch (e) {
-      await this.undoStep(src, dstIno, o.undoFirst, e);
-      throw e;
-    }
-  }
-
-  /** rename to a unique temporary name in the source folder, move, rename to the final name. */
-  private async viaTemporaryName(src: NodeRow, srcDirId: string, dstDir: NodeRow, name: string): Promise<void> {
-    const { pan, clock } = this.deps;
-    const id = src.remoteId!;
-    const dstDirId = dstDir.remoteId!;
-    const dstIno = dstDir.ino;
-    const tmp = `.pan123fs-mv-${id}-${clock.now().toString(36)}`;
-    await pan.rename(id, tmp);
-    try {
-      await pan.move([id], dstDirId);
-    } catch (e) {
-      await this.undoStep(src, dstIno, () => pan.rename(id, src.name), e);
-      throw e;
-    }
-    try {
-      await pan.rename(id, name);
-    } catch (e) {
-      await this.undoStep(
-        src,
-        dstIno,
-        async () => {
-          await pan.move([id], srcDirId);
-          await pan.rename(id, src.name);
+    await placeRemote(
+      pan,
+      src.remoteId!,
+      { parentId: fromId, name: src.name },
+      { parentId: dstDir.remoteId!, name },
+      {
+        now: () => clock.now(),
+        hints: { moveClashes: taken(dstDir.ino, src.name), renameClashes: taken(srcDir?.ino, name) },
+        allOrNothing: true,
+        logger,
+        onUndoFailed: () => {
+          if (src.parentIno !== null) store.invalidateListing(src.parentIno);
+          store.invalidateListing(dstDir.ino);
         },
-        e,
-      );
-      throw e;
-    }
-  }
-
-  private async undoStep(src: NodeRow, dstIno: number, undo: () => Promise<void>, cause: unknown): Promise<void> {
-    try {
-      await undo();
-    } catch (e) {
-      // where the item is now is unknown: every folder it may be in is listed again
-      const { store } = this.deps;
-      if (src.parentIno !== null) store.invalidateListing(src.parentIno);
-      store.invalidateListing(dstIno);
-      this.deps.logger.error(
-        { op: 'rename', fileId: src.remoteId, name: src.name, err: String(e), cause: String(cause) },
-        'the rename failed part way and putting the item back failed too; the next listing shows where it is',
-      );
-    }
+      },
+    );
   }
 
   private isAncestor(ancestor: number, ino: number): boolean {

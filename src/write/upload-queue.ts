@@ -42,6 +42,7 @@ import { type BackoffOptions, expBackoff } from '../pan/backoff.js';
 import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
+import { placeRemote } from './placement.js';
 import { isUploadRefused, UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
@@ -764,16 +765,20 @@ export class UploadQueue {
     else this.finish(it);
   }
 
-  /** The node was renamed/moved while its upload ran: make the remote file match the current name. */
+  /**
+   * The node was renamed/moved while its upload ran: make the remote file match the current name, through
+   * placement.ts (its rules: the order from name-clash answers, a temporary name as the last resort). No
+   * undo: the content is safe wherever the copy is, so each try starts from where the last one left it.
+   */
   private async fixup(fileId: string, ino: number, was: { parentId: string; name: string }): Promise<boolean> {
-    const at = { ...was }; // where the copy is now: place() moves it step by step
+    const at = { ...was }; // where the copy is now: placeRemote keeps it current step by step
     for (let attempt = 1; attempt <= FIXUP_ATTEMPTS; attempt++) {
       const now = this.opts.target.resolve(ino);
       if (!now) return true; // gone: nothing to fix
       if (now === 'parent-pending') return false;
       if (now.remoteId !== fileId) return true; // a newer upload replaced this copy
       try {
-        await this.place(fileId, at, now);
+        await placeRemote(this.opts.api, fileId, at, now, { now: () => this.clock.now() });
         return true;
       } catch (e) {
         this.log.warn(
@@ -788,42 +793,6 @@ export class UploadQueue {
       'the uploaded file keeps its old name remotely (retried at the next start)',
     );
     return false;
-  }
-
-  /**
-   * Move and rename the copy from `at` (updated after each step) to `to`. 123 refuses a move into a folder
-   * that holds the copy's name and a rename into a name taken in the folder it is in at that moment, so a
-   * clash at the move renames first, and a clash there too goes through a unique temporary name (found by
-   * the model test through a mount: a move into a folder holding the old name left the copy where it was).
-   */
-  private async place(
-    fileId: string,
-    at: { parentId: string; name: string },
-    to: { parentId: string; name: string },
-  ): Promise<void> {
-    const { api } = this.opts;
-    if (at.parentId !== to.parentId) {
-      try {
-        await api.move([fileId], to.parentId);
-      } catch (e) {
-        if (!isPanError(e, 'name-clash') || at.name === to.name) throw e;
-        try {
-          await api.rename(fileId, to.name);
-          at.name = to.name;
-        } catch (e2) {
-          if (!isPanError(e2, 'name-clash')) throw e2;
-          const tmp = `.pan123fs-mv-${fileId}-${this.clock.now().toString(36)}`;
-          await api.rename(fileId, tmp);
-          at.name = tmp;
-        }
-        await api.move([fileId], to.parentId);
-      }
-      at.parentId = to.parentId;
-    }
-    if (at.name !== to.name) {
-      await api.rename(fileId, to.name);
-      at.name = to.name;
-    }
   }
 
   /** Start-up: attempts whose file went (no journal row) may have left a copy: trash it (settleAttempt). */
