@@ -11,6 +11,7 @@
 // emulator (MD5). Also printed: the RSS
 // samples (every 250 ms) at their peak, with the daemon's read statistics from `status --json`.
 
+import { readFileSync } from 'node:fs';
 import { link, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -57,6 +58,36 @@ async function statusJson(mnt, stateDir) {
   return r.code === 0 ? JSON.parse(r.stdout) : null;
 }
 
+/**
+ * Where the daemon's resident memory is, from /proc/PID/smaps (MiB): glibc's main heap ([heap]), the other
+ * malloc arenas (anonymous mappings at a 64 MiB-aligned start: glibc's HEAP_MAX_SIZE on 64-bit, one per
+ * arena; libfuse's per-READ reply buffers live there), other anonymous memory (V8's heap, buffers above the
+ * mmap threshold, stacks) and file-backed pages (the node binary, libraries).
+ */
+export function smapsBreakdown(pid) {
+  const out = { heap: 0, arenas: 0, arenaCount: 0, anon: 0, file: 0 };
+  let kind = null;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const m = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (m) {
+      const name = m[2];
+      const start = BigInt(`0x${m[1]}`);
+      if (name === '[heap]') kind = 'heap';
+      else if (name === '' && start % (64n << 20n) === 0n) kind = 'arenas';
+      else if (name === '' || name.startsWith('[')) kind = 'anon';
+      else kind = 'file';
+      continue;
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line);
+    if (r && kind) {
+      const kb = Number(r[1]);
+      out[kind] += kb / 1024;
+      if (kind === 'arenas' && kb > 0) out.arenaCount++;
+    }
+  }
+  return out;
+}
+
 /** ctx: { W, out, row, verdict, settle, genFile } from run.mjs. */
 export async function benchLoad(ctx) {
   const { W, out, row } = ctx;
@@ -94,6 +125,7 @@ export async function benchLoad(ctx) {
     });
     const start = procStatus(d.pid);
     let peak = { rssKb: start.rssKb, at: 0 };
+    let peakMaps = null; // smapsBreakdown() at the highest RSS sample (taken again when 4 MiB higher)
     let peakSt = null; // the status --json answer with the highest RSS: what held the memory then
     let sampling = true;
     const t0 = now();
@@ -102,6 +134,7 @@ export async function benchLoad(ctx) {
         try {
           const s = procStatus(d.pid);
           if (s.rssKb > peak.rssKb) peak = { rssKb: s.rssKb, at: now() - t0 };
+          if (s.rssKb > (peakMaps?.rssKb ?? 0) + 4096) peakMaps = { rssKb: s.rssKb, ...smapsBreakdown(d.pid) };
         } catch {
           /* exited */
         }
@@ -194,6 +227,14 @@ export async function benchLoad(ctx) {
       `  daemon RSS: start ${f0(start.rssKb / 1024)} MiB, peak sampled ${f0(peak.rssKb / 1024)} MiB at ` +
         `${f1(peak.at)} s, VmHWM ${f0(hwmMiB)} MiB (${f0(hwmMB)} MB)`,
     );
+    if (peakMaps) {
+      const p = peakMaps;
+      out(
+        `  smaps at RSS ${f0(p.rssKb / 1024)} MiB: glibc main heap ${f0(p.heap)} MiB, ${p.arenaCount} other malloc ` +
+          `arenas ${f0(p.arenas)} MiB, other anonymous ${f0(p.anon)} MiB (V8, mmapped buffers, stacks), ` +
+          `file-backed ${f0(p.file)} MiB`,
+      );
+    }
     if (peakSt) {
       const m = peakSt.memory;
       const r = peakSt.read;
