@@ -18,7 +18,7 @@
 //    status, tried again when written again or at the next start — and calls refused because the account's
 //    developer rights expired: parked as 'blocked' (one refused request per file, not one per back-off),
 //    tried again when they are renewed (unblock()), every BLOCKED_RECHECK_MS, or when written again;
-//  - at most `concurrency` files upload at once; each uploadFile bounds its own slices in memory;
+//  - at most `concurrency` files upload at once; their slices in memory share one SliceMemory budget;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
 //    a restart the staging file is uploaded only if it still hashes to the journaled MD5 (the content
@@ -43,6 +43,7 @@ import { isPanError } from '../pan/errors.js';
 import { FileSliceSource } from './md5.js';
 import { NameClaims, type RemoteName } from './name-claims.js';
 import { placeRemote } from './placement.js';
+import { DEFAULT_SLICE_MEMORY_BYTES, SliceMemory } from './slice-memory.js';
 import { isUploadRefused, UploadDomainCache, uploadFile } from './upload-flow.js';
 
 export interface UploadTarget {
@@ -128,6 +129,8 @@ export interface UploadQueueOptions {
   concurrency?: number;
   /** slices in flight per file; default upload-flow's DEFAULT_SLICE_CONCURRENCY */
   sliceConcurrency?: number;
+  /** bytes of slices in memory across all uploads (slice-memory.ts); default DEFAULT_SLICE_MEMORY_BYTES */
+  sliceMemoryBytes?: number;
   retryBaseMs?: number;
   retryMaxMs?: number;
   /**
@@ -206,8 +209,11 @@ export class UploadQueue {
   private idleWaiters: Array<() => void> = [];
   /** rename fix-ups running, per ino: a rename of that file waits for its end (renaming()) */
   private readonly fixing = new Map<number, Promise<unknown>>();
+  /** one budget for the slices of every upload (slice-memory.ts) */
+  private readonly sliceMemory: SliceMemory;
 
   constructor(private readonly opts: UploadQueueOptions) {
+    this.sliceMemory = new SliceMemory(opts.sliceMemoryBytes ?? DEFAULT_SLICE_MEMORY_BYTES);
     this.clock = opts.clock ?? systemClock;
     this.log = (opts.logger ?? silentLogger).child({ module: 'upload-queue' });
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_FILE_CONCURRENCY);
@@ -675,6 +681,7 @@ export class UploadQueue {
         size: src.size,
         md5,
         sliceConcurrency: this.opts.sliceConcurrency,
+        sliceMemory: this.sliceMemory,
         signal: run.controller.signal,
         stopSignal: this.stopping.signal,
         logger: this.log,
