@@ -11,9 +11,10 @@
 //    idle buffers count in the budget (granted + idle <= maxBytes) and are dropped when no slice is granted
 //    or waiting, so an idle daemon holds none.
 
-/** 48 MiB: three 16 MiB slices in flight across all uploads, the parallelism one file uses (OpenList's 3). The
- * upload link is shared by the files anyway, so a second file uploading at once adds memory, not speed. */
-export const DEFAULT_SLICE_MEMORY_BYTES = 48 << 20;
+/** 32 MiB: two 16 MiB slices in flight across all uploads (one file alone would use three, OpenList's 3).
+ * The upload link is shared by the files anyway, so a second file uploading at once adds memory, not speed;
+ * 48 MiB did not fit issue 19's 300 MB peak under load (8 readers + 4 writers) with the 64 MiB read cache. */
+export const DEFAULT_SLICE_MEMORY_BYTES = 32 << 20;
 
 export interface SliceGrant {
   /** a buffer of exactly the bytes asked for, the caller's until release() */

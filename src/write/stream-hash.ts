@@ -26,12 +26,13 @@ export interface StreamHash {
   dispose(): void;
 }
 
-/** 64 MiB of queued hash work at most (then writers wait until it is under half). */
-const MAX_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/** 16 MiB of queued hash work at most (then writers wait until it is under half): 64 MiB was a quarter of
+ * issue 19's 300 MB budget for work the worker hashes at ~600 MB/s. */
+const MAX_INFLIGHT_BYTES = 16 * 1024 * 1024;
 /** The size of buffer that is recycled: staging's 1 MiB write buffer (COALESCE_BYTES). */
 export const RECYCLE_BYTES = 1 << 20;
-/** 16 idle 1 MiB buffers at most: the write-behind of a file or two; beyond that they go to the GC. */
-const RECYCLE_KEEP = 16;
+/** 8 idle 1 MiB buffers at most: the write-behind of a file or two; beyond that they go to the GC. */
+const RECYCLE_KEEP = 8;
 const recycled: ArrayBuffer[] = [];
 const recycling = { returned: 0, reused: 0 };
 

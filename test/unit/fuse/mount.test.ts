@@ -5,7 +5,7 @@ describe('fuse/mount options', () => {
   it('libfuse 3: 1 MiB requests and a bounded, never-retiring worker pool; no libfuse 2 options', () => {
     const o = buildMountOptions({});
     expect(o).toEqual(
-      expect.arrayContaining([`max_write=${MAX_REQUEST_BYTES}`, 'max_threads=64', 'max_idle_threads=64']),
+      expect.arrayContaining([`max_write=${MAX_REQUEST_BYTES}`, 'max_threads=16', 'max_idle_threads=16']),
     );
     expect(MAX_REQUEST_BYTES).toBe(1 << 20);
     expect(o).not.toContain('big_writes'); // libfuse 3's fuse_new refuses it
