@@ -2,54 +2,22 @@
 // emulator in both its modes: direct-link auth_key signed over ONE form of the path (decoded by default,
 // percent-encoded with directLinkSignedPath 'encoded'), and an expired download link answering 403 text
 // or another 4xx (400, 401, a 429 that retries do not get past) as an HTML page.
-import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import type { Logger } from '../../src/core/logger.js';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import type { EmulatorOptions } from '../../src/emulator/types.js';
 import { CdnClient } from '../../src/pan/cdn/cdn-client.js';
 import { LinkCache } from '../../src/pan/cdn/download-urls.js';
 import { PanRangeSource } from '../../src/pan/cdn/range-source.js';
-import { HttpPanClient } from '../../src/pan/http-pan-client.js';
 import { ramp } from '../support/data.js';
+import { emulatorClients } from './emulator-client.js';
 
 const KEY = 'links-key';
 const cdn = new CdnClient({ retry: { baseMs: 5, capMs: 20, attempts: 3 } });
-const open: Array<{ close(): Promise<void> }> = [];
-const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const emulatorClient = emulatorClients('read-links');
+const setup = (opts: EmulatorOptions = {}) => emulatorClient({ directLinkKey: KEY, ...opts });
 
-async function setup(opts: Parameters<typeof startEmulator>[0] = {}) {
-  const emu: EmulatorHandle = await startEmulator({ rateLimitScale: 0, directLinkKey: KEY, ...opts });
-  open.push(emu);
-  const c = new HttpPanClient({
-    apiBase: emu.baseUrl,
-    clientId: 'pan123fs-demo',
-    clientSecret: 'pan123fs-demo-secret',
-    stateDir: await mkdtemp(join(tmpdir(), 'read-links-')),
-    rateLimitScale: 0,
-    retry: { baseMs: 5, capMs: 50 },
-  });
-  open.unshift(c);
-  const upload = async (parentId: string, name: string, data: Buffer) => {
-    const cr = await c.uploadCreate({ parentId, filename: name, md5: md5(data), size: data.length });
-    if (cr.reuse) return { id: cr.fileId, size: data.length, md5: md5(data) };
-    await c.uploadSlice({ server: cr.servers[0]!, preuploadId: cr.preuploadId, sliceNo: 1, sliceMd5: md5(data), data });
-    for (;;) {
-      const r = await c.uploadComplete(cr.preuploadId);
-      if (r.completed) return { id: r.fileId, size: data.length, md5: md5(data) };
-      await systemClock.sleep(20);
-    }
-  };
-  return { emu, c, upload };
-}
-
-afterAll(async () => {
-  for (const x of open) await x.close();
-  await cdn.close();
-});
+afterAll(() => cdn.close());
 
 function infoLogger(lines: string[]): Logger {
   const noop = () => undefined;

@@ -3,62 +3,34 @@
 // every file (no download_info until Beijing midnight), links already fetched still read, and the
 // quota is the figure the 5113 message names.
 import { afterAll, describe, expect, it } from 'vitest';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { silentLogger } from '../../src/core/logger.js';
 import { systemClock } from '../../src/core/clock.js';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
 import { CdnClient } from '../../src/pan/cdn/cdn-client.js';
 import { DownloadQuota } from '../../src/pan/cdn/download-quota.js';
 import { LinkCache } from '../../src/pan/cdn/download-urls.js';
 import { PanRangeSource } from '../../src/pan/cdn/range-source.js';
-import { HttpPanClient } from '../../src/pan/http-pan-client.js';
 import { ramp } from '../support/data.js';
+import { emulatorClients } from './emulator-client.js';
 
 const KiB = 1024;
 const cdn = new CdnClient({ retry: { baseMs: 5, capMs: 50 } });
-const open: Array<{ close(): Promise<void> }> = [];
+const emulatorClient = emulatorClients('read-quota');
 
 /** A fresh emulator (its quota counts from 0) holding 4 files of 10 KiB, and a client. */
 async function setup(downloadQuotaBytes: number) {
-  const emu: EmulatorHandle = await startEmulator({ rateLimitScale: 0, downloadQuotaBytes });
-  open.push(emu);
-  const c = new HttpPanClient({
-    apiBase: emu.baseUrl,
-    clientId: 'pan123fs-demo',
-    clientSecret: 'pan123fs-demo-secret',
-    stateDir: await mkdtemp(join(tmpdir(), 'read-quota-')),
-    rateLimitScale: 0,
-    retry: { baseMs: 5, capMs: 50 },
-  });
-  open.unshift(c);
+  const { emu, c, upload } = await emulatorClient({ downloadQuotaBytes });
   const refs: Array<{ id: string; size: number; md5: string }> = [];
   for (let i = 0; i < 4; i++) {
-    const data = ramp(10 * KiB, i + 1);
-    const md5 = createHash('md5').update(data).digest('hex');
-    const cr = await c.uploadCreate({ parentId: '0', filename: `q${i}.bin`, md5, size: data.length });
-    if (cr.reuse) throw new Error('unexpected reuse');
-    await c.uploadSlice({ server: cr.servers[0]!, preuploadId: cr.preuploadId, sliceNo: 1, sliceMd5: md5, data });
-    for (;;) {
-      const r = await c.uploadComplete(cr.preuploadId);
-      if (r.completed) {
-        refs.push({ id: r.fileId, size: data.length, md5 });
-        break;
-      }
-      await systemClock.sleep(20);
-    }
+    const ref = await upload('0', `q${i}.bin`, ramp(10 * KiB, i + 1));
+    if (ref.reused) throw new Error('unexpected reuse');
+    refs.push(ref);
   }
   const quota = new DownloadQuota({ clock: systemClock, logger: silentLogger, vip: false });
   const src = new PanRangeSource({ links: new LinkCache({ api: c, quota }), cdn });
   return { emu, refs, quota, src };
 }
 
-afterAll(async () => {
-  for (const x of open) await x.close();
-  await cdn.close();
-});
+afterAll(() => cdn.close());
 
 describe('download quota (5113)', () => {
   it('no quota (downloadQuotaBytes 0, the default): reads go on past any amount', async () => {
