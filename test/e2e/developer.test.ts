@@ -5,14 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
 import { BIN, execFileP, fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 /** Resolves once the daemon's output matches (pino writes asynchronously: the line may trail stdout). */
 async function logged(d: Daemon, re: RegExp, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!re.test(d.output())) {
-    if (Date.now() > end) throw new Error(`not logged within ${timeoutMs} ms: ${re}\n${d.output().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(() => re.test(d.output()), `a log line ${re}`, { timeoutMs, everyMs: 50 }).catch((e: Error) => {
+    throw new Error(`${e.message}\n${d.output().slice(-3000)}`);
+  });
 }
 
 describe.runIf(fuseAvailable())('developer rights (issue 15)', () => {

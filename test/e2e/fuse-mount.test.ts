@@ -16,6 +16,7 @@ import {
   startDaemon,
   type TestDaemon,
 } from '../helpers/fuse-test-daemon.js';
+import { until } from '../support/gate.js';
 
 let script: string;
 let work: string;
@@ -37,11 +38,6 @@ async function daemon(mnt: string, env: Record<string, string> = {}): Promise<Te
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await cond()) return true;
-  return cond();
-}
 
 // Forks N readers that start together (pipe barrier); each drops its page cache and reads 4 KiB of
 // DIR/f<i>, so N FUSE reads are in flight at once and libfuse must start (and later retire) workers.
@@ -231,7 +227,10 @@ describe('fuse adapter through a real mount', () => {
     const d = await daemon(mnt);
     d.proc.kill('SIGKILL');
     await d.exited;
-    const autoUnmounted = await waitFor(async () => !(await isMounted(mnt)), 3000);
+    const autoUnmounted = await until(async () => !(await isMounted(mnt)), 'auto_unmount', {
+      timeoutMs: 3000,
+      everyMs: 100,
+    }).catch(() => false);
     console.log(`[fuse e2e] after SIGKILL: ${autoUnmounted ? 'auto_unmount removed the mount' : 'stale mount left'}`);
     const d2 = await daemon(mnt);
     expect((await fsp.stat(path.join(mnt, 'hello.txt'))).size).toBe(12);

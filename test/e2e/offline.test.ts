@@ -8,38 +8,18 @@
 // --staging-max-size: a writer of more than the limit blocks (status shows it waiting, the staging never
 // passes the limit) and goes on as uploads drain; every byte arrives; one file larger than the limit is ENOSPC.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
 import type { DaemonStatus } from '../../src/daemon/status-types.js';
-import {
-  BIN,
-  cleanup,
-  execFileP,
-  fuseAvailable,
-  ramp,
-  sha256,
-  sh,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import { BIN, execFileP, fuseAvailable, ramp, sha256, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** runs a shell command that must fail; returns its stderr and how long it took */
 async function failing(cmd: string): Promise<{ stderr: string; ms: number }> {
@@ -53,6 +33,7 @@ async function failing(cmd: string): Promise<{ stderr: string; ms: number }> {
 }
 
 describe.runIf(run)('offline (issue 16)', () => {
+  const mounts = withMount();
   let seed: string;
   let emuData: string;
   let listen: string;
@@ -70,7 +51,7 @@ describe.runIf(run)('offline (issue 16)', () => {
   const args = ['--cache-max-size', '64M', '--dir-cache-time', '1s', '--attr-timeout', '1s'];
 
   async function startEmu(): Promise<void> {
-    emu = await startEmulator({ dataDir: emuData, rateLimitScale: 0, listen });
+    emu = await mounts.emulator({ dataDir: emuData, listen });
   }
   async function stopEmu(): Promise<void> {
     await emu?.close();
@@ -78,22 +59,12 @@ describe.runIf(run)('offline (issue 16)', () => {
   }
 
   beforeAll(async () => {
-    seed = await tempDir('seed');
-    for (const [rel, data] of Object.entries(files)) {
-      await mkdir(join(seed, rel, '..'), { recursive: true });
-      await writeFile(join(seed, rel), data);
-    }
-    emuData = await tempDir('emu');
-    emu = await startEmulator({ dataDir: emuData, seedDir: seed, rateLimitScale: 0 });
+    seed = await mounts.seed(files);
+    emuData = await mounts.tempDir('emu');
+    emu = await mounts.emulator({ dataDir: emuData, seedDir: seed });
     listen = new URL(emu.baseUrl).host; // the same port after every restart
-    d = await startDaemon({ apiBase: emu.baseUrl, args });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await stopEmu();
-    await cleanup(seed, emuData);
-  });
 
   it('mid-session: listings, cached and pinned reads work; uncached reads EIO fast; mkdir ENETDOWN', async () => {
     const m = d!.mountpoint;
@@ -146,10 +117,14 @@ describe.runIf(run)('offline (issue 16)', () => {
 
   it('the emulator is back (same port and data): the write uploads and the mount is normal again', async () => {
     await startEmu();
-    const st = await until('online with nothing pending', async () => {
-      const s = await d!.status();
-      return s.offline === false && s.uploads.totals.files === 0 ? s : undefined;
-    });
+    const st = await until(
+      async () => {
+        const s = await d!.status();
+        return s.offline === false && s.uploads.totals.files === 0 && s;
+      },
+      'online with nothing pending',
+      { timeoutMs: 90_000, everyMs: 200, retryErrors: true },
+    );
     expect(st.offlineSince).toBeUndefined();
     const up = emu!.tree().find((e) => e.path.endsWith('docs/written.bin'));
     expect(up?.md5).toBe(md5(written));
@@ -159,11 +134,12 @@ describe.runIf(run)('offline (issue 16)', () => {
   }, 180_000);
 
   it('starts offline over an existing store while the emulator is down, and recovers when it starts', async () => {
-    const { mountpoint, cacheDir, stateDir } = d!;
+    const { mountpoint } = d!;
+    const before = d!;
     expect(await d!.stop()).toBe(0);
     d = undefined;
     await stopEmu();
-    d = await startDaemon({ apiBase: `http://${listen}`, mountpoint, cacheDir, stateDir, args });
+    d = await mounts.restart(before, { apiBase: `http://${listen}` });
     expect(d.output()).toMatch(/pan123fs: offline \(/);
     const st: DaemonStatus = await d.status();
     expect(st.offline).toBe(true);
@@ -174,14 +150,18 @@ describe.runIf(run)('offline (issue 16)', () => {
     expect(await sha256(join(mountpoint, 'docs/pinned.bin'))).toBe(sha(files['docs/pinned.bin']!));
 
     await startEmu();
-    await until('online', async () => ((await d!.status()).offline === false ? true : undefined));
+    await until(async () => (await d!.status()).offline === false, 'online', {
+      timeoutMs: 90_000,
+      everyMs: 200,
+      retryErrors: true,
+    });
     await sh(`mkdir ${mountpoint}/docs/after`);
     expect(emu!.tree().some((e) => e.path.endsWith('docs/after'))).toBe(true);
   }, 240_000);
 
   it('without a store, a start while the emulator is down fails with one line', async () => {
     await stopEmu();
-    const err = await startDaemon({ apiBase: `http://${listen}` }).then(
+    const err = await mounts.daemon({ apiBase: `http://${listen}` }).then(
       () => null,
       (e: Error) => e,
     );
@@ -191,25 +171,21 @@ describe.runIf(run)('offline (issue 16)', () => {
 });
 
 describe.runIf(run)('--staging-max-size (issue 16)', () => {
+  const mounts = withMount();
   let seed: string;
   let emu: EmulatorHandle;
   let d: Daemon;
   const data = [0, 1, 2].map((i) => ramp(6 * MiB + i, 10 + i));
 
   beforeAll(async () => {
-    seed = await tempDir('seed');
-    for (const [i, b] of data.entries()) await writeFile(join(seed, `s${i}.bin`), b);
-    await writeFile(join(seed, 'big.bin'), ramp(9 * MiB, 20));
-    emu = await startEmulator({ dataDir: await tempDir('emu'), rateLimitScale: 0 });
+    seed = await mounts.seed({
+      ...Object.fromEntries(data.map((b, i) => [`s${i}.bin`, b])),
+      'big.bin': ramp(9 * MiB, 20),
+    });
+    emu = await mounts.emulator();
     // a slow uplink (4 MiB/s), so each 6 MiB upload takes ~1.5 s and the writer must wait for it
-    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--staging-max-size', '8M', '--bwlimit-up', '4M'] });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--staging-max-size', '8M', '--bwlimit-up', '4M'] });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(seed);
-  });
 
   it('blocks a writer while the staging is full and lets it go as uploads drain, losing nothing', async () => {
     const m = d.mountpoint;

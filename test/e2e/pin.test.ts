@@ -2,22 +2,10 @@
 // Pinned data is on disk (real bytes), a pin that would not fit is refused, a pin follows its file through
 // a rename and survives a restart, and pinned files read byte-exact (sha256) with the emulator stopped.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import {
-  BIN,
-  cleanup,
-  execFileP,
-  fuseAvailable,
-  ramp,
-  sha256,
-  sh,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { BIN, execFileP, fuseAvailable, ramp, sha256, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
@@ -36,7 +24,7 @@ interface Entry {
 }
 
 describe.runIf(run)('pin, unpin, cache (issue 16)', () => {
-  let seed: string;
+  const mounts = withMount();
   let emu: EmulatorHandle | undefined;
   let d: Daemon | undefined;
   const sums = new Map<string, string>();
@@ -48,22 +36,11 @@ describe.runIf(run)('pin, unpin, cache (issue 16)', () => {
   };
 
   beforeAll(async () => {
-    seed = await tempDir('seed');
-    for (const [rel, size] of Object.entries(FILES)) {
-      await mkdir(join(seed, rel, '..'), { recursive: true });
-      const data = ramp(size, rel.length);
-      await writeFile(join(seed, rel), data);
-      sums.set(rel, createHash('sha256').update(data).digest('hex'));
-    }
-    emu = await startEmulator({ dataDir: await tempDir('emu'), seedDir: seed, rateLimitScale: 0 });
-    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--cache-max-size', '16M'] });
+    const data = Object.fromEntries(Object.entries(FILES).map(([rel, size]) => [rel, ramp(size, rel.length)]));
+    for (const [rel, b] of Object.entries(data)) sums.set(rel, createHash('sha256').update(b).digest('hex'));
+    emu = await mounts.emulator({ seedDir: await mounts.seed(data) });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--cache-max-size', '16M'] });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(seed);
-  });
 
   it('pin fetches a folder into the disk cache and cache lists it with its real bytes', async () => {
     const { stdout, stderr } = await cli('pin', join(d!.mountpoint, 'pinme'));
@@ -97,9 +74,8 @@ describe.runIf(run)('pin, unpin, cache (issue 16)', () => {
     await cli('pin', join(d!.mountpoint, 'other/c.bin'));
     await sh(`mv ${d!.mountpoint}/other/c.bin ${d!.mountpoint}/moved-c.bin`);
     expect((await cache()).get('/moved-c.bin')).toMatchObject({ pinned: true, cachedBytes: FILES['other/c.bin'] });
-    const { mountpoint, cacheDir, stateDir } = d!;
     expect(await d!.stop()).toBe(0);
-    d = await startDaemon({ apiBase: emu!.baseUrl, mountpoint, cacheDir, stateDir, args: ['--cache-max-size', '16M'] });
+    d = await mounts.restart(d!);
     const c = await cache();
     expect(c.get('/moved-c.bin')).toMatchObject({ pinned: true, cachedBytes: FILES['other/c.bin'] });
     expect(c.get('/pinme/a.bin')).toMatchObject({ pinned: true });

@@ -21,20 +21,13 @@ import { HttpPanClient } from '../../src/pan/http-pan-client.js';
 import { BACKGROUND_SHARE } from '../../src/pan/rate-limiter.js';
 import { uploadFile } from '../../src/write/upload-flow.js';
 import { BIN, cleanup, fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 const INTERVAL_MS = 1000;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const wait = { timeoutMs: 30_000, everyMs: 50 };
 
 /** durationMs of the last foreground listing of `path` in the daemon's debug log (Tree: 'listed directory'). */
 function foregroundListingMs(log: string, path: string): number {
@@ -122,9 +115,7 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
     const t0 = Date.now();
 
     const want = `dir:\nf.txt\nm.txt\nnew.txt\nrenamed.txt\nv.txt\n\nsub:\ndir/f.txt ${fresh.length}\n${fresh}1\n`;
-    await until('the mount to show the remote changes', async () =>
-      (await sh(view)).stdout === want ? true : undefined,
-    );
+    await until(async () => (await sh(view)).stdout === want, 'the mount to show the remote changes', wait);
     const visibleMs = Date.now() - t0;
     console.log(`remote changes visible after ${visibleMs} ms (poll interval ${INTERVAL_MS} ms)`);
     expect(visibleMs).toBeLessThan(4 * INTERVAL_MS + 2000);
@@ -157,14 +148,12 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
       out += b;
     });
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-    await until('the reader to read v.txt', async () => (out === 'version one of v\n' ? true : undefined));
+    await until(() => out === 'version one of v\n', 'the reader to read v.txt', wait);
 
     const v2 = 'version two of v, which is longer\n';
     await put(live('/dir')!.id, 'v.txt', v2, 2);
     // a new open sees the new version once a poll found it (the old handle is still open)
-    await until('a new open to read the new version', async () =>
-      (await sh(`cat ${p}`)).stdout === v2 ? true : undefined,
-    );
+    await until(async () => (await sh(`cat ${p}`)).stdout === v2, 'a new open to read the new version', wait);
     child.stdin.end('\n');
     expect(await exited).toBe(0);
     // the old descriptor still reads the version it opened (within the size the kernel now knows: it is longer)
@@ -178,16 +167,20 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
     await cli(`pin ${kept}`);
     const v2 = 'pinned, version two, which is longer\n';
     await put(live('/kept')!.id, 'p.txt', v2, 2); // a new file id in the pinned folder
-    const entry = await until('the new version to be cached', async () => {
-      const entries = JSON.parse((await cli(`cache ${kept} --json`)).stdout) as {
-        path: string;
-        size: number;
-        cachedBytes: number;
-        pinned: boolean;
-      }[];
-      const e = entries.find((x) => x.path === '/kept/p.txt');
-      return e && e.size === v2.length && e.cachedBytes >= v2.length ? e : undefined;
-    });
+    const entry = await until(
+      async () => {
+        const entries = JSON.parse((await cli(`cache ${kept} --json`)).stdout) as {
+          path: string;
+          size: number;
+          cachedBytes: number;
+          pinned: boolean;
+        }[];
+        const e = entries.find((x) => x.path === '/kept/p.txt');
+        return e && e.size === v2.length && e.cachedBytes >= v2.length && e;
+      },
+      'the new version to be cached',
+      wait,
+    );
     expect(entry.pinned).toBe(true);
     // nobody read it through the mount: the poll's listing fetched it
     expect(d.output()).toMatch(/fetched the new version of a pinned file/);
@@ -200,12 +193,20 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
     await cli(`pin ${q}`);
     const v2 = 'a pinned file, version two, longer\n';
     await put(live('/solo')!.id, 'q.txt', v2, 2); // a new file id: the pinned node is gone remotely
-    const entry = await until('the new file to be pinned and cached', async () => {
-      const e = (
-        JSON.parse((await cli(`cache ${q} --json`)).stdout) as { size: number; cachedBytes: number; pinned: boolean }[]
-      )[0];
-      return e && e.size === v2.length && e.pinned && e.cachedBytes >= v2.length ? e : undefined;
-    });
+    const entry = await until(
+      async () => {
+        const e = (
+          JSON.parse((await cli(`cache ${q} --json`)).stdout) as {
+            size: number;
+            cachedBytes: number;
+            pinned: boolean;
+          }[]
+        )[0];
+        return e && e.size === v2.length && e.pinned && e.cachedBytes >= v2.length && e;
+      },
+      'the new file to be pinned and cached',
+      wait,
+    );
     expect(entry.pinned).toBe(true);
   });
 
@@ -213,9 +214,7 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
     const m = d.mountpoint;
     // ten more folders in use: at a 1 s interval they would want ~12 listings per second, more than the share
     for (let i = 0; i < 10; i++) await other.mkdir('0', `busy${i}`);
-    await until('the new folders to show', async () =>
-      (await sh(`ls ${m}`)).stdout.includes('busy9') ? true : undefined,
-    );
+    await until(async () => (await sh(`ls ${m}`)).stdout.includes('busy9'), 'the new folders to show', wait);
     await sh(`for i in 0 1 2 3 4 5 6 7 8 9; do ls ${m}/busy$i > /dev/null; done`);
     const tier = ((await d.status()).rateTier ?? 'free') as QpsTier;
     const share = ENDPOINTS.listV2.qps[tier] * BACKGROUND_SHARE;

@@ -4,18 +4,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import {
-  cleanup,
-  execFileP,
-  fuseAvailable,
-  ramp,
-  sh,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { execFileP, fuseAvailable, ramp, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const KiB = 1024;
@@ -37,13 +28,14 @@ const BIG_SIZE = 300 * MiB;
 const MANY = 10_000;
 
 describe.runIf(run)('mount and read (issue 3)', () => {
+  const mounts = withMount();
   let seed: string;
   let emu: EmulatorHandle;
   let d: Daemon;
   const sums = new Map<string, string>();
 
   beforeAll(async () => {
-    seed = await tempDir('seed');
+    seed = await mounts.tempDir('seed');
     for (const [rel, size] of Object.entries(FILES)) {
       await mkdir(join(seed, rel, '..'), { recursive: true });
       const data = ramp(size, rel.length);
@@ -55,15 +47,9 @@ describe.runIf(run)('mount and read (issue 3)', () => {
     sums.set(BIG, (await execFileP('sha256sum', [join(seed, BIG)])).stdout.split(' ')[0]!);
     await mkdir(join(seed, 'many'), { recursive: true });
     await sh(`cd ${join(seed, 'many')} && for i in $(seq -w 1 ${MANY}); do echo $i > f$i.txt; done`);
-    emu = await startEmulator({ dataDir: await tempDir('emu'), seedDir: seed, rateLimitScale: 0 });
-    d = await startDaemon({ apiBase: emu.baseUrl });
+    emu = await mounts.emulator({ seedDir: seed });
+    d = await mounts.daemon({ apiBase: emu.baseUrl });
   }, 300_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(seed);
-  });
 
   it('ls -l, stat, find and du see the tree with the right sizes', async () => {
     const { stdout: found } = await sh(
@@ -162,12 +148,7 @@ describe.runIf(run)('mount and read (issue 3)', () => {
     const code = await d.stop();
     expect(code).toBe(0);
     emu.resetCounters();
-    d = await startDaemon({
-      apiBase: emu.baseUrl,
-      mountpoint: d.mountpoint,
-      cacheDir: d.cacheDir,
-      stateDir: d.stateDir,
-    });
+    d = await mounts.restart(d);
     const { stdout } = await sh(`ls -R ${d.mountpoint}/deep ${d.mountpoint}/sizes`);
     expect(stdout).toContain('note.txt');
     expect(stdout).toContain('128k+1.bin');

@@ -22,6 +22,7 @@ import {
   tempDir,
 } from '../helpers/pan-daemon.js';
 import { startNotifySocket, type NotifySocket } from '../helpers/notify-socket.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
@@ -35,14 +36,6 @@ function mountedNow(mnt: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .some((l) => l.split(' ')[4] === mnt);
-}
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** pids whose parent is `ppid` (from /proc/<pid>/stat) */
@@ -102,12 +95,12 @@ async function stopUnit(u: Unit, mnt: string): Promise<void> {
 
 async function waitReadyLine(u: Unit): Promise<void> {
   await until(
-    'the (ready) line',
     () => {
       if (u.proc.exitCode !== null) throw new Error(`daemon exited ${u.proc.exitCode}:\n${u.out().slice(-3000)}`);
       return u.out().includes('(ready)');
     },
-    30_000,
+    'the (ready) line',
+    { timeoutMs: 30_000, everyMs: 100 },
   );
 }
 
@@ -213,20 +206,20 @@ describe.runIf(run)('service (issue 5)', () => {
     emu.setFaults([{ match: '/upload/v2/file/slice', kind: 'delay', ms: 500 }]);
     try {
       await sh(`cp ${join(dirs.at(-1)!, 'big.bin')} ${mnt}/big.bin`);
-      let item: { name: string; size: number; sentBytes: number; state: string } | undefined;
-      await until(
-        'status to show the upload with bytes sent',
+      type Item = { name: string; size: number; sentBytes: number; state: string };
+      const item = await until(
         async () => {
           const { stdout } = await execFileP(process.execPath, [BIN, 'status', '--json', '--state-dir', stateDir, mnt]);
-          item = (JSON.parse(stdout) as { uploads: { items: NonNullable<typeof item>[] } }).uploads.items.find(
+          const it = (JSON.parse(stdout) as { uploads: { items: Item[] } }).uploads.items.find(
             (i) => i.name === 'big.bin',
           );
-          return !!item && item.state === 'uploading' && item.sentBytes > 0;
+          return it?.state === 'uploading' && it.sentBytes > 0 && it;
         },
-        30_000,
+        'status to show the upload with bytes sent',
+        { timeoutMs: 30_000, everyMs: 100 },
       );
-      expect(item!.size).toBe(data.length);
-      expect(item!.sentBytes).toBeLessThan(data.length);
+      expect(item.size).toBe(data.length);
+      expect(item.sentBytes).toBeLessThan(data.length);
       const human = (await execFileP(process.execPath, [BIN, 'status', '--state-dir', stateDir])).stdout;
       expect(human).toMatch(/uploading\s+\[#*-*\]\s+\d+%.*big\.bin/);
       expect(emu.tree().some((e) => e.path === '/big.bin' && !e.trashed)).toBe(false); // still pending
@@ -308,7 +301,9 @@ describe.runIf(run)('service (issue 5)', () => {
     } finally {
       const pid = Number((await readFile(log, 'utf8')).match(/"pid":(\d+)/)?.[1]);
       if (pid) process.kill(pid, 'SIGTERM');
-      await until('the helper-started daemon to unmount', () => !mountedNow(mnt), 30_000).catch(() => undefined);
+      await until(() => !mountedNow(mnt), 'the helper-started daemon to unmount', { timeoutMs: 30_000 }).catch(
+        () => undefined,
+      );
       await forceUnmount(mnt);
     }
   });
@@ -321,7 +316,10 @@ describe.runIf(run)('service (issue 5)', () => {
     const local = join(dirs.at(-1)!, 'w.bin');
     await writeFile(local, data);
     await sh(`ls -la ${mnt} >/dev/null && cat ${mnt}/hello.txt >/dev/null && cp ${local} ${mnt}/w.bin`);
-    await until('w.bin uploaded', () => emu.tree().some((e) => e.path === '/w.bin' && e.md5 === md5(data)));
+    await until(() => emu.tree().some((e) => e.path === '/w.bin' && e.md5 === md5(data)), 'w.bin uploaded', {
+      timeoutMs: 60_000,
+      everyMs: 100,
+    });
     await sh(`mv ${mnt}/w.bin ${mnt}/w2.bin && cmp ${mnt}/w2.bin ${local} && rm ${mnt}/w2.bin`);
     await execFileP(process.execPath, [BIN, 'status', '--state-dir', stateDir, mnt]);
     await stopUnit(u, mnt);

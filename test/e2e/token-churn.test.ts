@@ -4,53 +4,23 @@
 // one), goes offline serving the store, and `status` (JSON and human) and the log say the token was revoked
 // by another client and when the next refresh may be made. (Settling after the minute: the integration
 // test, with a fake clock.)
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import {
-  BIN,
-  cleanup,
-  execFileP,
-  fuseAvailable,
-  sh,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { BIN, execFileP, fuseAvailable, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 
-async function until<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
 describe.runIf(run)('token churn on a real mount (issue 15)', () => {
-  let seed: string;
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon | undefined;
 
   beforeAll(async () => {
-    seed = await tempDir('seed');
-    for (const sub of ['a', 'b', 'c']) {
-      await mkdir(join(seed, sub), { recursive: true });
-      await writeFile(join(seed, sub, 'f.txt'), sub);
-    }
-    emu = await startEmulator({ seedDir: seed, rateLimitScale: 0 });
-    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--dir-cache-time', '1s', '--attr-timeout', '1s'] });
+    const seed = await mounts.seed({ 'a/f.txt': 'a', 'b/f.txt': 'b', 'c/f.txt': 'c' });
+    emu = await mounts.emulator({ seedDir: seed });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--dir-cache-time', '1s', '--attr-timeout', '1s'] });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(seed);
-  });
 
   it('a rival minting every second: revoked, said so, no churn, offline over the store', async () => {
     const m = d!.mountpoint;
@@ -58,11 +28,15 @@ describe.runIf(run)('token churn on a real mount (issue 15)', () => {
     expect(emu.counters().tokensIssued).toBe(1);
     emu.setConfig({ rivalTokenEverySec: 1 });
     // listings every 250 ms (the 1 s dir cache runs out, so they reach the API) until the token is revoked
-    const st = await until('the token revoked', async () => {
-      await sh(`ls ${m}/a ${m}/b ${m}/c`).catch(() => undefined);
-      const s = await d!.status();
-      return s.token?.state === 'revoked' ? s : undefined;
-    });
+    const st = await until(
+      async () => {
+        await sh(`ls ${m}/a ${m}/b ${m}/c`).catch(() => undefined);
+        const s = await d!.status();
+        return s.token?.state === 'revoked' && s;
+      },
+      'the token revoked',
+      { timeoutMs: 120_000, everyMs: 250, retryErrors: true },
+    );
     expect(emu.counters().tokensIssued).toBe(1); // the refused token was not answered with a new one
     expect(st.token!.revokedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(Date.parse(st.token!.nextRefreshAt!)).toBeGreaterThan(Date.parse(st.token!.revokedAt!));

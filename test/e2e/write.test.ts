@@ -4,19 +4,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle, type EmulatorTreeEntry } from '../../src/emulator/index.js';
-import {
-  cleanup,
-  execFileP,
-  forceUnmount,
-  fuseAvailable,
-  ramp,
-  sh,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle, EmulatorTreeEntry } from '../../src/emulator/index.js';
+import { execFileP, forceUnmount, fuseAvailable, ramp, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
@@ -33,17 +24,12 @@ function live(emu: EmulatorHandle): Map<string, EmulatorTreeEntry> {
   );
 }
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** wait until the emulator holds `path` (non-trashed) with this md5 */
 function arrived(emu: EmulatorHandle, path: string, expectedMd5: string, timeoutMs = 60_000): Promise<void> {
-  return until(`${path} to arrive with md5 ${expectedMd5}`, () => live(emu).get(path)?.md5 === expectedMd5, timeoutMs);
+  return until(() => live(emu).get(path)?.md5 === expectedMd5, `${path} to arrive with md5 ${expectedMd5}`, {
+    timeoutMs,
+    everyMs: 100,
+  }).then(() => undefined);
 }
 
 async function errnoOf(cmd: string): Promise<string> {
@@ -56,13 +42,14 @@ async function errnoOf(cmd: string): Promise<string> {
 }
 
 describe.runIf(run)('write path and namespace (issue 4)', () => {
+  const mounts = withMount();
   let src: string;
   let emu: EmulatorHandle;
   let d: Daemon;
   const local = new Map<string, Buffer>();
 
   beforeAll(async () => {
-    src = await tempDir('src');
+    src = await mounts.tempDir('src');
     await mkdir(join(src, 'tree', 'small'), { recursive: true });
     await mkdir(join(src, 'tree', 'large'), { recursive: true });
     for (let i = 0; i < 120; i++) {
@@ -81,15 +68,9 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     }
     local.set('tree/empty.txt', Buffer.alloc(0));
     await writeFile(join(src, 'tree', 'empty.txt'), '');
-    emu = await startEmulator({ dataDir: await tempDir('emu'), rateLimitScale: 0, sliceSize: SLICE });
-    d = await startDaemon({ apiBase: emu.baseUrl });
+    emu = await mounts.emulator({ sliceSize: SLICE });
+    d = await mounts.daemon({ apiBase: emu.baseUrl });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(src);
-  });
 
   it('cp -r of many small files and a few multi-slice files arrives with the right MD5s', async () => {
     await sh(`cp -r ${join(src, 'tree')} ${d.mountpoint}/copied`);
@@ -205,7 +186,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       const before = slices();
       await sh(`mkdir ${d.mountpoint}/reuse && cp ${join(src, 'reuse-a.bin')} ${d.mountpoint}/reuse/a.bin`);
       const inoA = (await sh(`stat -c %i ${d.mountpoint}/reuse/a.bin`)).stdout.trim();
-      await until('the upload of a.bin to send slices', () => slices() > before, 20_000);
+      await until(() => slices() > before, 'the upload of a.bin to send slices', { timeoutMs: 20_000 });
       await sh(`rm ${d.mountpoint}/reuse/a.bin && cp ${join(src, 'reuse-b.bin')} ${d.mountpoint}/reuse/b.bin`);
       const inoB = (await sh(`stat -c %i ${d.mountpoint}/reuse/b.bin`)).stdout.trim();
       expect(inoB).not.toBe(inoA);
@@ -234,7 +215,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
       const slices = () => emu.counters().requests.upload_slice ?? 0;
       const before = slices();
       await sh(`cp ${join(src, 'over-a.bin')} ${d.mountpoint}/over/a.bin`);
-      await until('the upload of a.bin to send slices', () => slices() > before, 20_000);
+      await until(() => slices() > before, 'the upload of a.bin to send slices', { timeoutMs: 20_000 });
       await sh(`mv ${d.mountpoint}/over/b.txt ${d.mountpoint}/over/a.bin`);
       await d.uploadsSettled(); // a.bin's upload, had it gone on, has landed
       const t = live(emu);
@@ -288,21 +269,16 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
     await writeFile(join(src, 'crash.bin'), b);
     await sh(`cp ${join(src, 'crash.bin')} ${d.mountpoint}/crash.bin`);
     await until(
-      'slices to start',
       () => (emu.counters().requests.upload_slice ?? 0) > 0 || emu.counters().sliceBytesReceived > 0,
-      20_000,
+      'slices to start',
+      { timeoutMs: 20_000 },
     ).catch(() => undefined);
     d.proc.kill('SIGKILL');
     await d.exited;
     await forceUnmount(d.mountpoint);
     emu.setFaults([]);
     expect(live(emu).get('/crash.bin')?.md5).not.toBe(md5(b));
-    d = await startDaemon({
-      apiBase: emu.baseUrl,
-      mountpoint: d.mountpoint,
-      cacheDir: d.cacheDir,
-      stateDir: d.stateDir,
-    });
+    d = await mounts.restart(d);
     await arrived(emu, '/crash.bin', md5(b), 120_000);
     const { stdout } = await sh(`sha256sum < ${d.mountpoint}/crash.bin`);
     expect(stdout.split(' ')[0]).toBe(createHash('sha256').update(b).digest('hex'));
@@ -320,21 +296,16 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
         "os.O_WRONLY|os.O_CREAT, 0o644); os.write(fd, b'partial'); time.sleep(30)",
     ]).catch(() => undefined);
     await until(
-      'the write to land',
       async () =>
         (await sh(`stat -c %s ${d.mountpoint}/never-closed.txt`).catch(() => ({ stdout: '0' }))).stdout.trim() === '7',
-      10_000,
+      'the write to land',
+      { timeoutMs: 10_000, everyMs: 100 },
     );
     d.proc.kill('SIGKILL');
     await d.exited;
     await forceUnmount(d.mountpoint);
     void holder;
-    d = await startDaemon({
-      apiBase: emu.baseUrl,
-      mountpoint: d.mountpoint,
-      cacheDir: d.cacheDir,
-      stateDir: d.stateDir,
-    });
+    d = await mounts.restart(d);
     const { stdout } = await sh(`ls ${d.mountpoint}; ls ${d.cacheDir}/staging | wc -l`);
     expect(stdout).not.toContain('never-closed.txt');
     expect(d.output()).toMatch(/still open for writing when the daemon stopped/);
@@ -343,7 +314,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
 
   it('after a remount with an empty cache every copied file reads back byte-exact', async () => {
     await d.stop();
-    d = await startDaemon({ apiBase: emu.baseUrl, mountpoint: d.mountpoint, stateDir: d.stateDir });
+    d = await mounts.restart(d, { cacheDir: await mounts.tempDir('cache') }); // an empty cache
     for (const [rel, b] of local) {
       const { stdout } = await execFileP('sha256sum', [join(d.mountpoint, rel.replace(/^tree/, 'copied'))]);
       expect(stdout.split(' ')[0], rel).toBe(createHash('sha256').update(b).digest('hex'));
@@ -375,7 +346,7 @@ describe.runIf(run)('write path and namespace (issue 4)', () => {
   });
 
   it('a read-only mount answers EROFS to writes', async () => {
-    const ro = await startDaemon({ apiBase: emu.baseUrl, args: ['--read-only'] });
+    const ro = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--read-only'] });
     try {
       expect(await errnoOf(`touch ${ro.mountpoint}/x`)).toMatch(/Read-only file system/);
       expect(await errnoOf(`mkdir ${ro.mountpoint}/x`)).toMatch(/Read-only file system/);

@@ -1,17 +1,23 @@
 // Test harness for end-to-end tests: runs `pan123fs mount` (the built dist/) in a subprocess against an
 // emulator, waits for its ready line, and always unmounts afterwards (fusermount -uz), even when a test
-// failed. Tests touch the mount ONLY through child processes (sh, cat, sha256sum, dd, …): a sync call
-// would block the emulator served by this process, and even async fs calls can deadlock it — they hold
-// libuv's 4 threadpool threads while the daemon waits for the emulator, which needs that pool to read
-// its blobs.
+// failed. `withMount()` is a file's emulators, daemons and temp dirs, all torn down by one afterAll hook
+// (daemons stopped and unmounted first, then emulators closed, then dirs removed; a dir something is still
+// mounted under is left alone). Tests touch the mount ONLY through child processes (sh, cat, sha256sum,
+// dd, …): a sync call would block the emulator served by this process, and even async fs calls can
+// deadlock it — they hold libuv's 4 threadpool threads while the daemon waits for the emulator, which
+// needs that pool to read its blobs.
 
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { afterAll } from 'vitest';
+import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import type { EmulatorOptions } from '../../src/emulator/types.js';
 import type { DaemonStatus } from '../../src/daemon/status-types.js';
+import { until } from '../support/gate.js';
 
 export const execFileP = promisify(execFile);
 export const ROOT = resolve(__dirname, '..', '..');
@@ -127,14 +133,18 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       return JSON.parse(stdout) as DaemonStatus;
     },
     async uploadsSettled(timeoutMs = 60_000) {
-      const end = Date.now() + timeoutMs;
-      for (;;) {
-        const st = await d.status();
-        if (st.uploads.totals.files === 0) return;
-        if (Date.now() > end)
-          throw new Error(`uploads still queued after ${timeoutMs} ms: ${JSON.stringify(st.uploads.items)}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      let items: unknown[] = [];
+      await until(
+        async () => {
+          const st = await d.status();
+          items = st.uploads.items;
+          return st.uploads.totals.files === 0;
+        },
+        'the upload queue to empty',
+        { timeoutMs, everyMs: 100 },
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: still queued ${JSON.stringify(items)}`);
+      });
     },
     async stop(signal = 'SIGTERM', timeoutMs = 60_000) {
       if (proc.exitCode !== null || proc.signalCode !== null) {
@@ -170,6 +180,89 @@ export async function forceUnmount(mountpoint: string): Promise<void> {
 
 export async function cleanup(...dirs: string[]): Promise<void> {
   for (const d of dirs) await rm(d, { recursive: true, force: true }).catch(() => undefined);
+}
+
+/** What `withMount()` hands a test file: start things through it and the afterAll hook tears them down. */
+export interface Mounts {
+  /** a new temp dir, removed at teardown */
+  tempDir(prefix: string): Promise<string>;
+  /** a new temp dir holding these files (path relative to it → content), removed at teardown */
+  seed(files: Record<string, Buffer | string>): Promise<string>;
+  /** an emulator (a new temp data dir and no rate limits unless given), closed at teardown */
+  emulator(o?: EmulatorOptions): Promise<EmulatorHandle>;
+  /** a daemon (see startDaemon; the dirs it is not given are new temp dirs), stopped and unmounted at teardown */
+  daemon(o: DaemonOptions): Promise<Daemon>;
+  /**
+   * `d` started again (after it stopped, crashed or was killed) with the options it was started with, over
+   * the same mountpoint, cache and state dirs; `o` overrides some of them.
+   */
+  restart(d: Daemon, o?: Partial<DaemonOptions>): Promise<Daemon>;
+}
+
+/**
+ * The emulator + daemon setup and teardown of an e2e file (or describe block): registers an afterAll hook
+ * that, pass or fail (also after a failed beforeAll), stops every daemon started through it (SIGTERM, then
+ * SIGKILL after 60 s; each stop unmounts), closes every emulator and removes every temp dir it made.
+ */
+export function withMount(): Mounts {
+  const daemons: Daemon[] = [];
+  const emulators: EmulatorHandle[] = [];
+  const dirs: string[] = [];
+  const started = new WeakMap<Daemon, DaemonOptions>();
+  const dir = async (prefix: string) => {
+    const p = await tempDir(prefix);
+    dirs.push(p);
+    return p;
+  };
+  const daemon = async (o: DaemonOptions): Promise<Daemon> => {
+    const full: DaemonOptions = {
+      ...o,
+      mountpoint: o.mountpoint ?? (await dir('mnt')),
+      cacheDir: o.cacheDir ?? (await dir('cache')),
+      stateDir: o.stateDir ?? (await dir('state')),
+    };
+    const d = await startDaemon(full); // a daemon that does not get ready is stopped by startDaemon itself
+    daemons.push(d);
+    started.set(d, full);
+    return d;
+  };
+  afterAll(async () => {
+    await Promise.all(daemons.map((d) => d.stop().catch(() => forceUnmount(d.mountpoint))));
+    for (const e of emulators) await e.close().catch(() => undefined);
+    const mounted = mountPoints();
+    const inUse = (p: string) => mounted.some((m) => m === p || m.startsWith(`${p}/`));
+    await cleanup(...dirs.filter((p) => !inUse(p)));
+  });
+  return {
+    tempDir: dir,
+    async seed(files) {
+      const root = await dir('seed');
+      for (const [rel, data] of Object.entries(files)) {
+        await mkdir(dirname(join(root, rel)), { recursive: true });
+        await writeFile(join(root, rel), data);
+      }
+      return root;
+    },
+    async emulator(o = {}) {
+      const e = await startEmulator({ rateLimitScale: 0, ...o, dataDir: o.dataDir ?? (await dir('emu')) });
+      emulators.push(e);
+      return e;
+    },
+    daemon,
+    restart(d, o = {}) {
+      const before = started.get(d);
+      if (!before) throw new Error('restart: that daemon was not started through withMount()');
+      return daemon({ ...before, ...o });
+    },
+  };
+}
+
+/** the mount points of this machine (procfs: safe to read synchronously) */
+function mountPoints(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter(Boolean);
 }
 
 /** sha256 of a file through a child process (never this process's event loop blocking on the mount). */

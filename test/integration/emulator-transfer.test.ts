@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import { until } from '../support/gate.js';
 import { md5, ramp, WireClient } from '../unit/emulator/wire-helpers.js';
 
 const run = promisify(execFile);
@@ -53,11 +54,10 @@ describe('upload v2', () => {
     for (let i = 0; i < 3; i++)
       expect((await c.slice(cr.data.preuploadID, i + 1, data.subarray(i * 1000, (i + 1) * 1000))).code).toBe(0);
     expect((await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);
-    let e;
-    for (let i = 0; i < 100 && !e; i++) {
-      e = emu.tree().find((t) => t.name === 'unpolled.bin');
-      if (!e) await new Promise((res) => setTimeout(res, 20));
-    }
+    const e = await until(() => emu.tree().find((t) => t.name === 'unpolled.bin'), 'unpolled.bin to land', {
+      timeoutMs: 2000,
+      everyMs: 20,
+    });
     expect(e).toMatchObject({ size: 2100, md5: md5(data), trashed: false });
     // the owed 20103 answers still come, then the same file id
     expect((await c.post('/upload/v2/file/upload_complete', { preuploadID: cr.data.preuploadID })).code).toBe(20103);

@@ -71,20 +71,43 @@ export class Gates<K extends string> {
   }
 }
 
+/** What a probe of `until` answers: a value once it holds, or `undefined` / `null` / `false` while it does not. */
+export type Probe<T> = () => T | undefined | null | false | Promise<T | undefined | null | false>;
+
+export interface UntilOptions {
+  /** give up after this long (default 5000 ms) */
+  timeoutMs?: number;
+  /** pause between probes (default 5 ms); a probe that spawns a process wants a longer one */
+  everyMs?: number;
+  /** a probe that throws is "not yet" (the last error is quoted on timeout); by default it fails the wait */
+  retryErrors?: boolean;
+}
+
 /**
- * Polls a condition until it holds (a positive oracle), failing with `what` after timeoutMs. For state
- * that only shows from outside (a file on disk, a process's answer); prefer a gate or an event when the
- * code under test offers one.
+ * Polls a probe until it holds (a positive oracle) and returns what it found: a boolean condition's
+ * `true`, or the value a probe returned (anything but undefined, null or false). Fails with `what` after
+ * timeoutMs. For state that only shows from outside (a file on disk, a process's answer); prefer a gate
+ * or an event when the code under test offers one.
  */
-export async function until(
-  cond: () => boolean | Promise<boolean>,
+export async function until<T>(
+  probe: Probe<T>,
   what: string,
-  { timeoutMs = 5000, everyMs = 5 }: { timeoutMs?: number; everyMs?: number } = {},
-): Promise<void> {
+  { timeoutMs = 5000, everyMs = 5, retryErrors = false }: UntilOptions = {},
+): Promise<T> {
   const end = Date.now() + timeoutMs;
+  let lastError: unknown;
   for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== null && v !== false) return v;
+    } catch (e) {
+      if (!retryErrors) throw e;
+      lastError = e;
+    }
+    if (Date.now() > end) {
+      const cause = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
