@@ -858,6 +858,33 @@ async function benchWebdav() {
       '>= 0.8',
       verdict(ratio >= 0.8),
     );
+    // the ceiling (as pipefs.c is the FUSE one): a bare Node proxy piping the same link, same machine
+    const proxyPort = await freePort();
+    const proxy = spawn(process.execPath, [join(ROOT, 'bench', 'proxy.mjs'), url, String(proxyPort)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await new Promise((resolve, reject) => {
+        proxy.stdout.on('data', (d) => String(d).includes('(ready)') && resolve());
+        proxy.once('exit', (c) => reject(new Error(`bench/proxy.mjs exited with ${c}`)));
+      });
+      const proxyS = await timedRuns(() => curlRate(`http://127.0.0.1:${proxyPort}/big.bin`));
+      out(`bare Node proxy of the link (bench/proxy.mjs): MB/s ${fmtS(proxyS)}  [${loadNote()}]`);
+      row(
+        'webdav ceiling: bare Node proxy / direct curl (median MB/s)',
+        `${f2(proxyS.median / curlS.median)} (${f0(proxyS.median)} MB/s)`,
+        'info',
+        'info',
+      );
+      row(
+        'webdav: serve webdav / bare Node proxy (median MB/s)',
+        f2(davS.median / proxyS.median),
+        'info (>= 1: as fast)',
+        'info',
+      );
+    } finally {
+      proxy.kill('SIGTERM');
+    }
     // issue 17: a seek in the middle of a large file costs one ranged fetch (fresh daemon, cold cache)
     const dav = await startDav(join(W.dir, 'cache-webdav-seek'));
     try {
