@@ -349,13 +349,33 @@ class Handle implements ReadHandle {
   async readInto(position: number, length: number, into: Buffer, signal?: AbortSignal): Promise<number> {
     const end = Math.min(this.check(position, length), position + into.length);
     if (position >= end) return 0;
-    const { blocks, offset, held } = await this.blocksFor(position, end, signal);
+    const ready = this.fetcher.whenReady();
+    if (ready) await ready;
+    const bs = this.blockSize;
+    const first = Math.floor(position / bs);
+    const demanded: Demand[] = [];
+    const parts = this.plan(position, end, demanded);
+    // Hold every block's range buffer until its bytes are copied out: cached blocks now, fetched ones as
+    // soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).
+    const held: Buffer[] = [];
+    let finished = false; // a fetch resolving after an abort ended this read must not take a hold
+    const hold = (b: Buffer): Buffer => {
+      if (!finished) {
+        this.pool.retain(b);
+        held.push(b);
+      }
+      return b;
+    };
+    const mine = parts.map((p): BlockPart => (p instanceof Buffer ? hold(p) : (p as Promise<Buffer>).then(hold)));
     try {
-      const n = copyOut(blocks, offset, end - position, into);
+      const blocks = mine.every((p): p is Buffer => p instanceof Buffer) ? mine : await waitAll(mine, signal);
+      const n = copyOut(blocks, position - first * bs, end - position, into);
       this.onServed(position, n);
       return n;
     } finally {
+      finished = true;
       for (const b of held) this.pool.release(b);
+      this.fetcher.undemand(demanded);
     }
   }
 
@@ -384,6 +404,25 @@ class Handle implements ReadHandle {
     this.info.meter.add(n);
   }
 
+  /** Demands the blocks of [position, end) and steers the window and the read-ahead; returns the parts. */
+  private plan(position: number, end: number, demanded: Demand[]): BlockPart[] {
+    const bs = this.blockSize;
+    const first = Math.floor(position / bs);
+    const last = Math.floor((end - 1) / bs);
+    const parts = this.fetcher.demand(this.ref, first, last, this.owner, position, end, demanded);
+    const starved = !parts.every((p) => p instanceof Buffer);
+    const plan = this.window.onRead(position, end, this.ref.size, starved);
+    // a jump: read-ahead of the old run that no read asked for is of no use now (demand() has already
+    // marked what this read needs)
+    if (plan.jumped) this.fetcher.cancelAhead(this.owner, first * bs, end);
+    if (plan.prefetch) {
+      const { start, end: stop } = plan.prefetch;
+      const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes);
+      if (reached < stop) this.window.issuedTo(reached);
+    }
+    return parts;
+  }
+
   /**
    * The blocks holding [position, end), each one's range buffer held (the caller releases `held`), with the
    * offset of `position` in the first. Demands them, steers the window and the read-ahead on the way.
@@ -398,18 +437,7 @@ class Handle implements ReadHandle {
     const bs = this.blockSize;
     const first = Math.floor(position / bs);
     const demanded: Demand[] = [];
-    const last = Math.floor((end - 1) / bs);
-    const parts = this.fetcher.demand(this.ref, first, last, this.owner, position, end, demanded);
-    const starved = !parts.every((p) => p instanceof Buffer);
-    const plan = this.window.onRead(position, end, this.ref.size, starved);
-    // a jump: read-ahead of the old run that no read asked for is of no use now (demand() has already
-    // marked what this read needs)
-    if (plan.jumped) this.fetcher.cancelAhead(this.owner, first * bs, end);
-    if (plan.prefetch) {
-      const { start, end: stop } = plan.prefetch;
-      const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes);
-      if (reached < stop) this.window.issuedTo(reached);
-    }
+    const parts = this.plan(position, end, demanded);
     // Hold every block's range buffer until the caller is done with its bytes: cached blocks now, fetched
     // ones as soon as their fetch resolves (before the fetch's own hold ends, range-pool.ts).
     const held: Buffer[] = [];
