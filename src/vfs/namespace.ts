@@ -6,11 +6,14 @@
 //  - a file's upload is told through the writeback (removed / renaming): the queue side of the protocol
 //    (one run per ino, one run per remote name, commit only on an unchanged generation, a merge asked for
 //    is followed to its end and then trashed) is in write/name-claims.ts and write/upload-queue.ts.
+//  - every op here (and create, pan-vfs.ts) holds its names (name-locks.ts: per folder ino + name, a rename
+//    both, sorted): while a rename waits for no other upload to hold the destination name, no local op can
+//    take that name, so the destination is decided once (a file a listing brought in meanwhile: EEXIST).
 //  - the vfs side of the protocol, here: an unlink trashes every remote id the node has had (an upload may
 //    commit while a trash call is in flight); a rename waits until no other upload holds the destination
-//    name, looks at the destination again after every await, trashes the copy a commit replaced while the
-//    remote rename ran and moves the new one; a rename over a file that fails after the target went to
-//    the trash restores it while the source is known to be where it was.
+//    name, trashes the copy a commit replaced while the remote rename ran and moves the new one; a rename
+//    over a file that fails after the target went to the trash restores it while the source is known to
+//    be where it was.
 //  - a file replaced by a rename keeps its node, its local content and its journal row until the remote
 //    rename landed (its upload is held meanwhile): a failed rename leaves it exactly as it was, never with
 //    the older remote copy the trash gave back (issue 19 item 4: an append to that copy uploaded old bytes,
@@ -34,6 +37,7 @@ import type { PanTree } from '../pan/api.js';
 import { isPanError } from '../pan/errors.js';
 import { parentAndName, splitPath } from './paths.js';
 import { placeRemote } from '../write/placement.js';
+import type { NameKey, NameLocks } from './name-locks.js';
 import type { ReadPort } from './ports.js';
 import { type DirectoryLister, guard, type Tree } from './tree.js';
 import type { Writeback } from './writeback.js';
@@ -49,6 +53,8 @@ export interface NamespaceDeps {
   writeback: Writeback;
   clock: Clock;
   logger: Logger;
+  /** the name locks create shares (name-locks.ts) */
+  names: NameLocks;
 }
 
 /** kv key prefix of a rename that sent its target to the trash and has not landed or been undone yet */
@@ -98,7 +104,32 @@ export function assertNameFree(
 export class Namespace {
   constructor(private readonly deps: NamespaceDeps) {}
 
+  /**
+   * The name keys of paths (their parent folder, looked up as the op would, and their last component; the
+   * mount root has none), for NameLocks.
+   */
+  async nameKeys(...paths: string[]): Promise<NameKey[]> {
+    const keys: NameKey[] = [];
+    for (const path of paths) {
+      if (splitPath(path).length === 0) continue;
+      const { parent, name } = parentAndName(path);
+      const dir = await guard(`lookup ${path}`, () => this.deps.tree.lookupDir(parent));
+      keys.push({ dirIno: dir.ino, name });
+    }
+    return keys;
+  }
+
+  /** Run fn holding the names of paths (name-locks.ts). */
+  async withNames<T>(paths: string[], fn: () => Promise<T>): Promise<T> {
+    return this.deps.names.lock(await this.nameKeys(...paths), fn);
+  }
+
   async mkdir(path: string): Promise<void> {
+    assertValidName(parentAndName(path).name); // before any lookup
+    return this.withNames([path], () => this.mkdirLocked(path));
+  }
+
+  private async mkdirLocked(path: string): Promise<void> {
     const { store, tree, pan, clock } = this.deps;
     const { parent, name } = parentAndName(path);
     assertValidName(name);
@@ -111,7 +142,11 @@ export class Namespace {
     store.markListed(ino, now);
   }
 
-  async rmdir(path: string): Promise<void> {
+  rmdir(path: string): Promise<void> {
+    return this.withNames([path], () => this.rmdirLocked(path));
+  }
+
+  private async rmdirLocked(path: string): Promise<void> {
     const { store, tree, pan } = this.deps;
     const n = await this.lookup(path);
     if (!n.isDir) throw new FsError('ENOTDIR', `${path}: not a directory`);
@@ -122,7 +157,11 @@ export class Namespace {
     store.delete(n.ino);
   }
 
-  async unlink(path: string): Promise<void> {
+  unlink(path: string): Promise<void> {
+    return this.withNames([path], () => this.unlinkLocked(path));
+  }
+
+  private async unlinkLocked(path: string): Promise<void> {
     const n = await this.lookup(path);
     if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
     await this.removeFile(n, path);
@@ -202,7 +241,15 @@ export class Namespace {
     return trashed;
   }
 
-  async rename(from: string, to: string): Promise<void> {
+  /**
+   * rename(2), holding both names: no local op takes the destination name while the rename waits for the
+   * upload queue to release it (writeback.renaming), so the destination is decided once.
+   */
+  rename(from: string, to: string): Promise<void> {
+    return this.withNames([from, to], () => this.renameLocked(from, to));
+  }
+
+  private async renameLocked(from: string, to: string): Promise<void> {
     const { store, tree, logger } = this.deps;
     if (splitPath(from).length === 0) throw new FsError('EBUSY', 'cannot rename the mount root');
     // like rename(2): both parent folders first (ENOTDIR/ENOENT in a prefix), then the source (ENOENT
@@ -225,34 +272,32 @@ export class Namespace {
     const intents: string[] = [];
     const progress: { asked: RemotePlace | null } = { asked: null };
     try {
-      for (let round = 1; ; round++) {
-        const dst = await tree.child(dstDir, name);
-        if (dst && dst.ino === src.ino) return this.endReplacing(replacing, false, to);
-        assertNameFree(store, dstDir, name, dst, to);
-        if (dst?.remoteId && dstDir.remoteId !== null) {
-          // journaled before the trash: a kill before the rename landed is undone at the next start
-          const key = `${REPLACE_KEY}${dst.remoteId}`;
-          const intent: ReplaceIntent = {
-            replacedId: dst.remoteId,
-            dstIno: dst.ino,
-            dstDirIno: dstDir.ino,
-            srcIno: src.ino,
-            srcId: store.get(src.ino)?.remoteId ?? null,
-            to: { parentId: dstDir.remoteId, name },
-          };
-          store.kvSet(key, JSON.stringify(intent));
-          intents.push(key);
-        }
-        if (dst) replaced = (await this.replaceTarget(src, dst, to, replacing)) ?? replaced;
-        // An upload still running for the destination name (of the file just replaced, or unlinked a moment
-        // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
-        if (dstDir.remoteId !== null) await this.deps.writeback.renaming(src.ino, { parentId: dstDir.remoteId, name });
-        // the waits may have let another file take the name, or the destination folder go
-        if (!store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
-        const now = store.child(dstDir.ino, name);
-        if (!now || now.ino === src.ino || replacing.includes(now.ino)) break;
-        if (round >= 3) throw new FsError('EBUSY', `${to}: another file keeps taking this name`);
+      const dst = await tree.child(dstDir, name);
+      if (dst && dst.ino === src.ino) return;
+      assertNameFree(store, dstDir, name, dst, to);
+      if (dst?.remoteId && dstDir.remoteId !== null) {
+        // journaled before the trash: a kill before the rename landed is undone at the next start
+        const key = `${REPLACE_KEY}${dst.remoteId}`;
+        const intent: ReplaceIntent = {
+          replacedId: dst.remoteId,
+          dstIno: dst.ino,
+          dstDirIno: dstDir.ino,
+          srcIno: src.ino,
+          srcId: store.get(src.ino)?.remoteId ?? null,
+          to: { parentId: dstDir.remoteId, name },
+        };
+        store.kvSet(key, JSON.stringify(intent));
+        intents.push(key);
       }
+      if (dst) replaced = await this.replaceTarget(src, dst, to, replacing);
+      // An upload still running for the destination name (of the file just replaced, or unlinked a moment
+      // ago) would land there after the rename; with duplicate 2 the server would trash what we moved in.
+      if (dstDir.remoteId !== null) await this.deps.writeback.renaming(src.ino, { parentId: dstDir.remoteId, name });
+      // no local op took the name meanwhile (the name lock); a listing may have brought another client's file
+      if (!store.get(dstDir.ino)) throw new FsError('ENOENT', `${to}: the destination folder was removed`);
+      const now = store.child(dstDir.ino, name);
+      if (now && now.ino !== src.ino && !replacing.includes(now.ino))
+        throw new FsError('EEXIST', `${to}: another client took this name while the rename waited`);
       await this.renameRemote(src.ino, dstDir, name, from, to, progress, replacing, intents);
     } catch (e) {
       // Undo only while the source has not been sent anywhere: once a remote rename/move of it was

@@ -1,7 +1,8 @@
 // PanVfs: POSIX semantics over the metadata store, the read path and the writeback. Path based, promise
 // based, throws only FsError (every foreign error goes through classify()). It keeps the attributes, the
 // open handles and the dispatch: a file's local content, its journaling and its upload target are
-// writeback.ts's; mkdir/rmdir/unlink/rename are namespace.ts's.
+// writeback.ts's; mkdir/rmdir/unlink/rename are namespace.ts's. create holds its name like those
+// (name-locks.ts).
 //
 // Invariants:
 //  - a handle holds either a remote read handle (a file without local content at open) or a LocalFile;
@@ -22,6 +23,7 @@ import type { UserInfo } from '../pan/api.js';
 import { MAX_CREATE_SIZE } from '../pan/endpoints.js';
 import { offlineCause } from '../pan/connectivity.js';
 import { classifyData } from './classify.js';
+import { NameLocks } from './name-locks.js';
 import { assertNameFree, Namespace, type NamespacePan } from './namespace.js';
 import { parentAndName } from './paths.js';
 import type { ListingChange } from '../meta/node-store.js';
@@ -81,6 +83,8 @@ interface Handle {
 export class PanVfs implements Vfs {
   readonly tree: Tree;
   readonly writeback: Writeback;
+  /** the name locks of create and the namespace ops (name-locks.ts) */
+  readonly names = new NameLocks();
   private readonly namespace: Namespace;
   private readonly handles = new Map<number, Handle>();
   private nextFh = 1;
@@ -101,7 +105,7 @@ export class PanVfs implements Vfs {
   ) {
     this.tree = new Tree(deps.store, deps.pan, deps.clock, () => opts.dirCacheTimeMs, deps.logger);
     this.writeback = deps.writeback;
-    this.namespace = new Namespace({ ...deps, tree: this.tree });
+    this.namespace = new Namespace({ ...deps, tree: this.tree, names: this.names });
     this.tree.onChanges = (changes) => this.remoteChanged(changes);
   }
 
@@ -278,8 +282,14 @@ export class PanVfs implements Vfs {
 
   async releasedir(): Promise<void> {}
 
+  /** create(2) holds the name (name-locks.ts): a rename waiting to take it cannot be overtaken. */
   async create(path: string, _mode: number): Promise<number> {
     this.assertWritable(path);
+    assertValidName(parentAndName(path).name); // before any lookup, as before the lock
+    return this.namespace.withNames([path], () => this.createLocked(path));
+  }
+
+  private async createLocked(path: string): Promise<number> {
     const { parent, name } = parentAndName(path);
     assertValidName(name);
     const dir = await this.tree.lookupDir(parent);

@@ -1,6 +1,7 @@
 // mkdir / rmdir / unlink / rename through PanVfs against the in-memory remote tree. Each test checks
 // both the answer (readdir/getattr through the vfs) and the remote calls made (and their order).
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FsError } from '../../../src/core/errors.js';
 import { ROOT_INO } from '../../../src/meta/node-store.js';
 import {
   ROOT_ID,
@@ -282,21 +283,60 @@ describe('rename', () => {
   );
 
   // found in review: a file created under the destination name while the rename waited for renaming() was
-  // silently dropped by the store's rename (no unlink: its release then failed with a FOREIGN KEY error)
-  it('a file created under the destination name while the rename waits is replaced like any target', async () => {
+  // silently dropped by the store's rename (no unlink: its release then failed with a FOREIGN KEY error).
+  // Then the rename looked again and replaced the newcomer, in up to 3 rounds (EBUSY after); now the create
+  // waits for the name (name-locks.ts) and runs after the rename, as if it came second: it opens the file
+  // the rename put there, O_TRUNC, and its content is what the app wrote.
+  it('a create of the destination name while the rename waits runs after the rename (the name lock)', async () => {
     h = seed();
+    const srcIno = (await h.vfs.getattr('/a/y.txt')).ino;
     const gate = h.uploads.holdRenames();
     const renamed = h.vfs.rename('/a/y.txt', '/a/z.txt');
     await gate.reached();
-    const fh = await h.vfs.create('/a/z.txt', 0o644); // an app creates the name meanwhile and keeps it open
-    await h.vfs.write('/a/z.txt', fh, Buffer.from('newcomer'), 8, 0);
-    const newcomer = (await h.vfs.getattr('/a/z.txt')).ino;
-    gate.open(); // this wait and every later one
+    let settled = false;
+    const created = h.vfs.create('/a/z.txt', 0o644).finally(() => (settled = true)); // an app creates it
+    const aIno = (await h.vfs.getattr('/a')).ino;
+    // the create waits for the name (without the lock it would be done, the newcomer in the store)
+    await until(() => settled || h.vfs.names.queued({ dirIno: aIno, name: 'z.txt' }) === 2);
+    gate.open();
     await renamed;
-    expect(await readAll(h.vfs, '/a/z.txt')).toEqual(Buffer.from('y-content'));
-    expect(h.uploads.removedInos).toContain(newcomer);
-    await h.vfs.release('/a/z.txt', fh); // the replaced file's handle: nothing to upload, no error
-    expect(h.uploads.enqueued.map((e) => e.ino)).not.toContain(newcomer);
+    const fh = await created;
+    await h.vfs.write('/a/z.txt', fh, Buffer.from('newcomer'), 8, 0);
+    expect((await h.vfs.getattr('/a/z.txt')).ino).toBe(srcIno);
+    await h.vfs.release('/a/z.txt', fh);
+    expect(await readAll(h.vfs, '/a/z.txt')).toEqual(Buffer.from('newcomer'));
+    await expectFsError(h.vfs.getattr('/a/y.txt'), 'ENOENT');
+    expect(h.uploads.removedInos).toEqual([]);
+    expect(h.uploads.enqueued.map((e) => e.ino)).toEqual([srcIno]);
+    expect(h.pan.mutations()).toEqual([{ method: 'rename', args: [ids.ay, 'z.txt'] }]);
+  });
+
+  it('a mkdir or an unlink of the destination name while the rename waits runs after it', async () => {
+    h = seed();
+    let gate = h.uploads.holdRenames();
+    const order: string[] = [];
+    let renamed = h.vfs.rename('/a/y.txt', '/a/z.txt').then(() => order.push('rename'));
+    await gate.reached();
+    const mkdir = h.vfs.mkdir('/a/z.txt', 0o755).catch((e: FsError) => order.push(`mkdir ${e.kind}`));
+    const aIno = (await h.vfs.getattr('/a')).ino;
+    const queued = (name: string) => h.vfs.names.queued({ dirIno: aIno, name });
+    await until(() => queued('z.txt') === 2 || h.pan.count('mkdir') > 0);
+    gate.open();
+    await Promise.all([renamed, mkdir]);
+    expect(order).toEqual(['rename', 'mkdir EEXIST']);
+    gate = h.uploads.holdRenames();
+    renamed = h.vfs.rename('/a/z.txt', '/a/w.txt').then(() => order.push('rename'));
+    await gate.reached();
+    const unlink = h.vfs.unlink('/a/w.txt').then(
+      () => order.push('unlink'),
+      (e: FsError) => order.push(`unlink ${e.kind}`),
+    );
+    await until(() => queued('w.txt') === 2 || order.length > 2);
+    gate.open();
+    await Promise.all([renamed, unlink]);
+    expect(order).toEqual(['rename', 'mkdir EEXIST', 'rename', 'unlink']);
+    expect(h.pan.files.get(ids.ay)).toMatchObject({ name: 'w.txt', trashed: true });
+    expect(await ls('/a')).toEqual(['sub', 'x.txt']);
   });
 
   // found in review: an upload that committed while the remote rename ran saw the old name (no fixup), so
