@@ -11,20 +11,12 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { cfg, say, seeded } from './op-worker.mjs';
 
-const cfg = JSON.parse(process.argv[2]);
-let s = cfg.seed >>> 0 || 1;
-const rand = () => {
-  s ^= s << 13;
-  s ^= s >>> 17;
-  s ^= s << 5;
-  return (s >>> 0) / 2 ** 32;
-};
-const pick = (xs) => xs[Math.floor(rand() * xs.length)];
+const { rand, pick } = seeded(cfg.seed);
 const files = [...cfg.files];
 let seq = 0;
 let fresh = 0;
-const say = (line) => fs.writeSync(1, `${line}\n`);
 const at = (dir, name) => (dir ? `${dir}/${name}` : name);
 const dirOf = (p) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
 const newName = () => `w${cfg.worker}-r${cfg.round}-${fresh++}`;

@@ -11,17 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { cfg, say, seeded } from './op-worker.mjs';
 
-const cfg = JSON.parse(process.argv[2]);
-let s = cfg.seed >>> 0 || 1;
-const rand = () => {
-  s ^= s << 13;
-  s ^= s >>> 17;
-  s ^= s << 5;
-  return (s >>> 0) / 2 ** 32;
-};
-const pick = (xs) => xs[Math.floor(rand() * xs.length)];
-const say = (line) => fs.writeSync(1, `${line}\n`);
+const { rand, pick } = seeded(cfg.seed);
 
 const DIRS = ['', '/d0', '/d1', '/d0/d2'];
 const NAMES = ['a', 'b', 'notes 1.md', 'd2', 'd3'];
