@@ -8,19 +8,18 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EmulatorHandle, type EmulatorTreeEntry, startEmulator } from '../../src/emulator/index.js';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
 import {
   BIN,
-  cleanup,
   type Daemon,
   execFileP,
   fuseAvailable,
+  live,
   ramp,
   sh,
   sha256,
-  startDaemon,
-  tempDir,
+  withMount,
 } from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
@@ -31,15 +30,6 @@ const HUGE = 5 * GiB;
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-function live(emu: EmulatorHandle): Map<string, EmulatorTreeEntry> {
-  return new Map(
-    emu
-      .tree()
-      .filter((e) => !e.trashed)
-      .map((e) => [e.path, e]),
-  );
-}
 
 /** a loopback port nobody listens on right now */
 function freePort(): Promise<number> {
@@ -64,6 +54,7 @@ function pyCopyRange(src: string, dst: string, count: number, offSrc: number, of
 }
 
 describe.runIf(run)('server-side copy through copy_file_range (issue 14 item 4)', () => {
+  const mounts = withMount();
   let seed: string;
   let emuDir: string;
   let emu: EmulatorHandle;
@@ -72,22 +63,16 @@ describe.runIf(run)('server-side copy through copy_file_range (issue 14 item 4)'
   const big = ramp(24 * MiB + 777, 41);
 
   beforeAll(async () => {
-    seed = await tempDir('copy-seed');
+    seed = await mounts.tempDir('copy-seed');
     await mkdir(join(seed, 'src'), { recursive: true });
     await writeFile(join(seed, 'src', 'big.bin'), big);
     await sh(`truncate -s ${HUGE} ${join(seed, 'src', 'huge.bin')}`); // sparse: no disk blocks
-    emuDir = await tempDir('copy-emu');
-    emu = await startEmulator({ dataDir: emuDir, rateLimitScale: 0, sliceSize: SLICE, seedDir: seed });
+    emuDir = await mounts.tempDir('copy-emu');
+    emu = await mounts.emulator({ dataDir: emuDir, sliceSize: SLICE, seedDir: seed });
     const port = await freePort();
     dav = `http://127.0.0.1:${port}`;
-    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--webdav', `127.0.0.1:${port}`] });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--webdav', `127.0.0.1:${port}`] });
   }, 300_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(seed, emuDir);
-  });
 
   beforeEach(() => {
     emu.setConfig({ instantUpload: 1, copyNameClash: 0 });

@@ -12,18 +12,10 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import {
-  cleanup,
-  forceUnmount,
-  fuseAvailable,
-  ROOT,
-  sh,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { forceUnmount, fuseAvailable, ROOT, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 const ROUNDS = Number(process.env.CRASH_ROUNDS ?? 6);
@@ -155,13 +147,13 @@ function said(log: string, names: string[]): string {
 const sub = (t: Tree, keep: (p: string) => boolean): Tree => new Map([...t].filter(([p]) => keep(p)));
 
 describe.runIf(run)('kill -9 during a write + rename workload (issue 19)', () => {
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon;
-  let work: string;
 
   beforeAll(async () => {
-    work = await tempDir('crash');
-    emu = await startEmulator({ dataDir: join(work, 'emu'), rateLimitScale: 0, sliceSize: MiB });
+    const work = await mounts.tempDir('crash');
+    emu = await mounts.emulator({ dataDir: join(work, 'emu'), sliceSize: MiB });
     // widen the windows a kill can land in: between slices, the merge, the two steps of a move + rename
     emu.setFaults([
       { match: '/upload/v2/file/slice', kind: 'delay', ms: 40 },
@@ -170,14 +162,8 @@ describe.runIf(run)('kill -9 during a write + rename workload (issue 19)', () =>
       { match: '/api/v1/file/name', kind: 'delay', ms: 30 },
       { match: '/api/v1/file/trash', kind: 'delay', ms: 20 },
     ]);
-    d = await startDaemon({ apiBase: emu.baseUrl, cacheDir: join(work, 'cache'), stateDir: join(work, 'state') });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, cacheDir: join(work, 'cache'), stateDir: join(work, 'state') });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(work);
-  });
 
   it(`${ROUNDS} rounds: nothing acknowledged is lost or corrupt, nothing extra appears`, {
     timeout: 240_000,
@@ -223,20 +209,21 @@ describe.runIf(run)('kill -9 during a write + rename workload (issue 19)', () =>
       const runs = await Promise.all(workers.map((w) => w.done));
       clearTimeout(killer);
       await forceUnmount(d.mountpoint);
-      d = await startDaemon({
-        apiBase: emu.baseUrl,
-        mountpoint: d.mountpoint,
-        cacheDir: d.cacheDir,
-        stateDir: d.stateDir,
-      });
+      d = await mounts.restart(d);
       // drained: nothing queued but unproven files, no rename fix-up left to redo
-      const end = Date.now() + 90_000;
-      let st = await d.status();
-      while (st.uploads.totals.files > (st.uploads.totals.unproven ?? 0) || (st.uploads.totals.fixups ?? 0) > 0) {
-        if (Date.now() > end) throw new Error(`uploads not drained: ${JSON.stringify(st.uploads)}`);
-        await new Promise((res) => setTimeout(res, 100));
-        st = await d.status();
-      }
+      let last = '';
+      const st = await until(
+        async () => {
+          const s = await d.status();
+          last = JSON.stringify(s.uploads);
+          const t = s.uploads.totals;
+          return t.files <= (t.unproven ?? 0) && (t.fixups ?? 0) === 0 && s;
+        },
+        'the uploads to drain',
+        { timeoutMs: 90_000, everyMs: 100 },
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}: ${last}`);
+      });
       const unprovenNames = st.uploads.items.filter((i) => i.state === 'unproven').map((i) => i.name);
       const server = serverTree(emu);
       if (JSON.stringify(server.dirs) !== JSON.stringify(['d0', 'd1', 'd1/d2']))

@@ -2,9 +2,9 @@
 // 10 days left → a warning at start, `status` shows the days left and the rate tier; the rights end
 // mid-session → a mkdir fails with EACCES (not EIO), the log says once that the rights expired, `status`
 // says so; renewed → calls work again. A start with the rights expired ends with one line that says so.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { BIN, execFileP, fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { BIN, execFileP, fuseAvailable, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
 import { until } from '../support/gate.js';
 
 /** Resolves once the daemon's output matches (pino writes asynchronously: the line may trail stdout). */
@@ -15,18 +15,15 @@ async function logged(d: Daemon, re: RegExp, timeoutMs = 10_000): Promise<void> 
 }
 
 describe.runIf(fuseAvailable())('developer rights (issue 15)', () => {
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon | undefined;
   beforeAll(async () => {
-    emu = await startEmulator({ dataDir: await tempDir('dev-emu'), rateLimitScale: 0, developerDays: 10 });
-  });
-  afterAll(async () => {
-    await d?.stop('SIGTERM', 5_000);
-    await emu?.close();
+    emu = await mounts.emulator({ developerDays: 10 });
   });
 
   it('warns at start, shows the days left; after expiry EACCES and one log line; renewal heals', async () => {
-    d = await startDaemon({ apiBase: emu.baseUrl });
+    d = await mounts.daemon({ apiBase: emu.baseUrl });
     await logged(d, /"level":40[^\n]*developer rights \(开发者权益包\): 10 days left/);
     expect(d.output()).toMatch(/rate tier developer/);
     const st = await d.status();
@@ -53,7 +50,7 @@ describe.runIf(fuseAvailable())('developer rights (issue 15)', () => {
   it('a start with the rights expired ends with one line that says so', async () => {
     emu.setConfig({ developerDays: -1 });
     try {
-      const err = await startDaemon({ apiBase: emu.baseUrl }).then(
+      const err = await mounts.daemon({ apiBase: emu.baseUrl }).then(
         () => null,
         (e: Error) => e,
       );

@@ -2,32 +2,21 @@
 // used up, reads answer EIO at once with ONE log line naming the quota and the reset, no download_info is
 // asked again before Beijing midnight, a file whose link was already fetched still reads, and `status`
 // shows today's bytes next to the quota.
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { fuseAvailable, ramp, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { fuseAvailable, ramp, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
 
 const KiB = 1024;
 
 describe.runIf(fuseAvailable())('download quota (5113)', () => {
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon;
   beforeAll(async () => {
-    const seed = await tempDir('dlq-seed');
-    for (const [i, name] of ['a.bin', 'b.bin', 'c.bin', 'd.bin'].entries())
-      await writeFile(join(seed, name), ramp(40 * KiB, i + 1));
-    emu = await startEmulator({
-      dataDir: await tempDir('dlq-emu'),
-      seedDir: seed,
-      rateLimitScale: 0,
-      downloadQuotaBytes: 64 * KiB,
-    });
-    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--cache-max-size', '0'] });
-  });
-  afterAll(async () => {
-    await d?.stop('SIGTERM', 5_000);
-    await emu?.close();
+    const names = ['a.bin', 'b.bin', 'c.bin', 'd.bin'];
+    const seed = await mounts.seed(Object.fromEntries(names.map((name, i) => [name, ramp(40 * KiB, i + 1)])));
+    emu = await mounts.emulator({ seedDir: seed, downloadQuotaBytes: 64 * KiB });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--cache-max-size', '0'] });
   });
 
   it('EIO at once after the quota, one log line, no download_info until the reset; status shows it', async () => {

@@ -4,45 +4,30 @@
 // kernel's cached attributes and pages, so stat and cat show the new state at once. Both mounts are driven
 // by child processes only.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { BIN, cleanup, fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { BIN, fuseAvailable, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
+import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 
-async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !cond(); await new Promise((r) => setTimeout(r, 100)))
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
-
 describe.runIf(run)('kernel cache invalidation on pan123fs refresh', () => {
-  let src: string;
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let a: Daemon;
   let b: Daemon;
   const live = (path: string) => emu.tree().find((e) => e.path === path && !e.trashed);
 
   beforeAll(async () => {
-    src = await tempDir('kc-src');
-    await mkdir(join(src, 'dir'), { recursive: true });
-    await writeFile(join(src, 'dir', 'f.txt'), 'old content\n');
-    await writeFile(join(src, 'dir', 'g.txt'), 'to be removed\n');
-    emu = await startEmulator({ dataDir: await tempDir('kc-emu'), rateLimitScale: 0 });
+    const src = await mounts.seed({ 'dir/f.txt': 'old content\n', 'dir/g.txt': 'to be removed\n' });
+    emu = await mounts.emulator();
     await emu.seed(src);
     const long = ['--attr-timeout', '300s', '--dir-cache-time', '5m'];
-    a = await startDaemon({ apiBase: emu.baseUrl, args: long });
-    b = await startDaemon({ apiBase: emu.baseUrl });
+    a = await mounts.daemon({ apiBase: emu.baseUrl, args: long });
+    b = await mounts.daemon({ apiBase: emu.baseUrl });
   }, 120_000);
-
-  afterAll(async () => {
-    await a?.stop();
-    await b?.stop();
-    await emu?.close();
-    await cleanup(src);
-  });
 
   it('after a remote change, stat and cat on the long-timeout mount show it right after refresh', async () => {
     const fa = join(a.mountpoint, 'dir/f.txt');
@@ -51,8 +36,11 @@ describe.runIf(run)('kernel cache invalidation on pan123fs refresh', () => {
 
     const fresh = 'new content, longer than before\n';
     await sh(`printf '${fresh}' > ${join(b.mountpoint, 'dir/f.txt')} && rm ${join(b.mountpoint, 'dir/g.txt')}`);
-    await until('the new f.txt to be uploaded', () => live('/dir/f.txt')?.md5 === md5(fresh));
-    await until('g.txt to be removed', () => live('/dir/g.txt') === undefined);
+    await until(() => live('/dir/f.txt')?.md5 === md5(fresh), 'the new f.txt to be uploaded', {
+      timeoutMs: 60_000,
+      everyMs: 50,
+    });
+    await until(() => live('/dir/g.txt') === undefined, 'g.txt to be removed', { timeoutMs: 60_000, everyMs: 50 });
 
     // A still serves its cached view (kernel attributes for 300 s, its listing for 5 minutes) ...
     expect((await sh(`stat -c %s ${fa}; cat ${fa}`)).stdout).toBe('12\nold content\n');

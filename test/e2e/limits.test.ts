@@ -4,22 +4,11 @@
 // and today's bytes fetched vs served.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { DaemonStatus } from '../../src/daemon/status-types.js';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import {
-  BIN,
-  cleanup,
-  execFileP,
-  fuseAvailable,
-  ramp,
-  sha256,
-  startDaemon,
-  tempDir,
-  type Daemon,
-} from '../helpers/pan-daemon.js';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { BIN, execFileP, fuseAvailable, ramp, sha256, withMount, type Daemon } from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const MiB = 1024 * 1024;
@@ -27,29 +16,21 @@ const SIZE = 48 * MiB;
 const RATE = 10 * MiB;
 
 describe.runIf(run)('bandwidth limits (issue 16)', () => {
-  let seed: string;
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon;
   let sum: string;
 
   beforeAll(async () => {
-    seed = await tempDir('seed');
     const data = ramp(SIZE, 7);
-    await writeFile(join(seed, 'f.bin'), data);
-    await writeFile(join(seed, 'g.bin'), ramp(SIZE, 8));
+    const seed = await mounts.seed({ 'f.bin': data, 'g.bin': ramp(SIZE, 8) });
     sum = createHash('sha256').update(data).digest('hex');
-    emu = await startEmulator({ dataDir: await tempDir('emu'), seedDir: seed, rateLimitScale: 0 });
-    d = await startDaemon({
+    emu = await mounts.emulator({ seedDir: seed });
+    d = await mounts.daemon({
       apiBase: emu.baseUrl,
       args: ['--bwlimit-down', '10M', '--bwlimit-up', '2M', '--cache-max-size', '0'],
     });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(seed);
-  });
 
   it('--bwlimit-down 10M keeps a 48 MiB read near 10 MiB/s', async () => {
     const t0 = Date.now();

@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { BIN, cleanup, fuseAvailable, ROOT, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { BIN, fuseAvailable, ROOT, withMount, type Daemon } from '../helpers/pan-daemon.js';
 
 const run = fuseAvailable();
 const OPS = Number(process.env.MODEL_MOUNT_OPS ?? 300);
@@ -30,21 +30,16 @@ function serverTree(emu: EmulatorHandle, dir: string): Record<string, string> {
 }
 
 describe.runIf(run)('the mount against a local directory, op by op (issue 19)', () => {
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon;
   let work: string;
 
   beforeAll(async () => {
-    work = await tempDir('model');
-    emu = await startEmulator({ dataDir: join(work, 'emu'), rateLimitScale: 0, sliceSize: 256 * 1024 });
-    d = await startDaemon({ apiBase: emu.baseUrl });
+    work = await mounts.tempDir('model');
+    emu = await mounts.emulator({ dataDir: join(work, 'emu'), sliceSize: 256 * 1024 });
+    d = await mounts.daemon({ apiBase: emu.baseUrl });
   }, 120_000);
-
-  afterAll(async () => {
-    await d?.stop();
-    await emu?.close();
-    await cleanup(work);
-  });
 
   it.each(SEEDS)(
     `seed %i: ${OPS} random ops give the same results, errnos and bytes`,

@@ -5,22 +5,16 @@
 // and over a run the polls stay within their fifth of the list QPS (emulator counters), while a foreground
 // listing still goes at once. The mount is driven by child processes only.
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
-import {
-  DEFAULT_CLIENT_ID,
-  DEFAULT_CLIENT_SECRET,
-  startEmulator,
-  type EmulatorHandle,
-} from '../../src/emulator/index.js';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, type EmulatorHandle } from '../../src/emulator/index.js';
 import { ENDPOINTS, type QpsTier } from '../../src/pan/endpoints.js';
 import { HttpPanClient } from '../../src/pan/http-pan-client.js';
 import { BACKGROUND_SHARE } from '../../src/pan/rate-limiter.js';
 import { uploadFile } from '../../src/write/upload-flow.js';
-import { BIN, cleanup, fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { BIN, fuseAvailable, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
 import { until } from '../support/gate.js';
 
 const run = fuseAvailable();
@@ -44,7 +38,7 @@ function foregroundListingMs(log: string, path: string): number {
 }
 
 describe.runIf(run)('change polling (--poll-interval)', () => {
-  let src: string;
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon;
   let other: HttpPanClient;
@@ -65,35 +59,29 @@ describe.runIf(run)('change polling (--poll-interval)', () => {
   };
 
   beforeAll(async () => {
-    src = await tempDir('poll-src');
-    await mkdir(join(src, 'dir'), { recursive: true });
-    await mkdir(join(src, 'sub'), { recursive: true });
-    await writeFile(join(src, 'dir', 'f.txt'), 'old content\n');
-    await writeFile(join(src, 'dir', 'g.txt'), 'to be removed\n');
-    await writeFile(join(src, 'dir', 'h.txt'), 'to be renamed\n');
-    await writeFile(join(src, 'dir', 'v.txt'), 'version one of v\n');
-    await writeFile(join(src, 'sub', 'm.txt'), 'to be moved\n');
-    await mkdir(join(src, 'kept'), { recursive: true });
-    await writeFile(join(src, 'kept', 'p.txt'), 'pinned, version one\n');
-    await mkdir(join(src, 'solo'), { recursive: true });
-    await writeFile(join(src, 'solo', 'q.txt'), 'a pinned file, version one\n');
-    emu = await startEmulator({ dataDir: await tempDir('poll-emu'), rateLimitScale: 0 });
+    const src = await mounts.seed({
+      'dir/f.txt': 'old content\n',
+      'dir/g.txt': 'to be removed\n',
+      'dir/h.txt': 'to be renamed\n',
+      'dir/v.txt': 'version one of v\n',
+      'sub/m.txt': 'to be moved\n',
+      'kept/p.txt': 'pinned, version one\n',
+      'solo/q.txt': 'a pinned file, version one\n',
+    });
+    emu = await mounts.emulator();
     await emu.seed(src);
-    d = await startDaemon({ apiBase: emu.baseUrl, args: ['--poll-interval', `${INTERVAL_MS}ms`] });
+    d = await mounts.daemon({ apiBase: emu.baseUrl, args: ['--poll-interval', `${INTERVAL_MS}ms`] });
     other = new HttpPanClient({
       apiBase: emu.baseUrl,
       clientId: DEFAULT_CLIENT_ID,
       clientSecret: DEFAULT_CLIENT_SECRET,
-      stateDir: await tempDir('poll-other'),
+      stateDir: await mounts.tempDir('poll-other'),
       rateLimitScale: 0,
     });
   }, 120_000);
 
   afterAll(async () => {
-    await d?.stop();
-    await other?.close();
-    await emu?.close();
-    await cleanup(src);
+    await other?.close(); // before withMount's hook (later afterAll hooks run first) closes the emulator
   });
 
   it('a file added, renamed, changed, moved and deleted by another client shows without refresh', async () => {

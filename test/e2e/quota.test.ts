@@ -1,19 +1,16 @@
 // Quota exceeded → ENOSPC (issue 4): the write is staged locally, the upload is refused by the server
 // for lack of space, and fsync reports ENOSPC; the file stays visible locally and is not lost.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
-import { fuseAvailable, sh, startDaemon, tempDir, type Daemon } from '../helpers/pan-daemon.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { EmulatorHandle } from '../../src/emulator/index.js';
+import { fuseAvailable, sh, withMount, type Daemon } from '../helpers/pan-daemon.js';
 
 describe.runIf(fuseAvailable())('storage quota', () => {
+  const mounts = withMount();
   let emu: EmulatorHandle;
   let d: Daemon;
   beforeAll(async () => {
-    emu = await startEmulator({ dataDir: await tempDir('quota-emu'), rateLimitScale: 0, spacePermanent: 1024 * 1024 });
-    d = await startDaemon({ apiBase: emu.baseUrl });
-  });
-  afterAll(async () => {
-    await d?.stop('SIGTERM', 5_000);
-    await emu?.close();
+    emu = await mounts.emulator({ spacePermanent: 1024 * 1024 });
+    d = await mounts.daemon({ apiBase: emu.baseUrl });
   });
 
   it('fsync of a file larger than the free space fails with ENOSPC; the data stays local', async () => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
-import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import { startEmulator, type EmulatorHandle, type EmulatorTreeEntry } from '../../src/emulator/index.js';
 import type { EmulatorOptions } from '../../src/emulator/types.js';
 import type { DaemonStatus } from '../../src/daemon/status-types.js';
 import { until } from '../support/gate.js';
@@ -265,10 +265,34 @@ function mountPoints(): string[] {
     .filter(Boolean);
 }
 
+/** the emulator's files and folders that are not in the trash, by path */
+export function live(emu: EmulatorHandle): Map<string, EmulatorTreeEntry> {
+  return new Map(
+    emu
+      .tree()
+      .filter((e) => !e.trashed)
+      .map((e) => [e.path, e]),
+  );
+}
+
 /** sha256 of a file through a child process (never this process's event loop blocking on the mount). */
 export async function sha256(path: string): Promise<string> {
   const { stdout } = await execFileP('sha256sum', [path], { maxBuffer: 1 << 20 });
   return stdout.split(' ')[0]!;
+}
+
+/**
+ * sha256 of many files through ONE child process (each file still read whole, one after another): a
+ * process per file costs more than the reads on a loaded machine. In the order of `paths`.
+ */
+export async function sha256s(paths: string[]): Promise<string[]> {
+  const { stdout } = await execFileP('sha256sum', ['--', ...paths], { maxBuffer: 16 << 20, timeout: 120_000 });
+  const sums = stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' ')[0]!);
+  if (sums.length !== paths.length) throw new Error(`sha256sum gave ${sums.length} sums for ${paths.length} files`);
+  return sums;
 }
 
 export async function sh(
