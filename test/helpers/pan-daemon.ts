@@ -281,10 +281,7 @@ export async function sha256(path: string): Promise<string> {
   return stdout.split(' ')[0]!;
 }
 
-/**
- * sha256 of many files through ONE child process (each file still read whole, one after another): a
- * process per file costs more than the reads on a loaded machine. In the order of `paths`.
- */
+/** sha256 of many files through ONE child process (each file still read whole, one after another), in order. */
 export async function sha256s(paths: string[]): Promise<string[]> {
   const { stdout } = await execFileP('sha256sum', ['--', ...paths], { maxBuffer: 16 << 20, timeout: 120_000 });
   const sums = stdout
