@@ -1,9 +1,9 @@
 // The mount daemon's lifecycle: wiring and the stop sequence only. Start order: config → logger → API
 // client + credential check (user info; 123pan unreachable with a store from an earlier run: start offline,
 // pan/connectivity.ts) → metadata store → read path → writeback + upload queue
-// (attached to each other) → crash recovery (writeback.recover: never-closed files, orphan staging
-// files) → Vfs → FUSE mount → control socket → resume journaled uploads → "ready" (one stdout line +
-// systemd READY=1).
+// (attached to each other) → Vfs → start-up repairs (vfs/reconcile.ts, one call: never-closed files and
+// orphan staging files, the namespace intents a stop cut off, then the queue resumes its rows, fix-ups and
+// strays) → FUSE mount → control socket → "ready" (one stdout line + systemd READY=1).
 // Stop (SIGINT/SIGTERM, `pan123fs unmount`, or an external unmount): journal files still open with
 // changes → drain uploads (bounded by --drain-timeout) → unmount → close the store. What could not be
 // uploaded stays in the journal and is resumed on the next start. Offline (issue 16): every 123pan call
@@ -22,6 +22,7 @@ import { NodeStore } from '../meta/node-store.js';
 import { UploadJournal } from '../meta/upload-journal.js';
 import { PinStore } from '../meta/pin-store.js';
 import { Pins } from '../vfs/pins.js';
+import { reconcileAtStart } from '../vfs/reconcile.js';
 import { clientFromConfig } from './pan-client.js';
 import { CdnClient } from '../pan/cdn/cdn-client.js';
 import { LinkCache } from '../pan/cdn/download-urls.js';
@@ -202,7 +203,6 @@ export async function runMount(
     sliceConcurrency: cfg.sliceConcurrency,
   });
   writeback.attach(queue);
-  await writeback.recover();
   conn.onChange((offline) => {
     if (!offline) queue.retryNow(); // what failed while offline goes now, not after its back-off
     budget.wake(); // writers waiting for room: refused while offline
@@ -260,7 +260,16 @@ export async function runMount(
   });
   vfs.tree.walks = ahead;
 
-  await vfs.recoverInterruptedRenames(); // before the queue resumes: a restored target keeps its upload
+  // every start-up repair of what a stop cut off, in vfs/reconcile.ts's order: local content, namespace
+  // intents, then the queue (rows, fix-ups, strays); before the mount serves
+  const recovered = await reconcileAtStart({
+    store,
+    pan,
+    writeback,
+    queue,
+    clock,
+    logger: log.child({ module: 'vfs' }),
+  });
   const pins = new Pins(store, new PinStore(db), vfs.tree, reader, clock, log.child({ module: 'vfs' }));
   pins.sync();
   vfs.onRemoteChanges((changes) => pins.followChanges(changes)); // a changed pinned file is fetched again
@@ -288,6 +297,7 @@ export async function runMount(
       );
   } catch (e) {
     await webdav?.close();
+    await queue.close(); // resumed by the reconciler: no upload may touch the journal once the db is closed
     await reader.close().catch(() => undefined);
     db.close();
     throw e;
@@ -431,7 +441,7 @@ export async function runMount(
   process.on('SIGTERM', onSignal);
 
   developer.start(); // the line at start (a warning from 14 days before the end), then daily
-  const resumed = queue.resume();
+  const resumed = recovered.uploads;
   log.info({ op: 'mount', mountpoint: where, resumedUploads: resumed, offline: conn.offline }, 'mounted');
   // before the ready line: whoever waits for it has seen this one too
   if (offlineAtStart !== null)

@@ -20,12 +20,13 @@
 //    zeros and the appended tail).
 //  - the target's trash is journaled (kv `rename-replace:<id>`) before it is asked for and forgotten once
 //    the rename landed or was undone; a kill in between leaves the key, and the next start restores the
-//    target unless the source is found at the destination (recoverInterruptedRenames). The remote steps
-//    are journaled too (kv `rename-steps:<id>`): a source found at the destination takes the name in the
-//    store, and a file still there (the target, not uploaded yet) goes, as the rename would have made it.
+//    target unless the source is found at the destination. The remote steps are journaled too (kv
+//    `rename-steps:<id>`): a source found at the destination takes the name in the store, and a file still
+//    there (the target, not uploaded yet) goes, as the rename would have made it. These keys are written
+//    here and read at start-up by reconcile.ts (the one owner of start-up repairs).
 //  - the remote move + rename is write/placement.ts's (all or nothing here: never a third name).
 //  - an unlink of an uploaded file is journaled (kv `unlink:<ino>`) until the store forgot the node; the next
-//    start forgets a node whose copy went to the trash.
+//    start forgets a node whose copy went to the trash (reconcile.ts).
 // No store transaction spans an await; every row is read again after one.
 
 import type { Clock } from '../core/clock.js';
@@ -58,13 +59,13 @@ export interface NamespaceDeps {
 }
 
 /** kv key prefix of a rename that sent its target to the trash and has not landed or been undone yet */
-const REPLACE_KEY = 'rename-replace:';
+export const REPLACE_KEY = 'rename-replace:';
 /** kv key prefix of a remote rename/move asked for and not recorded in the store yet */
-const STEPS_KEY = 'rename-steps:';
+export const STEPS_KEY = 'rename-steps:';
 /** kv key prefix of an unlink whose trash was asked for and not recorded in the store yet */
-const UNLINK_KEY = 'unlink:';
+export const UNLINK_KEY = 'unlink:';
 
-interface StepsIntent {
+export interface StepsIntent {
   id: string;
   ino: number;
   dstDirIno: number;
@@ -72,7 +73,7 @@ interface StepsIntent {
   to: { parentId: string; name: string };
 }
 
-interface ReplaceIntent {
+export interface ReplaceIntent {
   /** the target's remote id, in the trash until the rename lands */
   replacedId: string;
   dstIno: number;
@@ -184,44 +185,6 @@ export class Namespace {
     }
   }
 
-  /**
-   * Start-up: unlinks cut off by a kill (found by the crash test: the node stayed, listed but unreadable,
-   * its copy in the trash). A node whose remote copy is in the trash (or gone) is forgotten, as the unlink
-   * would have; one whose copy is still live keeps it (the unlink had not reached 123).
-   */
-  private async recoverInterruptedUnlinks(): Promise<number> {
-    const { store, pan, logger } = this.deps;
-    let n = 0;
-    for (const key of store.kvKeys(UNLINK_KEY)) {
-      const raw = store.kvGet(key);
-      if (raw === undefined) continue;
-      const { ino } = JSON.parse(raw) as { ino: number };
-      const node = store.get(ino);
-      const path = node ? store.pathOf(ino) : `#${ino}`;
-      try {
-        if (node?.remoteId) {
-          const id = node.remoteId;
-          const gone = await pan.detail(id).then(
-            (e) => e.trashed,
-            (e: unknown) => {
-              if (isPanError(e, 'not-found')) return true;
-              throw e;
-            },
-          );
-          if (gone) {
-            await this.deps.writeback.removed(ino, path);
-            logger.info({ op: 'recover', path }, 'an unlink cut off by the stop had trashed the file: it is gone');
-          }
-        }
-        store.kvDelete(key);
-        n++;
-      } catch (e) {
-        logger.warn({ op: 'recover', path, err: String(e) }, 'could not check an unlink cut off by the stop');
-      }
-    }
-    return n;
-  }
-
   /** Trash every remote id the node has had (none for a file never uploaded); returns the last one. */
   private async trashFile(n: NodeRow, path: string): Promise<string | null> {
     const { store, pan, reader } = this.deps;
@@ -326,65 +289,6 @@ export class Namespace {
   }
 
   /**
-   * Start-up: renames over a file whose target went to the trash and that neither landed nor were undone
-   * (the daemon was killed in between). The source found at the destination means it landed: the target
-   * is forgotten. Otherwise the target comes back from the trash, so `mv` was all or nothing. A key
-   * whose check fails (offline) stays for the next start.
-   */
-  async recoverInterruptedRenames(): Promise<number> {
-    const { store, pan, logger, clock } = this.deps;
-    let n = (await this.recoverInterruptedSteps()) + (await this.recoverInterruptedUnlinks());
-    for (const key of store.kvKeys(REPLACE_KEY)) {
-      const raw = store.kvGet(key);
-      if (raw === undefined) continue;
-      const it = JSON.parse(raw) as ReplaceIntent;
-      const path = store.get(it.dstDirIno) ? `${store.pathOf(it.dstDirIno)}/${it.to.name}` : it.to.name;
-      try {
-        const src = store.get(it.srcIno);
-        const inStore = !!src && src.parentIno === it.dstDirIno && src.name === it.to.name;
-        let landed = inStore;
-        const srcId = src?.remoteId ?? it.srcId;
-        if (!landed && srcId !== null) {
-          const e = await pan.detail(srcId);
-          landed = !e.trashed && e.parentId === it.to.parentId && e.name === it.to.name;
-        }
-        if (landed) {
-          if (it.dstIno !== it.srcIno && store.get(it.dstIno)) await this.deps.writeback.removed(it.dstIno, path);
-          if (src && !inStore && !store.child(it.dstDirIno, it.to.name))
-            store.rename(src.ino, it.dstDirIno, it.to.name, clock.now());
-          logger.info({ op: 'recover', path }, 'a rename cut off by the stop had landed; its target stays replaced');
-        } else {
-          const target = await pan.detail(it.replacedId).catch(() => null);
-          if (target?.trashed) {
-            const abnormal = await pan.recover([it.replacedId]);
-            if (abnormal.length > 0)
-              logger.error(
-                { op: 'recover', path, fileId: it.replacedId },
-                'could not restore the target of a cut rename',
-              );
-            else {
-              store.forgetRemoved(it.replacedId);
-              logger.warn(
-                { op: 'recover', path, fileId: it.replacedId },
-                'a rename over this file was cut off by the stop: the file was restored from the 123 trash',
-              );
-            }
-          }
-          store.invalidateListing(it.dstDirIno);
-        }
-        store.kvDelete(key);
-        n++;
-      } catch (e) {
-        logger.warn(
-          { op: 'recover', path, err: String(e) },
-          'could not check a rename cut off by the stop; next start',
-        );
-      }
-    }
-    return n;
-  }
-
-  /**
    * A rename over an existing file failed after that file was sent to the trash: restore it (recover),
    * so a failed `mv` leaves the destination as it was, and relist the folder to pick it up again.
    */
@@ -411,63 +315,6 @@ export class Namespace {
       );
     }
     store.invalidateListing(dstDir.ino);
-  }
-
-  /**
-   * Start-up, first part: remote renames/moves the store never heard of. Landed: the store follows. Still
-   * where it was: nothing to do. Part way (moved, not renamed, or under a temporary name): put back where
-   * the store has it, like a failed rename (never under a third name).
-   */
-  private async recoverInterruptedSteps(): Promise<number> {
-    const { store, pan, logger, clock } = this.deps;
-    let n = 0;
-    for (const key of store.kvKeys(STEPS_KEY)) {
-      const raw = store.kvGet(key);
-      if (raw === undefined) continue;
-      const it = JSON.parse(raw) as StepsIntent;
-      try {
-        const e = await pan.detail(it.id);
-        const at = (p: { parentId: string; name: string }) => e.parentId === p.parentId && e.name === p.name;
-        const node = store.get(it.ino);
-        if (!e.trashed && node?.remoteId && node.remoteId !== it.id && !store.getByRemote(it.id)) {
-          // new content of the file committed while the rename ran (found by the crash test): its upload
-          // replaced this copy by name in the folder the copy had just left, so the copy is stale wherever
-          // the cut-off steps left it; the file keeps the name it had (the rename was never answered)
-          logger.warn(
-            { op: 'recover', fileId: it.id, name: e.name, to: it.to.name },
-            'a rename was cut off by the stop after newer content replaced the file: trashing the old copy',
-          );
-          await pan.trash([it.id]);
-        } else if (!e.trashed && at(it.to)) {
-          const other = store.child(it.dstDirIno, it.to.name);
-          if (node && node.remoteId === it.id && other && other.ino !== node.ino && !other.isDir) {
-            // the file this rename replaced, as the rename would have made it go (found by the crash test:
-            // left in the store, a pending upload of it replaced the moved file on the server, duplicate 2)
-            const path = `${store.pathOf(it.dstDirIno)}/${it.to.name}`;
-            await this.deps.writeback.removed(other.ino, path);
-          }
-          if (node && node.remoteId === it.id && !store.child(it.dstDirIno, it.to.name))
-            store.rename(node.ino, it.dstDirIno, it.to.name, clock.now());
-        } else if (!e.trashed && !at(it.from)) {
-          logger.warn(
-            { op: 'recover', fileId: it.id, name: e.name, to: it.to.name },
-            'a rename was cut off part way by the stop; putting the file back where it was',
-          );
-          if (e.name !== it.from.name) await pan.rename(it.id, it.from.name);
-          if (e.parentId !== it.from.parentId) await pan.move([it.id], it.from.parentId);
-        }
-        if (node?.parentIno != null) store.invalidateListing(node.parentIno);
-        store.invalidateListing(it.dstDirIno);
-        store.kvDelete(key);
-        n++;
-      } catch (err) {
-        logger.warn(
-          { op: 'recover', fileId: it.id, err: String(err) },
-          'could not settle a rename cut off by the stop; the next start tries again',
-        );
-      }
-    }
-    return n;
   }
 
   /**

@@ -26,6 +26,7 @@ import { classifyData } from './classify.js';
 import { NameLocks } from './name-locks.js';
 import { assertNameFree, Namespace, type NamespacePan } from './namespace.js';
 import { parentAndName } from './paths.js';
+import { reconcileNamespace } from './reconcile.js';
 import type { ListingChange } from '../meta/node-store.js';
 import type { AccountPort, FolderUsePort, KernelCachePort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
 import { type CopiedState, decideCopy, fallbackError } from './server-copy.js';
@@ -496,9 +497,10 @@ export class PanVfs implements Vfs {
 
   // ---- namespace (namespace.ts) -----------------------------------------------------------------
 
-  /** Start-up, before serving: finish or undo renames a crash cut off (namespace.ts). */
+  /** Start-up steps 2–4 of reconcile.ts (namespace intents a stop cut off); the daemon runs all of them. */
   recoverInterruptedRenames(): Promise<number> {
-    return this.namespace.recoverInterruptedRenames();
+    const { store, pan, writeback, clock, logger } = this.deps;
+    return reconcileNamespace({ store, pan, writeback, clock, logger });
   }
 
   async mkdir(path: string, _mode: number): Promise<void> {

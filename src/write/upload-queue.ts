@@ -394,7 +394,11 @@ export class UploadQueue {
     return p;
   }
 
-  /** Re-enqueue every journal row (daemon start). Returns how many. */
+  /**
+   * Daemon start (step 5 of vfs/reconcile.ts, after the namespace intents): re-enqueue every journal row,
+   * then redo the journaled rename fix-ups (each holds its file's upload), then look for the stray copies of
+   * files gone since. Returns how many rows.
+   */
   resume(): number {
     const rows = this.opts.journal.list();
     for (const row of rows) {
