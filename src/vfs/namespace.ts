@@ -392,6 +392,14 @@ export class Namespace {
           moved = null;
           continue;
         }
+        // found by the model test through a mount: an upload of newer content landed under the file's name
+        // (duplicate 2 sent this copy to the trash), then was trashed itself as stale (written again). The
+        // file has no remote copy now, and its journaled content uploads under whatever name it has then:
+        // the rename is the store's only
+        if (e instanceof FsError && e.kind === 'ENOENT' && now && this.deps.writeback.pendingUpload(ino)) {
+          cur = now;
+          break;
+        }
         throw e;
       }
       moved = n.remoteId;

@@ -92,6 +92,11 @@ export class Writeback implements UploadTarget {
     return this.files.size;
   }
 
+  /** content is journaled for upload (its remote copy, if any, is about to be replaced) */
+  pendingUpload(ino: number): boolean {
+    return this.pendingStagingPath(ino) !== undefined;
+  }
+
   /** staging path of a journaled (pending) upload, if any */
   private pendingStagingPath(ino: number): string | undefined {
     return this.deps.journal.get(ino)?.stagingPath;

@@ -367,6 +367,22 @@ describe('rename', () => {
     },
   );
 
+  // found by the model test through a mount (e2e/model.test.ts, seed 19): an upload of newer content landed
+  // under the file's name (duplicate 2 trashed the copy the store knows), then was trashed as stale; the
+  // rename of the old copy answered ENOENT although the file, pending upload, was there
+  it('of a file pending upload whose remote copy is gone: a local rename, the upload takes the new name', async () => {
+    h = seed();
+    const data = Buffer.from('rewritten, not uploaded');
+    const ino = await rewrite('/a/x.txt', data);
+    h.pan.files.get(ids.ax)!.trashed = true; // overwritten by name on the server, then the overwrite trashed
+    await h.vfs.rename('/a/x.txt', '/b/w.txt');
+    expect(h.store.get(ino)).toMatchObject({ name: 'w.txt', dirty: true });
+    expect(h.journal.get(ino)).toMatchObject({ size: data.length });
+    expect(await readAll(h.vfs, '/b/w.txt')).toEqual(data);
+    expect(h.writeback.resolve(ino)).toMatchObject({ parentId: ids.b, name: 'w.txt' });
+    await expectFsError(h.vfs.getattr('/a/x.txt'), 'ENOENT');
+  });
+
   // found in review: the destination was trashed before the source was renamed, so a failed rename left
   // the destination in the trash while mv reported the error
   it(
