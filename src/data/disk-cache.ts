@@ -115,13 +115,7 @@ export class DiskCache {
     return this.index.has(diskStem(ref, index));
   }
 
-  /** A buffer of exactly `bytes`: a view of a pooled one when there is a pool (owned by the caller). */
-  private take(bytes: number): Buffer {
-    return this.pool ? this.pool.take(bytes).subarray(0, bytes) : Buffer.allocUnsafeSlow(bytes);
-  }
-
-  /** The block's bytes, or undefined on a miss (absent, evicted meanwhile, wrong length or CRC). With a
-   * pool the bytes are a view of a pooled buffer whose first hold is the caller's (release it when done). */
+  /** The block's bytes, or undefined on a miss (absent, evicted meanwhile, wrong length or CRC). */
   async get(ref: FileRef, index: number, expectedLength: number): Promise<Buffer | undefined> {
     if (!this.enabled) return undefined;
     await this.ready;
@@ -133,37 +127,20 @@ export class DiskCache {
     }
     this.index.delete(stem);
     this.index.set(stem, e);
-    // into a pooled buffer (the caller owns its hold and releases it; range-pool.ts): a fresh one per hit
-    // was most of the daemon's buffer garbage under load (issue 19)
-    let buf: Buffer | undefined;
-    let size = -1;
+    let buf: Buffer;
     try {
-      const fh = await fsp.open(join(this.dir, e.name), 'r');
-      try {
-        size = (await fh.stat()).size;
-        if (size === expectedLength) {
-          buf = this.take(expectedLength);
-          let got = 0;
-          while (got < size) {
-            const { bytesRead } = await fh.read(buf, got, size - got, got);
-            if (bytesRead === 0) break;
-            got += bytesRead;
-          }
-          if (got !== size) size = got;
-        }
-      } finally {
-        await fh.close();
-      }
+      buf = await fsp.readFile(join(this.dir, e.name));
     } catch (err) {
-      if (buf) this.pool?.release(buf);
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.s.errors++;
       this.forget(stem, e);
       this.s.misses++;
       return undefined;
     }
-    if (!buf || size !== expectedLength || crc32(buf) >>> 0 !== e.crc) {
-      if (buf) this.pool?.release(buf);
-      this.log.warn({ op: 'disk-cache', file: e.name, size, expectedLength }, 'corrupt cache block dropped');
+    if (buf.length !== expectedLength || crc32(buf) >>> 0 !== e.crc) {
+      this.log.warn(
+        { op: 'disk-cache', file: e.name, size: buf.length, expectedLength },
+        'corrupt cache block dropped',
+      );
       this.s.errors++;
       this.forget(stem, e);
       this.s.misses++;

@@ -11,11 +11,11 @@
 //    memory those views pin, and copies out a block that would keep a mostly evicted response alive;
 //  - a fetch is aborted when every owner (handle that started or joined it) has released it;
 //  - read-ahead respects maxConcurrentFetches and maxInflightBytes; demand reads are never held back;
-//  - in-flight bytes are the memory the fetches hold, not the bytes they asked for: a range takes (and
-//    counts) a pooled buffer of its size class, at most twice its length (8 streams ramping up in 256 KiB-1
-//    MiB requests once held 4 MiB buffers each: ~4x what was counted, issue 19's 343 MiB peak). One
-//    Prefetcher serves every handle of the daemon (FUSE and WebDAV), so the limit is a budget shared by all
-//    streams.
+//  - in-flight bytes are the memory the fetches hold, not the bytes they asked for: a range of at least
+//    half a pooled buffer takes (and counts) a whole one, a smaller range its own buffer of its exact size
+//    (8 streams ramping up in 256 KiB-1 MiB requests held 4 MiB buffers each: ~4x what was counted, issue
+//    19's 343 MiB peak). One Prefetcher serves every handle of the daemon (FUSE and WebDAV), so the
+//    limit is a budget shared by all streams.
 
 import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -77,8 +77,8 @@ export interface PrefetcherOptions {
   maxInflightBytes: number;
   /** read-ahead blocks at or past this offset are not written to the disk cache (demand blocks always are) */
   streamHeadBytes?: number;
-  /** ranges are received into pooled buffers of their size class (range-pool.ts), and disk-cache loads
-   * come in them (DiskCache.get); without a pool the source allocates */
+  /** ranges of half to all of pool.bufferBytes are received into pooled buffers (range-pool.ts), others
+   * into a buffer of their own size */
   pool?: RangePool;
   logger: Logger;
 }
@@ -287,9 +287,16 @@ export class Prefetcher {
     return -1;
   }
 
-  /** Memory a fetch of `length` bytes holds while in flight: its pool class (≤ 2 × length), else length. */
+  /** Memory a fetch of `length` bytes holds while in flight: see pooled(). */
   private held(length: number): number {
-    return this.o.pool?.classOf(length) ?? length;
+    return this.pooled(length) ? this.o.pool!.bufferBytes : length;
+  }
+
+  /** A range of at least half a pooled buffer is received into one (reused, so no page faults on fresh
+   * memory); a smaller one into a buffer of its own size, so a 256 KiB range does not hold 4 MiB. */
+  private pooled(length: number): boolean {
+    const pool = this.o.pool;
+    return pool !== undefined && length <= pool.bufferBytes && length * 2 >= pool.bufferBytes;
   }
 
   private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner, toDisk: boolean): void {
@@ -297,9 +304,8 @@ export class Prefetcher {
     const start = first * bs;
     const length = Math.min(ref.size, (last + 1) * bs) - start;
     const pool = this.o.pool;
-    // without a pool (tests) the source allocates; else a pooled buffer of the range's class (range-pool.ts),
-    // or one of exactly this size below the smallest class
-    const into = pool?.take(length);
+    // without a pool (tests) the source allocates; else a pooled buffer or one of exactly this size
+    const into = !pool ? undefined : this.pooled(length) ? pool.take() : Buffer.allocUnsafeSlow(length);
     const heldBytes = into ? into.length : length;
     const job: Job = {
       ctrl: new AbortController(),
@@ -397,8 +403,6 @@ export class Prefetcher {
         if (this.inflight.get(key) === pending) this.inflight.delete(key);
         if (!buf) return this.refetch(ref, index, owner);
         if ((this.generation.get(ref.id) ?? 0) === gen) this.mem.set(key, buf);
-        // the load's hold on its pooled buffer (DiskCache.get) ends after its waiters took theirs
-        setImmediate(() => this.o.pool?.release(buf));
         return buf;
       }),
     };
