@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -955,13 +955,16 @@ describe('UploadQueue', () => {
   });
 
   it('the server refusing the declared MD5: the staging file is checked, and kept if it changed', async () => {
+    clock = new FakeClock('manual'); // the retry waits in its backoff while the file changes
     makeQueue();
     const data = ramp(6000, 25);
     const f = await addFile('changed', data);
     pan.fail('uploadCreate', 1000, () => new PanError({ kind: 'upload-failed', message: 'md5 mismatch', code: 1 }));
     enqueue(f, data);
     await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
-    await writeFile(f.path, ramp(6000, 26)); // changed under the queue's feet, no hold (a bug elsewhere)
+    // changed under the queue's feet, no hold (a bug elsewhere); swapped in whole, so no read sees half of it
+    await writeFile(`${f.path}.new`, ramp(6000, 26));
+    await rename(`${f.path}.new`, f.path);
     await expect(queue.waitFor(f.ino)).rejects.toThrow(/not the content last closed/);
     expect(target.commits).toEqual([]);
   });
