@@ -1,17 +1,18 @@
 // PanVfs: POSIX semantics over the metadata store, the read path and the writeback. Path based, promise
 // based, throws only FsError (every foreign error goes through classify()). It keeps the attributes, the
 // open handles and the dispatch: a file's local content, its journaling and its upload target are
-// writeback.ts's; mkdir/rmdir/unlink/rename are namespace.ts's. create holds its name like those
-// (name-locks.ts).
+// writeback.ts's; mkdir/rmdir/unlink/rename are namespace.ts's; the fh table is handles.ts's; which version
+// the kernel's page cache holds is kernel-cache.ts's; copy_file_range is server-copy.ts's. create holds its
+// name like the namespace ops (name-locks.ts).
 //
 // Invariants:
 //  - a handle holds either a remote read handle (a file without local content at open) or a LocalFile;
 //    getattr of a file with local content shows the staging file's size and mtime.
 //  - every change is refused with EROFS on a read-only mount before anything else is looked at.
 //  - a remote read handle reads the version (id, size, MD5) it opened, whatever listings find later
-//    (docs/SEMANTICS.md "Remote changes"); the kernel keeps its page cache at open only when the path's file
-//    has the id and MD5 the kernel cached, and bypasses it while another version of the path is open.
-//  - what a listing changed is invalidated in the kernel (KernelCachePort) after the store holds it.
+//    (docs/SEMANTICS.md "Remote changes"); its page cache mode is kernel-cache.ts's.
+//  - what a listing changed is invalidated in the kernel (KernelCachePort) after the store holds it, before
+//    the other listeners (pins) are told.
 
 import { constants as C } from 'node:fs';
 import type { Clock } from '../core/clock.js';
@@ -28,11 +29,13 @@ import { assertNameFree, Namespace, type NamespacePan } from './namespace.js';
 import { parentAndName } from './paths.js';
 import { reconcileNamespace } from './reconcile.js';
 import type { ListingChange } from '../meta/node-store.js';
+import { type Handle, Handles } from './handles.js';
+import { KernelCache } from './kernel-cache.js';
 import type { AccountPort, FolderUsePort, KernelCachePort, ReadHandleLike, ReadPort, RemoteCopyPort } from './ports.js';
-import { type CopiedState, decideCopy, fallbackError } from './server-copy.js';
+import { copyFileRange } from './server-copy.js';
 import { guard, Tree } from './tree.js';
 import type { DirEntry, OpenFlags, PageCacheMode, ReadViews, Stat, StatFs, Vfs } from './types.js';
-import type { LocalFile, Writeback } from './writeback.js';
+import type { Writeback } from './writeback.js';
 
 /**
  * A flush of a file that stays open starts its upload no sooner than this (rclone's --vfs-write-back
@@ -41,8 +44,6 @@ import type { LocalFile, Writeback } from './writeback.js';
 export const WRITE_BACK_DELAY_MS = 5000;
 /** 123 Open's upload limit for developers (123open-api.md §4.1), from the client's endpoint table. */
 export const MAX_FILE_SIZE = MAX_CREATE_SIZE;
-/** Paths whose cached version the vfs remembers for keep_cache (past it, the oldest open without it). */
-const KERNEL_VERSIONS_MAX = 100_000;
 /** statfs user info is cached this long: it is rate limited and changes slowly. */
 const USER_INFO_TTL_MS = 30_000;
 
@@ -67,36 +68,17 @@ export interface VfsDeps {
   logger: Logger;
 }
 
-interface Handle {
-  ino: number;
-  write: boolean;
-  /** remote read handle (files without local content) */
-  remote?: ReadHandleLike;
-  local?: LocalFile;
-  /** the content came from a server-side copy through this handle (it holds no local content then) */
-  copied?: CopiedState;
-  /** the kernel's page cache for this handle (the open reply) */
-  cache: PageCacheMode;
-  /** remote read handles: the path opened and the version read ("id:md5") */
-  opened?: { path: string; version: string };
-}
-
 export class PanVfs implements Vfs {
   readonly tree: Tree;
   readonly writeback: Writeback;
   /** the name locks of create and the namespace ops (name-locks.ts) */
   readonly names = new NameLocks();
   private readonly namespace: Namespace;
-  private readonly handles = new Map<number, Handle>();
-  private nextFh = 1;
+  private readonly handles = new Handles();
+  private readonly kernel = new KernelCache();
   private userInfoCache: { at: number; info: UserInfo } | null = null;
   /** files whose offline read failure was logged, in the current offline period */
   private offlineReads: { since: number; inos: Set<number> } = { since: 0, inos: new Set() };
-  /** path → the version ("id:md5") the kernel's page cache holds for it (as far as opens tell) */
-  private readonly kernelVersions = new Map<string, string>();
-  /** path → version → remote read handles open */
-  private readonly openVersions = new Map<string, Map<string, number>>();
-  private kernel: KernelCachePort | undefined;
   private readonly changeListeners: ((changes: readonly ListingChange[]) => void)[] = [];
   private folderUse: FolderUsePort | undefined;
 
@@ -112,7 +94,7 @@ export class PanVfs implements Vfs {
 
   /** The front end's kernel caches (set once the FUSE mount exists). */
   setKernelCache(port: KernelCachePort): void {
-    this.kernel = port;
+    this.kernel.attach(port);
   }
 
   /** Told of every change a listing found, after the kernel's caches were told (pins follow them). */
@@ -125,22 +107,9 @@ export class PanVfs implements Vfs {
     this.folderUse = port;
   }
 
-  /**
-   * A listing found changes (the store holds them already): the kernel asks again for the attributes and
-   * pages of each path it may hold — the old place of what moved or went, and the folders around it.
-   */
   private remoteChanged(changes: readonly ListingChange[]): void {
-    const paths = new Set<string>();
-    const parent = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
-    for (const c of changes) {
-      if (c.before !== undefined) {
-        paths.add(c.before);
-        paths.add(parent(c.before));
-      }
-      if (c.after !== undefined) paths.add(parent(c.after));
-    }
-    this.deps.logger.debug({ op: 'poll', changes: changes.length, paths: paths.size }, 'remote changes');
-    this.kernel?.invalidate([...paths]);
+    const paths = this.kernel.changed(changes);
+    this.deps.logger.debug({ op: 'poll', changes: changes.length, paths }, 'remote changes');
     for (const fn of this.changeListeners) fn(changes);
   }
 
@@ -170,7 +139,7 @@ export class PanVfs implements Vfs {
   }
 
   async fgetattr(path: string, fh: number): Promise<Stat> {
-    const h = this.handles.get(fh);
+    const h = this.handles.find(fh);
     const n = h ? this.deps.store.get(h.ino) : undefined;
     return n ? this.stat(n) : this.getattr(path);
   }
@@ -216,54 +185,19 @@ export class PanVfs implements Vfs {
     if (!write) return this.addHandle(await this.openForRead(n, path));
     this.assertWritable(path);
     const lf = await this.writeback.openForWrite(n, (flags & C.O_TRUNC) !== 0, path, 'writer');
-    this.kernelVersions.delete(path);
+    this.kernel.forget(path);
     return this.addHandle({ ino: n.ino, write: true, local: lf, cache: 'drop' });
   }
 
   pageCache(fh: number): PageCacheMode {
-    return this.handles.get(fh)?.cache ?? 'drop';
-  }
-
-  /**
-   * keep_cache for a remote read handle: keep the pages when the kernel cached this version of the path;
-   * bypass them (direct_io) while handles of another version of it are open, so neither reads the other's,
-   * and for the first open after the kernel saw another version; else drop them.
-   */
-  private cacheFor(path: string, version: string): PageCacheMode {
-    const open = this.openVersions.get(path);
-    if (open && [...open.keys()].some((v) => v !== version)) return 'direct';
-    const cached = this.kernelVersions.get(path);
-    if (cached !== undefined && cached !== version) {
-      // the kernel saw another version here: its size may be that one's (a short read of an old handle sets
-      // it), so this open bypasses the pages, and the path's attributes are asked for again for the next
-      this.kernelVersions.delete(path);
-      this.kernel?.invalidate([path]);
-      return 'direct';
-    }
-    const open1 = open ?? new Map<string, number>();
-    open1.set(version, (open1.get(version) ?? 0) + 1);
-    this.openVersions.set(path, open1);
-    if (cached === version) return 'keep';
-    this.kernelVersions.set(path, version);
-    if (this.kernelVersions.size > KERNEL_VERSIONS_MAX)
-      this.kernelVersions.delete(this.kernelVersions.keys().next().value!);
-    return 'drop';
-  }
-
-  private closedVersion(o: { path: string; version: string }): void {
-    const open = this.openVersions.get(o.path);
-    const n = open?.get(o.version);
-    if (!open || n === undefined) return;
-    if (n > 1) open.set(o.version, n - 1);
-    else open.delete(o.version);
-    if (open.size === 0) this.openVersions.delete(o.path);
+    return this.handles.find(fh)?.cache ?? 'drop';
   }
 
   /** Local content (being written, or journaled and not uploaded yet) is read from its staging file. */
   private async openForRead(n: NodeRow, path: string): Promise<Handle> {
     const lf = await this.writeback.openForRead(n);
     if (lf) {
-      this.kernelVersions.delete(path);
+      this.kernel.forget(path);
       return { ino: n.ino, write: false, local: lf, cache: 'drop' };
     }
     const fresh = this.deps.store.get(n.ino) ?? n;
@@ -271,7 +205,7 @@ export class PanVfs implements Vfs {
       throw new FsError('EIO', `${path}: local content missing (not uploaded and no staging file)`);
     const remote = this.deps.reader.open({ id: fresh.remoteId, size: fresh.size, md5: fresh.md5 }, path);
     const version = `${fresh.remoteId}:${fresh.md5}`;
-    const cache = this.cacheFor(path, version);
+    const cache = this.kernel.opening(path, version);
     // a direct handle is not counted: it never touches the page cache the others share
     return { ino: n.ino, write: false, remote, cache, opened: cache === 'direct' ? undefined : { path, version } };
   }
@@ -296,7 +230,7 @@ export class PanVfs implements Vfs {
     const dir = await this.tree.lookupDir(parent);
     const existing = await this.tree.child(dir, name);
     assertNameFree(this.deps.store, dir, name, existing, path);
-    this.kernelVersions.delete(path);
+    this.kernel.forget(path);
     if (existing) {
       if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
       const lf = await this.writeback.openForWrite(existing, true, path, 'writer');
@@ -370,7 +304,7 @@ export class PanVfs implements Vfs {
 
   /** close(2): journaled now, uploaded at the last close or after WRITE_BACK_DELAY_MS (writeback.flush). */
   async flush(path: string, fh: number): Promise<void> {
-    const h = this.handles.get(fh);
+    const h = this.handles.find(fh);
     if (h?.write && h.local) await this.writeback.flush(h.local, path, WRITE_BACK_DELAY_MS);
   }
 
@@ -380,10 +314,9 @@ export class PanVfs implements Vfs {
   }
 
   async release(path: string, fh: number): Promise<void> {
-    const h = this.handles.get(fh);
+    const h = this.handles.take(fh);
     if (!h) return;
-    this.handles.delete(fh);
-    if (h.opened) this.closedVersion(h.opened);
+    if (h.opened) this.kernel.closed(h.opened);
     if (h.remote) h.remote.close();
     if (h.local) await this.writeback.release(h.local, h.write, path);
   }
@@ -408,74 +341,7 @@ export class PanVfs implements Vfs {
     const hi = this.handle(fhIn, pathIn);
     const ho = this.handle(fhOut, pathOut);
     if (!ho.write) throw new FsError('EBADF', `${pathOut}: not open for writing`);
-    const { store } = this.deps;
-    const srcRow = store.get(hi.ino);
-    const dstRow = store.get(ho.ino);
-    if (!srcRow || !dstRow) throw fallbackError(pathOut, 'the source or the destination is gone');
-    const dstParent = dstRow.parentIno === null ? undefined : store.get(dstRow.parentIno);
-    const d = decideCopy(
-      {
-        ino: hi.ino,
-        remoteId: srcRow.remoteId,
-        md5: srcRow.md5,
-        size: srcRow.size,
-        local: !!hi.local || this.writeback.get(hi.ino) !== undefined || srcRow.dirty,
-      },
-      { ino: ho.ino, empty: !!ho.local && this.writeback.emptyForCopy(ho.local), parentRemote: !!dstParent?.remoteId },
-      { offIn, offOut, len },
-      ho.copied,
-    );
-    if (d.kind === 'confirm') {
-      ho.copied!.done += d.bytes;
-      return d.bytes;
-    }
-    if (d.kind === 'fallback') throw fallbackError(pathOut, d.why);
-    const copier = this.deps.copier;
-    if (!copier) throw fallbackError(pathOut, 'server-side copies are off');
-    const src = { id: srcRow.remoteId!, name: srcRow.name, md5: srcRow.md5!, size: srcRow.size };
-    const target = { parentIno: dstRow.parentIno, name: dstRow.name };
-    let made: { fileId: string; via: string } | undefined;
-    const lf = ho.local!;
-    const outcome = await this.writeback
-      .fillByServerCopy(
-        lf,
-        async () => {
-          await this.writeback.renaming(ho.ino, { parentId: dstParent!.remoteId!, name: target.name });
-          made = await copier.copy(
-            src,
-            { parentId: dstParent!.remoteId!, name: target.name },
-            dstRow.remoteId !== null,
-          );
-          return { fileId: made.fileId, md5: src.md5, size: src.size };
-        },
-        () => {
-          const now = store.get(ho.ino);
-          return now?.parentIno === target.parentIno && now.name === target.name;
-        },
-      )
-      .catch((e: unknown) => {
-        this.deps.logger.warn(
-          { op: 'copy_file_range', from: pathIn, path: pathOut, err: String(e) },
-          'server-side copy failed; the kernel copies through read/write',
-        );
-        throw fallbackError(pathOut, 'the server-side copy failed');
-      });
-    if (outcome !== 'done') {
-      if (made) {
-        const id = made.fileId;
-        await copier
-          .trash(id)
-          .catch((e) => this.deps.logger.warn({ op: 'copy_file_range', fileId: id, err: String(e) }, 'trash failed'));
-      }
-      throw fallbackError(pathOut, 'the destination changed while it was copied');
-    }
-    ho.local = undefined;
-    ho.copied = { srcIno: hi.ino, size: src.size, done: d.bytes };
-    this.deps.logger.info(
-      { op: 'copy_file_range', from: pathIn, path: pathOut, size: src.size, via: made?.via },
-      'copied on the server',
-    );
-    return d.bytes;
+    return copyFileRange(this.deps, hi, ho, { in: pathIn, out: pathOut }, { offIn, offOut, len });
   }
 
   /** A handle whose content came from a server-side copy reads the remote copy. */
@@ -580,15 +446,10 @@ export class PanVfs implements Vfs {
   }
 
   private handle(fh: number, path: string): Handle {
-    const h = this.handles.get(fh);
-    if (!h) throw new FsError('EBADF', `${path}: bad file handle ${fh}`);
-    return h;
+    return this.handles.get(fh, path);
   }
 
   private addHandle(h: Handle): number {
-    const fh = this.nextFh;
-    this.nextFh = this.nextFh >= 0x7fffffff ? 1 : this.nextFh + 1;
-    this.handles.set(fh, h);
-    return fh;
+    return this.handles.add(h);
   }
 }
