@@ -23,6 +23,7 @@ import {
   loadNote,
   must,
   now,
+  procCpu,
   procStatus,
   run,
   sleep,
@@ -124,6 +125,7 @@ export async function benchLoad(ctx) {
       nodeArgs: (process.env.BENCH_LOAD_NODE_ARGS || '').split(' ').filter(Boolean),
     });
     const start = procStatus(d.pid);
+    const cpu0 = procCpu(d.pid);
     let peak = { rssKb: start.rssKb, at: 0 };
     let peakMaps = null; // smapsBreakdown() at the highest RSS sample (taken again when 4 MiB higher)
     let peakSt = null; // the status --json answer with the highest RSS: what held the memory then
@@ -200,6 +202,7 @@ export async function benchLoad(ctx) {
     sampling = false;
     await Promise.all([sampler, statusSampler]);
     const end = procStatus(d.pid);
+    const cpuSecs = procCpu(d.pid) - cpu0;
     await admin.faults(emu.base, []);
     const counters = await admin.counters(emu.base);
     // every written file that was kept is at the emulator with the content written
@@ -217,7 +220,8 @@ export async function benchLoad(ctx) {
       `  ${f1(loadSecs)} s of load (+ ${f1(drainSecs)} s draining uploads${drained ? '' : ', NOT drained'}): ` +
         `${stats.readPasses} read passes (${f0(stats.readBytes / 1e6 / loadSecs)} MB/s), ${stats.readBad} bad; ` +
         `${stats.writes} files written (${f0(stats.writeBytes / 1e6 / loadSecs)} MB/s), ${stats.writeFailed} ` +
-        `failed; faults applied ${counters.faultsApplied}  [${note}]`,
+        `failed; faults applied ${counters.faultsApplied}; daemon CPU ${f1(cpuSecs)} s, ` +
+        `${f1(cpuSecs / ((stats.readBytes + stats.writeBytes) / 2 ** 30 || 1))} s per GiB moved  [${note}]`,
     );
     out(
       `  written files checked at the emulator: ${written.size - bad} of ${written.size} with the right MD5; ` +
