@@ -15,6 +15,7 @@
 // next open drops the pages); a direct handle is never counted as open (it never touches the shared pages).
 
 import type { ListingChange } from '../meta/node-store.js';
+import { parentAndName } from './paths.js';
 import type { KernelCachePort } from './ports.js';
 import type { PageCacheMode } from './types.js';
 
@@ -39,7 +40,7 @@ export class KernelCache {
    */
   opening(path: string, version: string): PageCacheMode {
     const open = this.open.get(path);
-    if (open && [...open.keys()].some((v) => v !== version)) return 'direct';
+    if (open) for (const v of open.keys()) if (v !== version) return 'direct';
     const cached = this.cached.get(path);
     if (cached !== undefined && cached !== version) {
       // the kernel saw another version here: its size may be that one's (a short read of an old handle sets
@@ -75,7 +76,7 @@ export class KernelCache {
   /** A listing found changes (the store holds them already): the kernel asks again for what it may hold. */
   changed(changes: readonly ListingChange[]): number {
     const paths = new Set<string>();
-    const parent = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
+    const parent = (p: string) => parentAndName(p).parent;
     for (const c of changes) {
       if (c.before !== undefined) {
         paths.add(c.before);

@@ -182,11 +182,11 @@ export class PanVfs implements Vfs {
     if (n.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
     if (n.parentIno !== null) this.folderUse?.touch(n.parentIno);
     const write = (flags & 3) !== C.O_RDONLY || (flags & C.O_TRUNC) !== 0;
-    if (!write) return this.addHandle(await this.openForRead(n, path));
+    if (!write) return this.handles.add(await this.openForRead(n, path));
     this.assertWritable(path);
     const lf = await this.writeback.openForWrite(n, (flags & C.O_TRUNC) !== 0, path, 'writer');
     this.kernel.forget(path);
-    return this.addHandle({ ino: n.ino, write: true, local: lf, cache: 'drop' });
+    return this.handles.add({ ino: n.ino, write: true, local: lf, cache: 'drop' });
   }
 
   pageCache(fh: number): PageCacheMode {
@@ -234,7 +234,7 @@ export class PanVfs implements Vfs {
     if (existing) {
       if (existing.isDir) throw new FsError('EISDIR', `${path}: is a directory`);
       const lf = await this.writeback.openForWrite(existing, true, path, 'writer');
-      return this.addHandle({ ino: existing.ino, write: true, local: lf, cache: 'drop' });
+      return this.handles.add({ ino: existing.ino, write: true, local: lf, cache: 'drop' });
     }
     const now = this.deps.clock.now();
     const ino = this.deps.store.insert({ remoteId: null, parentIno: dir.ino, name, isDir: false, now, dirty: true });
@@ -242,11 +242,11 @@ export class PanVfs implements Vfs {
       this.deps.store.delete(ino);
       throw e;
     });
-    return this.addHandle({ ino, write: true, local: lf, cache: 'drop' });
+    return this.handles.add({ ino, write: true, local: lf, cache: 'drop' });
   }
 
   async read(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
-    const h = this.handle(fh, path);
+    const h = this.handles.get(fh, path);
     if (h.copied && !h.remote && !h.local) h.remote = this.openCopied(h, path);
     const remote = h.remote;
     if (remote) {
@@ -261,7 +261,7 @@ export class PanVfs implements Vfs {
   }
 
   async readViews(path: string, fh: number, length: number, position: number): Promise<ReadViews> {
-    const h = this.handle(fh, path);
+    const h = this.handles.get(fh, path);
     if (h.copied && !h.remote && !h.local) h.remote = this.openCopied(h, path);
     const remote = h.remote;
     if (remote?.readViews) {
@@ -277,7 +277,7 @@ export class PanVfs implements Vfs {
   }
 
   async write(path: string, fh: number, buf: Buffer, length: number, position: number): Promise<number> {
-    const h = this.handle(fh, path);
+    const h = this.handles.get(fh, path);
     if (h.write && h.copied && !h.local) await this.reopenCopiedForWrite(h, path);
     if (!h.write || !h.local) throw new FsError('EBADF', `${path}: not open for writing`);
     if (position + length > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
@@ -295,7 +295,7 @@ export class PanVfs implements Vfs {
   }
 
   async ftruncate(path: string, fh: number, size: number): Promise<void> {
-    const h = this.handle(fh, path);
+    const h = this.handles.get(fh, path);
     h.copied = undefined;
     if (!h.local || !h.write) return this.truncate(path, size);
     if (size > MAX_FILE_SIZE) throw new FsError('EFBIG', `${path}: 123pan accepts files up to 10 GiB`);
@@ -309,7 +309,7 @@ export class PanVfs implements Vfs {
   }
 
   async fsync(path: string, fh: number): Promise<void> {
-    const h = this.handle(fh, path);
+    const h = this.handles.get(fh, path);
     if (h.local) await this.writeback.fsync(h.local, path);
   }
 
@@ -338,8 +338,8 @@ export class PanVfs implements Vfs {
     len: number,
   ): Promise<number> {
     this.assertWritable(pathOut);
-    const hi = this.handle(fhIn, pathIn);
-    const ho = this.handle(fhOut, pathOut);
+    const hi = this.handles.get(fhIn, pathIn);
+    const ho = this.handles.get(fhOut, pathOut);
     if (!ho.write) throw new FsError('EBADF', `${pathOut}: not open for writing`);
     return copyFileRange(this.deps, hi, ho, { in: pathIn, out: pathOut }, { offIn, offOut, len });
   }
@@ -443,13 +443,5 @@ export class PanVfs implements Vfs {
 
   private assertWritable(path: string): void {
     if (this.opts.readOnly) throw new FsError('EROFS', `${path}: read-only mount`);
-  }
-
-  private handle(fh: number, path: string): Handle {
-    return this.handles.get(fh, path);
-  }
-
-  private addHandle(h: Handle): number {
-    return this.handles.add(h);
   }
 }
