@@ -23,7 +23,8 @@
 //  6. renaming(ino, to): ino is about to take the remote name `to`. Another run holding `to` is aborted
 //     (a live holder restarts under its new name; one already merging is followed to its end, rule 4) and
 //     the rename waits for it to end — after at most NAME_WAIT_MS it fails with EBUSY, below the 60 s FUSE
-//     rename timeout. ino's own run never blocks its rename (its copy is renamed by the fixup).
+//     rename timeout. ino's own run never blocks its rename (its copy is renamed by the fixup), unless
+//     its copy is stale (a newer generation is journaled): that copy keeps the name until it is trashed.
 
 /** Where an upload lands: the remote folder id and the name in it. */
 export interface RemoteName {

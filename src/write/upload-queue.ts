@@ -359,8 +359,12 @@ export class UploadQueue {
     }
     for (;;) {
       const run = this.claims.holder(to);
-      // the file being renamed may itself be uploading to this name: that copy lands where it belongs
-      if (!run || run.ino === ino) return;
+      if (!run) return;
+      // the file being renamed may itself be uploading to this name: that copy lands where it belongs —
+      // unless the file was written since the run started: that copy is stale and holds the name until it
+      // is trashed (rule 4), so the rename waits for it like for any other holder (e2e model seed 19)
+      const row = this.opts.journal.get(ino);
+      if (run.ino === ino && (!row || row.generation === run.generation)) return;
       // A holder still live (renamed away meanwhile) restarts under its new name; one already merging,
       // or a removed file's, is followed to its end. Aborting is safe either way (see uploadFile's signal).
       run.controller.abort(new QueueAbort('superseded'));

@@ -525,6 +525,33 @@ describe('UploadQueue', () => {
     expect(target.commits).toEqual([]);
   });
 
+  // found by the e2e model test (seed 19, op 116): a file written again while its upload was merging, then
+  // renamed back to the name that upload used, got EEXIST: its stale copy still held the name
+  it("renaming(): the file's own stale copy (written since) is trashed before the rename goes on", async () => {
+    clock = new FakeClock('manual'); // renaming's bound must not fire
+    makeQueue();
+    const data = ramp(3000, 11);
+    const f = await addFile('a', data);
+    pan.onCall = (m) => {
+      // the merge is asked for (too late to abort), and the file is written again: this copy is stale
+      if (m === 'uploadComplete' && pan.count('uploadComplete') === 1) queue.hold(f.ino);
+    };
+    const gate = pan.gates.hold('trash');
+    enqueue(f, data);
+    await gate.reached(); // the stale copy exists under 'a' and its trash is on its way
+    expect(pan.live('7').map((x) => x.name)).toEqual(['a']);
+    let liveWhenFree: string[] | null = null;
+    const renamed = queue.renaming(f.ino, { parentId: '7', name: 'a' }).then(() => {
+      liveWhenFree = pan.live('7').map((x) => x.name);
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(liveWhenFree).toBeNull(); // the name is still the stale copy's
+    pan.gates.release('trash');
+    await renamed;
+    expect(liveWhenFree).toEqual([]);
+    expect(target.commits).toEqual([]);
+  });
+
   it('renaming() waits for a running upload of that name, and its stale copy is trashed before', async () => {
     clock = new FakeClock('manual'); // renaming's bound must not fire
     makeQueue();
