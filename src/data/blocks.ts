@@ -10,6 +10,9 @@ import type { FileRef } from './range-source.js';
  * blocks per request rather than from big blocks. */
 export const DEFAULT_BLOCK_SIZE = 256 << 10;
 
+/** 4 KiB, the kernel's page: a demand fetch that starts inside a block starts at the read's page. */
+export const PAGE_BYTES = 4096;
+
 export function blockKey(ref: FileRef, index: number): string {
   return `${ref.id}:${ref.md5}:${index}`;
 }

@@ -417,7 +417,7 @@ class Handle implements ReadHandle {
     if (plan.jumped) this.fetcher.cancelAhead(this.owner, first * bs, end);
     if (plan.prefetch) {
       const { start, end: stop } = plan.prefetch;
-      const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes);
+      const reached = this.fetcher.prefetch(this.ref, start, stop, this.owner, plan.requestBytes, end);
       if (reached < stop) this.window.issuedTo(reached);
     }
     return parts;

@@ -4,6 +4,14 @@
 // cancellation.
 // Invariants:
 //  - at most one fetch (network or disk) per block key at a time; later callers join it;
+//  - a demand fetch whose first block starts before the read starts at the read's page instead (after a
+//    jump, the bytes ahead of the read in its block cost up to 252 KiB of transfer before its own: 56 ms
+//    at 4 MB/s, issue 13): that block is headless, [block start, page) is never fetched. A headless block
+//    is never cached (memory or disk) and is in flight only in `partials`, where a read joins it only if
+//    it needs no byte before the page; any other read fetches the block itself (whole: a block is fetched
+//    headless at most once in a while, so a reader going back and forth in it gets it cached). Its range
+//    buffer keeps the block-aligned layout and the whole range's size (in-flight bytes count it): the
+//    head's bytes there are unset, and no one who could read them is ever handed the block;
 //  - a block enters the memory/disk cache only after its whole range arrived with the exact length, and
 //    only if the file was not dropped meanwhile; a failure caches nothing and clears its in-flight
 //    entries, so the next read retries;
@@ -20,7 +28,7 @@
 import { FsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { BlockCache } from './block-cache.js';
-import { blockKey, blockLength, filePrefix } from './blocks.js';
+import { blockKey, blockLength, filePrefix, PAGE_BYTES } from './blocks.js';
 import type { DiskCache } from './disk-cache.js';
 import type { RangePool } from './range-pool.js';
 import type { FileRef, RangeSource } from './range-source.js';
@@ -33,18 +41,22 @@ import type { FileRef, RangeSource } from './range-source.js';
 export const DEFAULT_MAX_REQUEST_BYTES = 4 << 20;
 /** 16 requests in flight: 64 MiB at 4 MiB each, a full 64 MiB read-ahead window (a large memory cache). */
 export const DEFAULT_MAX_CONCURRENT_FETCHES = 16;
+/** Headless fetches remembered (block keys, oldest forgotten first): a later miss of one is fetched whole. */
+const HEADLESS_MEMORY = 4096;
 
 interface Job {
   readonly ctrl: AbortController;
   readonly owners: Set<FetchOwner>;
-  /** byte range of the request */
+  /** byte range of the request, from its first block's start */
   readonly start: number;
   readonly length: number;
+  /** [start, start+skip) is not fetched (a headless first block; 0: a whole range) */
+  readonly skip: number;
   /** reads waiting on this range right now: a jump never cancels it while one is (cancelAhead) */
   demands: number;
   /** the (pooled) buffer the source fills; with it, reads are answered from the bytes already in */
   readonly buf: Buffer | undefined;
-  /** bytes of buf from 0 that are final (RangeSource onProgress) */
+  /** bytes of buf from skip up to filled are final (RangeSource onProgress) */
   filled: number;
   /** reads waiting for part of this range: resolved as soon as their bytes are in */
   readonly waiters: Waiter[];
@@ -91,6 +103,10 @@ const noop = (): void => undefined;
 
 export class Prefetcher {
   private readonly inflight = new Map<string, Pending>();
+  /** headless first blocks in flight, by block key (only reads needing no byte before job.skip join) */
+  private readonly partials = new Map<string, Pending>();
+  /** block keys fetched headless lately, oldest first: the next fetch of one is whole */
+  private readonly headless = new Set<string>();
   private readonly generation = new Map<string, number>();
   private readonly jobs = new Set<Job>();
   private activeFetches = 0;
@@ -130,20 +146,28 @@ export class Prefetcher {
     end?: number,
     held?: Demand[],
   ): BlockPart[] {
+    const bs = this.o.blockSize;
     const parts: (BlockPart | undefined)[] = [];
-    for (let i = first; i <= last; i++) parts.push(this.mem.get(blockKey(ref, i)) ?? this.lookup(ref, i, owner));
+    for (let i = first; i <= last; i++) {
+      const key = blockKey(ref, i);
+      const need = Math.max(i * bs, pos ?? 0); // the first byte of block i the read needs
+      parts.push(this.mem.get(key) ?? this.lookup(ref, i, owner) ?? this.joinPartial(key, need, owner));
+    }
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
       if (i <= last && parts[i - first] === undefined) {
         if (runStart < 0) runStart = i;
         continue;
       }
-      if (runStart >= 0) this.fetchRun(ref, runStart, i - 1, owner, true);
+      // a run starting in the read's first block starts at the read's page (see the header)
+      if (runStart >= 0)
+        this.fetchRun(ref, runStart, i - 1, owner, true, undefined, runStart === first ? pos : undefined);
       runStart = -1;
     }
     return parts.map((p, k) => {
       if (p instanceof Buffer) return p;
-      const pending = this.inflight.get(blockKey(ref, first + k));
+      const key = blockKey(ref, first + k);
+      const pending = this.inflight.get(key) ?? this.partials.get(key);
       const job = pending?.job;
       if (!job) return p ?? pending!.promise;
       if (held) {
@@ -188,14 +212,20 @@ export class Prefetcher {
   }
 
   /** Read-ahead for byte range [start, end) (block aligned), in requests of ≤ requestBytes (and ≤
-   * maxRequestBytes). Returns how far it got within the limits. */
-  prefetch(ref: FileRef, start: number, end: number, owner: FetchOwner, requestBytes?: number): number {
+   * maxRequestBytes). Returns how far it got within the limits. Bytes before `from` (the reader's
+   * position) are not wanted: a headless block in flight that has every byte from there counts. */
+  prefetch(ref: FileRef, start: number, end: number, owner: FetchOwner, requestBytes?: number, from = 0): number {
     const bs = this.o.blockSize;
     const first = Math.floor(start / bs);
     const last = Math.ceil(end / bs) - 1;
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
-      const present = i > last || this.mem.has(blockKey(ref, i)) || this.lookup(ref, i, owner) !== undefined;
+      const key = blockKey(ref, i);
+      const present =
+        i > last ||
+        this.mem.has(key) ||
+        this.lookup(ref, i, owner) !== undefined ||
+        this.joinPartial(key, Math.max(i * bs, from), owner) !== undefined;
       if (!present) {
         if (runStart < 0) runStart = i;
         continue;
@@ -225,6 +255,7 @@ export class Prefetcher {
     this.generation.set(fileId, (this.generation.get(fileId) ?? 0) + 1);
     const prefix = filePrefix(fileId);
     for (const key of [...this.inflight.keys()]) if (key.startsWith(prefix)) this.inflight.delete(key);
+    for (const key of [...this.partials.keys()]) if (key.startsWith(prefix)) this.partials.delete(key);
     this.mem.dropFile(fileId);
     this.disk?.dropFile(fileId);
   }
@@ -253,8 +284,19 @@ export class Prefetcher {
     return this.disk?.has(ref, index) ? this.loadFromDisk(ref, index, owner) : undefined;
   }
 
+  /** Joins the headless fetch of a block if it has every byte from `need` (file offset) on. */
+  private joinPartial(key: string, need: number, owner: FetchOwner): Promise<Buffer> | undefined {
+    const p = this.partials.get(key);
+    const job = p?.job;
+    if (!job || job.ctrl.signal.aborted || job.start + job.skip > need) return undefined;
+    job.owners.add(owner);
+    owner.jobs.add(job);
+    return p.promise;
+  }
+
   /** Fetches blocks [first, last] in requests of ≤ maxRequestBytes. For read-ahead, stops at the limits
-   * and returns the first block not issued; returns -1 when everything was issued. */
+   * and returns the first block not issued; returns -1 when everything was issued. `from`: the first byte
+   * wanted (in block `first`): the first request may start at its page. */
   private fetchRun(
     ref: FileRef,
     first: number,
@@ -262,6 +304,7 @@ export class Prefetcher {
     owner: FetchOwner,
     isDemand: boolean,
     requestBytes = this.o.maxRequestBytes,
+    from?: number,
   ): number {
     const per = Math.max(1, Math.floor(Math.min(requestBytes, this.o.maxRequestBytes) / this.o.blockSize));
     const most = Math.max(1, Math.floor(this.o.maxRequestBytes / this.o.blockSize));
@@ -282,6 +325,7 @@ export class Prefetcher {
         b,
         owner,
         isDemand || a * this.o.blockSize < (this.o.streamHeadBytes ?? Number.MAX_SAFE_INTEGER),
+        a === first ? from : undefined,
       );
     }
     return -1;
@@ -299,12 +343,29 @@ export class Prefetcher {
     return pool !== undefined && length <= pool.bufferBytes && length * 2 >= pool.bufferBytes;
   }
 
-  private startFetch(ref: FileRef, first: number, last: number, owner: FetchOwner, toDisk: boolean): void {
+  /** Fetches blocks [first, last] as one range; from `from`'s page on when given and inside block
+   * `first` (a headless first block, see the header), unless that block was fetched headless lately. */
+  private startFetch(
+    ref: FileRef,
+    first: number,
+    last: number,
+    owner: FetchOwner,
+    toDisk: boolean,
+    from?: number,
+  ): void {
     const bs = this.o.blockSize;
     const start = first * bs;
     const length = Math.min(ref.size, (last + 1) * bs) - start;
+    const key0 = blockKey(ref, first);
+    const page = from === undefined ? 0 : Math.floor((from - start) / PAGE_BYTES) * PAGE_BYTES;
+    const skip = page > 0 && page < blockLength(ref.size, bs, first) && !this.headless.has(key0) ? page : 0;
+    if (skip > 0) {
+      this.headless.add(key0);
+      if (this.headless.size > HEADLESS_MEMORY) this.headless.delete(this.headless.values().next().value!);
+    }
     const pool = this.o.pool;
-    // without a pool (tests) the source allocates; else a pooled buffer or one of exactly this size
+    // without a pool (tests) the source allocates; else a pooled buffer or one of exactly this size. The
+    // buffer is laid out from the first block's start either way (a headless block's head stays unset).
     const into = !pool ? undefined : this.pooled(length) ? pool.take() : Buffer.allocUnsafeSlow(length);
     const heldBytes = into ? into.length : length;
     const job: Job = {
@@ -312,12 +373,14 @@ export class Prefetcher {
       owners: new Set([owner]),
       start,
       length,
+      skip,
       demands: 0,
       buf: into,
-      filled: 0,
+      filled: skip,
       waiters: [],
     };
-    const onProgress = (filled: number): void => {
+    const onProgress = (got: number): void => {
+      const filled = skip + got;
       if (filled <= job.filled || job.ctrl.signal.aborted) return;
       job.filled = Math.min(filled, length);
       if (job.waiters.length === 0) return;
@@ -339,21 +402,23 @@ export class Prefetcher {
     const blocks: Buffer[] = [];
     // Cache, then clear the in-flight entries, and only then settle the block promises: a waiter that
     // retries right after a failure must start a new fetch, not join the failed one.
+    const dst = skip > 0 ? into?.subarray(skip) : into;
+    const want = length - skip;
     const done = new Promise<Buffer>((r) =>
-      r(this.source.read(ref, start, length, job.ctrl.signal, into, into ? onProgress : undefined)),
+      r(this.source.read(ref, start + skip, want, job.ctrl.signal, dst, into ? onProgress : undefined)),
     )
       .then(
         (buf) => {
-          if (buf.length !== length)
-            throw new FsError('EIO', `source returned ${buf.length} bytes for a ${length}-byte range`);
-          this.s.bytesFetched += length;
+          if (buf.length !== want)
+            throw new FsError('EIO', `source returned ${buf.length} bytes for a ${want}-byte range`);
+          this.s.bytesFetched += want;
           const cache = (this.generation.get(ref.id) ?? 0) === gen && !this.closed;
-          const own = into && buf.buffer === into.buffer && buf.byteOffset === 0 ? buf : owned(buf);
+          const own = laidOut(buf, into, skip);
           for (let i = first; i <= last; i++) {
             const off = (i - first) * bs;
             const block = own.subarray(off, off + blockLength(ref.size, bs, i));
             blocks.push(block);
-            if (cache) {
+            if (cache && (i > first || skip === 0)) {
               this.mem.set(keys[i - first]!, block);
               if (toDisk) this.disk?.put(ref, i, block);
             }
@@ -375,6 +440,7 @@ export class Prefetcher {
         this.jobs.delete(job);
         for (const o of job.owners) o.jobs.delete(job);
         for (const key of keys) if (this.inflight.get(key)?.job === job) this.inflight.delete(key);
+        if (this.partials.get(key0)?.job === job) this.partials.delete(key0);
       });
     // reads still waiting on part of the range get the final blocks (the source may have answered with
     // another buffer than `into`), or the error once the in-flight entries are gone
@@ -389,7 +455,7 @@ export class Prefetcher {
     keys.forEach((key, k) => {
       const promise = done.then(() => blocks[k]!);
       promise.catch(noop);
-      this.inflight.set(key, { promise, job });
+      (k === 0 && skip > 0 ? this.partials : this.inflight).set(key, { promise, job });
     });
   }
 
@@ -421,6 +487,17 @@ export class Prefetcher {
     this.startFetch(ref, index, index, owner, true); // it was on disk: keep it there
     return this.inflight.get(key)!.promise;
   }
+}
+
+/** The range's bytes laid out from its first block's start, `skip` bytes in: `into` when the source filled
+ * it in place, else a buffer of the range's own (owned(); a headless block's head is left unset). */
+function laidOut(buf: Buffer, into: Buffer | undefined, skip: number): Buffer {
+  if (into && buf.buffer === into.buffer && buf.byteOffset === into.byteOffset + skip)
+    return into.subarray(0, skip + buf.length);
+  if (skip === 0) return owned(buf);
+  const c = Buffer.allocUnsafeSlow(skip + buf.length);
+  buf.copy(c, skip);
+  return c;
 }
 
 /** buf itself when it owns exactly its memory (what pan's RangeSource returns), else one copy that does:

@@ -103,7 +103,8 @@ describe('FileReader with pooled range buffers', () => {
     const into = Buffer.alloc(20);
     const spanning = x.readInto(MiB - 10, 20, into); // blocks 0 and 1: two requests
     await tick();
-    src.answer('x', 0); // block 0 arrives; block 1 is still pending
+    // block 0 arrives (fetched from the read's page: headless, held by the read alone); block 1 is pending
+    src.answer('x', MiB - 4096);
     await tick();
     await tick();
     // another file streams through: the cache evicts x's block 0, and new ranges take pooled buffers
