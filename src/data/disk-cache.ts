@@ -12,7 +12,10 @@
 //  - writes are best effort: queued bytes are capped, beyond that a block is simply not cached on disk;
 //    store() (pinning) is the exception: it waits for its write and is not capped;
 //  - blocks of pinned file ids (setPinned) are never evicted: they count against maxBytes, and the caller
-//    (vfs/pins.ts) refuses a pin whose data would not fit, so unpinned blocks make room for them.
+//    (vfs/pins.ts) refuses a pin whose data would not fit, so unpinned blocks make room for them;
+//  - at most MAX_CONCURRENT_READS reads hold a block buffer at once; the others wait in a queue without
+//    one, urgent ones (a reader waits) before read-ahead ones. A read's buffer is handed out before its
+//    file is closed (the close queues in libuv's pool behind everything else).
 
 import { promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,6 +32,11 @@ import type { FileRef } from './range-source.js';
 const MAX_PENDING_WRITE_BYTES = 32 << 20;
 /** Touch a hit file's mtime at most once a minute: keeps the LRU order across restarts at low I/O cost. */
 const TOUCH_INTERVAL_MS = 60_000;
+/** 16 reads of a 256 KiB block at once (4 MiB): libuv's pool has 4 threads, so more would only wait there,
+ * each holding its block. Unbounded, a reader starting on a file whose head is on disk asked for its whole
+ * window (up to 64 MiB) at once: 57 MiB of finished reads waited for their close at a 367 MiB peak under
+ * load (docs/BENCHMARKS.md, memory under load). */
+export const MAX_CONCURRENT_READS = 16;
 /** Parallel stats while rebuilding the index: fast on SSDs without flooding the libuv pool (4 threads). */
 const SCAN_CONCURRENCY = 16;
 
@@ -97,6 +105,10 @@ export class DiskCache {
   private readonly pool: RangePool | undefined;
   /** file segments (seg(id)) whose blocks eviction skips */
   private pinned = new Set<string>();
+  /** reads holding a buffer now, and those waiting for a turn (by stem; urgent first) */
+  private reading = 0;
+  private readonly urgentQueue = new Map<string, (() => void)[]>();
+  private readonly aheadQueue = new Map<string, (() => void)[]>();
 
   constructor(opts: DiskCacheOptions) {
     this.dir = opts.dir;
@@ -115,28 +127,87 @@ export class DiskCache {
     return this.index.has(diskStem(ref, index));
   }
 
-  /** The block's bytes, or undefined on a miss (absent, evicted meanwhile, wrong length or CRC). */
-  async get(ref: FileRef, index: number, expectedLength: number): Promise<Buffer | undefined> {
+  /** The block's bytes, or undefined on a miss (absent, evicted meanwhile, wrong length or CRC). `urgent`: a
+   * reader waits for it (read-ahead otherwise); it goes before every queued read-ahead read. */
+  async get(ref: FileRef, index: number, expectedLength: number, urgent = true): Promise<Buffer | undefined> {
     if (!this.enabled) return undefined;
     await this.ready;
     const stem = diskStem(ref, index);
+    if (!this.index.has(stem)) {
+      this.s.misses++;
+      return undefined;
+    }
+    await this.turn(stem, urgent);
+    try {
+      return await this.readBlock(stem, expectedLength);
+    } finally {
+      this.reading--;
+      this.next();
+    }
+  }
+
+  /** A reader now waits for a read-ahead read of this block still in the queue: it goes first. */
+  expedite(ref: FileRef, index: number): void {
+    const stem = diskStem(ref, index);
+    const waiting = this.aheadQueue.get(stem);
+    if (!waiting) return;
+    this.aheadQueue.delete(stem);
+    this.urgentQueue.set(stem, [...(this.urgentQueue.get(stem) ?? []), ...waiting]);
+  }
+
+  /** Reads waiting for a turn (for tests and status). */
+  get queuedReads(): number {
+    let n = 0;
+    for (const q of [this.urgentQueue, this.aheadQueue]) for (const w of q.values()) n += w.length;
+    return n;
+  }
+
+  /** Resolves when this read may hold a buffer: at once below the limit, else when next() gives it a turn. */
+  private turn(stem: string, urgent: boolean): Promise<void> {
+    if (this.reading < MAX_CONCURRENT_READS) {
+      this.reading++;
+      return Promise.resolve();
+    }
+    const queue = urgent ? this.urgentQueue : this.aheadQueue;
+    return new Promise<void>((resolve) => {
+      const waiting = queue.get(stem);
+      if (waiting) waiting.push(resolve);
+      else queue.set(stem, [resolve]);
+    });
+  }
+
+  /** Gives freed turns to waiting reads, urgent ones first, each in the order it came. */
+  private next(): void {
+    while (this.reading < MAX_CONCURRENT_READS) {
+      const queue = this.urgentQueue.size > 0 ? this.urgentQueue : this.aheadQueue;
+      const first = queue.entries().next();
+      if (first.done) return;
+      const [stem, waiting] = first.value;
+      const go = waiting.shift()!;
+      if (waiting.length === 0) queue.delete(stem);
+      this.reading++;
+      go();
+    }
+  }
+
+  private async readBlock(stem: string, expectedLength: number): Promise<Buffer | undefined> {
     const e = this.index.get(stem);
     if (!e) {
-      this.s.misses++;
+      this.s.misses++; // evicted while it waited
       return undefined;
     }
     this.index.delete(stem);
     this.index.set(stem, e);
     let buf: Buffer;
     try {
-      buf = await fsp.readFile(join(this.dir, e.name));
+      buf = await readWhole(join(this.dir, e.name), expectedLength);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.s.errors++;
       this.forget(stem, e);
       this.s.misses++;
       return undefined;
     }
-    if (buf.length !== expectedLength || crc32(buf) >>> 0 !== e.crc) {
+    if (buf.length !== expectedLength || e.size !== expectedLength || crc32(buf) >>> 0 !== e.crc) {
       this.log.warn(
         { op: 'disk-cache', file: e.name, size: buf.length, expectedLength },
         'corrupt cache block dropped',
@@ -332,5 +403,23 @@ export class DiskCache {
       this.log.warn({ op: 'disk-cache', dir: this.dir, err }, 'disk cache unavailable; continuing without it');
       this.broken = true;
     }
+  }
+}
+
+/** The first `length` bytes of a file (fewer if it is shorter), in a buffer of its own; the file is closed
+ * after the buffer is handed back, not before. */
+async function readWhole(path: string, length: number): Promise<Buffer> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return got === length ? buf : buf.subarray(0, got);
+  } finally {
+    void fh.close().catch(() => undefined);
   }
 }

@@ -74,7 +74,7 @@ interface Waiter {
 
 interface Pending {
   readonly promise: Promise<Buffer>;
-  readonly job: Job | null; // null for a disk load (cheap, never aborted)
+  readonly job: Job | null; // null for a disk load (never aborted; at most 16 read at once, disk-cache.ts)
 }
 
 /** One per read handle: the fetches it started or joined, released together when it closes. */
@@ -151,7 +151,7 @@ export class Prefetcher {
     for (let i = first; i <= last; i++) {
       const key = blockKey(ref, i);
       const need = Math.max(i * bs, pos ?? 0); // the first byte of block i the read needs
-      parts.push(this.mem.get(key) ?? this.lookup(ref, i, owner) ?? this.joinPartial(key, need, owner));
+      parts.push(this.mem.get(key) ?? this.lookup(ref, i, owner, true) ?? this.joinPartial(key, need, owner));
     }
     let runStart = -1;
     for (let i = first; i <= last + 1; i++) {
@@ -224,7 +224,7 @@ export class Prefetcher {
       const present =
         i > last ||
         this.mem.has(key) ||
-        this.lookup(ref, i, owner) !== undefined ||
+        this.lookup(ref, i, owner, false) !== undefined ||
         this.joinPartial(key, Math.max(i * bs, from), owner) !== undefined;
       if (!present) {
         if (runStart < 0) runStart = i;
@@ -269,8 +269,9 @@ export class Prefetcher {
     return { ...this.s, inflightFetches: this.activeFetches, inflightBytes: this.inflightBytes };
   }
 
-  /** Joins an in-flight fetch of the block, or starts a disk load; undefined when neither applies. */
-  private lookup(ref: FileRef, index: number, owner: FetchOwner): Promise<Buffer> | undefined {
+  /** Joins an in-flight fetch of the block, or starts a disk load; undefined when neither applies. `urgent`: a
+   * read waits for the block now (a disk load of it queued as read-ahead goes first then). */
+  private lookup(ref: FileRef, index: number, owner: FetchOwner, urgent: boolean): Promise<Buffer> | undefined {
     const key = blockKey(ref, index);
     const p = this.inflight.get(key);
     if (p?.job?.ctrl.signal.aborted) this.inflight.delete(key);
@@ -278,10 +279,10 @@ export class Prefetcher {
       if (p.job) {
         p.job.owners.add(owner);
         owner.jobs.add(p.job);
-      }
+      } else if (urgent) this.disk?.expedite(ref, index);
       return p.promise;
     }
-    return this.disk?.has(ref, index) ? this.loadFromDisk(ref, index, owner) : undefined;
+    return this.disk?.has(ref, index) ? this.loadFromDisk(ref, index, owner, urgent) : undefined;
   }
 
   /** Joins the headless fetch of a block if it has every byte from `need` (file offset) on. */
@@ -459,13 +460,13 @@ export class Prefetcher {
     });
   }
 
-  private loadFromDisk(ref: FileRef, index: number, owner: FetchOwner): Promise<Buffer> {
+  private loadFromDisk(ref: FileRef, index: number, owner: FetchOwner, urgent: boolean): Promise<Buffer> {
     const key = blockKey(ref, index);
     const len = blockLength(ref.size, this.o.blockSize, index);
     const gen = this.generation.get(ref.id) ?? 0;
     const pending: Pending = {
       job: null,
-      promise: this.disk!.get(ref, index, len).then((buf) => {
+      promise: this.disk!.get(ref, index, len, urgent).then((buf) => {
         if (this.inflight.get(key) === pending) this.inflight.delete(key);
         if (!buf) return this.refetch(ref, index, owner);
         if ((this.generation.get(ref.id) ?? 0) === gen) this.mem.set(key, buf);

@@ -1,9 +1,10 @@
+import { promises as fsp } from 'node:fs';
 import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { DiskCache } from '../../../src/data/disk-cache.js';
-import { until } from '../../support/gate.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DiskCache, MAX_CONCURRENT_READS } from '../../../src/data/disk-cache.js';
+import { Gate, until } from '../../support/gate.js';
 import { rampAt, refOf } from './fake-source.js';
 
 const dirs: string[] = [];
@@ -95,5 +96,77 @@ describe('DiskCache', () => {
     c.put(ref, 0, blk(0));
     await c.flush();
     await expect(readdir(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('reads at most MAX_CONCURRENT_READS blocks at once; the rest wait without a buffer, all bytes right', async () => {
+    const dir = await tmp();
+    const c = new DiskCache({ dir, maxBytes: 100 * B });
+    const n = MAX_CONCURRENT_READS * 3;
+    for (let i = 0; i < n; i++) c.put(ref, i, blk(i));
+    await c.flush();
+    let open = 0;
+    let peak = 0;
+    const gate = new Gate(); // holds the reads that got a turn, so the others are seen queued
+    const realOpen = fsp.open.bind(fsp);
+    const spy = vi.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+      peak = Math.max(peak, ++open);
+      await gate.pass();
+      const fh = await realOpen(...args);
+      const close = fh.close.bind(fh);
+      fh.close = async () => {
+        open--;
+        return close();
+      };
+      return fh;
+    });
+    try {
+      const reads = Array.from({ length: n }, (_, i) => c.get(ref, i, B, false));
+      await gate.reached(MAX_CONCURRENT_READS);
+      await until(() => c.queuedReads === n - MAX_CONCURRENT_READS, 'the reads past the limit to queue');
+      expect(gate.arrived).toBe(MAX_CONCURRENT_READS);
+      gate.open();
+      const got = await Promise.all(reads);
+      for (const [i, b] of got.entries()) expect(b?.equals(blk(i)), `block ${i}`).toBe(true);
+      expect(peak).toBeLessThanOrEqual(MAX_CONCURRENT_READS + 1); // a close may still be queued as a turn starts
+      expect(c.queuedReads).toBe(0);
+      expect(c.stats().hits).toBe(n);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('gives a freed turn to a read a reader waits for before queued read-ahead, and expedite() promotes', async () => {
+    const dir = await tmp();
+    const c = new DiskCache({ dir, maxBytes: 100 * B });
+    const n = MAX_CONCURRENT_READS + 6;
+    for (let i = 0; i < n; i++) c.put(ref, i, blk(i));
+    await c.flush();
+    const order: number[] = [];
+    const gate = new Gate();
+    const realOpen = fsp.open.bind(fsp);
+    const spy = vi.spyOn(fsp, 'open').mockImplementation(async (...args: Parameters<typeof fsp.open>) => {
+      order.push(Number(String(args[0]).split('_')[2]));
+      await gate.pass();
+      return realOpen(...args);
+    });
+    try {
+      const reads: Promise<Buffer | undefined>[] = [];
+      // the limit's worth of read-ahead, then 4 more read-ahead reads queued: blocks 16..19
+      for (let i = 0; i < MAX_CONCURRENT_READS + 4; i++) reads.push(c.get(ref, i, B, false));
+      await until(() => c.queuedReads === 4, 'four read-ahead reads to queue');
+      reads.push(c.get(ref, n - 2, B, true)); // a reader waits for this one
+      await until(() => c.queuedReads === 5, 'the urgent read to queue');
+      c.expedite(ref, MAX_CONCURRENT_READS + 3); // and now for the last queued read-ahead
+      reads.push(c.get(ref, n - 1, B, false));
+      await until(() => c.queuedReads === 6, 'the last read-ahead read to queue');
+      gate.open();
+      const got = await Promise.all(reads);
+      expect(got.every((b) => b !== undefined)).toBe(true);
+      const after = order.slice(MAX_CONCURRENT_READS);
+      const L = MAX_CONCURRENT_READS;
+      expect(after).toEqual([n - 2, L + 3, L, L + 1, L + 2, n - 1]);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
