@@ -7,8 +7,8 @@
 export const DEFAULTS = {
   /** the 123 Open API */
   apiBase: 'https://open-api.123pan.com',
-  /** 64 MiB memory block cache (data/block-cache.ts says why) */
-  memCacheBytes: 64 << 20,
+  /** 48 MiB memory block cache (data/block-cache.ts says why) */
+  memCacheBytes: 48 << 20,
   /** 64 MiB read-ahead cap (data/read-window.ts says why) */
   readAheadMaxBytes: 64 << 20,
   /** 2 files uploading at once (write/upload-queue.ts says why) */

@@ -14,9 +14,10 @@ import { DEFAULTS } from '../core/defaults.js';
 import { filePrefix } from './blocks.js';
 import type { RangePool } from './range-pool.js';
 
-/** 64 MiB: holds a 32 MiB read-ahead window plus recently read blocks. The cap counts real pinned
+/** 48 MiB: holds a 24 MiB read-ahead window plus recently read blocks. The cap counts real pinned
  * memory, so RSS ≈ baseline + this + in-flight ranges + garbage awaiting V8's next mark-compact
- * (see docs/READ-PATH.md "Memory"). Re-reads at scale go to the disk cache. */
+ * (see docs/READ-PATH.md "Memory"). Re-reads at scale go to the disk cache. 64 MiB (and 6 idle range
+ * buffers) peaked at 312 MB under the issue 19 load, 48 MiB with 2 idle at 282–286 MB (target < 300). */
 export const DEFAULT_MEM_CACHE_BYTES = DEFAULTS.memCacheBytes;
 
 /** A view is cached as is only if its backing is at most maxBytes/4: one 8 MiB response in a 64 MiB

@@ -24,7 +24,7 @@ import { DEFAULTS } from '../core/defaults.js';
 export const DEFAULT_INITIAL_READ_AHEAD = 1 << 20;
 /** 64 MiB cap: at ~100 MB/s and 100 ms first-byte latency that is several round trips of buffer.
  * FileReader further caps the window at half the memory cache, so a stream never evicts its own unread
- * read-ahead (32 MiB with the default 64 MiB cache). */
+ * read-ahead (24 MiB with the default 48 MiB cache). */
 export const DEFAULT_MAX_READ_AHEAD = DEFAULTS.readAheadMaxBytes;
 /** 2 MiB either side of the frontier still counts as sequential: absorbs reordering among the up to 64
  * concurrent 128 KiB kernel readahead requests and small skips, while a real seek resets the window. */

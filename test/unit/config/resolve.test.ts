@@ -49,7 +49,7 @@ describe('defaults', () => {
       dirCacheTimeMs: 300_000,
       attrTimeoutMs: 60_000,
       cacheMaxSize: 10 * 1024 ** 3,
-      memCacheSize: 64 * 1024 ** 2,
+      memCacheSize: 48 * 1024 ** 2,
       readAheadMax: 64 * 1024 ** 2,
       directLink: false,
       uploadConcurrency: 2,
