@@ -20,11 +20,22 @@ describe('BlockCache', () => {
     const c = new BlockCache(32 * KiB);
     c.set('a', owned(16 * KiB));
     c.set('b', owned(16 * KiB));
-    expect(c.get('a')).toBeDefined(); // a is now more recent than b
+    expect(c.get('a')).toBeDefined(); // a first hit leaves a where it is
+    expect(c.get('a')).toBeDefined(); // a second one makes a more recent than b
     c.set('c', owned(16 * KiB));
     expect(c.has('a')).toBe(true);
     expect(c.has('b')).toBe(false);
     expect(c.stats().bytes).toBeLessThanOrEqual(32 * KiB);
+  });
+
+  it('a block read once by a stream goes before its unread read-ahead (first hits do not promote)', () => {
+    const c = new BlockCache(64 * KiB);
+    for (const k of ['r0', 'r1', 'r2', 'r3']) c.set(k, owned(16 * KiB)); // read-ahead arrived in file order
+    expect(c.get('r0')).toBeDefined(); // the reader consumes r0 and r1
+    expect(c.get('r1')).toBeDefined();
+    c.set('r4', owned(16 * KiB)); // more read-ahead: the read blocks make room, the unread ones stay
+    c.set('r5', owned(16 * KiB));
+    expect(['r0', 'r1', 'r2', 'r3', 'r4', 'r5'].filter((k) => c.has(k))).toEqual(['r2', 'r3', 'r4', 'r5']);
   });
 
   it('copies a block whose backing is large relative to the cap instead of pinning it', () => {
