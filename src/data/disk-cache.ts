@@ -202,7 +202,11 @@ export class DiskCache {
     try {
       buf = await readWhole(join(this.dir, e.name), expectedLength);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.s.errors++;
+      // ENOENT: evicted (or removed by hand) after the lookup; anything else is the disk: say so, then miss
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.s.errors++;
+        this.log.warn({ op: 'disk-cache', file: e.name, err }, 'cache block unreadable, dropped; fetching it again');
+      }
       this.forget(stem, e);
       this.s.misses++;
       return undefined;

@@ -1,9 +1,10 @@
 import { promises as fsp } from 'node:fs';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DiskCache, MAX_CONCURRENT_READS } from '../../../src/data/disk-cache.js';
+import { type Logger, silentLogger } from '../../../src/core/logger.js';
 import { Gate, until } from '../../support/gate.js';
 import { rampAt, refOf } from './fake-source.js';
 
@@ -78,6 +79,27 @@ describe('DiskCache', () => {
     expect(await c.get(ref, 0, B)).toBeUndefined();
     expect(await c.get(ref, 1, B)).toBeUndefined();
     expect(c.has(ref, 0) || c.has(ref, 1)).toBe(false);
+  });
+
+  it('a block the disk cannot read is a miss, dropped, with a warning that names the cause', async () => {
+    const dir = await tmp();
+    const warned: { obj: object; msg?: string }[] = [];
+    const log: Logger = {
+      ...silentLogger,
+      warn: ((obj: object, msg?: string) => warned.push({ obj, msg })) as Logger['warn'],
+    };
+    const c = new DiskCache({ dir, maxBytes: 10 * B, logger: log });
+    c.put(ref, 0, blk(0));
+    await c.flush();
+    const [f0] = await blkFiles(dir);
+    await rm(join(dir, f0!));
+    await mkdir(join(dir, f0!)); // reading it fails with EISDIR, not ENOENT
+    expect(await c.get(ref, 0, B)).toBeUndefined();
+    expect(c.has(ref, 0)).toBe(false);
+    expect(c.stats().errors).toBe(1);
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.msg).toMatch(/unreadable/);
+    expect((warned[0]!.obj as { err?: { code?: string } }).err?.code).toBe('EISDIR');
   });
 
   it('keys by md5 and dropFile forgets a file', async () => {
