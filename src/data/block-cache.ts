@@ -72,6 +72,8 @@ export class BlockCache {
     const first = this.fresh.delete(key);
     const bk = this.backings.get(b.buffer)!;
     if (bk.liveBytes * COMPACT_BELOW < b.buffer.byteLength) {
+      // the copy is a new entry, so it moves to the recent end even on a first hit (rare: a mostly evicted
+      // backing)
       this.lru.delete(key);
       this.unpin(b);
       b = owned(b);
