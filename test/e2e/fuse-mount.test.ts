@@ -290,7 +290,16 @@ describe('fuse adapter through a real mount', () => {
     // every burst starts and retires ~62 threads (FUSE_TEST_MAX_IDLE=2): 77 s here at load ~12
     const rest = await runCommand(burst, [path.join(mnt, 'r'), '64', '190'], { timeout: 280_000 });
     expect(rest.stdout.trim()).toBe('0');
-    const end = (await d.stats()).threads;
+    // a worker parks its state as it retires, a moment after its last reply: wait for that, not a snapshot
+    // taken as the burst ends (it read free 0 once, with all 16 workers still winding down)
+    const end = await until(
+      async () => {
+        const t = (await d.stats()).threads;
+        return t.free > 0 ? t : undefined;
+      },
+      'a retired worker to park its thread state',
+      { timeoutMs: 10_000, everyMs: 50 },
+    );
     console.log(
       `[fuse e2e] thread states after 10 bursts: ${JSON.stringify(base)}; after 200: ${JSON.stringify(end)}; ` +
         `190 bursts took ${Date.now() - t0} ms`,
