@@ -245,6 +245,22 @@ export function procCpu(pid) {
   return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
 }
 
+/**
+ * CPU seconds split by where they ran: the main thread (JavaScript, the sockets, the event loop) and every
+ * other thread (libfuse's workers writing replies into the page cache, libuv's pool, V8's helpers),
+ * each as user and system time. Others = the whole process minus the main thread, so threads that
+ * exited in between still count.
+ */
+export function procCpuSplit(pid) {
+  const ticks = (path) => {
+    const f = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+    return [Number(f[11]) / 100, Number(f[12]) / 100];
+  };
+  const [u, s] = ticks(`/proc/${pid}/stat`);
+  const [mu, ms] = ticks(`/proc/${pid}/task/${pid}/stat`);
+  return { mainUser: mu, mainSys: ms, otherUser: u - mu, otherSys: s - ms };
+}
+
 /** Samples VmRSS every `ms` until stop(); returns {maxRssMiB, hwmMiB, startRssMiB}. */
 export function rssSampler(pid, ms = 50) {
   const start = procStatus(pid);
