@@ -561,13 +561,12 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
     }
     const ddRun = async (path, pid) => {
       const note = await settle();
-      const c0 = procCpu(pid);
       const s0 = procCpuSplit(pid);
       const r = await must('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M']);
       const s1 = procCpuSplit(pid);
       const per = (k) => ((s1[k] - s0[k]) * GiB) / CFG.readSize;
       const split = { mu: per('mainUser'), ms: per('mainSys'), ou: per('otherUser'), os: per('otherSys') };
-      return { rate: mbps(CFG.readSize, r.secs), cpu: ((procCpu(pid) - c0) * GiB) / CFG.readSize, split, note };
+      return { rate: mbps(CFG.readSize, r.secs), cpu: split.mu + split.ms + split.ou + split.os, split, note };
     };
     const ours = [];
     for (let i = -1; i < CFG.readRuns; i++) {
@@ -594,7 +593,7 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
         `daemon CPU s/GiB ${ours.map((x) => f2(x.cpu)).join(', ')}  [${ours.at(-1).note}]`,
     );
     // where the daemon's CPU went: the main thread (JS, socket reads) vs the other threads (libfuse's
-    // workers: the kernel copying each reply into fresh page-cache pages), user + system, per GiB
+    // workers: the kernel copying each reply into the page cache), user + system, per GiB
     out(
       `  daemon CPU s/GiB by thread, user+sys: ${ours
         .map((x) => `main ${f2(x.split.mu)}+${f2(x.split.ms)}, others ${f2(x.split.ou)}+${f2(x.split.os)}`)
