@@ -239,10 +239,16 @@ export function procStatus(pid) {
   return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), threads: kb('Threads') };
 }
 
+/** [user, system] CPU seconds from a /proc stat file (utime, stime in clock ticks; USER_HZ = 100 on Linux). */
+function statCpu(path) {
+  const f = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+  return [Number(f[11]) / 100, Number(f[12]) / 100];
+}
+
 /** CPU seconds (user + system, all threads) the process has used so far. */
 export function procCpu(pid) {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  const [u, s] = statCpu(`/proc/${pid}/stat`);
+  return u + s;
 }
 
 /**
@@ -252,12 +258,8 @@ export function procCpu(pid) {
  * exited in between still count.
  */
 export function procCpuSplit(pid) {
-  const ticks = (path) => {
-    const f = readFileSync(path, 'utf8').split(') ')[1].split(' ');
-    return [Number(f[11]) / 100, Number(f[12]) / 100];
-  };
-  const [u, s] = ticks(`/proc/${pid}/stat`);
-  const [mu, ms] = ticks(`/proc/${pid}/task/${pid}/stat`);
+  const [u, s] = statCpu(`/proc/${pid}/stat`);
+  const [mu, ms] = statCpu(`/proc/${pid}/task/${pid}/stat`);
   return { mainUser: mu, mainSys: ms, otherUser: u - mu, otherSys: s - ms };
 }
 
