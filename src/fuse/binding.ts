@@ -57,6 +57,8 @@ export interface BindingInfo {
   jsPatched: boolean;
   /** open's answer sets keep_cache / direct_io per open (patch 8: the binding exports open_cache_flags) */
   openCacheFlags: boolean;
+  /** read answers with views the worker thread copies (patch 10: the binding exports read_views_max) */
+  readViews: boolean;
   /** fuse_version() of the libfuse the binary runs on: 314 = 3.14; 29 = upstream's prebuilt on libfuse 2.9 */
   libfuse: number;
 }
@@ -66,6 +68,9 @@ export interface LoadedFuse {
   info: BindingInfo;
   native: Record<string, unknown>;
 }
+
+/** Views one read answer may carry (fuse-native.c READ_VIEWS_MAX); more are joined into one buffer. */
+export const READ_VIEWS_MAX = 16;
 
 let cached: LoadedFuse | undefined;
 
@@ -83,6 +88,7 @@ export function loadFuseNative(): LoadedFuse {
     nativePatched: typeof native.fuse_native_thread_stats === 'function',
     jsPatched: typeof Fuse.PAN123FS_PATCH === 'string',
     openCacheFlags: native.open_cache_flags === 3 && Number(Fuse.PAN123FS_PATCH) >= 4,
+    readViews: native.read_views_max === READ_VIEWS_MAX && Number(Fuse.PAN123FS_PATCH) >= 5,
     libfuse:
       typeof native.fuse_native_libfuse_version === 'function'
         ? (native.fuse_native_libfuse_version as () => number)()

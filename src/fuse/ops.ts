@@ -9,14 +9,18 @@
 //     every path a request names or a readdir returns is remembered in KernelPaths (for invalidation).
 // read/write buffers are external memory owned by libfuse and detached once cb has run: the Vfs copies
 // write data before its promise settles and fills read data before it resolves; nothing here keeps buf.
+// With the read_views mount option a read gets buf = null and answers (n, views, release): views of the
+// read path's blocks that the libfuse worker copies into the reply; the binding calls release once it has
+// (or at once, when the request had timed out); an answer refused here (a bad count) releases at once.
 
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../core/clock.js';
 import { isFsError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DirEntry, Vfs } from '../vfs/types.js';
+import type { DirEntry, ReadViews, Vfs } from '../vfs/types.js';
 import { resolveTimes, toFuseStat, toFuseStatFs } from './attr.js';
 import type { FuseCb } from './binding.js';
+import { READ_VIEWS_MAX } from './binding.js';
 import { NEG, negErrno } from './errno.js';
 import type { KernelPaths } from './kernel-paths.js';
 import type { RequestStats } from './request-stats.js';
@@ -89,6 +93,42 @@ function count(n: number, max: number): number {
 
 type Cb = FuseCb;
 
+/** A read as views (the Vfs's own when it has them, else one fresh buffer). */
+async function readViewsOf(vfs: Vfs, p: string, fh: number, len: number, pos: number): Promise<ReadViews> {
+  if (vfs.readViews) return vfs.readViews(p, fh, len, pos);
+  const buf = Buffer.allocUnsafe(len);
+  const n = await vfs.read(p, fh, buf, len, pos);
+  return { views: n > 0 ? [buf.subarray(0, n)] : [], bytes: n, release: () => undefined };
+}
+
+/** [n, views, release] for the binding; more views than it takes are joined (and released at once). */
+function viewsAnswer(r: ReadViews, max: number): Answer {
+  try {
+    count(r.bytes, max);
+    if (r.views.reduce((a, v) => a + v.length, 0) !== r.bytes) throw new Error(`views do not add up to ${r.bytes}`);
+  } catch (e) {
+    r.release();
+    throw e;
+  }
+  if (r.bytes === 0) {
+    r.release();
+    return 0;
+  }
+  if (r.views.length <= READ_VIEWS_MAX) return [r.bytes, r.views, once(r.release)];
+  const joined = Buffer.concat(r.views, r.bytes);
+  r.release();
+  return [r.bytes, [joined]];
+}
+
+function once(f: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    f();
+  };
+}
+
 /** The ops object handed to fuse-native. Signatures are fuse-native 2.2.6's (+ our patch). */
 export function makeFuseOps(
   vfs: Vfs,
@@ -119,8 +159,10 @@ export function makeFuseOps(
     releasedir: (p: string, fh: number, cb: Cb) => run('releasedir', p, cb, () => vfs.releasedir(p, fh)),
     create: (p: string, mode: number, cb: Cb) =>
       run('create', p, cb, async () => [0, await vfs.create(p, mode)] as const),
-    read: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
-      run('read', p, cb, async () => count(await vfs.read(p, fh, buf, len, pos), len), len),
+    read: (p: string, fh: number, buf: Buffer | null, len: number, pos: number, cb: Cb) =>
+      buf === null
+        ? run('read', p, cb, async () => viewsAnswer(await readViewsOf(vfs, p, fh, len, pos), len), len)
+        : run('read', p, cb, async () => count(await vfs.read(p, fh, buf, len, pos), len), len),
     write: (p: string, fh: number, buf: Buffer, len: number, pos: number, cb: Cb) =>
       run('write', p, cb, async () => count(await vfs.write(p, fh, buf, len, pos), len), len),
     truncate: (p: string, size: number, cb: Cb) => run('truncate', p, cb, () => vfs.truncate(p, size)),

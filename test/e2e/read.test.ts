@@ -76,6 +76,19 @@ describe.runIf(run)('mount and read (issue 3)', () => {
     expect(stdout.split(' ')[0]).toBe(sums.get(BIG));
   });
 
+  it('answers reads with views (read_views); the older copying answer is byte-exact too', async () => {
+    expect(d.output()).toMatch(/"read_views"/); // the mount options line (a libfuse 3 source build)
+    const old = await mounts.daemon({ apiBase: emu.baseUrl, env: { PAN123FS_READ_VIEWS: '0' } });
+    try {
+      expect(old.output()).toMatch(/"options":\[/);
+      expect(old.output()).not.toMatch(/"read_views"/);
+      const { stdout } = await execFileP('sha256sum', [join(old.mountpoint, BIG)], { timeout: 120_000 });
+      expect(stdout.split(' ')[0]).toBe(sums.get(BIG));
+    } finally {
+      await old.stop();
+    }
+  }, 180_000);
+
   it('random reads at many offsets match the source', async () => {
     const script = `
       const fs = require('fs');

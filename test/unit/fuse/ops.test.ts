@@ -153,6 +153,50 @@ describe('fuse/ops table over MemVfs', () => {
     expect(await call(ops, 'read', '/f', 1, Buffer.alloc(8), 8, 0)).toEqual([-E.EIO]);
   });
 
+  it('read with buf = null (read_views) answers [n, views, release] and releases once', async () => {
+    const vfs = new MemVfs();
+    vfs.put('/a.txt', 'hello world');
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    const [, fh] = await call(ops, 'open', '/a.txt', 0);
+    // MemVfs has no readViews: one fresh buffer, a release that does nothing
+    const [n, views, release] = await call(ops, 'read', '/a.txt', fh, null, 5, 6);
+    expect(n).toBe(5);
+    expect(Buffer.concat(views as Buffer[]).toString()).toBe('world');
+    expect(typeof release).toBe('function');
+    expect(await call(ops, 'read', '/a.txt', fh, null, 5, 11)).toEqual([0]); // EOF: no views
+
+    let released = 0;
+    const parts = Array.from({ length: 20 }, (_, i) => Buffer.from([i]));
+    const withViews = Object.assign(new MemVfs(), {
+      readViews: async () => ({ views: parts, bytes: parts.length, release: () => released++ }),
+    });
+    const ops2 = makeFuseOps(withViews, recordingLogger().log);
+    // more views than the binding takes (16): joined into one, released at once
+    const [n2, v2, r2] = await call(ops2, 'read', '/x', 1, null, 20, 0);
+    expect([n2, (v2 as Buffer[]).length, r2, released]).toEqual([20, 1, undefined, 1]);
+    expect([...(v2 as Buffer[])[0]!]).toEqual(parts.map((_, i) => i));
+    parts.length = 3;
+    const few = await call(ops2, 'read', '/x', 1, null, 20, 0);
+    expect([few[0], (few[1] as Buffer[]).length]).toEqual([3, 3]); // three one-byte views, as they are
+    expect(released).toBe(1); // held until the binding says the worker copied them
+    (few[2] as () => void)();
+    (few[2] as () => void)();
+    expect(released).toBe(2); // once
+  });
+
+  it('read_views: a count beyond the request or views that do not add up are EIO, and released', async () => {
+    let released = 0;
+    let answer = { views: [Buffer.alloc(8)], bytes: 8 };
+    const vfs = Object.assign(new MemVfs(), {
+      readViews: async () => ({ ...answer, release: () => released++ }),
+    });
+    const ops = makeFuseOps(vfs, recordingLogger().log);
+    expect(await call(ops, 'read', '/f', 1, null, 4, 0)).toEqual([-E.EIO]);
+    answer = { views: [Buffer.alloc(2)], bytes: 3 };
+    expect(await call(ops, 'read', '/f', 1, null, 4, 0)).toEqual([-E.EIO]);
+    expect(released).toBe(2);
+  });
+
   it('copy_file_range: the count (beyond int32) is the answer; ENOTSUP is EOPNOTSUPP; over len is EIO', async () => {
     const vfs = new MemVfs();
     const ops = makeFuseOps(vfs, recordingLogger().log);
