@@ -11,7 +11,7 @@
 // read size), BENCH_WAN_PROFILES=fast,slow (which WAN profiles), BENCH_LOAD_SECS (the load section's length).
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
@@ -94,6 +94,36 @@ const fmtS = (s) => `best ${f2(s.best)} / median ${f2(s.median)}`;
  * (copy_folio_from_iter_atomic, seen with perf: first touch of guest memory), which made the same `cp`
  * of 1 GiB take 2.2 s or 5 s depending on what earlier steps had left in memory.
  */
+/** Writes `bytes` into tmpfs and frees them (when /dev/shm has room), so the next allocations get pages
+ * the host still backs; see the nginx step. */
+async function touchPages(bytes) {
+  if (!existsSync('/dev/shm') || statfsFree('/dev/shm') < bytes + GiB) return;
+  const f = join('/dev/shm', `pan123fs-touch-${process.pid}`);
+  await must('bash', ['-c', `head -c ${bytes} /dev/zero > '${f}'; rm -f '${f}'`]);
+}
+
+/** System seconds to write 1 GiB into new tmpfs pages, and to overwrite the same pages (null without room). */
+async function freshPageCost() {
+  if (!existsSync('/dev/shm') || statfsFree('/dev/shm') < 2 * GiB) return null;
+  const f = join('/dev/shm', `pan123fs-fresh-${process.pid}`);
+  const sys = async (cmd) => {
+    const r = await must('bash', ['-c', `TIMEFORMAT=%S; { time (${cmd}); } 2>&1`]);
+    return Number(r.stdout.trim().split('\n').at(-1));
+  };
+  try {
+    const fresh = await sys(`head -c ${GiB} /dev/zero > '${f}'`);
+    const over = await sys(`dd if=/dev/zero of='${f}' bs=1M count=1024 conv=notrunc status=none`);
+    return { fresh, over };
+  } finally {
+    await rm(f, { force: true });
+  }
+}
+
+function statfsFree(path) {
+  const st = statfsSync(path);
+  return st.bavail * st.bsize;
+}
+
 async function settle(warm = [], drop = warm.length > 0) {
   await must('sync');
   if (drop && process.getuid?.() === 0) {
@@ -559,8 +589,25 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
       const shm = join('/dev/shm', `pan123fs-bench-${process.pid}`);
       shmS = await timedRuns(() => curlRate(url, { dest: shm }).finally(() => rm(shm, { force: true })), false);
     }
+    // This VM's balloon reports freed pages to the host, so a first write to a page the guest freed
+    // earlier faults on the host (docs/READ-PATH.md, eleventh session). Every FUSE read writes its replies
+    // into new page-cache pages, and which pages it gets made the same daemon's CPU swing 0.3 → 2 s/GiB.
+    // Touching 2 GiB of tmpfs just before each dd (both mounts) hands the read pages the host backs.
+    const fresh = await freshPageCost();
+    if (fresh) {
+      out(
+        `  this VM: writing 1 GiB into new tmpfs pages ${f2(fresh.fresh)} sys-s, over the same pages ${f2(fresh.over)}`,
+      );
+      row(
+        'read vs nginx: first write to new pages / overwrite (sys-s per GiB)',
+        `${f2(fresh.fresh)} / ${f2(fresh.over)}`,
+        'info',
+        'info',
+      );
+    }
     const ddRun = async (path, pid) => {
       const note = await settle();
+      await touchPages(2 * GiB);
       const s0 = procCpuSplit(pid);
       const r = await must('dd', [`if=${path}`, 'of=/dev/null', 'bs=1M']);
       const s1 = procCpuSplit(pid);
