@@ -183,7 +183,7 @@ export function buildMountOptions(
           // it stats, so with auto only the first ~200 entries carried attributes and the rest cost a LOOKUP each
           'readdirplus=yes',
           // reads answered with views of the cached blocks, copied into the reply by the libfuse worker:
-          // the main thread copies nothing and no external buffer per request drives V8's collections
+          // the main thread, which limits a stream, no longer copies each reply (docs/FUSE.md)
           ...(readViews ? ['read_views'] : []),
         ]
       : ['big_writes']; // libfuse 2: 128 KiB write requests instead of 4 KiB (17x faster writes)
