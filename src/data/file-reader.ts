@@ -146,7 +146,15 @@ export class FileReader {
     const memBytes = opts.memCacheBytes ?? DEFAULT_MEM_CACHE_BYTES;
     const maxRequestBytes = Math.max(this.blockSize, opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES);
     this.maxRequestBytes = maxRequestBytes;
-    this.pool = new RangePool(maxRequestBytes);
+    const maxAhead = Math.max(
+      this.blockSize,
+      Math.min(opts.maxReadAheadBytes ?? DEFAULT_MAX_READ_AHEAD, Math.floor(memBytes / 2)),
+    );
+    // idle range buffers beyond 2 only within one stream's working set: the cache plus a window in flight
+    this.pool = new RangePool(maxRequestBytes, {
+      clock: this.clock,
+      maxTotal: Math.ceil((memBytes + maxAhead) / maxRequestBytes) + 2,
+    });
     this.mem = new BlockCache(memBytes, this.pool);
     const diskBytes = opts.diskCacheBytes ?? DEFAULT_DISK_CACHE_BYTES;
     this.disk =
@@ -159,10 +167,6 @@ export class FileReader {
             pool: this.pool,
           })
         : null;
-    const maxAhead = Math.max(
-      this.blockSize,
-      Math.min(opts.maxReadAheadBytes ?? DEFAULT_MAX_READ_AHEAD, Math.floor(memBytes / 2)),
-    );
     this.windowOpts = {
       maxReadAheadBytes: maxAhead,
       initialReadAheadBytes: Math.min(maxAhead, opts.initialReadAheadBytes ?? DEFAULT_INITIAL_READ_AHEAD),
@@ -238,6 +242,7 @@ export class FileReader {
     this.fetcher.close();
     this.mem.clear();
     await this.disk?.close();
+    this.pool.close();
   }
 
   /** Bytes the disk cache can hold (0: no disk cache). */

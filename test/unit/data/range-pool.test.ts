@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FileReader } from '../../../src/data/file-reader.js';
 import { RangePool } from '../../../src/data/range-pool.js';
 import type { FileRef, RangeSource } from '../../../src/data/range-source.js';
+import { FakeClock } from '../../support/clock.js';
 
 const MiB = 1 << 20;
 const byteAt = (id: string, off: number) => (off * 7 + id.charCodeAt(0) * 13 + (off >> 12)) & 0xff;
@@ -56,7 +57,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 
 describe('RangePool', () => {
   it('counts holders and recycles at zero; unknown buffers are ignored', () => {
-    const p = new RangePool(1024, 1);
+    const p = new RangePool(1024, { maxFree: 1, keepIdle: 1 });
     const a = p.take();
     p.retain(a);
     p.release(a);
@@ -68,6 +69,39 @@ describe('RangePool', () => {
     p.retain(Buffer.alloc(10));
     p.release(Buffer.alloc(10));
     expect(p.stats()).toMatchObject({ taken: 2, reused: 1 });
+  });
+
+  it('keeps a burst of releases for reuse, and trims to keepIdle once nothing was taken for idleMs', async () => {
+    const clock = new FakeClock('manual');
+    const p = new RangePool(1024, { maxFree: 4, keepIdle: 1, idleMs: 1000, clock });
+    const held = Array.from({ length: 6 }, () => p.take());
+    for (const b of held) p.release(b); // a burst: 4 kept (maxFree), 2 left to the GC
+    expect(p.stats().free).toBe(4);
+    const again = Array.from({ length: 4 }, () => p.take());
+    expect(p.stats()).toMatchObject({ taken: 10, reused: 4, free: 0 });
+    for (const b of again) p.release(b);
+    await clock.advance(600);
+    p.release(p.take()); // busy: a take 600 ms in postpones the trim
+    await clock.advance(600);
+    expect(p.stats().free).toBe(4);
+    await clock.advance(500);
+    expect(p.stats().free).toBe(1);
+    expect(clock.pendingTimers).toEqual([]);
+    p.release(p.take());
+    p.close();
+    expect(p.stats().free).toBe(0);
+  });
+
+  it('idles more than keepIdle only while held + idle buffers stay under maxTotal', () => {
+    const p = new RangePool(1024, { maxFree: 8, keepIdle: 2, maxTotal: 6 });
+    const held = Array.from({ length: 10 }, () => p.take());
+    for (const b of held.slice(0, 5)) p.release(b); // 5 still held: only keepIdle are kept
+    expect(p.stats().free).toBe(2);
+    for (const b of held.slice(5, 8)) p.release(b); // 2 held + 2 idle < 6: kept up to 4 (2 held + 4 = 6)
+    expect(p.stats().free).toBe(4);
+    for (const b of held.slice(8)) p.release(b); // nothing held: up to maxTotal
+    expect(p.stats().free).toBe(6);
+    p.close();
   });
 });
 
