@@ -4,6 +4,8 @@
 
 import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -189,6 +191,48 @@ export async function startDaemon({ base, mnt, cacheDir, stateDir, args = [], lo
 }
 
 /** Kills whatever we started (by pid) and lazily unmounts our mounts; used on error and on SIGINT. */
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  const srv = createServer();
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** A fresh `serve webdav` on a free port with `cacheDir`: {proc, port, stop()} once it printed "(ready)";
+ * stop() ends it and removes cacheDir. */
+export async function startWebdav({ base, cacheDir, stateDir }) {
+  const port = await freePort();
+  const argv = [BIN, 'serve', 'webdav', '--webdav', `127.0.0.1:${port}`, '--api-base', base];
+  argv.push('--client-id', CLIENT_ID, '--cache-dir', cacheDir, '--state-dir', stateDir, '--log-level', 'warn');
+  const proc = spawn(process.execPath, argv, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PAN123_CLIENT_SECRET: CLIENT_SECRET },
+  });
+  children.add(proc);
+  const stop = async () => {
+    proc.kill('SIGTERM');
+    await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+    children.delete(proc);
+    await rm(cacheDir, { recursive: true, force: true });
+  };
+  try {
+    await new Promise((resolve, reject) => {
+      let seen = '';
+      proc.stdout.on('data', (d) => {
+        seen += d;
+        if (seen.includes('(ready)')) resolve();
+      });
+      proc.once('exit', (c) => reject(new Error(`serve webdav exited with ${c}: ${seen}`)));
+    });
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { proc, port, stop };
+}
+
 export async function cleanupAll() {
   for (const p of children) {
     try {

@@ -14,16 +14,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, statfsSync } from 'node:fs';
 import { link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem, release, tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  BIN as BIN_JS,
   GiB,
   MiB,
   ROOT,
   admin,
   cleanupAll,
   cpuPsi,
+  freePort,
   f0,
   f1,
   f2,
@@ -40,6 +39,7 @@ import {
   sleep,
   startDaemon,
   startEmulator,
+  startWebdav,
   summary,
   waitCommitted,
 } from './lib.mjs';
@@ -521,15 +521,6 @@ async function benchReadCeiling(url, curlS, readS) {
   );
 }
 
-/** A free TCP port on 127.0.0.1. */
-async function freePort() {
-  const srv = createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 /**
  * Sequential cold read of the same file served by nginx (sendfile: almost no server CPU) instead of the
  * emulator's CDN, which costs ~1-1.5 CPU-s per GiB on a 2-core box and so takes CPU from whichever
@@ -881,44 +872,7 @@ async function benchWebdav() {
     ).stdout.trim();
     const curlS = await timedRuns(() => curlRate(url, { args: ['-r', `0-${CFG.readSize - 1}`], status: '206' }));
     out(`direct ranged download (curl of the download_info URL): MB/s ${fmtS(curlS)}  [${loadNote()}]`);
-    /** A fresh `serve webdav` with an empty cache dir: {proc, port, stop()} once it printed "(ready)". */
-    const startDav = async (cacheDir) => {
-      const port = await freePort();
-      const argv = [BIN_JS, 'serve', 'webdav', '--webdav', `127.0.0.1:${port}`, '--api-base', emu.base];
-      argv.push(
-        '--client-id',
-        'pan123fs-demo',
-        '--cache-dir',
-        cacheDir,
-        '--state-dir',
-        stateDir,
-        '--log-level',
-        'warn',
-      );
-      const proc = spawn(process.execPath, argv, {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        env: { ...process.env, PAN123_CLIENT_SECRET: 'pan123fs-demo-secret' },
-      });
-      const stop = async () => {
-        proc.kill('SIGTERM');
-        await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
-        await rm(cacheDir, { recursive: true, force: true });
-      };
-      try {
-        await new Promise((resolve, reject) => {
-          let seen = '';
-          proc.stdout.on('data', (d) => {
-            seen += d;
-            if (seen.includes('(ready)')) resolve();
-          });
-          proc.once('exit', (c) => reject(new Error(`serve webdav exited with ${c}: ${seen}`)));
-        });
-      } catch (e) {
-        await stop();
-        throw e;
-      }
-      return { proc, port, stop };
-    };
+    const startDav = (cacheDir) => startWebdav({ base: emu.base, cacheDir, stateDir });
     const rates = [];
     for (let i = -1; i < CFG.readRuns; i++) {
       const dav = await startDav(join(W.dir, `cache-webdav-${i}`));

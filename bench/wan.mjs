@@ -28,6 +28,7 @@ import {
   sleep,
   startDaemon,
   startEmulator,
+  startWebdav,
 } from './lib.mjs';
 
 const KiB = 1024;
@@ -322,6 +323,41 @@ function report(ctx, p, who, r, lk, localProbe) {
     );
 }
 
+/**
+ * Issue 17 where its users are: a GET of the first p.seq bytes through a fresh `serve webdav` (empty
+ * cache) against one curl of the download link on the same paced CDN (the loopback row in bench/run.mjs
+ * compares against a CDN that is not paced at all).
+ */
+async function davRun(ctx, p, emu, stateDir, served, lk) {
+  const label = `wan ${p.name} (${p.ms} ms, ${p.conn / 1e6}/${p.link / 1e6} MB/s)`;
+  const dav = await startWebdav({ base: emu.base, cacheDir: join(ctx.W.dir, `wan-${p.name}-davcache`), stateDir });
+  try {
+    const note = await ctx.settle();
+    const b0 = await served();
+    const r = await must('curl', [
+      ...['-s', '-o', '/dev/null', '-r', `0-${p.seq - 1}`],
+      ...['-w', '%{http_code} %{size_download} %{time_total}', `http://127.0.0.1:${dav.port}/big.bin`],
+    ]);
+    await sleep(300); // read-ahead still arriving counts as fetched
+    const [code, size, secs] = r.stdout.trim().split(' ');
+    if (code !== '206' || Number(size) !== p.seq) throw new Error(`webdav GET: HTTP ${code}, ${size} bytes`);
+    const rate = mbps(p.seq, Number(secs));
+    const fetched = ((await served()) - b0) / p.seq;
+    ctx.out(
+      `  webdav: GET of ${p.seq / MiB} MiB ${f1(rate)} MB/s = ${f2(rate / lk.single)} of one curl ` +
+        `(${f2(rate / lk.aggregate)} of the link), fetched ${f2(fetched)}x  [${note}]`,
+    );
+    ctx.row(
+      `${label}: webdav GET / one curl of the link`,
+      `${f2(rate / lk.single)} (${f1(rate)} / ${f1(lk.single)} MB/s; ${f2(rate / lk.aggregate)} of the link)`,
+      '>= 0.8',
+      ctx.verdict(rate / lk.single >= 0.8),
+    );
+  } finally {
+    await dav.stop();
+  }
+}
+
 /** ctx: { W, C, out, row, verdict, settle, genFile, readSize } from bench/run.mjs. */
 export async function benchWan(ctx) {
   const { out, W } = ctx;
@@ -391,6 +427,7 @@ export async function benchWan(ctx) {
         await d.stop();
       }
       report(ctx, p, 'pan123fs', ours, lk, localProbe);
+      await davRun(ctx, p, emu, stateDir, served, lk);
       const theirs = await rcloneRun(ctx, p, emu, ids, video).catch((e) => {
         out(`  rclone: failed (${e.message})`);
         return null;
