@@ -18,6 +18,9 @@
 //    status, tried again when written again or at the next start — and calls refused because the account's
 //    developer rights expired: parked as 'blocked' (one refused request per file, not one per back-off),
 //    tried again when they are renewed (unblock()), every BLOCKED_RECHECK_MS, or when written again;
+//  - a file refused for lack of account space backs off as any failure while the daemon runs (the user may
+//    free space), but a stop tries it once more and does not wait for it: no back-off can succeed before
+//    the drain timeout (10 min by default) unless the user acts, so it stays journaled for the next start;
 //  - at most `concurrency` files upload at once; their slices in memory share one SliceMemory budget;
 //  - hold(ino) (a write started) bumps the generation and aborts a running upload: it cannot commit, and
 //    the file is not started again until the next enqueue(ino) (its release). Holds are in memory only: after
@@ -185,6 +188,13 @@ interface Item {
   refused: Error | null;
   /** the account may not upload (developer rights expired): parked until unblock() or enqueue() */
   blocked: Error | null;
+  /** the last attempt failed because the account's space is full: drain() does not wait for it */
+  spaceFull: boolean;
+}
+
+/** No attempt can finish it until something outside the queue changes (see idle()). */
+function parked(it: Item): boolean {
+  return it.unproven !== null || it.refused !== null || it.blocked !== null || it.spaceFull;
 }
 
 /** renaming() gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
@@ -245,6 +255,7 @@ export class UploadQueue {
     item.held = false;
     item.refused = null;
     item.blocked = null;
+    item.spaceFull = false;
     if (entry) {
       item.verify = false; // the MD5 was just taken from the staging file
       item.unproven = null;
@@ -440,10 +451,11 @@ export class UploadQueue {
   }
 
   /** Nothing runs and nothing will (unproven and refused files wait for new content, refused ones also
-   * for a restart, blocked ones for the rights: they count as remaining in drain()). */
+   * for a restart, blocked ones for the rights, space-full ones for the user to free space: they count as
+   * remaining in drain()). drain() is its only reader. */
   private idle(): boolean {
     if (this.running > 0) return false;
-    for (const it of this.items.values()) if (!it.unproven && !it.refused && !it.blocked) return false;
+    for (const it of this.items.values()) if (!parked(it)) return false;
     return true;
   }
 
@@ -542,6 +554,7 @@ export class UploadQueue {
         unproven: null,
         refused: null,
         blocked: null,
+        spaceFull: false,
       };
       this.items.set(row.ino, it);
     }
@@ -953,6 +966,7 @@ export class UploadQueue {
     const delay = this.backoff(attempts);
     it.attempts = attempts;
     it.lastError = msg;
+    it.spaceFull = isPanError(e, 'space');
     it.dueAt = this.clock.now() + delay;
     this.opts.journal.markAttempt(it.ino, msg, it.dueAt);
     if (isPanError(e, 'upload-failed')) it.verify = true; // the server saw other bytes: check them next time

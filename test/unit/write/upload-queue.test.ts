@@ -795,6 +795,27 @@ describe('UploadQueue', () => {
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
+  it('a file refused for lack of space is retried while running; a stop tries it once more, no wait', async () => {
+    clock = new FakeClock('manual'); // the drain deadline never fires by itself: a drain that waits hangs
+    journal = new UploadJournal(db, clock);
+    target = new FakeTarget(journal);
+    makeQueue({ retryBaseMs: 1000, retryMaxMs: 3000 });
+    const full = () => new PanError({ kind: 'space', code: 1, message: '空间不足', retryable: false });
+    pan.fail('uploadCreate', 3, full);
+    const a = ramp(1500, 31);
+    const f = await addFile('a', a);
+    enqueue(f, a);
+    expect(await queue.waitFor(f.ino).catch((e) => e)).toMatchObject({ kind: 'space' });
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 1 }));
+    await clock.advance(1000); // while the daemon runs it backs off and asks again (the user may free space)
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 2 }));
+    expect(pan.count('uploadCreate')).toBe(2);
+    // the stop: one more attempt at once (not after the back-off), then no wait for the 10-minute deadline
+    expect(await queue.drain(600_000)).toEqual({ done: false, remaining: 1 });
+    expect(pan.count('uploadCreate')).toBe(3);
+    expect(journal.get(f.ino)).toMatchObject({ attempts: 3 }); // kept for the next start
+  });
+
   it('uploads refused because the developer rights expired are parked, then go on renewal or hourly', async () => {
     clock = new FakeClock('manual');
     journal = new UploadJournal(db, clock);
