@@ -404,11 +404,17 @@ export async function runMount(
       // offline: nothing can upload; waiting for the drain timeout would only delay the stop
       const left = queue.status().totals.files;
       const drained = conn.offline ? { done: left === 0, remaining: left } : await queue.drain(cfg.drainTimeoutMs);
-      if (!drained.done)
+      if (!drained.done) {
+        // why each is left (space full, refused, offline, …): the line a user reads after a stop
+        const files = queue
+          .status()
+          .items.slice(0, 20)
+          .map((i) => ({ name: i.name, state: i.state, lastError: i.lastError }));
         log.warn(
-          { op: 'stop', remaining: drained.remaining },
+          { op: 'stop', remaining: drained.remaining, files },
           'uploads left in the journal; they resume on the next start',
         );
+      }
       let code = 0;
       if (!external && fuse) {
         await fuse.unmount().catch((e) => {

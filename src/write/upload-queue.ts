@@ -192,9 +192,9 @@ interface Item {
   spaceFull: boolean;
 }
 
-/** No attempt can finish it until something outside the queue changes (see idle()). */
+/** Not scheduled at all until new content, a restart or unblock() (unproven, refused, blocked). */
 function parked(it: Item): boolean {
-  return it.unproven !== null || it.refused !== null || it.blocked !== null || it.spaceFull;
+  return it.unproven !== null || it.refused !== null || it.blocked !== null;
 }
 
 /** renaming() gives up after this long (below the 60 s FUSE rename timeout): the caller answers EBUSY. */
@@ -302,7 +302,7 @@ export class UploadQueue {
   /** Start ino's upload now if it waits out an enqueue delay (its last writer closed). */
   expedite(ino: number): void {
     const it = this.items.get(ino);
-    if (!it || it.run || it.held || it.refused || it.blocked || it.dueAt <= this.clock.now()) return;
+    if (!it || it.run || it.held || parked(it) || it.dueAt <= this.clock.now()) return;
     it.dueAt = 0;
     this.pump();
   }
@@ -433,8 +433,7 @@ export class UploadQueue {
    * backing off meanwhile. What is left stays in the journal for the next start.
    */
   async drain(timeoutMs: number): Promise<{ done: boolean; remaining: number }> {
-    for (const item of this.items.values())
-      if (!item.run && !item.unproven && !item.refused && !item.blocked) item.dueAt = 0;
+    for (const item of this.items.values()) if (!item.run && !parked(item)) item.dueAt = 0;
     this.pump();
     if (!this.idle()) {
       await new Promise<void>((resolve) => {
@@ -455,7 +454,7 @@ export class UploadQueue {
    * remaining in drain()). drain() is its only reader. */
   private idle(): boolean {
     if (this.running > 0) return false;
-    for (const it of this.items.values()) if (!parked(it)) return false;
+    for (const it of this.items.values()) if (!parked(it) && !it.spaceFull) return false;
     return true;
   }
 
@@ -573,7 +572,7 @@ export class UploadQueue {
     const now = this.clock.now();
     let next = Infinity;
     for (const it of this.items.values()) {
-      if (it.run || it.held || it.unproven || it.refused || it.blocked) continue;
+      if (it.run || it.held || parked(it)) continue;
       if (it.dueAt <= now) {
         this.start(it);
         if (this.running >= this.concurrency) return;

@@ -34,5 +34,10 @@ describe.runIf(fuseAvailable())('storage quota', () => {
     // the helper's SIGTERM gives it 60 s before SIGKILL (exit code null); the file stays journaled
     expect(await d.stop()).toBe(0);
     expect(d.output()).toMatch(/uploads left in the journal/);
+    // and that stop line names the file and why it is left
+    const lines = d.output().split('\n');
+    const stopLine = lines.find((l) => l.includes('uploads left in the journal'));
+    expect(stopLine).toMatch(/big\.bin/);
+    expect(stopLine).toMatch(/空间不足|space/i);
   });
 });
