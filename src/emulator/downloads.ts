@@ -32,7 +32,11 @@ export function downloadUrl(s: EmuState, f: FileRow): string {
       `${s.opts.externalCdn.replace(/\/+$/, '')}/` +
       `${path.relative(s.store.blobDir, s.store.blobPath(f.md5, f.size)).split(path.sep).join('/')}`
     );
-  const exp = Math.floor(s.clock.now() / 1000) + s.config.linkTtlSec;
+  // e= is whole unix seconds: round up, so a link lives at least linkTtlSec (under linkTtlSec + 1); rounding
+  // down let a 1 s link minted at x.995 die 5 ms later, before its first request. 0 is dead on arrival.
+  const now = s.clock.now();
+  const ttl = s.config.linkTtlSec;
+  const exp = ttl > 0 ? Math.ceil(now / 1000) + ttl : Math.floor(now / 1000);
   const sig = hmac(s, `${f.id}|${f.md5}|${f.size}|${exp}`);
   return `${s.baseUrl}/cdn/${f.id}/${encodeURIComponent(f.name)}?e=${exp}&s=${sig}`;
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { startEmulator, type EmulatorHandle } from '../../src/emulator/index.js';
+import { FakeClock } from '../support/clock.js';
 import { until } from '../support/gate.js';
 import { md5, ramp, WireClient } from '../unit/emulator/wire-helpers.js';
 
@@ -261,6 +262,23 @@ describe('CDN downloads', () => {
     emu.setConfig({ linkTtlSec: 7200 });
     expect((await fetch(expired)).status).toBe(403);
     expect((await fetch(url.replace(/s=[0-9a-f]/, 's=z'))).status).toBe(403);
+  });
+  test('a link lives at least linkTtlSec, even minted 5 ms before a whole second', async () => {
+    // e= is whole seconds; rounding down would give this link 5 ms (issue found as a flaky read-wan test)
+    const clock = new FakeClock('manual', Date.UTC(2026, 11, 4, 8, 0, 0) + 995);
+    const e = await startEmulator({ rateLimitScale: 0, clock, linkTtlSec: 1 });
+    try {
+      const k = new WireClient(e.baseUrl);
+      await k.login();
+      const up = await k.upload(0, 'ttl.bin', ramp(100, 3));
+      const link = (await k.get(`/api/v1/file/download_info?fileId=${up.fileID}`)).data.downloadUrl;
+      clock.nowMs += 999;
+      expect((await fetch(link)).status).toBe(200);
+      clock.nowMs += 1006; // 2 s after the next whole second: dead
+      expect((await fetch(link)).status).toBe(403);
+    } finally {
+      await e.close();
+    }
   });
   test('daily quota → 5113 once exceeded', async () => {
     const e = await startEmulator({ rateLimitScale: 0, downloadQuotaBytes: 15_000 });

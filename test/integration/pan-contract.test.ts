@@ -285,7 +285,7 @@ describe('pan client ↔ emulator', () => {
   });
 
   it.each([403, 400])('an expired download link (HTTP %i) is refreshed once by PanRangeSource', async (status) => {
-    // 2 s: the emulator's expiry is whole seconds, so a 1 s link may live only a few ms
+    // 2 s: the emulator's links live 2 to 3 s, so they are dead after the 3.1 s sleep
     emu.setConfig({ linkTtlSec: 2, expiredLinkStatus: status });
     try {
       const c = client({ linkTtlMs: 3600_000 });

@@ -101,14 +101,15 @@ describe('read path on a paced emulator', () => {
   });
 
   it('a link that expires mid-range is refreshed and the range resumed, byte-exact', async () => {
-    // the client believes links last an hour; the emulator expires them within 1 s. The first response
-    // is cut after 3.5 MiB, and its retry is held 1.1 s before the emulator looks at the link, so it meets
-    // a dead link (403) whatever the timing
+    // the client believes links last an hour; the emulator's live 1 to 2 s. The first response is cut
+    // after 3.5 MiB (~0.9 s at 4 MB/s), and its retry is held 2.1 s before the emulator looks at the link,
+    // so it meets a dead link (403) whatever the timing; the fresh link lives at least 1 s, ~7x what the
+    // last 0.5 MiB needs
     emu.setConfig({ linkTtlSec: 1 });
     const { source, ref } = stack(3600_000);
     emu.setFaults([
       { match: 'cdn_download', kind: 'reset', afterBytes: 3 * MiB + 512 * 1024, count: 1 },
-      { match: 'cdn_download', kind: 'delay', ms: 1100, count: 1 },
+      { match: 'cdn_download', kind: 'delay', ms: 2100, count: 1 },
     ]);
     emu.resetCounters();
     const into = Buffer.alloc(SIZE);
