@@ -203,7 +203,8 @@ describe.runIf(run)('service (issue 5)', () => {
     await waitReadyLine(u);
     const data = ramp(6 * MiB + 12345, 9);
     await writeFile(join(dirs.at(-1)!, 'big.bin'), data);
-    emu.setFaults([{ match: '/upload/v2/file/slice', kind: 'delay', ms: 500 }]);
+    // 7 slices of 1 MiB one at a time, 1 s each: a ~7 s window for the three status calls on a loaded box
+    emu.setFaults([{ match: '/upload/v2/file/slice', kind: 'delay', ms: 1000 }]);
     try {
       await sh(`cp ${join(dirs.at(-1)!, 'big.bin')} ${mnt}/big.bin`);
       type Item = { name: string; size: number; sentBytes: number; state: string };

@@ -15,6 +15,9 @@ import { Gate } from '../../support/gate.js';
 import { FakeClock } from './fake-clock.js';
 import { FakePan, md5hex, ramp } from './fake-pan.js';
 
+/** vi.waitFor polls real time (1 s by default); a loaded CI box can be slower than that, the test timeout is 20 s. */
+const SETTLE = { timeout: 10_000, interval: 5 };
+
 interface Node {
   parentId: string;
   name: string;
@@ -182,7 +185,7 @@ describe('UploadQueue', () => {
     };
     enqueue(f, data);
     await queue.waitFor(f.ino);
-    await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1), SETTLE);
     const remote = pan.files.get(target.commits[0]!.fileId)!;
     expect(remote).toMatchObject({ name: 'after', parentId: '9' });
   });
@@ -220,7 +223,7 @@ describe('UploadQueue', () => {
     };
     makeQueue();
     expect(queue.resume()).toBe(0);
-    await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
+    await vi.waitFor(() => expect(journal.fixups()).toEqual([]), SETTLE);
     expect(pan.files.get(fileId)).toMatchObject({ name: 'after', parentId: '9' });
     expect(trashed).toEqual(['old-copy']);
   });
@@ -241,7 +244,7 @@ describe('UploadQueue', () => {
     };
     enqueue(f, data);
     await queue.waitFor(f.ino);
-    await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
+    await vi.waitFor(() => expect(journal.fixups()).toEqual([]), SETTLE);
     const names = (dir: string) => pan.live(dir).map((e) => e.name);
     expect(pan.files.get(target.commits[0]!.fileId)).toMatchObject({ name: 'after', parentId: '9', trashed: false });
     expect(names('9')).toEqual([...inDst, 'after']);
@@ -347,7 +350,7 @@ describe('UploadQueue', () => {
       }
     };
     enqueue(f, data);
-    await vi.waitFor(() => expect(liveWhenFree).not.toBeNull());
+    await vi.waitFor(() => expect(liveWhenFree).not.toBeNull(), SETTLE);
     expect(liveWhenFree).toEqual([]); // the name is free when the rename goes (model test, seed 19)
     expect(pan.files.get(stray)!.trashed).toBe(true);
     expect(pan.count('uploadComplete')).toBe(0);
@@ -369,7 +372,7 @@ describe('UploadQueue', () => {
     await restart();
     expect(queue.status().totals.fixups).toBe(2);
     queue.resume();
-    await vi.waitFor(() => expect(journal.attempts()).toEqual([]));
+    await vi.waitFor(() => expect(journal.attempts()).toEqual([]), SETTLE);
     expect(pan.files.get(stray)!.trashed).toBe(true);
     expect(target.trashedCopies).toEqual([stray]); // a node a listing made of it goes (Writeback.trashedCopy)
     expect(pan.files.get(known)!.trashed).toBe(false);
@@ -401,9 +404,9 @@ describe('UploadQueue', () => {
     };
     enqueue(f, data);
     await queue.waitFor(f.ino);
-    await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1), SETTLE);
     expect(seen).toEqual([1]); // journaled while the fix-up ran
-    await vi.waitFor(() => expect(journal.fixups()).toEqual([]));
+    await vi.waitFor(() => expect(journal.fixups()).toEqual([]), SETTLE);
     const g = await addFile('plain', data);
     pan.onCall = (m) => {
       if (m === 'uploadComplete') seen.push(journal.fixups().length);
@@ -430,7 +433,7 @@ describe('UploadQueue', () => {
       if (m === 'rename') await renameGate;
     };
     enqueue(f, d1);
-    await vi.waitFor(() => expect(pan.count('rename')).toBe(1)); // the fixup is in flight
+    await vi.waitFor(() => expect(pan.count('rename')).toBe(1), SETTLE); // the fixup is in flight
     await writeFile(f.path, d2);
     enqueue(f, d2);
     // a marker: of the two upload slots the fixup holds one; a second run of f would take the other
@@ -468,7 +471,7 @@ describe('UploadQueue', () => {
       };
       enqueue(f, data);
       await queue.waitFor(f.ino);
-      await vi.waitFor(() => expect(pan.count('rename')).toBe(1));
+      await vi.waitFor(() => expect(pan.count('rename')).toBe(1), SETTLE);
       const fresh = target.commits[0]!.fileId;
       expect(old.trashed).toBe(true);
       expect(pan.live('7').map((x) => [x.id, x.name])).toEqual([[fresh, 'y']]);
@@ -500,7 +503,10 @@ describe('UploadQueue', () => {
     const f = await addFile('held', data);
     enqueue(f, data);
     queue.hold(f.ino); // a rename over it holds its upload until the rename lands
-    await vi.waitFor(() => expect(queue.status().items.map((i) => [i.held, i.state])).toEqual([[true, 'pending']]));
+    await vi.waitFor(
+      () => expect(queue.status().items.map((i) => [i.held, i.state])).toEqual([[true, 'pending']]),
+      SETTLE,
+    );
     const waiting = queue.waitFor(f.ino);
     db.prepare('DELETE FROM nodes WHERE ino = ?').run(f.ino); // the rename landed: the node and its row go
     target.nodes.get(f.ino)!.gone = true;
@@ -570,7 +576,7 @@ describe('UploadQueue', () => {
       }
     };
     enqueue(f, data);
-    await vi.waitFor(() => expect(liveWhenFree).not.toBeNull());
+    await vi.waitFor(() => expect(liveWhenFree).not.toBeNull(), SETTLE);
     expect(liveWhenFree).toEqual([]);
     expect(pan.count('trash')).toBe(1);
     await queue.renaming(OTHER_INO, { parentId: '7', name: 'a' }); // nothing holds it now
@@ -594,7 +600,7 @@ describe('UploadQueue', () => {
       };
       enqueue(f, data);
       try {
-        await vi.waitFor(() => expect(pan.count('uploadSlice')).toBeGreaterThanOrEqual(1));
+        await vi.waitFor(() => expect(pan.count('uploadSlice')).toBeGreaterThanOrEqual(1), SETTLE);
         await stuckThenRenamed();
       } finally {
         release();
@@ -639,13 +645,13 @@ describe('UploadQueue', () => {
     await clock.advance(4999);
     expect(pan.count('uploadCreate')).toBe(0);
     await clock.advance(1);
-    await vi.waitFor(() => expect(target.commits).toHaveLength(1));
+    await vi.waitFor(() => expect(target.commits).toHaveLength(1), SETTLE);
 
     const d2 = ramp(3100, 21);
     const g = await addFile('soon', d2);
     queue.enqueue(g.ino, { stagingPath: g.path, size: d2.length, md5: md5hex(d2) }, { delayMs: 5000 });
     queue.expedite(g.ino);
-    await vi.waitFor(() => expect(target.commits).toHaveLength(2));
+    await vi.waitFor(() => expect(target.commits).toHaveLength(2), SETTLE);
 
     const d3 = ramp(3200, 22);
     const k = await addFile('waited', d3);
@@ -681,7 +687,7 @@ describe('UploadQueue', () => {
     };
     enqueue(f, data);
     await queue.waitFor(f.ino);
-    await vi.waitFor(() => expect(queue.status().items).toEqual([]));
+    await vi.waitFor(() => expect(queue.status().items).toEqual([]), SETTLE);
     expect(target.commits).toEqual([]);
     expect(pan.live('7')).toEqual([]);
     expect(pan.count('trash')).toBe(1);
@@ -702,7 +708,7 @@ describe('UploadQueue', () => {
       }
     };
     enqueue(f, v1);
-    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    await vi.waitFor(() => expect(target.commits.length).toBe(1), SETTLE);
     await queue.waitFor(f.ino);
     expect(target.commits).toEqual([expect.objectContaining({ md5: md5hex(v2), size: 3500, generation: 2 })]);
     expect(pan.live('7').map((x) => x.data)).toEqual([v2]);
@@ -718,7 +724,7 @@ describe('UploadQueue', () => {
       if (m === 'uploadSlice' && a.sliceNo === 1) queue.hold(f.ino);
     };
     enqueue(f, v1);
-    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ held: true, state: 'pending' }));
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ held: true, state: 'pending' }), SETTLE);
     const slicesBefore = pan.count('uploadSlice');
     pan.onCall = undefined;
     // a marker behind it: one upload at a time, so it finishes only if the held file did not start again
@@ -754,8 +760,9 @@ describe('UploadQueue', () => {
     expect(await w1).toMatchObject({ kind: 'transport', message: 'offline' });
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 4; attempt++) {
-      await vi.waitFor(() =>
-        expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: attempt }),
+      await vi.waitFor(
+        () => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: attempt }),
+        SETTLE,
       );
       const row = journal.get(f.ino)!;
       expect(row.attempts).toBe(attempt);
@@ -764,7 +771,7 @@ describe('UploadQueue', () => {
       await clock.advance(row.nextAttemptAt - clock.now());
     }
     expect(delays).toEqual([1000, 2000, 3000, 3000]);
-    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    await vi.waitFor(() => expect(target.commits.length).toBe(1), SETTLE);
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
@@ -781,7 +788,7 @@ describe('UploadQueue', () => {
     enqueue(f, empty);
     const w = await queue.waitFor(f.ino).catch((e) => e);
     expect(w.message).toMatch(/refused the zero-byte file.*no create.*no single/);
-    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'refused', attempts: 1 }));
+    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'refused', attempts: 1 }), SETTLE);
     expect(queue.status().items[0]!.lastError).toMatch(/no create/);
     const calls = pan.calls.length;
     await clock.advance(60 * 60_000); // an hour: no retry loop
@@ -791,7 +798,7 @@ describe('UploadQueue', () => {
     expect(journal.get(f.ino)).toMatchObject({ attempts: 1 }); // still journaled
     expect(await queue.drain(10)).toEqual({ done: false, remaining: 1 }); // drain does not wait for it
     enqueue(f, empty); // written again: tried again (the fake now accepts)
-    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    await vi.waitFor(() => expect(target.commits.length).toBe(1), SETTLE);
     expect(journal.get(f.ino)).toBeUndefined();
   });
 
@@ -806,9 +813,15 @@ describe('UploadQueue', () => {
     const f = await addFile('a', a);
     enqueue(f, a);
     expect(await queue.waitFor(f.ino).catch((e) => e)).toMatchObject({ kind: 'space' });
-    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 1 }));
+    await vi.waitFor(
+      () => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 1 }),
+      SETTLE,
+    );
     await clock.advance(1000); // while the daemon runs it backs off and asks again (the user may free space)
-    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 2 }));
+    await vi.waitFor(
+      () => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 2 }),
+      SETTLE,
+    );
     expect(pan.count('uploadCreate')).toBe(2);
     // the stop: one more attempt at once (not after the back-off), then no wait for the 10-minute deadline
     expect(await queue.drain(600_000)).toEqual({ done: false, remaining: 1 });
@@ -832,7 +845,7 @@ describe('UploadQueue', () => {
     enqueue(fb, b);
     const w = await queue.waitFor(fa.ino).catch((e) => e);
     expect(w).toMatchObject({ kind: 'developer-expired' });
-    await vi.waitFor(() => expect(queue.status().items.map((i) => i.state)).toEqual(['blocked', 'blocked']));
+    await vi.waitFor(() => expect(queue.status().items.map((i) => i.state)).toEqual(['blocked', 'blocked']), SETTLE);
     expect(queue.status().items[0]!.lastError).toMatch(/开发者权益已过期/);
     const creates = () => pan.count('uploadCreate');
     expect(creates()).toBe(2); // one refused request per file
@@ -841,10 +854,10 @@ describe('UploadQueue', () => {
     expect(await queue.waitFor(fa.ino).catch((e) => e)).toBe(w); // fsync answers at once
     expect(await queue.drain(10)).toEqual({ done: false, remaining: 2 });
     await clock.advance(30 * 60_000); // the hourly recheck: still expired, parked again
-    await vi.waitFor(() => expect(creates()).toBe(4));
-    await vi.waitFor(() => expect(queue.status().items.map((i) => i.state)).toEqual(['blocked', 'blocked']));
+    await vi.waitFor(() => expect(creates()).toBe(4), SETTLE);
+    await vi.waitFor(() => expect(queue.status().items.map((i) => i.state)).toEqual(['blocked', 'blocked']), SETTLE);
     queue.unblock(); // renewed (the daemon's DeveloperWatch says so)
-    await vi.waitFor(() => expect(target.commits.length).toBe(2));
+    await vi.waitFor(() => expect(target.commits.length).toBe(2), SETTLE);
     expect(journal.get(fa.ino)).toBeUndefined();
     expect(journal.get(fb.ino)).toBeUndefined();
   });
@@ -860,13 +873,13 @@ describe('UploadQueue', () => {
     enqueue(f, data);
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 2; attempt++) {
-      await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ attempts: attempt }));
+      await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ attempts: attempt }), SETTLE);
       const row = journal.get(f.ino)!;
       delays.push(row.nextAttemptAt - clock.now());
       await clock.advance(row.nextAttemptAt - clock.now());
     }
     expect(delays).toEqual([500, 1000]);
-    await vi.waitFor(() => expect(target.commits.length).toBe(1));
+    await vi.waitFor(() => expect(target.commits.length).toBe(1), SETTLE);
   });
 
   it('waitFor retries a file waiting out its backoff at once', async () => {
@@ -878,7 +891,7 @@ describe('UploadQueue', () => {
     const data = ramp(100, 14);
     const f = await addFile('fsync-me', data);
     enqueue(f, data);
-    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     await queue.waitFor(f.ino); // no clock advance needed
     expect(target.commits.length).toBe(1);
   });
@@ -892,7 +905,10 @@ describe('UploadQueue', () => {
     const data = ramp(100, 33);
     const f = await addFile('refused', data);
     enqueue(f, data);
-    await vi.waitFor(() => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 1 }));
+    await vi.waitFor(
+      () => expect(queue.status().items[0]).toMatchObject({ state: 'waiting-retry', attempts: 1 }),
+      SETTLE,
+    );
     expect(pan.count('uploadSingle') + pan.count('uploadCreate')).toBe(1);
     expect(pan.count('trash')).toBe(1);
     expect(journal.get(f.ino)!.lastError).toContain('refused');
@@ -904,7 +920,7 @@ describe('UploadQueue', () => {
     const f = await addFile('child', data);
     target.nodes.get(f.ino)!.parentPending = true;
     enqueue(f, data);
-    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     expect(pan.count('uploadCreate')).toBe(0);
     target.nodes.get(f.ino)!.parentPending = false;
     await queue.waitFor(f.ino).catch(() => queue.waitFor(f.ino));
@@ -917,7 +933,7 @@ describe('UploadQueue', () => {
     const data = ramp(4000, 16);
     const f = await addFile('survivor', data);
     enqueue(f, data);
-    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     await queue.close();
     db.close();
 
@@ -944,7 +960,7 @@ describe('UploadQueue', () => {
     pan.fail('uploadCreate', 1000);
     enqueue(f, closed);
     enqueue(g, ramp(3000, 22));
-    await vi.waitFor(() => expect(journal.get(g.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(g.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     queue.hold(f.ino); // a writer reopened it and rewrites it in place...
     const torn = Buffer.concat([ramp(2000, 23), closed.subarray(2000)]);
     await writeFile(f.path, torn); // ...and got this far (same size) when the daemon was killed
@@ -983,7 +999,7 @@ describe('UploadQueue', () => {
     const f = await addFile('appended', closed);
     pan.fail('uploadCreate', 1000);
     enqueue(f, closed);
-    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     queue.hold(f.ino);
     await writeFile(f.path, Buffer.concat([closed, ramp(900, 28)])); // the append got this far
     await queue.close();
@@ -1009,7 +1025,7 @@ describe('UploadQueue', () => {
     const f = await addFile('changed', data);
     pan.fail('uploadCreate', 1000, () => new PanError({ kind: 'upload-failed', message: 'md5 mismatch', code: 1 }));
     enqueue(f, data);
-    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     // changed under the queue's feet, no hold (a bug elsewhere); swapped in whole, so no read sees half of it
     await writeFile(`${f.path}.new`, ramp(6000, 26));
     await rename(`${f.path}.new`, f.path);
@@ -1036,18 +1052,19 @@ describe('UploadQueue', () => {
         } // A's upload hangs
       };
       enqueue(a, old);
-      await vi.waitFor(() => expect(gated).toBe(true)); // A's upload is held at its first call
+      await vi.waitFor(() => expect(gated).toBe(true), SETTLE); // A's upload is held at its first call
       target.nodes.get(a.ino)!.name = 'doc.txt~'; // an editor renames the original to a backup…
       const fresh = ramp(100, 2);
       const b = await addFile('doc.txt', fresh); // …and writes the new version under the name
       enqueue(b, fresh);
       // B was looked at and put off for the name A's run holds (due again later, not started)
-      await vi.waitFor(() =>
-        expect(queue.status().items.find((i) => i.ino === b.ino)?.nextAttemptAt).toBeGreaterThan(clock.now()),
+      await vi.waitFor(
+        () => expect(queue.status().items.find((i) => i.ino === b.ino)?.nextAttemptAt).toBeGreaterThan(clock.now()),
+        SETTLE,
       );
       expect(target.commits).toEqual([]); // B waits for A: it must not land first and then be overwritten by A
       release();
-      await vi.waitFor(() => expect(target.commits.length).toBe(2));
+      await vi.waitFor(() => expect(target.commits.length).toBe(2), SETTLE);
       const order = pan.calls
         .filter((c) => ['uploadCreate', 'uploadSingle', 'rename'].includes(c.method))
         .map((c) => {
@@ -1113,7 +1130,7 @@ describe('UploadQueue', () => {
     const f = await addFile('stuck', data);
     enqueue(f, data);
     const d = queue.drain(10_000);
-    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(journal.get(f.ino)!.attempts).toBeGreaterThanOrEqual(1), SETTLE);
     await clock.advance(10_000);
     expect(await d).toEqual({ done: false, remaining: 1 });
     expect(journal.get(f.ino)).toBeDefined();
@@ -1155,7 +1172,7 @@ describe('UploadQueue', () => {
     const f = await addFile('open', data);
     enqueue(f, data);
     const w = queue.waitFor(f.ino).catch((e) => e);
-    await vi.waitFor(() => expect(pan.count('uploadComplete')).toBe(1));
+    await vi.waitFor(() => expect(pan.count('uploadComplete')).toBe(1), SETTLE);
     await queue.close();
     expect(await w).toMatchObject({ kind: 'EIO' });
     expect(journal.get(f.ino)).toBeDefined();
