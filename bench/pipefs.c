@@ -9,6 +9,10 @@
  *
  *   curl -s URL | PIPEFS_SIZE=N pipefs MNT -f -s -o max_background=64,congestion_threshold=48 3<&0
  *
+ * PIPEFS_MEM=1: no input at all; every read is answered by one memcpy from a static 1 MiB block (any order).
+ * That is the ceiling of a cold read through FUSE itself on this machine: the kernel's request round trip
+ * and page-cache placement, with data that costs nothing to get.
+ *
  * libfuse 3, like the fuse-native build: requests are up to 1 MiB (max_pages follows max_write). The
  * connection options (max_write=, max_background=, ...) are parsed before fuse_main, which would refuse
  * them, and applied in init. Built by scripts/bench.sh with `cc ... $(pkg-config --cflags --libs fuse3)`
@@ -26,6 +30,7 @@
 #include <unistd.h>
 
 static off_t size, pos;
+static char *mem; /* PIPEFS_MEM: the block every read is copied from */
 static struct fuse_conn_info_opts *conn_opts;
 
 static void *pf_init(struct fuse_conn_info *conn, struct fuse_config *cfg) {
@@ -53,6 +58,10 @@ static int pf_read(const char *p, char *buf, size_t n, off_t o, struct fuse_file
   (void)p; (void)fi;
   if (o >= size) return 0;
   if (o + (off_t)n > size) n = (size_t)(size - o);
+  if (mem) {
+    for (size_t k = 0; k < n; k += 1 << 20) memcpy(buf + k, mem, n - k < (1 << 20) ? n - k : 1 << 20);
+    return (int)n;
+  }
   if (o != pos) {
     fprintf(stderr, "pipefs: read at %lld, expected %lld (not sequential)\n", (long long)o, (long long)pos);
     return -EIO;
@@ -75,9 +84,15 @@ static struct fuse_operations ops = { .init = pf_init, .getattr = pf_getattr, .r
 
 int main(int argc, char **argv) {
   const char *s = getenv("PIPEFS_SIZE");
-  if (!s) { fprintf(stderr, "pipefs: set PIPEFS_SIZE and give the data on fd 3\n"); return 2; }
+  if (!s) { fprintf(stderr, "pipefs: set PIPEFS_SIZE and give the data on fd 3 (or set PIPEFS_MEM=1)\n"); return 2; }
   size = (off_t)strtoll(s, NULL, 10);
-  fcntl(3, F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; ignored if fd 3 is not a pipe */
+  if (getenv("PIPEFS_MEM")) {
+    mem = malloc(1 << 20);
+    if (!mem) return 2;
+    for (int k = 0; k < 1 << 20; k++) mem[k] = (char)(k * 31 + 7);
+  } else {
+    fcntl(3, F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups; ignored if fd 3 is not a pipe */
+  }
   struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
   conn_opts = fuse_parse_conn_info_opts(&args);
   if (!conn_opts) return 2;

@@ -436,6 +436,77 @@ function procCpuOr0(pid) {
   }
 }
 
+/**
+ * One cold `dd bs=1M` of /big.bin through bench/pipefs.c on `mnt`: fed by `curl url` through a pipe, or,
+ * with url = null, from memory (PIPEFS_MEM: no network at all). `before` runs once the mount is up and
+ * before the dd (the nginx step touches pages there). Returns MB/s and the CPU seconds per GiB of curl +
+ * pipefs, read before the unmount; throws if it did not mount or dd read a different size.
+ */
+async function pipefsOnce(url, mnt, before = async () => {}) {
+  // its own process group, so curl and pipefs both go if the unmount fails; paths and URL as arguments
+  const conn = 'max_background=64,congestion_threshold=48';
+  const p = spawn(
+    'bash',
+    url === null
+      ? [
+          '-c',
+          'PIPEFS_MEM=1 PIPEFS_SIZE="$1" "$2" "$3" -f -s -o "$4"',
+          'pipefs',
+          String(CFG.readSize),
+          C.pipefs,
+          mnt,
+          conn,
+        ]
+      : [
+          '-c',
+          'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o "$5" 3<&0',
+          'pipefs',
+          url,
+          String(CFG.readSize),
+          C.pipefs,
+          mnt,
+          conn,
+        ],
+    { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+  );
+  let stderr = '';
+  p.stderr.on('data', (b) => {
+    stderr += b;
+  });
+  const exited = new Promise((res) => p.on('exit', res));
+  try {
+    let up = false;
+    for (let k = 0; k < 100 && !up && p.exitCode === null; k++) {
+      up = (await run('mountpoint', ['-q', mnt])).code === 0;
+      if (!up) await sleep(50);
+    }
+    if (!up) throw new Error(`pipefs did not mount: ${stderr.trim()}`);
+    if (process.getuid?.() === 0)
+      await must('bash', ['-c', 'echo 256 > "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"', 'ra', mnt]);
+    await before();
+    const r = await must('dd', [`if=${join(mnt, 'big.bin')}`, 'of=/dev/null', 'bs=1M']);
+    if (!r.stderr.includes(`${CFG.readSize} bytes`))
+      throw new Error(`pipefs: dd read a different size: ${r.stderr.trim()}`);
+    // CPU of curl + pipefs (the HTTP receive and the FUSE answers, as the daemon does both), per GiB; with
+    // url = null bash may have exec'd pipefs itself, so count the shell too
+    const kids = (await run('pgrep', ['-P', String(p.pid)])).stdout.split('\n').filter(Boolean);
+    let cpu = procCpuOr0(p.pid);
+    for (const k of kids) cpu += procCpuOr0(Number(k));
+    return { rate: mbps(CFG.readSize, r.secs), cpu: (cpu * GiB) / CFG.readSize };
+  } finally {
+    await run('fusermount', ['-u', mnt]);
+    const t = setTimeout(() => {
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, 5000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
 async function benchReadCeiling(url, curlS, readS) {
   if (!existsSync(C.pipefs)) {
     out('read ceiling: skipped (bench/pipefs.c needs libfuse3-dev to build)');
@@ -444,55 +515,9 @@ async function benchReadCeiling(url, curlS, readS) {
   const mnt = join(W.dir, 'mnt-ceiling');
   await mkdir(mnt, { recursive: true });
   const once = async () => {
-    // its own process group, so curl and pipefs both go if the unmount fails; paths and URL as arguments
-    const p = spawn(
-      'bash',
-      [
-        '-c',
-        'curl -sf "$1" | PIPEFS_SIZE="$2" "$3" "$4" -f -s -o max_background=64,congestion_threshold=48 3<&0',
-        'pipefs',
-        url,
-        String(CFG.readSize),
-        C.pipefs,
-        mnt,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
-    );
-    let stderr = '';
-    p.stderr.on('data', (b) => {
-      stderr += b;
-    });
-    const exited = new Promise((res) => p.on('exit', res));
-    try {
-      let up = false;
-      for (let k = 0; k < 100 && !up && p.exitCode === null; k++) {
-        up = (await run('mountpoint', ['-q', mnt])).code === 0;
-        if (!up) await sleep(50);
-      }
-      if (!up) throw new Error(`pipefs did not mount: ${stderr.trim()}`);
-      if (process.getuid?.() === 0)
-        await must('bash', ['-c', 'echo 256 > "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"', 'ra', mnt]);
-      const r = await must('dd', [`if=${join(mnt, 'big.bin')}`, 'of=/dev/null', 'bs=1M']);
-      if (!r.stderr.includes(`${CFG.readSize} bytes`))
-        throw new Error(`pipefs: dd read a different size: ${r.stderr.trim()}`);
-      // CPU of curl + pipefs (the HTTP receive and the FUSE answers, as the daemon does both), per GiB
-      const kids = (await run('pgrep', ['-P', String(p.pid)])).stdout.split('\n').filter(Boolean);
-      let cpu = 0;
-      for (const k of kids) cpu += procCpuOr0(Number(k));
-      cpus.push((cpu * GiB) / CFG.readSize);
-      return mbps(CFG.readSize, r.secs);
-    } finally {
-      await run('fusermount', ['-u', mnt]);
-      const t = setTimeout(() => {
-        try {
-          process.kill(-p.pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, 5000);
-      await exited;
-      clearTimeout(t);
-    }
+    const x = await pipefsOnce(url, mnt);
+    cpus.push(x.cpu);
+    return x.rate;
   };
   const cpus = [];
   const s = await timedRuns(once);
@@ -661,6 +686,55 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
       );
       row('read vs nginx: mount / curl into tmpfs', f2(oursS.median / shmS.median), 'info', 'info');
     }
+    // The same dd through the minimal C client (bench/pipefs.c) fed by curl of the same nginx URL, with the
+    // same page touching: the CPU any FUSE client fed by HTTP spends here, and the rate it reaches on these
+    // two CPUs (shared with nginx and dd). And pipefs from memory (no network): FUSE's own ceiling.
+    let cS = null;
+    const cRuns = [];
+    if (existsSync(C.pipefs)) {
+      const cmnt = join(dir, 'pipefs-mnt');
+      await mkdir(cmnt, { recursive: true });
+      const before = async () => {
+        await settle();
+        await touchPages(2 * GiB);
+      };
+      for (let i = -1; i < CFG.readRuns; i++) {
+        const x = await pipefsOnce(url, cmnt, before);
+        if (i >= 0) cRuns.push(x);
+      }
+      cS = summary(cRuns.map((x) => x.rate));
+      const memRuns = [];
+      for (let i = -1; i < CFG.readRuns; i++) {
+        const x = await pipefsOnce(null, cmnt, before);
+        if (i >= 0) memRuns.push(x);
+      }
+      const memS = summary(memRuns.map((x) => x.rate));
+      const cCpu = summary(cRuns.map((x) => x.cpu)).median;
+      out(
+        `  minimal C FUSE client (pipefs fed by curl of the same URL): cold dd MB/s ${fmtS(cS)}, ` +
+          `CPU s/GiB (curl + pipefs) ${cRuns.map((x) => f2(x.cpu)).join(', ')}; ` +
+          `pipefs from memory (no network): MB/s ${fmtS(memS)}, CPU s/GiB ${memRuns.map((x) => f2(x.cpu)).join(', ')}`,
+      );
+      row(
+        'read vs nginx: minimal C FUSE client, CPU s/GiB (curl + pipefs) / MB/s (median)',
+        `${f2(cCpu)} / ${f0(cS.median)}`,
+        'info (the daemon target: <= 0.8)',
+        'info',
+      );
+      row(
+        'read vs nginx: daemon CPU s/GiB / minimal C FUSE client (median)',
+        f2(medOf((x) => x.cpu) / cCpu),
+        'info (1 = as lean as C)',
+        'info',
+      );
+      row('read vs nginx: mount / minimal C FUSE client (median MB/s)', f2(oursS.median / cS.median), 'info', 'info');
+      row(
+        'read vs nginx: FUSE from memory (pipefs, no network), MB/s / CPU s/GiB (median)',
+        `${f0(memS.median)} / ${f2(summary(memRuns.map((x) => x.cpu)).median)}`,
+        'info',
+        'info',
+      );
+    }
     if (!(await has('rclone'))) {
       out('  rclone mount: skipped (not installed; as root `npm run bench` installs it)');
       return;
@@ -703,6 +777,14 @@ http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; cl
       'info (>= 1: as fast)',
       'info',
     );
+    // the ceiling of the ratio above: how far over rclone a minimal C client gets on the same two CPUs
+    if (cS)
+      row(
+        'read vs nginx: minimal C FUSE client / rclone mount (median MB/s)',
+        f2(cS.median / theirsS.median),
+        'info (the ceiling of mount / rclone; target >= 2)',
+        'info',
+      );
   } finally {
     await run('bash', [
       '-c',
